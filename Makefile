@@ -1,0 +1,61 @@
+# anvil -- two commands on a fresh machine: `make demo` and `make test`.
+# Everything lives in .venv; nothing depends on what is installed by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+CC     ?= cc
+
+CORE_SRC := $(wildcard csrc/*.c csrc/*.h) engine/_build.py
+
+.PHONY: help demo test test-py sanitize bench core install install-test clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.installed: $(PY) pyproject.toml setup.py
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed          ## create .venv and install anvil
+install-test: $(VENV)/.installed-test  ## ... with the test extras
+
+# Rebuild the compiled core in place whenever csrc/ or the build script changes.
+$(VENV)/.core: $(CORE_SRC) $(VENV)/.installed
+	$(PY) setup.py --quiet build_ext --inplace
+	@touch $@
+
+core: $(VENV)/.core  ## rebuild the C core
+
+demo: $(VENV)/.core  ## set up and run a backtest on the shipped sample
+	$(PY) -m engine.demo
+
+test: $(VENV)/.installed-test $(VENV)/.core sanitize test-py  ## set up and run every test
+
+test-py: $(VENV)/.installed-test $(VENV)/.core
+	$(PY) -m pytest
+
+# The C core under AddressSanitizer and UndefinedBehaviorSanitizer, driven with
+# random and hostile inputs by a small C program.
+SAN_FLAGS := -std=c11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+build/hostile: tests/csrc/hostile.c $(wildcard csrc/*.c csrc/*.h)
+	@mkdir -p build
+	$(CC) $(SAN_FLAGS) -Icsrc -o $@ tests/csrc/hostile.c csrc/*.c -lm
+
+sanitize: build/hostile  ## run the C core's hostile-input driver under ASan+UBSan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/hostile
+
+bench: $(VENV)/.installed-test $(VENV)/.core  ## anvil next to its peers; prints the ratios
+	$(PY) -m bench
+
+clean:  ## remove build products (keeps .venv)
+	rm -rf build engine/_core.c engine/_core*.so engine/_core.o $(VENV)/.core

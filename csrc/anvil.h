@@ -1,0 +1,153 @@
+/*
+ * anvil.h -- the one public header of anvil's C core.
+ *
+ * Plain C11, libc and libm only. Every function takes pointers plus lengths,
+ * returns an int status (ANVIL_OK or one of ANVIL_E_*), and writes only into
+ * buffers the caller owns. Nothing here allocates memory that outlives a call.
+ *
+ * The region between the cdef markers is read verbatim by engine/_build.py
+ * into cffi's cdef, with every `#define NAME value` turned into
+ * `#define NAME ...` so that the constants' values come from this file alone.
+ * Keep that region free of other preprocessor lines.
+ */
+#ifndef ANVIL_H
+#define ANVIL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cdef-begin */
+
+#define ANVIL_ABI_VERSION 1
+
+/* Status codes. */
+#define ANVIL_OK 0
+#define ANVIL_E_NULL 1      /* a required pointer is NULL */
+#define ANVIL_E_SIZE 2      /* a length or count is out of range */
+#define ANVIL_E_PRICE 3     /* a price is NaN, infinite, not positive, or OHLC disagree */
+#define ANVIL_E_SIGNAL 4    /* a signal value outside the allowed set */
+#define ANVIL_E_CONFIG 5    /* a config value out of range */
+#define ANVIL_E_CAPACITY 6  /* an output buffer is too small */
+#define ANVIL_E_KIND 7      /* an unknown enum value (signal kind, fill mode) */
+
+/* int8 signal value meaning "change nothing". */
+#define ANVIL_HOLD -128
+
+/* Signal kinds. */
+#define ANVIL_SIGNAL_I8 0   /* int8: 1 long, -1 short, 0 flat, ANVIL_HOLD */
+#define ANVIL_SIGNAL_F64 1  /* float64 target exposure, NaN = change nothing */
+
+/* Fill modes. */
+#define ANVIL_FILL_NEXT_OPEN 0
+#define ANVIL_FILL_CLOSE 1
+
+/* Why a trade was closed. */
+#define ANVIL_EXIT_SIGNAL 0
+#define ANVIL_EXIT_STOP_LOSS 1
+#define ANVIL_EXIT_TAKE_PROFIT 2
+#define ANVIL_EXIT_TRAILING_STOP 3
+#define ANVIL_EXIT_END 4
+
+/* One series of bars. The arrays are the caller's and hold n values each. */
+typedef struct {
+    const double *open;
+    const double *high;
+    const double *low;
+    const double *close;
+    int64_t n;
+} anvil_bars;
+
+/* Costs, sizing and risk settings of one backtest. Fractions are 0.01 = 1 %;
+ * a risk level of 0 turns that exit off. */
+typedef struct {
+    double initial_capital;   /* > 0 */
+    double fee_rate;          /* fraction of notional per order, [0, 1) */
+    double fee_per_unit;      /* money per unit traded, >= 0 */
+    double fixed_fee;         /* money per order, >= 0 */
+    double slippage_bps;      /* basis points against the trader, [0, 10000) */
+    double stop_loss;         /* fraction below (long) / above (short) entry, [0, 1) */
+    double take_profit;       /* fraction above (long) / below (short) entry, >= 0 */
+    double trailing_stop;     /* fraction off the best price since entry, [0, 1) */
+    double max_leverage;      /* cap on |target exposure|, > 0 */
+    double periods_per_year;  /* bars per year for annualising, > 0 */
+    int32_t fill;             /* ANVIL_FILL_* */
+    int32_t allow_short;      /* 0: a short target means flat */
+    int32_t integer_units;    /* 1: units rounded toward zero */
+    int32_t close_at_end;     /* 1: close an open position at the last close */
+} anvil_config;
+
+/* Statistics of one backtest; the field names are the metric names. */
+typedef struct {
+    double total_return;
+    double annual_return;
+    double net_pnl;
+    double final_equity;
+    double total_fees;
+    double sharpe;
+    double sortino;
+    double calmar;
+    double max_drawdown;
+    double max_drawdown_duration;
+    double volatility;
+    double total_trades;
+    double win_rate;
+    double profit_factor;
+    double avg_trade_return;
+    double best_trade;
+    double worst_trade;
+    double avg_win;
+    double avg_loss;
+    double expectancy;
+    double exposure;
+    double avg_bars_held;
+} anvil_stats;
+
+/* One closed trade (or the closed part of a position). */
+typedef struct {
+    int64_t entry_bar;
+    int64_t exit_bar;
+    double units;             /* > 0; direction says long or short */
+    double entry_price;       /* average fill price, slippage included */
+    double exit_price;
+    double entry_fees;        /* the share of entry fees these units carry */
+    double exit_fees;
+    double pnl;               /* net of all fees */
+    double ret;               /* pnl / (units * entry_price) */
+    int32_t direction;        /* +1 long, -1 short */
+    int32_t exit_reason;      /* ANVIL_EXIT_* */
+} anvil_trade;
+
+/* The most trades a backtest over n bars can close; size trade buffers with it. */
+int64_t anvil_max_trades(int64_t n_bars);
+
+/* Check bars and config; on ANVIL_E_PRICE *bad_index is the first bad bar. */
+int anvil_check_bars(const anvil_bars *bars, int64_t *bad_index);
+int anvil_check_config(const anvil_config *cfg);
+
+/* One backtest. signal points at bars->n values of signal_kind.
+ * equity (n values) and trades (trades_cap records) are optional (NULL);
+ * *n_trades receives the number of closed trades when n_trades is not NULL.
+ * On ANVIL_E_SIGNAL, *bad_index (if given) is the first bad bar. */
+int anvil_backtest(const anvil_bars *bars, const void *signal, int32_t signal_kind,
+                   const anvil_config *cfg, anvil_stats *stats, double *equity,
+                   anvil_trade *trades, int64_t trades_cap, int64_t *n_trades,
+                   int64_t *bad_index);
+
+/* n_runs backtests over the same bars: signals is row-major [n_runs][bars->n],
+ * cfgs holds 1 config (shared) or n_runs (one per run), stats receives n_runs
+ * records. Allocates nothing. On ANVIL_E_SIGNAL, *bad_index (if given) is
+ * run * bars->n + bar of the first bad value. */
+int anvil_batch(const anvil_bars *bars, const void *signals, int32_t signal_kind,
+                int64_t n_runs, const anvil_config *cfgs, int64_t n_cfgs,
+                anvil_stats *stats, int64_t *bad_index);
+
+/* cdef-end */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ANVIL_H */

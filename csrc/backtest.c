@@ -1,0 +1,223 @@
+/*
+ * backtest.c -- the bar loop: signals to orders, fills, risk exits, marking.
+ *
+ * Order of events within bar t:
+ *   next_open: the order from signal[t-1] fills at open[t]; risk exits run over
+ *              bar t (a position entered at this open is already exposed);
+ *              equity is marked at close[t]; signal[t] is read for open[t+1].
+ *   close:     risk exits run over bar t for the position carried into it;
+ *              signal[t] fills at close[t]; equity is marked at close[t].
+ * A signal orders only when it differs from the last signal that was not
+ * HOLD / NaN (the first bar compares with flat). A signal on the last bar does
+ * not fill. close_at_end closes what is open at the last close.
+ */
+#include <math.h>
+#include <stddef.h>
+
+#include "account.h"
+#include "anvil.h"
+#include "metrics.h"
+#include "risk.h"
+
+#if defined(__GNUC__)
+#define ANVIL_INLINE static inline __attribute__((always_inline))
+#else
+#define ANVIL_INLINE static inline
+#endif
+
+int64_t anvil_max_trades(int64_t n_bars)
+{
+    /* At most one signal fill and one risk exit per bar, plus the end. */
+    if (n_bars < 0)
+        return 0;
+    return n_bars > (INT64_MAX - 1) / 2 ? INT64_MAX : 2 * n_bars + 1;
+}
+
+/* Reads the signal at t. Returns 1 when it asks for a new target (in *target),
+ * 0 when it changes nothing, -1 when the value is not allowed. */
+ANVIL_INLINE int read_signal(const void *sig, int kind, int64_t t, double *last,
+                             double max_leverage, int allow_short, double *target)
+{
+    double v;
+    if (kind == ANVIL_SIGNAL_I8) {
+        int8_t s = ((const int8_t *)sig)[t];
+        if (s == ANVIL_HOLD || (double)s == *last)
+            return 0;
+        if (s < -1 || s > 1)
+            return -1;
+        v = (double)s;
+    } else {
+        v = ((const double *)sig)[t];
+        if (isnan(v) || v == *last)
+            return 0;
+        if (isinf(v))
+            return -1;
+    }
+    *last = v;
+    if (v > max_leverage)
+        v = max_leverage;
+    else if (v < -max_leverage)
+        v = -max_leverage;
+    if (v < 0.0 && !allow_short)
+        v = 0.0;
+    *target = v;
+    return 1;
+}
+
+ANVIL_INLINE int simulate(const anvil_bars *b, const void *sig, const int kind, const int fill,
+                          const anvil_config *cfg, anvil_stats *stats, double *equity,
+                          anvil_trade *trades, int64_t trades_cap, int64_t *n_trades,
+                          int64_t *bad_index)
+{
+    const double *o = b->open, *h = b->high, *l = b->low, *c = b->close;
+    const int64_t n = b->n;
+    metrics_acc m;
+    account a;
+    metrics_init(&m, cfg->initial_capital);
+    account_init(&a, cfg, &m, trades, trades_cap);
+    const risk_rules risk = risk_from_config(cfg);
+    const double max_lev = cfg->max_leverage;
+    const int allow_short = cfg->allow_short;
+
+    double last = 0.0;
+    double target = 0.0;
+    int pending = 0;
+
+    for (int64_t t = 0; t < n; t++) {
+        if (fill == ANVIL_FILL_NEXT_OPEN) {
+            if (pending) {
+                account_to_target(&a, t, target, o[t]);
+                pending = 0;
+            }
+            if (risk.on && a.units != 0.0)
+                risk_check(&a, &risk, t, o[t], h[t], l[t]);
+            if (t + 1 < n) {
+                int s = read_signal(sig, kind, t, &last, max_lev, allow_short, &target);
+                if (s < 0)
+                    goto bad_signal;
+                pending = s;
+            }
+        } else {
+            if (risk.on && a.units != 0.0)
+                risk_check(&a, &risk, t, o[t], h[t], l[t]);
+            if (t + 1 < n) {
+                int s = read_signal(sig, kind, t, &last, max_lev, allow_short, &target);
+                if (s < 0)
+                    goto bad_signal;
+                if (s)
+                    account_to_target(&a, t, target, c[t]);
+            }
+        }
+        if (t + 1 == n && cfg->close_at_end)
+            account_close(&a, t, c[t], ANVIL_EXIT_END);
+        double eq = account_equity(&a, c[t]);
+        metrics_bar(&m, eq, a.units != 0.0);
+        if (equity)
+            equity[t] = eq;
+        continue;
+    bad_signal:
+        if (bad_index)
+            *bad_index = t;
+        return ANVIL_E_SIGNAL;
+    }
+
+    metrics_finish(&m, a.total_fees, cfg->periods_per_year, stats);
+    if (n_trades)
+        *n_trades = a.n_trades;
+    if (trades && a.n_trades > trades_cap)
+        return ANVIL_E_CAPACITY;
+    return ANVIL_OK;
+}
+
+/* One specialised copy of the loop per signal kind and fill mode. */
+#define ANVIL_SIM_ARGS                                                                     \
+    const anvil_bars *b, const void *sig, const anvil_config *cfg, anvil_stats *stats,     \
+        double *equity, anvil_trade *trades, int64_t cap, int64_t *n_trades, int64_t *bad
+#define ANVIL_SIM_PASS b, sig, cfg, stats, equity, trades, cap, n_trades, bad
+
+static int sim_i8_open(ANVIL_SIM_ARGS)
+{
+    return simulate(b, sig, ANVIL_SIGNAL_I8, ANVIL_FILL_NEXT_OPEN, cfg, stats, equity, trades,
+                    cap, n_trades, bad);
+}
+static int sim_i8_close(ANVIL_SIM_ARGS)
+{
+    return simulate(b, sig, ANVIL_SIGNAL_I8, ANVIL_FILL_CLOSE, cfg, stats, equity, trades,
+                    cap, n_trades, bad);
+}
+static int sim_f64_open(ANVIL_SIM_ARGS)
+{
+    return simulate(b, sig, ANVIL_SIGNAL_F64, ANVIL_FILL_NEXT_OPEN, cfg, stats, equity, trades,
+                    cap, n_trades, bad);
+}
+static int sim_f64_close(ANVIL_SIM_ARGS)
+{
+    return simulate(b, sig, ANVIL_SIGNAL_F64, ANVIL_FILL_CLOSE, cfg, stats, equity, trades,
+                    cap, n_trades, bad);
+}
+
+static int dispatch(int32_t kind, ANVIL_SIM_ARGS)
+{
+    if (kind == ANVIL_SIGNAL_I8)
+        return cfg->fill == ANVIL_FILL_CLOSE ? sim_i8_close(ANVIL_SIM_PASS)
+                                             : sim_i8_open(ANVIL_SIM_PASS);
+    return cfg->fill == ANVIL_FILL_CLOSE ? sim_f64_close(ANVIL_SIM_PASS)
+                                         : sim_f64_open(ANVIL_SIM_PASS);
+}
+
+int anvil_backtest(const anvil_bars *bars, const void *signal, int32_t signal_kind,
+                   const anvil_config *cfg, anvil_stats *stats, double *equity,
+                   anvil_trade *trades, int64_t trades_cap, int64_t *n_trades,
+                   int64_t *bad_index)
+{
+    if (signal == NULL || stats == NULL)
+        return ANVIL_E_NULL;
+    if (signal_kind != ANVIL_SIGNAL_I8 && signal_kind != ANVIL_SIGNAL_F64)
+        return ANVIL_E_KIND;
+    if (trades != NULL && trades_cap < 0)
+        return ANVIL_E_SIZE;
+    int rc = anvil_check_config(cfg);
+    if (rc != ANVIL_OK)
+        return rc;
+    rc = anvil_check_bars(bars, bad_index);
+    if (rc != ANVIL_OK)
+        return rc;
+    return dispatch(signal_kind, bars, signal, cfg, stats, equity, trades, trades_cap,
+                    n_trades, bad_index);
+}
+
+int anvil_batch(const anvil_bars *bars, const void *signals, int32_t signal_kind,
+                int64_t n_runs, const anvil_config *cfgs, int64_t n_cfgs,
+                anvil_stats *stats, int64_t *bad_index)
+{
+    if (signals == NULL || stats == NULL || cfgs == NULL)
+        return ANVIL_E_NULL;
+    if (signal_kind != ANVIL_SIGNAL_I8 && signal_kind != ANVIL_SIGNAL_F64)
+        return ANVIL_E_KIND;
+    if (n_runs < 0 || (n_cfgs != 1 && n_cfgs != n_runs))
+        return ANVIL_E_SIZE;
+    int rc = anvil_check_bars(bars, bad_index);
+    if (rc != ANVIL_OK)
+        return rc;
+    const int64_t n = bars->n;
+    if (n_runs > 0 && n > INT64_MAX / 8 / n_runs)
+        return ANVIL_E_SIZE;
+    for (int64_t k = 0; k < n_cfgs; k++) {
+        rc = anvil_check_config(&cfgs[k]);
+        if (rc != ANVIL_OK)
+            return rc;
+    }
+    const size_t width = signal_kind == ANVIL_SIGNAL_I8 ? sizeof(int8_t) : sizeof(double);
+    for (int64_t run = 0; run < n_runs; run++) {
+        const anvil_config *cfg = &cfgs[n_cfgs == 1 ? 0 : run];
+        const void *sig = (const char *)signals + (size_t)run * (size_t)n * width;
+        int64_t bad = 0;
+        rc = dispatch(signal_kind, bars, sig, cfg, &stats[run], NULL, NULL, 0, NULL, &bad);
+        if (rc != ANVIL_OK) {
+            if (bad_index)
+                *bad_index = run * n + bad;
+            return rc;
+        }
+    }
+    return ANVIL_OK;
+}

@@ -1,0 +1,60 @@
+/* metrics.c -- turn streaming sums into anvil_stats (definitions in metrics.h). */
+#include <math.h>
+
+#include "metrics.h"
+
+static double ratio(double num, double den)
+{
+    return den != 0.0 ? num / den : NAN;
+}
+
+void metrics_finish(const metrics_acc *m, double total_fees, double periods_per_year,
+                    anvil_stats *out)
+{
+    double n = (double)m->n_bars;
+    double final_equity = m->prev_equity;
+    double growth = final_equity / m->initial;
+    double ann = sqrt(periods_per_year);
+
+    out->final_equity = final_equity;
+    out->net_pnl = final_equity - m->initial;
+    out->total_return = growth - 1.0;
+    if (m->n_bars == 0)
+        out->annual_return = NAN;
+    else if (growth <= 0.0)
+        out->annual_return = -1.0;
+    else
+        out->annual_return = pow(growth, periods_per_year / n) - 1.0;
+    out->total_fees = total_fees;
+
+    double mean = m->n_bars > 0 ? m->sum_r / n : NAN;
+    double var = NAN;
+    if (m->n_bars > 1) {
+        var = (m->sum_r2 - m->sum_r * mean) / (n - 1.0);
+        if (var < 0.0)
+            var = 0.0; /* rounding of a constant series */
+    }
+    double sd = sqrt(var);
+    out->volatility = sd * ann;
+    out->sharpe = sd > 0.0 ? mean / sd * ann : NAN;
+    double downside = m->n_bars > 0 ? sqrt(m->sum_down2 / n) : NAN;
+    out->sortino = downside > 0.0 ? mean / downside * ann : NAN;
+
+    out->max_drawdown = m->max_dd;
+    out->max_drawdown_duration = (double)m->max_underwater;
+    out->calmar = m->max_dd > 0.0 ? out->annual_return / m->max_dd : NAN;
+
+    double trades = (double)m->n_trades;
+    out->total_trades = trades;
+    out->win_rate = ratio((double)m->n_wins, trades);
+    out->profit_factor = m->gross_loss > 0.0 ? m->gross_win / m->gross_loss
+                         : (m->gross_win > 0.0 ? INFINITY : NAN);
+    out->avg_trade_return = ratio(m->sum_ret, trades);
+    out->best_trade = m->n_trades > 0 ? m->best_ret : NAN;
+    out->worst_trade = m->n_trades > 0 ? m->worst_ret : NAN;
+    out->avg_win = ratio(m->sum_win_ret, (double)m->n_wins);
+    out->avg_loss = ratio(m->sum_loss_ret, (double)m->n_losses);
+    out->expectancy = ratio(m->sum_pnl, trades);
+    out->exposure = ratio((double)m->bars_in_market, n);
+    out->avg_bars_held = ratio((double)m->sum_bars_held, trades);
+}

@@ -1,0 +1,36 @@
+"""anvil's engine: the Python face of the C core.
+
+    import engine
+    bars = engine.Bars.from_pandas(df)
+    cfg = engine.Config(initial_capital=10_000, fee_rate=0.001, fill="next_open")
+    res = engine.backtest(bars, signal, cfg)
+    res.stats, res.equity, res.trades
+    table = engine.run_batch(bars, signals, cfg, threads=0)
+"""
+
+from engine._run import backtest, run_batch
+from engine.bars import Bars
+from engine.config import Config
+from engine.errors import (
+    EngineError,
+    InvalidBarsError,
+    InvalidConfigError,
+    InvalidSignalError,
+)
+from engine.records import METRICS
+from engine.result import Result
+from engine.signals import HOLD
+
+__all__ = [
+    "HOLD",
+    "METRICS",
+    "Bars",
+    "Config",
+    "EngineError",
+    "InvalidBarsError",
+    "InvalidConfigError",
+    "InvalidSignalError",
+    "Result",
+    "backtest",
+    "run_batch",
+]

@@ -1,0 +1,148 @@
+"""``backtest`` and ``run_batch``: validate at the door, then hand off to the core."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from engine import _bindings
+from engine.bars import Bars
+from engine.config import Config
+from engine.errors import InvalidConfigError
+from engine.records import CONFIG_DTYPE, METRICS, STATS_DTYPE
+from engine.result import Result, stats_dict
+from engine.signals import as_signal
+
+
+def _need_bars(bars: Any) -> Bars:
+    if not isinstance(bars, Bars):
+        raise TypeError(
+            f"bars must be engine.Bars, not {type(bars).__name__}; "
+            "build them with engine.Bars.from_pandas(df)"
+        )
+    return bars
+
+
+def _need_config(config: Any) -> Config:
+    if config is None:
+        return Config()
+    if isinstance(config, dict):
+        return Config.from_dict(config)
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be engine.Config or a dict, not {type(config).__name__}")
+    return config
+
+
+def backtest(
+    bars: Bars,
+    signal: Any,
+    config: Config | dict | None = None,
+    *,
+    equity: bool = True,
+    trades: bool = True,
+) -> Result:
+    """Backtest one signal over ``bars``.
+
+    Args:
+        bars: the price series.
+        signal: one value per bar — int (1 long, -1 short, 0 flat, ``HOLD``) or
+            float target exposure (NaN = change nothing). See ``engine.signals``.
+        config: costs, sizing, risk exits and fill timing; defaults to ``Config()``.
+        equity: keep the per-bar equity curve (``Result.equity``).
+        trades: keep the trade list (``Result.trades``).
+
+    Returns:
+        A ``Result`` with ``stats``, ``equity`` and ``trades``.
+
+    Raises:
+        InvalidSignalError, InvalidConfigError: bad input, named with its first bad index.
+    """
+    bars = _need_bars(bars)
+    cfg = _need_config(config)
+    sig = as_signal(signal, len(bars))
+    record = cfg.to_record(bars.periods_per_year())
+    stats, eq, tr = _bindings.backtest(bars.prices, sig, record, equity, trades)
+    return Result(bars, cfg, stats_dict(stats), eq, tr)
+
+
+def resolve_threads(threads: int) -> int:
+    """``threads`` as a count of worker threads; 0 means every core this process may use."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
+        raise InvalidConfigError(f"threads is {threads!r}; give a count >= 1, or 0 for every core")
+    if threads == 0:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            return os.cpu_count() or 1
+    return int(threads)
+
+
+def _config_records(config: Any, n_runs: int, ppy: float) -> np.ndarray:
+    if isinstance(config, (list, tuple)):
+        if len(config) != n_runs:
+            raise InvalidConfigError(
+                f"got {len(config)} configs for {n_runs} runs; give one Config, or one per run"
+            )
+        recs = np.empty(n_runs, CONFIG_DTYPE)
+        for i, c in enumerate(config):
+            recs[i] = _need_config(c).to_record(ppy)[0]
+        return recs
+    return _need_config(config).to_record(ppy)
+
+
+def run_batch_records(
+    bars: Bars,
+    signals: Any,
+    config: Config | dict | Sequence[Config] | None = None,
+    threads: int = 0,
+) -> np.ndarray:
+    """Like ``run_batch`` but returns the raw stats records (``STATS_DTYPE``)."""
+    bars = _need_bars(bars)
+    sig = as_signal(signals, len(bars), ndim=2)
+    n_runs = sig.shape[0]
+    cfgs = _config_records(config, n_runs, bars.periods_per_year())
+    out = np.zeros(n_runs, STATS_DTYPE)
+    workers = min(resolve_threads(threads), max(n_runs, 1))
+    if workers <= 1 or n_runs < 2:
+        _bindings.batch(bars.prices, sig, cfgs, out)
+        return out
+
+    # Several chunks per thread so uneven runs still balance; every run is
+    # computed alone by one thread, so results do not depend on the split.
+    n_chunks = min(n_runs, workers * 4)
+    edges = np.linspace(0, n_runs, n_chunks + 1).astype(np.int64)
+
+    def work(k: int) -> None:
+        lo, hi = int(edges[k]), int(edges[k + 1])
+        part_cfg = cfgs if len(cfgs) == 1 else cfgs[lo:hi]
+        _bindings.batch(bars.prices, sig[lo:hi], part_cfg, out[lo:hi])
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anvil-batch") as pool:
+        for f in [pool.submit(work, k) for k in range(n_chunks)]:
+            f.result()
+    return out
+
+
+def run_batch(
+    bars: Bars,
+    signals: Any,
+    config: Config | dict | Sequence[Config] | None = None,
+    threads: int = 0,
+) -> pd.DataFrame:
+    """Backtest many signals over the same bars; one row of stats per run.
+
+    Args:
+        bars: the price series every run shares.
+        signals: ``[n_runs, n_bars]`` array of int or float signals (a 1-D array is one run).
+        config: one Config for all runs, or a sequence with one per run.
+        threads: worker threads; 0 = every core. Results are identical for any count.
+
+    Returns:
+        A DataFrame with one row per run and one column per metric (``engine.METRICS``).
+    """
+    out = run_batch_records(bars, signals, config, threads)
+    return pd.DataFrame({name: out[name] for name in METRICS})

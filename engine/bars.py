@@ -1,0 +1,302 @@
+"""``Bars``: one validated, immutable OHLCV series, the input of every backtest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from engine.errors import InvalidBarsError
+
+PRICE_FIELDS = ("open", "high", "low", "close")
+FIELDS = ("ts", *PRICE_FIELDS, "volume")
+_NS_PER_YEAR = 365.25 * 24 * 3600 * 1e9
+_TS_NAMES = ("ts", "timestamp", "time", "date", "datetime")
+
+
+def _first(mask: np.ndarray) -> int:
+    """Index of the first True in ``mask``, or -1."""
+    hits = np.flatnonzero(mask)
+    return int(hits[0]) if hits.size else -1
+
+
+def _as_ns(ts: Any) -> np.ndarray:
+    """Timestamps of any common form as int64 nanoseconds since the epoch, UTC."""
+    if isinstance(ts, (pa.Array, pa.ChunkedArray)):
+        ts = ts.to_pandas()
+    if isinstance(ts, np.ndarray) and ts.dtype.kind in "iu":
+        return np.ascontiguousarray(ts, dtype=np.int64)
+    try:
+        idx = pd.DatetimeIndex(ts)
+    except (TypeError, ValueError) as exc:
+        raise InvalidBarsError(
+            f"bars.ts cannot be read as times ({exc}); give datetimes or int64 nanoseconds"
+        ) from exc
+    if idx.tz is not None:
+        idx = idx.tz_convert("UTC").tz_localize(None)
+    if idx.hasnans:
+        raise InvalidBarsError(f"bars.ts[{_first(np.asarray(idx.isna()))}] is missing (NaT)")
+    return np.ascontiguousarray(idx.as_unit("ns").asi8, dtype=np.int64)
+
+
+def _as_float(name: str, values: Any, n: int) -> np.ndarray:
+    try:
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidBarsError(f"bars.{name} is not numeric: {exc}") from exc
+    if arr.ndim != 1:
+        raise InvalidBarsError(f"bars.{name} must be one-dimensional, got shape {arr.shape}")
+    if len(arr) != n:
+        raise InvalidBarsError(
+            f"bars.{name} has {len(arr)} values but bars.ts has {n}: every column needs one value per bar"
+        )
+    return arr
+
+
+def _when(ts: np.ndarray, i: int) -> str:
+    return str(pd.Timestamp(int(ts[i])))
+
+
+def validate(ts: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+    """Raise InvalidBarsError naming the field and first offending index, if any."""
+    n = len(ts)
+    if n == 0:
+        raise InvalidBarsError("bars are empty: a backtest needs at least one bar")
+    for name in PRICE_FIELDS:
+        a = cols[name]
+        i = _first(~np.isfinite(a))
+        if i >= 0:
+            raise InvalidBarsError(
+                f"bars.{name}[{i}] is {a[i]} at {_when(ts, i)}: prices must be finite; drop or fill that bar"
+            )
+        i = _first(a <= 0)
+        if i >= 0:
+            raise InvalidBarsError(
+                f"bars.{name}[{i}] is {a[i]} at {_when(ts, i)}: prices must be positive"
+            )
+    o, h, lo, c = (cols[k] for k in PRICE_FIELDS)
+    i = _first(h < lo)
+    if i >= 0:
+        raise InvalidBarsError(
+            f"bars.high[{i}] ({h[i]}) is below bars.low[{i}] ({lo[i]}) at {_when(ts, i)}"
+        )
+    for name, a in (("open", o), ("close", c)):
+        i = _first((a > h) | (a < lo))
+        if i >= 0:
+            raise InvalidBarsError(
+                f"bars.{name}[{i}] ({a[i]}) is outside [low, high] = [{lo[i]}, {h[i]}] at {_when(ts, i)}"
+            )
+    v = cols["volume"]
+    i = _first(~(v >= 0) | ~np.isfinite(v))
+    if i >= 0:
+        raise InvalidBarsError(
+            f"bars.volume[{i}] is {v[i]} at {_when(ts, i)}: volume must be finite and not negative"
+        )
+    if n > 1:
+        step = np.diff(ts)
+        i = _first(step == 0)
+        if i >= 0:
+            raise InvalidBarsError(
+                f"bars.ts[{i + 1}] repeats bars.ts[{i}] ({_when(ts, i)}): each bar needs its own time; drop duplicates"
+            )
+        i = _first(step < 0)
+        if i >= 0:
+            raise InvalidBarsError(
+                f"bars.ts[{i + 1}] ({_when(ts, i + 1)}) is earlier than bars.ts[{i}] ({_when(ts, i)}): sort the bars by time"
+            )
+
+
+class Bars:
+    """An immutable, validated series of OHLCV bars.
+
+    Times are int64 nanoseconds since the epoch in UTC (timezone-aware input is
+    converted; naive input is taken as UTC). Prices are finite and positive,
+    ``low <= open, close <= high``, times strictly increasing. Build with
+    ``from_pandas``, ``from_arrow`` or ``from_numpy``.
+    """
+
+    __slots__ = ("_ts", "_open", "_high", "_low", "_close", "_volume", "symbol")
+
+    def __init__(
+        self,
+        ts: Any,
+        open: Any,  # noqa: A002 - the trader's word
+        high: Any,
+        low: Any,
+        close: Any,
+        volume: Any = None,
+        symbol: str | None = None,
+    ) -> None:
+        t = _as_ns(ts)
+        n = len(t)
+        cols = {
+            "open": _as_float("open", open, n),
+            "high": _as_float("high", high, n),
+            "low": _as_float("low", low, n),
+            "close": _as_float("close", close, n),
+            "volume": np.zeros(n) if volume is None else _as_float("volume", volume, n),
+        }
+        validate(t, cols)
+        for a in (t, *cols.values()):
+            a.flags.writeable = False
+        self._ts = t
+        self._open, self._high, self._low = cols["open"], cols["high"], cols["low"]
+        self._close, self._volume = cols["close"], cols["volume"]
+        self.symbol = symbol
+
+    # -- constructors -------------------------------------------------------
+    @classmethod
+    def from_numpy(
+        cls,
+        ts: Any,
+        open: Any,  # noqa: A002
+        high: Any,
+        low: Any,
+        close: Any,
+        volume: Any = None,
+        symbol: str | None = None,
+    ) -> Bars:
+        """Bars from arrays: times (datetime64 or int64 ns) and float prices."""
+        return cls(ts, open, high, low, close, volume, symbol)
+
+    @classmethod
+    def from_pandas(cls, df: pd.DataFrame, symbol: str | None = None) -> Bars:
+        """Bars from a DataFrame with open, high, low, close (volume optional) and
+        the time as a ``ts`` column or a DatetimeIndex. Column names are matched
+        without regard to case; ``timestamp``, ``date``, ``datetime`` also name the time.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"Bars.from_pandas takes a pandas DataFrame, not {type(df).__name__}")
+        by_lower = {str(c).lower(): c for c in df.columns}
+        missing = [f for f in PRICE_FIELDS if f not in by_lower]
+        if missing:
+            raise InvalidBarsError(
+                f"bars need columns {', '.join(missing)}; the frame has {', '.join(map(str, df.columns)) or 'none'}"
+            )
+        ts_col = next((by_lower[k] for k in _TS_NAMES if k in by_lower), None)
+        if ts_col is not None:
+            ts = df[ts_col]
+        elif isinstance(df.index, pd.DatetimeIndex):
+            ts = df.index
+        else:
+            raise InvalidBarsError(
+                "bars need times: a 'ts' column or a DatetimeIndex "
+                f"(the frame has columns {', '.join(map(str, df.columns))} and a {type(df.index).__name__})"
+            )
+        vol = df[by_lower["volume"]].to_numpy() if "volume" in by_lower else None
+        if symbol is None and "symbol" in by_lower:
+            syms = pd.unique(df[by_lower["symbol"]])
+            if len(syms) > 1:
+                raise InvalidBarsError(
+                    f"the frame holds {len(syms)} symbols ({', '.join(map(str, syms[:5]))}...); "
+                    "build one Bars per symbol"
+                )
+            symbol = str(syms[0]) if len(syms) else None
+        return cls(ts, *(df[by_lower[f]].to_numpy() for f in PRICE_FIELDS), vol, symbol)
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table, symbol: str | None = None) -> Bars:
+        """Bars from an Arrow table with the columns of ``from_pandas``."""
+        if not isinstance(table, pa.Table):
+            raise TypeError(f"Bars.from_arrow takes a pyarrow Table, not {type(table).__name__}")
+        by_lower = {name.lower(): name for name in table.column_names}
+        missing = [f for f in ("ts", *PRICE_FIELDS) if f not in by_lower and f != "ts"]
+        ts_name = next((by_lower[k] for k in _TS_NAMES if k in by_lower), None)
+        if missing or ts_name is None:
+            need = missing + ([] if ts_name else ["ts"])
+            raise InvalidBarsError(
+                f"bars need columns {', '.join(need)}; the table has {', '.join(table.column_names)}"
+            )
+
+        def col(name: str) -> np.ndarray:
+            return table.column(by_lower[name]).to_numpy()
+
+        ts_arr = table.column(ts_name)
+        if pa.types.is_timestamp(ts_arr.type):
+            tz = ts_arr.type.tz
+            ts_arr = ts_arr.cast(pa.timestamp("ns", tz=tz))
+            ts: Any = ts_arr.cast(pa.int64()).to_numpy()
+        else:
+            ts = ts_arr
+        vol = col("volume") if "volume" in by_lower else None
+        return cls(ts, col("open"), col("high"), col("low"), col("close"), vol, symbol)
+
+    # -- access -------------------------------------------------------------
+    @property
+    def ts(self) -> np.ndarray:
+        """Bar times, int64 nanoseconds since the epoch, UTC (read-only)."""
+        return self._ts
+
+    @property
+    def open(self) -> np.ndarray:
+        return self._open
+
+    @property
+    def high(self) -> np.ndarray:
+        return self._high
+
+    @property
+    def low(self) -> np.ndarray:
+        return self._low
+
+    @property
+    def close(self) -> np.ndarray:
+        return self._close
+
+    @property
+    def volume(self) -> np.ndarray:
+        return self._volume
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        """Bar times as a UTC DatetimeIndex named ``ts``."""
+        return pd.DatetimeIndex(self._ts.view("datetime64[ns]"), name="ts").tz_localize("UTC")
+
+    @property
+    def prices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(open, high, low, close), the arrays the core reads."""
+        return self._open, self._high, self._low, self._close
+
+    def __len__(self) -> int:
+        return len(self._ts)
+
+    def __getitem__(self, key: slice) -> Bars:
+        """A contiguous slice of the bars (``bars[100:200]``), validated by construction."""
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("Bars can be sliced by position with a step of 1, e.g. bars[100:200]")
+        return Bars(
+            self._ts[key], self._open[key], self._high[key], self._low[key],
+            self._close[key], self._volume[key], self.symbol,
+        )  # fmt: skip
+
+    def periods_per_year(self) -> float:
+        """Bars the data holds per year of its span (about 252 for weekday daily bars).
+
+        Falls back to 252 when the span is empty (a single bar).
+        """
+        n = len(self._ts)
+        span = float(self._ts[-1] - self._ts[0]) if n > 1 else 0.0
+        if span <= 0:
+            return 252.0
+        return (n - 1) / (span / _NS_PER_YEAR)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The bars as a DataFrame indexed by UTC time."""
+        return pd.DataFrame(
+            {
+                "open": self._open,
+                "high": self._high,
+                "low": self._low,
+                "close": self._close,
+                "volume": self._volume,
+            },
+            index=self.index,
+        )
+
+    def __repr__(self) -> str:
+        name = f" {self.symbol}" if self.symbol else ""
+        n = len(self)
+        span = f"{_when(self._ts, 0)} .. {_when(self._ts, n - 1)}"
+        return f"<Bars{name}: {n} bars, {span}>"

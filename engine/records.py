@@ -1,0 +1,73 @@
+"""numpy twins of the C records in csrc/anvil.h (same fields, same layout).
+
+tests/engine/test_records.py checks sizes and field offsets against the core.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+METRICS: tuple[str, ...] = (
+    "total_return",
+    "annual_return",
+    "net_pnl",
+    "final_equity",
+    "total_fees",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "volatility",
+    "total_trades",
+    "win_rate",
+    "profit_factor",
+    "avg_trade_return",
+    "best_trade",
+    "worst_trade",
+    "avg_win",
+    "avg_loss",
+    "expectancy",
+    "exposure",
+    "avg_bars_held",
+)
+"""Metric names, in the order of the stats record (DESIGN.md)."""
+
+STATS_DTYPE = np.dtype([(name, np.float64) for name in METRICS], align=True)
+
+CONFIG_DTYPE = np.dtype(
+    [
+        ("initial_capital", np.float64),
+        ("fee_rate", np.float64),
+        ("fee_per_unit", np.float64),
+        ("fixed_fee", np.float64),
+        ("slippage_bps", np.float64),
+        ("stop_loss", np.float64),
+        ("take_profit", np.float64),
+        ("trailing_stop", np.float64),
+        ("max_leverage", np.float64),
+        ("periods_per_year", np.float64),
+        ("fill", np.int32),
+        ("allow_short", np.int32),
+        ("integer_units", np.int32),
+        ("close_at_end", np.int32),
+    ],
+    align=True,
+)
+
+TRADE_DTYPE = np.dtype(
+    [
+        ("entry_bar", np.int64),
+        ("exit_bar", np.int64),
+        ("units", np.float64),
+        ("entry_price", np.float64),
+        ("exit_price", np.float64),
+        ("entry_fees", np.float64),
+        ("exit_fees", np.float64),
+        ("pnl", np.float64),
+        ("ret", np.float64),
+        ("direction", np.int32),
+        ("exit_reason", np.int32),
+    ],
+    align=True,
+)

@@ -1,0 +1,108 @@
+"""``Result``: what one backtest returns — stats up front, bulky data on demand."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from engine import _bindings
+from engine.records import METRICS
+
+if TYPE_CHECKING:
+    from engine.bars import Bars
+    from engine.config import Config
+
+TRADE_COLUMNS = (
+    "entry_time", "exit_time", "entry_bar", "exit_bar", "direction", "units",
+    "entry_price", "exit_price", "entry_fees", "exit_fees", "pnl", "return", "exit_reason",
+)  # fmt: skip
+
+
+def stats_dict(record: np.void) -> dict[str, float]:
+    """The stats record as ``{metric name: float}`` in DESIGN.md's order."""
+    return {name: float(record[name]) for name in METRICS}
+
+
+class Result:
+    """The outcome of ``engine.backtest``.
+
+    Attributes:
+        stats: metric name -> float (see ``engine.METRICS``).
+        equity: equity at each bar's close, a Series indexed by bar time.
+        trades: one row per closed trade.
+        config: the Config the backtest ran with.
+    """
+
+    def __init__(
+        self,
+        bars: Bars,
+        config: Config,
+        stats: dict[str, float],
+        equity: np.ndarray | None,
+        trade_records: np.ndarray | None,
+    ) -> None:
+        self.bars = bars
+        self.config = config
+        self.stats = stats
+        self._equity = equity
+        self._trades = trade_records
+
+    @cached_property
+    def equity(self) -> pd.Series:
+        if self._equity is None:
+            raise AttributeError("this backtest ran with equity=False; run it again with equity=True")
+        return pd.Series(self._equity, index=self.bars.index, name="equity")
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        if self._trades is None:
+            raise AttributeError("this backtest ran with trades=False; run it again with trades=True")
+        t = self._trades
+        times = self.bars.index
+        return pd.DataFrame(
+            {
+                "entry_time": times[t["entry_bar"]],
+                "exit_time": times[t["exit_bar"]],
+                "entry_bar": t["entry_bar"],
+                "exit_bar": t["exit_bar"],
+                "direction": np.where(t["direction"] > 0, "long", "short"),
+                "units": t["units"],
+                "entry_price": t["entry_price"],
+                "exit_price": t["exit_price"],
+                "entry_fees": t["entry_fees"],
+                "exit_fees": t["exit_fees"],
+                "pnl": t["pnl"],
+                "return": t["ret"],
+                "exit_reason": [_bindings.EXIT_REASONS[int(r)] for r in t["exit_reason"]],
+            },
+            columns=list(TRADE_COLUMNS),
+        )
+
+    @property
+    def trade_records(self) -> np.ndarray | None:
+        """The raw trade records (``engine.records.TRADE_DTYPE``), without pandas."""
+        return self._trades
+
+    def __repr__(self) -> str:
+        s = self.stats
+        keys = ("total_return", "sharpe", "max_drawdown", "total_trades", "win_rate", "final_equity")
+        body = ", ".join(f"{k}={s[k]:.4g}" for k in keys)
+        return f"<Result {len(self.bars)} bars: {body}>"
+
+    def summary(self) -> str:
+        """Every metric on its own line, aligned, for reading in a terminal."""
+        width = max(map(len, self.stats))
+        lines = []
+        for k, v in self.stats.items():
+            pct = k in _PERCENT
+            lines.append(f"{k:<{width}}  {v * 100:>14.2f} %" if pct else f"{k:<{width}}  {v:>16.4f}")
+        return "\n".join(lines)
+
+
+_PERCENT = {
+    "total_return", "annual_return", "max_drawdown", "volatility", "win_rate",
+    "avg_trade_return", "best_trade", "worst_trade", "avg_win", "avg_loss", "exposure",
+}  # fmt: skip
