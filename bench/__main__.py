@@ -1,0 +1,33 @@
+"""``make bench`` / ``python -m bench [name ...] [--quick]``: run the benchmarks.
+
+Each ``bench/bench_<name>.py`` exposes ``main(quick: bool) -> None`` and prints its
+own table. ``--quick`` scales sizes down (for a smoke run, not for quoting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import time
+
+import bench
+
+
+def main() -> None:
+    names = sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules(bench.__path__)
+                   if m.name.startswith("bench_"))  # fmt: skip
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=names + [[]], metavar="name",
+                        help=f"which benchmarks (default: all of {', '.join(names)})")  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    for name in args.names or names:
+        print(f"\n=== bench {name} ===", flush=True)
+        start = time.perf_counter()
+        importlib.import_module(f"bench.bench_{name}").main(quick=args.quick)
+        print(f"(bench {name}: {time.perf_counter() - start:.1f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

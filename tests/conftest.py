@@ -1,0 +1,38 @@
+"""Fixtures every test package shares: the real market data beside the repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import settings
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# Hypothesis: thorough in CI, quicker locally unless asked; never a deadline on a
+# shared, noisy machine.
+settings.register_profile("ci", max_examples=300, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real daily and hourly series (../shared/data)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"{SHARED_DATA} is missing: the tests read real market data from it")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sp500_df(shared_data: Path) -> pd.DataFrame:
+    return pd.read_parquet(shared_data / "sp500_daily.parquet")
+
+
+@pytest.fixture(scope="session")
+def sp500_bars(sp500_df: pd.DataFrame):
+    import engine
+
+    return engine.Bars.from_pandas(sp500_df)
