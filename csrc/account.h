@@ -29,6 +29,7 @@ typedef struct {
     double entry_fees;  /* entry fees still carried by the open units */
     double best;        /* best price since entry: highest (long) / lowest (short) */
     int64_t entry_bar;
+    int64_t closes;     /* positions closed in full so far */
     double total_fees;
     /* costs */
     double fee_rate;
@@ -124,6 +125,7 @@ static inline void account_reduce(account *a, int64_t t, double units, double px
     if (units >= held) {
         a->units = 0.0;
         a->entry_fees = 0.0;
+        a->closes += 1;
     } else {
         a->units -= dir * units;
     }
@@ -153,6 +155,19 @@ static inline void account_close(account *a, int64_t t, double price, int reason
         return;
     int side = a->units > 0.0 ? -1 : 1;
     account_reduce(a, t, fabs(a->units), account_fill_price(a, side, price), reason);
+}
+
+/* A requested exposure as the account may take it: capped at +-max_leverage,
+ * and a short read as flat when shorts are not allowed. */
+static inline double account_cap_target(double v, double max_leverage, int allow_short)
+{
+    if (v > max_leverage)
+        v = max_leverage;
+    else if (v < -max_leverage)
+        v = -max_leverage;
+    if (v < 0.0 && !allow_short)
+        v = 0.0;
+    return v;
 }
 
 /* Trade from the current position to `target` exposure (already capped and

@@ -32,6 +32,7 @@ extern "C" {
 #define ANVIL_E_CONFIG 5    /* a config value out of range */
 #define ANVIL_E_CAPACITY 6  /* an output buffer is too small */
 #define ANVIL_E_KIND 7      /* an unknown enum value (signal kind, fill mode) */
+#define ANVIL_E_STATE 8     /* a stepping call out of sequence, or an unknown order id */
 
 /* int8 signal value meaning "change nothing". */
 #define ANVIL_HOLD -128
@@ -143,6 +144,57 @@ int anvil_backtest(const anvil_bars *bars, const void *signal, int32_t signal_ki
 int anvil_batch(const anvil_bars *bars, const void *signals, int32_t signal_kind,
                 int64_t n_runs, const anvil_config *cfgs, int64_t n_cfgs,
                 anvil_stats *stats, int64_t *bad_index);
+
+/* ---- Stepping: one bar at a time, for strategies that decide bar by bar ----
+ *
+ * The caller allocates anvil_sim_size() bytes (suitably aligned, e.g. malloc)
+ * and keeps bars, equity and trades alive until anvil_sim_finish. For each bar
+ * t = 0, 1, ... in order: anvil_sim_open(t) runs what happens from the open
+ * until just before the close (pending market orders fill at the open under
+ * fill=next_open, then risk exits, then limit and stop orders); the strategy
+ * may then place orders; anvil_sim_close(t) fills market orders at the close
+ * under fill=close (not on the last bar), applies close_at_end on the last bar
+ * and marks equity. Orders placed at bar t act from bar t+1 (market orders
+ * under fill=close: at the close of t). Targets are exposures as in float
+ * signals; a target order trades exactly as a signal change to that value.
+ */
+#define ANVIL_ORDER_MARKET 0
+#define ANVIL_ORDER_LIMIT 1
+#define ANVIL_ORDER_STOP 2
+#define ANVIL_SIDE_BUY 1
+#define ANVIL_SIDE_SELL -1
+#define ANVIL_SIDE_EXIT 0     /* closes the position, whichever side it is on */
+#define ANVIL_MAX_ORDERS 256  /* live orders per simulation */
+
+typedef struct anvil_sim anvil_sim;
+
+/* A snapshot of the account between events. */
+typedef struct {
+    double cash;
+    double units;          /* signed position */
+    double avg_price;      /* average entry price of the open position, 0 if flat */
+    double total_fees;
+    int64_t entry_bar;     /* bar the open position was entered, -1 if flat */
+    int64_t n_trades;      /* closed trades so far */
+    int64_t n_orders;      /* live orders */
+    int64_t next_bar;      /* the bar anvil_sim_open expects next */
+} anvil_sim_state;
+
+int64_t anvil_sim_size(void);
+int anvil_sim_init(anvil_sim *sim, int64_t sim_size, const anvil_bars *bars,
+                   const anvil_config *cfg, double *equity, anvil_trade *trades,
+                   int64_t trades_cap);
+int anvil_sim_open(anvil_sim *sim, int64_t t);
+int anvil_sim_close(anvil_sim *sim, int64_t t);
+/* Place an order: type ANVIL_ORDER_*, side ANVIL_SIDE_*, price (ignored for
+ * market orders), target exposure (ignored for exits). *order_id gets its id. */
+int anvil_sim_order(anvil_sim *sim, int32_t type, int32_t side, double price, double target,
+                    int64_t *order_id);
+int anvil_sim_cancel(anvil_sim *sim, int64_t order_id);
+int anvil_sim_cancel_all(anvil_sim *sim);
+int anvil_sim_get_state(const anvil_sim *sim, anvil_sim_state *out);
+/* After the last bar's anvil_sim_close: the stats, and *n_trades. */
+int anvil_sim_finish(anvil_sim *sim, anvil_stats *stats, int64_t *n_trades);
 
 /* cdef-end */
 

@@ -54,13 +54,7 @@ ANVIL_INLINE int read_signal(const void *sig, int kind, int64_t t, double *last,
             return -1;
     }
     *last = v;
-    if (v > max_leverage)
-        v = max_leverage;
-    else if (v < -max_leverage)
-        v = -max_leverage;
-    if (v < 0.0 && !allow_short)
-        v = 0.0;
-    *target = v;
+    *target = account_cap_target(v, max_leverage, allow_short);
     return 1;
 }
 

@@ -19,6 +19,7 @@ from engine.errors import (
 )
 from engine.records import METRICS
 from engine.result import Result
+from engine.simulation import Simulation
 from engine.signals import HOLD
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidConfigError",
     "InvalidSignalError",
     "Result",
+    "Simulation",
     "backtest",
     "run_batch",
 ]

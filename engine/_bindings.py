@@ -143,3 +143,90 @@ def batch(
         bad,
     )
     _check(rc, "anvil_batch", bad)
+
+
+# -- stepping ---------------------------------------------------------------
+
+ORDER_MARKET: int = lib.ANVIL_ORDER_MARKET
+ORDER_LIMIT: int = lib.ANVIL_ORDER_LIMIT
+ORDER_STOP: int = lib.ANVIL_ORDER_STOP
+SIDE_BUY: int = lib.ANVIL_SIDE_BUY
+SIDE_SELL: int = lib.ANVIL_SIDE_SELL
+SIDE_EXIT: int = lib.ANVIL_SIDE_EXIT
+MAX_ORDERS: int = lib.ANVIL_MAX_ORDERS
+
+
+class Stepper:
+    """Owns one anvil_sim and the buffers it writes into; one bar at a time."""
+
+    __slots__ = ("_keep", "_sim", "_state", "_id", "equity", "trades")
+
+    def __init__(
+        self,
+        prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        config: np.ndarray,
+        want_equity: bool,
+        want_trades: bool,
+    ) -> None:
+        bars, keep = _bars(*prices)
+        n = bars.n
+        self.equity = np.empty(n, np.float64) if want_equity else None
+        self.trades = np.empty(max_trades(n), TRADE_DTYPE) if want_trades else None
+        size = lib.anvil_sim_size()
+        raw = ffi.new("char[]", size)
+        self._sim = ffi.cast("anvil_sim *", raw)
+        self._keep = (bars, keep, raw, config)
+        self._state = ffi.new("anvil_sim_state *")
+        self._id = ffi.new("int64_t *")
+        rc = lib.anvil_sim_init(
+            self._sim,
+            size,
+            bars,
+            ffi.from_buffer("anvil_config[]", config),
+            _doubles(self.equity) if self.equity is not None else ffi.NULL,
+            ffi.from_buffer("anvil_trade[]", self.trades, require_writable=True)
+            if self.trades is not None
+            else ffi.NULL,
+            len(self.trades) if self.trades is not None else 0,
+        )
+        _check(rc, "anvil_sim_init")
+
+    def open_bar(self, t: int) -> None:
+        _check(lib.anvil_sim_open(self._sim, t), f"anvil_sim_open({t})")
+
+    def close_bar(self, t: int) -> None:
+        _check(lib.anvil_sim_close(self._sim, t), f"anvil_sim_close({t})")
+
+    def order(self, kind: int, side: int, price: float, target: float) -> int:
+        rc = lib.anvil_sim_order(self._sim, kind, side, price, target, self._id)
+        _check(rc, "anvil_sim_order")
+        return int(self._id[0])
+
+    def cancel(self, order_id: int) -> bool:
+        """True when the order was live and is now gone."""
+        rc = lib.anvil_sim_cancel(self._sim, order_id)
+        if rc == lib.ANVIL_E_STATE:
+            return False
+        _check(rc, "anvil_sim_cancel")
+        return True
+
+    def cancel_all(self) -> None:
+        _check(lib.anvil_sim_cancel_all(self._sim), "anvil_sim_cancel_all")
+
+    def state(self) -> tuple[float, float, float, float, int, int, int, int]:
+        """(cash, units, avg_price, total_fees, entry_bar, n_trades, n_orders, next_bar)."""
+        s = self._state
+        _check(lib.anvil_sim_get_state(self._sim, s), "anvil_sim_get_state")
+        return (s.cash, s.units, s.avg_price, s.total_fees, s.entry_bar, s.n_trades,
+                s.n_orders, s.next_bar)  # fmt: skip
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(stats record, equity or None, trades or None) after the last bar."""
+        stats = np.zeros(1, STATS_DTYPE)
+        n_trades = ffi.new("int64_t *", 0)
+        rc = lib.anvil_sim_finish(
+            self._sim, ffi.from_buffer("anvil_stats[]", stats, require_writable=True), n_trades
+        )
+        _check(rc, "anvil_sim_finish")
+        trades = self.trades[: n_trades[0]].copy() if self.trades is not None else None
+        return stats[0], self.equity, trades

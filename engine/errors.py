@@ -31,5 +31,6 @@ STATUS_NAMES = {
     "ANVIL_E_SIGNAL": (InvalidSignalError, "a signal value is outside the allowed set"),
     "ANVIL_E_CONFIG": (InvalidConfigError, "a config value is out of range"),
     "ANVIL_E_CAPACITY": (CoreError, "an output buffer was too small"),
-    "ANVIL_E_KIND": (InvalidConfigError, "an unknown signal kind or fill mode"),
+    "ANVIL_E_KIND": (InvalidConfigError, "an unknown signal kind, fill mode or order type"),
+    "ANVIL_E_STATE": (CoreError, "a stepping call out of sequence"),
 }

@@ -1,0 +1,138 @@
+"""``Strategy``: the base class every strategy derives from.
+
+A strategy declares its parameters once, as class attributes, and decides in one
+of two ways:
+
+- vectorized — ``signals(self, bars, **params)`` returns an int8 or float64
+  signal array (see ``engine.signals``) computed from the whole series at once;
+- bar by bar — ``on_bar(self, bar, ctx)`` places orders through ``ctx`` as each
+  bar closes; an optional ``prepare(self, bars)`` runs once before the first bar
+  (compute indicators there).
+
+Either way the same class runs in a single backtest, a sweep, a walk-forward
+and a Monte Carlo run (``strategies.run``, ``cluster``). Example::
+
+    class SmaCross(Strategy):
+        \"\"\"Long while the fast SMA is above the slow SMA, flat otherwise.\"\"\"
+        fast = Int(10, low=2, high=100)
+        slow = Int(30, low=5, high=400)
+        constraints = ("fast < slow",)
+
+        def signals(self, bars, fast, slow):
+            f, s = indicators.sma(bars.close, fast), indicators.sma(bars.close, slow)
+            return np.where(f > s, 1, 0).astype(np.int8)
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from typing import Any, ClassVar
+
+from strategies.params import Constraint, Param, ParameterError
+
+
+class Strategy:
+    """Base class of strategies (see the module docstring for the contract).
+
+    Class attributes:
+        name: how users and the job service refer to it (defaults to the class name).
+        constraints: expressions that valid parameter sets satisfy, e.g. ``"fast < slow"``.
+    """
+
+    name: ClassVar[str] = "Strategy"
+    constraints: ClassVar[tuple[str, ...]] = ()
+    _params: ClassVar[dict[str, Param]] = {}
+    _rules: ClassVar[tuple[Constraint, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+        declared: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                if isinstance(value, Param):
+                    declared[attr] = value
+        cls._params = declared
+        if isinstance(cls.constraints, str):
+            raise ParameterError(
+                f"{cls.__name__}.constraints must be a tuple of expressions, "
+                f"e.g. ({cls.constraints!r},) — note the trailing comma"
+            )
+        cls._rules = tuple(Constraint(c, declared) for c in cls.constraints)
+        if "signals" in cls.__dict__:
+            cls.signals = _checked_signals(cls.__dict__["signals"])  # type: ignore[attr-defined]
+
+    def __init__(self, **params: Any) -> None:
+        self.params: dict[str, Any] = self.check(params)
+
+    # -- parameters -----------------------------------------------------------
+    @classmethod
+    def parameters(cls) -> dict[str, dict[str, Any]]:
+        """Each parameter's schema: type, low, high, step, log, default, choices."""
+        return {name: p.schema() for name, p in cls._params.items()}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {name: p.default for name, p in cls._params.items()}
+
+    @classmethod
+    def check(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` (defaults filled in) or raise ParameterError naming the culprit."""
+        unknown = [k for k in params if k not in cls._params]
+        if unknown:
+            key = unknown[0]
+            hint = difflib.get_close_matches(key, list(cls._params), n=1)
+            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            known = ", ".join(cls._params) or "none"
+            raise ParameterError(
+                f"{cls.name} has no parameter {key!r}{more} (its parameters: {known})"
+            )
+        full = cls.defaults()
+        for key, value in params.items():
+            full[key] = cls._params[key].check(value)
+        for rule in cls._rules:
+            if not rule(full):
+                shown = ", ".join(f"{k}={full[k]!r}" for k in full if k in rule.expr)
+                raise ParameterError(f"{cls.name} needs {rule.expr} (got {shown})")
+        return full
+
+    @classmethod
+    def satisfies(cls, params: dict[str, Any]) -> Any:
+        """Whether parameter sets satisfy the constraints; arrays in, bool array out."""
+        result: Any = True
+        for rule in cls._rules:
+            result = result & rule(params)
+        return result
+
+    # -- kind -----------------------------------------------------------------
+    @classmethod
+    def is_vectorized(cls) -> bool:
+        """True when the strategy decides with ``signals``, False for ``on_bar``."""
+        return callable(getattr(cls, "signals", None))
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """Name, rule (the docstring), kind and parameter schemas, ready for JSON."""
+        return {
+            "name": cls.name,
+            "doc": (cls.__doc__ or "").strip(),
+            "kind": "vectorized" if cls.is_vectorized() else "bar_by_bar",
+            "parameters": cls.parameters(),
+            "constraints": list(cls.constraints),
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+
+def _checked_signals(fn: Any) -> Any:
+    """Wrap a subclass's ``signals`` so every call sees validated, complete parameters."""
+
+    @functools.wraps(fn)
+    def signals(self: Strategy, bars: Any, **params: Any) -> Any:
+        return fn(self, bars, **self.check({**self.params, **params}))
+
+    return signals

@@ -1,0 +1,236 @@
+"""Tunable parameters of a strategy: declared once, validated everywhere.
+
+    class SmaCross(Strategy):
+        fast = Int(10, low=2, high=100)
+        slow = Int(30, low=5, high=400)
+        constraints = ("fast < slow",)
+
+A declared parameter reads as its value on an instance (``self.fast``) and as its
+declaration on the class (``SmaCross.fast.schema()``). Constraints are small
+expressions over parameter names — comparisons, arithmetic, ``and``/``or``/``not``
+— that work on single values and on numpy arrays of candidates alike, so a sweep
+can filter a grid before scheduling it.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+import numbers
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from engine.errors import EngineError
+
+
+class ParameterError(EngineError, ValueError):
+    """A parameter value, name or constraint that the strategy does not accept."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tunable parameter. Build with ``Int``, ``Float`` or ``Categorical``."""
+
+    type: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+    doc: str = ""
+    name: str = field(default="", compare=False)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        object.__setattr__(self, "name", name)
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj.params[self.name]
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON-ready description: type, low, high, step, log, default, choices."""
+        return {
+            "type": self.type,
+            "low": self.low,
+            "high": self.high,
+            "step": self.step,
+            "log": self.log,
+            "default": self.default,
+            "choices": list(self.choices) if self.choices is not None else None,
+            "doc": self.doc,
+        }
+
+    def check(self, value: Any) -> Any:
+        """``value`` coerced to this parameter's type, or ParameterError saying why not."""
+        where = f"parameter {self.name!r}"
+        if self.type == "categorical":
+            assert self.choices is not None
+            if value not in self.choices:
+                raise ParameterError(
+                    f"{where} is {value!r}; choose one of {', '.join(map(repr, self.choices))}"
+                )
+            return value
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ParameterError(f"{where} must be a number, not {value!r}")
+        if self.type == "int":
+            if isinstance(value, numbers.Integral):
+                v: Any = int(value)
+            elif float(value).is_integer():
+                v = int(value)
+            else:
+                raise ParameterError(f"{where} must be a whole number, not {value!r}")
+        else:
+            v = float(value)
+            if not math.isfinite(v):
+                raise ParameterError(f"{where} must be finite, not {value!r}")
+        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+            raise ParameterError(f"{where} is {value!r}; it must lie in [{self.low}, {self.high}]")
+        return v
+
+    def grid(self) -> Sequence[Any]:
+        """Every value a grid search visits: choices, or low..high by step."""
+        if self.type == "categorical":
+            assert self.choices is not None
+            return list(self.choices)
+        if self.low is None or self.high is None:
+            raise ParameterError(f"parameter {self.name!r} needs low and high to be gridded")
+        if self.type == "int":
+            return range(int(self.low), int(self.high) + 1, int(self.step or 1))
+        if not self.step:
+            raise ParameterError(
+                f"parameter {self.name!r} is a float without a step; give step= to grid it, "
+                "or search it with a sampler"
+            )
+        count = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+        return [self.low + i * self.step for i in range(count)]
+
+
+def Int(  # noqa: N802 - reads as a type in a class body
+    default: int, low: int, high: int, step: int = 1, log: bool = False, doc: str = ""
+) -> Param:
+    """A whole-number parameter in [low, high]."""
+    if not low <= default <= high:
+        raise ParameterError(f"default {default} lies outside [{low}, {high}]")
+    if step < 1:
+        raise ParameterError(f"step must be >= 1, not {step}")
+    return Param("int", int(default), low, high, step, log, None, doc)
+
+
+def Float(  # noqa: N802
+    default: float,
+    low: float,
+    high: float,
+    step: float | None = None,
+    log: bool = False,
+    doc: str = "",
+) -> Param:
+    """A real-valued parameter in [low, high]; ``log`` asks samplers to search in log space."""
+    if not low <= default <= high:
+        raise ParameterError(f"default {default} lies outside [{low}, {high}]")
+    if log and low <= 0:
+        raise ParameterError(f"a log-scaled parameter needs low > 0, not {low}")
+    if step is not None and step <= 0:
+        raise ParameterError(f"step must be > 0, not {step}")
+    return Param("float", float(default), float(low), float(high), step, log, None, doc)
+
+
+def Categorical(default: Any, choices: Iterable[Any], doc: str = "") -> Param:  # noqa: N802
+    """A parameter that takes one of a few values."""
+    options = tuple(choices)
+    if default not in options:
+        raise ParameterError(f"default {default!r} is not among the choices {options!r}")
+    return Param("categorical", default, choices=options, doc=doc)
+
+
+# -- constraints ----------------------------------------------------------------
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}  # fmt: skip
+_CMPOPS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
+           ast.GtE: operator.ge, ast.Eq: operator.eq, ast.NotEq: operator.ne}  # fmt: skip
+
+
+class Constraint:
+    """A rule between parameters, e.g. ``"fast < slow"`` or ``"slow >= 2 * fast"``."""
+
+    def __init__(self, expr: str, names: Iterable[str]) -> None:
+        self.expr = expr
+        try:
+            tree = ast.parse(expr, mode="eval").body
+        except SyntaxError as exc:
+            raise ParameterError(f"constraint {expr!r} is not an expression: {exc.msg}") from None
+        known = set(names)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id not in known:
+                hint = difflib.get_close_matches(node.id, known, n=1)
+                more = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise ParameterError(f"constraint {expr!r} names {node.id!r}, not a parameter{more}")
+        self._tree = tree
+        self._check_nodes(tree)
+
+    def _check_nodes(self, node: ast.AST) -> None:
+        allowed = (ast.Compare, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Name, ast.Constant,
+                   ast.Load, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
+                   *_BINOPS, *_CMPOPS)  # fmt: skip
+        for sub in ast.walk(node):
+            if not isinstance(sub, allowed):
+                raise ParameterError(
+                    f"constraint {self.expr!r} uses {type(sub).__name__}; constraints take "
+                    "parameter names, numbers, arithmetic, comparisons, and/or/not"
+                )
+            if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float, str)):
+                raise ParameterError(f"constraint {self.expr!r} holds a {type(sub.value).__name__}")
+
+    def __call__(self, values: dict[str, Any]) -> Any:
+        """True/False for one parameter set, or a bool array for arrays of candidates."""
+        return _eval(self._tree, values)
+
+    def __repr__(self) -> str:
+        return f"Constraint({self.expr!r})"
+
+
+def _both(a: Any, b: Any, vectorised: Any, scalar: Any) -> Any:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return vectorised(a, b)
+    return scalar(a, b)
+
+
+def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return env[node.id]
+    if isinstance(node, ast.UnaryOp):
+        v = _eval(node.operand, env)
+        if isinstance(node.op, ast.Not):
+            return np.logical_not(v) if isinstance(v, np.ndarray) else not v
+        return -v if isinstance(node.op, ast.USub) else +v
+    if isinstance(node, ast.BinOp):
+        return _BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, env)
+        result: Any = True
+        for op, right_node in zip(node.ops, node.comparators):
+            right = _eval(right_node, env)
+            step = _CMPOPS[type(op)](left, right)
+            result = _both(result, step, np.logical_and, lambda x, y: x and y)
+            left = right
+        return result
+    if isinstance(node, ast.BoolOp):
+        values = [_eval(v, env) for v in node.values]
+        if isinstance(node.op, ast.And):
+            out = values[0]
+            for v in values[1:]:
+                out = _both(out, v, np.logical_and, lambda x, y: x and y)
+            return out
+        out = values[0]
+        for v in values[1:]:
+            out = _both(out, v, np.logical_or, lambda x, y: x or y)
+        return out
+    raise ParameterError(f"cannot evaluate {type(node).__name__}")  # guarded by _check_nodes

@@ -1,0 +1,117 @@
+"""Run a strategy, either kind, over bars: one backtest or many parameter sets."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+import engine
+from engine.signals import as_signal
+from strategies.base import Strategy
+from strategies.context import Bar, Context
+
+
+def _instance(strategy: type[Strategy] | Strategy, params: dict[str, Any] | None) -> Strategy:
+    if isinstance(strategy, Strategy):
+        return type(strategy)(**{**strategy.params, **(params or {})})
+    if isinstance(strategy, type) and issubclass(strategy, Strategy):
+        return strategy(**(params or {}))
+    raise TypeError(f"expected a Strategy class or instance, not {type(strategy).__name__}")
+
+
+def _decides(strat: Strategy) -> None:
+    if not strat.is_vectorized() and not callable(getattr(strat, "on_bar", None)):
+        raise TypeError(
+            f"{type(strat).__name__} defines neither signals(self, bars, **params) nor "
+            "on_bar(self, bar, ctx); a strategy needs one of them"
+        )
+
+
+def signal(strategy: type[Strategy] | Strategy, bars: engine.Bars,
+           params: dict[str, Any] | None = None) -> np.ndarray:  # fmt: skip
+    """The validated signal array of a vectorized strategy."""
+    strat = _instance(strategy, params)
+    if not strat.is_vectorized():
+        raise TypeError(f"{type(strat).__name__} decides bar by bar; it has no signal array")
+    return as_signal(strat.signals(bars), len(bars))
+
+
+def run(
+    strategy: type[Strategy] | Strategy,
+    bars: engine.Bars,
+    config: engine.Config | None = None,
+    params: dict[str, Any] | None = None,
+    *,
+    equity: bool = True,
+    trades: bool = True,
+) -> engine.Result:
+    """Backtest ``strategy`` with ``params`` over ``bars``, whichever way it decides."""
+    strat = _instance(strategy, params)
+    _decides(strat)
+    if strat.is_vectorized():
+        return engine.backtest(bars, signal(strat, bars), config, equity=equity, trades=trades)
+    return _run_bar_by_bar(strat, bars, config, equity, trades)
+
+
+def _run_bar_by_bar(strat: Any, bars: engine.Bars, config: engine.Config | None,
+                    equity: bool, trades: bool) -> engine.Result:  # fmt: skip
+    sim = engine.Simulation(bars, config, equity=equity, trades=trades)
+    ctx = Context(sim, bars)
+    prepare = getattr(strat, "prepare", None)
+    if callable(prepare):
+        prepare(bars)
+    on_bar = strat.on_bar
+    columns = zip(bars.ts.tolist(), bars.open.tolist(), bars.high.tolist(), bars.low.tolist(),
+                  bars.close.tolist(), bars.volume.tolist())  # fmt: skip
+    for t, (ts, o, h, lo, c, v) in enumerate(columns):
+        sim.open_bar(t)
+        ctx._t = t
+        on_bar(Bar(t, ts, o, h, lo, c, v), ctx)
+        sim.close_bar(t)
+    return sim.finish()
+
+
+def signal_matrix(strategy: type[Strategy], bars: engine.Bars,
+                  param_sets: Sequence[dict[str, Any]]) -> np.ndarray:  # fmt: skip
+    """Signals of a vectorized strategy for each parameter set, stacked ``[k, n_bars]``.
+
+    All rows share one dtype: float64 if any parameter set yields floats, else int8.
+    """
+    rows = [signal(strategy, bars, p) for p in param_sets]
+    if not rows:
+        return np.empty((0, len(bars)), np.int8)
+    dtype = np.float64 if any(r.dtype == np.float64 for r in rows) else np.int8
+    if dtype == np.float64:
+        rows = [_as_float(r) for r in rows]
+    return np.stack(rows)
+
+
+def _as_float(sig: np.ndarray) -> np.ndarray:
+    if sig.dtype == np.float64:
+        return sig
+    out = sig.astype(np.float64)
+    out[sig == engine.HOLD] = np.nan
+    return out
+
+
+def run_many(
+    strategy: type[Strategy],
+    bars: engine.Bars,
+    param_sets: Iterable[dict[str, Any]],
+    config: engine.Config | None = None,
+    threads: int = 0,
+) -> pd.DataFrame:
+    """Stats for each parameter set, one row each (parameters first, then metrics).
+
+    Vectorized strategies go through ``engine.run_batch`` on every core; bar-by-bar
+    strategies run one after another.
+    """
+    sets = [strategy.check(p) for p in param_sets]
+    if strategy.is_vectorized():
+        stats = engine.run_batch(bars, signal_matrix(strategy, bars, sets), config, threads)
+    else:
+        rows = [run(strategy, bars, config, p, equity=False, trades=False).stats for p in sets]
+        stats = pd.DataFrame(rows, columns=list(engine.METRICS))
+    return pd.concat([pd.DataFrame(sets, index=stats.index), stats], axis=1)

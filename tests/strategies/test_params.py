@@ -1,0 +1,108 @@
+"""Parameter declarations, schemas, validation and constraints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from strategies import Categorical, Float, Int, ParameterError, Strategy
+
+
+class Demo(Strategy):
+    """Test strategy with one parameter of each type."""
+
+    fast = Int(10, low=2, high=50)
+    slow = Int(30, low=5, high=200, step=5)
+    band = Float(0.5, low=0.01, high=2.0, log=True)
+    side = Categorical("long", ["long", "short", "both"])
+    constraints = ("fast < slow", "slow - fast >= 5 or side == 'both'")
+
+
+def test_schema_lists_every_parameter_with_its_bounds():
+    schema = Demo.parameters()
+    assert list(schema) == ["fast", "slow", "band", "side"]
+    assert schema["fast"] == {"type": "int", "low": 2, "high": 50, "step": 1, "log": False,
+                              "default": 10, "choices": None, "doc": ""}  # fmt: skip
+    assert schema["band"]["type"] == "float" and schema["band"]["log"] is True
+    assert schema["side"]["choices"] == ["long", "short", "both"]
+
+
+def test_instance_reads_values_class_reads_declarations():
+    s = Demo(fast=12)
+    assert s.fast == 12 and s.slow == 30 and s.side == "long"
+    assert Demo.fast.low == 2
+
+
+def test_defaults_fill_in_and_types_are_coerced():
+    assert Demo.check({"fast": 7.0}) == {"fast": 7, "slow": 30, "band": 0.5, "side": "long"}
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"fats": 5}, "did you mean 'fast'"),
+        ({"fast": 1}, "parameter 'fast' is 1; it must lie in [2, 50]"),
+        ({"fast": 2.5}, "whole number"),
+        ({"fast": True}, "must be a number"),
+        ({"band": float("nan")}, "finite"),
+        ({"side": "sideways"}, "choose one of"),
+        ({"fast": 40, "slow": 30}, "needs fast < slow"),
+        ({"fast": 28, "slow": 30}, "slow - fast >= 5"),
+    ],
+)
+def test_bad_values_name_the_parameter_and_the_fix(params, message):
+    with pytest.raises(ParameterError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        Demo.check(params)
+
+
+def test_constraint_that_an_alternative_satisfies_passes():
+    assert Demo.check({"fast": 28, "slow": 30, "side": "both"})["fast"] == 28
+
+
+def test_constraints_filter_arrays_of_candidates():
+    fast = np.array([5, 20, 40])
+    slow = np.array([30, 30, 30])
+    side = np.array(["long", "long", "long"])
+    assert Demo.satisfies({"fast": fast, "slow": slow, "band": 0.5, "side": side}).tolist() == [
+        True, True, False,
+    ]  # fmt: skip
+
+
+def test_grid_values():
+    assert list(Demo.fast.grid()) == list(range(2, 51))
+    assert list(Demo.slow.grid())[:3] == [5, 10, 15]
+    assert Float(0.1, 0.1, 0.3, step=0.1).grid() == pytest.approx([0.1, 0.2, 0.3])
+    with pytest.raises(ParameterError, match="without a step"):
+        Demo.band.grid()
+
+
+@pytest.mark.parametrize(
+    "expr, message",
+    [("fast <", "not an expression"), ("fats < slow", "did you mean 'fast'"),
+     ("fast.bit_length() < 3", "uses Attribute"), ("__import__('os')", "uses Call")],
+)  # fmt: skip
+def test_bad_constraints_are_rejected_when_the_class_is_made(expr, message):
+    with pytest.raises(ParameterError, match=message):
+
+        class Bad(Strategy):
+            fast = Int(10, 2, 50)
+            slow = Int(30, 5, 200)
+            constraints = (expr,)
+
+
+def test_a_constraint_string_without_tuple_comma_is_caught():
+    with pytest.raises(ParameterError, match="trailing comma"):
+
+        class Bad(Strategy):
+            fast = Int(10, 2, 50)
+            constraints = "fast < 20"  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Int(1, 2, 5), lambda: Int(3, 2, 5, step=0), lambda: Float(0.5, 0, 1, log=True),
+     lambda: Categorical("x", ["a", "b"])],
+)  # fmt: skip
+def test_bad_declarations_fail_early(make):
+    with pytest.raises(ParameterError):
+        make()

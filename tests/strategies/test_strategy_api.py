@@ -1,0 +1,242 @@
+"""The Strategy base class and the runner, both kinds of strategy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import engine
+import strategies
+from strategies import Int, ParameterError, Strategy
+
+
+class Momentum(Strategy):
+    """Long while close is above its close `lag` bars ago."""
+
+    lag = Int(20, low=1, high=250)
+
+    def signals(self, bars, lag):
+        c = bars.close
+        out = np.zeros(len(c), np.int8)
+        out[lag:] = (c[lag:] > c[:-lag]).astype(np.int8)
+        return out
+
+
+class NoDecision(Strategy):
+    """Declares parameters but neither signals nor on_bar."""
+
+    n = Int(1, 1, 2)
+
+
+def test_signals_validates_and_fills_defaults(sp500_bars):
+    s = Momentum().signals(sp500_bars)
+    assert s.dtype == np.int8 and len(s) == len(sp500_bars)
+    assert np.array_equal(s, Momentum().signals(sp500_bars, lag=20))
+    with pytest.raises(ParameterError, match="did you mean 'lag'"):
+        Momentum().signals(sp500_bars, lags=5)
+
+
+def test_describe_is_json_ready():
+    d = Momentum.describe()
+    assert d["name"] == "Momentum" and d["kind"] == "vectorized"
+    assert d["parameters"]["lag"]["default"] == 20
+    assert d["doc"].startswith("Long while close")
+
+
+def test_run_matches_engine_backtest_of_the_signal(sp500_bars):
+    cfg = engine.Config(fee_rate=0.001)
+    res = strategies.run(Momentum, sp500_bars, cfg, {"lag": 50})
+    direct = engine.backtest(sp500_bars, Momentum().signals(sp500_bars, lag=50), cfg)
+    assert res.stats == direct.stats
+
+
+def test_run_many_table_has_parameters_then_metrics(sp500_bars):
+    table = strategies.run_many(Momentum, sp500_bars, [{"lag": k} for k in (5, 10, 20)])
+    assert list(table.columns[:1]) == ["lag"]
+    assert list(table.columns[1:]) == list(engine.METRICS)
+    assert table["lag"].tolist() == [5, 10, 20]
+    one = strategies.run(Momentum, sp500_bars, None, {"lag": 10}).stats
+    assert table.iloc[1][list(engine.METRICS)].to_dict() == pytest.approx(one, nan_ok=True)
+
+
+def test_a_strategy_that_decides_nothing_says_so(sp500_bars):
+    with pytest.raises(TypeError, match="neither signals"):
+        strategies.run(NoDecision, sp500_bars)
+
+
+def test_signal_matrix_promotes_to_float_with_hold_as_nan(sp500_bars):
+    class Mixed(Strategy):
+        """int8 for one parameter value, float for the other."""
+
+        k = Int(0, 0, 1)
+
+        def signals(self, bars, k):
+            if k:
+                return np.full(len(bars), 0.5)
+            s = np.full(len(bars), engine.HOLD, np.int8)
+            s[10] = 1
+            return s
+
+    m = strategies.signal_matrix(Mixed, sp500_bars, [{"k": 0}, {"k": 1}])
+    assert m.dtype == np.float64
+    assert np.isnan(m[0, 0]) and m[0, 10] == 1.0 and m[1, 0] == 0.5
+
+
+def test_history_and_state_seen_by_on_bar(sp500_bars):
+    seen = []
+
+    class Probe(Strategy):
+        """Records what on_bar sees on a few bars."""
+
+        def on_bar(self, bar, ctx):
+            if bar.t == 0:
+                ctx.buy(0.5)
+            if bar.t in (0, 1, 30):
+                h = ctx.history(5)
+                seen.append((bar.t, len(h.close), h.close[-1], bar.close, ctx.position, ctx.equity))
+
+    res = strategies.run(Probe, sp500_bars, engine.Config(initial_capital=1000.0))
+    (t0, n0, last0, close0, pos0, eq0), (t1, n1, _, _, pos1, eq1), (_, n30, *_rest) = seen
+    assert (n0, n1, n30) == (1, 2, 5)
+    assert last0 == close0 == sp500_bars.close[0]
+    assert pos0 == 0.0 and eq0 == 1000.0  # the buy fills at the next open
+    units = 0.5 * 1000.0 / sp500_bars.open[1]
+    assert pos1 == pytest.approx(units)
+    assert eq1 == pytest.approx(1000.0 - units * sp500_bars.open[1] + units * sp500_bars.close[1])
+    assert len(res.trades) == 0 and res.stats["exposure"] > 0.99
+
+
+# -- written both ways: identical trades and statistics ----------------------------
+
+
+class SmaCrossVec(Strategy):
+    """Long while SMA(fast) > SMA(slow), flat otherwise."""
+
+    fast = Int(10, 2, 100)
+    slow = Int(30, 5, 300)
+    constraints = ("fast < slow",)
+
+    def signals(self, bars, fast, slow):
+        f = strategies.indicators.sma(bars.close, fast)
+        s = strategies.indicators.sma(bars.close, slow)
+        return np.where(f > s, 1, 0).astype(np.int8)
+
+
+class SmaCrossBar(Strategy):
+    """SmaCrossVec, decided bar by bar."""
+
+    fast = Int(10, 2, 100)
+    slow = Int(30, 5, 300)
+
+    def prepare(self, bars):
+        self.f = strategies.indicators.sma(bars.close, self.fast)
+        self.s = strategies.indicators.sma(bars.close, self.slow)
+        self.last = 0
+
+    def on_bar(self, bar, ctx):
+        want = 1 if self.f[bar.t] > self.s[bar.t] else 0
+        if want != self.last:
+            ctx.buy() if want else ctx.close()
+            self.last = want
+
+
+class RsiReversionVec(Strategy):
+    """Long/short mean reversion: enter long below `low`, short above `high`, exit at 50."""
+
+    period = Int(14, 2, 50)
+    low = Int(30, 5, 45)
+    high = Int(70, 55, 95)
+
+    def signals(self, bars, period, low, high):
+        r = strategies.indicators.rsi(bars.close, period)
+        sig = np.full(len(r), engine.HOLD, np.int8)
+        sig[r < low] = 1
+        sig[r > high] = -1
+        crossed_mid = r == 50
+        crossed_mid[1:] |= (r[1:] - 50) * (r[:-1] - 50) < 0
+        sig[crossed_mid & (r >= low) & (r <= high)] = 0
+        return sig
+
+
+class RsiReversionBar(Strategy):
+    """RsiReversionVec, decided bar by bar (with target orders)."""
+
+    period = Int(14, 2, 50)
+    low = Int(30, 5, 45)
+    high = Int(70, 55, 95)
+
+    def prepare(self, bars):
+        self.r = strategies.indicators.rsi(bars.close, self.period)
+        self.last = 0
+
+    def on_bar(self, bar, ctx):
+        r, t = self.r, bar.t
+        want = None
+        if r[t] < self.low:
+            want = 1
+        elif r[t] > self.high:
+            want = -1
+        elif r[t] == 50 or (t > 0 and (r[t] - 50) * (r[t - 1] - 50) < 0):
+            want = 0
+        if want is not None and want != self.last:
+            ctx.target(want)
+            self.last = want
+
+
+class BreakoutVec(Strategy):
+    """Donchian breakout, long only, as a float target of `size`."""
+
+    window = Int(20, 2, 200)
+
+    def signals(self, bars, window):
+        hi = pd.Series(bars.high).rolling(window).max().shift(1).to_numpy()
+        lo = pd.Series(bars.low).rolling(window).min().shift(1).to_numpy()
+        sig = np.full(len(bars), np.nan)
+        sig[bars.close > hi] = 0.8
+        sig[bars.close < lo] = 0.0
+        return sig
+
+
+class BreakoutBar(Strategy):
+    """BreakoutVec, decided bar by bar."""
+
+    window = Int(20, 2, 200)
+
+    def prepare(self, bars):
+        self.hi = pd.Series(bars.high).rolling(self.window).max().shift(1).to_numpy()
+        self.lo = pd.Series(bars.low).rolling(self.window).min().shift(1).to_numpy()
+        self.last = 0.0
+
+    def on_bar(self, bar, ctx):
+        want = 0.8 if bar.close > self.hi[bar.t] else 0.0 if bar.close < self.lo[bar.t] else None
+        if want is not None and want != self.last:
+            ctx.buy(want) if want else ctx.close()
+            self.last = want
+
+
+CONFIGS = [
+    engine.Config(fee_rate=0.001),
+    engine.Config(fee_rate=0.0005, fixed_fee=1.0, slippage_bps=5, fill="close", allow_short=True),
+    engine.Config(fee_per_unit=0.01, allow_short=True, stop_loss=0.03, take_profit=0.08,
+                  trailing_stop=0.05, close_at_end=True, integer_units=True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=["fees", "close-fill-costs", "risk-exits"])
+@pytest.mark.parametrize(
+    "vec, bar, params",
+    [(SmaCrossVec, SmaCrossBar, {"fast": 10, "slow": 40}),
+     (RsiReversionVec, RsiReversionBar, {"period": 10, "low": 35, "high": 65}),
+     (BreakoutVec, BreakoutBar, {"window": 30})],
+    ids=["sma-cross", "rsi-reversion", "breakout"],
+)  # fmt: skip
+def test_both_ways_give_identical_trades_and_stats(sp500_bars, cfg, vec, bar, params):
+    a = strategies.run(vec, sp500_bars, cfg, params)
+    b = strategies.run(bar, sp500_bars, cfg, params)
+    assert len(a.trades) > 10
+    pd.testing.assert_frame_equal(a.trades, b.trades)
+    assert np.array_equal(a.equity.to_numpy(), b.equity.to_numpy())
+    assert a.stats.keys() == b.stats.keys()
+    for k in a.stats:
+        assert a.stats[k] == b.stats[k] or (np.isnan(a.stats[k]) and np.isnan(b.stats[k])), k
