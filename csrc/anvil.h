@@ -196,6 +196,49 @@ int anvil_sim_get_state(const anvil_sim *sim, anvil_sim_state *out);
 /* After the last bar's anvil_sim_close: the stats, and *n_trades. */
 int anvil_sim_finish(anvil_sim *sim, anvil_stats *stats, int64_t *n_trades);
 
+/* Statistics as a pure function of an equity curve and closed trades: the same
+ * definitions as a backtest's (for stitched or resampled curves). in_market
+ * (n flags, 0/1) and trades are optional; total_fees sums the trades' fees. */
+int anvil_stats_from_equity(const double *equity, int64_t n, double initial_capital,
+                            double periods_per_year, const uint8_t *in_market,
+                            const anvil_trade *trades, int64_t n_trades, anvil_stats *stats);
+
+/* Technical indicators (csrc/indicators.c), TA-Lib's definitions. Inputs hold
+ * n values each; every output holds n values, is owned by the caller, must not
+ * overlap the inputs or another output, and is NaN during the warm-up. A period
+ * longer than the series makes every output NaN; n < 0 or a period < 1 is
+ * ANVIL_E_SIZE. Allocates nothing. */
+int anvil_sma(const double *close, int64_t n, int64_t period, double *out);
+int anvil_ema(const double *close, int64_t n, int64_t period, double *out);
+int anvil_wma(const double *close, int64_t n, int64_t period, double *out);
+int anvil_rsi(const double *close, int64_t n, int64_t period, double *out);
+int anvil_macd(const double *close, int64_t n, int64_t fast, int64_t slow, int64_t signal,
+               double *line, double *signal_line, double *hist);
+int anvil_roc(const double *close, int64_t n, int64_t period, double *out);
+int anvil_momentum(const double *close, int64_t n, int64_t period, double *out);
+int anvil_stddev(const double *close, int64_t n, int64_t period, double *out);
+int anvil_zscore(const double *close, int64_t n, int64_t period, double *out);
+int anvil_bbands(const double *close, int64_t n, int64_t period, double nbdev_up,
+                 double nbdev_dn, double *upper, double *middle, double *lower, double *width);
+int anvil_highest(const double *close, int64_t n, int64_t period, double *out);
+int anvil_lowest(const double *close, int64_t n, int64_t period, double *out);
+int anvil_true_range(const double *high, const double *low, const double *close, int64_t n,
+                     double *out);
+int anvil_atr(const double *high, const double *low, const double *close, int64_t n,
+              int64_t period, double *out);
+int anvil_stoch(const double *high, const double *low, const double *close, int64_t n,
+                int64_t fastk, int64_t slowk, int64_t slowd, double *k, double *d);
+/* work: n values of scratch. */
+int anvil_willr(const double *high, const double *low, const double *close, int64_t n,
+                int64_t period, double *out, double *work);
+int anvil_cci(const double *high, const double *low, const double *close, int64_t n,
+              int64_t period, double *out);
+int anvil_adx(const double *high, const double *low, const double *close, int64_t n,
+              int64_t period, double *out);
+int anvil_vwap(const double *high, const double *low, const double *close, const double *volume,
+               int64_t n, int64_t period, double *out);
+int anvil_obv(const double *close, const double *volume, int64_t n, double *out);
+
 /* cdef-end */
 
 #ifdef __cplusplus

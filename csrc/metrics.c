@@ -1,6 +1,8 @@
 /* metrics.c -- turn streaming sums into anvil_stats (definitions in metrics.h). */
 #include <math.h>
+#include <stddef.h>
 
+#include "anvil.h"
 #include "metrics.h"
 
 static double ratio(double num, double den)
@@ -57,4 +59,32 @@ void metrics_finish(const metrics_acc *m, double total_fees, double periods_per_
     out->expectancy = ratio(m->sum_pnl, trades);
     out->exposure = ratio((double)m->bars_in_market, n);
     out->avg_bars_held = ratio((double)m->sum_bars_held, trades);
+}
+
+int anvil_stats_from_equity(const double *equity, int64_t n, double initial_capital,
+                            double periods_per_year, const uint8_t *in_market,
+                            const anvil_trade *trades, int64_t n_trades, anvil_stats *stats)
+{
+    if (equity == NULL || stats == NULL || (trades == NULL && n_trades > 0))
+        return ANVIL_E_NULL;
+    if (n < 1 || n_trades < 0)
+        return ANVIL_E_SIZE;
+    if (!(initial_capital > 0.0 && initial_capital < INFINITY)
+        || !(periods_per_year > 0.0 && periods_per_year < INFINITY))
+        return ANVIL_E_CONFIG;
+    for (int64_t t = 0; t < n; t++)
+        if (!isfinite(equity[t]))
+            return ANVIL_E_PRICE;
+    metrics_acc m;
+    metrics_init(&m, initial_capital);
+    for (int64_t t = 0; t < n; t++)
+        metrics_bar(&m, equity[t], in_market ? in_market[t] != 0 : 0);
+    double fees = 0.0;
+    for (int64_t k = 0; k < n_trades; k++) {
+        const anvil_trade *tr = &trades[k];
+        metrics_trade(&m, tr->pnl, tr->ret, tr->exit_bar - tr->entry_bar);
+        fees += tr->entry_fees + tr->exit_fees;
+    }
+    metrics_finish(&m, fees, periods_per_year, stats);
+    return ANVIL_OK;
 }

@@ -145,6 +145,30 @@ def batch(
     _check(rc, "anvil_batch", bad)
 
 
+def stats_from_equity(
+    equity: np.ndarray,
+    initial_capital: float,
+    periods_per_year: float,
+    in_market: np.ndarray | None,
+    trades: np.ndarray | None,
+) -> np.ndarray:
+    """The stats record of an equity curve (float64) and trades (TRADE_DTYPE)."""
+    stats = np.zeros(1, STATS_DTYPE)
+    n_trades = len(trades) if trades is not None else 0
+    rc = lib.anvil_stats_from_equity(
+        _doubles(equity),
+        len(equity),
+        initial_capital,
+        periods_per_year,
+        ffi.from_buffer("uint8_t[]", in_market) if in_market is not None else ffi.NULL,
+        ffi.from_buffer("anvil_trade[]", trades) if n_trades else ffi.NULL,
+        n_trades,
+        ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
+    )
+    _check(rc, "anvil_stats_from_equity")
+    return stats[0]
+
+
 # -- stepping ---------------------------------------------------------------
 
 ORDER_MARKET: int = lib.ANVIL_ORDER_MARKET
@@ -230,3 +254,44 @@ class Stepper:
         _check(rc, "anvil_sim_finish")
         trades = self.trades[: n_trades[0]].copy() if self.trades is not None else None
         return stats[0], self.equity, trades
+
+
+# -- indicators --
+# Every function of csrc/indicators.c reads anvil_<name>(inputs..., n, params...,
+# outputs...); strategies.indicators validates the arguments and calls `indicator`.
+
+INDICATORS = frozenset({
+    "sma", "ema", "wma", "rsi", "macd", "roc", "momentum", "stddev", "zscore", "bbands",
+    "highest", "lowest", "true_range", "atr", "stoch", "willr", "cci", "adx", "vwap", "obv",
+})  # fmt: skip
+
+
+def indicator(
+    name: str,
+    inputs: tuple[np.ndarray, ...],
+    params: tuple[int | float, ...],
+    outputs: tuple[np.ndarray, ...],
+) -> None:
+    """Run ``anvil_<name>`` over ``inputs`` into ``outputs``.
+
+    Every array must be one-dimensional, C-contiguous float64 and as long as the
+    others; the outputs writable (the C function fills them whole).
+    """
+    if name not in INDICATORS:
+        raise CoreError(f"no indicator {name!r} in the core")
+    n = len(outputs[0])
+    for a in (*inputs, *outputs):
+        if a.dtype != np.float64 or a.ndim != 1 or not a.flags.c_contiguous or len(a) != n:
+            raise CoreError(
+                f"anvil_{name} takes contiguous 1-D float64 arrays of {n} values, "
+                f"got {a.dtype} {a.shape}"
+            )
+    if n == 0:
+        return
+    rc = getattr(lib, f"anvil_{name}")(
+        *(_doubles(a) for a in inputs),
+        n,
+        *params,
+        *(ffi.from_buffer("double[]", o, require_writable=True) for o in outputs),
+    )
+    _check(rc, f"anvil_{name}")

@@ -106,3 +106,29 @@ _PERCENT = {
     "total_return", "annual_return", "max_drawdown", "volatility", "win_rate",
     "avg_trade_return", "best_trade", "worst_trade", "avg_win", "avg_loss", "exposure",
 }  # fmt: skip
+
+
+def stats_from_equity(
+    equity: np.ndarray,
+    initial_capital: float,
+    periods_per_year: float,
+    *,
+    in_market: np.ndarray | None = None,
+    trades: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Every metric of an equity curve (and optional trade records), computed by the
+    core with the same definitions as a backtest — for stitched or resampled curves.
+
+    Args:
+        equity: equity at each bar's close (finite floats).
+        initial_capital: the equity before the first bar.
+        periods_per_year: bars per year, for annualising.
+        in_market: per-bar flags for ``exposure`` (omitted: exposure 0).
+        trades: ``engine.records.TRADE_DTYPE`` records for the trade metrics.
+    """
+    eq = np.ascontiguousarray(equity, dtype=np.float64)
+    flags = None if in_market is None else np.ascontiguousarray(in_market, dtype=np.uint8)
+    if flags is not None and len(flags) != len(eq):
+        raise ValueError(f"in_market has {len(flags)} flags for {len(eq)} equity points")
+    tr = None if trades is None else np.ascontiguousarray(trades)
+    return stats_dict(_bindings.stats_from_equity(eq, float(initial_capital), float(periods_per_year), flags, tr))

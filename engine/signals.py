@@ -85,3 +85,12 @@ def as_signal(values: Any, n_bars: int, ndim: int = 1) -> np.ndarray:
         f"signals must be integers, bools or floats, not {arr.dtype}; "
         "see engine.signals for what each means"
     )
+
+
+def to_float(signal: np.ndarray) -> np.ndarray:
+    """An int8 signal as the float signal that means the same (HOLD becomes NaN)."""
+    if signal.dtype == np.float64:
+        return signal
+    out = signal.astype(np.float64)
+    out[signal == HOLD] = np.nan
+    return out

@@ -78,17 +78,21 @@ class Strategy:
         return {name: p.default for name, p in cls._params.items()}
 
     @classmethod
+    def check_names(cls, names: Any) -> None:
+        """Raise ParameterError (with "did you mean") for a name that is not a parameter."""
+        for key in names:
+            if key not in cls._params:
+                hint = difflib.get_close_matches(str(key), list(cls._params), n=1)
+                more = f"; did you mean {hint[0]!r}?" if hint else ""
+                known = ", ".join(cls._params) or "none"
+                raise ParameterError(
+                    f"{cls.name} has no parameter {key!r}{more} (its parameters: {known})"
+                )
+
+    @classmethod
     def check(cls, params: dict[str, Any]) -> dict[str, Any]:
         """Validate ``params`` (defaults filled in) or raise ParameterError naming the culprit."""
-        unknown = [k for k in params if k not in cls._params]
-        if unknown:
-            key = unknown[0]
-            hint = difflib.get_close_matches(key, list(cls._params), n=1)
-            more = f"; did you mean {hint[0]!r}?" if hint else ""
-            known = ", ".join(cls._params) or "none"
-            raise ParameterError(
-                f"{cls.name} has no parameter {key!r}{more} (its parameters: {known})"
-            )
+        cls.check_names(params)
         full = cls.defaults()
         for key, value in params.items():
             full[key] = cls._params[key].check(value)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 import engine
-from engine.signals import as_signal
+from engine.signals import as_signal, to_float
 from strategies.base import Strategy
 from strategies.context import Bar, Context
 
@@ -84,16 +84,8 @@ def signal_matrix(strategy: type[Strategy], bars: engine.Bars,
         return np.empty((0, len(bars)), np.int8)
     dtype = np.float64 if any(r.dtype == np.float64 for r in rows) else np.int8
     if dtype == np.float64:
-        rows = [_as_float(r) for r in rows]
+        rows = [to_float(r) for r in rows]
     return np.stack(rows)
-
-
-def _as_float(sig: np.ndarray) -> np.ndarray:
-    if sig.dtype == np.float64:
-        return sig
-    out = sig.astype(np.float64)
-    out[sig == engine.HOLD] = np.nan
-    return out
 
 
 def run_many(

@@ -1,0 +1,353 @@
+"""``cluster.walk_forward``: optimise on a train window, trade the next test window, roll.
+
+Windows (in bars, or in calendar time given as a pandas offset like ``"365D"``):
+train ``[s, s + train)``, then ``embargo`` bars skipped, then test
+``[s + train + embargo, ... + test)``; the next window starts ``step`` later
+(default: ``test``). ``anchored=True`` keeps every train window starting at the
+first bar.
+
+Two phases run on the executor, each a flat list of independent items, so all
+windows proceed in parallel: (1) every (window, parameter set) on its train
+part; (2) each window's best parameters on its test part. A vectorized
+strategy's signals are computed over all bars up to the window's end and then
+cut, so indicators are warmed up on history and never see the future;
+bar-by-bar strategies run on the window's bars alone. The test parts are
+stitched into one out-of-sample equity curve (each window's returns compounded)
+whose metrics come from the same definitions as a backtest's.
+
+Walk-forward efficiency: out-of-sample annual return of the stitched curve over
+the mean in-sample annual return of the chosen parameter sets.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+import engine
+from cluster import data as data_mod
+from cluster import jobs, manifest
+from cluster.executor import Executor
+from cluster.scheduler import JobRun, Objective, run_job
+from cluster.sinks import MemorySink
+from cluster.space import Space
+from cluster.sweep import _items as sweep_items
+from cluster.tasks import Chunk, ChunkResult, empty_stats
+from cluster.work import _error, per_bar_returns
+from engine.records import STATS_DTYPE
+from engine.signals import as_signal
+from strategies import Strategy
+from strategies import run as run_strategy
+
+
+@dataclass(frozen=True)
+class Window:
+    """One walk-forward window: bar positions of its train and test parts."""
+
+    number: int
+    train_start: int
+    train_end: int
+    test_start: int
+    test_end: int
+
+
+def windows(ts: np.ndarray, train: Any, test: Any, step: Any = None, anchored: bool = False,
+            embargo: int = 0) -> list[Window]:  # fmt: skip
+    """The windows over bar times ``ts`` (int64 ns); see the module docstring."""
+    n = len(ts)
+    if isinstance(embargo, bool) or not isinstance(embargo, (int, np.integer)) or embargo < 0:
+        raise ValueError(f"embargo must be a whole number of bars >= 0, not {embargo!r}")
+
+    def length(span: Any, start: int, name: str) -> int:
+        """Bars that ``span`` covers from bar ``start``."""
+        if isinstance(span, (int, np.integer)) and not isinstance(span, bool):
+            if span < 1:
+                raise ValueError(f"{name} must be >= 1 bar, not {span}")
+            return int(span)
+        try:
+            delta = pd.Timedelta(span)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} is {span!r}; give a number of bars or a duration like '365D'") from None
+        end = int(np.searchsorted(ts, ts[min(start, n - 1)] + delta.value, side="left"))
+        return max(1, end - start)
+
+    out: list[Window] = []
+    train_start, train_end = 0, length(train, 0, "train")
+    while True:
+        test_start = train_end + embargo
+        if test_start >= n:
+            break
+        test_end = min(test_start + length(test, test_start, "test"), n)
+        out.append(Window(len(out), train_start, train_end, test_start, test_end))
+        advance = length(step, train_start if not anchored else train_end, "step") if step is not None \
+            else test_end - test_start
+        if anchored:
+            train_end += advance
+        else:
+            train_start += advance
+            train_end = train_start + length(train, train_start, "train")
+    if not out:
+        raise ValueError(
+            f"no window fits in {n} bars with train={train!r}, test={test!r}, embargo={embargo}"
+        )
+    return out
+
+
+class WindowWork:
+    """Backtests items ``(("train" | "test", window number), params)`` on window slices."""
+
+    def __init__(self, strategy: type[Strategy], bars: engine.Bars, config: engine.Config,
+                 wins: list[Window]) -> None:  # fmt: skip
+        self.strategy = strategy
+        self.bars = bars
+        self.config = config
+        self.windows = {w.number: w for w in wins}
+        self._slices: dict[tuple[int, int], engine.Bars] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_slices": {}}
+
+    def slice(self, lo: int, hi: int) -> engine.Bars:
+        key = (lo, hi)
+        if key not in self._slices:
+            self._slices[key] = self.bars[lo:hi]
+        return self._slices[key]
+
+    def span(self, part: str, number: int) -> tuple[int, int]:
+        w = self.windows[number]
+        return (w.train_start, w.train_end) if part == "train" else (w.test_start, w.test_end)
+
+    def run(self, chunk: Chunk) -> ChunkResult:
+        started = time.perf_counter()
+        ids = np.asarray(chunk.item_ids, dtype=np.int64)
+        (part, number) = chunk.items[0][0]
+        lo, hi = self.span(part, number)
+        window_bars = self.slice(lo, hi)
+        stats = empty_stats(len(ids))
+        errors: list[tuple[int, str]] = []
+        want_curve = part == "test"
+        curves: list[Any] = []
+        for k, (item_id, (_, params)) in enumerate(zip(chunk.item_ids, chunk.items)):
+            try:
+                if self.strategy.is_vectorized():
+                    history = self.slice(0, hi)
+                    signal = as_signal(self.strategy(**params).signals(history), hi)[lo:hi]
+                    res = engine.backtest(window_bars, signal, self.config, equity=want_curve, trades=want_curve)
+                else:
+                    res = run_strategy(self.strategy, window_bars, self.config, params,
+                                       equity=want_curve, trades=want_curve)  # fmt: skip
+            except Exception as exc:
+                errors.append((item_id, _error(exc)))
+                curves.append(None)
+                continue
+            stats[k] = tuple(res.stats[name] for name in STATS_DTYPE.names or ())
+            curves.append((res.equity.to_numpy(), res.trade_records) if want_curve else None)
+        return ChunkResult(chunk.id, ids, stats, tuple(errors), curves if want_curve else None,
+                           seconds=time.perf_counter() - started)  # fmt: skip
+
+
+@dataclass
+class WalkForwardResult:
+    """The outcome of a walk-forward run.
+
+    Attributes:
+        windows: one row per window: its bounds and times, the chosen parameters,
+            in-sample and out-of-sample metrics (``is_*`` / ``oos_*``) and the window's
+            efficiency.
+        equity: the stitched out-of-sample equity curve.
+        stats: metrics of the stitched curve.
+        efficiency: walk-forward efficiency (see the module docstring).
+        train_table: every (window, parameter set) in-sample run.
+    """
+
+    windows: pd.DataFrame
+    equity: pd.Series
+    stats: dict[str, float]
+    efficiency: float
+    train_table: pd.DataFrame
+    metric: str
+    run: JobRun | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"<WalkForwardResult {len(self.windows)} windows: out-of-sample "
+                f"{self.metric}={self.stats.get(self.metric, float('nan')):.4g}, "
+                f"total_return={self.stats['total_return']:.2%}, efficiency={self.efficiency:.3g}>")  # fmt: skip
+
+
+def walk_forward(
+    strategy: type[Strategy],
+    data: Any,
+    space: Mapping[str, Any],
+    train: Any,
+    test: Any,
+    step: Any = None,
+    anchored: bool = False,
+    embargo: int = 0,
+    metric: str = "sharpe",
+    method: str = "grid",
+    config: engine.Config | None = None,
+    *,
+    n_trials: int = 100,
+    seed: int = 0,
+    maximize: bool | None = None,
+    address: str | None = None,
+    workers: int = 0,
+    executor: Executor | None = None,
+    progress: jobs.ProgressArg = None,
+    cancel: threading.Event | None = None,
+) -> WalkForwardResult:
+    """Walk-forward optimisation of ``strategy`` over ``space`` on one series.
+
+    Args:
+        strategy, data, space, config, metric, n_trials, seed, maximize, address,
+            workers, executor, progress, cancel: as for ``cluster.sweep``
+            (``data`` must name one symbol).
+        train, test, step: window lengths in bars (int) or durations ("365D").
+        anchored: every train window starts at the first bar.
+        embargo: bars skipped between a train part and its test part.
+        method: "grid" or "random" (the search run inside each train window).
+    """
+    if method not in ("grid", "random"):
+        raise ValueError(f"walk-forward searches with method 'grid' or 'random', not {method!r}")
+    maximize = jobs.maximize_default(metric) if maximize is None else maximize
+    by_symbol = data_mod.resolve(data)
+    if len(by_symbol) != 1:
+        raise ValueError(f"walk-forward runs on one series; got {len(by_symbol)}: {', '.join(by_symbol)}")
+    (symbol, bars), = by_symbol.items()
+    cfg = config or engine.Config()
+    if cfg.periods_per_year is None:  # every window annualises like the whole series
+        cfg = cfg.replace(periods_per_year=bars.periods_per_year())
+    sp = Space.of(strategy, space)
+    wins = windows(bars.ts, train, test, step, anchored, embargo)
+    work = WindowWork(strategy, bars, cfg, wins)
+    params_list = [p for _, (_, p) in sweep_items(method, sp, ["x"], n_trials, seed)]
+    n_params = len(params_list)
+    total = n_params * len(wins) + len(wins)
+    spec = {"kind": "walk_forward", "strategy": strategy.name, "space": sp.describe(),
+            "windows": [w.__dict__ for w in wins], "metric": metric, "method": method,
+            "config": cfg.to_dict(), "seed": seed, "n_trials": n_trials}  # fmt: skip
+    job_manifest = {"job": manifest.spec_hash(spec), "spec": spec, "seed": seed,
+                    "data": data_mod.fingerprint(by_symbol), "code": manifest.code_version()}  # fmt: skip
+    ex, owned = jobs.make_executor(executor, address, workers)
+    report, finish = jobs.progress_fn(progress, total, f"walk-forward {strategy.name}")
+    try:
+        ex.start(work)
+        train_items = [(w.number * n_params + i, (("train", w.number), p))
+                       for w in wins for i, p in enumerate(params_list)]  # fmt: skip
+        per_item = jobs.calibrate(work, train_items[:8])
+        size = jobs.chunk_size_for(per_item, len(train_items), ex.capacity)
+        sink = MemorySink()
+
+        def record(result: ChunkResult, chunk: Chunk) -> None:
+            cols: dict[str, list[Any]] = {"window": [it[0][1] for it in chunk.items]}
+            for name in strategy._params:
+                cols[name] = [it[1][name] for it in chunk.items]
+            sink.write(chunk.id, jobs.stats_frame(result, cols), result.extra)
+
+        run = run_job(ex, jobs.chunked(train_items, size), total, record,
+                      objective=Objective(metric, maximize), progress=report, cancel=cancel)  # fmt: skip
+        train_table = pd.concat(sink.frames(), ignore_index=True).sort_values("item_id").reset_index(drop=True)
+        chosen = _choose(train_table, wins, metric, maximize, tuple(strategy._params))
+        test_items = [(10**12 + w.number, (("test", w.number), chosen[w.number]))
+                      for w in wins if w.number in chosen]  # fmt: skip
+        test_sink = MemorySink()
+
+        def record_test(result: ChunkResult, chunk: Chunk) -> None:
+            test_sink.write(chunk.id, jobs.stats_frame(result, {}), result.extra)
+
+        test_run = run_job(ex, jobs.chunked(test_items, 1, first_id=10**9), total, record_test,
+                           progress=_offset(report, run.done_items), cancel=cancel)  # fmt: skip
+        run.done_items += test_run.done_items
+        run.failed_items += test_run.failed_items
+        run.cancelled = run.cancelled or test_run.cancelled
+    finally:
+        finish()
+        if owned:
+            ex.close()
+    return _assemble(bars, cfg, wins, train_table, chosen, test_sink, metric, maximize,
+                     tuple(strategy._params), run, job_manifest)  # fmt: skip
+
+
+def _offset(report: Any, offset: int) -> Any:
+    if report is None:
+        return None
+    from cluster.tasks import Progress
+
+    return lambda p: report(Progress(offset + p.done, p.total, p.failed, p.best))
+
+
+def _choose(table: pd.DataFrame, wins: list[Window], metric: str, maximize: bool,
+            params: tuple[str, ...]) -> dict[int, dict[str, Any]]:  # fmt: skip
+    """Each window's best parameters on its train part (ties: the earliest item)."""
+    chosen = {}
+    ok = table[table["error"].isna() & table[metric].notna()]
+    for w in wins:
+        rows = ok[ok["window"] == w.number]
+        if rows.empty:
+            continue
+        best = rows.sort_values([metric, "item_id"], ascending=[not maximize, True], kind="stable").iloc[0]
+        chosen[w.number] = {k: jobs.np_py(best[k]) for k in params}
+    return chosen
+
+
+def _assemble(bars: engine.Bars, cfg: engine.Config, wins: list[Window], train_table: pd.DataFrame,
+              chosen: dict[int, dict[str, Any]], test_sink: MemorySink, metric: str, maximize: bool,
+              params: tuple[str, ...], run: JobRun, job_manifest: dict[str, Any]) -> WalkForwardResult:  # fmt: skip
+    tests = {int(f["item_id"].iloc[0]) - 10**12: (f, e[0] if e else None)
+             for f, e in zip(test_sink.frames(), test_sink.extras())}  # fmt: skip
+    index = bars.index
+    rows, returns, times, trade_parts = [], [], [], []
+    held = 0.0
+    offset = 0
+    for w in wins:
+        row: dict[str, Any] = {"window": w.number, "train_start": index[w.train_start],
+                               "train_end": index[w.train_end - 1], "test_start": index[w.test_start],
+                               "test_end": index[w.test_end - 1]}  # fmt: skip
+        params_w = chosen.get(w.number)
+        row.update(params_w or {k: None for k in params})
+        if params_w is not None:
+            is_rows = train_table[train_table["window"] == w.number]
+            match = np.ones(len(is_rows), bool)
+            for k, v in params_w.items():
+                match &= (is_rows[k] == v).to_numpy()
+            for m in engine.METRICS:
+                row[f"is_{m}"] = is_rows[match][m].iloc[0]
+        frame, curve = tests.get(w.number, (None, None))
+        if frame is not None:
+            for m in engine.METRICS:
+                row[f"oos_{m}"] = frame[m].iloc[0]
+        if curve is not None:
+            equity, trades = curve
+            returns.append(per_bar_returns(equity, cfg.initial_capital))
+            times.append(index[w.test_start : w.test_end])
+            held += float(frame["exposure"].iloc[0]) * len(equity)
+            if trades is not None and len(trades):
+                shifted = trades.copy()
+                shifted["entry_bar"] += offset
+                shifted["exit_bar"] += offset
+                trade_parts.append(shifted)
+            offset += len(equity)
+        is_ann, oos_ann = row.get("is_annual_return", np.nan), row.get("oos_annual_return", np.nan)
+        row["efficiency"] = oos_ann / is_ann if is_ann and np.isfinite(is_ann) else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if returns:
+        equity = cfg.initial_capital * np.cumprod(1.0 + np.concatenate(returns))
+        trades_all = np.concatenate(trade_parts) if trade_parts else None
+        ppy = cfg.periods_per_year or bars.periods_per_year()
+        stats = engine.stats_from_equity(equity, cfg.initial_capital, ppy, trades=trades_all)
+        stats["exposure"] = held / len(equity)  # each window's exposure, weighted by its bars
+        stamps = pd.DatetimeIndex(np.concatenate([t.to_numpy() for t in times]), name="ts")
+        curve = pd.Series(equity, index=stamps, name="equity")
+    else:
+        stats = {m: float("nan") for m in engine.METRICS}
+        curve = pd.Series([], dtype=float, name="equity")
+    is_mean = table["is_annual_return"].mean() if "is_annual_return" in table else np.nan
+    eff = stats["annual_return"] / is_mean if is_mean and np.isfinite(is_mean) else float("nan")
+    return WalkForwardResult(table, curve, stats, float(eff), train_table, metric, run, job_manifest)
