@@ -165,14 +165,14 @@ class Constraint:
             tree = ast.parse(expr, mode="eval").body
         except SyntaxError as exc:
             raise ParameterError(f"constraint {expr!r} is not an expression: {exc.msg}") from None
+        self._tree = tree
+        self._check_nodes(tree)
         known = set(names)
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and node.id not in known:
                 hint = difflib.get_close_matches(node.id, known, n=1)
                 more = f" (did you mean {hint[0]!r}?)" if hint else ""
                 raise ParameterError(f"constraint {expr!r} names {node.id!r}, not a parameter{more}")
-        self._tree = tree
-        self._check_nodes(tree)
 
     def _check_nodes(self, node: ast.AST) -> None:
         allowed = (ast.Compare, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Name, ast.Constant,

@@ -1,0 +1,121 @@
+"""The built-in strategy library, and the registry that finds its strategies by name.
+
+    from strategies import get_strategy, list_strategies
+    SmaCross = get_strategy("sma_cross")      # or "SmaCross", "SMA cross", any case
+    [d["name"] for d in list_strategies()]    # each entry is the strategy's describe()
+
+Each strategy lives in its own module here (one class, its rule in the docstring,
+imports only from numpy, math, ``strategies`` and ``engine``), so that the same
+source can go through the job service's safe loader unchanged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from engine.errors import EngineError
+from strategies.base import Strategy
+from strategies.library.atr_channel_breakout import AtrChannelBreakout
+from strategies.library.bollinger_reversion import BollingerReversion
+from strategies.library.donchian_breakout import DonchianBreakout
+from strategies.library.dual_timeframe_trend import DualTimeframeTrend
+from strategies.library.ema_cross import EmaCross
+from strategies.library.macd_cross import MacdCross
+from strategies.library.roc_momentum import RocMomentum
+from strategies.library.rsi_macd import RsiMacd
+from strategies.library.rsi_reversion import RsiReversion
+from strategies.library.sma_cross import SmaCross
+from strategies.library.vwap_reversion import VwapReversion
+from strategies.library.zscore_reversion import ZScoreReversion
+
+LIBRARY: tuple[type[Strategy], ...] = (
+    SmaCross,
+    EmaCross,
+    MacdCross,
+    RsiReversion,
+    BollingerReversion,
+    ZScoreReversion,
+    DonchianBreakout,
+    AtrChannelBreakout,
+    RocMomentum,
+    DualTimeframeTrend,
+    VwapReversion,
+    RsiMacd,
+)
+"""Every built-in strategy, in the order the issue lists them."""
+
+
+class UnknownStrategyError(EngineError, LookupError):
+    """A strategy name the library does not hold."""
+
+
+def snake_case(name: str) -> str:
+    """``"ZScoreReversion"`` -> ``"zscore_reversion"``, ``"RsiMacd"`` -> ``"rsi_macd"``."""
+    words = re.findall(r"[A-Z]+[a-z0-9]*|[a-z0-9]+", name)
+    return "_".join(w.lower() for w in words)
+
+
+def _key(name: str) -> str:
+    """What a lookup compares: lower case, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _by_key() -> dict[str, type[Strategy]]:
+    table: dict[str, type[Strategy]] = {}
+    for cls in LIBRARY:
+        for alias in (cls.name, cls.__name__, snake_case(cls.__name__)):
+            table[_key(alias)] = cls
+    return table
+
+
+def list_strategies() -> list[dict[str, Any]]:
+    """Every built-in strategy's ``describe()``: name, rule, kind, parameters, constraints."""
+    return [cls.describe() for cls in LIBRARY]
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    """The built-in strategy class called ``name``.
+
+    Matches the class name (``"SmaCross"``), its snake_case form (``"sma_cross"``)
+    or any spelling that differs only in case, spaces, dashes and underscores.
+
+    Raises:
+        UnknownStrategyError: no strategy has that name; the message suggests the
+            closest names and lists them all.
+        TypeError: ``name`` is not a string.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a strategy name is a string such as 'sma_cross', not {name!r}")
+    table = _by_key()
+    found = table.get(_key(name))
+    if found is not None:
+        return found
+    names = [snake_case(cls.__name__) for cls in LIBRARY]
+    close = difflib.get_close_matches(_key(name), list(table), n=3, cutoff=0.5)
+    hints = list(dict.fromkeys(snake_case(table[k].__name__) for k in close))
+    more = f"; did you mean {' or '.join(map(repr, hints))}?" if hints else ""
+    raise UnknownStrategyError(
+        f"no built-in strategy is called {name!r}{more} (the library holds: {', '.join(names)})"
+    )
+
+
+__all__ = [
+    "LIBRARY",
+    "AtrChannelBreakout",
+    "BollingerReversion",
+    "DonchianBreakout",
+    "DualTimeframeTrend",
+    "EmaCross",
+    "MacdCross",
+    "RocMomentum",
+    "RsiMacd",
+    "RsiReversion",
+    "SmaCross",
+    "UnknownStrategyError",
+    "VwapReversion",
+    "ZScoreReversion",
+    "get_strategy",
+    "list_strategies",
+]

@@ -1,0 +1,30 @@
+"""SMA cross: follow the trend while a fast simple moving average is above a slow one."""
+
+import numpy as np
+
+from strategies import Categorical, Int, Strategy, indicators
+
+
+class SmaCross(Strategy):
+    """SMA cross: long while SMA(close, fast) is above SMA(close, slow), flat otherwise.
+
+    Rule at bar t, with f = SMA(close, fast) and s = SMA(close, slow):
+      - 1 (long) while f[t] > s[t];
+      - -1 (short) while f[t] < s[t] when ``short=True``, else 0 (flat);
+      - 0 when they are equal or the slow SMA is still warming up (t < slow - 1).
+    So the position flips the bar after the averages cross (fills at the next open).
+    """
+
+    name = "SmaCross"
+    fast = Int(10, low=2, high=100, doc="bars in the fast SMA")
+    slow = Int(30, low=5, high=400, doc="bars in the slow SMA")
+    short = Categorical(False, (False, True), doc="short while fast < slow, instead of flat")
+    constraints = ("fast < slow",)
+
+    def signals(self, bars, fast, slow, short):
+        f = indicators.sma(bars.close, fast)
+        s = indicators.sma(bars.close, slow)
+        out = np.where(f > s, 1, 0)
+        if short:
+            out = np.where(f < s, -1, out)
+        return out.astype(np.int8)
