@@ -32,7 +32,7 @@ from cluster import data as data_mod
 from cluster import jobs, manifest
 from cluster.executor import Executor
 from cluster.scheduler import JobRun, run_job
-from cluster.sinks import MemorySink
+from cluster.sinks import claim, open_sink
 from cluster.tasks import Chunk, ChunkResult, empty_stats
 from cluster.work import _error, per_bar_returns
 from engine.records import STATS_DTYPE
@@ -171,6 +171,7 @@ def monte_carlo(
     executor: Executor | None = None,
     progress: jobs.ProgressArg = None,
     cancel: threading.Event | None = None,
+    out: str | Any | None = None,
 ) -> MonteCarloResult:
     """Test a strategy with fixed ``params`` against ``n`` simulated paths.
 
@@ -184,7 +185,7 @@ def monte_carlo(
         of: bootstraps resample "returns" (per bar) or "trades" (trade returns).
         block: block length of "block_bootstrap".
         confidence: level of the bootstrap intervals.
-        address, workers, executor, progress, cancel: as for ``cluster.sweep``.
+        address, workers, executor, progress, cancel, out: as for ``cluster.sweep``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -221,18 +222,23 @@ def monte_carlo(
     job_manifest = {"job": manifest.spec_hash(spec), "spec": spec, "seed": seed,
                     "data": data_mod.fingerprint(by_symbol), "code": manifest.code_version()}  # fmt: skip
     items = [(i, i) for i in range(n)]
+    sink = open_sink(out)
+    job_manifest = claim(sink, job_manifest)
     ex, owned = jobs.make_executor(executor, address, workers)
-    sink = MemorySink()
     report, finish = jobs.progress_fn(progress, n, f"{method} {strategy.name}")
     try:
-        per_item = jobs.calibrate(work, items[:4])
-        size = jobs.chunk_size_for(per_item, n, ex.capacity)
+        size = job_manifest.get("chunk_size")
+        if size is None:
+            size = jobs.chunk_size_for(jobs.calibrate(work, items[:4]), n, ex.capacity)
+            job_manifest = {**job_manifest, "chunk_size": size}
+            sink.save_manifest(job_manifest)
         ex.start(work)
 
         def record(result: ChunkResult, chunk: Chunk) -> None:
             sink.write(chunk.id, jobs.stats_frame(result, {"path": list(chunk.items)}))
 
-        run = run_job(ex, jobs.chunked(items, size), n, record, progress=report, cancel=cancel)
+        run = run_job(ex, jobs.chunked(items, int(size)), n, record, skip=sink.done_chunks(),
+                      progress=report, cancel=cancel)  # fmt: skip
     finally:
         finish()
         if owned:

@@ -19,14 +19,27 @@ import pandas as pd
 
 
 class Sink(Protocol):
-    """Stores chunk fragments; reads them back in chunk order."""
+    """Stores chunk fragments; reads them back in chunk order.
+
+    A sink also keeps the job's manifest (spec hash, seed, data hash, code
+    version, chunk size), so a resumed job can check it is the same job and cut
+    its items into the same chunks.
+    """
+
+    def load_manifest(self) -> dict[str, Any] | None:
+        """The stored manifest, or None for a new job."""
+        ...
+
+    def save_manifest(self, manifest: dict[str, Any]) -> None:
+        """Store the manifest (replacing any)."""
+        ...
 
     def done_chunks(self) -> set[int]:
         """Ids of chunks already stored."""
         ...
 
     def write(self, chunk_id: int, frame: pd.DataFrame, extra: Any = None) -> None:
-        """Store one chunk's rows (and optional per-item payload)."""
+        """Store one chunk's rows and optional payload (an array or a dict of arrays)."""
         ...
 
     def frames(self) -> list[pd.DataFrame]:
@@ -44,6 +57,13 @@ class MemorySink:
     def __init__(self) -> None:
         self._frames: dict[int, pd.DataFrame] = {}
         self._extras: dict[int, Any] = {}
+        self._manifest: dict[str, Any] | None = None
+
+    def load_manifest(self) -> dict[str, Any] | None:
+        return self._manifest
+
+    def save_manifest(self, manifest: dict[str, Any]) -> None:
+        self._manifest = dict(manifest)
 
     def done_chunks(self) -> set[int]:
         return set(self._frames)
@@ -67,29 +87,21 @@ _CHUNK = re.compile(r"chunk-(\d+)\.parquet$")
 
 
 class DirectorySink:
-    """Fragments as Parquet files in ``path``; resumable.
+    """Fragments as Parquet files in ``path``; resumable after the driver dies."""
 
-    Args:
-        path: the job's output folder (created if missing).
-        manifest: the job's identity (spec hash, seed, data hash, code version,
-            chunk size ...). An existing folder must hold the same ``job`` key.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.manifest_path = self.path / "manifest.json"
-        if self.manifest_path.exists():
-            stored = json.loads(self.manifest_path.read_text())
-            if stored.get("job") != manifest.get("job"):
-                raise JobMismatchError(
-                    f"{self.path} holds results of another job (spec {stored.get('job')}, "
-                    f"this one is {manifest.get('job')}); choose a new folder or delete it"
-                )
-            self.manifest = stored
-        else:
-            self.manifest = manifest
-            self._atomic_write(self.manifest_path, json.dumps(manifest, indent=2, default=str).encode())
+
+    def load_manifest(self) -> dict[str, Any] | None:
+        if not self.manifest_path.exists():
+            return None
+        loaded: dict[str, Any] = json.loads(self.manifest_path.read_text())
+        return loaded
+
+    def save_manifest(self, manifest: dict[str, Any]) -> None:
+        self._atomic_write(self.manifest_path, json.dumps(manifest, indent=2, default=str).encode())
 
     @staticmethod
     def _atomic_write(path: Path, data: bytes) -> None:
@@ -104,9 +116,11 @@ class DirectorySink:
         target = self.path / f"chunk-{chunk_id:08d}.parquet"
         tmp = target.with_name(target.name + ".tmp")
         frame.to_parquet(tmp, index=False)
-        if extra is not None:
-            np.save(self.path / f"extra-{chunk_id:08d}.npy", extra)
-        os.replace(tmp, target)
+        if isinstance(extra, dict):  # several arrays: one .npz
+            np.savez(self.path / f"extra-{chunk_id:08d}.npz", **extra)
+        elif extra is not None:
+            np.save(self.path / f"extra-{chunk_id:08d}.npy", np.asarray(extra))
+        os.replace(tmp, target)  # the fragment lands last: a chunk counts once complete
 
     def _ids(self) -> list[int]:
         return sorted(self.done_chunks())
@@ -117,6 +131,38 @@ class DirectorySink:
     def extras(self) -> list[Any]:
         out = []
         for k in self._ids():
-            p = self.path / f"extra-{k:08d}.npy"
-            out.append(np.load(p) if p.exists() else None)
+            npy, npz = self.path / f"extra-{k:08d}.npy", self.path / f"extra-{k:08d}.npz"
+            if npz.exists():
+                with np.load(npz) as z:
+                    out.append({name: z[name] for name in z.files})
+            else:
+                out.append(np.load(npy) if npy.exists() else None)
         return out
+
+
+def open_sink(out: Any) -> Sink:
+    """``out`` as a sink: None (memory), a folder path, or a Sink object."""
+    if out is None:
+        return MemorySink()
+    if isinstance(out, (str, os.PathLike)):
+        return DirectorySink(out)
+    for method in ("done_chunks", "write", "frames", "extras", "load_manifest", "save_manifest"):
+        if not callable(getattr(out, method, None)):
+            raise TypeError(f"out must be a folder path or a Sink (it lacks {method}())")
+    return out  # type: ignore[no-any-return]
+
+
+def claim(sink: Sink, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Bind ``sink`` to the job: a new sink takes the manifest; a used one must hold
+    the same job, and its stored manifest (with its chunk size) is returned."""
+    stored = sink.load_manifest()
+    if stored is None:
+        sink.save_manifest(manifest)
+        return manifest
+    if stored.get("job") != manifest.get("job"):
+        where = getattr(sink, "path", "the output")
+        raise JobMismatchError(
+            f"{where} holds results of another job (spec {stored.get('job')}, this one is "
+            f"{manifest.get('job')}); choose a new output or delete it"
+        )
+    return stored

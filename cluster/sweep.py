@@ -8,7 +8,6 @@ objectives at once; the Pareto front comes back) — see ``cluster.optuna_search
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from cluster import data as data_mod
 from cluster import diagnostics, jobs, manifest
 from cluster.executor import Executor
 from cluster.scheduler import JobRun, Objective, run_job
-from cluster.sinks import DirectorySink, MemorySink, Sink
+from cluster.sinks import Sink, claim, open_sink
 from cluster.space import Space
 from cluster.tasks import Chunk, ChunkResult
 from cluster.work import SweepWork, per_bar_returns
@@ -123,7 +122,7 @@ def sweep(
     executor: Executor | None = None,
     progress: jobs.ProgressArg = None,
     cancel: threading.Event | None = None,
-    out: str | Path | None = None,
+    out: str | Path | Sink | None = None,
     study_path: str | Path | None = None,
     keep_returns: bool = False,
     chunk_size: int | None = None,
@@ -152,8 +151,9 @@ def sweep(
         executor: run on this executor instead (the caller closes it).
         progress: True for a progress bar, or a callable receiving ``Progress``.
         cancel: set this event to stop the sweep (finished runs are kept).
-        out: a folder to persist results in as they arrive; a sweep rerun with the
-            same folder resumes, running only the missing chunks.
+        out: a folder (or a ``cluster.sinks.Sink``) to persist results in as they
+            arrive; a sweep rerun with the same output resumes, running only the
+            missing chunks.
         study_path: Optuna journal file, so a sampler study can be resumed.
         keep_returns: keep every run's per-bar returns and compute PBO.
         chunk_size: runs per chunk (default: calibrated to ~0.25 s of work).
@@ -188,7 +188,7 @@ def sweep(
 
 def _sweep(work: SweepWork, sp: Space, symbols: list[str], ex: Executor, metric: str,
            maximize: bool, method: str, n_trials: int, seed: int, progress: jobs.ProgressArg,
-           cancel: threading.Event | None, out: str | Path | None,
+           cancel: threading.Event | None, out: str | Path | Sink | None,
            chunk_size: int | None) -> SweepResult:  # fmt: skip
     if method == "grid":
         grid_size = sp.size
@@ -206,16 +206,15 @@ def _sweep(work: SweepWork, sp: Space, symbols: list[str], ex: Executor, metric:
         "job": manifest.spec_hash(spec), "spec": spec, "seed": seed,
         "data": data_mod.fingerprint(work.bars), "code": manifest.code_version(),
     }  # fmt: skip
-    sink: Sink = MemorySink()
-    if out is not None:
-        sink = DirectorySink(out, job_manifest)
-        chunk_size = chunk_size or sink.manifest.get("chunk_size")
+    sink = open_sink(out)
+    job_manifest = claim(sink, job_manifest)
+    if chunk_size is None and "chunk_size" in job_manifest:
+        chunk_size = int(job_manifest["chunk_size"])
     per_item = jobs.calibrate(work, jobs.first(16, _items(method, sp, symbols, n_trials, seed)))
     size = chunk_size or jobs.chunk_size_for(per_item, total, ex.capacity)
-    job_manifest["chunk_size"] = size
-    if isinstance(sink, DirectorySink) and "chunk_size" not in sink.manifest:
-        sink.manifest["chunk_size"] = size
-        sink._atomic_write(sink.manifest_path, json.dumps(sink.manifest, indent=2, default=str).encode())
+    if job_manifest.get("chunk_size") != size:
+        job_manifest = {**job_manifest, "chunk_size": size}
+        sink.save_manifest(job_manifest)
     plan = jobs.Plan("sweep", total, size, ex.capacity, per_item, grid_size, fraction)
 
     def record(result: ChunkResult, chunk: Chunk) -> None:

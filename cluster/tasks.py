@@ -82,6 +82,10 @@ class Lost:
     chunk: Chunk
     reason: str
 
+    @property
+    def chunk_id(self) -> int:
+        return self.chunk.id
+
 
 @dataclass(frozen=True)
 class Failed:
@@ -89,6 +93,10 @@ class Failed:
 
     chunk: Chunk
     error: str
+
+    @property
+    def chunk_id(self) -> int:
+        return self.chunk.id
 
 
 Outcome = ChunkResult | Lost | Failed

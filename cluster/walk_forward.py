@@ -34,7 +34,7 @@ from cluster import data as data_mod
 from cluster import jobs, manifest
 from cluster.executor import Executor
 from cluster.scheduler import JobRun, Objective, run_job
-from cluster.sinks import MemorySink
+from cluster.sinks import Sink, claim, open_sink
 from cluster.space import Space
 from cluster.sweep import _items as sweep_items
 from cluster.tasks import Chunk, ChunkResult, empty_stats
@@ -43,6 +43,10 @@ from engine.records import STATS_DTYPE
 from engine.signals import as_signal
 from strategies import Strategy
 from strategies import run as run_strategy
+
+
+TEST_IDS = 10**12  # item ids of test runs: TEST_IDS + window number
+TEST_CHUNKS = 10**9  # chunk ids of test runs start here
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ def walk_forward(
     executor: Executor | None = None,
     progress: jobs.ProgressArg = None,
     cancel: threading.Event | None = None,
+    out: str | Any | None = None,
 ) -> WalkForwardResult:
     """Walk-forward optimisation of ``strategy`` over ``space`` on one series.
 
@@ -212,6 +217,8 @@ def walk_forward(
         anchored: every train window starts at the first bar.
         embargo: bars skipped between a train part and its test part.
         method: "grid" or "random" (the search run inside each train window).
+        out: a folder or ``cluster.sinks.Sink`` keeping results as they arrive; a
+            rerun with the same output resumes where the last one stopped.
     """
     if method not in ("grid", "random"):
         raise ValueError(f"walk-forward searches with method 'grid' or 'random', not {method!r}")
@@ -240,9 +247,15 @@ def walk_forward(
         ex.start(work)
         train_items = [(w.number * n_params + i, (("train", w.number), p))
                        for w in wins for i, p in enumerate(params_list)]  # fmt: skip
-        per_item = jobs.calibrate(work, train_items[:8])
-        size = jobs.chunk_size_for(per_item, len(train_items), ex.capacity)
-        sink = MemorySink()
+        sink = open_sink(out)
+        job_manifest = claim(sink, job_manifest)
+        size = job_manifest.get("chunk_size")
+        if size is None:
+            per_item = jobs.calibrate(work, train_items[:8])
+            size = jobs.chunk_size_for(per_item, len(train_items), ex.capacity)
+            job_manifest = {**job_manifest, "chunk_size": size}
+            sink.save_manifest(job_manifest)
+        done = sink.done_chunks()
 
         def record(result: ChunkResult, chunk: Chunk) -> None:
             cols: dict[str, list[Any]] = {"window": [it[0][1] for it in chunk.items]}
@@ -250,19 +263,23 @@ def walk_forward(
                 cols[name] = [it[1][name] for it in chunk.items]
             sink.write(chunk.id, jobs.stats_frame(result, cols), result.extra)
 
-        run = run_job(ex, jobs.chunked(train_items, size), total, record,
+        run = run_job(ex, jobs.chunked(train_items, int(size)), total, record, skip=done,
                       objective=Objective(metric, maximize), progress=report, cancel=cancel)  # fmt: skip
-        train_table = pd.concat(sink.frames(), ignore_index=True).sort_values("item_id").reset_index(drop=True)
+        frames = [f for f in sink.frames() if len(f) and f["item_id"].iloc[0] < TEST_IDS]
+        train_table = pd.concat(frames, ignore_index=True).sort_values("item_id").reset_index(drop=True)
         chosen = _choose(train_table, wins, metric, maximize, tuple(strategy._params))
-        test_items = [(10**12 + w.number, (("test", w.number), chosen[w.number]))
+        test_items = [(TEST_IDS + w.number, (("test", w.number), chosen[w.number]))
                       for w in wins if w.number in chosen]  # fmt: skip
-        test_sink = MemorySink()
 
         def record_test(result: ChunkResult, chunk: Chunk) -> None:
-            test_sink.write(chunk.id, jobs.stats_frame(result, {}), result.extra)
+            curve = result.extra[0] if result.extra else None
+            extra = None
+            if curve is not None:
+                extra = {"equity": curve[0], "trades": curve[1]}
+            sink.write(chunk.id, jobs.stats_frame(result, {}), extra)
 
-        test_run = run_job(ex, jobs.chunked(test_items, 1, first_id=10**9), total, record_test,
-                           progress=_offset(report, run.done_items), cancel=cancel)  # fmt: skip
+        test_run = run_job(ex, jobs.chunked(test_items, 1, first_id=TEST_CHUNKS), total, record_test,
+                           skip=done, progress=_offset(report, run.done_items), cancel=cancel)  # fmt: skip
         run.done_items += test_run.done_items
         run.failed_items += test_run.failed_items
         run.cancelled = run.cancelled or test_run.cancelled
@@ -270,7 +287,7 @@ def walk_forward(
         finish()
         if owned:
             ex.close()
-    return _assemble(bars, cfg, wins, train_table, chosen, test_sink, metric, maximize,
+    return _assemble(bars, cfg, wins, train_table, chosen, sink, metric, maximize,
                      tuple(strategy._params), run, job_manifest)  # fmt: skip
 
 
@@ -297,10 +314,10 @@ def _choose(table: pd.DataFrame, wins: list[Window], metric: str, maximize: bool
 
 
 def _assemble(bars: engine.Bars, cfg: engine.Config, wins: list[Window], train_table: pd.DataFrame,
-              chosen: dict[int, dict[str, Any]], test_sink: MemorySink, metric: str, maximize: bool,
+              chosen: dict[int, dict[str, Any]], sink: Sink, metric: str, maximize: bool,
               params: tuple[str, ...], run: JobRun, job_manifest: dict[str, Any]) -> WalkForwardResult:  # fmt: skip
-    tests = {int(f["item_id"].iloc[0]) - 10**12: (f, e[0] if e else None)
-             for f, e in zip(test_sink.frames(), test_sink.extras())}  # fmt: skip
+    tests = {int(f["item_id"].iloc[0]) - TEST_IDS: (f, e)
+             for f, e in zip(sink.frames(), sink.extras()) if len(f) and f["item_id"].iloc[0] >= TEST_IDS}  # fmt: skip
     index = bars.index
     rows, returns, times, trade_parts = [], [], [], []
     held = 0.0
@@ -323,11 +340,11 @@ def _assemble(bars: engine.Bars, cfg: engine.Config, wins: list[Window], train_t
             for m in engine.METRICS:
                 row[f"oos_{m}"] = frame[m].iloc[0]
         if curve is not None:
-            equity, trades = curve
+            equity, trades = curve["equity"], curve["trades"]
             returns.append(per_bar_returns(equity, cfg.initial_capital))
             times.append(index[w.test_start : w.test_end])
             held += float(frame["exposure"].iloc[0]) * len(equity)
-            if trades is not None and len(trades):
+            if len(trades):
                 shifted = trades.copy()
                 shifted["entry_bar"] += offset
                 shifted["exit_bar"] += offset
