@@ -10,6 +10,7 @@ No address: a local Ray on this machine's cores, started once per process.
 runs in this process only.
 """
 
+from cluster import jobs
 from cluster.executor import Executor, InProcessExecutor
 from cluster.jobs import Plan
 from cluster.monte_carlo import MonteCarloResult, monte_carlo
@@ -18,6 +19,7 @@ from cluster.space import Range, Space
 from cluster.sweep import SweepResult, sweep
 from cluster.tasks import Progress
 from cluster.walk_forward import WalkForwardResult, walk_forward
+from cluster.walk_forward import windows as walk_forward_windows
 
 __all__ = [
     "Executor",
@@ -33,4 +35,5 @@ __all__ = [
     "monte_carlo",
     "sweep",
     "walk_forward",
+    "walk_forward_windows",
 ]

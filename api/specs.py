@@ -1,0 +1,310 @@
+"""Job specs: what a user asks for, validated at the door, and how it runs.
+
+One typed model per job kind (``backtest``, ``sweep``, ``walk_forward``,
+``monte_carlo``), told apart by ``kind``. The HTTP service and the CLI both
+build these, check them with ``check`` (everything that can be known before
+running: strategy, parameters or space, config, data, size), and run them with
+``execute`` — the one place that turns a spec into a ``cluster`` call.
+
+Spaces in JSON: a parameter maps to a list of values, to ``{"low", "high",
+"step"}`` (a grid, high included), or to ``{"low", "high", "log"}`` without a
+step (a continuous range, for random and Optuna search).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Annotated, Any, Callable, Literal, Union
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+import cluster
+import engine
+import strategies
+from cluster.space import Range
+from strategies import Strategy
+
+
+class SpecError(ValueError):
+    """A spec that cannot run; ``loc`` names the field (as pydantic does)."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSpec(_Model):
+    """Bars from the store: a symbol, its timeframe, an optional time range."""
+
+    symbol: str = Field(min_length=1, max_length=64)
+    timeframe: str = "1d"
+    start: dt.datetime | dt.date | None = None
+    end: dt.datetime | dt.date | None = None
+
+    def load(self) -> engine.Bars:
+        return engine.load(self.symbol, self.timeframe, start=self.start, end=self.end)
+
+
+class ConfigSpec(_Model):
+    """The engine Config; omitted fields keep ``engine.Config``'s defaults."""
+
+    initial_capital: float | None = None
+    fee_rate: float | None = None
+    fee_per_unit: float | None = None
+    fixed_fee: float | None = None
+    slippage_bps: float | None = None
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
+    max_leverage: float | None = None
+    allow_short: bool | None = None
+    integer_units: bool | None = None
+    close_at_end: bool | None = None
+    fill: Literal["next_open", "close"] | None = None
+    periods_per_year: float | None = None
+
+    def build(self) -> engine.Config:
+        return engine.Config(**self.model_dump(exclude_none=True))
+
+
+class GridSpec(_Model):
+    """Values from low to high (included) by step; without a step, a continuous range."""
+
+    low: float
+    high: float
+    step: float | None = Field(default=None, gt=0)
+    log: bool = False
+
+
+SpaceSpec = dict[str, Union[list[Union[int, float, str, bool]], GridSpec]]
+
+
+class _Job(_Model):
+    strategy: str = Field(min_length=1, max_length=128, description="built-in name or uploaded id")
+    config: ConfigSpec = Field(default_factory=ConfigSpec)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class BacktestJob(_Job):
+    kind: Literal["backtest"] = "backtest"
+    params: dict[str, Any] = Field(default_factory=dict)
+    data: DataSpec
+
+
+class SweepJob(_Job):
+    kind: Literal["sweep"] = "sweep"
+    space: SpaceSpec
+    data: DataSpec | list[DataSpec]
+    method: Literal["grid", "random", "tpe", "cmaes", "nsga2"] = "grid"
+    metric: str = "sharpe"
+    metrics: list[str] | None = None
+    n_trials: int = Field(default=100, ge=1, le=10_000_000)
+
+    @field_validator("data")
+    @classmethod
+    def _some_data(cls, v: Any) -> Any:
+        if isinstance(v, list) and not v:
+            raise ValueError("give at least one data series")
+        return v
+
+
+class WalkForwardJob(_Job):
+    kind: Literal["walk_forward"] = "walk_forward"
+    space: SpaceSpec
+    data: DataSpec
+    train: int | str
+    test: int | str
+    step: int | str | None = None
+    anchored: bool = False
+    embargo: int = Field(default=0, ge=0)
+    method: Literal["grid", "random"] = "grid"
+    metric: str = "sharpe"
+    n_trials: int = Field(default=100, ge=1, le=1_000_000)
+
+
+class MonteCarloJob(_Job):
+    kind: Literal["monte_carlo"] = "monte_carlo"
+    params: dict[str, Any] = Field(default_factory=dict)
+    data: DataSpec
+    n: int = Field(default=1000, ge=1, le=10_000_000)
+    method: Literal["permutation", "bootstrap", "block_bootstrap"] = "permutation"
+    metric: str = "sharpe"
+    of: Literal["returns", "trades"] = "returns"
+    block: int = Field(default=20, ge=1)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+
+
+JobSpec = Annotated[Union[BacktestJob, SweepJob, WalkForwardJob, MonteCarloJob], Field(discriminator="kind")]
+
+StrategyLookup = Callable[[str], type[Strategy]]
+
+
+def find_strategy(name: str, uploaded: StrategyLookup | None = None) -> type[Strategy]:
+    """A built-in strategy by name, else an uploaded one (through ``uploaded``)."""
+    try:
+        return strategies.get_strategy(name)
+    except strategies.UnknownStrategyError:
+        if uploaded is not None:
+            return uploaded(name)
+        raise
+
+
+def space_of(space: SpaceSpec) -> dict[str, Any]:
+    """The JSON space as ``cluster.sweep`` takes it."""
+    out: dict[str, Any] = {}
+    for name, spec in space.items():
+        if isinstance(spec, GridSpec):
+            if spec.step is None:
+                out[name] = Range(spec.low, spec.high, spec.log)
+            else:
+                count = int((spec.high - spec.low) / spec.step + 1e-9) + 1
+                values = [spec.low + i * spec.step for i in range(count)]
+                whole = all(float(v).is_integer() for v in (spec.low, spec.high, spec.step))
+                out[name] = [int(round(v)) for v in values] if whole else values
+        else:
+            out[name] = list(spec)
+    return out
+
+
+def _data(spec: Any) -> Any:
+    if isinstance(spec, list):
+        return [d.load() for d in spec]
+    return spec.load()
+
+
+def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | None = None) -> int:
+    """Everything about ``spec`` that can be checked without running it.
+
+    Returns:
+        The number of runs the job will make (what ``max_items`` caps).
+
+    Raises:
+        SpecError: naming the field at fault and why.
+    """
+    try:
+        strat = find_strategy(spec.strategy, uploaded)
+    except (LookupError, ValueError) as exc:
+        raise SpecError(("strategy",), str(exc)) from None
+    try:
+        spec.config.build()
+    except (ValueError, TypeError) as exc:
+        raise SpecError(("config",), str(exc)) from None
+    datas = spec.data if isinstance(spec.data, list) else [spec.data]
+    for i, d in enumerate(datas):
+        try:
+            d.load()
+        except (LookupError, ValueError) as exc:
+            loc: tuple[str | int, ...] = ("data", i) if isinstance(spec.data, list) else ("data",)
+            raise SpecError(loc, str(exc)) from None
+    for metric in [getattr(spec, "metric", "sharpe"), *(getattr(spec, "metrics", None) or [])]:
+        try:
+            cluster.jobs.maximize_default(metric)
+        except ValueError as exc:
+            raise SpecError(("metric",), str(exc)) from None
+    items = 1
+    if isinstance(spec, (BacktestJob, MonteCarloJob)):
+        try:
+            strat.check(spec.params)
+        except ValueError as exc:
+            raise SpecError(("params",), str(exc)) from None
+        items = spec.n if isinstance(spec, MonteCarloJob) else 1
+    else:
+        try:
+            sp = cluster.Space.of(strat, space_of(spec.space))
+        except ValueError as exc:
+            raise SpecError(("space",), str(exc)) from None
+        if spec.method == "grid":
+            try:
+                items = round(sp.size * sp.valid_fraction())
+            except ValueError as exc:
+                raise SpecError(("space",), str(exc)) from None
+        else:
+            items = spec.n_trials
+        items *= len(datas)
+        if isinstance(spec, WalkForwardJob):
+            try:
+                bars = spec.data.load()
+                wins = cluster.walk_forward_windows(bars.ts, spec.train, spec.test, spec.step,
+                                                    spec.anchored, spec.embargo)  # fmt: skip
+            except ValueError as exc:
+                raise SpecError(("train",), str(exc)) from None
+            items = items * len(wins) + len(wins)
+    if max_items is not None and items > max_items:
+        raise SpecError(
+            ("space",) if not isinstance(spec, MonteCarloJob) else ("n",),
+            f"the job would make {items:,} runs; this service allows at most {max_items:,} per job",
+        )
+    return int(items)
+
+
+def execute(
+    spec: Any,
+    *,
+    uploaded: StrategyLookup | None = None,
+    progress: cluster.jobs.ProgressArg = None,
+    cancel: threading.Event | None = None,
+    out: Any = None,
+    address: str | None = None,
+    workers: int = 0,
+) -> Any:
+    """Run a checked spec; returns ``engine.Result`` (backtest) or the cluster result."""
+    strat = find_strategy(spec.strategy, uploaded)
+    config = spec.config.build()
+    common = {"progress": progress, "cancel": cancel, "address": address, "workers": workers}
+    if isinstance(spec, BacktestJob):
+        return strategies.run(strat, spec.data.load(), config, spec.params)
+    if isinstance(spec, SweepJob):
+        return cluster.sweep(strat, _data(spec.data), space_of(spec.space), config, spec.metric,
+                             spec.method, n_trials=spec.n_trials, seed=spec.seed,
+                             metrics=spec.metrics, out=out, **common)  # fmt: skip
+    if isinstance(spec, WalkForwardJob):
+        return cluster.walk_forward(strat, spec.data.load(), space_of(spec.space), spec.train, spec.test,
+                                    spec.step, spec.anchored, spec.embargo, spec.metric, spec.method,
+                                    config, n_trials=spec.n_trials, seed=spec.seed, out=out,
+                                    **common)  # fmt: skip
+    return cluster.monte_carlo(strat, spec.params, spec.data.load(), spec.n, spec.method, spec.seed,
+                               config, metric=spec.metric, of=spec.of, block=spec.block,
+                               confidence=spec.confidence, out=out, **common)  # fmt: skip
+
+
+def result_table(result: Any) -> pd.DataFrame:
+    """The rows a job's results are served as: runs of a sweep, windows of a
+    walk-forward, paths of a Monte Carlo run, the trades of a backtest."""
+    if isinstance(result, cluster.SweepResult):
+        return result.table
+    if isinstance(result, cluster.WalkForwardResult):
+        return result.windows
+    if isinstance(result, cluster.MonteCarloResult):
+        return result.paths
+    if isinstance(result, engine.Result):
+        return result.trades
+    raise TypeError(f"not a job result: {type(result).__name__}")
+
+
+def summary(result: Any) -> dict[str, Any]:
+    """A small JSON-ready digest of a result (best run, p-value, stats ...)."""
+    if isinstance(result, cluster.SweepResult):
+        out: dict[str, Any] = {"runs": len(result.table)}
+        try:
+            out["best"] = result.best
+        except ValueError:
+            out["best"] = None
+        dsr = result.diagnostics.get("deflated_sharpe")
+        if dsr:
+            out["deflated_sharpe"] = dsr.get("dsr")
+        return out
+    if isinstance(result, cluster.WalkForwardResult):
+        return {"windows": len(result.windows), "stats": result.stats, "efficiency": result.efficiency}
+    if isinstance(result, cluster.MonteCarloResult):
+        return {"paths": len(result.paths), "real": result.real, "p_value": result.p_value,
+                "intervals": {k: list(v) for k, v in result.intervals.items()}}  # fmt: skip
+    if isinstance(result, engine.Result):
+        return {"stats": result.stats}
+    raise TypeError(f"not a job result: {type(result).__name__}")
