@@ -33,6 +33,17 @@ int64_t anvil_max_trades(int64_t n_bars)
     return n_bars > (INT64_MAX - 1) / 2 ? INT64_MAX : 2 * n_bars + 1;
 }
 
+/* Whether the signal value at t is one a signal may hold (checked on the last
+ * bar too, where it is never acted on). */
+ANVIL_INLINE int signal_allowed(const void *sig, int kind, int64_t t)
+{
+    if (kind == ANVIL_SIGNAL_I8) {
+        int8_t s = ((const int8_t *)sig)[t];
+        return s == ANVIL_HOLD || (s >= -1 && s <= 1);
+    }
+    return !isinf(((const double *)sig)[t]);
+}
+
 /* Reads the signal at t. Returns 1 when it asks for a new target (in *target),
  * 0 when it changes nothing, -1 when the value is not allowed. */
 ANVIL_INLINE int read_signal(const void *sig, int kind, int64_t t, double *last,
@@ -102,8 +113,12 @@ ANVIL_INLINE int simulate(const anvil_bars *b, const void *sig, const int kind, 
                     account_to_target(&a, t, target, c[t]);
             }
         }
-        if (t + 1 == n && cfg->close_at_end)
-            account_close(&a, t, c[t], ANVIL_EXIT_END);
+        if (t + 1 == n) {
+            if (!signal_allowed(sig, kind, t))
+                goto bad_signal;
+            if (cfg->close_at_end)
+                account_close(&a, t, c[t], ANVIL_EXIT_END);
+        }
         double eq = account_equity(&a, c[t]);
         metrics_bar(&m, eq, a.units != 0.0);
         if (equity)

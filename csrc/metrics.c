@@ -75,6 +75,10 @@ int anvil_stats_from_equity(const double *equity, int64_t n, double initial_capi
     for (int64_t t = 0; t < n; t++)
         if (!isfinite(equity[t]))
             return ANVIL_E_PRICE;
+    for (int64_t k = 0; k < n_trades; k++)
+        if (!(trades[k].entry_bar >= 0 && trades[k].entry_bar <= trades[k].exit_bar
+              && trades[k].exit_bar < n))
+            return ANVIL_E_SIZE;
     metrics_acc m;
     metrics_init(&m, initial_capital);
     for (int64_t t = 0; t < n; t++)

@@ -73,6 +73,7 @@ int anvil_sim_init(anvil_sim *sim, int64_t sim_size, const anvil_bars *bars,
         return ANVIL_E_NULL;
     if (sim_size < (int64_t)sizeof(struct anvil_sim))
         return ANVIL_E_SIZE;
+    sim->magic = 0; /* a failed init leaves no usable simulation behind */
     if (trades != NULL && trades_cap < 0)
         return ANVIL_E_SIZE;
     int rc = anvil_check_config(cfg);

@@ -8,7 +8,7 @@
     table = engine.run_batch(bars, signals, cfg, threads=0)
 """
 
-from engine._run import backtest, run_batch
+from engine._run import backtest, run_batch, run_batch_records
 from engine.bars import Bars
 from engine.config import Config
 from engine.errors import (
@@ -18,9 +18,11 @@ from engine.errors import (
     InvalidSignalError,
 )
 from engine.records import METRICS
-from engine.result import Result
+from engine.result import Result, stats_from_equity
 from engine.simulation import Simulation
 from engine.signals import HOLD
+from engine.store import Store, load
+from engine import synthetic
 
 __all__ = [
     "HOLD",
@@ -33,6 +35,11 @@ __all__ = [
     "InvalidSignalError",
     "Result",
     "Simulation",
+    "Store",
     "backtest",
+    "load",
     "run_batch",
+    "run_batch_records",
+    "stats_from_equity",
+    "synthetic",
 ]

@@ -89,7 +89,12 @@ def _config_records(config: Any, n_runs: int, ppy: float) -> np.ndarray:
             )
         recs = np.empty(n_runs, CONFIG_DTYPE)
         for i, c in enumerate(config):
-            recs[i] = _need_config(c).to_record(ppy)[0]
+            try:
+                recs[i] = _need_config(c).to_record(ppy)[0]
+            except InvalidConfigError as exc:
+                raise InvalidConfigError(f"config[{i}]: {exc}") from None
+            except TypeError as exc:
+                raise TypeError(f"config[{i}]: {exc}") from None
         return recs
     return _need_config(config).to_record(ppy)
 

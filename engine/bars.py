@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from engine._memory import immutable
 from engine.errors import InvalidBarsError
 
 PRICE_FIELDS = ("open", "high", "low", "close")
@@ -27,7 +28,7 @@ def _as_ns(ts: Any) -> np.ndarray:
     if isinstance(ts, (pa.Array, pa.ChunkedArray)):
         ts = ts.to_pandas()
     if isinstance(ts, np.ndarray) and ts.dtype.kind in "iu":
-        return np.ascontiguousarray(ts, dtype=np.int64)
+        return _owned(ts, np.int64)
     try:
         idx = pd.DatetimeIndex(ts)
     except (TypeError, ValueError) as exc:
@@ -38,12 +39,23 @@ def _as_ns(ts: Any) -> np.ndarray:
         idx = idx.tz_convert("UTC").tz_localize(None)
     if idx.hasnans:
         raise InvalidBarsError(f"bars.ts[{_first(np.asarray(idx.isna()))}] is missing (NaT)")
-    return np.ascontiguousarray(idx.as_unit("ns").asi8, dtype=np.int64)
+    return _owned(idx.as_unit("ns").asi8, np.int64)
+
+
+def _owned(values: Any, dtype: type) -> np.ndarray:
+    """``values`` as a C-contiguous array of ``dtype`` that nobody else can change:
+    shared when its memory is already immutable (Arrow data), copied otherwise."""
+    arr = np.asarray(values)
+    if arr.dtype == dtype and arr.flags.c_contiguous and immutable(arr):
+        return arr
+    return np.array(arr, dtype=dtype, order="C", copy=True)
 
 
 def _as_float(name: str, values: Any, n: int) -> np.ndarray:
+    if np.iscomplexobj(values):
+        raise InvalidBarsError(f"bars.{name} holds complex numbers; prices and volume are real")
     try:
-        arr = np.ascontiguousarray(values, dtype=np.float64)
+        arr = _owned(values, np.float64)
     except (TypeError, ValueError) as exc:
         raise InvalidBarsError(f"bars.{name} is not numeric: {exc}") from exc
     if arr.ndim != 1:
@@ -59,53 +71,62 @@ def _when(ts: np.ndarray, i: int) -> str:
     return str(pd.Timestamp(int(ts[i])))
 
 
-def validate(ts: np.ndarray, cols: dict[str, np.ndarray]) -> None:
-    """Raise InvalidBarsError naming the field and first offending index, if any."""
-    n = len(ts)
-    if n == 0:
-        raise InvalidBarsError("bars are empty: a backtest needs at least one bar")
+Reason = Callable[[int], str]
+
+
+def broken_rules(cols: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray, Reason]]:
+    """The price and volume rules, row by row: ``(column, mask of rows breaking the
+    rule, reason for row i)`` in a fixed order. The one source of these rules:
+    ``validate`` and the store's import report both read them.
+
+    Args:
+        cols: float64 arrays ``open``, ``high``, ``low``, ``close``, ``volume``.
+    """
     for name in PRICE_FIELDS:
         a = cols[name]
-        i = _first(~np.isfinite(a))
-        if i >= 0:
-            raise InvalidBarsError(
-                f"bars.{name}[{i}] is {a[i]} at {_when(ts, i)}: prices must be finite; drop or fill that bar"
-            )
-        i = _first(a <= 0)
-        if i >= 0:
-            raise InvalidBarsError(
-                f"bars.{name}[{i}] is {a[i]} at {_when(ts, i)}: prices must be positive"
-            )
+        yield name, ~np.isfinite(a), lambda i, a=a, name=name: f"{name} is {a[i]}: prices must be finite"
+        yield name, a <= 0, lambda i, a=a, name=name: f"{name} is {a[i]}: prices must be positive"
     o, h, lo, c = (cols[k] for k in PRICE_FIELDS)
-    i = _first(h < lo)
-    if i >= 0:
-        raise InvalidBarsError(
-            f"bars.high[{i}] ({h[i]}) is below bars.low[{i}] ({lo[i]}) at {_when(ts, i)}"
-        )
+    yield "high", h < lo, lambda i: f"high ({h[i]}) is below low ({lo[i]})"
     for name, a in (("open", o), ("close", c)):
-        i = _first((a > h) | (a < lo))
-        if i >= 0:
-            raise InvalidBarsError(
-                f"bars.{name}[{i}] ({a[i]}) is outside [low, high] = [{lo[i]}, {h[i]}] at {_when(ts, i)}"
-            )
-    v = cols["volume"]
-    i = _first(~(v >= 0) | ~np.isfinite(v))
-    if i >= 0:
-        raise InvalidBarsError(
-            f"bars.volume[{i}] is {v[i]} at {_when(ts, i)}: volume must be finite and not negative"
+        yield (
+            name,
+            (a > h) | (a < lo),
+            lambda i, a=a, name=name: f"{name} ({a[i]}) is outside [low, high] = [{lo[i]}, {h[i]}]",
         )
-    if n > 1:
-        step = np.diff(ts)
-        i = _first(step == 0)
-        if i >= 0:
-            raise InvalidBarsError(
-                f"bars.ts[{i + 1}] repeats bars.ts[{i}] ({_when(ts, i)}): each bar needs its own time; drop duplicates"
-            )
-        i = _first(step < 0)
-        if i >= 0:
-            raise InvalidBarsError(
-                f"bars.ts[{i + 1}] ({_when(ts, i + 1)}) is earlier than bars.ts[{i}] ({_when(ts, i)}): sort the bars by time"
-            )
+    v = cols["volume"]
+    yield "volume", ~(v >= 0) | ~np.isfinite(v), lambda i: f"volume is {v[i]}: volume must be finite and not negative"
+
+
+def _time_rules(ts: np.ndarray) -> Iterator[tuple[str, np.ndarray, Reason]]:
+    step = np.diff(ts)
+    repeats = np.zeros(len(ts), bool)
+    repeats[1:] = step == 0
+    yield "ts", repeats, lambda i: (f"ts repeats bars.ts[{i - 1}] ({_when(ts, i)}): "
+                                    "each bar needs its own time; drop duplicates")  # fmt: skip
+    earlier = np.zeros(len(ts), bool)
+    earlier[1:] = step < 0
+    yield "ts", earlier, lambda i: (f"ts ({_when(ts, i)}) is earlier than bars.ts[{i - 1}] "
+                                    f"({_when(ts, i - 1)}): sort the bars by time")  # fmt: skip
+
+
+def validate(ts: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+    """Raise InvalidBarsError naming the first bad bar, its field and why, if any.
+
+    Every rule is checked on every bar first, so the bar reported is the earliest
+    that breaks any rule (the bar the C core would name); at that bar, the first
+    rule in ``broken_rules`` order (then the time rules) is reported.
+    """
+    if len(ts) == 0:
+        raise InvalidBarsError("bars are empty: a backtest needs at least one bar")
+    best: tuple[int, str, Reason] | None = None
+    for column, mask, reason in (*broken_rules(cols), *_time_rules(ts)):
+        i = _first(mask)
+        if i >= 0 and (best is None or i < best[0]):
+            best = (i, column, reason)
+    if best is not None:
+        i, column, reason = best
+        raise InvalidBarsError(f"bars.{column}[{i}] at {_when(ts, i)}: {reason(i)}")
 
 
 class Bars:

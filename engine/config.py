@@ -60,7 +60,7 @@ class Config:
             if not isinstance(value, (bool, np.bool_)):
                 raise InvalidConfigError(f"Config.{name} must be True or False, not {value!r}")
             object.__setattr__(self, name, bool(value))
-        if self.fill not in FILLS:
+        if not isinstance(self.fill, str) or self.fill not in FILLS:
             hint = _did_you_mean(str(self.fill), FILLS)
             raise InvalidConfigError(
                 f"Config.fill is {self.fill!r}; choose one of {', '.join(map(repr, FILLS))}{hint}"

@@ -58,14 +58,16 @@ def as_signal(values: Any, n_bars: int, ndim: int = 1) -> np.ndarray:
     if kind == "b":
         return np.ascontiguousarray(arr, dtype=np.int8)
     if kind in "iu":
-        if arr.dtype != np.int8:
+        if kind == "u" and arr.size and arr.max() > 1:
+            arr_i = np.where(arr > 1, 2, arr).astype(np.int64)  # no wrap-around to -1 or HOLD
+        elif arr.dtype != np.int8:
             arr_i = arr.astype(np.int64, copy=False)
         else:
             arr_i = arr
         bad = ~np.isin(arr_i, _ALLOWED_INT)
         if bad.any():
             i = int(np.flatnonzero(bad.ravel())[0])
-            v = arr_i.ravel()[i]
+            v = arr.ravel()[i]
             raise InvalidSignalError(
                 f"{_where(i, n_bars, ndim)} is {v}: integer signals take 1 (long), -1 (short), "
                 f"0 (flat) or engine.HOLD ({HOLD}, change nothing); use floats for sizes"

@@ -1,0 +1,179 @@
+"""Reading bars: one series (or a range of it) from DuckDB through Arrow into numpy,
+the catalog of what is stored, and errors that say what exists."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from engine.bars import Bars
+from engine.store._errors import NoDataError
+
+TimeLike = str | dt.date | dt.datetime | pd.Timestamp | np.datetime64 | int
+_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
+_DAY_NS = 86400 * 10**9
+_LISTED = 20
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One stored series: symbol, timeframe, first and last bar time (UTC), bar count."""
+
+    symbol: str
+    timeframe: str
+    first: dt.datetime
+    last: dt.datetime
+    bars: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (times as ISO 8601 strings in UTC)."""
+        return {
+            "symbol": self.symbol,
+            "timeframe": self.timeframe,
+            "first": self.first.isoformat(),
+            "last": self.last.isoformat(),
+            "bars": self.bars,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.timeframe} ({_day(self.first)} .. {_day(self.last)}, {self.bars} bars)"
+
+
+def _day(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%d") if (t.hour, t.minute, t.second) == (0, 0, 0) else t.strftime("%Y-%m-%d %H:%M")
+
+
+def time_bound(value: TimeLike | None, *, end: bool) -> int | None:
+    """A range bound as int64 ns UTC; both bounds are inclusive, and a date alone as
+    ``end`` (``"2020-12-31"`` or a ``datetime.date``) includes that whole day.
+
+    Raises:
+        ValueError: a value that is not a time.
+    """
+    if value is None:
+        return None
+    whole_day = end and (
+        (isinstance(value, dt.date) and not isinstance(value, dt.datetime))
+        or (isinstance(value, str) and bool(_DATE_ONLY.match(value)))
+    )
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a time; give e.g. '2020-01-31' or a datetime") from exc
+    if ts is pd.NaT:
+        raise ValueError(f"{value!r} is not a time; give e.g. '2020-01-31' or a datetime")
+    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    ns = int(ts.as_unit("ns").value)
+    return ns + _DAY_NS - 1 if whole_day else ns
+
+
+def series_of(cur: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, int]:
+    """timeframe -> series id, for every stored series of ``symbol``."""
+    rows = cur.execute("SELECT timeframe, id FROM market.series WHERE symbol = $s", {"s": symbol}).fetchall()
+    return {str(t): int(i) for t, i in rows}
+
+
+def _range_sql(lo: int | None, hi: int | None) -> str:
+    return (" AND ts >= make_timestamp_ns($lo)" if lo is not None else "") + (
+        " AND ts <= make_timestamp_ns($hi)" if hi is not None else ""
+    )
+
+
+def read_table(
+    cur: duckdb.DuckDBPyConnection, sid: int, lo: int | None, hi: int | None, *, adjusted: bool = False,
+    adj_close: bool = False,
+) -> pa.Table:  # fmt: skip
+    """One series' bars in [lo, hi] as an Arrow table (``ts`` is ``timestamp[ns]``), in
+    stored order, which the importer keeps in time order."""
+    f = " * coalesce(adj_close / close, 1.0)" if adjusted else ""
+    extra = ", adj_close" if adj_close else ""
+    sql = (
+        f"SELECT ts, open{f} AS open, high{f} AS high, low{f} AS low, close{f} AS close, volume{extra} "
+        f"FROM market.bar_data WHERE series_id = $id{_range_sql(lo, hi)}"
+    )
+    params: dict[str, Any] = {"id": sid}
+    if lo is not None:
+        params["lo"] = lo
+    if hi is not None:
+        params["hi"] = hi
+    return cur.sql(sql, params=params).to_arrow_table()
+
+
+def column(table: pa.Table, name: str) -> np.ndarray:
+    """A column as numpy, without a copy when it arrived in one chunk."""
+    col = table.column(name)
+    arr = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    out = arr.to_numpy(zero_copy_only=False)
+    return out.view(np.int64) if out.dtype.kind == "M" else out
+
+
+def to_bars(table: pa.Table, symbol: str) -> Bars:
+    """Bars from a table of ``read_table``, sorted by time if it is not already."""
+    ts = column(table, "ts")
+    cols = [column(table, k) for k in ("open", "high", "low", "close", "volume")]
+    if len(ts) > 1 and not bool(np.all(ts[1:] > ts[:-1])):  # only after a direct SQL write
+        order = np.argsort(ts, kind="stable")
+        ts, cols = ts[order], [c[order] for c in cols]
+    return Bars(ts, *cols, symbol=symbol)
+
+
+def catalog(cur: duckdb.DuckDBPyConnection) -> list[SeriesInfo]:
+    """Every stored series with its first and last bar time and its bar count."""
+    rows = cur.execute(
+        """
+        SELECT s.symbol, s.timeframe, epoch_ns(min(b.ts)), epoch_ns(max(b.ts)), count(*)
+        FROM market.series s JOIN market.bar_data b ON b.series_id = s.id
+        GROUP BY s.symbol, s.timeframe ORDER BY s.symbol, s.timeframe
+        """
+    ).fetchall()
+    return [SeriesInfo(sym, tf, _utc(first), _utc(last), int(n)) for sym, tf, first, last, n in rows]
+
+
+def _utc(ns: int) -> dt.datetime:
+    return pd.Timestamp(int(ns), tz="UTC").to_pydatetime(warn=False)
+
+
+def no_data(
+    infos: list[SeriesInfo], symbol: str, timeframe: str, lo: int | None, hi: int | None, where: object
+) -> NoDataError:  # fmt: skip
+    """The error for a query that found nothing, listing what the store holds."""
+    if not infos:
+        return NoDataError(
+            f"the store {where} holds no bars; import some with "
+            "store.import_bars('prices.csv', symbol='AAPL', timeframe='1d')"
+        )
+    mine = [i for i in infos if i.symbol == symbol]
+    if not mine:
+        symbols = sorted({i.symbol for i in infos})
+        guess = [s for s in symbols if s.lower() == str(symbol).lower()] or difflib.get_close_matches(
+            str(symbol), symbols, n=1
+        )
+        hint = f" Did you mean {guess[0]!r}?" if guess else ""
+        listed = ", ".join(map(str, infos[:_LISTED]))
+        if len(infos) > _LISTED:
+            listed += f", and {len(infos) - _LISTED} more"
+        return NoDataError(f"no bars for symbol {symbol!r}.{hint} The store holds: {listed}")
+    same = [i for i in mine if i.timeframe == timeframe]
+    if not same:
+        have = ", ".join(str(i) for i in mine)
+        return NoDataError(
+            f"no {timeframe} bars for {symbol}, and none finer to resample from; {symbol} has: {have}"
+        )
+    info = same[0]
+    asked = " ".join(
+        f"{word} {pd.Timestamp(v, tz='UTC')}" for word, v in (("from", lo), ("to", hi)) if v is not None
+    )
+    return NoDataError(
+        f"{symbol} {timeframe} has no bars {asked}; it spans {_day(info.first)} .. {_day(info.last)} "
+        f"({info.bars} bars)"
+    )

@@ -1,0 +1,314 @@
+"""``Store``: anvil's market data — bars by symbol and timeframe in one DuckDB file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from engine.bars import Bars
+from engine.store import _export, _importer, _query, _resample
+from engine.store._clean import clean
+from engine.store._db import Database, open_database, release
+from engine.store._errors import StoreError, TimeframeError
+from engine.store._paths import resolve_path
+from engine.store._query import SeriesInfo, TimeLike
+from engine.store._read import read_source
+from engine.store._report import ImportReport
+from engine.store._sample import SAMPLE_TIMEFRAME, sample_paths
+from engine.store._schema import check_schema, create_schema, has_schema
+from engine.store._timeframe import Timeframe, parse_timeframe
+
+
+class Store:
+    """Bars by (symbol, timeframe, time) in one DuckDB file.
+
+    One connection per file and process is shared by every ``Store`` on that file;
+    each thread reads through its own cursor, and imports are single transactions, so
+    readers see the old or the new data, never a mix.
+
+        with Store() as store:                       # ANVIL_DB, or the user's data folder
+            store.import_bars("aapl.csv", symbol="AAPL", timeframe="1d")
+            bars = store.bars("AAPL", "1d", start="2015-01-01")
+
+    Args:
+        path: the DuckDB file; default ``$ANVIL_DB``, else ``anvil.duckdb`` in the
+            user's data folder (``$XDG_DATA_HOME/anvil`` or ``~/.local/share/anvil``).
+        read_only: open without the right to change anything.
+        sample: import the shipped S&P 500 and NASDAQ daily sample when the file is
+            created (not when an existing store is opened).
+
+    Raises:
+        StoreError: the file is in use by another process, is not an anvil store, or
+            was written by a newer anvil.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False, sample: bool = True
+    ) -> None:
+        self.path = resolve_path(path)
+        self.read_only = read_only
+        self._db: Database | None = open_database(self.path, read_only)
+        try:
+            self._prepare(sample)
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(self, sample: bool) -> None:
+        db = self.database
+        if not has_schema(db.cursor()):
+            if self.read_only or db.read_only:
+                raise StoreError(f"{self.path} is not an anvil store (it has no market tables)")
+            with db.write() as cur:
+                if not has_schema(cur):
+                    create_schema(cur)
+                    if sample:
+                        self.import_sample()
+        check_schema(db.cursor(), self.path)
+
+    # -- lifecycle ----------------------------------------------------------
+    @property
+    def database(self) -> Database:
+        """The shared connection (for other tables in the same file: jobs, results)."""
+        if self._db is None:
+            raise StoreError(f"the store {self.path} is closed; open a new Store")
+        return self._db
+
+    def close(self) -> None:
+        """Let go of the database; the last Store on a file closes it. Idempotent."""
+        db, self._db = self._db, None
+        if db is not None:
+            release(db)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._db is None else ("read-only" if self.read_only else "open")
+        return f"<Store {self.path} ({state})>"
+
+    # -- import ---------------------------------------------------------------
+    def import_bars(
+        self,
+        source: Any,
+        symbol: str | None = None,
+        timeframe: str | Timeframe | None = None,
+        *,
+        name: str | None = None,
+        format: str | None = None,  # noqa: A002
+        tz: str | None = None,
+        skip_bad: bool = False,
+    ) -> ImportReport:
+        """Import bars, replacing stored bars at the same (symbol, timeframe, time).
+
+        Importing the same data twice changes nothing. Either every good row is stored
+        or nothing is: a failed import leaves the store as it was.
+
+        Args:
+            source: a CSV or Parquet path; bytes or a binary file object (an upload)
+                with ``name``; a pandas DataFrame; a pyarrow Table. Columns are matched
+                without regard to case: a time (``ts``, ``date``, ``datetime``,
+                ``timestamp``, or ``date`` + ``time``), ``open``, ``high``, ``low``,
+                ``close``, optional ``volume``, ``adj close`` and ``symbol``.
+            symbol: the symbol of every row; needed unless the source has a symbol column.
+            timeframe: ``"1m"``, ``"1h"``, ``"1d"``, ...; by default the usual step
+                between bars.
+            name: the file name of bytes or a file object: picks the format and names
+                the source in reports; never opened.
+            format: ``"csv"`` or ``"parquet"`` when the name does not say.
+            tz: the time zone of times written without an offset (default UTC).
+                Times with an offset or zone are converted to UTC.
+            skip_bad: import the good rows and report the bad ones, instead of
+                rejecting the source.
+
+        Returns:
+            An ImportReport: rows read, bad and skipped rows, bars added / changed /
+            unchanged per series.
+
+        Raises:
+            SourceNotFoundError: the path does not exist.
+            SourceError: not the format its name says, missing columns, no symbol.
+            BadRowsError: bad rows (file, line, reason in ``.report``) and not skip_bad.
+        """
+        self._writable()
+        if tz is not None:
+            _check_zone(tz)
+        raw = read_source(source, name=name, format=format)
+        batch = clean(raw, symbol, tz, skip_bad)
+        tfs = _importer.timeframes(batch, timeframe)
+        with self.database.write() as cur:
+            return _importer.write(cur, batch, tfs)
+
+    def import_sample(self) -> list[ImportReport]:
+        """Import the shipped S&P 500 (SPX) and NASDAQ (IXIC) daily sample."""
+        return [self.import_bars(p, timeframe=SAMPLE_TIMEFRAME) for p in sample_paths()]
+
+    def delete(self, symbol: str, timeframe: str | None = None) -> int:
+        """Remove a symbol's bars (of one timeframe, or all). Returns the bars removed."""
+        self._writable()
+        tf = None if timeframe is None else parse_timeframe(timeframe).name
+        with self.database.write() as cur:
+            ids = [i for t, i in _query.series_of(cur, symbol).items() if tf in (None, t)]
+            if not ids:
+                return 0
+            row = cur.execute(
+                "DELETE FROM market.bar_data WHERE series_id IN (SELECT unnest($ids::INTEGER[]))", {"ids": ids}
+            ).fetchone()
+            cur.execute("DELETE FROM market.series WHERE id IN (SELECT unnest($ids::INTEGER[]))", {"ids": ids})
+            return int(row[0]) if row else 0
+
+    # -- query ----------------------------------------------------------------
+    def bars(
+        self,
+        symbol: str,
+        timeframe: str | Timeframe,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        *,
+        adjusted: bool = False,
+        partial: str = "drop",
+    ) -> Bars:
+        """A symbol's bars in [start, end] as ``engine.Bars``.
+
+        A timeframe that is not stored is resampled from the coarsest stored one that
+        divides it (``1m`` → ``5m``, ``1h``, ``1d``), inside DuckDB.
+
+        Args:
+            start, end: inclusive bounds (strings, datetimes, ``pd.Timestamp``, int ns);
+                naive times are UTC; a date alone as ``end`` includes that whole day.
+            adjusted: scale open, high, low, close by ``adj_close / close`` where the
+                source gave an adjusted close.
+            partial: for resampled bars, ``"drop"`` a last bucket the stored data does
+                not fill yet, or ``"keep"`` it (``resample`` flags it instead).
+
+        Raises:
+            NoDataError: nothing stored for that symbol and timeframe, or nothing in
+                the range; the message lists what the store holds.
+        """
+        if partial not in _resample.PARTIAL:
+            raise ValueError(f"partial={partial!r}: use 'drop' or 'keep'")
+        tf = parse_timeframe(timeframe)
+        lo, hi = _bounds(start, end)
+        cur = self.database.cursor()
+        sid = _query.series_of(cur, symbol).get(tf.name)
+        if sid is not None:
+            table = _query.read_table(cur, sid, lo, hi, adjusted=adjusted)
+        else:
+            table = self.resample(symbol, tf, start, end, adjusted=adjusted)
+            if partial == "drop" and table.num_rows and not table.column("complete")[-1].as_py():
+                table = table.slice(0, table.num_rows - 1)
+        if table.num_rows == 0:
+            raise _query.no_data(self.catalog(), symbol, tf.name, lo, hi, self.path)
+        return _query.to_bars(table, symbol)
+
+    def resample(
+        self,
+        symbol: str,
+        timeframe: str | Timeframe,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        *,
+        source: str | Timeframe | None = None,
+        adjusted: bool = False,
+    ) -> pa.Table:
+        """Coarser bars built inside DuckDB, with the last bucket flagged if incomplete.
+
+        Buckets start at multiples of the timeframe from 1970-01-01 00:00 UTC (weeks
+        on Mondays); those starting in [start, end] are returned, each built from all
+        its stored bars.
+
+        Args:
+            source: the stored timeframe to build from; by default the coarsest one
+                that divides ``timeframe``.
+
+        Returns:
+            An Arrow table: ts, open, high, low, close, volume, bars (source bars in
+            the bucket), complete (False for a last bucket whose span the stored
+            data does not reach yet).
+
+        Raises:
+            NoDataError: no stored timeframe of the symbol divides ``timeframe``.
+            TimeframeError: ``source`` is not finer than ``timeframe`` or does not divide it.
+        """
+        tf = parse_timeframe(timeframe)
+        lo, hi = _bounds(start, end)
+        cur = self.database.cursor()
+        ids = _query.series_of(cur, symbol)
+        stored = [parse_timeframe(t) for t in ids]
+        if source is not None:
+            given = parse_timeframe(source)
+            if _resample.source_for(tf, [given]) is None:
+                raise TimeframeError(f"cannot build {tf} bars from {given} bars: {tf} must be a multiple of {given}")
+            if given not in stored:
+                raise _query.no_data(self.catalog(), symbol, given.name, lo, hi, self.path)
+            src = given
+        else:
+            found = _resample.source_for(tf, stored)
+            if found is None:
+                raise _query.no_data(self.catalog(), symbol, tf.name, lo, hi, self.path)
+            src = found
+        return _resample.resample(cur, ids[src.name], src, tf, lo, hi, adjusted=adjusted)
+
+    def catalog(self) -> list[SeriesInfo]:
+        """Every stored series: symbol, timeframe, first and last bar time (UTC), bar count.
+
+        ``[s.as_dict() for s in store.catalog()]`` is plain JSON-ready data.
+        """
+        return _query.catalog(self.database.cursor())
+
+    # -- export ---------------------------------------------------------------
+    def export(
+        self,
+        symbol: str,
+        timeframe: str | Timeframe,
+        path: str | os.PathLike[str],
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        *,
+        format: str | None = None,  # noqa: A002
+    ) -> Path:
+        """Write a symbol's stored bars to Parquet or CSV (by extension, or ``format``).
+
+        The file holds symbol, ts (UTC), open, high, low, close, volume, and adj_close
+        when the source gave one; importing it again changes nothing.
+        """
+        tf = parse_timeframe(timeframe)
+        lo, hi = _bounds(start, end)
+        cur = self.database.cursor()
+        sid = _query.series_of(cur, symbol).get(tf.name)
+        table = None if sid is None else _query.read_table(cur, sid, lo, hi, adj_close=True)
+        if table is None or table.num_rows == 0:
+            raise _query.no_data(self.catalog(), symbol, tf.name, lo, hi, self.path)
+        table = table.sort_by("ts")
+        if table.column("adj_close").null_count == table.num_rows:
+            table = table.drop_columns(["adj_close"])
+        table = table.set_column(0, "ts", table.column("ts").cast(pa.timestamp("ns", tz="UTC")))
+        table = table.add_column(0, "symbol", pa.array([symbol] * table.num_rows, type=pa.string()))
+        return _export.export(table, path, format=format)
+
+    def _writable(self) -> None:
+        if self.read_only or self.database.read_only:
+            raise StoreError(f"the store {self.path} is open read-only; open it with read_only=False to change it")
+
+
+def _bounds(start: TimeLike | None, end: TimeLike | None) -> tuple[int | None, int | None]:
+    lo = _query.time_bound(start, end=False)
+    hi = _query.time_bound(end, end=True)
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"start ({start}) is after end ({end})")
+    return lo, hi
+
+
+def _check_zone(tz: str) -> None:
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(tz)
+    except Exception as exc:  # noqa: BLE001 - pandas raises several kinds here
+        raise ValueError(f"tz={tz!r} is not a time zone; use a name such as 'America/New_York' or 'UTC'") from exc
