@@ -1,7 +1,8 @@
 """``RayExecutor``: chunks run by Ray actors that hold the job's data once.
 
-The work (bars, strategy, config) goes into the object store once; each actor
-receives it at construction, so a chunk call carries only its items. Each actor
+The actors are started once per process and shared by every job (``POOL``).
+A job's work (bars, strategy, config) goes into the object store once and each
+actor loads it once, by key, so a chunk call carries only its items. Each actor
 keeps up to ``depth`` chunks in flight, so it never waits for the driver between
 chunks. When an actor or its node dies, its chunks come back as ``Lost`` (the
 scheduler retries them) and a replacement actor is started wherever the cluster
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,20 +39,70 @@ _INFRA_ERRORS = (RayActorError, WorkerCrashedError, NodeDiedError, ObjectLostErr
 
 @ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)
 class ChunkWorker:
-    """One worker process: holds the job's work, runs chunks on request."""
+    """One worker process: holds the work of a few jobs by key, runs their chunks."""
 
-    def __init__(self, work: Work) -> None:
-        self.work = work
+    def __init__(self) -> None:
+        self.works: OrderedDict[str, Work] = OrderedDict()
         self.where = f"{socket.gethostname()}:{os.getpid()}"
 
-    def run(self, chunk: Chunk) -> Outcome:
-        out = run_chunk(self.work, chunk)
+    def load(self, key: str, work: Work) -> None:
+        self.works[key] = work
+        self.works.move_to_end(key)
+        while len(self.works) > 4:  # jobs that never said goodbye
+            self.works.popitem(last=False)
+
+    def unload(self, key: str) -> None:
+        self.works.pop(key, None)
+
+    def run(self, key: str, chunk: Chunk) -> Outcome:
+        work = self.works.get(key)
+        if work is None:
+            return Failed(chunk, f"{self.where} holds no work for job {key}")
+        out = run_chunk(work, chunk)
         if hasattr(out, "worker"):
             object.__setattr__(out, "worker", self.where)
         return out
 
     def pid(self) -> int:
         return os.getpid()
+
+
+class _Pool:
+    """The process's worker actors, shared by every job (started once, reused)."""
+
+    def __init__(self) -> None:
+        self.actors: list[Any] = []
+        self.successors: dict[int, Any] = {}
+        self.session: str | None = None
+        self.lock = threading.Lock()
+
+    def take(self, n: int) -> list[Any]:
+        with self.lock:
+            session = ray.get_runtime_context().get_job_id()
+            if session != self.session:  # Ray was restarted: the old handles are gone
+                self.actors, self.session, self.successors = [], session, {}
+            while len(self.actors) < n:
+                self.actors.append(ChunkWorker.remote())
+            return self.actors[:n]
+
+    def replace(self, dead: Any) -> Any:
+        """A fresh actor in the dead one's place (once, however many jobs notice)."""
+        with self.lock:
+            if id(dead) in self.successors:
+                return self.successors[id(dead)]
+            fresh = ChunkWorker.remote()
+            for i, actor in enumerate(self.actors):
+                if actor is dead:
+                    self.actors[i] = fresh
+            self.successors[id(dead)] = fresh
+            return fresh
+
+    def clear(self) -> None:
+        with self.lock:
+            self.actors, self.session, self.successors = [], None, {}
+
+
+POOL = _Pool()
 
 
 @dataclass
@@ -78,6 +131,7 @@ class RayExecutor(Executor):
         self.stall_after = stall_after
         self._slots: list[_Slot] = []
         self._work_ref: Any = None
+        self._key = ""
         self._queue: list[Chunk] = []
         self._lost: list[Outcome] = []
         self._started = 0
@@ -92,13 +146,21 @@ class RayExecutor(Executor):
         return [s.actor for s in self._slots]
 
     def start(self, work: Work) -> None:
+        self._release()
         self._work_ref = ray.put(work)
-        self._slots = [self._new_slot() for _ in range(self._n)]
+        self._key = self._work_ref.hex()
+        self._slots = []
+        for actor in POOL.take(self._n):
+            actor.load.remote(self._key, self._work_ref)
+            self._started += 1
+            self._slots.append(_Slot(actor, f"worker-{self._started}"))
 
-    def _new_slot(self) -> _Slot:
-        self._started += 1
-        actor = ChunkWorker.options(name=None).remote(self._work_ref)
-        return _Slot(actor, f"worker-{self._started}")
+    def _release(self) -> None:
+        for slot in self._slots:
+            try:
+                slot.actor.unload.remote(self._key)
+            except Exception:  # a dead actor holds nothing
+                pass
 
     def submit(self, chunk: Chunk) -> None:
         self._queue.append(chunk)
@@ -110,20 +172,23 @@ class RayExecutor(Executor):
             if slot is None or len(slot.running) >= self._depth:
                 return
             chunk = self._queue.pop(0)
-            ref = slot.actor.run.remote(chunk)
+            ref = slot.actor.run.remote(self._key, chunk)
             slot.running[ref] = (chunk, time.monotonic())
 
     def _replace(self, slot: _Slot, reason: str) -> None:
-        """Report the slot's chunks lost and put a fresh actor in its place."""
+        """Report the slot's chunks lost and put a fresh actor (with this job's work) in its place."""
         for chunk, _ in slot.running.values():
             self._lost.append(Lost(chunk, f"{slot.name}: {reason}"))
         slot.running.clear()
+        dead = slot.actor
         try:
-            ray.kill(slot.actor, no_restart=True)
+            ray.kill(dead, no_restart=True)
         except Exception:  # already gone with its node
             pass
-        fresh = self._new_slot()
-        slot.actor, slot.name = fresh.actor, fresh.name
+        slot.actor = POOL.replace(dead)
+        slot.actor.load.remote(self._key, self._work_ref)
+        self._started += 1
+        slot.name = f"worker-{self._started}"
 
     def poll(self, timeout: float) -> list[Outcome]:
         out, self._lost = self._lost, []
@@ -159,14 +224,21 @@ class RayExecutor(Executor):
         return out
 
     def cancel(self) -> None:
+        """Drop queued chunks; running ones are stopped by restarting their actors."""
         self._queue.clear()
         for slot in self._slots:
-            try:
-                ray.kill(slot.actor, no_restart=True)
-            except Exception:
-                pass
-        self._slots = []
+            if slot.running:
+                slot.running.clear()
+                dead = slot.actor
+                try:
+                    ray.kill(dead, no_restart=True)
+                except Exception:
+                    pass
+                slot.actor = POOL.replace(dead)
+        self._lost = []
 
     def close(self) -> None:
         self.cancel()
+        self._release()
+        self._slots = []
         self._work_ref = None

@@ -40,7 +40,10 @@ def ensure(address: str | None = None, num_cpus: int | None = None) -> None:
 def shutdown() -> None:
     """Disconnect from Ray (and stop it, if this process started it)."""
     global _started_here
+    from cluster.ray_executor import POOL
+
     with _lock:
+        POOL.clear()
         if ray.is_initialized():
             ray.shutdown()
         _started_here = False

@@ -41,10 +41,10 @@ typedef struct {
     anvil_trade *trades;
     int64_t trades_cap;
     int64_t n_trades;
-    metrics_acc *metrics;
+    trade_acc *metrics;
 } account;
 
-static inline void account_init(account *a, const anvil_config *cfg, metrics_acc *m,
+static inline void account_init(account *a, const anvil_config *cfg, trade_acc *m,
                                 anvil_trade *trades, int64_t trades_cap)
 {
     *a = (account){0};
@@ -145,7 +145,7 @@ static inline void account_reduce(account *a, int64_t t, double units, double px
         tr->exit_reason = reason;
     }
     a->n_trades += 1;
-    metrics_trade(a->metrics, pnl, ret, t - a->entry_bar);
+    trade_acc_add(a->metrics, pnl, ret, t - a->entry_bar);
 }
 
 /* Close the whole position at raw price `price` (slippage applied here). */

@@ -33,6 +33,12 @@ int64_t anvil_max_trades(int64_t n_bars)
     return n_bars > (INT64_MAX - 1) / 2 ? INT64_MAX : 2 * n_bars + 1;
 }
 
+/* The last signal that was not HOLD / NaN, kept in the signal's own type. */
+typedef struct {
+    double f64;
+    int8_t i8;
+} last_signal;
+
 /* Whether the signal value at t is one a signal may hold (checked on the last
  * bar too, where it is never acted on). */
 ANVIL_INLINE int signal_allowed(const void *sig, int kind, int64_t t)
@@ -46,49 +52,82 @@ ANVIL_INLINE int signal_allowed(const void *sig, int kind, int64_t t)
 
 /* Reads the signal at t. Returns 1 when it asks for a new target (in *target),
  * 0 when it changes nothing, -1 when the value is not allowed. */
-ANVIL_INLINE int read_signal(const void *sig, int kind, int64_t t, double *last,
+ANVIL_INLINE int read_signal(const void *sig, int kind, int64_t t, last_signal *last,
                              double max_leverage, int allow_short, double *target)
 {
     double v;
     if (kind == ANVIL_SIGNAL_I8) {
         int8_t s = ((const int8_t *)sig)[t];
-        if (s == ANVIL_HOLD || (double)s == *last)
+        if (s == ANVIL_HOLD || s == last->i8)
             return 0;
         if (s < -1 || s > 1)
             return -1;
+        last->i8 = s;
         v = (double)s;
     } else {
         v = ((const double *)sig)[t];
-        if (isnan(v) || v == *last)
+        if (isnan(v) || v == last->f64)
             return 0;
         if (isinf(v))
             return -1;
+        last->f64 = v;
     }
-    *last = v;
     *target = account_cap_target(v, max_leverage, allow_short);
     return 1;
 }
 
-ANVIL_INLINE int simulate(const anvil_bars *b, const void *sig, const int kind, const int fill,
+/* The first bar in [t, stop) whose signal asks for a change (or stop). */
+ANVIL_INLINE int64_t next_change(const void *sig, int kind, int64_t t, int64_t stop,
+                                 const last_signal *last)
+{
+    if (kind == ANVIL_SIGNAL_I8) {
+        const int8_t *s = (const int8_t *)sig;
+        const int8_t same = last->i8;
+        while (t < stop && (s[t] == ANVIL_HOLD || s[t] == same))
+            t++;
+    } else {
+        const double *s = (const double *)sig;
+        const double same = last->f64;
+        while (t < stop && (isnan(s[t]) || s[t] == same))
+            t++;
+    }
+    return t;
+}
+
+ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kind, const int fill,
                           const anvil_config *cfg, anvil_stats *stats, double *equity,
                           anvil_trade *trades, int64_t trades_cap, int64_t *n_trades,
                           int64_t *bad_index)
 {
-    const double *o = b->open, *h = b->high, *l = b->low, *c = b->close;
-    const int64_t n = b->n;
-    metrics_acc m;
+    const double *o = bars->open, *h = bars->high, *l = bars->low, *c = bars->close;
+    const int64_t last = bars->n - 1;
+    trade_acc closed = {0};
     account a;
-    metrics_init(&m, cfg->initial_capital);
-    account_init(&a, cfg, &m, trades, trades_cap);
+    account_init(&a, cfg, &closed, trades, trades_cap);
+    bar_acc b = bar_acc_new(cfg->initial_capital); /* never escapes: stays in registers */
     const risk_rules risk = risk_from_config(cfg);
     const double max_lev = cfg->max_leverage;
     const int allow_short = cfg->allow_short;
-
-    double last = 0.0;
+    last_signal seen = {0.0, 0};
     double target = 0.0;
     int pending = 0;
+    int64_t t = 0;
 
-    for (int64_t t = 0; t < n; t++) {
+    while (t < last) {
+        if (!pending && a.units == 0.0) {
+            /* Flat with nothing to do until the signal changes: equity stays at
+             * cash (the last mark) and every return is exactly 0. */
+            int64_t next = next_change(sig, kind, t, last, &seen);
+            if (next > t) {
+                bar_acc_repeat(&b, next - t);
+                if (equity)
+                    for (int64_t k = t; k < next; k++)
+                        equity[k] = a.cash;
+                t = next;
+                if (t == last)
+                    break;
+            }
+        }
         if (fill == ANVIL_FILL_NEXT_OPEN) {
             if (pending) {
                 account_to_target(&a, t, target, o[t]);
@@ -96,82 +135,83 @@ ANVIL_INLINE int simulate(const anvil_bars *b, const void *sig, const int kind, 
             }
             if (risk.on && a.units != 0.0)
                 risk_check(&a, &risk, t, o[t], h[t], l[t]);
-            if (t + 1 < n) {
-                int s = read_signal(sig, kind, t, &last, max_lev, allow_short, &target);
-                if (s < 0)
-                    goto bad_signal;
-                pending = s;
-            }
+            pending = read_signal(sig, kind, t, &seen, max_lev, allow_short, &target);
+            if (pending < 0)
+                goto bad_signal;
         } else {
             if (risk.on && a.units != 0.0)
                 risk_check(&a, &risk, t, o[t], h[t], l[t]);
-            if (t + 1 < n) {
-                int s = read_signal(sig, kind, t, &last, max_lev, allow_short, &target);
-                if (s < 0)
-                    goto bad_signal;
-                if (s)
-                    account_to_target(&a, t, target, c[t]);
-            }
-        }
-        if (t + 1 == n) {
-            if (!signal_allowed(sig, kind, t))
+            int s = read_signal(sig, kind, t, &seen, max_lev, allow_short, &target);
+            if (s < 0)
                 goto bad_signal;
-            if (cfg->close_at_end)
-                account_close(&a, t, c[t], ANVIL_EXIT_END);
+            if (s)
+                account_to_target(&a, t, target, c[t]);
         }
         double eq = account_equity(&a, c[t]);
-        metrics_bar(&m, eq, a.units != 0.0);
+        bar_acc_add(&b, eq, a.units != 0.0);
         if (equity)
             equity[t] = eq;
-        continue;
-    bad_signal:
-        if (bad_index)
-            *bad_index = t;
-        return ANVIL_E_SIGNAL;
+        t++;
     }
 
-    metrics_finish(&m, a.total_fees, cfg->periods_per_year, stats);
+    /* The last bar: its signal is checked but never acted on. */
+    if (fill == ANVIL_FILL_NEXT_OPEN && pending)
+        account_to_target(&a, last, target, o[last]);
+    if (risk.on && a.units != 0.0)
+        risk_check(&a, &risk, last, o[last], h[last], l[last]);
+    t = last;
+    if (!signal_allowed(sig, kind, last))
+        goto bad_signal;
+    if (cfg->close_at_end)
+        account_close(&a, last, c[last], ANVIL_EXIT_END);
+    double eq = account_equity(&a, c[last]);
+    bar_acc_add(&b, eq, a.units != 0.0);
+    if (equity)
+        equity[last] = eq;
+
+    metrics_finish(&b, &closed, a.total_fees, cfg->periods_per_year, stats);
     if (n_trades)
         *n_trades = a.n_trades;
     if (trades && a.n_trades > trades_cap)
         return ANVIL_E_CAPACITY;
     return ANVIL_OK;
+
+bad_signal:
+    if (bad_index)
+        *bad_index = t;
+    return ANVIL_E_SIGNAL;
 }
 
-/* One specialised copy of the loop per signal kind and fill mode. */
+/* One specialised copy of the loop per signal kind, fill mode and whether it
+ * writes outputs (a batch's stats-only copy carries no output branches). */
 #define ANVIL_SIM_ARGS                                                                     \
     const anvil_bars *b, const void *sig, const anvil_config *cfg, anvil_stats *stats,     \
         double *equity, anvil_trade *trades, int64_t cap, int64_t *n_trades, int64_t *bad
-#define ANVIL_SIM_PASS b, sig, cfg, stats, equity, trades, cap, n_trades, bad
+#define ANVIL_SIM_VARIANT(name, kind, fill, outputs)                                       \
+    static int name(ANVIL_SIM_ARGS)                                                        \
+    {                                                                                      \
+        return simulate(b, sig, kind, fill, cfg, stats, (outputs) ? equity : NULL,         \
+                        (outputs) ? trades : NULL, cap, n_trades, bad);                    \
+    }
 
-static int sim_i8_open(ANVIL_SIM_ARGS)
-{
-    return simulate(b, sig, ANVIL_SIGNAL_I8, ANVIL_FILL_NEXT_OPEN, cfg, stats, equity, trades,
-                    cap, n_trades, bad);
-}
-static int sim_i8_close(ANVIL_SIM_ARGS)
-{
-    return simulate(b, sig, ANVIL_SIGNAL_I8, ANVIL_FILL_CLOSE, cfg, stats, equity, trades,
-                    cap, n_trades, bad);
-}
-static int sim_f64_open(ANVIL_SIM_ARGS)
-{
-    return simulate(b, sig, ANVIL_SIGNAL_F64, ANVIL_FILL_NEXT_OPEN, cfg, stats, equity, trades,
-                    cap, n_trades, bad);
-}
-static int sim_f64_close(ANVIL_SIM_ARGS)
-{
-    return simulate(b, sig, ANVIL_SIGNAL_F64, ANVIL_FILL_CLOSE, cfg, stats, equity, trades,
-                    cap, n_trades, bad);
-}
+ANVIL_SIM_VARIANT(sim_i8_open, ANVIL_SIGNAL_I8, ANVIL_FILL_NEXT_OPEN, 1)
+ANVIL_SIM_VARIANT(sim_i8_close, ANVIL_SIGNAL_I8, ANVIL_FILL_CLOSE, 1)
+ANVIL_SIM_VARIANT(sim_f64_open, ANVIL_SIGNAL_F64, ANVIL_FILL_NEXT_OPEN, 1)
+ANVIL_SIM_VARIANT(sim_f64_close, ANVIL_SIGNAL_F64, ANVIL_FILL_CLOSE, 1)
+ANVIL_SIM_VARIANT(stats_i8_open, ANVIL_SIGNAL_I8, ANVIL_FILL_NEXT_OPEN, 0)
+ANVIL_SIM_VARIANT(stats_i8_close, ANVIL_SIGNAL_I8, ANVIL_FILL_CLOSE, 0)
+ANVIL_SIM_VARIANT(stats_f64_open, ANVIL_SIGNAL_F64, ANVIL_FILL_NEXT_OPEN, 0)
+ANVIL_SIM_VARIANT(stats_f64_close, ANVIL_SIGNAL_F64, ANVIL_FILL_CLOSE, 0)
 
-static int dispatch(int32_t kind, ANVIL_SIM_ARGS)
+typedef int (*sim_fn)(ANVIL_SIM_ARGS);
+
+static sim_fn pick(int32_t kind, int32_t fill, int outputs)
 {
-    if (kind == ANVIL_SIGNAL_I8)
-        return cfg->fill == ANVIL_FILL_CLOSE ? sim_i8_close(ANVIL_SIM_PASS)
-                                             : sim_i8_open(ANVIL_SIM_PASS);
-    return cfg->fill == ANVIL_FILL_CLOSE ? sim_f64_close(ANVIL_SIM_PASS)
-                                         : sim_f64_open(ANVIL_SIM_PASS);
+    static const sim_fn table[2][2][2] = {
+        {{stats_i8_open, stats_i8_close}, {stats_f64_open, stats_f64_close}},
+        {{sim_i8_open, sim_i8_close}, {sim_f64_open, sim_f64_close}},
+    };
+    return table[outputs != 0][kind == ANVIL_SIGNAL_F64][fill == ANVIL_FILL_CLOSE];
 }
 
 int anvil_backtest(const anvil_bars *bars, const void *signal, int32_t signal_kind,
@@ -191,8 +231,8 @@ int anvil_backtest(const anvil_bars *bars, const void *signal, int32_t signal_ki
     rc = anvil_check_bars(bars, bad_index);
     if (rc != ANVIL_OK)
         return rc;
-    return dispatch(signal_kind, bars, signal, cfg, stats, equity, trades, trades_cap,
-                    n_trades, bad_index);
+    sim_fn run = pick(signal_kind, cfg->fill, equity != NULL || trades != NULL);
+    return run(bars, signal, cfg, stats, equity, trades, trades_cap, n_trades, bad_index);
 }
 
 int anvil_batch(const anvil_bars *bars, const void *signals, int32_t signal_kind,
@@ -221,7 +261,7 @@ int anvil_batch(const anvil_bars *bars, const void *signals, int32_t signal_kind
         const anvil_config *cfg = &cfgs[n_cfgs == 1 ? 0 : run];
         const void *sig = (const char *)signals + (size_t)run * (size_t)n * width;
         int64_t bad = 0;
-        rc = dispatch(signal_kind, bars, sig, cfg, &stats[run], NULL, NULL, 0, NULL, &bad);
+        rc = pick(signal_kind, cfg->fill, 0)(bars, sig, cfg, &stats[run], NULL, NULL, 0, NULL, &bad);
         if (rc != ANVIL_OK) {
             if (bad_index)
                 *bad_index = run * n + bad;

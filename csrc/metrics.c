@@ -10,18 +10,18 @@ static double ratio(double num, double den)
     return den != 0.0 ? num / den : NAN;
 }
 
-void metrics_finish(const metrics_acc *m, double total_fees, double periods_per_year,
-                    anvil_stats *out)
+void metrics_finish(const bar_acc *b, const trade_acc *m, double total_fees,
+                    double periods_per_year, anvil_stats *out)
 {
-    double n = (double)m->n_bars;
-    double final_equity = m->prev_equity;
-    double growth = final_equity / m->initial;
+    double n = (double)b->n;
+    double final_equity = b->prev;
+    double growth = final_equity / b->initial;
     double ann = sqrt(periods_per_year);
 
     out->final_equity = final_equity;
-    out->net_pnl = final_equity - m->initial;
+    out->net_pnl = final_equity - b->initial;
     out->total_return = growth - 1.0;
-    if (m->n_bars == 0)
+    if (b->n == 0)
         out->annual_return = NAN;
     else if (growth <= 0.0)
         out->annual_return = -1.0;
@@ -29,36 +29,37 @@ void metrics_finish(const metrics_acc *m, double total_fees, double periods_per_
         out->annual_return = pow(growth, periods_per_year / n) - 1.0;
     out->total_fees = total_fees;
 
-    double mean = m->n_bars > 0 ? m->sum_r / n : NAN;
+    double mean = b->n > 0 ? b->sum_r / n : NAN;
     double var = NAN;
-    if (m->n_bars > 1) {
-        var = (m->sum_r2 - m->sum_r * mean) / (n - 1.0);
+    if (b->n > 1) {
+        var = (b->sum_r2 - b->sum_r * mean) / (n - 1.0);
         if (var < 0.0)
             var = 0.0; /* rounding of a constant series */
     }
     double sd = sqrt(var);
     out->volatility = sd * ann;
     out->sharpe = sd > 0.0 ? mean / sd * ann : NAN;
-    double downside = m->n_bars > 0 ? sqrt(m->sum_down2 / n) : NAN;
+    double downside = b->n > 0 ? sqrt(b->sum_down2 / n) : NAN;
     out->sortino = downside > 0.0 ? mean / downside * ann : NAN;
 
-    out->max_drawdown = m->max_dd;
-    out->max_drawdown_duration = (double)m->max_underwater;
-    out->calmar = m->max_dd > 0.0 ? out->annual_return / m->max_dd : NAN;
+    out->max_drawdown = b->max_dd;
+    int64_t longest = b->underwater > b->max_underwater ? b->underwater : b->max_underwater;
+    out->max_drawdown_duration = (double)longest;
+    out->calmar = b->max_dd > 0.0 ? out->annual_return / b->max_dd : NAN;
 
-    double trades = (double)m->n_trades;
+    double trades = (double)m->n;
     out->total_trades = trades;
-    out->win_rate = ratio((double)m->n_wins, trades);
+    out->win_rate = ratio((double)m->wins, trades);
     out->profit_factor = m->gross_loss > 0.0 ? m->gross_win / m->gross_loss
                          : (m->gross_win > 0.0 ? INFINITY : NAN);
     out->avg_trade_return = ratio(m->sum_ret, trades);
-    out->best_trade = m->n_trades > 0 ? m->best_ret : NAN;
-    out->worst_trade = m->n_trades > 0 ? m->worst_ret : NAN;
-    out->avg_win = ratio(m->sum_win_ret, (double)m->n_wins);
-    out->avg_loss = ratio(m->sum_loss_ret, (double)m->n_losses);
+    out->best_trade = m->n > 0 ? m->best : NAN;
+    out->worst_trade = m->n > 0 ? m->worst : NAN;
+    out->avg_win = ratio(m->sum_win_ret, (double)m->wins);
+    out->avg_loss = ratio(m->sum_loss_ret, (double)m->losses);
     out->expectancy = ratio(m->sum_pnl, trades);
-    out->exposure = ratio((double)m->bars_in_market, n);
-    out->avg_bars_held = ratio((double)m->sum_bars_held, trades);
+    out->exposure = ratio((double)b->in_market, n);
+    out->avg_bars_held = ratio((double)m->bars_held, trades);
 }
 
 int anvil_stats_from_equity(const double *equity, int64_t n, double initial_capital,
@@ -79,16 +80,16 @@ int anvil_stats_from_equity(const double *equity, int64_t n, double initial_capi
         if (!(trades[k].entry_bar >= 0 && trades[k].entry_bar <= trades[k].exit_bar
               && trades[k].exit_bar < n))
             return ANVIL_E_SIZE;
-    metrics_acc m;
-    metrics_init(&m, initial_capital);
+    bar_acc b = bar_acc_new(initial_capital);
     for (int64_t t = 0; t < n; t++)
-        metrics_bar(&m, equity[t], in_market ? in_market[t] != 0 : 0);
+        bar_acc_add(&b, equity[t], in_market ? in_market[t] != 0 : 0);
+    trade_acc m = {0};
     double fees = 0.0;
     for (int64_t k = 0; k < n_trades; k++) {
         const anvil_trade *tr = &trades[k];
-        metrics_trade(&m, tr->pnl, tr->ret, tr->exit_bar - tr->entry_bar);
+        trade_acc_add(&m, tr->pnl, tr->ret, tr->exit_bar - tr->entry_bar);
         fees += tr->entry_fees + tr->exit_fees;
     }
-    metrics_finish(&m, fees, periods_per_year, stats);
+    metrics_finish(&b, &m, fees, periods_per_year, stats);
     return ANVIL_OK;
 }

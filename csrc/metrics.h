@@ -1,8 +1,12 @@
 /*
  * metrics.h -- streaming statistics of one backtest (private to csrc/).
  *
- * Everything in anvil_stats is computed from running sums fed once per bar and
- * once per closed trade, so a batch never needs an equity curve in memory.
+ * Everything in anvil_stats is computed from running sums fed once per bar
+ * (bar_acc) and once per closed trade (trade_acc), so a batch never needs an
+ * equity curve in memory. The two are separate so that the bar loop can keep
+ * its sums in registers: bar_acc lives in the loop's own frame and never
+ * escapes it, while trades reach trade_acc through the account.
+ *
  * Definitions (the plain-Python reference in tests/ computes the same):
  *   r_t          equity_t / equity_{t-1} - 1, with equity_{-1} = initial
  *                capital; 0 once the previous equity is not positive.
@@ -22,94 +26,114 @@
 
 #include "anvil.h"
 
+/* Sums over the bars' closing equity. */
 typedef struct {
     double initial;
-    double prev_equity;
-    double peak;
+    double prev;      /* the last equity fed */
+    double peak;      /* running peak, the initial capital included */
+    double trough;    /* lowest equity since that peak */
     double sum_r;
     double sum_r2;
     double sum_down2;
     double max_dd;
-    int64_t n_bars;
-    int64_t underwater;
+    int64_t n;
+    int64_t underwater;  /* bars below the peak so far in this run */
     int64_t max_underwater;
-    int64_t bars_in_market;
-    /* closed trades */
-    int64_t n_trades;
-    int64_t n_wins;
-    int64_t n_losses;
-    int64_t sum_bars_held;
+    int64_t in_market;
+} bar_acc;
+
+/* Sums over closed trades. */
+typedef struct {
+    int64_t n;
+    int64_t wins;
+    int64_t losses;
+    int64_t bars_held;
     double sum_pnl;
     double gross_win;
     double gross_loss;
     double sum_ret;
     double sum_win_ret;
     double sum_loss_ret;
-    double best_ret;
-    double worst_ret;
-} metrics_acc;
+    double best;
+    double worst;
+} trade_acc;
 
-static inline void metrics_init(metrics_acc *m, double initial_capital)
+static inline bar_acc bar_acc_new(double initial_capital)
 {
-    *m = (metrics_acc){0};
-    m->initial = initial_capital;
-    m->prev_equity = initial_capital;
-    m->peak = initial_capital;
+    bar_acc b = {0};
+    b.initial = initial_capital;
+    b.prev = initial_capital;
+    b.peak = initial_capital;
+    b.trough = initial_capital;
+    return b;
 }
 
 /* Feed the equity at one bar's close. */
-static inline void metrics_bar(metrics_acc *m, double equity, int in_market)
+static inline void bar_acc_add(bar_acc *b, double equity, int in_market)
 {
-    double r = m->prev_equity > 0.0 ? equity / m->prev_equity - 1.0 : 0.0;
-    m->sum_r += r;
-    m->sum_r2 += r * r;
-    if (r < 0.0)
-        m->sum_down2 += r * r;
-    m->prev_equity = equity;
-    m->n_bars += 1;
-    m->bars_in_market += in_market;
-    if (equity >= m->peak) {
-        m->peak = equity;
-        m->underwater = 0;
+    double r = b->prev > 0.0 ? equity / b->prev - 1.0 : 0.0;
+    double down = r < 0.0 ? r : 0.0; /* branch-free: the sign of r is a coin flip */
+    b->sum_r += r;
+    b->sum_r2 += r * r;
+    b->sum_down2 += down * down;
+    b->prev = equity;
+    b->n += 1;
+    b->in_market += in_market;
+    if (equity >= b->peak) {
+        if (b->underwater > b->max_underwater)
+            b->max_underwater = b->underwater;
+        b->underwater = 0;
+        b->peak = equity;
+        b->trough = equity;
     } else {
-        double dd = 1.0 - equity / m->peak;
-        if (dd > m->max_dd)
-            m->max_dd = dd;
-        m->underwater += 1;
-        if (m->underwater > m->max_underwater)
-            m->max_underwater = m->underwater;
+        b->underwater += 1;
+        /* For a fixed peak, 1 - equity / peak only grows at a new low. */
+        if (equity < b->trough) {
+            b->trough = equity;
+            double dd = 1.0 - equity / b->peak;
+            if (dd > b->max_dd)
+                b->max_dd = dd;
+        }
     }
 }
 
-/* Feed one closed trade. */
-static inline void metrics_trade(metrics_acc *m, double pnl, double ret, int64_t bars_held)
+/* Feed `count` bars whose equity equals the last one fed and that hold no
+ * position: each return is exactly 0, so only the counts move. */
+static inline void bar_acc_repeat(bar_acc *b, int64_t count)
 {
-    if (m->n_trades == 0) {
-        m->best_ret = ret;
-        m->worst_ret = ret;
+    b->n += count;
+    if (!(b->prev >= b->peak)) /* as bar_acc_add decides, NaN equity included */
+        b->underwater += count;
+}
+
+static inline void trade_acc_add(trade_acc *m, double pnl, double ret, int64_t bars_held)
+{
+    if (m->n == 0) {
+        m->best = ret;
+        m->worst = ret;
     } else {
-        if (ret > m->best_ret)
-            m->best_ret = ret;
-        if (ret < m->worst_ret)
-            m->worst_ret = ret;
+        if (ret > m->best)
+            m->best = ret;
+        if (ret < m->worst)
+            m->worst = ret;
     }
-    m->n_trades += 1;
+    m->n += 1;
     m->sum_pnl += pnl;
     m->sum_ret += ret;
-    m->sum_bars_held += bars_held;
+    m->bars_held += bars_held;
     if (pnl > 0.0) {
-        m->n_wins += 1;
+        m->wins += 1;
         m->gross_win += pnl;
         m->sum_win_ret += ret;
     } else if (pnl < 0.0) {
-        m->n_losses += 1;
+        m->losses += 1;
         m->gross_loss -= pnl;
         m->sum_loss_ret += ret;
     }
 }
 
 /* Turn the sums into the stats record. */
-void metrics_finish(const metrics_acc *m, double total_fees, double periods_per_year,
-                    anvil_stats *out);
+void metrics_finish(const bar_acc *b, const trade_acc *m, double total_fees,
+                    double periods_per_year, anvil_stats *out);
 
 #endif /* ANVIL_METRICS_H */

@@ -44,7 +44,8 @@ struct anvil_sim {
     uint64_t magic;
     anvil_bars bars;
     anvil_config cfg;
-    metrics_acc metrics;
+    bar_acc bars_acc;
+    trade_acc trades_acc;
     account acct;
     risk_rules risk;
     double *equity;
@@ -85,8 +86,8 @@ int anvil_sim_init(anvil_sim *sim, int64_t sim_size, const anvil_bars *bars,
     memset(sim, 0, sizeof *sim);
     sim->bars = *bars;
     sim->cfg = *cfg;
-    metrics_init(&sim->metrics, cfg->initial_capital);
-    account_init(&sim->acct, cfg, &sim->metrics, trades, trades_cap);
+    sim->bars_acc = bar_acc_new(cfg->initial_capital);
+    account_init(&sim->acct, cfg, &sim->trades_acc, trades, trades_cap);
     sim->risk = risk_from_config(cfg);
     sim->equity = equity;
     sim->next_id = 1;
@@ -205,7 +206,7 @@ int anvil_sim_close(anvil_sim *sim, int64_t t)
         drop_stale_exits(sim);
     }
     double eq = account_equity(&sim->acct, c);
-    metrics_bar(&sim->metrics, eq, sim->acct.units != 0.0);
+    bar_acc_add(&sim->bars_acc, eq, sim->acct.units != 0.0);
     if (sim->equity)
         sim->equity[t] = eq;
     sim->next_bar = t + 1;
@@ -287,7 +288,7 @@ int anvil_sim_finish(anvil_sim *sim, anvil_stats *stats, int64_t *n_trades)
         return ANVIL_E_NULL;
     if (sim->stage != STAGE_DONE)
         return ANVIL_E_STATE;
-    metrics_finish(&sim->metrics, sim->acct.total_fees, sim->cfg.periods_per_year, stats);
+    metrics_finish(&sim->bars_acc, &sim->trades_acc, sim->acct.total_fees, sim->cfg.periods_per_year, stats);
     if (n_trades)
         *n_trades = sim->acct.n_trades;
     if (sim->acct.trades && sim->acct.n_trades > sim->acct.trades_cap)

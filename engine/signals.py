@@ -20,8 +20,6 @@ from engine.errors import InvalidSignalError
 HOLD: int = _bindings.HOLD
 """int8 signal value meaning "change nothing"."""
 
-_ALLOWED_INT = np.array([-1, 0, 1, HOLD])
-
 
 def _where(flat_index: int, n_bars: int, ndim: int) -> str:
     if ndim == 1:
@@ -64,7 +62,9 @@ def as_signal(values: Any, n_bars: int, ndim: int = 1) -> np.ndarray:
             arr_i = arr.astype(np.int64, copy=False)
         else:
             arr_i = arr
-        bad = ~np.isin(arr_i, _ALLOWED_INT)
+        if arr_i.size and arr_i.min() >= -1 and arr_i.max() <= 1:
+            return np.ascontiguousarray(arr_i, dtype=np.int8)  # the common case, checked cheaply
+        bad = ~(((arr_i >= -1) & (arr_i <= 1)) | (arr_i == HOLD))
         if bad.any():
             i = int(np.flatnonzero(bad.ravel())[0])
             v = arr.ravel()[i]

@@ -1,0 +1,327 @@
+"""The core benchmark: anvil next to vectorbt's ``Portfolio.from_signals`` on one series.
+
+On one seeded synthetic series (100,000 one-minute bars; ``--quick``: 10,000) and the
+same SMA-cross signals (computed once with numpy, outside the timing), one run measures
+
+- single backtest latency: anvil (with and without equity curve and trades) against
+  vectorbt's ``from_signals``, and their ratio;
+- a batch of 1,000 signal sets (``--quick``: 100): anvil's ``run_batch`` on 1 thread and
+  on every core — seconds, bar-steps per second in total and per core, the speed-up —
+  the C core alone the same way, and vectorbt's ``from_signals`` over the same columns.
+
+Both fill at the close with a 0.1 % fee, all in, long only. Figures are the best (and
+median) of several repeats after a warm-up, so vectorbt's numba compilation is not in
+them. The targets of issue 2 are printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import engine
+from engine import _bindings, synthetic
+from engine._run import resolve_threads
+from engine.records import STATS_DTYPE
+
+TARGET_SINGLE_RATIO = 50.0  # anvil's single backtest at least 50x faster than from_signals
+TARGET_PER_CORE = 500e6  # bar-steps per second per core in a batch
+TARGET_SCALING = 1.8  # speed-up from 1 core to 2
+
+FEE = 0.001
+CAPITAL = 10_000.0
+SEED = 20_240_601
+VBT_ORDER_BYTES = 56  # one vectorbt order record (vectorbt.portfolio.enums.order_dt)
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+def window_pairs(n_runs: int) -> list[tuple[int, int]]:
+    """``n_runs`` (fast, slow) SMA windows spread over a 50 x 20 grid."""
+    grid = [(fast, slow) for slow in range(60, 260, 10) for fast in range(2, 52)]
+    if n_runs > len(grid):
+        raise ValueError(f"at most {len(grid)} window pairs; asked for {n_runs}")
+    picks = np.linspace(0, len(grid) - 1, n_runs).round().astype(int)
+    return [grid[i] for i in picks]
+
+
+def sma(close: np.ndarray, window: int) -> np.ndarray:
+    """Simple moving average; NaN until ``window`` bars exist."""
+    sums = np.concatenate(([0.0], np.cumsum(close)))
+    out = np.full(len(close), np.nan)
+    out[window - 1 :] = (sums[window:] - sums[:-window]) / window
+    return out
+
+
+def sma_cross_signals(close: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """int8 ``[n_runs, n_bars]``: 1 while the fast SMA is above the slow one, else 0."""
+    cache = {w: sma(close, w) for w in {w for pair in pairs for w in pair}}
+    out = np.empty((len(pairs), len(close)), np.int8)
+    for i, (fast, slow) in enumerate(pairs):
+        out[i] = cache[fast] > cache[slow]
+    return out
+
+
+def vbt_entries_exits(signals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """vectorbt's entries and exits for int8 signals, time along the first axis, C order."""
+    sig = signals.T
+    entries, exits = sig == 1, sig == 0
+    # anvil never fills a signal on the last bar; vectorbt would, so it carries none.
+    entries[-1] = exits[-1] = False
+    # C order also for one column: numba compiles one version per array layout, and the
+    # warm-up must hit the version the timed call uses.
+    return np.ascontiguousarray(entries), np.ascontiguousarray(exits)
+
+
+# -- timing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    best: float
+    median: float
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> Timing:
+    """Best and median wall time of ``fn`` over ``repeats`` calls, after ``warmup`` calls.
+
+    The garbage collector is off while timing, as in ``timeit``.
+    """
+    for _ in range(warmup):
+        fn()
+    times = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    finally:
+        gc.enable()
+    return Timing(min(times), statistics.median(times))
+
+
+def core_batch(bars: engine.Bars, signals: np.ndarray, record: np.ndarray, workers: int) -> None:
+    """The C batch alone on validated input, split into ``workers`` parts on as many threads."""
+    out = np.zeros(len(signals), STATS_DTYPE)
+    if workers == 1:
+        _bindings.batch(bars.prices, signals, record, out)
+        return
+    edges = np.linspace(0, len(signals), workers + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = [
+            pool.submit(_bindings.batch, bars.prices, signals[lo:hi], record, out[lo:hi])
+            for lo, hi in zip(edges[:-1], edges[1:])
+        ]
+        for part in parts:
+            part.result()
+
+
+def available_memory() -> int:
+    """Bytes the kernel says are available (MemAvailable), or 0 when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def vbt_columns_that_fit(n_bars: int, n_runs: int, max_orders: int) -> int:
+    """How many columns vectorbt's batch can take in half the available memory."""
+    # entries + exits (bool), call_seq (int64) and a float64 per cell, plus order records.
+    per_column = n_bars * (2 + 8 + 8) + max_orders // max(n_runs, 1) * VBT_ORDER_BYTES
+    budget = available_memory() // 2
+    if budget == 0:
+        return n_runs
+    return int(max(1, min(n_runs, budget // max(per_column, 1))))
+
+
+# -- printing ----------------------------------------------------------------------------
+
+
+def alone_label(workers: int) -> str:
+    return f"  the core alone, {workers} thread{'s' if workers > 1 else ''}"
+
+
+def mark(ok: bool) -> str:
+    return "pass" if ok else "MISS"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.3f} ms"
+
+
+def rate(per_second: float) -> str:
+    return f"{per_second / 1e6:,.0f} M/s"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Rows aligned under the header: first column left, the others right."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:]))
+        return "  ".join([first, *rest]).rstrip()
+
+    return "\n".join([line(header), "-" * len(line(header)), *(line(r) for r in rows)])
+
+
+# -- the two parts -----------------------------------------------------------------------
+
+
+def bench_single(
+    vbt: Any, bars: engine.Bars, signal: np.ndarray, cfg: engine.Config, quick: bool
+) -> None:
+    """Single backtest latency, anvil against vectorbt's from_signals."""
+    repeats, repeats_vbt = (10, 5) if quick else (30, 10)
+    n_bars = len(bars)
+    close = pd.Series(bars.close, index=bars.index.tz_localize(None))
+    entries, exits = (a[:, 0] for a in vbt_entries_exits(signal[None, :]))
+
+    def vbt_run():
+        return vbt.Portfolio.from_signals(
+            close, entries, exits, fees=FEE, init_cash=CAPITAL, size=np.inf, freq="1min"
+        )
+
+    def vbt_run_and_stats():
+        pf = vbt_run()
+        return pf.total_return(), pf.sharpe_ratio(), pf.max_drawdown()
+
+    final = engine.backtest(bars, signal, cfg).stats["final_equity"]
+    agree = np.isclose(final, vbt_run().final_value(), rtol=1e-6)
+    full = "anvil backtest, equity + trades"
+    results = {
+        full: timed(lambda: engine.backtest(bars, signal, cfg), repeats),
+        "anvil backtest, stats only": timed(
+            lambda: engine.backtest(bars, signal, cfg, equity=False, trades=False), repeats
+        ),
+        "vectorbt from_signals": timed(vbt_run, repeats_vbt, warmup=2),
+        "vectorbt from_signals + 3 stats": timed(vbt_run_and_stats, repeats_vbt, warmup=2),
+    }
+    theirs = results["vectorbt from_signals"].best
+    rows = []
+    for name, t in results.items():
+        ratio = theirs / t.best
+        target = ""
+        if name == full:
+            target = f">= {TARGET_SINGLE_RATIO:g}x  {mark(ratio >= TARGET_SINGLE_RATIO)}"
+        shown = f"{ratio:,.1f}x" if name.startswith("anvil") else ""
+        per_bar = f"{t.best / n_bars * 1e9:,.2f}"
+        rows.append([name, ms(t.best), ms(t.median), per_bar, shown, target])
+    print(f"\nsingle backtest, one signal over {n_bars:,} bars "
+          f"(final equity agrees with vectorbt: {'yes' if agree else 'NO'})")  # fmt: skip
+    print(table(["", "best", "median", "ns/bar", "vectorbt/anvil", "target"], rows))
+
+
+def bench_batch(
+    vbt: Any, bars: engine.Bars, signals: np.ndarray, cfg: engine.Config, quick: bool
+) -> None:
+    """Batch throughput and scaling of anvil, next to vectorbt over the same columns."""
+    repeats = 2 if quick else 3
+    n_runs, n_bars = signals.shape
+    steps = n_runs * n_bars
+    cores = min(resolve_threads(0), n_runs)
+    record = cfg.to_record(bars.periods_per_year())
+
+    def run_batch(threads: int) -> Timing:
+        return timed(lambda: engine.run_batch(bars, signals, cfg, threads=threads), repeats)
+
+    def alone(workers: int) -> Timing:
+        return timed(lambda: core_batch(bars, signals, record, workers), repeats)
+
+    one = "anvil run_batch, threads=1 (1 core)"
+    every = f"anvil run_batch, threads=0 ({cores} cores)"
+    results: dict[str, tuple[Timing, int]] = {one: (run_batch(1), 1)}
+    if cores > 1:
+        results[every] = (run_batch(0), cores)
+    for workers in sorted({1, cores}):
+        results[alone_label(workers)] = (alone(workers), workers)
+
+    # vectorbt: the same columns (or as many as fit in memory, then scaled), one timed run.
+    max_orders = int(np.count_nonzero(np.diff(signals, axis=1))) + 2 * n_runs
+    n_cols = vbt_columns_that_fit(n_bars, n_runs, max_orders)
+    entries, exits = vbt_entries_exits(signals[:n_cols])
+    close = bars.close[:, None]
+
+    def vbt_run(rows: int = n_bars, cols: int = n_cols, orders: int = max_orders):
+        return vbt.Portfolio.from_signals(
+            close[:rows], np.ascontiguousarray(entries[:rows, :cols]),
+            np.ascontiguousarray(exits[:rows, :cols]), fees=FEE, init_cash=CAPITAL,
+            size=np.inf, freq="1min", max_orders=orders,
+        )  # fmt: skip
+
+    vbt_run(1_000, 2, 2_000)  # compiles the 2-D path on a small slice
+    t = timed(vbt_run, 1, warmup=0)
+    scale = n_runs / n_cols
+    vbt_label = "vectorbt from_signals, simulation only"
+    results[vbt_label] = (Timing(t.best * scale, t.median * scale), 1)
+
+    rows = []
+    for name, (t, workers) in results.items():
+        per_core = steps / t.best / workers
+        target = ""
+        if name.startswith("anvil run_batch"):
+            target = f">= {rate(TARGET_PER_CORE)}  {mark(per_core >= TARGET_PER_CORE)}"
+        rows.append([name, f"{t.best:,.3f} s", f"{t.median:,.3f} s", rate(steps / t.best),
+                     rate(per_core), f"{1e9 / per_core:,.2f}", target])  # fmt: skip
+    print(f"\nbatch, {n_runs:,} signal sets x {n_bars:,} bars = {steps:,} bar-steps")
+    print(table(["", "best", "median", "bar-steps/s", "per core", "ns/step/core", "target"], rows))
+
+    t_one = results[one][0].best
+    if cores > 1:
+        speedup = t_one / results[every][0].best
+        print(f"speed-up 1 -> {cores} cores, run_batch: {speedup:.2f}x  "
+              f"target >= {TARGET_SCALING:g}x {mark(speedup >= TARGET_SCALING)}")  # fmt: skip
+        alone_speedup = results[alone_label(1)][0].best / results[alone_label(cores)][0].best
+        print(f"speed-up 1 -> {cores} cores, the core alone: {alone_speedup:.2f}x")
+    else:
+        print("one core only: no scaling to measure")
+    versus = results[vbt_label][0].best / t_one
+    print(f"vectorbt batch / anvil run_batch on 1 core: {versus:,.1f}x")
+    notes = [
+        "vectorbt's batch is the simulation alone (no statistics), with max_orders set to the "
+        "signal changes so that its order records fit in memory; anvil's computes every metric.",
+        "run_batch includes its input validation (serial, numpy); 'the core alone' calls "
+        "engine._bindings.batch on validated input, split over threads like run_batch.",
+    ]
+    if n_cols < n_runs:
+        notes.append(
+            f"vectorbt ran {n_cols:,} of the {n_runs:,} columns (memory); time scaled x{scale:.2f}."
+        )
+    print("\n".join(f"note: {n}" for n in notes))
+
+
+def main(quick: bool) -> None:
+    """Run the benchmark and print its tables."""
+    import vectorbt as vbt  # a test-only dependency; the benchmark runs with the test extras
+
+    n_bars, n_runs = (10_000, 100) if quick else (100_000, 1_000)
+    bars = synthetic.bars(n_bars, seed=SEED, timeframe="1m")
+    signals = sma_cross_signals(bars.close, window_pairs(n_runs))
+    cfg = engine.Config(
+        initial_capital=CAPITAL, fee_rate=FEE, fill="close", periods_per_year=252.0
+    )
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"{n_bars:,} one-minute bars (engine.synthetic, seed {SEED}); {n_runs:,} SMA-cross "
+        f"signal sets; fill at close, fee {FEE:g}, all in, long only\n"
+        f"{resolve_threads(0)} core(s) for this process; load average at start {load}\n"
+        "times: best (median) of repeats after a warm-up; vectorbt's numba compilation excluded"
+    )
+    bench_single(vbt, bars, signals[0], cfg, quick)
+    bench_batch(vbt, bars, signals, cfg, quick)
