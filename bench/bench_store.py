@@ -86,8 +86,8 @@ def main(quick: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="anvil-bench-") as tmp:
         results = {name: measure(Path(tmp), label, n, tick, repeats) for name, label, tick in forms}
     print(f"{n:,} one-minute bars of one symbol (engine.synthetic, seed {SEED})")
-    header = f"{'prices':<15} {'operation':<36} {'anvil best':>11} {'median':>9} {'peer best':>11} {'median':>9} {'ratio':>6}"
-    print(header)
+    print(f"{'prices':<15} {'operation':<36} {'anvil best':>11} {'median':>9} "
+          f"{'peer best':>11} {'median':>9} {'ratio':>6}")  # fmt: skip
     for name, r in results.items():
         load = r["load"]
         for peer in ("read_csv", "read_parquet"):

@@ -33,6 +33,7 @@ from cluster import jobs, manifest
 from cluster.executor import Executor
 from cluster.scheduler import JobRun, run_job
 from cluster.sinks import claim, open_sink
+from cluster.portable import ShipsStrategy
 from cluster.tasks import Chunk, ChunkResult, empty_stats
 from cluster.work import _error, per_bar_returns
 from engine.records import STATS_DTYPE
@@ -74,7 +75,7 @@ def resample(values: np.ndarray, rng: np.random.Generator, block: int = 1) -> np
 
 
 @dataclass(frozen=True)
-class PermutationWork:
+class PermutationWork(ShipsStrategy):
     """Runs the strategy with fixed parameters on permuted paths ``(seed, index)``."""
 
     strategy: type[Strategy]

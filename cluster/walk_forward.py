@@ -37,6 +37,7 @@ from cluster.scheduler import JobRun, Objective, run_job
 from cluster.sinks import Sink, claim, open_sink
 from cluster.space import Space
 from cluster.sweep import _items as sweep_items
+from cluster.portable import ShipsStrategy
 from cluster.tasks import Chunk, ChunkResult, empty_stats
 from cluster.work import _error, per_bar_returns
 from engine.records import STATS_DTYPE
@@ -102,7 +103,7 @@ def windows(ts: np.ndarray, train: Any, test: Any, step: Any = None, anchored: b
     return out
 
 
-class WindowWork:
+class WindowWork(ShipsStrategy):
     """Backtests items ``(("train" | "test", window number), params)`` on window slices."""
 
     def __init__(self, strategy: type[Strategy], bars: engine.Bars, config: engine.Config,

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 import engine
+from cluster.portable import ShipsStrategy
 from cluster.tasks import Chunk, ChunkResult, empty_stats
 from engine.records import STATS_DTYPE
 from engine.signals import as_signal, to_float
@@ -38,7 +39,7 @@ def per_bar_returns(equity: np.ndarray, initial: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SweepWork:
+class SweepWork(ShipsStrategy):
     """A strategy, its bars by symbol, and the config every item shares.
 
     Items are ``(symbol, params)``; a chunk holds items of one symbol.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import pytest
@@ -16,6 +17,19 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 settings.register_profile("ci", max_examples=300, deadline=None, print_blob=True)
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test sees its own market-data store, never the user's real one.
+
+    ``ANVIL_DB`` points at a fresh file for the session (the shipped sample loads
+    into it on first use); tests that need a store of their own set it again.
+    """
+    path = tmp_path_factory.mktemp("store") / "anvil.duckdb"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ANVIL_DB", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")

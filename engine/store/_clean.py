@@ -11,14 +11,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.bars import PRICE_FIELDS, validate
+from engine.bars import PRICE_FIELDS, Reason, broken_rules, validate
 from engine.errors import InvalidBarsError
 from engine.store._columns import ColumnMap, map_columns
 from engine.store._errors import BadRowsError, SourceError
 from engine.store._parse import Parsed, parse_numbers, parse_times
 from engine.store._read import RawSource
 from engine.store._report import SHOWN_PROBLEMS, ImportReport, RowProblem
-from engine.bars import Reason, broken_rules
 
 VALUE_FIELDS = (*PRICE_FIELDS, "volume", "adj_close")
 
@@ -170,16 +169,22 @@ def _values(table: pa.Table, colmap: ColumnMap, probs: _Problems) -> dict[str, n
         col = table.column(colmap.fields[name])
         parsed: Parsed = parse_numbers(col, colmap.fields[name], probs.source.name)
         if name != "adj_close":
-            probs.add(name, parsed.missing, lambda i, name=name: f"{name} is missing")
-        probs.add(
-            name, parsed.unreadable, lambda i, name=name, col=col: f"{name} is {col[i].as_py()!r}, not a number"
-        )
+            probs.add(name, parsed.missing, _missing(name))
+        probs.add(name, parsed.unreadable, _not_a_number(name, col))
         out[name] = parsed.values
     adj = out["adj_close"]
     given = ~np.isnan(adj)
     probs.add("adj_close", given & ~(np.isfinite(adj) & (adj > 0)),
               lambda i: f"adj_close is {adj[i]}: prices must be finite and positive")  # fmt: skip
     return out
+
+
+def _missing(name: str) -> Reason:
+    return lambda i: f"{name} is missing"
+
+
+def _not_a_number(name: str, col: pa.ChunkedArray) -> Reason:
+    return lambda i: f"{name} is {col[i].as_py()!r}, not a number"
 
 
 def _symbols(
@@ -257,7 +262,7 @@ def _batch(ts: np.ndarray, codes: np.ndarray, names: list[str], cols: dict[str, 
     present = np.unique(codes)
     starts = np.searchsorted(codes, present).tolist() + [len(codes)]
     symbols = [names[int(k)] for k in present]
-    for sym, lo, hi in zip(symbols, starts[:-1], starts[1:]):
+    for sym, lo, hi in zip(symbols, starts[:-1], starts[1:], strict=True):
         try:
             validate(ts[lo:hi], {k: v[lo:hi] for k, v in cols.items()})
         except InvalidBarsError as exc:  # the row checks above missed a rule of Bars: a bug

@@ -71,11 +71,8 @@ def map_columns(names: list[str], source: str) -> ColumnMap:
     missing = ([] if time else ["ts"]) + [f for f in PRICE_FIELDS if f not in fields]
     if missing:
         have = ", ".join(repr(n) for n in names) or "none"
-        raise SourceError(
-            f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(the source has {have}); name the time 'ts', 'date', 'datetime' or 'timestamp'"
-            if "ts" in missing
-            else f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (the source has {have})"
-        )
+        hint = "; name the time 'ts', 'date', 'datetime' or 'timestamp'" if "ts" in missing else ""
+        plural = "s" if len(missing) > 1 else ""
+        raise SourceError(f"{source}: missing column{plural} {', '.join(missing)} (the source has {have}){hint}")
     used = set(fields.values()) | set(time)
     return ColumnMap(fields, time, tuple(n for n in names if n not in used))

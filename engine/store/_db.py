@@ -34,6 +34,7 @@ class Database:
         self._users = 0
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        _check_is_duckdb(path)
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -120,6 +121,26 @@ def release(db: Database) -> None:
         _registry.pop((os.getpid(), db.path), None)
         with db._write_lock:
             db._close()
+
+
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
+
+
+def _check_is_duckdb(path: Path) -> None:
+    """Refuse an existing file that is not a DuckDB database (DuckDB would open a CSV
+    or Parquet file as a read-only view, and the store would live in memory)."""
+    if path.is_dir():
+        raise StoreError(f"the store {path} is a folder; give the path of a .duckdb file")
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head[8:12] != _DUCKDB_MAGIC:
+        first = head.split(b"\n", 1)[0].decode("utf-8", "replace")
+        raise StoreError(
+            f"cannot open the store {path}: it is not a DuckDB database (it starts {first!r}); "
+            "a store is a .duckdb file, and data files go in with Store.import_bars"
+        )
 
 
 def _open_failure(path: Path, read_only: bool, exc: Exception) -> str:

@@ -50,7 +50,9 @@ def _as_table(data: Any) -> pa.Table:
 def _format(path: Path, format: str | None) -> str:  # noqa: A002
     fmt = (format or _SUFFIXES.get(path.suffix.lower(), "")).lower().lstrip(".")
     if fmt not in ("csv", "parquet"):
-        raise ValueError(f"cannot tell the format of {path} from its extension; name it .csv or .parquet, or pass format=")
+        raise ValueError(
+            f"cannot tell the format of {path} from its extension; name it .csv or .parquet, or pass format="
+        )
     return fmt
 
 

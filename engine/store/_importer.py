@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import duckdb
 import numpy as np
 import pyarrow as pa
-import duckdb
 
 from engine.store._clean import Batch
 from engine.store._errors import SourceError
@@ -29,7 +29,7 @@ def timeframes(batch: Batch, timeframe: str | Timeframe | None) -> list[Timefram
     if timeframe is not None:
         return [parse_timeframe(timeframe)] * len(batch.symbols)
     out = []
-    for sym, lo, hi in zip(batch.symbols, batch.starts[:-1], batch.starts[1:]):
+    for sym, lo, hi in zip(batch.symbols, batch.starts[:-1], batch.starts[1:], strict=True):
         tf = infer_timeframe(batch.ts[lo:hi])
         if tf is None:
             raise SourceError(
@@ -59,6 +59,7 @@ def write(cur: duckdb.DuckDBPyConnection, batch: Batch, tfs: list[Timeframe]) ->
                 f"WHERE series_id IN (SELECT DISTINCT series_id FROM {_STAGED}) GROUP BY series_id"
             ).fetchall()
         )
+        diffs = _diff(cur) if existing else {}  # before the fresh series' rows go in
         fresh = [i for i in ids if i not in existing]
         if fresh:
             cur.execute(
@@ -66,9 +67,8 @@ def write(cur: duckdb.DuckDBPyConnection, batch: Batch, tfs: list[Timeframe]) ->
                 f"(SELECT unnest($ids::INTEGER[])) ORDER BY series_id, ts",
                 {"ids": fresh},
             )
-        diffs = _diff(cur) if existing else {}
         changes = []
-        for sym, tf, sid, n in zip(batch.symbols, tfs, ids, counts.tolist()):
+        for sym, tf, sid, n in zip(batch.symbols, tfs, ids, counts.tolist(), strict=True):
             if sid not in existing:
                 changes.append(SeriesChange(sym, tf.name, int(n), 0, 0))
                 continue
@@ -91,7 +91,7 @@ def _series_ids(cur: duckdb.DuckDBPyConnection, symbols: list[str], tfs: list[Ti
     known = {(s, t): i for i, s, t in cur.execute("SELECT id, symbol, timeframe FROM market.series").fetchall()}
     next_id = max(known.values(), default=0) + 1
     ids = []
-    for sym, tf in zip(symbols, tfs):
+    for sym, tf in zip(symbols, tfs, strict=True):
         sid = known.get((sym, tf.name))
         if sid is None:
             sid, next_id = next_id, next_id + 1

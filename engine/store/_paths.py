@@ -9,12 +9,12 @@ from pathlib import Path
 FILE_NAME = "anvil.duckdb"
 
 
-def data_dir() -> Path:
+def data_dir(platform: str = sys.platform) -> Path:
     """The user's data folder for anvil (``$XDG_DATA_HOME/anvil`` or ``~/.local/share/anvil``;
     ``~/Library/Application Support/anvil`` on macOS, ``%LOCALAPPDATA%\\anvil`` on Windows)."""
-    if sys.platform == "win32":
+    if platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
+    elif platform == "darwin":
         base = Path.home() / "Library" / "Application Support"
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")

@@ -7,7 +7,7 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import duckdb
 import numpy as np
@@ -17,7 +17,7 @@ import pyarrow as pa
 from engine.bars import Bars
 from engine.store._errors import NoDataError
 
-TimeLike = str | dt.date | dt.datetime | pd.Timestamp | np.datetime64 | int
+TimeLike: TypeAlias = "str | dt.date | dt.datetime | pd.Timestamp | np.datetime64 | int"
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 _DAY_NS = 86400 * 10**9
 _LISTED = 20
@@ -120,11 +120,11 @@ def column(table: pa.Table, name: str) -> np.ndarray:
 def to_bars(table: pa.Table, symbol: str) -> Bars:
     """Bars from a table of ``read_table``, sorted by time if it is not already."""
     ts = column(table, "ts")
-    cols = [column(table, k) for k in ("open", "high", "low", "close", "volume")]
+    o, h, lo, c, v = (column(table, k) for k in ("open", "high", "low", "close", "volume"))
     if len(ts) > 1 and not bool(np.all(ts[1:] > ts[:-1])):  # only after a direct SQL write
         order = np.argsort(ts, kind="stable")
-        ts, cols = ts[order], [c[order] for c in cols]
-    return Bars(ts, *cols, symbol=symbol)
+        ts, o, h, lo, c, v = (a[order] for a in (ts, o, h, lo, c, v))
+    return Bars(ts, o, h, lo, c, v, symbol=symbol)
 
 
 def catalog(cur: duckdb.DuckDBPyConnection) -> list[SeriesInfo]:

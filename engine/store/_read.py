@@ -117,10 +117,10 @@ def _frame_table(df: pd.DataFrame) -> pa.Table:
 
 def _format(format: str | None, name: str | None, head: bytes) -> str:  # noqa: A002
     if format is not None:
-        fmt = format.lower().lstrip(".")
-        if fmt not in FORMATS:
+        given = format.lower().lstrip(".")
+        if given not in FORMATS:
             raise SourceError(f"format {format!r}: anvil imports {' or '.join(FORMATS)}")
-        return fmt
+        return given
     suffixes = [s.lower() for s in Path(name or "").suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes.pop()

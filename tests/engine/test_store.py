@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import engine
+from engine import synthetic
 from engine.store import (
     NoDataError,
     SourceError,
@@ -25,6 +26,7 @@ from engine.store import (
     open_database,
     release,
 )
+from engine.store._paths import data_dir
 from engine.store._sample import SAMPLE_DIR
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -61,11 +63,19 @@ def test_default_path_is_anvil_db_when_set(monkeypatch, tmp_path):
     assert default_path() == tmp_path / "mine.duckdb"
 
 
-@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="the XDG rule is the Linux/BSD default")
-def test_default_path_is_in_the_xdg_data_folder(monkeypatch, tmp_path):
-    monkeypatch.delenv("ANVIL_DB", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert default_path() == tmp_path / "anvil" / "anvil.duckdb"
+def test_the_data_folder_follows_each_platforms_rule(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+    assert data_dir("linux") == tmp_path / "xdg" / "anvil"
+    assert data_dir("win32") == tmp_path / "local" / "anvil"
+    assert data_dir("darwin") == Path.home() / "Library" / "Application Support" / "anvil"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    assert data_dir("linux") == Path.home() / ".local" / "share" / "anvil"
+
+
+def test_without_anvil_db_the_store_is_in_the_data_folder(monkeypatch):
+    monkeypatch.delenv("ANVIL_DB")
+    assert default_path() == data_dir() / "anvil.duckdb"
 
 
 def test_store_without_a_path_opens_anvil_db(monkeypatch, tmp_path):
@@ -170,6 +180,24 @@ def test_a_read_only_store_needs_an_existing_file(tmp_path):
         Store(tmp_path / "missing.duckdb", read_only=True)
 
 
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "prices.csv"
+    path.write_bytes((DATA / "yahoo_acme.csv").read_bytes())
+    with pytest.raises(StoreError, match=r"cannot open the store .*prices\.csv"):
+        Store(path)
+
+
+def test_the_default_store_can_be_closed_and_opens_again(monkeypatch, tmp_path):
+    from engine.store import default_store
+
+    monkeypatch.setenv("ANVIL_DB", str(tmp_path / "d.duckdb"))
+    first = default_store()
+    assert default_store() is first
+    first.close()  # lets another process open the file
+    assert len(engine.load("IXIC", "1d", start="2018-12-24")) == 5
+    assert default_store() is not first
+
+
 def test_a_store_written_by_a_newer_anvil_is_refused(tmp_path):
     path = tmp_path / "x.duckdb"
     with Store(path, sample=False) as s, s.database.write() as cur:
@@ -207,6 +235,18 @@ def test_bars_come_back_as_engine_bars(sample_store, sp500_df):
     assert isinstance(bars, engine.Bars) and len(bars) == len(sp500_df)
     np.testing.assert_array_equal(bars.close, sp500_df["close"].to_numpy())
     assert not bars.close.flags.writeable
+
+
+def test_bars_view_the_arrow_memory_duckdb_filled(store):
+    """Through Arrow into numpy without a copy per column: the arrays Bars keeps are views
+    of the Arrow buffers the query returned."""
+    store.import_bars(synthetic.table(300_000, timeframe="1m"), timeframe="1m")
+    bars = store.bars("SYN", "1m")
+    for values in (bars.ts, bars.open, bars.high, bars.low, bars.close, bars.volume):
+        owner = values
+        while isinstance(owner, np.ndarray):
+            owner = owner.base
+        assert type(owner).__module__ == "pyarrow.lib"
 
 
 def test_start_and_end_are_inclusive(sample_store):

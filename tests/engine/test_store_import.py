@@ -203,6 +203,18 @@ def test_an_overlapping_import_replaces_and_adds_in_time_order(store, sp500_df):
     assert physically_sorted(store)
 
 
+def test_one_import_can_add_a_symbol_and_update_another(store):
+    rows = pd.read_csv(DATA / "two_symbols.csv")
+    store.import_bars(rows[rows.symbol == "AAA"].iloc[:2], timeframe="1d")
+    rows.loc[0, "volume"] = 5.0  # AAA's first bar, changed
+    report = store.import_bars(rows, timeframe="1d")
+    assert [(s.symbol, s.added, s.changed, s.unchanged) for s in report.series] == [
+        ("AAA", 1, 1, 1), ("BBB", 3, 0, 0),
+    ]  # fmt: skip
+    np.testing.assert_array_equal(store.bars("AAA", "1d").volume, [5.0, 1.0, 1.0])
+    assert physically_sorted(store)
+
+
 def test_a_fresh_multi_symbol_import_is_stored_in_time_order(store, tmp_path):
     rows = pd.read_csv(DATA / "two_symbols.csv").iloc[::-1]  # newest first, symbols interleaved
     rows.to_csv(tmp_path / "backwards.csv", index=False)
@@ -268,7 +280,8 @@ def test_an_empty_csv(store):
 
 def test_missing_columns_are_named_with_the_ones_present(store, sp500_df):
     before = snapshot(store)
-    with pytest.raises(SourceError, match=r"DataFrame: missing columns high, low \(the source has 'ts', 'open', 'close'\)"):
+    have = r"\(the source has 'ts', 'open', 'close'\)"
+    with pytest.raises(SourceError, match=rf"DataFrame: missing columns high, low {have}"):
         store.import_bars(sp500_df[["ts", "open", "close"]], symbol="X")
     with pytest.raises(SourceError, match="missing column ts .*name the time 'ts', 'date'"):
         store.import_bars(sp500_df.drop(columns="ts"), symbol="X")

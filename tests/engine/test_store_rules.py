@@ -7,10 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.bars import validate
+from engine.bars import broken_rules, validate
 from engine.errors import InvalidBarsError
 from engine.store import TimeframeError, parse_timeframe
-from engine.bars import broken_rules
 from engine.store._timeframe import infer_timeframe
 
 values = st.one_of(
@@ -23,7 +22,8 @@ values = st.one_of(
 def test_row_checks_find_a_bad_row_exactly_when_validate_refuses(rows):
     """Same rules: validate names the earliest row any rule breaks, and at that row the
     first rule in order."""
-    cols = {k: np.array(v, dtype=float) for k, v in zip(("open", "high", "low", "close", "volume"), zip(*rows))}
+    fields = ("open", "high", "low", "close", "volume")
+    cols = {k: np.array(v, dtype=float) for k, v in zip(fields, zip(*rows, strict=True), strict=True)}
     ts = np.arange(len(rows), dtype=np.int64)
     broken = [(column, mask) for column, mask, _ in broken_rules(cols) if mask.any()]
     try:
