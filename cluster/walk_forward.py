@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ from cluster.sinks import Sink, claim, open_sink
 from cluster.space import Space
 from cluster.sweep import _items as sweep_items
 from cluster.portable import ShipsStrategy
-from cluster.tasks import Chunk, ChunkResult, empty_stats
+from cluster.tasks import Chunk, ChunkResult, Progress, empty_stats
 from cluster.work import _error, per_bar_returns
 from engine.records import STATS_DTYPE
 from engine.signals import as_signal
@@ -234,9 +234,15 @@ def walk_forward(
     sp = Space.of(strategy, space)
     wins = windows(bars.ts, train, test, step, anchored, embargo)
     work = WindowWork(strategy, bars, cfg, wins)
-    params_list = [p for _, (_, p) in sweep_items(method, sp, ["x"], n_trials, seed)]
-    n_params = len(params_list)
+    stride = sp.size if method == "grid" else n_trials  # item ids: window * stride + point
+    n_params = round(sp.size * sp.valid_fraction(seed=seed)) if method == "grid" else n_trials
     total = n_params * len(wins) + len(wins)
+
+    def train_items() -> Iterator[tuple[int, Any]]:
+        for w in wins:
+            for point, (_, params) in sweep_items(method, sp, ["x"], n_trials, seed):
+                yield w.number * stride + point, (("train", w.number), params)
+
     spec = {"kind": "walk_forward", "strategy": strategy.name, "space": sp.describe(),
             "windows": [w.__dict__ for w in wins], "metric": metric, "method": method,
             "config": cfg.to_dict(), "seed": seed, "n_trials": n_trials}  # fmt: skip
@@ -246,14 +252,12 @@ def walk_forward(
     report, finish = jobs.progress_fn(progress, total, f"walk-forward {strategy.name}")
     try:
         ex.start(work)
-        train_items = [(w.number * n_params + i, (("train", w.number), p))
-                       for w in wins for i, p in enumerate(params_list)]  # fmt: skip
         sink = open_sink(out)
         job_manifest = claim(sink, job_manifest)
         size = job_manifest.get("chunk_size")
         if size is None:
-            per_item = jobs.calibrate(work, train_items[:8])
-            size = jobs.chunk_size_for(per_item, len(train_items), ex.capacity)
+            per_item = jobs.calibrate(work, jobs.first(8, train_items()))
+            size = jobs.chunk_size_for(per_item, n_params * len(wins), ex.capacity)
             job_manifest = {**job_manifest, "chunk_size": size}
             sink.save_manifest(job_manifest)
         done = sink.done_chunks()
@@ -264,13 +268,15 @@ def walk_forward(
                 cols[name] = [it[1][name] for it in chunk.items]
             sink.write(chunk.id, jobs.stats_frame(result, cols), result.extra)
 
-        run = run_job(ex, jobs.chunked(train_items, int(size)), total, record, skip=done,
+        run = run_job(ex, jobs.chunked(train_items(), int(size)), total, record, skip=done,
                       objective=Objective(metric, maximize), progress=report, cancel=cancel)  # fmt: skip
         frames = [f for f in sink.frames() if len(f) and f["item_id"].iloc[0] < TEST_IDS]
-        train_table = pd.concat(frames, ignore_index=True).sort_values("item_id").reset_index(drop=True)
+        columns = ["item_id", "window", *strategy._params, *engine.METRICS, "error"]
+        train_table = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns))
+        train_table = train_table.sort_values("item_id", kind="stable").reset_index(drop=True)
         chosen = _choose(train_table, wins, metric, maximize, tuple(strategy._params))
         test_items = [(TEST_IDS + w.number, (("test", w.number), chosen[w.number]))
-                      for w in wins if w.number in chosen]  # fmt: skip
+                      for w in wins if w.number in chosen and not run.cancelled]  # fmt: skip
 
         def record_test(result: ChunkResult, chunk: Chunk) -> None:
             curve = result.extra[0] if result.extra else None
@@ -295,8 +301,6 @@ def walk_forward(
 def _offset(report: Any, offset: int) -> Any:
     if report is None:
         return None
-    from cluster.tasks import Progress
-
     return lambda p: report(Progress(offset + p.done, p.total, p.failed, p.best))
 
 

@@ -80,3 +80,13 @@ def test_walk_forward_resumes_from_its_output(sp500_bars, tmp_path):
     assert b.run.done_items == 0  # everything was already stored
     pd.testing.assert_frame_equal(a.windows, b.windows)
     pd.testing.assert_series_equal(a.equity, b.equity)
+
+
+def test_a_walk_forward_cancelled_at_once_returns_what_it_has(sp500_bars):
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()
+    res = cluster.walk_forward(SmaX, sp500_bars[-1500:], SPACE, 500, 250, config=COST, cancel=cancel,
+                               address="local-threads")  # fmt: skip
+    assert res.run.cancelled and res.train_table.empty and len(res.equity) == 0
