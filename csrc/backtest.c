@@ -76,6 +76,17 @@ ANVIL_INLINE int read_signal(const void *sig, int kind, int64_t t, last_signal *
     return 1;
 }
 
+/* Whether the signal at t asks for a change (or is not allowed). */
+ANVIL_INLINE int signal_changes(const void *sig, int kind, int64_t t, const last_signal *last)
+{
+    if (kind == ANVIL_SIGNAL_I8) {
+        int8_t s = ((const int8_t *)sig)[t];
+        return s != ANVIL_HOLD && s != last->i8;
+    }
+    double v = ((const double *)sig)[t];
+    return !isnan(v) && v != last->f64;
+}
+
 /* The first bar in [t, stop) whose signal asks for a change (or stop). */
 ANVIL_INLINE int64_t next_change(const void *sig, int kind, int64_t t, int64_t stop,
                                  const last_signal *last)
@@ -114,6 +125,20 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
     int64_t t = 0;
 
     while (t < last) {
+        if (!pending && a.units != 0.0 && !risk.on) {
+            /* Holding, nothing pending, no risk exits: until the signal changes,
+             * each bar only marks the position. */
+            const double cash = a.cash, units = a.units;
+            while (t < last && !signal_changes(sig, kind, t, &seen)) {
+                double eq = cash + units * c[t];
+                bar_acc_add(&b, eq, 1);
+                if (equity)
+                    equity[t] = eq;
+                t++;
+            }
+            if (t == last)
+                break;
+        }
         if (!pending && a.units == 0.0) {
             /* Flat with nothing to do until the signal changes: equity stays at
              * cash (the last mark) and every return is exactly 0. */

@@ -4,6 +4,48 @@
 
 #include "anvil.h"
 
+/* Whether bar i is valid. Written so that NaN fails: comparisons with NaN are false. */
+static int bar_ok(const double *o, const double *h, const double *l, const double *c, int64_t i)
+{
+    return l[i] > 0.0 && h[i] < INFINITY && l[i] <= o[i] && o[i] <= h[i] && l[i] <= c[i]
+           && c[i] <= h[i];
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* bar_ok for every bar in [start, stop), two bars at a time. The packed
+ * comparisons are the ordered ones, false on NaN, exactly as bar_ok's. */
+static int block_ok(const double *o, const double *h, const double *l, const double *c,
+                    int64_t start, int64_t stop)
+{
+    const __m128d zero = _mm_setzero_pd(), inf = _mm_set1_pd(INFINITY);
+    __m128d all = _mm_cmpeq_pd(zero, zero); /* every lane true */
+    int64_t i = start;
+    for (; i + 2 <= stop; i += 2) {
+        __m128d lo = _mm_loadu_pd(l + i), hi = _mm_loadu_pd(h + i);
+        __m128d op = _mm_loadu_pd(o + i), cl = _mm_loadu_pd(c + i);
+        __m128d ok = _mm_and_pd(_mm_cmpgt_pd(lo, zero), _mm_cmplt_pd(hi, inf));
+        ok = _mm_and_pd(ok, _mm_and_pd(_mm_cmple_pd(lo, op), _mm_cmple_pd(op, hi)));
+        ok = _mm_and_pd(ok, _mm_and_pd(_mm_cmple_pd(lo, cl), _mm_cmple_pd(cl, hi)));
+        all = _mm_and_pd(all, ok);
+    }
+    int fine = _mm_movemask_pd(all) == 3;
+    for (; i < stop; i++)
+        fine &= bar_ok(o, h, l, c, i);
+    return fine;
+}
+#else
+static int block_ok(const double *o, const double *h, const double *l, const double *c,
+                    int64_t start, int64_t stop)
+{
+    for (int64_t i = start; i < stop; i++)
+        if (!bar_ok(o, h, l, c, i))
+            return 0;
+    return 1;
+}
+#endif
+
 int anvil_check_bars(const anvil_bars *bars, int64_t *bad_index)
 {
     if (bars == NULL)
@@ -13,14 +55,17 @@ int anvil_check_bars(const anvil_bars *bars, int64_t *bad_index)
     if (!bars->open || !bars->high || !bars->low || !bars->close)
         return ANVIL_E_NULL;
     const double *o = bars->open, *h = bars->high, *l = bars->low, *c = bars->close;
-    for (int64_t i = 0; i < bars->n; i++) {
-        /* Written so that NaN fails every test: comparisons with NaN are false. */
-        int ok = l[i] > 0.0 && h[i] < INFINITY && l[i] <= o[i] && o[i] <= h[i]
-                 && l[i] <= c[i] && c[i] <= h[i];
-        if (!ok) {
-            if (bad_index)
-                *bad_index = i;
-            return ANVIL_E_PRICE;
+    const int64_t n = bars->n, block = 1024;
+    for (int64_t start = 0; start < n; start += block) {
+        int64_t stop = n - start > block ? start + block : n;
+        if (block_ok(o, h, l, c, start, stop))
+            continue;
+        for (int64_t i = start; i < stop; i++) { /* find the first bad bar exactly */
+            if (!bar_ok(o, h, l, c, i)) {
+                if (bad_index)
+                    *bad_index = i;
+                return ANVIL_E_PRICE;
+            }
         }
     }
     return ANVIL_OK;

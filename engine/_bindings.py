@@ -84,6 +84,12 @@ def check_bars(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.n
     return -1
 
 
+def _first_guess(n_bars: int) -> int:
+    """Trade records to allocate first: plenty for ordinary signals; a run that
+    closes more is rerun with the exact count (the core reports it)."""
+    return min(max_trades(n_bars), n_bars // 16 + 1024)
+
+
 def backtest(
     prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     signal: np.ndarray,
@@ -96,26 +102,31 @@ def backtest(
     n = bars.n
     stats = np.zeros(1, STATS_DTYPE)
     equity = np.empty(n, np.float64) if want_equity else None
-    trades = np.empty(max_trades(n), TRADE_DTYPE) if want_trades else None
+    capacity = _first_guess(n)
     n_trades = ffi.new("int64_t *", 0)
     bad = ffi.new("int64_t *", -1)
-    rc = lib.anvil_backtest(
-        bars,
-        ffi.from_buffer(signal),
-        _signal_kind(signal),
-        ffi.from_buffer("anvil_config[]", config),
-        ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
-        _doubles(equity) if equity is not None else ffi.NULL,
-        ffi.from_buffer("anvil_trade[]", trades, require_writable=True)
-        if trades is not None
-        else ffi.NULL,
-        len(trades) if trades is not None else 0,
-        n_trades,
-        bad,
-    )
+    while True:
+        trades = np.empty(capacity, TRADE_DTYPE) if want_trades else None
+        rc = lib.anvil_backtest(
+            bars,
+            ffi.from_buffer(signal),
+            _signal_kind(signal),
+            ffi.from_buffer("anvil_config[]", config),
+            ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
+            _doubles(equity) if equity is not None else ffi.NULL,
+            ffi.from_buffer("anvil_trade[]", trades, require_writable=True)
+            if trades is not None
+            else ffi.NULL,
+            capacity if trades is not None else 0,
+            n_trades,
+            bad,
+        )
+        if rc != lib.ANVIL_E_CAPACITY or n_trades[0] <= capacity:
+            break
+        capacity = int(n_trades[0])  # rare: more trades than the first guess
     _check(rc, "anvil_backtest", bad)
     if trades is not None:
-        trades = trades[: n_trades[0]].copy()
+        trades = trades[: n_trades[0]]
     return stats[0], equity, trades
 
 
