@@ -75,17 +75,22 @@ def _run_bar_by_bar(strat: Any, bars: engine.Bars, config: engine.Config | None,
 
 def signal_matrix(strategy: type[Strategy], bars: engine.Bars,
                   param_sets: Sequence[dict[str, Any]]) -> np.ndarray:  # fmt: skip
-    """Signals of a vectorized strategy for each parameter set, stacked ``[k, n_bars]``.
+    """Signals of a vectorized strategy for each parameter set, ``[k, n_bars]``.
 
-    All rows share one dtype: float64 if any parameter set yields floats, else int8.
+    All rows share one dtype: int8 while every row is int8, float64 (HOLD read as
+    NaN) as soon as one parameter set yields floats. Rows are written straight
+    into the matrix, so it is the only copy.
     """
-    rows = [signal(strategy, bars, p) for p in param_sets]
-    if not rows:
-        return np.empty((0, len(bars)), np.int8)
-    dtype = np.float64 if any(r.dtype == np.float64 for r in rows) else np.int8
-    if dtype == np.float64:
-        rows = [to_float(r) for r in rows]
-    return np.stack(rows)
+    n = len(bars)
+    out = np.empty((len(param_sets), n), np.int8)
+    for k, params in enumerate(param_sets):
+        row = signal(strategy, bars, params)
+        if row.dtype != out.dtype:
+            if out.dtype == np.int8:  # the first float row: every row becomes float
+                out = np.concatenate([to_float(out[:k]), np.empty((len(param_sets) - k, n))])
+            row = to_float(row)
+        out[k] = row
+    return out
 
 
 def run_many(

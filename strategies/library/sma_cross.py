@@ -24,7 +24,7 @@ class SmaCross(Strategy):
     def signals(self, bars, fast, slow, short):
         f = indicators.sma(bars.close, fast)
         s = indicators.sma(bars.close, slow)
-        out = np.where(f > s, 1, 0)
+        out = (f > s).view(np.int8)  # NaN compares false: flat while warming up
         if short:
-            out = np.where(f < s, -1, out)
-        return out.astype(np.int8)
+            out = out - (f < s).view(np.int8)
+        return out
