@@ -160,8 +160,16 @@ class Bars:
             "volume": np.zeros(n) if volume is None else _as_float("volume", volume, n),
         }
         validate(t, cols)
-        for a in (t, *cols.values()):
+        for name, a in (("ts", t), *cols.items()):
             a.flags.writeable = False
+            # Keep a view, not the owner: numpy lets an owner be resized in place
+            # even when read-only, which a view refuses.
+            if a.base is None:
+                a = a.view()
+            if name == "ts":
+                t = a
+            else:
+                cols[name] = a
         self._ts = t
         self._open, self._high, self._low = cols["open"], cols["high"], cols["low"]
         self._close, self._volume = cols["close"], cols["volume"]

@@ -22,6 +22,7 @@ is taken at the first allowed bar whose value still says long (a state signal of
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Any
 
 import numpy as np
@@ -132,6 +133,16 @@ def in_window(ts: Any, start: Any, end: Any, tz: str = "UTC") -> np.ndarray:
     return _in_window(idx, start, end, tz)
 
 
+def _zone_name(tz: Any) -> str:
+    """An IANA zone name, checked before anything reads it: pandas would read some
+    strings (``dateutil/...``) as file paths; ZoneInfo takes only zone keys."""
+    if not isinstance(tz, str) or not tz or tz.startswith(("/", "dateutil")) or ".." in tz:
+        raise ValueError("not an IANA time-zone name")
+    if tz != "UTC" and tz not in zoneinfo.available_timezones():
+        raise ValueError("no such time zone")
+    return tz
+
+
 def _in_window(idx: pd.DatetimeIndex, start: Any, end: Any, tz: str) -> np.ndarray:
     lo, hi = _clock("start", start), _clock("end", end)
     if lo == hi:
@@ -140,8 +151,9 @@ def _in_window(idx: pd.DatetimeIndex, start: Any, end: Any, tz: str) -> np.ndarr
             "for every hour leave the filter out"
         )
     try:
-        local = idx.tz_convert(tz)
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        zone = zoneinfo.ZoneInfo(_zone_name(tz))
+        local = idx.tz_convert(zone)
+    except (KeyError, ValueError, TypeError, AttributeError, zoneinfo.ZoneInfoNotFoundError) as exc:
         raise ValueError(
             f"tz is {tz!r} ({exc}); give a time-zone name such as 'America/New_York'"
         ) from None

@@ -368,3 +368,10 @@ def test_drawdown_pause_paused_bars_hold_no_position(sp500_df, sp500_bars):
             held[entry:exit_] = True
         # a flat signal at bar t is flat at the close of t (fill="close") or of t+1
         assert not held[np.flatnonzero(paused) + shift].any()
+
+
+@pytest.mark.parametrize("tz", ["dateutil//etc/passwd", "/etc/passwd", "../../etc/passwd", "Mars/Olympus", ""])
+def test_a_time_zone_that_is_not_an_iana_name_is_refused_before_anything_reads_it(tz):
+    ts = np.arange(5, dtype=np.int64) * 3600 * 10**9
+    with pytest.raises(ValueError, match="tz is"):
+        in_window(ts, "01:00", "02:00", tz=tz)
