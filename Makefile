@@ -36,8 +36,14 @@ $(VENV)/.core: $(CORE_SRC) $(VENV)/.installed
 
 core: $(VENV)/.core  ## rebuild the C core
 
-demo: $(VENV)/.core  ## set up and run a backtest on the shipped sample
-	$(PY) -m engine.demo
+ANVIL := $(VENV)/bin/anvil
+DEMO_COSTS := --fee-rate 0.001 --slippage-bps 2
+
+demo: $(VENV)/.core  ## set up, then a backtest, a sweep and a walk-forward on the shipped S&P 500 sample
+	$(ANVIL) backtest -s sma_cross --symbol SPX -p fast=50 slow=200 $(DEMO_COSTS)
+	$(ANVIL) sweep -s sma_cross --symbol SPX --space fast=5:50:5 slow=20:200:10 $(DEMO_COSTS)
+	$(ANVIL) walk-forward -s sma_cross --symbol SPX --space fast=5:50:5 slow=20:200:20 \
+		--train 1000 --test 250 $(DEMO_COSTS)
 
 test: $(VENV)/.installed-test $(VENV)/.core sanitize test-py  ## set up and run every test
 
