@@ -78,8 +78,9 @@ class _Pool:
 
     def take(self, n: int) -> list[Any]:
         with self.lock:
-            session = ray.get_runtime_context().get_job_id()
-            if session != self.session:  # Ray was restarted: the old handles are gone
+            ctx = ray.get_runtime_context()
+            session = f"{ctx.get_job_id()}@{ctx.get_node_id()}"  # job ids repeat across clusters
+            if session != self.session:  # a new Ray: the old handles are gone
                 self.actors, self.session, self.successors = [], session, {}
             while len(self.actors) < n:
                 self.actors.append(ChunkWorker.remote())
@@ -109,6 +110,9 @@ POOL = _Pool()
 class _Slot:
     actor: Any
     name: str
+    ready: Any = None  # the actor's load call; chunks go to the actor once it answered
+    up: bool = False
+    broken: str = ""  # why the actor could not load the job's work
     running: dict[Any, tuple[Chunk, float]] = field(default_factory=dict)  # ref -> (chunk, start)
 
 
@@ -151,9 +155,8 @@ class RayExecutor(Executor):
         self._key = self._work_ref.hex()
         self._slots = []
         for actor in POOL.take(self._n):
-            actor.load.remote(self._key, self._work_ref)
             self._started += 1
-            self._slots.append(_Slot(actor, f"worker-{self._started}"))
+            self._slots.append(_Slot(actor, f"worker-{self._started}", actor.load.remote(self._key, self._work_ref)))
 
     def _release(self) -> None:
         for slot in self._slots:
@@ -168,17 +171,27 @@ class RayExecutor(Executor):
 
     def _dispatch(self) -> None:
         while self._queue:
-            slot = min(self._slots, key=lambda s: len(s.running), default=None)
+            slot = min((s for s in self._slots if s.up), key=lambda s: len(s.running), default=None)
             if slot is None or len(slot.running) >= self._depth:
                 return
             chunk = self._queue.pop(0)
+            if slot.broken:
+                self._lost.append(Failed(chunk, f"{slot.name} could not load the job: {slot.broken}"))
+                continue
             ref = slot.actor.run.remote(self._key, chunk)
             slot.running[ref] = (chunk, time.monotonic())
 
     def _replace(self, slot: _Slot, reason: str) -> None:
-        """Report the slot's chunks lost and put a fresh actor (with this job's work) in its place."""
-        for chunk, _ in slot.running.values():
-            self._lost.append(Lost(chunk, f"{slot.name}: {reason}"))
+        """Put a fresh actor (with this job's work) in the slot's place.
+
+        The actor runs its chunks one at a time in the order sent, so only the first
+        was running: it is reported lost (the scheduler counts an attempt); the others
+        never started and go back to the front of the queue, attempts untouched.
+        """
+        waiting = [chunk for chunk, _ in slot.running.values()]
+        if waiting:
+            self._lost.append(Lost(waiting[0], f"{slot.name}: {reason}"))
+            self._queue[:0] = waiting[1:]
         slot.running.clear()
         dead = slot.actor
         try:
@@ -186,32 +199,51 @@ class RayExecutor(Executor):
         except Exception:  # already gone with its node
             pass
         slot.actor = POOL.replace(dead)
-        slot.actor.load.remote(self._key, self._work_ref)
+        slot.ready, slot.up, slot.broken = slot.actor.load.remote(self._key, self._work_ref), False, ""
         self._started += 1
         slot.name = f"worker-{self._started}"
 
+    def _check_ready(self) -> None:
+        """Mark actors that have loaded the work as up; replace those that died starting."""
+        waiting = {s.ready: s for s in self._slots if not s.up}
+        if not waiting:
+            return
+        done, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=0)
+        for ref in done:
+            try:
+                ray.get(ref)
+                waiting[ref].up = True
+            except _INFRA_ERRORS as exc:
+                self._replace(waiting[ref], type(exc).__name__)
+            except ray.exceptions.RayTaskError as exc:  # e.g. a module the worker cannot import
+                waiting[ref].up, waiting[ref].broken = True, str(exc)
+
     def poll(self, timeout: float) -> list[Outcome]:
         out, self._lost = self._lost, []
+        self._check_ready()
+        self._dispatch()
         refs = [r for s in self._slots for r in s.running]
-        if refs:
-            ready, _ = ray.wait(refs, num_returns=1, timeout=0 if out else timeout)
-            if ready:
-                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        waiting = [s.ready for s in self._slots if not s.up]
+        if refs or waiting:
+            ray.wait(refs + waiting, num_returns=1, timeout=0 if out else timeout)
+            self._check_ready()
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0) if refs else ([], [])
             for ref in ready:
                 slot = next((s for s in self._slots if ref in s.running), None)
                 if slot is None:  # its actor was replaced meanwhile; reported lost
                     continue
-                chunk, _ = slot.running.pop(ref)
+                chunk, _ = slot.running[ref]
                 try:
                     out.append(ray.get(ref, timeout=60))
                 except _INFRA_ERRORS as exc:
-                    slot.running[ref] = (chunk, 0.0)
                     self._replace(slot, type(exc).__name__)
+                    continue
                 except GetTimeoutError:
-                    slot.running[ref] = (chunk, 0.0)
                     self._replace(slot, "result could not be fetched")
+                    continue
                 except ray.exceptions.RayTaskError as exc:
                     out.append(Failed(chunk, str(exc)))
+                del slot.running[ref]
         elif not out:
             time.sleep(min(timeout, 0.01))
         now = time.monotonic()

@@ -16,13 +16,23 @@ import ray
 
 _lock = threading.Lock()
 _started_here = False
+_address: str | None = None  # what this module connected to (None: a local Ray)
 
 
 def ensure(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Make sure this process is connected to Ray, starting a local one if needed."""
-    global _started_here
+    """Make sure this process is connected to Ray, starting a local one if needed.
+
+    Raises:
+        RuntimeError: already connected elsewhere than ``address`` asks.
+    """
+    global _started_here, _address
     with _lock:
         if ray.is_initialized():
+            if address not in (None, _address):
+                raise RuntimeError(
+                    f"this process is connected to Ray at {_address or 'a local Ray'}; "
+                    f"call cluster.shutdown() before joining {address}"
+                )
             return
         kwargs = dict(
             include_dashboard=False,
@@ -35,11 +45,12 @@ def ensure(address: str | None = None, num_cpus: int | None = None) -> None:
             _started_here = True
         else:
             ray.init(address=address, **kwargs)
+        _address = address
 
 
 def shutdown() -> None:
     """Disconnect from Ray (and stop it, if this process started it)."""
-    global _started_here
+    global _started_here, _address
     from cluster.ray_executor import POOL
 
     with _lock:
@@ -47,6 +58,7 @@ def shutdown() -> None:
         if ray.is_initialized():
             ray.shutdown()
         _started_here = False
+        _address = None
 
 
 def cpus() -> int:
