@@ -22,6 +22,10 @@ _registry: dict[tuple[int, Path], Database] = {}
 _registry_lock = threading.Lock()
 
 
+CATALOG = "anvil"
+"""The name the store's file is attached under in every connection."""
+
+
 class Database:
     """A DuckDB file opened once in this process, shared by every ``open_database`` caller.
 
@@ -37,9 +41,17 @@ class Database:
         _check_is_duckdb(path)
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
+        # The file is attached under a fixed name, so its own name (market.duckdb,
+        # jobs.duckdb ...) can never clash with a schema name in our queries.
+        self._root: duckdb.DuckDBPyConnection | None = duckdb.connect(":memory:")
+        mode = " (READ_ONLY)" if read_only else ""
+        quoted = str(path).replace("'", "''")
         try:
-            self._root: duckdb.DuckDBPyConnection | None = duckdb.connect(str(path), read_only=read_only)
+            self._root.execute(f"ATTACH '{quoted}' AS {CATALOG}{mode}")
+            self._root.execute(f"USE {CATALOG}")
         except duckdb.Error as exc:
+            self._root.close()
+            self._root = None
             raise StoreError(_open_failure(path, read_only, exc)) from exc
 
     @property
@@ -53,7 +65,9 @@ class Database:
             raise StoreError(f"the store {self.path} is closed; open it again with engine.store.Store()")
         cur = getattr(self._local, "cursor", None)
         if cur is None:
-            cur = self._local.cursor = root.cursor()
+            cur = root.cursor()
+            cur.execute(f"USE {CATALOG}")  # each cursor has its own default catalog
+            self._local.cursor = cur
         return cur
 
     @contextmanager

@@ -55,7 +55,7 @@ def write(cur: duckdb.DuckDBPyConnection, batch: Batch, tfs: list[Timeframe]) ->
     try:
         existing = dict(
             cur.execute(
-                f"SELECT series_id, epoch_ns(max(ts)) FROM market.bar_data "
+                f"SELECT series_id, epoch_ns(max(ts)) FROM anvil_market.bar_data "
                 f"WHERE series_id IN (SELECT DISTINCT series_id FROM {_STAGED}) GROUP BY series_id"
             ).fetchall()
         )
@@ -63,7 +63,7 @@ def write(cur: duckdb.DuckDBPyConnection, batch: Batch, tfs: list[Timeframe]) ->
         fresh = [i for i in ids if i not in existing]
         if fresh:
             cur.execute(
-                f"INSERT INTO market.bar_data SELECT * FROM {_STAGED} WHERE series_id IN "
+                f"INSERT INTO anvil_market.bar_data SELECT * FROM {_STAGED} WHERE series_id IN "
                 f"(SELECT unnest($ids::INTEGER[])) ORDER BY series_id, ts",
                 {"ids": fresh},
             )
@@ -75,7 +75,7 @@ def write(cur: duckdb.DuckDBPyConnection, batch: Batch, tfs: list[Timeframe]) ->
             added, changed, first_added = diffs[sid]
             if changed == 0 and added and first_added > existing[sid]:
                 cur.execute(
-                    f"INSERT INTO market.bar_data SELECT * FROM {_STAGED} "
+                    f"INSERT INTO anvil_market.bar_data SELECT * FROM {_STAGED} "
                     "WHERE series_id = $id AND ts > make_timestamp_ns($last) ORDER BY ts",
                     {"id": sid, "last": existing[sid]},
                 )
@@ -88,14 +88,14 @@ def write(cur: duckdb.DuckDBPyConnection, batch: Batch, tfs: list[Timeframe]) ->
 
 
 def _series_ids(cur: duckdb.DuckDBPyConnection, symbols: list[str], tfs: list[Timeframe]) -> list[int]:
-    known = {(s, t): i for i, s, t in cur.execute("SELECT id, symbol, timeframe FROM market.series").fetchall()}
+    known = {(s, t): i for i, s, t in cur.execute("SELECT id, symbol, timeframe FROM anvil_market.series").fetchall()}
     next_id = max(known.values(), default=0) + 1
     ids = []
     for sym, tf in zip(symbols, tfs, strict=True):
         sid = known.get((sym, tf.name))
         if sid is None:
             sid, next_id = next_id, next_id + 1
-            cur.execute("INSERT INTO market.series VALUES ($id, $s, $t)", {"id": sid, "s": sym, "t": tf.name})
+            cur.execute("INSERT INTO anvil_market.series VALUES ($id, $s, $t)", {"id": sid, "s": sym, "t": tf.name})
             known[(sym, tf.name)] = sid
         ids.append(sid)
     return ids
@@ -127,7 +127,7 @@ def _diff(cur: duckdb.DuckDBPyConnection) -> dict[int, tuple[int, int, int]]:
                count(*) FILTER (WHERE b.ts IS NOT NULL AND ({_DIFFERS})),
                coalesce(epoch_ns(min(s.ts) FILTER (WHERE b.ts IS NULL)), 0)
         FROM {_STAGED} s
-        LEFT JOIN (SELECT * FROM market.bar_data
+        LEFT JOIN (SELECT * FROM anvil_market.bar_data
                    WHERE series_id IN (SELECT DISTINCT series_id FROM {_STAGED})) b
                ON b.series_id = s.series_id AND b.ts = s.ts
         GROUP BY s.series_id
@@ -142,7 +142,7 @@ def _rewrite(cur: duckdb.DuckDBPyConnection, sid: int) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE anvil_merged AS
         SELECT * FROM (
-            SELECT b.* FROM market.bar_data b
+            SELECT b.* FROM anvil_market.bar_data b
             ANTI JOIN (SELECT ts FROM {_STAGED} WHERE series_id = $id) s ON s.ts = b.ts
             WHERE b.series_id = $id
             UNION ALL
@@ -151,6 +151,6 @@ def _rewrite(cur: duckdb.DuckDBPyConnection, sid: int) -> None:
         """,
         {"id": sid},
     )
-    cur.execute("DELETE FROM market.bar_data WHERE series_id = $id", {"id": sid})
-    cur.execute("INSERT INTO market.bar_data SELECT * FROM anvil_merged ORDER BY ts")
+    cur.execute("DELETE FROM anvil_market.bar_data WHERE series_id = $id", {"id": sid})
+    cur.execute("INSERT INTO anvil_market.bar_data SELECT * FROM anvil_merged ORDER BY ts")
     cur.execute("DROP TABLE anvil_merged")

@@ -79,7 +79,7 @@ def time_bound(value: TimeLike | None, *, end: bool) -> int | None:
 
 def series_of(cur: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, int]:
     """timeframe -> series id, for every stored series of ``symbol``."""
-    rows = cur.execute("SELECT timeframe, id FROM market.series WHERE symbol = $s", {"s": symbol}).fetchall()
+    rows = cur.execute("SELECT timeframe, id FROM anvil_market.series WHERE symbol = $s", {"s": symbol}).fetchall()
     return {str(t): int(i) for t, i in rows}
 
 
@@ -99,7 +99,7 @@ def read_table(
     extra = ", adj_close" if adj_close else ""
     sql = (
         f"SELECT ts, open{f} AS open, high{f} AS high, low{f} AS low, close{f} AS close, volume{extra} "
-        f"FROM market.bar_data WHERE series_id = $id{_range_sql(lo, hi)}"
+        f"FROM anvil_market.bar_data WHERE series_id = $id{_range_sql(lo, hi)}"
     )
     params: dict[str, Any] = {"id": sid}
     if lo is not None:
@@ -132,7 +132,7 @@ def catalog(cur: duckdb.DuckDBPyConnection) -> list[SeriesInfo]:
     rows = cur.execute(
         """
         SELECT s.symbol, s.timeframe, epoch_ns(min(b.ts)), epoch_ns(max(b.ts)), count(*)
-        FROM market.series s JOIN market.bar_data b ON b.series_id = s.id
+        FROM anvil_market.series s JOIN anvil_market.bar_data b ON b.series_id = s.id
         GROUP BY s.symbol, s.timeframe ORDER BY s.symbol, s.timeframe
         """
     ).fetchall()

@@ -17,7 +17,7 @@ PARTIAL = ("drop", "keep")
 _SQL = """
 WITH src AS (
     SELECT epoch_ns(ts) AS t, open{f} AS open, high{f} AS high, low{f} AS low, close{f} AS close, volume
-    FROM market.bar_data
+    FROM anvil_market.bar_data
     WHERE series_id = $id{range}
 ), bucketed AS (
     SELECT t - (((t - $origin) % $w) + $w) % $w AS bucket, * FROM src
@@ -25,7 +25,7 @@ WITH src AS (
 SELECT make_timestamp_ns(bucket) AS ts,
        arg_min(open, t) AS open, max(high) AS high, min(low) AS low, arg_max(close, t) AS close,
        sum(volume) AS volume, count(*) AS bars,
-       bucket + $w <= (SELECT epoch_ns(max(ts)) FROM market.bar_data WHERE series_id = $id) + $src_w
+       bucket + $w <= (SELECT epoch_ns(max(ts)) FROM anvil_market.bar_data WHERE series_id = $id) + $src_w
            AS complete
 FROM bucketed GROUP BY bucket ORDER BY bucket
 """

@@ -1,8 +1,8 @@
-"""The store's tables, in the DuckDB schema ``market``.
+"""The store's tables, in the DuckDB schema ``anvil_market``.
 
-``market.series`` names each (symbol, timeframe) once; ``market.bar_data`` holds the
+``anvil_market.series`` names each (symbol, timeframe) once; ``anvil_market.bar_data`` holds the
 bars keyed by (series_id, ts), each series' rows kept in time order; the view
-``market.bars`` shows them keyed by (symbol, timeframe, ts) for plain SQL.
+``anvil_market.bars`` shows them keyed by (symbol, timeframe, ts) for plain SQL.
 Times are ``TIMESTAMP_NS`` in UTC.
 """
 
@@ -15,15 +15,15 @@ from engine.store._errors import StoreError
 SCHEMA_VERSION = 1
 
 _DDL = """
-CREATE SCHEMA IF NOT EXISTS market;
-CREATE TABLE IF NOT EXISTS market.meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS market.series (
+CREATE SCHEMA IF NOT EXISTS anvil_market;
+CREATE TABLE IF NOT EXISTS anvil_market.meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS anvil_market.series (
     id INTEGER PRIMARY KEY,
     symbol VARCHAR NOT NULL,
     timeframe VARCHAR NOT NULL,
     UNIQUE (symbol, timeframe)
 );
-CREATE TABLE IF NOT EXISTS market.bar_data (
+CREATE TABLE IF NOT EXISTS anvil_market.bar_data (
     series_id INTEGER NOT NULL,
     ts TIMESTAMP_NS NOT NULL,
     open DOUBLE NOT NULL,
@@ -33,9 +33,9 @@ CREATE TABLE IF NOT EXISTS market.bar_data (
     volume DOUBLE NOT NULL,
     adj_close DOUBLE
 );
-CREATE VIEW IF NOT EXISTS market.bars AS
+CREATE VIEW IF NOT EXISTS anvil_market.bars AS
     SELECT s.symbol, s.timeframe, b.ts, b.open, b.high, b.low, b.close, b.volume, b.adj_close
-    FROM market.bar_data b JOIN market.series s ON s.id = b.series_id;
+    FROM anvil_market.bar_data b JOIN anvil_market.series s ON s.id = b.series_id;
 """
 
 BAR_COLUMNS = ("series_id", "ts", "open", "high", "low", "close", "volume", "adj_close")
@@ -44,7 +44,7 @@ BAR_COLUMNS = ("series_id", "ts", "open", "high", "low", "close", "volume", "adj
 def has_schema(cur: duckdb.DuckDBPyConnection) -> bool:
     """Whether the file already holds the store's tables."""
     row = cur.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'market' AND table_name = 'meta'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'anvil_market' AND table_name = 'meta'"
     ).fetchone()
     return bool(row and row[0])
 
@@ -53,7 +53,7 @@ def create_schema(cur: duckdb.DuckDBPyConnection) -> None:
     """Create the tables (inside the caller's transaction) and record the schema version."""
     cur.execute(_DDL)
     cur.execute(
-        "INSERT INTO market.meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
+        "INSERT INTO anvil_market.meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
         {"v": str(SCHEMA_VERSION)},
     )
 
@@ -64,7 +64,7 @@ def check_schema(cur: duckdb.DuckDBPyConnection, path: object) -> None:
     Raises:
         StoreError: if the file's schema version is newer than this code's.
     """
-    row = cur.execute("SELECT value FROM market.meta WHERE key = 'schema_version'").fetchone()
+    row = cur.execute("SELECT value FROM anvil_market.meta WHERE key = 'schema_version'").fetchone()
     version = int(row[0]) if row else 0
     if version > SCHEMA_VERSION:
         raise StoreError(
@@ -74,12 +74,12 @@ def check_schema(cur: duckdb.DuckDBPyConnection, path: object) -> None:
 
 
 def get_meta(cur: duckdb.DuckDBPyConnection, key: str) -> str | None:
-    row = cur.execute("SELECT value FROM market.meta WHERE key = $k", {"k": key}).fetchone()
+    row = cur.execute("SELECT value FROM anvil_market.meta WHERE key = $k", {"k": key}).fetchone()
     return None if row is None else str(row[0])
 
 
 def set_meta(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     cur.execute(
-        "INSERT INTO market.meta VALUES ($k, $v) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO anvil_market.meta VALUES ($k, $v) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         {"k": key, "v": value},
     )

@@ -162,9 +162,9 @@ class Store:
             if not ids:
                 return 0
             row = cur.execute(
-                "DELETE FROM market.bar_data WHERE series_id IN (SELECT unnest($ids::INTEGER[]))", {"ids": ids}
+                "DELETE FROM anvil_market.bar_data WHERE series_id IN (SELECT unnest($ids::INTEGER[]))", {"ids": ids}
             ).fetchone()
-            cur.execute("DELETE FROM market.series WHERE id IN (SELECT unnest($ids::INTEGER[]))", {"ids": ids})
+            cur.execute("DELETE FROM anvil_market.series WHERE id IN (SELECT unnest($ids::INTEGER[]))", {"ids": ids})
             return int(row[0]) if row else 0
 
     # -- query ----------------------------------------------------------------

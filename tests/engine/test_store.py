@@ -52,7 +52,7 @@ def sample_store(tmp_path: Path):
 
 def raw_rows(store: Store) -> pd.DataFrame:
     """The bar table in its physical order (what a scan without ORDER BY returns)."""
-    return store.database.cursor().sql("SELECT * FROM market.bar_data ORDER BY rowid").df()
+    return store.database.cursor().sql("SELECT * FROM anvil_market.bar_data ORDER BY rowid").df()
 
 
 # -- where the store lives -----------------------------------------------------------------
@@ -201,7 +201,7 @@ def test_the_default_store_can_be_closed_and_opens_again(monkeypatch, tmp_path):
 def test_a_store_written_by_a_newer_anvil_is_refused(tmp_path):
     path = tmp_path / "x.duckdb"
     with Store(path, sample=False) as s, s.database.write() as cur:
-        cur.execute("UPDATE market.meta SET value = '999' WHERE key = 'schema_version'")
+        cur.execute("UPDATE anvil_market.meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="newer anvil"):
         Store(path)
 
@@ -340,7 +340,7 @@ def test_a_failed_write_leaves_nothing_behind(store):
     store.import_bars(DATA / "yahoo_acme.csv", symbol="ACME", timeframe="1d")
     before = raw_rows(store)
     with pytest.raises(RuntimeError, match="midway"), store.database.write() as cur:
-        cur.execute("DELETE FROM market.bar_data")
+        cur.execute("DELETE FROM anvil_market.bar_data")
         raise RuntimeError("midway")
     pd.testing.assert_frame_equal(raw_rows(store), before)
 
@@ -428,3 +428,10 @@ def test_an_import_into_an_unknown_kind_of_source_is_a_type_error(store):
         store.import_bars(12345, symbol="X")
     with pytest.raises(SourceError):
         store.import_bars(b"ts,open\n", symbol="X", name="x.csv")
+
+
+@pytest.mark.parametrize("name", ["market.duckdb", "anvil_market.duckdb", "jobs.duckdb"])
+def test_a_store_file_may_share_its_name_with_a_schema(tmp_path, name):
+    with Store(tmp_path / name) as store:
+        assert {s.symbol for s in store.catalog()} == {"SPX", "IXIC"}
+        assert len(store.bars("SPX", "1d")) == 5031

@@ -34,8 +34,8 @@ def store(tmp_path: Path):
 def snapshot(store: Store) -> tuple[list[tuple], pd.DataFrame]:
     """Everything the store holds, in physical order: a failed import must not change it."""
     cur = store.database.cursor()
-    series = cur.execute("SELECT * FROM market.series ORDER BY id").fetchall()
-    return series, cur.sql("SELECT * FROM market.bar_data ORDER BY rowid").df()
+    series = cur.execute("SELECT * FROM anvil_market.series ORDER BY id").fetchall()
+    return series, cur.sql("SELECT * FROM anvil_market.bar_data ORDER BY rowid").df()
 
 
 def assert_unchanged(store: Store, before: tuple[list[tuple], pd.DataFrame]) -> None:
@@ -46,7 +46,7 @@ def assert_unchanged(store: Store, before: tuple[list[tuple], pd.DataFrame]) -> 
 
 def physically_sorted(store: Store) -> bool:
     """Each series' rows lie in time order, so reads need no sort."""
-    df = store.database.cursor().sql("SELECT series_id, epoch_ns(ts) AS t FROM market.bar_data ORDER BY rowid").df()
+    df = store.database.cursor().sql("SELECT series_id, epoch_ns(ts) AS t FROM anvil_market.bar_data ORDER BY rowid").df()
     return all(np.all(np.diff(g.t.to_numpy()) > 0) for _, g in df.groupby("series_id"))
 
 
@@ -74,7 +74,7 @@ def test_a_yahoo_style_csv_maps_its_columns_and_keeps_adj_close(store):
     np.testing.assert_array_equal(bars.close, [51.0, 50.4, 49.9, 50.2, 51.8, 52.1])
     np.testing.assert_array_equal(bars.volume, [1200, 900, 1500, 1100, 2000, 1700])
     assert str(bars.index[0]) == "2024-01-02 00:00:00+00:00"
-    adj = store.database.cursor().execute("SELECT adj_close FROM market.bars ORDER BY ts").fetchall()
+    adj = store.database.cursor().execute("SELECT adj_close FROM anvil_market.bars ORDER BY ts").fetchall()
     assert [a for (a,) in adj] == [49.98, 49.392, 48.902, 49.196, 50.764, 51.058]
 
 

@@ -1,0 +1,265 @@
+"""Command-line words turned into the JSON job spec of ``api.specs``.
+
+Spaces: ``fast=5:50`` (a grid from 5 to 50 by 1, both ends included),
+``slow=20:200:5`` (by 5), ``band=0.5,1,2`` (these values), ``w=0.1~0.9`` (a
+continuous range, for random and Optuna search; ``w=0.001~0.1:log`` samples it
+on a log scale), ``fast=10`` (one value). Parameters: ``fast=10``. Values read
+as numbers, ``true``/``false``, or else text.
+
+Nothing here imports the engine, so the HTTP client commands stay quick.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from api.cli.errors import UsageError
+
+VARIADIC = ("--space", "--param", "-p")
+"""Options that take several ``NAME=VALUE`` words after one flag."""
+
+# Every engine.Config field, as the CLI offers it: (name, kind, help). A test keeps
+# this list equal to api.specs.ConfigSpec's fields.
+CONFIG_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("initial_capital", "float", "starting cash (default 10000)"),
+    ("fee_rate", "float", "fee as a fraction of each order's notional, e.g. 0.001"),
+    ("fee_per_unit", "float", "fee per unit traded"),
+    ("fixed_fee", "float", "fee per order"),
+    ("slippage_bps", "float", "basis points each fill moves against the trader"),
+    ("stop_loss", "float", "exit when price moves this fraction against the entry"),
+    ("take_profit", "float", "exit when price moves this fraction in favour"),
+    ("trailing_stop", "float", "exit this fraction off the best price since entry"),
+    ("max_leverage", "float", "cap on |target exposure| as a multiple of equity (default 1)"),
+    ("allow_short", "bool", "let a short signal open a short (default: it means flat)"),
+    ("integer_units", "bool", "trade whole units only"),
+    ("close_at_end", "bool", "close a position still open at the last bar"),
+    ("fill", "choice:next_open,close", "next_open: a signal fills at the next open (default); close: at this close"),
+    ("periods_per_year", "float", "bars per year for annualising (default: measured from the bars)"),
+)
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def expand_variadic(argv: Sequence[str], options: Iterable[str] = VARIADIC) -> list[str]:
+    """Let ``--space a=1:5 b=2,3`` mean ``--space a=1:5 --space b=2,3``.
+
+    Words after a variadic option's value that are not options themselves and hold
+    an ``=`` get the option put back in front of them.
+    """
+    options = tuple(options)
+    out: list[str] = []
+    current: str | None = None
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            out.extend(argv[i:])
+            break
+        if word in options:
+            current = word
+            out.append(word)
+            if i + 1 < len(argv):
+                out.append(argv[i + 1])
+                i += 2
+                continue
+        elif any(word.startswith(o + "=") for o in options):
+            current = word.split("=", 1)[0]
+            out.append(word)
+        elif current is not None and not word.startswith("-") and "=" in word:
+            out.extend([current, word])
+        else:
+            current = None
+            out.append(word)
+        i += 1
+    return out
+
+
+def value(text: str) -> Any:
+    """A word as a number, a bool, or text: ``"10"`` -> 10, ``"0.5"`` -> 0.5, ``"true"`` -> True."""
+    t = text.strip()
+    if t.lower() in ("true", "false"):
+        return t.lower() == "true"
+    if _NUMBER.match(t):
+        number = float(t)
+        if re.match(r"^[+-]?\d+$", t):
+            return int(t)
+        return number
+    if t.lower() in ("inf", "+inf", "-inf", "nan"):
+        raise UsageError(f"{text!r} is not a usable value")
+    return t
+
+
+def _number(text: str, where: str) -> float | int:
+    v = value(text)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise UsageError(f"{where}: {text!r} is not a number")
+    return v
+
+
+def split_assignment(word: str, option: str) -> tuple[str, str]:
+    """``"fast=10"`` -> ``("fast", "10")``, or a usage error naming the option."""
+    name, eq, rest = word.partition("=")
+    name = name.strip()
+    if not eq or not _NAME.match(name) or not rest.strip():
+        raise UsageError(f"{option} {word!r}: write NAME=VALUE, e.g. {option} fast=10")
+    return name, rest.strip()
+
+
+def space_entry(name: str, text: str) -> Any:
+    """One parameter's space in JSON form (see the module docstring)."""
+    where = f"--space {name}"
+    if "~" in text:
+        body, _, flag = text.partition(":")
+        if flag and flag != "log":
+            raise UsageError(f"{where}={text}: a range is LOW~HIGH or LOW~HIGH:log")
+        low, sep, high = body.partition("~")
+        if not low or not high:
+            raise UsageError(f"{where}={text}: a range is LOW~HIGH, e.g. {name}=0.1~0.9")
+        entry: dict[str, Any] = {"low": _number(low, where), "high": _number(high, where)}
+        if flag:
+            entry["log"] = True
+        return _ordered(entry, where)
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise UsageError(f"{where}={text}: a grid is LOW:HIGH or LOW:HIGH:STEP, e.g. {name}=5:50:5")
+        entry = {"low": _number(parts[0], where), "high": _number(parts[1], where)}
+        entry["step"] = _number(parts[2], where) if len(parts) == 3 else 1
+        if entry["step"] <= 0:
+            raise UsageError(f"{where}={text}: the step must be above 0")
+        return _ordered(entry, where)
+    items = [p for p in text.split(",")]
+    if any(not p.strip() for p in items):
+        raise UsageError(f"{where}={text}: a list is comma-separated values, e.g. {name}=0.5,1,2")
+    return [value(p) for p in items]
+
+
+def _ordered(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    if entry["low"] > entry["high"]:
+        raise UsageError(f"{where}: low {entry['low']} is above high {entry['high']}")
+    return entry
+
+
+def space(words: Sequence[str]) -> dict[str, Any]:
+    """``["fast=5:50", "band=0.5,1"]`` -> the JSON space of ``api.specs``."""
+    out: dict[str, Any] = {}
+    for word in words:
+        name, text = split_assignment(word, "--space")
+        if name in out:
+            raise UsageError(f"--space names {name!r} twice")
+        out[name] = space_entry(name, text)
+    return out
+
+
+def params(words: Sequence[str]) -> dict[str, Any]:
+    """``["fast=10", "short=true"]`` -> ``{"fast": 10, "short": True}``."""
+    out: dict[str, Any] = {}
+    for word in words:
+        name, text = split_assignment(word, "--param")
+        if name in out:
+            raise UsageError(f"--param names {name!r} twice")
+        out[name] = value(text)
+    return out
+
+
+def json_arg(text: str, option: str) -> Any:
+    """A JSON value given inline, or the path of a JSON file (``-`` reads stdin)."""
+    src = text
+    if text == "-":
+        import sys
+
+        src = sys.stdin.read()
+    elif not text.lstrip().startswith(("{", "[")):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise UsageError(f"{option} {text!r} is neither JSON nor a file")
+        src = path.read_text()
+    try:
+        return json.loads(src)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{option}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def config(given: dict[str, Any], base: str | None = None) -> dict[str, Any]:
+    """The spec's ``config``: ``--config`` JSON first, then each ``--fee-rate``-style option."""
+    out: dict[str, Any] = {}
+    if base:
+        loaded = json_arg(base, "--config")
+        if not isinstance(loaded, dict):
+            raise UsageError("--config must be a JSON object, e.g. '{\"fee_rate\": 0.001}'")
+        out.update(loaded)
+    out.update({k: v for k, v in given.items() if v is not None})
+    return out
+
+
+def data(symbols: Sequence[str], timeframe: str, start: str | None, end: str | None) -> list[dict[str, Any]]:
+    """One ``data`` entry per symbol."""
+    if not symbols:
+        raise UsageError("give --symbol (e.g. --symbol SPX); `anvil data list` shows what is stored")
+    out = []
+    for symbol in symbols:
+        entry: dict[str, Any] = {"symbol": symbol, "timeframe": timeframe}
+        if start:
+            entry["start"] = start
+        if end:
+            entry["end"] = end
+        out.append(entry)
+    return out
+
+
+def span(text: str | None) -> int | str | None:
+    """A walk-forward length: bars (``500``) or a duration (``365D``)."""
+    if text is None:
+        return None
+    t = text.strip()
+    return int(t) if t.isdigit() else t
+
+
+def one_series(entries: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    if len(entries) != 1:
+        raise UsageError(f"{kind} runs on one symbol; give --symbol once (a sweep takes several)")
+    return entries[0]
+
+
+def job_spec(kind: str, o: dict[str, Any]) -> dict[str, Any]:
+    """The JSON job spec of ``kind`` from parsed command-line options ``o``.
+
+    ``o`` holds the options of ``api.cli.options`` by their Python names.
+    """
+    datas = data(o["symbol"], o["timeframe"], o["start"], o["end"])
+    spec: dict[str, Any] = {"kind": kind, "strategy": o["strategy"]}
+    cfg = config({name: o.get(name) for name, _, _ in CONFIG_FIELDS}, o.get("config"))
+    if cfg:
+        spec["config"] = cfg
+    if o.get("seed") is not None:
+        spec["seed"] = o["seed"]
+    if kind == "backtest":
+        spec["params"] = params(o["param"])
+        spec["data"] = one_series(datas, "a backtest")
+    elif kind == "sweep":
+        spec["space"] = space(o["space"])
+        spec["data"] = datas[0] if len(datas) == 1 else datas
+        spec.update(method=o["method"], metric=o["metric"], n_trials=o["trials"])
+        if o.get("metrics"):
+            spec["metrics"] = [m.strip() for m in o["metrics"].split(",") if m.strip()]
+    elif kind == "walk_forward":
+        spec["space"] = space(o["space"])
+        spec["data"] = one_series(datas, "a walk-forward")
+        spec.update(train=span(o["train"]), test=span(o["test"]), anchored=o["anchored"],
+                    embargo=o["embargo"], method=o["method"], metric=o["metric"],
+                    n_trials=o["trials"])  # fmt: skip
+        if o.get("step") is not None:
+            spec["step"] = span(o["step"])
+    elif kind == "monte_carlo":
+        spec["params"] = params(o["param"])
+        spec["data"] = one_series(datas, "a Monte Carlo run")
+        spec.update(n=o["paths"], method=o["method"], metric=o["metric"], of=o["of"],
+                    block=o["block"], confidence=o["confidence"])  # fmt: skip
+    else:  # pragma: no cover - the commands only pass the four kinds
+        raise ValueError(f"unknown job kind {kind!r}")
+    return spec

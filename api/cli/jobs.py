@@ -1,0 +1,461 @@
+"""``anvil jobs submit | list | show | watch | results | cancel | resume``: a running service.
+
+The service is ``--url`` (or ``$ANVIL_URL``, default http://127.0.0.1:8000); the
+token comes from the environment (see ``api.cli.client``).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from api.cli import args, output, report
+from api.cli.client import DEFAULT_URL, Client
+from api.cli.errors import INTERRUPTED, CliError
+from api.cli.options import OrderedGroup, job_options, top_option
+from api.cli.run import EXAMPLES, HELP
+
+FINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
+TABLE_ROWS_LIMIT = 200_000  # beyond this a report shows the summary only; --out fetches everything
+POLL_SECONDS = 0.5
+
+URL = click.option("--url", envvar="ANVIL_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
+                   help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN")  # fmt: skip
+
+
+def client_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for opt in reversed((
+        URL,
+        click.option("--no-wait", is_flag=True, help="print the job id and return; do not follow the job"),
+        click.option("--json", "as_json", is_flag=True, help="print one JSON document on stdout"),
+        click.option("--out", "-o", "out", metavar="FILE", help="download the full results to FILE (.csv or .parquet)"),
+        click.option("--quiet", "-q", is_flag=True, help="no progress bar or notes on stderr"),
+        top_option("sweeps: 10 best"),
+    )):  # fmt: skip
+        fn = opt(fn)
+    return fn
+
+
+@click.group("jobs", cls=OrderedGroup, short_help="Submit jobs to an anvil service, follow them, fetch results.")
+def group() -> None:
+    """Jobs on a running anvil service (`anvil serve`): submit, follow, download, cancel.
+
+    \b
+    The service is --url or $ANVIL_URL (default http://127.0.0.1:8000); requests
+    carry $ANVIL_API_TOKEN (for a service on this machine, the token file
+    `anvil serve` made is used when the variable is not set).
+    """
+
+
+# -- following a job ------------------------------------------------------------
+def job_path(job_id: str) -> str:
+    if not job_id or "/" in job_id or job_id in (".", ".."):
+        raise CliError(f"{job_id!r} is not a job id; `anvil jobs list` shows them")
+    return f"/jobs/{job_id}"
+
+
+class _Progress:
+    """A progress bar on stderr fed by job snapshots (nothing when not on a terminal)."""
+
+    def __init__(self, job_id: str, live: bool) -> None:
+        self.bar: Any = None
+        self.live = live
+        self.job_id = job_id
+
+    def update(self, snap: dict[str, Any]) -> None:
+        if not self.live:
+            return
+        done, total, failed = counts(snap)
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total or None, desc=f"job {self.job_id[:8]}", unit="run", dynamic_ncols=True)
+        if total and self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(max(0, done - self.bar.n))
+        post: dict[str, Any] = {"status": snap.get("status", "?")}
+        metric, value = best_value(snap.get("best"))
+        if metric:
+            post[f"best {metric}"] = f"{value:.4g}"
+        if failed:
+            post["failed"] = failed
+        self.bar.set_postfix(post)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def counts(job: dict[str, Any]) -> tuple[int, int, int]:
+    """(done, total, failed) of a job record (``progress`` inside) or a progress event."""
+    p = job.get("progress") if isinstance(job.get("progress"), dict) else job
+    return int(p.get("done") or 0), int(p.get("total") or 0), int(p.get("failed") or 0)
+
+
+def best_value(best: Any) -> tuple[str | None, float]:
+    """The metric and value of a best-so-far record (``{"item_id", "item", metric: value}``)."""
+    if not isinstance(best, dict):
+        return None, float("nan")
+    for key, value in best.items():
+        if key in report.METRICS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return key, float(value)
+    return None, float("nan")
+
+
+def follow(client: Client, job_id: str, live: bool) -> dict[str, Any]:
+    """Wait for the job to reach a final status, showing progress; returns its record."""
+    bar = _Progress(job_id, live)
+    try:
+        try:
+            for snap in _snapshots(client, job_id):
+                bar.update(snap)
+                if snap.get("status") in FINAL:
+                    break
+        except KeyboardInterrupt:
+            raise CliError(f"stopped watching; job {job_id} goes on (`anvil jobs cancel {job_id}` stops it)",
+                           INTERRUPTED) from None  # fmt: skip
+    finally:
+        bar.close()
+    return client.json("GET", job_path(job_id))
+
+
+def _snapshots(client: Client, job_id: str) -> Any:
+    """The job's states as they change: from its event stream, else by polling."""
+    try:
+        for _event, data in client.events(job_path(job_id) + "/events"):
+            if isinstance(data, dict):
+                yield data
+                if data.get("status") in FINAL:
+                    return
+    except CliError:
+        pass  # no event stream (or it broke): poll instead
+    while True:
+        record = client.json("GET", job_path(job_id))
+        yield record
+        if record.get("status") in FINAL:
+            return
+        time.sleep(POLL_SECONDS)
+
+
+def _fetch_rows(client: Client, job_id: str, rows: int) -> list[dict[str, Any]] | None:
+    """Every result row (through one Parquet download), or None when there are too many to show."""
+    if rows > TABLE_ROWS_LIMIT:
+        return None
+    if rows == 0:
+        return []
+    import pyarrow.parquet as pq
+
+    data = client.request("GET", job_path(job_id) + "/results", params={"format": "parquet"}).content
+    return pq.read_table(io.BytesIO(data)).to_pandas().to_dict("records")
+
+
+def finish(client: Client, record: dict[str, Any], o: dict[str, Any]) -> None:
+    """Report a job that reached a final status: error, or its results as asked."""
+    job_id, status = record["id"], record.get("status")
+    if status != "done":
+        why = f": {record['error']}" if record.get("error") else ""
+        resumable = status in ("interrupted", "cancelled", "failed")
+        hint = f" (`anvil jobs resume {job_id}` continues it)" if resumable else ""
+        raise CliError(f"job {job_id} {status}{why}{hint}")
+    if o.get("out"):
+        download(client, job_id, o["out"], o.get("quiet", False))
+    kind = record.get("kind", "sweep")
+    spec = record.get("spec") or {}
+    metric = spec.get("metric", "sharpe")
+    summary = record.get("summary") or {}
+    n_rows = int(record.get("rows") or 0)
+    rows = _fetch_rows(client, job_id, n_rows)
+    if o.get("as_json"):
+        shown = rows if rows is not None else []
+        if o.get("top"):
+            shown = report.ranked(shown, metric)[: o["top"]] if kind == "sweep" else shown[: o["top"]]
+        output.print_json(report.document(kind, summary, shown, total=n_rows, id=job_id, status=status, spec=spec))
+        return
+    title = f"job {job_id}: {report.kind_name(kind)} {record.get('strategy', '')}".rstrip()
+    if rows is None:
+        output.echo(f"{title}\n{n_rows:,} rows: too many to show here; --out FILE downloads them")
+        output.echo(report.text(kind, summary, [], metric=metric, top=o.get("top")))
+        return
+    output.echo(report.text(kind, summary, rows, metric=metric, top=o.get("top"), title=title))
+
+
+def download(client: Client, job_id: str, out: str, quiet: bool) -> Path:
+    fmt = output.file_format(out)
+    target = Path(out).expanduser()
+    if not target.parent.exists():
+        raise CliError(f"--out {out}: the folder {target.parent} does not exist")
+    size = client.download(job_path(job_id) + "/results", target, params={"format": fmt})
+    output.note(f"wrote {size:,} bytes of {fmt} to {target}", quiet)
+    return target
+
+
+def upload(client: Client, path: Path) -> dict[str, Any]:
+    """Upload a strategy file; the service checks it and answers with its id."""
+    from api.cli.strategies import read_source
+
+    return client.json("POST", "/strategies", json={"source": read_source(path)})
+
+
+def _submit(spec: dict[str, Any], o: dict[str, Any]) -> None:
+    if o.get("out"):
+        output.file_format(o["out"])
+    with Client(o["url"]) as client:
+        strategy = spec.get("strategy")
+        if isinstance(strategy, str) and strategy.endswith(".py"):
+            uploaded = upload(client, Path(strategy).expanduser())
+            output.note(f"uploaded {strategy} as {uploaded['id']} ({uploaded.get('name', '')})", o["quiet"])
+            spec = {**spec, "strategy": uploaded["id"]}
+        made = client.json("POST", "/jobs", json=spec)
+        job_id = made["id"]
+        if o["no_wait"]:
+            if o["as_json"]:
+                output.print_json(made)
+            else:
+                output.echo(job_id)
+                output.note(f"follow it with `anvil jobs watch {job_id}`", o["quiet"])
+            return
+        output.note(f"submitted job {job_id}", o["quiet"])
+        record = follow(client, job_id, output.interactive(o["quiet"]))
+        finish(client, record, o)
+
+
+# -- submit -------------------------------------------------------------------
+@click.group("submit", cls=OrderedGroup, invoke_without_command=True, epilog="""\b
+Examples:
+  anvil jobs submit sweep -s sma_cross --symbol SPX --space fast=5:50 slow=20:200:5 --out runs.csv
+  anvil jobs submit backtest -s sma_cross --symbol SPX -p fast=10 slow=50 --no-wait
+  anvil sweep -s sma_cross --symbol SPX --space fast=5:50 --dry-run > sweep.json
+  anvil jobs submit --spec sweep.json""")
+@click.option("--spec", "spec_file", metavar="FILE", help="submit this JSON job spec (- reads stdin)")
+@client_options
+@click.pass_context
+def submit(ctx: click.Context, spec_file: str | None, **o: Any) -> None:
+    """Submit a job: `submit KIND [options]` (the options of `anvil KIND`), or `submit --spec FILE`.
+
+    Follows the job with a progress bar until it ends, then prints its results
+    like the local command would (--no-wait returns at once with the job id).
+    """
+    if ctx.invoked_subcommand is not None:
+        if spec_file:
+            raise click.UsageError("give either --spec FILE or a job kind, not both")
+        return
+    if not spec_file:
+        raise click.UsageError("give a job kind (backtest, sweep, walk-forward, monte-carlo) or --spec FILE")
+    spec = args.json_arg(spec_file, "--spec")
+    if not isinstance(spec, dict):
+        raise click.UsageError("--spec must hold a JSON object (a job spec)")
+    _submit(spec, o)
+
+
+def _submit_command(kind: str) -> click.Command:
+    @click.pass_context
+    def callback(ctx: click.Context, **o: Any) -> None:
+        parent = ctx.parent.params if ctx.parent is not None else {}
+        for key in ("no_wait", "as_json", "quiet", "out", "top"):  # given before the kind
+            if not o.get(key) and parent.get(key):
+                o[key] = parent[key]
+        if o["url"] == DEFAULT_URL and parent.get("url"):
+            o["url"] = parent["url"]
+        _submit(args.job_spec(kind, o), o)
+
+    name = report.kind_name(kind)
+    lines = EXAMPLES[kind].replace("\n  anvil ", "\n  anvil jobs submit ").split("\n")
+    epilog = "\n".join(line for line in lines if "--address" not in line)
+    text = f"{HELP[kind]} Runs on the service, followed with a progress bar (--no-wait: print the job id)."
+    cmd = click.command(name, help=text, short_help=HELP[kind], epilog=epilog)(
+        job_options(kind)(client_options(callback)))  # fmt: skip
+    return cmd
+
+
+for _kind in ("backtest", "sweep", "walk_forward", "monte_carlo"):
+    submit.add_command(_submit_command(_kind))
+group.add_command(submit)
+
+
+@group.command("upload", epilog="""\b
+Examples:
+  anvil jobs upload my_strategy.py
+  anvil jobs submit sweep -s up_3f2a9c... --symbol SPX --space window=10:60
+  anvil jobs submit sweep -s my_strategy.py --symbol SPX --space window=10:60   # uploads it first""")
+@click.argument("file", metavar="FILE")
+@URL
+@click.option("--json", "as_json", is_flag=True, help="the service's answer as JSON")
+def upload_(file: str, url: str, as_json: bool) -> None:
+    """Upload a strategy file to the service; prints the id jobs name as their strategy.
+
+    The service checks it with the same loader as `anvil strategies validate`.
+    """
+    with Client(url) as client:
+        answer = upload(client, Path(file).expanduser())
+    if as_json:
+        output.print_json(answer)
+        return
+    output.echo(answer["id"])
+    output.note(f"{file}: {answer.get('name', '')} uploaded; name it in jobs as -s {answer['id']}")
+
+
+# -- the other commands ------------------------------------------------------------
+@group.command("list", epilog="\b\nExamples:\n  anvil jobs list\n  anvil jobs list --status running --json")
+@URL
+@click.option("--status", metavar="STATUS", help="only jobs in this state: queued, running, done, failed, "
+                                                 "cancelled, interrupted")  # fmt: skip
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="the service's answer as JSON")
+def list_(url: str, status: str | None, offset: int, limit: int, as_json: bool) -> None:
+    """Jobs on the service, newest first."""
+    params: dict[str, Any] = {"offset": offset, "limit": limit}
+    if status:
+        params["status"] = status
+    with Client(url) as client:
+        page = client.json("GET", "/jobs", params=params)
+    if as_json:
+        output.print_json(page)
+        return
+    jobs = page.get("data", [])
+    if not jobs:
+        output.echo("no jobs" + (f" with status {status}" if status else ""))
+        return
+    rows = [{"id": j.get("id"), "kind": report.kind_name(j.get("kind", "")), "strategy": j.get("strategy"),
+             "status": j.get("status"), "progress": _progress_text(j), "created": j.get("created_at")}
+            for j in jobs]  # fmt: skip
+    output.echo(output.table(rows))
+    count = page.get("count", len(jobs))
+    if count > offset + len(jobs):
+        output.echo(f"{offset + 1}..{offset + len(jobs)} of {count}; --offset {offset + len(jobs)} shows more")
+
+
+def _progress_text(job: dict[str, Any]) -> str:
+    done, total, failed = counts(job)
+    more = f", {failed:,} failed" if failed else ""
+    return f"{done:,}/{total:,}{more}"
+
+
+@group.command("show", epilog="\b\nExamples:\n  anvil jobs show 3f2a...\n  anvil jobs show 3f2a... --json")
+@click.argument("job_id", metavar="ID")
+@URL
+@click.option("--json", "as_json", is_flag=True, help="the job record as JSON")
+def show(job_id: str, url: str, as_json: bool) -> None:
+    """A job's state: status, progress, timings, best run so far, error."""
+    with Client(url) as client:
+        record = client.json("GET", job_path(job_id))
+    if as_json:
+        output.print_json(record)
+        return
+    items: list[tuple[str, Any]] = [
+        ("id", record.get("id")), ("kind", report.kind_name(record.get("kind", ""))),
+        ("strategy", record.get("strategy")), ("status", record.get("status")),
+        ("progress", _progress_text(record)), ("created", record.get("created_at")),
+        ("started", record.get("started_at")), ("finished", record.get("finished_at")),
+    ]  # fmt: skip
+    if record.get("seconds") is not None:
+        items.append(("seconds", round(float(record["seconds"]), 1)))
+    if record.get("error"):
+        items.append(("error", record["error"]))
+    final_best = (record.get("summary") or {}).get("best")
+    if isinstance(final_best, dict):
+        items.append(("best", " ".join(f"{k}={output.cell(k, v)}" for k, v in final_best.items()
+                                       if k not in report.METRICS or k == _metric(record))))  # fmt: skip
+    else:
+        metric, value = best_value(record.get("best"))
+        if metric:
+            items.append((f"best {metric} so far", value))
+    width = max(len(k) for k, _ in items)
+    for k, v in items:
+        output.echo(f"{k.ljust(width)}  {output.cell(k, v)}")
+
+
+def _metric(record: dict[str, Any]) -> str:
+    return str((record.get("spec") or {}).get("metric", "sharpe"))
+
+
+@group.command("watch", epilog="\b\nExamples:\n  anvil jobs watch 3f2a...")
+@click.argument("job_id", metavar="ID")
+@client_options
+def watch(job_id: str, **o: Any) -> None:
+    """Follow a job with a progress bar until it ends, then print its results."""
+    with Client(o["url"]) as client:
+        record = follow(client, job_id, output.interactive(o["quiet"]))
+        finish(client, record, o)
+
+
+@group.command("results", epilog="""\b
+Examples:
+  anvil jobs results 3f2a...                     # a table, like the local command prints
+  anvil jobs results 3f2a... --out runs.parquet  # every row
+  anvil jobs results 3f2a... --json --offset 0 --limit 100""")
+@click.argument("job_id", metavar="ID")
+@URL
+@click.option("--out", "-o", "out", metavar="FILE", help="download every row to FILE (.csv or .parquet)")
+@click.option("--json", "as_json", is_flag=True, help="one page of rows as the service sends it (--offset, --limit)")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True, help="with --json")
+@click.option("--limit", type=click.IntRange(1), default=None, help="with --json (default: the service's page)")
+@click.option("--quiet", "-q", is_flag=True, help="no notes on stderr")
+@top_option("sweeps: 10 best")
+def results(job_id: str, url: str, out: str | None, as_json: bool, offset: int, limit: int | None,
+            quiet: bool, top: int | None) -> None:  # fmt: skip
+    """A finished job's results: a table, a page of JSON, or a CSV/Parquet file."""
+    with Client(url) as client:
+        if out:
+            download(client, job_id, out, quiet)
+        if as_json:
+            params: dict[str, Any] = {"offset": offset}
+            if limit is not None:
+                params["limit"] = limit
+            output.print_json(client.json("GET", job_path(job_id) + "/results", params=params))
+            return
+        if out:
+            return
+        record = client.json("GET", job_path(job_id))
+        status = record.get("status")
+        if status in ("queued", "running"):
+            raise CliError(f"job {job_id} is {status}; its table comes when it is done (`anvil jobs watch "
+                           f"{job_id}` follows it; --out FILE or --json gets the rows so far)")  # fmt: skip
+        if status != "done":
+            more = f" ({record['error']})" if record.get("error") else ""
+            raise CliError(f"job {job_id} is {status}{more}; `anvil jobs resume {job_id}` finishes it "
+                           "(--out FILE or --json gets the rows it has)")  # fmt: skip
+        finish(client, record, {"top": top, "quiet": quiet})
+
+
+@group.command("cancel", epilog="\b\nExamples:\n  anvil jobs cancel 3f2a...")
+@click.argument("job_id", metavar="ID")
+@URL
+@click.option("--json", "as_json", is_flag=True, help="the service's answer as JSON")
+def cancel(job_id: str, url: str, as_json: bool) -> None:
+    """Stop a queued or running job; runs already finished are kept (resume continues it)."""
+    with Client(url) as client:
+        answer = client.json("DELETE", job_path(job_id))
+    if as_json:
+        output.print_json(answer)
+        return
+    status = answer.get("status") if isinstance(answer, dict) else None
+    if status in ("queued", "running"):
+        output.echo(f"job {job_id}: cancelling (it stops within a second or two and keeps its finished runs)")
+    else:
+        output.echo(f"job {job_id}: {status}")
+
+
+@group.command("resume", epilog="\b\nExamples:\n  anvil jobs resume 3f2a...")
+@click.argument("job_id", metavar="ID")
+@client_options
+def resume(job_id: str, **o: Any) -> None:
+    """Continue an interrupted, cancelled or failed job from the runs it already has."""
+    with Client(o["url"]) as client:
+        answer = client.json("POST", job_path(job_id) + "/resume")
+        if o["no_wait"]:
+            if o["as_json"]:
+                output.print_json(answer)
+            else:
+                output.echo(job_id)
+            return
+        record = follow(client, job_id, output.interactive(o["quiet"]))
+        finish(client, record, o)
+
+
+group.commands = {name: group.commands[name] for name in
+                  ("submit", "watch", "list", "show", "results", "cancel", "resume", "upload")}  # fmt: skip

@@ -1,0 +1,167 @@
+"""Click options the commands share: data, config, spaces, output.
+
+The four job kinds take the same options whether they run here (``anvil sweep``)
+or on a service (``anvil jobs submit sweep``); both read them with
+``api.cli.args.job_spec``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+from api.cli.args import CONFIG_FIELDS
+
+F = Callable[..., Any]
+
+
+class OrderedGroup(click.Group):
+    """A command group that lists its commands in the order they were added."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+METRIC_HELP = "the metric that ranks runs: sharpe, total_return, max_drawdown, calmar, ..."
+
+
+def _stack(*decorators: F) -> F:
+    def apply(fn: F) -> F:
+        for d in reversed(decorators):
+            fn = d(fn)
+        return fn
+
+    return apply
+
+
+def _config_option(name: str, kind: str, text: str) -> F:
+    flag = "--" + name.replace("_", "-")
+    if kind == "bool":
+        return click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=text)
+    if kind.startswith("choice:"):
+        return click.option(flag, name, type=click.Choice(kind[7:].split(",")), default=None, help=text)
+    return click.option(flag, name, type=float, default=None, metavar="X", help=text)
+
+
+def config_options(fn: F) -> F:
+    """Every ``engine.Config`` field as an option, and ``--config`` JSON."""
+    opts = [_config_option(*f) for f in CONFIG_FIELDS]
+    opts.append(click.option("--config", "config", metavar="JSON|FILE",
+                             help='engine Config as JSON or a JSON file, e.g. \'{"fee_rate": 0.001}\'; '
+                                  "the options above override it"))  # fmt: skip
+    return _stack(*opts)(fn)
+
+
+def data_options(fn: F) -> F:
+    return _stack(
+        click.option("--symbol", "symbol", multiple=True, metavar="SYMBOL",
+                     help="the stored series to run on (`anvil data list`); repeat for several in a sweep"),
+        click.option("--timeframe", default="1d", show_default=True, help="bar size: 1m, 5m, 1h, 1d, 1w ..."),
+        click.option("--start", metavar="TIME", help="first bar time, e.g. 2010-01-01"),
+        click.option("--end", metavar="TIME", help="last bar time (a date includes its whole day)"),
+    )(fn)  # fmt: skip
+
+
+def strategy_options(fn: F) -> F:
+    return _stack(
+        click.option("--strategy", "-s", required=True, metavar="NAME",
+                     help="a built-in strategy (`anvil strategies list`), a strategy file (my_strategy.py), "
+                          "or on a service an uploaded id"),
+        click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
+                     help="drives random points, samplers and resampling (default 0)"),
+    )(fn)  # fmt: skip
+
+
+PARAM = click.option("--param", "-p", "param", multiple=True, metavar="NAME=VALUE",
+                     help="a strategy parameter, e.g. -p fast=10 slow=50; unnamed ones keep their default")  # fmt: skip
+SPACE = click.option("--space", "space", multiple=True, required=True, metavar="NAME=SPEC",
+                     help="a parameter's values: fast=5:50 (grid, step 1), slow=20:200:5 (step 5), "
+                          "band=0.5,1,2 (list), w=0.1~0.9 (range for random/tpe; 0.001~0.1:log); "
+                          "several after one --space")  # fmt: skip
+
+
+def sweep_options(fn: F) -> F:
+    return _stack(
+        SPACE,
+        click.option("--method", default="grid", show_default=True, metavar="METHOD",
+                     help="grid, random, tpe, cmaes or nsga2"),
+        click.option("--metric", default="sharpe", show_default=True, help=METRIC_HELP),
+        click.option("--metrics", metavar="A,B", help="nsga2 objectives, e.g. sharpe,max_drawdown"),
+        click.option("--trials", type=click.IntRange(1), default=100, show_default=True,
+                     help="runs per symbol for random, tpe, cmaes and nsga2"),
+    )(fn)  # fmt: skip
+
+
+def walk_forward_options(fn: F) -> F:
+    return _stack(
+        SPACE,
+        click.option("--train", required=True, metavar="BARS|SPAN", help="train window: bars (750) or a duration (730D)"),
+        click.option("--test", required=True, metavar="BARS|SPAN", help="test window after it: bars or a duration"),
+        click.option("--step", metavar="BARS|SPAN", help="how far each window moves (default: the test length)"),
+        click.option("--anchored", is_flag=True, help="every train window starts at the first bar"),
+        click.option("--embargo", type=click.IntRange(0), default=0, show_default=True,
+                     help="bars skipped between train and test"),
+        click.option("--method", default="grid", show_default=True, metavar="METHOD", help="grid or random"),
+        click.option("--metric", default="sharpe", show_default=True, help="the metric each window optimises"),
+        click.option("--trials", type=click.IntRange(1), default=100, show_default=True,
+                     help="parameter sets per window for random"),
+    )(fn)  # fmt: skip
+
+
+def monte_carlo_options(fn: F) -> F:
+    return _stack(
+        PARAM,
+        click.option("--paths", "-n", "paths", type=click.IntRange(1), default=1000, show_default=True,
+                     help="simulated paths"),
+        click.option("--method", default="permutation", show_default=True, metavar="METHOD",
+                     help="permutation (p-value), bootstrap or block_bootstrap (intervals)"),
+        click.option("--metric", default="sharpe", show_default=True, help="the metric tested"),
+        click.option("--of", default="returns", show_default=True, metavar="returns|trades",
+                     help="resample per-bar returns or closed trades"),
+        click.option("--block", type=click.IntRange(1), default=20, show_default=True,
+                     help="block length of block_bootstrap"),
+        click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+                     show_default=True, help="level of the bootstrap intervals"),
+    )(fn)  # fmt: skip
+
+
+KIND_OPTIONS: dict[str, F] = {
+    "backtest": PARAM,
+    "sweep": sweep_options,
+    "walk_forward": walk_forward_options,
+    "monte_carlo": monte_carlo_options,
+}
+
+
+def job_options(kind: str) -> F:
+    """Everything a job of ``kind`` is built from."""
+    return _stack(strategy_options, KIND_OPTIONS[kind], data_options, config_options)
+
+
+def output_options(fn: F) -> F:
+    """``--json``, ``--out FILE``, ``--quiet``."""
+    return _stack(
+        click.option("--json", "as_json", is_flag=True, help="print one JSON document (summary and rows) on stdout"),
+        click.option("--out", "-o", "out", metavar="FILE", help="write the full result table to FILE (.csv or .parquet)"),
+        click.option("--quiet", "-q", is_flag=True, help="no progress bars or notes on stderr"),
+    )(fn)  # fmt: skip
+
+
+def top_option(default_text: str) -> F:
+    return click.option("--top", type=click.IntRange(1), default=None, metavar="N",
+                        help=f"rows to show ({default_text}; --json: all unless given)")  # fmt: skip
+
+
+def run_options(fn: F) -> F:
+    """Where a local job runs."""
+    return _stack(
+        click.option("--address", metavar="ADDR", envvar="ANVIL_ADDRESS",
+                     help="Ray to run on: none = a local Ray on this machine's cores; auto = the cluster "
+                          "this machine belongs to (inside `ray job submit`); ray://host:10001; "
+                          "local-threads = this process only [env ANVIL_ADDRESS]"),
+        click.option("--workers", type=click.IntRange(0), default=0, help="Ray actors or threads (0: one per CPU)"),
+        click.option("--checkpoint", metavar="DIR",
+                     help="save results in DIR as they arrive; the same command with the same DIR resumes"),
+        click.option("--dry-run", is_flag=True,
+                     help="check the job and print its JSON spec (what POST /api/v1/jobs takes); run nothing"),
+    )(fn)  # fmt: skip

@@ -1,0 +1,174 @@
+"""``anvil strategies list | show | validate``: the built-in library and strategy files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api.cli import output
+from api.cli.errors import CliError, UsageError, one_line
+from api.cli.options import OrderedGroup
+
+
+def _param_text(name: str, p: dict[str, Any]) -> str:
+    choices = p.get("choices")
+    if choices and sorted(map(str, choices)) == ["False", "True"]:
+        return f"{name} true|false ({output.cell('', p.get('default'))})"
+    if choices:
+        return f"{name} {'|'.join(map(str, choices))} ({output.cell('', p.get('default'))})"
+    lo, hi = p.get("low"), p.get("high")
+    bounds = f" {output.cell('', lo)}..{output.cell('', hi)}" if lo is not None and hi is not None else ""
+    return f"{name}{bounds} ({output.cell('', p.get('default'))})"
+
+
+def _summary_rows(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from strategies.library import snake_case
+
+    rows = []
+    for d in described:
+        rows.append({
+            "name": snake_case(d["name"]) if d["name"][:1].isupper() else d["name"],
+            "kind": d.get("kind", "").replace("_", " "),
+            "parameters: bounds (default)": ", ".join(_param_text(k, p) for k, p in d.get("parameters", {}).items()),
+        })  # fmt: skip
+    return rows
+
+
+@click.group("strategies", cls=OrderedGroup, short_help="List the built-in strategies, check a strategy file.")
+def group() -> None:
+    """List the built-in strategies and check strategy files before uploading them."""
+
+
+@group.command("list", epilog="\b\nExamples:\n  anvil strategies list\n  anvil strategies list --json")
+@click.option("--json", "as_json", is_flag=True, help="every strategy's description as JSON")
+def list_(as_json: bool) -> None:
+    """The built-in strategies: name, kind, parameters with their bounds and defaults."""
+    import strategies
+
+    described = strategies.list_strategies()
+    if as_json:
+        output.print_json({"count": len(described), "data": described})
+        return
+    output.echo(output.table(_summary_rows(described)))
+    output.echo()
+    output.echo("`anvil strategies show NAME` tells a strategy's rule and parameters in full.")
+
+
+@group.command("show", epilog="\b\nExamples:\n  anvil strategies show sma_cross\n  anvil strategies show my_strategy.py")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="the description as JSON")
+def show(name: str, as_json: bool) -> None:
+    """One strategy's rule, parameters and constraints (a built-in name or a .py file)."""
+    import strategies
+
+    cls = load_file(Path(name)) if name.endswith(".py") else strategies.get_strategy(name)
+    d = cls.describe()
+    if as_json:
+        output.print_json(d)
+        return
+    from strategies.library import snake_case
+
+    output.echo(f"{snake_case(d['name'])} ({d['name']}, {d['kind'].replace('_', ' ')})")
+    if d.get("doc"):
+        output.echo("")
+        output.echo(d["doc"])
+    rows = [{"parameter": k, **{f: p.get(f) for f in ("type", "default", "low", "high", "step")},
+             "choices": ", ".join(map(str, p["choices"])) if p.get("choices") else ""}
+            for k, p in d["parameters"].items()]  # fmt: skip
+    output.echo("")
+    output.echo(output.table(rows) if rows else "no parameters")
+    if d.get("constraints"):
+        output.echo("constraints: " + "; ".join(d["constraints"]))
+
+
+def _loader() -> Any:
+    try:
+        from strategies import loader
+    except ImportError as exc:  # pragma: no cover - the loader ships with anvil
+        raise CliError(f"this anvil has no strategy loader ({exc})") from None
+    return loader
+
+
+def read_source(path: Path) -> str:
+    """A strategy file's text, or a one-line error."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{path}: not a UTF-8 text file") from None
+
+
+def check_source(loader: Any, src: str) -> tuple[bool, str | None]:
+    """The loader's verdict on ``src``; a loader that fails counts as a rejection."""
+    try:
+        ok, error = loader.validate_strategy_code(src)
+    except Exception as exc:  # noqa: BLE001 - the file is not accepted either way
+        return False, f"the strategy checker failed on it ({type(exc).__name__}: {exc})"
+    return bool(ok), error
+
+
+def load_file(path: Path) -> Any:
+    """The Strategy class a file defines, through the same safe loader the service uses."""
+    loader = _loader()
+    src = read_source(path)
+    ok, error = check_source(loader, src)
+    if not ok:
+        raise CliError(f"{path}: {error}")
+    try:
+        return loader.load_strategy(src)
+    except ValueError as exc:
+        raise CliError(f"{path}: {exc}") from None
+
+
+def runnable_file(path: Path) -> Any:
+    """A strategy file as a class jobs can run anywhere: the service's stand-in, which
+    travels to Ray workers as its source and is loaded there through the sandbox."""
+    load_file(path)  # a clear error for a bad file
+    from api.service.uploaded import stand_in
+
+    return stand_in(read_source(path))
+
+
+@group.command("validate", epilog="\b\nExamples:\n  anvil strategies validate my_strategy.py\n"
+                                  "  anvil backtest -s my_strategy.py --symbol SPX -p window=20")  # fmt: skip
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--json", "as_json", is_flag=True, help="one result per file as JSON")
+def validate(files: tuple[str, ...], as_json: bool) -> None:
+    """Check strategy files as the service would before accepting an upload.
+
+    The file may import only numpy, math and anvil's own strategies and engine
+    names; no file, network or process access. Exits 1 if any file fails.
+    """
+    loader = _loader()
+    results = []
+    for name in files:
+        src = read_source(Path(name))
+        ok, error = check_source(loader, src)
+        entry: dict[str, Any] = {"file": name, "ok": bool(ok), "error": error or None}
+        if ok:
+            try:
+                cls = loader.load_strategy(src)
+                entry["strategy"] = cls.describe()
+            except Exception as exc:  # noqa: BLE001 - reported as the file's failure
+                entry.update(ok=False, error=str(exc) or type(exc).__name__)
+        results.append(entry)
+    bad = [r for r in results if not r["ok"]]
+    if as_json:
+        output.print_json({"count": len(results), "data": results})
+        if bad:
+            raise CliError(f"{len(bad)} of {len(results)} files were rejected")
+        return
+    for r in results:
+        if r["ok"]:
+            s = r["strategy"]
+            params = ", ".join(_param_text(k, p) for k, p in s["parameters"].items()) or "no parameters"
+            output.echo(f"{r['file']}: ok, {s['name']} ({s['kind'].replace('_', ' ')}; {params})")
+        elif len(results) > 1:
+            output.echo(f"{r['file']}: rejected: {one_line(r['error'])}")
+    if len(bad) == 1 and len(results) == 1:
+        raise CliError(f"{bad[0]['file']}: {bad[0]['error']}")
+    if bad:
+        raise CliError(f"{len(bad)} of {len(results)} files were rejected")

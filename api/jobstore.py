@@ -1,0 +1,536 @@
+"""Jobs in the store's DuckDB file: records, result rows, uploaded strategies, a Sink.
+
+Everything lives in the schema ``jobs`` of the same file as the market data:
+
+- ``jobs.job``: one record per job — spec, status, progress, timings, error,
+  summary, and the cluster's manifest (so a resumed job is the same job);
+- ``jobs.chunk``: the rows of each finished chunk of a job, as a Parquet fragment
+  (with its extra payload, if any), written in one transaction with the job's
+  counts as the chunk arrives (``DuckSink``, the cluster's ``Sink`` protocol);
+- ``jobs.result``: a finished job's result table (``api.specs.result_table``) in
+  Parquet parts of ``PART_ROWS`` rows, which replace its chunks in the same
+  transaction that marks it done;
+- ``jobs.strategy``: uploaded strategies' source, by id.
+
+Fragments keep every column's type exactly (as ``cluster.sinks.DirectorySink``
+does with files), whatever columns a job's rows have, and thousands of jobs
+share four tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import json
+import math
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine.store import Database
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+ACTIVE = frozenset({"queued", "running"})
+RESUMABLE = frozenset({"interrupted", "cancelled", "failed"})
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+PART_ROWS = 10_000  # rows per stored part of a finished job's results
+CACHED_RECORDS = 10_000  # job records kept in memory (the most recently used)
+
+_DDL = """
+CREATE SCHEMA IF NOT EXISTS {S};
+CREATE TABLE IF NOT EXISTS {S}.job (
+    id VARCHAR PRIMARY KEY,
+    kind VARCHAR NOT NULL,
+    strategy VARCHAR NOT NULL,
+    spec VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    items BIGINT NOT NULL,
+    total BIGINT NOT NULL,
+    done BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    rows BIGINT NOT NULL DEFAULT 0,
+    best VARCHAR,
+    error VARCHAR,
+    summary VARCHAR,
+    manifest VARCHAR,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TIMESTAMP NOT NULL,
+    started_at TIMESTAMP,
+    finished_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS {S}.chunk (
+    job_id VARCHAR NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    rows BIGINT NOT NULL,
+    frame BLOB NOT NULL,
+    extra BLOB,
+    extra_kind VARCHAR
+);
+CREATE TABLE IF NOT EXISTS {S}.result (
+    job_id VARCHAR NOT NULL,
+    part INTEGER NOT NULL,
+    first_row BIGINT NOT NULL,
+    rows BIGINT NOT NULL,
+    frame BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {S}.strategy (
+    id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    description VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+"""
+
+_RECORD_COLUMNS = ("id, kind, strategy, spec, status, items, total, done, failed, rows, best, error, "
+                   "summary, attempts, created_at, started_at, finished_at")  # fmt: skip
+
+
+def new_job_id() -> str:
+    """A fresh job id: 32 lowercase hex digits."""
+    return uuid.uuid4().hex
+
+
+def is_job_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a job id."""
+    return bool(_ID.match(text))
+
+
+def now() -> dt.datetime:
+    """The current time in UTC, without tzinfo (as stored)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data: NaN and infinities become None, numpy scalars
+    Python numbers, tuples lists, times ISO 8601 strings."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (dt.timedelta, pd.Timedelta)):
+        return pd.Timedelta(value).total_seconds()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job as stored."""
+
+    id: str
+    kind: str
+    strategy: str
+    spec: dict[str, Any]
+    status: str
+    items: int
+    total: int
+    done: int
+    failed: int
+    rows: int
+    best: dict[str, Any] | None
+    error: str | None
+    summary: dict[str, Any] | None
+    attempts: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> JobRecord:
+        (id_, kind, strategy, spec, status, items, total, done, failed, rows, best, error, summary,
+         attempts, created, started, finished) = row  # fmt: skip
+        utc = dt.timezone.utc
+        return cls(id_, kind, strategy, json.loads(spec), status, int(items), int(total), int(done),
+                   int(failed), int(rows), _loads(best), error, _loads(summary), int(attempts),
+                   created.replace(tzinfo=utc), started and started.replace(tzinfo=utc),
+                   finished and finished.replace(tzinfo=utc))  # fmt: skip
+
+
+@dataclasses.dataclass
+class _Pending:
+    """A job record waiting for the next group commit."""
+
+    record: JobRecord
+    row: list[Any]
+    stored: threading.Event = dataclasses.field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(jsonable(value), allow_nan=False)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class JobStore:
+    """Job records, result rows and uploaded strategies in a store's DuckDB file.
+
+    Args:
+        db: the process's connection to the file (``engine.store.Store(...).database``).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        row = db.cursor().execute("SELECT current_database()").fetchone()
+        self.catalog = str(row[0]) if row else "memory"
+        self.S = f"{_quote(self.catalog)}.jobs"  # qualified: a file named jobs.duckdb is a catalog "jobs"
+        with db.write() as cur:
+            cur.execute(_DDL.format(S=self.S))
+        # Write-through: this process is the file's only writer (DuckDB locks it), so the
+        # records it changed are known without asking the database.
+        self._cache: OrderedDict[str, JobRecord] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._pending: list[_Pending] = []
+        self._pending_lock = threading.Lock()
+
+    def _remember(self, record: JobRecord) -> JobRecord:
+        with self._cache_lock:
+            self._cache[record.id] = record
+            self._cache.move_to_end(record.id)
+            while len(self._cache) > CACHED_RECORDS:
+                self._cache.popitem(last=False)
+        return record
+
+    @contextmanager
+    def _writing(self, job_id: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction about one job; its cached record goes if the transaction fails.
+        Callers update the cache inside the block, so it changes under the same lock."""
+        try:
+            with self.db.write() as cur:
+                yield cur
+        except BaseException:
+            with self._cache_lock:
+                self._cache.pop(job_id, None)
+            raise
+
+    def _changed(self, job_id: str, **changes: Any) -> None:
+        """Apply committed changes to the cached record (values, or functions of the old record)."""
+        with self._cache_lock:
+            old = self._cache.get(job_id)
+            if old is not None:
+                values = {k: v(old) if callable(v) else v for k, v in changes.items()}
+                self._cache[job_id] = dataclasses.replace(old, **values)
+
+    # -- records --------------------------------------------------------------
+    def create(self, kind: str, strategy: str, spec: dict[str, Any], items: int) -> JobRecord:
+        """Store a new queued job.
+
+        Records created at the same moment by several threads share one transaction
+        (a group commit): whichever thread gets the write lock first stores them all.
+        """
+        job_id, created, spec = new_job_id(), now(), jsonable(spec)
+        record = JobRecord(job_id, kind, strategy, spec, "queued", items, items, 0, 0, 0, None, None, None, 0,
+                           created.replace(tzinfo=dt.timezone.utc), None, None)  # fmt: skip
+        mine = _Pending(record, [job_id, kind, strategy, json.dumps(spec), items, items, created])
+        with self._pending_lock:
+            self._pending.append(mine)
+        batch: list[_Pending] = []
+        try:
+            with self.db.write() as cur:
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                if batch:
+                    cur.executemany(f"INSERT INTO {self.S}.job (id, kind, strategy, spec, status, items, total, "
+                                    "created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)", [p.row for p in batch])  # fmt: skip
+                    for p in batch:
+                        self._remember(p.record)
+        except BaseException as exc:
+            for p in batch:
+                p.error = exc
+                with self._cache_lock:
+                    self._cache.pop(p.record.id, None)
+            raise
+        finally:
+            for p in batch:
+                p.stored.set()
+        mine.stored.wait()  # another thread's transaction may have taken it
+        if mine.error is not None:
+            raise RuntimeError(f"the job could not be stored: {mine.error}") from mine.error
+        return record
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """The job with this id, or None."""
+        with self._cache_lock:
+            cached = self._cache.get(job_id)
+        if cached is not None:
+            return cached
+        sql = f"SELECT {_RECORD_COLUMNS} FROM {self.S}.job WHERE id = ?"
+        if self.db.cursor().execute(sql, [job_id]).fetchone() is None:
+            return None  # unknown ids never take the writers' lock
+        with self.db.write() as cur:  # read under the writers' lock: no change slips in before caching
+            row = cur.execute(sql, [job_id]).fetchone()
+            return None if row is None else self._remember(JobRecord.from_row(row))
+
+    def list(self, status: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[JobRecord], int]:
+        """Jobs newest first (optionally of one status), one page, and how many there are."""
+        where, args = ("WHERE status = ?", [status]) if status else ("", [])
+        cur = self.db.cursor()
+        rows = cur.execute(f"SELECT {_RECORD_COLUMNS} FROM {self.S}.job {where} ORDER BY created_at DESC, id "
+                           "LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()  # fmt: skip
+        count = cur.execute(f"SELECT count(*) FROM {self.S}.job {where}", args).fetchone()
+        return [JobRecord.from_row(r) for r in rows], int(count[0]) if count else 0
+
+    def set_status(self, job_id: str, status: str, error: str | None = None) -> None:
+        """Move a job to ``status``; a final status stamps ``finished_at``."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown job status {status!r}")
+        when = now()
+        utc = when.replace(tzinfo=dt.timezone.utc)
+        with self._writing(job_id) as cur:
+            if status == "running":
+                cur.execute(f"UPDATE {self.S}.job SET status = 'running', started_at = ?, finished_at = NULL, "
+                            "error = NULL, attempts = attempts + 1 WHERE id = ?", [when, job_id])  # fmt: skip
+                self._changed(job_id, status=status, started_at=utc, finished_at=None, error=None,
+                              attempts=lambda r: r.attempts + 1)  # fmt: skip
+            elif status == "queued":
+                cur.execute(f"UPDATE {self.S}.job SET status = 'queued', error = NULL, finished_at = NULL "
+                            "WHERE id = ?", [job_id])  # fmt: skip
+                self._changed(job_id, status=status, error=None, finished_at=None)
+            else:
+                cur.execute(f"UPDATE {self.S}.job SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                            [status, error, when, job_id])  # fmt: skip
+                self._changed(job_id, status=status, error=error, finished_at=utc)
+
+    def set_progress(self, job_id: str, total: int, best: dict[str, Any] | None) -> None:
+        """Record the job's planned runs and best result so far."""
+        with self._writing(job_id) as cur:
+            cur.execute(f"UPDATE {self.S}.job SET total = ?, best = ? WHERE id = ?", [total, _dumps(best), job_id])
+            self._changed(job_id, total=total, best=jsonable(best))
+
+    def complete(self, job_id: str, table: pd.DataFrame, summary: dict[str, Any], done: int, failed: int) -> None:
+        """Store a finished job's result table and summary, and mark it done — one transaction."""
+        data = _arrow(table)
+        parts = [(k, start, min(PART_ROWS, data.num_rows - start), _parquet(data.slice(start, PART_ROWS)))
+                 for k, start in enumerate(range(0, max(data.num_rows, 1), PART_ROWS))]  # fmt: skip
+        with self._writing(job_id) as cur:
+            cur.execute(f"DELETE FROM {self.S}.result WHERE job_id = ?", [job_id])
+            cur.executemany(f"INSERT INTO {self.S}.result VALUES (?, ?, ?, ?, ?)",
+                            [[job_id, k, start, n, blob] for k, start, n, blob in parts])  # fmt: skip
+            cur.execute(f"DELETE FROM {self.S}.chunk WHERE job_id = ?", [job_id])
+            when = now()
+            cur.execute(f"UPDATE {self.S}.job SET status = 'done', rows = ?, summary = ?, done = ?, failed = ?, "
+                        "error = NULL, finished_at = ? WHERE id = ?",
+                        [data.num_rows, _dumps(summary), done, failed, when, job_id])  # fmt: skip
+            self._changed(job_id, status="done", rows=data.num_rows, summary=jsonable(summary), done=done,
+                          failed=failed, error=None, finished_at=when.replace(tzinfo=dt.timezone.utc))  # fmt: skip
+
+    def recover(self) -> list[str]:
+        """Mark every job left queued or running by a previous process as interrupted."""
+        with self.db.write() as cur:
+            ids = [r[0] for r in cur.execute(f"SELECT id FROM {self.S}.job WHERE status IN ('queued', 'running')").fetchall()]
+            cur.execute(f"UPDATE {self.S}.job SET status = 'interrupted', finished_at = ?, "
+                        "error = 'the service stopped before the job finished; resume it' "
+                        "WHERE status IN ('queued', 'running')", [now()])  # fmt: skip
+            with self._cache_lock:
+                self._cache.clear()
+        return ids
+
+    # -- result rows ------------------------------------------------------------
+    def sink(self, job_id: str) -> DuckSink:
+        """The cluster Sink that stores this job's chunks."""
+        return DuckSink(self, job_id)
+
+    def _parts(self, cur: duckdb.DuckDBPyConnection, job_id: str) -> tuple[str, list[tuple[int, int, int]]]:
+        """Where the job's rows are now: ("result" or "chunk", [(key, first row, rows)] in order)."""
+        for table, key in (("result", "part"), ("chunk", "chunk_id")):
+            parts = cur.execute(f"SELECT {key}, sum(rows) OVER (ORDER BY {key}) - rows, rows FROM {self.S}.{table} "
+                                f"WHERE job_id = ? ORDER BY {key}", [job_id]).fetchall()  # fmt: skip
+            if parts:
+                return table, [(int(k), int(first), int(n)) for k, first, n in parts]
+        return "chunk", []
+
+    def _fragment(self, cur: duckdb.DuckDBPyConnection, table: str, job_id: str, key: int) -> pa.Table | None:
+        column = "part" if table == "result" else "chunk_id"
+        row = cur.execute(f"SELECT frame FROM {self.S}.{table} WHERE job_id = ? AND {column} = ?", [job_id, key]).fetchone()
+        return None if row is None else pq.read_table(pa.BufferReader(row[0]))
+
+    def page(self, job_id: str, offset: int, limit: int) -> tuple[list[str], list[dict[str, Any]], int]:
+        """One page of the job's rows (its results once done, else the chunks stored so far).
+
+        Returns:
+            (columns, rows as JSON-ready dicts, how many rows there are in all).
+        """
+        cur = self.db.cursor()
+        for _ in range(3):  # the job may finish (and move its rows) between two queries
+            table, parts = self._parts(cur, job_id)
+            count = parts[-1][1] + parts[-1][2] if parts else 0
+            wanted = [p for p in parts if p[1] < offset + limit and p[1] + p[2] > offset and p[2]]
+            pieces = [self._fragment(cur, table, job_id, key) for key, _, _ in wanted]
+            if any(p is None for p in pieces):
+                continue
+            if not pieces:
+                first = self._fragment(cur, table, job_id, parts[0][0]) if parts else None
+                return (first.column_names if first is not None else []), [], count
+            data = pa.concat_tables(pieces, promote_options="permissive")  # type: ignore[arg-type]
+            data = data.slice(offset - wanted[0][1], limit)
+            rows = [{k: jsonable(v) for k, v in r.items()} for r in data.to_pylist()]
+            return data.column_names, rows, count
+        raise RuntimeError(f"the rows of job {job_id} kept moving; try again")
+
+    def batches(self, job_id: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """Every row of the job as Arrow batches, one stored part at a time, under one schema."""
+        cur = self.db.cursor()
+        table, parts = self._parts(cur, job_id)
+        if table == "result":  # parts of one table: one schema
+            first = self._fragment(cur, table, job_id, parts[0][0])
+            schema = first.schema if first is not None else pa.schema([])
+        else:  # chunks may differ in columns (walk-forward): their union
+            schemas = [f.schema for f in (self._fragment(cur, table, job_id, k) for k, _, _ in parts) if f is not None]
+            schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
+        schema = schema.remove_metadata()
+
+        def read() -> Iterator[pa.RecordBatch]:
+            reader = self.db.cursor()
+            for key, _, _ in parts:
+                fragment = self._fragment(reader, table, job_id, key)
+                if fragment is None:
+                    continue
+                columns = [fragment.column(f.name).cast(f.type) if f.name in fragment.column_names
+                           else pa.nulls(fragment.num_rows, f.type) for f in schema]  # fmt: skip
+                yield from pa.Table.from_arrays(columns, schema=schema).to_batches()
+
+        return schema, read()
+
+    # -- uploaded strategies ------------------------------------------------------
+    def add_strategy(self, strategy_id: str, name: str, source: str, description: dict[str, Any]) -> None:
+        """Store an uploaded strategy (the same id twice keeps the first)."""
+        with self.db.write() as cur:
+            cur.execute(f"INSERT INTO {self.S}.strategy VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        [strategy_id, name, source, json.dumps(jsonable(description)), now()])  # fmt: skip
+
+    def strategy_source(self, strategy_id: str) -> str | None:
+        row = self.db.cursor().execute(f"SELECT source FROM {self.S}.strategy WHERE id = ?", [strategy_id]).fetchone()
+        return None if row is None else str(row[0])
+
+    def strategies(self) -> list[tuple[str, dict[str, Any], dt.datetime]]:
+        """Uploaded strategies: (id, description, uploaded at), oldest first."""
+        rows = self.db.cursor().execute(f"SELECT id, description, created_at FROM {self.S}.strategy "
+                                        "ORDER BY created_at, id").fetchall()  # fmt: skip
+        return [(r[0], json.loads(r[1]), r[2].replace(tzinfo=dt.timezone.utc)) for r in rows]
+
+
+class DuckSink:
+    """The cluster ``Sink`` of one job: each chunk's rows land in one transaction,
+    with the job's done and failed counts, so a killed service loses no finished chunk."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self.store = store
+        self.job_id = job_id
+
+    def load_manifest(self) -> dict[str, Any] | None:
+        row = self.store.db.cursor().execute(f"SELECT manifest FROM {self.store.S}.job WHERE id = ?", [self.job_id]).fetchone()
+        return None if row is None or row[0] is None else dict(json.loads(row[0]))
+
+    def save_manifest(self, manifest: dict[str, Any]) -> None:
+        with self.store.db.write() as cur:
+            cur.execute(f"UPDATE {self.store.S}.job SET manifest = ? WHERE id = ?",
+                        [json.dumps(manifest, default=str), self.job_id])  # fmt: skip
+
+    def done_chunks(self) -> set[int]:
+        rows = self.store.db.cursor().execute(f"SELECT chunk_id FROM {self.store.S}.chunk WHERE job_id = ?",
+                                              [self.job_id]).fetchall()  # fmt: skip
+        return {int(r[0]) for r in rows}
+
+    def write(self, chunk_id: int, frame: pd.DataFrame, extra: Any = None) -> None:
+        blob = _parquet(_arrow(frame))
+        failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
+        payload, kind = _pack(extra)
+        n = len(frame)
+        with self.store._writing(self.job_id) as cur:
+            if cur.execute(f"SELECT 1 FROM {self.store.S}.chunk WHERE job_id = ? AND chunk_id = ?",
+                           [self.job_id, chunk_id]).fetchone():  # fmt: skip
+                return  # already stored: a chunk counts once
+            cur.execute(f"INSERT INTO {self.store.S}.chunk VALUES (?, ?, ?, ?, ?, ?)",
+                        [self.job_id, chunk_id, n, blob, payload, kind])  # fmt: skip
+            cur.execute(f"UPDATE {self.store.S}.job SET done = done + ?, failed = failed + ?, rows = rows + ? "
+                        "WHERE id = ?", [n, failed, n, self.job_id])  # fmt: skip
+            self.store._changed(self.job_id, done=lambda r: r.done + n, failed=lambda r: r.failed + failed,
+                                rows=lambda r: r.rows + n)  # fmt: skip
+
+    def frames(self) -> list[pd.DataFrame]:
+        rows = self.store.db.cursor().execute(f"SELECT frame FROM {self.store.S}.chunk WHERE job_id = ? "
+                                              "ORDER BY chunk_id", [self.job_id]).fetchall()  # fmt: skip
+        return [pq.read_table(pa.BufferReader(r[0])).to_pandas() for r in rows]
+
+    def extras(self) -> list[Any]:
+        rows = self.store.db.cursor().execute(f"SELECT extra, extra_kind FROM {self.store.S}.chunk WHERE job_id = ? "
+                                              "ORDER BY chunk_id", [self.job_id]).fetchall()  # fmt: skip
+        return [_unpack(blob, kind) for blob, kind in rows]
+
+
+# -- fragments and payloads --------------------------------------------------------
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as an Arrow table that reads back as the same frame; a column Arrow
+    cannot type (mixed Python objects) is kept as text."""
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass
+    columns = {}
+    for name in frame.columns:
+        try:
+            columns[str(name)] = pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            columns[str(name)] = pa.array([None if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+                                           else json.dumps(jsonable(v)) for v in frame[name]], type=pa.string())  # fmt: skip
+    return pa.table(columns)
+
+
+def _parquet(data: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(data, sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _pack(extra: Any) -> tuple[bytes | None, str | None]:
+    """A chunk's payload as bytes: one array (.npy) or a dict of arrays (.npz)."""
+    if extra is None:
+        return None, None
+    buf = io.BytesIO()
+    if isinstance(extra, dict):
+        np.savez(buf, **{k: np.asarray(v) for k, v in extra.items()})
+        return buf.getvalue(), "npz"
+    np.save(buf, np.asarray(extra), allow_pickle=False)
+    return buf.getvalue(), "npy"
+
+
+def _unpack(blob: bytes | None, kind: str | None) -> Any:
+    if blob is None:
+        return None
+    if kind == "npz":
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            return {name: z[name] for name in z.files}
+    return np.load(io.BytesIO(blob), allow_pickle=False)

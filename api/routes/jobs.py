@@ -1,0 +1,164 @@
+"""``/jobs``: submit, list, look at, collect, cancel, resume and watch jobs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+from fastapi.responses import StreamingResponse
+
+from api import specs
+from api.deps import API_PREFIX, ServicesDep
+from api.jobstore import JobRecord
+from api.schemas.jobs import JobPublic, JobsPublic, JobStatus, ResultsPublic
+from api.service import JobConflict, JobNotFound
+from api.service.jobs import EXPORT_FORMATS, progress_of
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+MAX_PAGE = 1000
+NOT_FOUND = {404: {"description": "no job has that id"}}
+
+
+def public(record: JobRecord) -> JobPublic:
+    return JobPublic.of(record, API_PREFIX)
+
+
+def spec_error(exc: specs.SpecError) -> HTTPException:
+    """A SpecError as FastAPI's 422: the field (under ``body``) and the reason."""
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                         [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}])  # fmt: skip
+
+
+def not_found(exc: JobNotFound) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
+             responses={422: {"description": "the spec cannot run: the field and why"}})  # fmt: skip
+def submit_job(spec: Annotated[specs.JobSpec, Body()], svc: ServicesDep, response: Response) -> JobPublic:
+    """Check a job spec and queue it; follow it at ``links.status`` (also the Location header)."""
+    try:
+        record = svc.jobs.submit(spec)
+    except specs.SpecError as exc:
+        raise spec_error(exc) from None
+    except RuntimeError as exc:  # shutting down
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    job = public(record)
+    response.headers["Location"] = job.links.status
+    return job
+
+
+@router.get("", response_model=JobsPublic)
+def list_jobs(
+    svc: ServicesDep,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> JobsPublic:
+    """Jobs newest first, optionally of one status, a page at a time."""
+    records, count = svc.jobs.list(status_, offset, limit)
+    return JobsPublic(data=[public(r) for r in records], count=count)
+
+
+@router.get("/{job_id}", response_model=JobPublic, responses=NOT_FOUND)
+async def get_job(job_id: str, svc: ServicesDep) -> JobPublic:
+    """A job's status, progress, best run so far, timings and error."""
+    # Async: the record is in memory (write-through cache) nearly always, so no thread hop.
+    try:
+        return public(svc.jobs.get(job_id))
+    except JobNotFound as exc:
+        raise not_found(exc) from None
+
+
+@router.get("/{job_id}/results", response_model=ResultsPublic,
+            responses={**NOT_FOUND, 200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})  # fmt: skip
+def get_results(
+    job_id: str,
+    svc: ServicesDep,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    format: Literal["json", "csv", "parquet"] = "json",  # noqa: A002
+) -> Any:
+    """The job's result rows: a JSON page, or every row streamed as CSV or Parquet.
+
+    A finished job serves its results (sweep runs, walk-forward windows, Monte Carlo
+    paths, backtest trades); an unfinished one the rows stored so far.
+    """
+    try:
+        if format != "json":
+            body = svc.jobs.export(job_id, format)
+            name = f"{job_id}.{format}"
+            return StreamingResponse(body, media_type=EXPORT_FORMATS[format],
+                                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+        record = svc.jobs.get(job_id)
+        columns, rows, count = svc.jobs.results(job_id, offset, limit)
+    except JobNotFound as exc:
+        raise not_found(exc) from None
+    return ResultsPublic(job_id=job_id, status=record.status, columns=columns, data=rows, count=count,  # type: ignore[arg-type]
+                         offset=offset, limit=min(limit, svc.settings.max_page))  # fmt: skip
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
+               responses={**NOT_FOUND, 409: {"description": "the job has already finished"}})  # fmt: skip
+def cancel_job(job_id: str, svc: ServicesDep) -> JobPublic:
+    """Cancel a queued or running job; it stops within a second or two and keeps its rows."""
+    try:
+        return public(svc.jobs.cancel(job_id))
+    except JobNotFound as exc:
+        raise not_found(exc) from None
+    except JobConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.post("/{job_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
+             responses={**NOT_FOUND, 409: {"description": "the job is queued, running or done"}})  # fmt: skip
+def resume_job(job_id: str, svc: ServicesDep) -> JobPublic:
+    """Queue an interrupted, cancelled or failed job again; only its missing runs are computed."""
+    try:
+        return public(svc.jobs.resume(job_id))
+    except JobNotFound as exc:
+        raise not_found(exc) from None
+    except JobConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except specs.SpecError as exc:
+        raise spec_error(exc) from None
+    except RuntimeError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+
+
+@router.get("/{job_id}/events", response_class=StreamingResponse,
+            responses={**NOT_FOUND, 200: {"content": {"text/event-stream": {}},
+                                          "description": "progress events, then one named after the final status"}})  # fmt: skip
+async def job_events(job_id: str, svc: ServicesDep) -> StreamingResponse:
+    """Server-Sent Events: ``progress`` (done, total, failed, best so far) while the job is
+    queued or running, then one event named after its final status (``done``, ``failed``,
+    ``cancelled``, ``interrupted``) holding the job, and the stream ends."""
+    events = svc.jobs.events(job_id)
+    try:
+        first = await events.__anext__()
+    except JobNotFound as exc:
+        raise not_found(exc) from None
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield _event(*first)
+            async for name, payload in events:
+                yield _event(name, payload)
+        finally:
+            await events.aclose()
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
+def _event(name: str, payload: Any) -> bytes:
+    if name == "ping":
+        return b": ping\n\n"
+    if name == "progress":
+        data = json.dumps(progress_of(payload), allow_nan=False)
+    else:
+        data = public(payload).model_dump_json()
+    return f"event: {name}\ndata: {data}\n\n".encode()

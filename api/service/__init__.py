@@ -1,0 +1,94 @@
+"""The service's logic, shared by the HTTP routes and the CLI.
+
+    from api.service import Services
+    from api.settings import Settings
+
+    with Services.open(Settings()) as svc:          # opens the store, starts the job threads
+        job = svc.jobs.submit(svc.jobs.parse({"kind": "backtest", "strategy": "sma_cross",
+                                              "data": {"symbol": "SPX"}}))
+        svc.jobs.get(job.id).status
+
+Opening marks jobs that a previous process left queued or running as
+``interrupted``; closing interrupts running jobs (resumable) and stops Ray if this
+process started it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from types import TracebackType
+
+from api.jobstore import JobStore
+from api.service.data import DataRejected, DataService
+from api.service.jobs import JobConflict, JobNotFound, JobService
+from api.service.runner import Runner
+from api.service.strategies import StrategyRejected, StrategyService
+from api.settings import Settings
+from engine.store import Store, default_path
+
+__all__ = [
+    "DataRejected",
+    "DataService",
+    "JobConflict",
+    "JobNotFound",
+    "JobService",
+    "Services",
+    "StrategyRejected",
+    "StrategyService",
+]
+
+
+@dataclass
+class Services:
+    """Everything the front doors need, opened on one store file."""
+
+    settings: Settings
+    store: Store
+    jobstore: JobStore
+    runner: Runner
+    jobs: JobService
+    strategies: StrategyService
+    data: DataService
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Services:
+        """Open the store at ``settings.db_path()``, recover old jobs, start the job threads.
+
+        Jobs read their bars through ``engine.load`` (the process's default store), so
+        when ``settings.db`` names a file, ``ANVIL_DB`` is pointed at it for this process.
+        """
+        settings = settings or Settings()
+        path = settings.db_path()
+        if path != default_path().expanduser().resolve():
+            os.environ["ANVIL_DB"] = str(path)
+        store = Store(path)
+        try:
+            jobstore = JobStore(store.database)
+            jobstore.recover()
+            strategies = StrategyService(jobstore)
+            data = DataService(store)
+            runner = Runner(jobstore, settings, strategies.lookup)
+            jobs = JobService(jobstore, runner, strategies, data, settings)
+        except BaseException:
+            store.close()
+            raise
+        runner.start()
+        return cls(settings, store, jobstore, runner, jobs, strategies, data)
+
+    def close(self) -> None:
+        """Interrupt running jobs (they stay resumable), stop Ray if started here, close the store."""
+        try:
+            self.runner.stop()
+            import cluster
+
+            cluster.shutdown()
+        finally:
+            self.store.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        self.close()

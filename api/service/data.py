@@ -1,0 +1,132 @@
+"""Market data through the service: the store's catalog, uploads imported into it, and
+the bars jobs read, kept in memory between uploads."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+from pathlib import PurePosixPath
+from typing import Any
+
+from pydantic import PrivateAttr
+
+from api.specs import DataSpec
+from engine import Bars
+from engine.store import ImportReport, SourceError, Store, TimeframeError
+
+CACHED_SERIES = 32  # bar series kept in memory (the most recently used)
+
+
+class DataRejected(ValueError):
+    """An upload the store refuses (wrong format, missing columns, bad rows ...)."""
+
+    def __init__(self, message: str, report: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class DataService:
+    """Reads the store's catalog; imports uploaded CSV or Parquet files into it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._bars: OrderedDict[tuple[Any, ...], Bars] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def bars(self, data: DataSpec) -> Bars:
+        """The bars ``data`` asks for, read once and then kept until the next upload.
+
+        The service is the store file's only writer (DuckDB locks it), and every
+        change to its bars comes through ``upload``, which forgets them all.
+        """
+        key = (data.symbol, data.timeframe, data.start, data.end)
+        with self._lock:
+            found = self._bars.get(key)
+            if found is not None:
+                self._bars.move_to_end(key)
+                return found
+        bars = DataSpec.load(data)
+        with self._lock:
+            self._bars[key] = bars
+            while len(self._bars) > CACHED_SERIES:
+                self._bars.popitem(last=False)
+        return bars
+
+    def cached(self, spec: Any) -> Any:
+        """``spec`` reading its bars through ``bars`` (for ``api.specs.check`` and ``execute``)."""
+        if isinstance(spec.data, list):
+            return spec.model_copy(update={"data": [self._cached(d) for d in spec.data]})
+        return spec.model_copy(update={"data": self._cached(spec.data)})
+
+    def _cached(self, data: DataSpec) -> DataSpec:
+        out = CachedData(**data.model_dump())
+        out._service = self
+        return out
+
+    def catalog(self) -> list[dict[str, Any]]:
+        """Every stored series: symbol, timeframe, first and last bar (UTC), bar count."""
+        return [s.as_dict() for s in self.store.catalog()]
+
+    def upload(
+        self,
+        content: bytes,
+        *,
+        name: str | None = None,
+        symbol: str | None = None,
+        timeframe: str | None = None,
+        format: str | None = None,  # noqa: A002
+        tz: str | None = None,
+        skip_bad: bool = False,
+    ) -> dict[str, Any]:
+        """Import an uploaded file with the same checks as ``Store.import_bars``.
+
+        The file name only picks the format and labels the report; it is never
+        used as a path.
+
+        Returns:
+            The import report as plain data.
+
+        Raises:
+            DataRejected: the store refused the file; ``report`` holds the bad rows.
+        """
+        if not content:
+            raise DataRejected("the upload is empty; send the file's bytes as the request body")
+        label = safe_name(name)
+        try:
+            report = self.store.import_bars(content, symbol=symbol, timeframe=timeframe, name=label,
+                                            format=format, tz=tz, skip_bad=skip_bad)  # fmt: skip
+        except SourceError as exc:
+            bad = getattr(exc, "report", None)
+            raise DataRejected(str(exc), report_dict(bad) if bad is not None else None) from None
+        except (TimeframeError, ValueError) as exc:
+            raise DataRejected(str(exc)) from None
+        finally:
+            with self._lock:
+                self._bars.clear()
+        return report_dict(report)
+
+
+class CachedData(DataSpec):
+    """A DataSpec that loads through a DataService's memory of bars."""
+
+    _service: DataService | None = PrivateAttr(default=None)
+
+    def load(self) -> Bars:
+        return self._service.bars(self) if self._service is not None else DataSpec.load(self)
+
+
+def safe_name(name: str | None) -> str:
+    """The last part of an uploaded file name, without any folders (a label only)."""
+    if not name:
+        return "upload"
+    last = PurePosixPath(name.replace("\\", "/")).name.strip()
+    cleaned = "".join(ch for ch in last if ch.isprintable())[:200]
+    return cleaned if cleaned not in ("", ".", "..") else "upload"
+
+
+def report_dict(report: ImportReport) -> dict[str, Any]:
+    """An ImportReport as plain data, with its added / changed / unchanged totals."""
+    out = dataclasses.asdict(report)
+    out.update(added=report.added, changed=report.changed, unchanged=report.unchanged)
+    return out

@@ -1,0 +1,192 @@
+"""Runs jobs on background threads of the service, first in, first out.
+
+``max_running_jobs`` threads take queued jobs in order and call ``api.specs.execute``
+(which blocks on the cluster, mostly waiting on Ray). Each chunk's rows land in the
+job store as they arrive (``DuckSink``); progress goes to the job's ``LiveJob``
+(for pollers and event streams) and, at most once a second, to its record.
+Cancelling sets the job's event: the cluster stops within a second or two and the
+rows it had are kept. Stopping the service interrupts running jobs the same way,
+leaving them ``interrupted`` and resumable.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import traceback
+from typing import Any
+
+from api import specs
+from api.jobstore import JobStore, jsonable
+from api.service.live import LiveJob, Snapshot
+from api.settings import Settings
+from cluster.tasks import Progress
+
+log = logging.getLogger("anvil.api")
+
+RECORD_EVERY = 1.0  # seconds between progress writes to a job's record
+STOP_WAIT = 30.0  # seconds a shutting-down service waits for running jobs to stop
+
+
+class Runner:
+    """The job queue and the threads that work through it.
+
+    Args:
+        store: where jobs and their rows are kept.
+        settings: ``address``, ``workers`` and ``max_running_jobs``.
+        lookup: finds uploaded strategies by id (for ``specs.execute``).
+    """
+
+    def __init__(self, store: JobStore, settings: Settings, lookup: specs.StrategyLookup) -> None:
+        self.store = store
+        self.settings = settings
+        self.lookup = lookup
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._live: dict[str, LiveJob] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+
+    def start(self) -> None:
+        """Start the worker threads."""
+        for i in range(self.settings.max_running_jobs):
+            t = threading.Thread(target=self._work, name=f"anvil-job-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def live(self, job_id: str) -> LiveJob | None:
+        """The job's live state, while it is queued or running."""
+        return self._live.get(job_id)
+
+    def enqueue(self, job_id: str, spec: Any, total: int, done: int = 0, failed: int = 0) -> LiveJob:
+        """Queue a stored job (new, or being resumed)."""
+        live = LiveJob(job_id, spec, Snapshot("queued", done=done, total=total, failed=failed))
+        with self._lock:
+            if self._stopping:
+                raise RuntimeError("the service is shutting down; submit the job again once it is back")
+            self._live[job_id] = live
+        self._queue.put(job_id)
+        return live
+
+    def cancel(self, job_id: str) -> bool:
+        """Ask a queued or running job to stop; False if it is neither."""
+        live = self._live.get(job_id)
+        if live is None:
+            return False
+        with live.transition:
+            if live.snapshot.final:
+                return False
+            live.cancel.set()
+            if live.snapshot.status == "queued":
+                self._finish(live, "cancelled")
+        return True
+
+    def stop(self) -> None:
+        """Interrupt every job (kept resumable) and stop the threads."""
+        with self._lock:
+            self._stopping = True
+            lives = list(self._live.values())
+        for live in lives:
+            with live.transition:
+                if live.snapshot.final:
+                    continue
+                live.stop_reason = "interrupted"
+                live.cancel.set()
+                if live.snapshot.status == "queued":
+                    self._finish(live, "interrupted", "the service stopped before the job started; resume it")
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + STOP_WAIT
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    # -- the worker threads ---------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            live = self._live.get(job_id)
+            if live is None:
+                continue
+            with live.transition:
+                if live.cancel.is_set():
+                    continue  # cancelled while queued: already recorded
+                self.store.set_status(job_id, "running")
+                live.publish(status="running")
+            try:
+                self._run(live)
+            except Exception:  # a bug here must not kill the thread that runs every later job
+                log.exception("job %s: the runner failed", job_id)
+                with live.transition:
+                    if not live.snapshot.final:
+                        self._finish(live, "failed", "the service failed while running the job; see its log")
+
+    def _run(self, live: LiveJob) -> None:
+        record = self.store.get(live.id)
+        assert record is not None
+        base_done, base_failed = record.done, record.failed
+        live.publish(done=base_done, failed=base_failed, total=record.total)
+        saved = [0.0]
+
+        def progress(p: Progress) -> None:
+            snap = live.publish(done=base_done + p.done, failed=base_failed + p.failed,
+                                total=max(p.total, base_done + p.done), best=_best(p.best) or live.snapshot.best)  # fmt: skip
+            if time.monotonic() - saved[0] >= RECORD_EVERY:
+                saved[0] = time.monotonic()
+                self.store.set_progress(live.id, snap.total, snap.best)
+
+        try:
+            result = specs.execute(live.spec, uploaded=self.lookup, progress=progress, cancel=live.cancel,
+                                   out=self.store.sink(live.id), address=self.settings.address,
+                                   workers=self.settings.workers)  # fmt: skip
+            if not live.cancel.is_set():
+                table, summary = specs.result_table(result), specs.summary(result)
+        except Exception as exc:
+            if not live.cancel.is_set():
+                log.warning("job %s failed:\n%s", live.id, traceback.format_exc())
+                with live.transition:
+                    self._finish(live, "failed", f"{type(exc).__name__}: {exc}")
+                return
+        with live.transition:
+            if live.cancel.is_set():
+                why = None if live.stop_reason == "cancelled" else "the service stopped while the job ran; resume it"
+                self._finish(live, live.stop_reason, why)
+                return
+            total = live.snapshot.total or record.items
+            self.store.set_progress(live.id, total, live.snapshot.best)
+            self.store.complete(live.id, table, summary, done=total, failed=live.snapshot.failed)
+            self._forget(live, status="done", done=total, total=total)
+
+    def _finish(self, live: LiveJob, status: str, error: str | None = None) -> None:
+        """Record a final status other than done (caller holds ``live.transition``)."""
+        self.store.set_status(live.id, status, error)
+        if live.snapshot.best is not None:
+            self.store.set_progress(live.id, live.snapshot.total, live.snapshot.best)
+        self._forget(live, status=status)
+
+    def _forget(self, live: LiveJob, **changes: Any) -> None:
+        """Publish the final snapshot (already stored) and drop the live state."""
+        live.publish(**changes)
+        with self._lock:
+            self._live.pop(live.id, None)
+
+
+def _best(best: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The scheduler's best-so-far in plain words: the metric, and the params, symbol or window."""
+    if not best:
+        return None
+    out = {k: v for k, v in best.items() if k != "item"}
+    item = best.get("item")
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], dict):
+        head, out["params"] = item
+        if isinstance(head, str):
+            out["symbol"] = head
+        elif isinstance(head, tuple) and len(head) == 2:
+            out["window"] = head[1]
+    elif item is not None:
+        out["item"] = item
+    return jsonable(out)  # type: ignore[no-any-return]
+

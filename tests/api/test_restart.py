@@ -1,0 +1,71 @@
+"""Kill the service mid-job, start it again: nothing finished is lost, and resume completes the rest."""
+
+from __future__ import annotations
+
+import signal
+
+from tests.api.conftest import all_rows, submit, upload_slow, wait_for
+
+SWEEP = {"kind": "sweep", "data": {"symbol": "SPX"}, "space": {"window": {"low": 2, "high": 60, "step": 1}}}
+QUICK = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX", "start": "2010-01-01"},
+         "space": {"fast": [5, 10, 20], "slow": [50, 100]}}  # fmt: skip
+
+
+def test_a_killed_service_keeps_finished_jobs_and_resumes_interrupted_ones(launch_server):
+    server = launch_server()
+    with server.client() as api:
+        finished = wait_for(api, submit(api, QUICK)["id"])
+        assert finished["status"] == "done"
+        finished_rows = all_rows(api, finished["id"])
+        slow = upload_slow(api)
+        running = submit(api, {**SWEEP, "strategy": slow})
+        queued = submit(api, {**SWEEP, "strategy": slow, "space": {"window": [10, 20]}})
+        seen = wait_for(api, running["id"], lambda j: j["progress"]["done"] >= 15)["progress"]["done"]
+    server.kill()  # SIGKILL, mid-job: no chance to tidy up
+
+    again = launch_server(folder=server.folder)
+    with again.client() as api:
+        assert api.get(f"/jobs/{finished['id']}").json()["status"] == "done"
+        assert all_rows(api, finished["id"]) == finished_rows
+
+        interrupted = api.get(f"/jobs/{running['id']}").json()
+        assert interrupted["status"] == "interrupted" and "resume" in interrupted["error"]
+        assert seen <= interrupted["rows"] < 59
+        assert interrupted["progress"]["done"] == interrupted["rows"]
+        kept = {row["item_id"]: row for row in all_rows(api, running["id"])}
+        assert len(kept) == interrupted["rows"]
+        never_started = api.get(f"/jobs/{queued['id']}").json()
+        assert never_started["status"] == "interrupted" and never_started["rows"] == 0
+
+        r = api.post(f"/jobs/{running['id']}/resume")
+        assert r.status_code == 202, r.text
+        assert r.json()["progress"]["done"] >= len(kept)  # it goes on from what it had
+        resumed = wait_for(api, running["id"])
+        assert resumed["status"] == "done" and resumed["attempts"] == 2
+        rows = all_rows(api, running["id"])
+        assert sorted(row["item_id"] for row in rows) == list(range(59))
+        assert all(row == kept[row["item_id"]] for row in rows if row["item_id"] in kept)
+
+        # The same job from scratch gives the same table.
+        fresh = wait_for(api, submit(api, {**SWEEP, "strategy": slow})["id"])
+        by_id = {row["item_id"]: row for row in all_rows(api, fresh["id"])}
+        assert all(by_id[row["item_id"]]["sharpe"] == row["sharpe"] for row in rows)
+
+        assert api.post(f"/jobs/{queued['id']}/resume").status_code == 202
+        assert wait_for(api, queued["id"])["status"] == "done"
+
+
+def test_a_gracefully_stopped_service_leaves_running_jobs_resumable(launch_server):
+    server = launch_server()
+    with server.client() as api:
+        job = submit(api, {**SWEEP, "strategy": upload_slow(api)})
+        wait_for(api, job["id"], lambda j: j["progress"]["done"] > 0)
+    server.stop()  # SIGTERM: uvicorn shuts down, the job is interrupted, not lost
+    assert server.proc is not None and server.proc.returncode in (0, -signal.SIGTERM)
+
+    again = launch_server(folder=server.folder)
+    with again.client() as api:
+        stopped = api.get(f"/jobs/{job['id']}").json()
+        assert stopped["status"] == "interrupted" and 0 < stopped["rows"] < 59
+        assert api.post(f"/jobs/{job['id']}/resume").status_code == 202
+        assert wait_for(api, job["id"])["rows"] == 59
