@@ -27,10 +27,10 @@ from strategies import SmaCross
 
 
 def _space(n_combos: int) -> dict[str, list[int]]:
-    """About ``n_combos`` (fast, slow) pairs with fast < slow."""
-    side = int(np.ceil(np.sqrt(2 * n_combos))) + 2
-    fast = list(range(2, 2 + side))
-    slow = list(range(5, 5 + side))
+    """About ``n_combos`` (fast, slow) pairs within SmaCross's bounds, every one with fast < slow."""
+    fast = list(range(2, 101))  # 99 values
+    k = max(1, -(-n_combos // len(fast)))
+    slow = np.unique(np.linspace(105, 400, k).astype(int)).tolist()
     return {"fast": fast, "slow": slow}
 
 

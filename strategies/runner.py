@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 import engine
+import engine._run
+from engine.records import STATS_DTYPE
 from engine.signals import as_signal, to_float
 from strategies.base import Strategy
 from strategies.context import Bar, Context
@@ -93,6 +96,24 @@ def signal_matrix(strategy: type[Strategy], bars: engine.Bars,
     return out
 
 
+def _checked_matrix(strategy: type[Strategy], bars: engine.Bars,
+                    checked: Sequence[dict[str, Any]]) -> np.ndarray:  # fmt: skip
+    """``signal_matrix`` for parameter sets already validated by ``strategy.check``:
+    one instance, the strategy's own ``signals`` without re-validating each set."""
+    inst = strategy()
+    raw = getattr(type(inst).signals, "__wrapped__", None)
+    n = len(bars)
+    out = np.empty((len(checked), n), np.int8)
+    for k, params in enumerate(checked):
+        row = as_signal(raw(inst, bars, **params) if raw else inst.signals(bars, **params), n)
+        if row.dtype != out.dtype:
+            if out.dtype == np.int8:
+                out = np.concatenate([to_float(out[:k]), np.empty((len(checked) - k, n))])
+            row = to_float(row)
+        out[k] = row
+    return out
+
+
 def run_many(
     strategy: type[Strategy],
     bars: engine.Bars,
@@ -102,13 +123,29 @@ def run_many(
 ) -> pd.DataFrame:
     """Stats for each parameter set, one row each (parameters first, then metrics).
 
-    Vectorized strategies go through ``engine.run_batch`` on every core; bar-by-bar
-    strategies run one after another.
+    Vectorized strategies are split into chunks that threads take in turn, each
+    building its chunk's signals and backtesting them in the core (which releases
+    the GIL), so both stages use every core; rows come back in the given order.
+    Bar-by-bar strategies run one after another.
     """
     sets = [strategy.check(p) for p in param_sets]
-    if strategy.is_vectorized():
-        stats = engine.run_batch(bars, signal_matrix(strategy, bars, sets), config, threads)
-    else:
+    if not strategy.is_vectorized():
         rows = [run(strategy, bars, config, p, equity=False, trades=False).stats for p in sets]
         stats = pd.DataFrame(rows, columns=list(engine.METRICS))
+        return pd.concat([pd.DataFrame(sets, index=stats.index), stats], axis=1)
+    workers = min(engine._run.resolve_threads(threads), max(len(sets), 1))
+    n_chunks = min(len(sets), workers * 4) or 1
+    edges = np.linspace(0, len(sets), n_chunks + 1).astype(int)
+
+    def chunk(k: int) -> np.ndarray:
+        part = sets[edges[k] : edges[k + 1]]
+        return engine.run_batch_records(bars, _checked_matrix(strategy, bars, part), config, threads=1)
+
+    if workers <= 1:
+        parts = [chunk(k) for k in range(n_chunks)]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anvil-run-many") as pool:
+            parts = list(pool.map(chunk, range(n_chunks)))
+    records = np.concatenate(parts) if parts else np.empty(0, STATS_DTYPE)
+    stats = pd.DataFrame({name: records[name] for name in engine.METRICS})
     return pd.concat([pd.DataFrame(sets, index=stats.index), stats], axis=1)
