@@ -248,6 +248,8 @@ def _series(name: str, values: Any) -> np.ndarray:
         raise IndicatorError(
             f"{name} must be one-dimensional (one value per bar), got shape {arr.shape}"
         )
+    if arr.dtype == np.float64 and arr.flags.c_contiguous:
+        return arr  # the caller's own object: the cache keys on its identity and lifetime
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 

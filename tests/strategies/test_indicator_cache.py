@@ -187,3 +187,30 @@ def test_clear_cache_forgets_results_and_counts(bars):
 def test_a_bad_cache_limit_is_refused(limit):
     with pytest.raises(IndicatorError, match="max_bytes"):
         ind.set_cache_limit(limit)
+
+
+def test_arrays_from_rays_object_store_are_memoized():
+    """Bars deserialized from Ray's object store are read-only views of shared memory:
+    the cache must remember results for them as it does for local Bars."""
+    import ray
+
+    from cluster import runtime
+    from engine import synthetic
+
+    started_here = not ray.is_initialized()
+    runtime.ensure(None, num_cpus=1)
+    try:
+
+        @ray.remote
+        def twice(bars):
+            from strategies import indicators as ind
+
+            ind.clear_cache()
+            ind.sma(bars.close, 5)
+            ind.sma(bars.close, 5)
+            return ind.cache_info().indicators["sma"].hits
+
+        assert ray.get(twice.remote(ray.put(synthetic.bars(1000, seed=1)))) == 1
+    finally:
+        if started_here:
+            runtime.shutdown()
