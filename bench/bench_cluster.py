@@ -100,8 +100,8 @@ def main(quick: bool = False) -> None:
     print(f"\n{'':34}{'seconds':>10}{'runs/s':>12}{'bar-steps/s':>14}")
     print(f"{'in one process (threads+run_batch)':34}{t_local:>10.2f}{n / t_local:>12,.0f}{steps / t_local:>14.3g}")
     print(f"{'on the local Ray (actors)':34}{t_ray:>10.2f}{n / t_ray:>12,.0f}{steps / t_ray:>14.3g}")
-    print(f"{'  of which signals, one thread':34}{built:>10.2f}")
-    print(f"{'  of which run_batch, all cores':34}{batched:>10.2f}{'':>12}{steps / batched:>14.3g}")
+    print(f"{'apart: every signal, one thread':34}{built:>10.2f}")
+    print(f"{'apart: run_batch of them, all cores':34}{batched:>10.2f}{'':>12}{steps / batched:>14.3g}")
     mark = "ok" if ratio >= 0.85 else "MISS"
     print(f"\nRay throughput / in-process throughput: {ratio:.1%}  (target >= 85 %: {mark})")
 
