@@ -545,9 +545,10 @@ def test_core_still_refuses_prices_changed_after_validation() -> None:
     """If bars are changed behind the validation's back, the C core's own check
     refuses them: an error naming the bar, not a crash or a silent result."""
     bars = _init(columns())
-    close = bars.close
-    close.flags.writeable = True  # deliberately going around the read-only guard
-    close[6] = np.nan
+    owner = bars.close.base  # Bars hold read-only views; their owner can be unlocked
+    owner.flags.writeable = True  # deliberately going around the read-only guard
+    owner[6] = np.nan
+    assert np.isnan(bars.close[6])
     with pytest.raises(InvalidBarsError, match="index 6"):
         engine.backtest(bars, np.zeros(N, np.int8))
     with pytest.raises(InvalidBarsError, match="index 6"):
