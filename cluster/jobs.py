@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import sys
 import threading
@@ -23,8 +24,6 @@ TARGET_CHUNK_SECONDS = 0.25  # Ray's per-call cost (~1 ms) stays well under 5 % 
 def maximize_default(metric: str) -> bool:
     """Whether a higher value of ``metric`` is better."""
     if metric not in METRICS:
-        import difflib
-
         hint = difflib.get_close_matches(metric, METRICS, n=1)
         more = f"; did you mean {hint[0]!r}?" if hint else ""
         raise ValueError(f"unknown metric {metric!r}{more} (metrics: {', '.join(METRICS)})")
