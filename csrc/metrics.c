@@ -29,23 +29,28 @@ void metrics_finish(const bar_acc *b, const trade_acc *m, double total_fees,
         out->annual_return = pow(growth, periods_per_year / n) - 1.0;
     out->total_fees = total_fees;
 
-    double mean = b->n > 0 ? b->sum_r / n : NAN;
+    double sum_r = b->sum_r + b->sum_r_alt;
+    double sum_r2 = b->sum_r2 + b->sum_r2_alt;
+    double sum_down2 = b->sum_down2 + b->sum_down2_alt;
+    double mean = b->n > 0 ? sum_r / n : NAN;
     double var = NAN;
     if (b->n > 1) {
-        var = (b->sum_r2 - b->sum_r * mean) / (n - 1.0);
+        var = (sum_r2 - sum_r * mean) / (n - 1.0);
         if (var < 0.0)
             var = 0.0; /* rounding of a constant series */
     }
     double sd = sqrt(var);
     out->volatility = sd * ann;
     out->sharpe = sd > 0.0 ? mean / sd * ann : NAN;
-    double downside = b->n > 0 ? sqrt(b->sum_down2 / n) : NAN;
+    double downside = b->n > 0 ? sqrt(sum_down2 / n) : NAN;
     out->sortino = downside > 0.0 ? mean / downside * ann : NAN;
 
-    out->max_drawdown = b->max_dd;
+    double open_dd = 1.0 - b->trough / b->peak; /* the stretch still below the peak */
+    double max_dd = open_dd > b->max_dd ? open_dd : b->max_dd;
+    out->max_drawdown = max_dd;
     int64_t longest = b->underwater > b->max_underwater ? b->underwater : b->max_underwater;
     out->max_drawdown_duration = (double)longest;
-    out->calmar = b->max_dd > 0.0 ? out->annual_return / b->max_dd : NAN;
+    out->calmar = max_dd > 0.0 ? out->annual_return / max_dd : NAN;
 
     double trades = (double)m->n;
     out->total_trades = trades;

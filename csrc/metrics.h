@@ -26,18 +26,28 @@
 
 #include "anvil.h"
 
-/* Sums over the bars' closing equity. */
+/* Sums over the bars' closing equity.
+ *
+ * The sums of returns are kept in two lanes that bars alternate between (the
+ * next bar's lane first, swapped after every bar) and are added at the end.
+ * That lets a run of bars be fed two at a time (bar_acc_hold) with the same
+ * bits as feeding them one by one (bar_acc_add), as the stepping API does.
+ *
+ * Drawdown is kept per stretch below a peak: the lowest equity since the peak
+ * (trough) and the stretch's length; a new peak closes the stretch, and the
+ * stretch's depth 1 - trough / peak is its deepest point, so a bar only
+ * compares. metrics_finish closes the stretch still open. */
 typedef struct {
     double initial;
     double prev;      /* the last equity fed */
     double peak;      /* running peak, the initial capital included */
     double trough;    /* lowest equity since that peak */
-    double sum_r;
-    double sum_r2;
-    double sum_down2;
-    double max_dd;
+    double sum_r, sum_r_alt;          /* sum of r: next bar's lane, the other */
+    double sum_r2, sum_r2_alt;        /* sum of r^2 */
+    double sum_down2, sum_down2_alt;  /* sum of min(r, 0)^2 */
+    double max_dd;    /* deepest stretch closed so far */
     int64_t n;
-    int64_t underwater;  /* bars below the peak so far in this run */
+    int64_t underwater;  /* bars below the peak so far in this stretch */
     int64_t max_underwater;
     int64_t in_market;
 } bar_acc;
@@ -68,42 +78,135 @@ static inline bar_acc bar_acc_new(double initial_capital)
     return b;
 }
 
-/* Feed the equity at one bar's close. */
-static inline void bar_acc_add(bar_acc *b, double equity, int in_market)
+#define BAR_ACC_SWAP(x, y)  \
+    do {                    \
+        double tmp_ = (x);  \
+        (x) = (y);          \
+        (y) = tmp_;         \
+    } while (0)
+
+/* The return r from `prev` to `equity` (0 once prev is not positive). */
+static inline double bar_return(double prev, double equity)
 {
-    double r = b->prev > 0.0 ? equity / b->prev - 1.0 : 0.0;
+    return prev > 0.0 ? equity / prev - 1.0 : 0.0;
+}
+
+/* Add one return to the current lanes and move to the other lanes. */
+static inline void bar_acc_sum(bar_acc *b, double r)
+{
     double down = r < 0.0 ? r : 0.0; /* branch-free: the sign of r is a coin flip */
     b->sum_r += r;
     b->sum_r2 += r * r;
     b->sum_down2 += down * down;
-    b->prev = equity;
-    b->n += 1;
-    b->in_market += in_market;
+    BAR_ACC_SWAP(b->sum_r, b->sum_r_alt);
+    BAR_ACC_SWAP(b->sum_r2, b->sum_r2_alt);
+    BAR_ACC_SWAP(b->sum_down2, b->sum_down2_alt);
+}
+
+/* Close the stretch below the old peak at a new one. */
+static inline void bar_acc_new_peak(bar_acc *b, double equity)
+{
+    double dd = 1.0 - b->trough / b->peak;
+    if (dd > b->max_dd)
+        b->max_dd = dd;
+    if (b->underwater > b->max_underwater)
+        b->max_underwater = b->underwater;
+    b->underwater = 0;
+    b->peak = equity;
+    b->trough = equity;
+}
+
+/* Follow drawdown through one bar's equity. */
+static inline void bar_acc_mark(bar_acc *b, double equity)
+{
     if (equity >= b->peak) {
-        if (b->underwater > b->max_underwater)
-            b->max_underwater = b->underwater;
-        b->underwater = 0;
-        b->peak = equity;
-        b->trough = equity;
+        bar_acc_new_peak(b, equity);
     } else {
         b->underwater += 1;
-        /* For a fixed peak, 1 - equity / peak only grows at a new low. */
-        if (equity < b->trough) {
-            b->trough = equity;
-            double dd = 1.0 - equity / b->peak;
-            if (dd > b->max_dd)
-                b->max_dd = dd;
-        }
+        b->trough = equity < b->trough ? equity : b->trough;
     }
 }
 
+/* Feed the equity at one bar's close. */
+static inline void bar_acc_add(bar_acc *b, double equity, int in_market)
+{
+    bar_acc_sum(b, bar_return(b->prev, equity));
+    b->prev = equity;
+    b->n += 1;
+    b->in_market += in_market;
+    bar_acc_mark(b, equity);
+}
+
 /* Feed `count` bars whose equity equals the last one fed and that hold no
- * position: each return is exactly 0, so only the counts move. */
+ * position: each return is exactly 0, so only the counts (and lanes) move. */
 static inline void bar_acc_repeat(bar_acc *b, int64_t count)
 {
     b->n += count;
-    if (!(b->prev >= b->peak)) /* as bar_acc_add decides, NaN equity included */
+    if (!(b->prev >= b->peak)) /* as bar_acc_mark decides, NaN equity included */
         b->underwater += count;
+    if (count & 1) {
+        BAR_ACC_SWAP(b->sum_r, b->sum_r_alt);
+        BAR_ACC_SWAP(b->sum_r2, b->sum_r2_alt);
+        BAR_ACC_SWAP(b->sum_down2, b->sum_down2_alt);
+    }
+}
+
+/* Feed `count` bars holding `units` with `cash` and no order: the equity at
+ * bar k is cash + units * close[k] (written to equity[k] unless NULL). Gives
+ * the same bits as bar_acc_add bar by bar, two bars at a time. */
+static inline void bar_acc_hold(bar_acc *b, double cash, double units, const double *close,
+                                int64_t count, double *equity)
+{
+    int64_t k = 0;
+#if defined(__GNUC__) || defined(__clang__)
+    typedef double v2d __attribute__((vector_size(16)));
+    typedef int64_t v2i __attribute__((vector_size(16)));
+    if (count >= 4) {
+        const v2d zero = {0.0, 0.0}, one = {1.0, 1.0};
+        v2d sum_r = {b->sum_r, b->sum_r_alt};
+        v2d sum_r2 = {b->sum_r2, b->sum_r2_alt};
+        v2d sum_down2 = {b->sum_down2, b->sum_down2_alt};
+        double prev = b->prev, peak = b->peak, trough = b->trough;
+        int64_t underwater = b->underwater;
+        for (; k + 2 <= count; k += 2) {
+            v2d eq = {cash + units * close[k], cash + units * close[k + 1]};
+            v2d before = {prev, eq[0]};
+            v2d r = eq / before - one;
+            r = (v2d)((v2i)r & (v2i)(before > zero));
+            v2d down = (v2d)((v2i)r & (v2i)(r < zero));
+            sum_r += r;
+            sum_r2 += r * r;
+            sum_down2 += down * down;
+            prev = eq[1];
+            if (equity) {
+                equity[k] = eq[0];
+                equity[k + 1] = eq[1];
+            }
+            if (eq[0] < peak && eq[1] < peak) { /* below the peak: the common case */
+                underwater += 2;
+                trough = eq[0] < trough ? eq[0] : trough;
+                trough = eq[1] < trough ? eq[1] : trough;
+            } else {
+                b->peak = peak, b->trough = trough, b->underwater = underwater;
+                bar_acc_mark(b, eq[0]);
+                bar_acc_mark(b, eq[1]);
+                peak = b->peak, trough = b->trough, underwater = b->underwater;
+            }
+        }
+        b->sum_r = sum_r[0], b->sum_r_alt = sum_r[1];
+        b->sum_r2 = sum_r2[0], b->sum_r2_alt = sum_r2[1];
+        b->sum_down2 = sum_down2[0], b->sum_down2_alt = sum_down2[1];
+        b->prev = prev, b->peak = peak, b->trough = trough, b->underwater = underwater;
+        b->n += k;
+        b->in_market += k;
+    }
+#endif
+    for (; k < count; k++) {
+        double eq = cash + units * close[k];
+        bar_acc_add(b, eq, 1);
+        if (equity)
+            equity[k] = eq;
+    }
 }
 
 static inline void trade_acc_add(trade_acc *m, double pnl, double ret, int64_t bars_held)
