@@ -203,6 +203,13 @@ int anvil_stats_from_equity(const double *equity, int64_t n, double initial_capi
                             double periods_per_year, const uint8_t *in_market,
                             const anvil_trade *trades, int64_t n_trades, anvil_stats *stats);
 
+/* Signals of many parameter sets at once (csrc/compare.c): row r of out (rows
+ * x n int8, row-major) is 1 where a[r][t] > b[r][t] and, when sign is given
+ * and sign[r] is not 0, -1 where a[r][t] < b[r][t]; 0 elsewhere (equal, or a
+ * NaN on either side). a[r] and b[r] hold n values each. */
+int anvil_compare_rows(const double *const *a, const double *const *b, const int8_t *sign,
+                       int64_t rows, int64_t n, int8_t *out);
+
 /* Technical indicators (csrc/indicators.c), TA-Lib's definitions. Inputs hold
  * n values each; every output holds n values, is owned by the caller, must not
  * overlap the inputs or another output, and is NaN during the warm-up. A period

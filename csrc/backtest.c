@@ -98,8 +98,14 @@ ANVIL_INLINE int64_t next_change(const void *sig, int kind, int64_t t, int64_t s
         while (t + 8 <= stop) {
             uint64_t w;
             memcpy(&w, s + t, sizeof w);
-            if (nonzero_bytes(w ^ as_same) & nonzero_bytes(w ^ as_hold))
-                break; /* a change among these eight: found below */
+            uint64_t changes = nonzero_bytes(w ^ as_same) & nonzero_bytes(w ^ as_hold);
+            if (changes) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                return t + (__builtin_ctzll(changes) >> 3); /* the first such byte */
+#else
+                break; /* found byte by byte below */
+#endif
+            }
             t += 8;
         }
         while (t < stop && (s[t] == ANVIL_HOLD || s[t] == same))

@@ -96,12 +96,19 @@ static void rolling_mean(const double *x, int64_t first, int64_t n, int64_t p, d
     }
     const double dp = (double)p;
     csum s = {0.0, 0.0};
-    for (int64_t i = first; i < n; i++) {
+    const int64_t full = first + p - 1 < n ? first + p - 1 : n;
+    for (int64_t i = first; i < full; i++)
         csum_add(&s, x[i]);
-        if (i - first >= p - 1) {
-            out[i] = csum_value(&s) / dp;
-            csum_add(&s, -x[i - p + 1]);
-        }
+    for (int64_t i = full; i < n; i++) {
+        /* x[i] in, x[i - p] out, as one compensated step: the difference's own
+         * rounding error (exact, from TwoSum) goes to the low part, so the
+         * running sum waits on one addition per bar instead of two. */
+        double in = x[i], out_ = i > full ? x[i - p] : 0.0;
+        double d = in - out_;
+        double bv = d - in;
+        s.lo += (in - (d - bv)) + (-out_ - bv);
+        csum_add(&s, d);
+        out[i] = csum_value(&s) / dp;
     }
 }
 

@@ -267,6 +267,36 @@ class Stepper:
         return stats[0], self.equity, trades
 
 
+# -- signals of many parameter sets --
+
+
+def compare_rows(a: list[np.ndarray], b: list[np.ndarray], sign: np.ndarray | None, out: np.ndarray) -> None:
+    """Fill ``out`` (rows x n, C-contiguous int8) with anvil_compare_rows over the
+    row pairs ``a[r]``, ``b[r]`` (1-D C-contiguous float64, n values each; the same
+    array may serve many rows) and optional per-row ``sign`` flags (int8)."""
+    rows, n = out.shape
+    if len(a) != rows or len(b) != rows or (sign is not None and sign.shape != (rows,)):
+        raise CoreError(f"anvil_compare_rows: {rows} output rows need {rows} lines on each side"
+                        f"{' and as many sign flags' if sign is not None else ''}")  # fmt: skip
+    if out.dtype != np.int8 or not out.flags.c_contiguous:
+        raise CoreError("anvil_compare_rows writes a C-contiguous int8 matrix")
+    buffers: dict[int, Any] = {}  # one cdata per distinct line, alive until the call returns
+    for line in (*a, *b):
+        if id(line) not in buffers:
+            if line.dtype != np.float64 or line.shape != (n,) or not line.flags.c_contiguous:
+                raise CoreError(f"anvil_compare_rows takes contiguous float64 lines of {n} values, "
+                                f"got {line.dtype} {line.shape}")  # fmt: skip
+            buffers[id(line)] = _doubles(line)
+    a_ptrs = ffi.new("double *[]", [buffers[id(line)] for line in a])
+    b_ptrs = ffi.new("double *[]", [buffers[id(line)] for line in b])
+    flags = ffi.NULL if sign is None else ffi.from_buffer("int8_t[]", np.ascontiguousarray(sign, np.int8))
+    if rows == 0 or n == 0:
+        return
+    rc = lib.anvil_compare_rows(a_ptrs, b_ptrs, flags, rows, n,
+                                ffi.from_buffer("int8_t[]", out, require_writable=True))  # fmt: skip
+    _check(rc, "anvil_compare_rows")
+
+
 # -- indicators --
 # Every function of csrc/indicators.c reads anvil_<name>(inputs..., n, params...,
 # outputs...); strategies.indicators validates the arguments and calls `indicator`.

@@ -12,7 +12,7 @@ import pandas as pd
 from engine import _bindings
 from engine.bars import Bars
 from engine.config import Config
-from engine.errors import InvalidConfigError
+from engine.errors import InvalidConfigError, InvalidSignalError
 from engine.records import CONFIG_DTYPE, METRICS, STATS_DTYPE
 from engine.result import Result, stats_dict
 from engine.signals import as_signal
@@ -107,14 +107,35 @@ def run_batch_records(
 ) -> np.ndarray:
     """Like ``run_batch`` but returns the raw stats records (``STATS_DTYPE``)."""
     bars = _need_bars(bars)
-    sig = as_signal(signals, len(bars), ndim=2)
+    sig = _batch_signals(signals, len(bars))
     n_runs = sig.shape[0]
     cfgs = _config_records(config, n_runs, bars.periods_per_year())
     out = np.zeros(n_runs, STATS_DTYPE)
     workers = min(resolve_threads(threads), max(n_runs, 1))
+    try:
+        _run_batch(bars, sig, cfgs, out, workers)
+    except InvalidSignalError:
+        as_signal(sig, len(bars), ndim=2)  # raises naming the run, the bar and the value
+        raise
+    return out
+
+
+def _batch_signals(signals: Any, n_bars: int) -> np.ndarray:
+    """``signals`` as the core reads them. A C-contiguous int8 or float64 matrix
+    of the right width goes as it is, unchecked here: the core checks every
+    value it reads (one pass the batch makes anyway), and a bad one is then
+    reported by ``as_signal``. Anything else is converted and checked first."""
+    if (isinstance(signals, np.ndarray) and signals.ndim == 2 and signals.shape[1] == n_bars
+            and signals.dtype in (np.int8, np.float64) and signals.flags.c_contiguous):  # fmt: skip
+        return signals
+    return as_signal(signals, n_bars, ndim=2)
+
+
+def _run_batch(bars: Bars, sig: np.ndarray, cfgs: np.ndarray, out: np.ndarray, workers: int) -> None:
+    n_runs = sig.shape[0]
     if workers <= 1 or n_runs < 2:
         _bindings.batch(bars.prices, sig, cfgs, out)
-        return out
+        return
 
     # Several chunks per thread so uneven runs still balance; every run is
     # computed alone by one thread, so results do not depend on the split.
@@ -129,7 +150,6 @@ def run_batch_records(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anvil-batch") as pool:
         for f in [pool.submit(work, k) for k in range(n_chunks)]:
             f.result()
-    return out
 
 
 def run_batch(

@@ -9,6 +9,13 @@ of two ways:
   bar closes; an optional ``prepare(self, bars)`` runs once before the first bar
   (compute indicators there).
 
+A vectorized strategy may also define ``signals_many(self, bars, param_sets)``,
+returning the signals of many complete, validated parameter sets at once (one
+row each, as ``signal_matrix`` would stack them) when sharing work across sets
+makes that faster — ``strategies.blocks.above_rows`` compares shared indicator
+lines for a whole sweep in one pass. ``run_many`` uses it; it must give exactly
+the rows ``signals`` gives (the library's tests check theirs).
+
 Either way the same class runs in a single backtest, a sweep, a walk-forward
 and a Monte Carlo run (``strategies.run``, ``cluster``). Example::
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 import engine
 import engine._run
+from engine.errors import InvalidSignalError
 from engine.records import STATS_DTYPE
 from engine.signals import as_signal, to_float
 from strategies.base import Strategy
@@ -76,33 +77,43 @@ def _run_bar_by_bar(strat: Any, bars: engine.Bars, config: engine.Config | None,
     return sim.finish()
 
 
-def signal_matrix(strategy: type[Strategy], bars: engine.Bars,
+def signal_matrix(strategy: type[Strategy] | Strategy, bars: engine.Bars,
                   param_sets: Sequence[dict[str, Any]]) -> np.ndarray:  # fmt: skip
     """Signals of a vectorized strategy for each parameter set, ``[k, n_bars]``.
 
     All rows share one dtype: int8 while every row is int8, float64 (HOLD read as
     NaN) as soon as one parameter set yields floats. Rows are written straight
-    into the matrix, so it is the only copy.
+    into the matrix, so it is the only copy; a strategy with ``signals_many``
+    gives them all at once.
     """
-    n = len(bars)
-    out = np.empty((len(param_sets), n), np.int8)
-    for k, params in enumerate(param_sets):
-        row = signal(strategy, bars, params)
-        if row.dtype != out.dtype:
-            if out.dtype == np.int8:  # the first float row: every row becomes float
-                out = np.concatenate([to_float(out[:k]), np.empty((len(param_sets) - k, n))])
-            row = to_float(row)
-        out[k] = row
-    return out
+    base: dict[str, Any] = {}
+    if isinstance(strategy, Strategy):  # an instance: its parameters are the defaults
+        base, strategy = strategy.params, type(strategy)
+    if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
+        raise TypeError(f"expected a Strategy class or instance, not {type(strategy).__name__}")
+    if not strategy.is_vectorized():
+        raise TypeError(f"{strategy.__name__} decides bar by bar; it has no signal array")
+    checked = [strategy.check({**base, **p}) for p in param_sets]
+    return as_signal(_checked_matrix(strategy, bars, checked), len(bars), ndim=2)
 
 
 def _checked_matrix(strategy: type[Strategy], bars: engine.Bars,
                     checked: Sequence[dict[str, Any]]) -> np.ndarray:  # fmt: skip
     """``signal_matrix`` for parameter sets already validated by ``strategy.check``:
-    one instance, the strategy's own ``signals`` without re-validating each set."""
+    one instance, the strategy's ``signals_many`` if it has one, else its own
+    ``signals`` without re-validating each set."""
     inst = strategy()
-    raw = getattr(type(inst).signals, "__wrapped__", None)
     n = len(bars)
+    many = getattr(inst, "signals_many", None)
+    if callable(many):
+        matrix = many(bars, list(checked))
+        if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:  # its values: checked by run_batch
+            matrix = as_signal(matrix, n, ndim=2)
+        if len(matrix) != len(checked):
+            raise InvalidSignalError(f"{type(inst).__name__}.signals_many returned {len(matrix)} rows for "
+                                     f"{len(checked)} parameter sets; give one row per set, in order")  # fmt: skip
+        return matrix
+    raw = getattr(type(inst).signals, "__wrapped__", None)
     out = np.empty((len(checked), n), np.int8)
     for k, params in enumerate(checked):
         row = as_signal(raw(inst, bars, **params) if raw else inst.signals(bars, **params), n)
@@ -112,6 +123,15 @@ def _checked_matrix(strategy: type[Strategy], bars: engine.Bars,
             row = to_float(row)
         out[k] = row
     return out
+
+
+def _name_bad_row(strategy: type[Strategy], sets: Sequence[dict[str, Any]], matrix: np.ndarray) -> None:
+    """Raise InvalidSignalError naming the first parameter set whose row is bad."""
+    for params, row in zip(sets, matrix):
+        try:
+            as_signal(row, matrix.shape[1])
+        except InvalidSignalError as exc:
+            raise InvalidSignalError(f"{strategy.__name__} with {params}: {exc}") from None
 
 
 def run_many(
@@ -139,7 +159,12 @@ def run_many(
 
     def chunk(k: int) -> np.ndarray:
         part = sets[edges[k] : edges[k + 1]]
-        return engine.run_batch_records(bars, _checked_matrix(strategy, bars, part), config, threads=1)
+        matrix = _checked_matrix(strategy, bars, part)
+        try:
+            return engine.run_batch_records(bars, matrix, config, threads=1)
+        except InvalidSignalError:
+            _name_bad_row(strategy, part, matrix)
+            raise
 
     if workers <= 1:
         parts = [chunk(k) for k in range(n_chunks)]

@@ -9,7 +9,8 @@
 - ``crossing``: crossovers, signals from entry/exit events, the position a signal holds;
 - ``sizing``: direction -> target exposure (fixed fraction, volatility target, Kelly);
 - ``filters``: block entries by time of day or volatility, pause after a drawdown;
-- ``combine``: several strategies' signals -> one (majority, weighted, unanimous, any).
+- ``combine``: several strategies' signals -> one (majority, weighted, unanimous, any);
+- ``rows``: many parameter sets' signals at once, for ``Strategy.signals_many``.
 
 Signals follow README.md, "The fill model": int8 1 / -1 / 0 / ``engine.HOLD``, or
 float64 exposures with NaN for "change nothing". Every block is causal: its value
@@ -25,6 +26,7 @@ from strategies.blocks.filters import (
     time_of_day,
     volatility_band,
 )
+from strategies.blocks.rows import above_rows
 from strategies.blocks.sizing import (
     fixed_fraction,
     kelly_fraction,
@@ -33,6 +35,7 @@ from strategies.blocks.sizing import (
 )
 
 __all__ = [
+    "above_rows",
     "allow_entries",
     "any_of",
     "crossover",

@@ -1,7 +1,8 @@
 /*
  * hostile.c -- drive every public entry point of csrc/anvil.h with hostile and
  * random input: the signal loop (anvil_backtest, anvil_batch), the stepping
- * API (anvil_sim_*), the indicators and anvil_stats_from_equity. `make
+ * API (anvil_sim_*), the indicators, anvil_compare_rows and
+ * anvil_stats_from_equity. `make
  * sanitize` builds it with the core sources under AddressSanitizer and
  * UndefinedBehaviorSanitizer (-fno-sanitize-recover=all: any report aborts).
  *
@@ -2169,6 +2170,70 @@ static void random_indicator(long case_no)
 
 /* ---- main ----------------------------------------------------------------- */
 
+/* ---- anvil_compare_rows --------------------------------------------------- */
+
+static void test_compare_rows_arguments(void)
+{
+    section = "compare_rows arguments";
+    double x[3] = {1.0, 2.0, 3.0};
+    const double *a[2] = {x, x}, *b[2] = {x, NULL};
+    int8_t out[6];
+    expect_rc("compare_rows a NULL", CALL(anvil_compare_rows(NULL, a, NULL, 1, 3, out)), ANVIL_E_NULL);
+    expect_rc("compare_rows b NULL", CALL(anvil_compare_rows(a, NULL, NULL, 1, 3, out)), ANVIL_E_NULL);
+    expect_rc("compare_rows out NULL", CALL(anvil_compare_rows(a, a, NULL, 1, 3, NULL)), ANVIL_E_NULL);
+    expect_rc("compare_rows a line NULL", CALL(anvil_compare_rows(a, b, NULL, 2, 3, out)), ANVIL_E_NULL);
+    expect_rc("compare_rows rows < 0", CALL(anvil_compare_rows(a, a, NULL, -1, 3, out)), ANVIL_E_SIZE);
+    expect_rc("compare_rows n < 0", CALL(anvil_compare_rows(a, a, NULL, 1, -3, out)), ANVIL_E_SIZE);
+    expect_rc("compare_rows rows * n overflows",
+              CALL(anvil_compare_rows(a, a, NULL, INT64_MAX / 2, 3, out)), ANVIL_E_SIZE);
+    expect_rc("compare_rows nothing", CALL(anvil_compare_rows(a, a, NULL, 0, 3, out)), ANVIL_OK);
+    expect_rc("compare_rows no bars", CALL(anvil_compare_rows(a, a, NULL, 2, 0, out)), ANVIL_OK);
+}
+
+/* Random lines (NaN, infinities, ties) in exact-size buffers, any length, rows
+ * sharing lines, mixed sign flags: every value is the rule's. */
+static void random_compare_rows(long case_no)
+{
+    static const double odd[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, DBL_MAX, -DBL_MIN};
+    int64_t n = chance(0.5) ? below(40) : below(5000);
+    int64_t n_lines = 1 + below(6), rows = below(12);
+    double **lines = xmalloc((size_t)n_lines * sizeof *lines);
+    for (int64_t k = 0; k < n_lines; k++) {
+        lines[k] = xmalloc((size_t)n * sizeof(double));
+        for (int64_t t = 0; t < n; t++)
+            lines[k][t] = chance(0.05) ? odd[below(7)] : (double)below(4);
+    }
+    const double **a = xmalloc((size_t)rows * sizeof *a), **b = xmalloc((size_t)rows * sizeof *b);
+    int8_t *sign = xmalloc((size_t)rows), *out = xmalloc((size_t)(rows * n));
+    for (int64_t r = 0; r < rows; r++) {
+        a[r] = lines[below(n_lines)];
+        b[r] = lines[below(n_lines)];
+        sign[r] = (int8_t)(chance(0.5) ? below(3) - 1 : 0);
+    }
+    int with_sign = chance(0.7);
+    if (expect_rc("compare_rows", CALL(anvil_compare_rows(a, b, with_sign ? sign : NULL, rows, n, out)),
+                  ANVIL_OK)) {
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t t = 0; t < n; t++) {
+                double x = a[r][t], y = b[r][t];
+                int want = (x > y) - (with_sign && sign[r] && x < y);
+                if (out[r * n + t] != want) {
+                    fail("case %ld: compare_rows row %lld bar %lld is %d, want %d", case_no,
+                         (long long)r, (long long)t, out[r * n + t], want);
+                    r = rows;
+                    break;
+                }
+            }
+    }
+    for (int64_t k = 0; k < n_lines; k++)
+        free(lines[k]);
+    free(lines);
+    free(a);
+    free(b);
+    free(sign);
+    free(out);
+}
+
 int main(int argc, char **argv)
 {
     /* Optional scale factor for the random part: `hostile 10` runs ten times as many. */
@@ -2186,6 +2251,7 @@ int main(int argc, char **argv)
     test_batch_arguments();
     test_sim_arguments();
     test_indicator_arguments();
+    test_compare_rows_arguments();
 
     section = "random backtests";
     for (long k = 0; k < 12000 * scale; k++)
@@ -2202,6 +2268,9 @@ int main(int argc, char **argv)
     section = "random indicators";
     for (long k = 0; k < 12000 * scale; k++)
         random_indicator(k);
+    section = "random compare_rows";
+    for (long k = 0; k < 2000 * scale; k++)
+        random_compare_rows(k);
 
     /* Last: its made-up trades trip UBSan (signed overflow) if the core does
      * arithmetic on their bar numbers unchecked, which aborts the run. */

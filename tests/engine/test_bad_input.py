@@ -332,12 +332,14 @@ def test_signal_of_a_type_that_is_not_a_signal(bars: engine.Bars, signal: np.nda
         engine.backtest(bars, signal)
 
 
-def test_batch_signal_names_run_and_bar(bars: engine.Bars) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_signal_names_run_and_bar(bars: engine.Bars, threads: int) -> None:
+    """A ready int8 matrix goes to the core unchecked; its error still names the place."""
     signals = np.zeros((4, N), np.int8)
     signals[2, 0] = 5
     signals[1, 6] = -5
     with pytest.raises(InvalidSignalError, match=names("signals[1, 6] is -5")):
-        engine.run_batch(bars, signals, threads=1)
+        engine.run_batch(bars, signals, threads=threads)
 
 
 def test_batch_float_signal_infinite(bars: engine.Bars) -> None:

@@ -83,6 +83,78 @@ def test_signal_matrix_promotes_to_float_with_hold_as_nan(sp500_bars):
     assert np.isnan(m[0, 0]) and m[0, 10] == 1.0 and m[1, 0] == 0.5
 
 
+# -- signals_many: many parameter sets at once -----------------------------------
+
+
+@pytest.mark.parametrize("strategy", [strategies.SmaCross, strategies.EmaCross], ids=lambda s: s.name)
+def test_signals_many_gives_the_rows_signals_gives(sp500_bars, strategy):
+    sets = [strategy.check({"fast": f, "slow": s, "short": (f + s) % 3 == 0})
+            for f in (2, 5, 9, 20) for s in (5, 21, 50, 200) if f < s]  # fmt: skip
+    many = strategy().signals_many(sp500_bars, sets)
+    one_by_one = np.stack([strategies.signal(strategy, sp500_bars, p) for p in sets])
+    assert many.dtype == np.int8
+    np.testing.assert_array_equal(many, one_by_one)
+
+
+class SlowCross(strategies.SmaCross):
+    """SmaCross without signals_many: run_many builds its rows one by one."""
+
+    signals_many = None
+
+
+def test_run_many_is_the_same_with_and_without_signals_many(sp500_bars):
+    sets = [{"fast": f, "slow": s, "short": s % 2 == 0} for f in (3, 10) for s in (20, 40, 90)]
+    cfg = engine.Config(fee_rate=0.001)
+    fast = strategies.run_many(strategies.SmaCross, sp500_bars, sets, cfg, threads=2)
+    slow = strategies.run_many(SlowCross, sp500_bars, sets, cfg, threads=1)
+    pd.testing.assert_frame_equal(fast, slow)
+    one = strategies.run(strategies.SmaCross, sp500_bars, cfg, sets[4]).stats
+    assert fast.iloc[4][list(engine.METRICS)].to_dict() == pytest.approx(one, nan_ok=True)
+
+
+class Rows(Momentum):
+    """signals_many that returns what a test asks of it."""
+
+    answer = None
+
+    def signals_many(self, bars, param_sets):
+        return type(self).answer(bars, param_sets)
+
+
+@pytest.mark.parametrize(
+    ("answer", "match"),
+    [
+        (lambda bars, sets: np.zeros((len(sets) - 1, len(bars)), np.int8), "returned 2 rows for 3 parameter sets"),
+        (lambda bars, sets: np.zeros(len(bars), np.int8), "returned 1 rows for 3 parameter sets"),
+        (lambda bars, sets: np.zeros((len(sets), len(bars) - 1), np.int8), "values per run but the bars have"),
+        (lambda bars, sets: np.full((len(sets), len(bars)), 3, np.int8), r"signals\[0, 0\] is 3"),
+        (lambda bars, sets: np.full((len(sets), len(bars)), np.inf), r"signals\[0, 0\] is inf"),
+    ],
+    ids=["too few rows", "one row", "too short", "out of range", "infinite"],
+)
+def test_bad_signals_many_is_named(sp500_bars, answer, match):
+    Rows.answer = staticmethod(answer)
+    with pytest.raises(engine.InvalidSignalError, match=match):
+        strategies.signal_matrix(Rows, sp500_bars, [{"lag": k} for k in (5, 10, 20)])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, np.float64])
+def test_run_many_names_a_bad_value_from_signals_many(sp500_bars, threads, dtype):
+    """The core checks the rows (no pass of its own in Python); the error still names
+    the parameter set and the bar."""
+
+    def answer(bars, sets):
+        m = np.zeros((len(sets), len(bars)), dtype)
+        if sets[0]["lag"] == 20:
+            m[0, 7] = 9 if dtype != np.float64 else -np.inf
+        return m
+
+    Rows.answer = staticmethod(answer)
+    with pytest.raises(engine.InvalidSignalError, match=r"Rows with \{'lag': 20\}: signal\[7\] is (9|-inf)"):
+        strategies.run_many(Rows, sp500_bars, [{"lag": k} for k in (5, 10, 20, 30)], threads=threads)
+
+
 def test_history_and_state_seen_by_on_bar(sp500_bars):
     seen = []
 
