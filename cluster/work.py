@@ -1,8 +1,9 @@
 """``SweepWork``: backtest chunks of (symbol, parameters) items on a worker.
 
-Vectorized strategies turn a chunk into one signal matrix and one
-``engine.run_batch`` call (indicators are memoized per worker, so windows shared
-by many items are computed once); bar-by-bar strategies run item by item. An
+Vectorized strategies turn a chunk into one signal matrix (all at once through
+the strategy's ``signals_many`` when it has one) and one ``engine.run_batch``
+call (indicators are memoized per worker, so windows shared by many items are
+computed once); bar-by-bar strategies run item by item. An
 item whose strategy raises is recorded as failed with its error; the rest of the
 chunk goes on.
 """
@@ -78,6 +79,8 @@ class SweepWork(ShipsStrategy):
 
     def _run_batch(self, bars: engine.Bars, chunk: Chunk, stats: np.ndarray,
                    errors: list[tuple[int, str]]) -> None:  # fmt: skip
+        if callable(getattr(self.strategy, "signals_many", None)) and self._all_at_once(bars, chunk, stats):
+            return
         rows: list[np.ndarray] = []
         where: list[int] = []
         for k, (item_id, (_, params)) in enumerate(zip(chunk.item_ids, chunk.items)):
@@ -94,3 +97,15 @@ class SweepWork(ShipsStrategy):
         out = engine.run_batch_records(bars, np.stack(rows), self.config, threads=1)
         stats[np.asarray(where)] = out
 
+    def _all_at_once(self, bars: engine.Bars, chunk: Chunk, stats: np.ndarray) -> bool:
+        """The whole chunk through the strategy's ``signals_many``. False when any
+        item or the call fails: then items go one by one, each failure its own."""
+        try:
+            sets = [self.strategy.check(dict(params)) for _, params in chunk.items]
+            out = engine.run_batch_records(bars, self.strategy().signals_many(bars, sets), self.config, threads=1)
+        except Exception:
+            return False
+        if len(out) != len(sets):
+            return False
+        stats[:] = out
+        return True

@@ -10,6 +10,7 @@ import pytest
 
 import cluster
 import engine
+import strategies
 from cluster.sinks import JobMismatchError
 from strategies import ParameterError
 from tests.cluster.conftest import COST, Fragile, Slow, SmaX
@@ -55,6 +56,36 @@ def test_one_failing_item_is_reported_and_the_rest_complete(small_bars):
     assert bad["sharpe"].isna().all()
     assert res.table[res.table["fast"] != 13]["error"].isna().all()
     assert res.run.failed_items == 1
+
+
+class ManyFragile(Fragile):
+    """Fragile with signals_many, which fails whenever a chunk holds fast == 13."""
+
+    def signals_many(self, bars, param_sets):
+        return np.stack([self.signals(bars, **p) for p in param_sets])
+
+
+class OneByOne(strategies.SmaCross):
+    """SmaCross without signals_many."""
+
+    signals_many = None
+
+
+def test_signals_many_gives_the_table_one_by_one_gives(small_bars):
+    space = {"fast": range(3, 30, 4), "slow": range(10, 100, 15), "short": [False, True]}
+    many = cluster.sweep(strategies.SmaCross, small_bars, space, COST, **local())
+    one = cluster.sweep(OneByOne, small_bars, space, COST, **local())
+    assert len(many.table) == len(one.table) > 50
+    pd.testing.assert_frame_equal(many.table, one.table)
+
+
+def test_a_failing_signals_many_falls_back_to_items(small_bars):
+    res = cluster.sweep(ManyFragile, small_bars, {"fast": [10, 13, 15], "slow": [50, 60]}, COST, **local())
+    bad = res.table[res.table["fast"] == 13]
+    assert len(res.table) == 6 and len(bad) == 2
+    assert bad["error"].str.contains("thirteen is unlucky").all()
+    good = res.table[res.table["fast"] != 13]
+    assert good["error"].isna().all() and good["sharpe"].notna().all()
 
 
 def test_random_search_is_reproducible_and_respects_constraints(small_bars):
