@@ -5,7 +5,8 @@
 Both sides start from raw closes: every pair of 45 windows (990 combinations)
 over 100,000 synthetic bars — moving averages, crossing signals and backtests
 included. anvil: ``strategies.run_many(SmaCross, ...)`` from a cold indicator
-cache (45 SMAs computed in C, signals, ``engine.run_batch`` on every core).
+cache (45 SMAs computed in C, the 990 signal rows by ``SmaCross.signals_many``,
+``engine.run_batch`` on every core).
 vectorbt: ``MA.run_combs`` + ``ma_crossed_above/below`` + ``Portfolio.from_signals``
 (order records sized to what the run needs, not its multi-GB default).
 Target: anvil at least 200x faster.
