@@ -15,6 +15,14 @@ Everything lives in the schema ``jobs`` of the same file as the market data:
 Fragments keep every column's type exactly (as ``cluster.sinks.DirectorySink``
 does with files), whatever columns a job's rows have, and thousands of jobs
 share four tables.
+
+A new job's record does not wait for the database's write lock (a running sweep
+holds it while it stores each chunk): ``create`` appends it to a write-ahead
+journal beside the file (``api.journal``) and returns once that line is durable.
+Journaled records reach ``jobs.job`` at the start of the store's next write
+transaction — the background flusher's, every ``flush_every`` seconds, or any
+other write's, so a change to a job always finds its row — and a store opened on
+a folder where a crash left journal segments stores their records first.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import logging
 import math
 import re
 import threading
@@ -39,8 +48,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from api.journal import Journal, journal_path
 from engine.store import Database
 
+log = logging.getLogger("anvil.api")
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 ACTIVE = frozenset({"queued", "running"})
 RESUMABLE = frozenset({"interrupted", "cancelled", "failed"})
@@ -48,6 +59,7 @@ RESUMABLE = frozenset({"interrupted", "cancelled", "failed"})
 _ID = re.compile(r"^[0-9a-f]{32}$")
 PART_ROWS = 10_000  # rows per stored part of a finished job's results
 CACHED_RECORDS = 10_000  # job records kept in memory (the most recently used)
+FLUSH_EVERY = 0.05  # seconds new records gather in the journal before the flusher stores them
 
 _DDL = """
 CREATE SCHEMA IF NOT EXISTS {S};
@@ -173,14 +185,34 @@ class JobRecord:
                    finished and finished.replace(tzinfo=utc))  # fmt: skip
 
 
-@dataclasses.dataclass
+@dataclass(frozen=True)
 class _Pending:
-    """A job record waiting for the next group commit."""
+    """A new job's record, durable in the journal, not yet in ``jobs.job``."""
 
     record: JobRecord
-    row: list[Any]
-    stored: threading.Event = dataclasses.field(default_factory=threading.Event)
-    error: BaseException | None = None
+    row: tuple[Any, ...]  # id, kind, strategy, spec (JSON), items, created_at
+    segment: int  # the journal segment that holds it
+
+
+def _journal_line(row: tuple[Any, ...]) -> str:
+    """A new record as one journal line (its spec is already JSON text)."""
+    job_id, kind, strategy, spec, items, created = row
+    return (f'{{"id": "{job_id}", "kind": {json.dumps(kind)}, "strategy": {json.dumps(strategy)}, '
+            f'"items": {int(items)}, "created_at": "{created.isoformat()}", "spec": {spec}}}')  # fmt: skip
+
+
+def _journaled_row(line: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The row a journal line holds, or None for a line that is not a job record."""
+    try:
+        job_id, kind, strategy, items = line["id"], line["kind"], line["strategy"], line["items"]
+        created = dt.datetime.fromisoformat(line["created_at"])
+        spec = line["spec"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (isinstance(job_id, str) and is_job_id(job_id) and isinstance(kind, str) and isinstance(strategy, str)
+            and isinstance(items, int) and isinstance(spec, dict)):  # fmt: skip
+        return None
+    return (job_id, kind, strategy, json.dumps(spec), items, created.replace(tzinfo=None))
 
 
 def _loads(text: str | None) -> Any:
@@ -198,23 +230,155 @@ def _quote(name: str) -> str:
 class JobStore:
     """Job records, result rows and uploaded strategies in a store's DuckDB file.
 
+    Opening stores what an earlier process left in the journal (a crash); ``close``
+    stores every journaled record and stops the flusher.
+
     Args:
         db: the process's connection to the file (``engine.store.Store(...).database``).
+        flush_every: seconds new records gather in the journal before the background
+            flusher stores them (any write transaction stores them sooner).
+
+    Raises:
+        JournalError: the journal cannot be created beside the file.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, flush_every: float = FLUSH_EVERY) -> None:
         self.db = db
+        self.flush_every = flush_every
         row = db.cursor().execute("SELECT current_database()").fetchone()
         self.catalog = str(row[0]) if row else "memory"
         self.S = f"{_quote(self.catalog)}.jobs"  # qualified: a file named jobs.duckdb is a catalog "jobs"
-        with db.write() as cur:
-            cur.execute(_DDL.format(S=self.S))
         # Write-through: this process is the file's only writer (DuckDB locks it), so the
         # records it changed are known without asking the database.
         self._cache: OrderedDict[str, JobRecord] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._pending: list[_Pending] = []
+        # Journaled records waiting for a write transaction, then in one until it commits.
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._storing: dict[str, _Pending] = {}
         self._pending_lock = threading.Lock()
+        self._local = threading.local()
+        with db.write() as cur:
+            cur.execute(_DDL.format(S=self.S))
+        self.journal = Journal(journal_path(db.path))
+        try:
+            with db.write() as cur:
+                self._replay(cur)
+            self.journal.drop_leftovers()
+        except BaseException:
+            self.journal.close()
+            raise
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_in_background, name="anvil-job-journal", daemon=True)
+        self._flusher.start()
+
+    def _replay(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Store the records an earlier process journaled but did not store (idempotent)."""
+        lines = self.journal.leftovers()
+        rows = [row for row in map(_journaled_row, lines) if row is not None]
+        if len(rows) < len(lines):
+            log.warning("anvil: skipped %d journal line(s) that are not job records", len(lines) - len(rows))
+        rows = list({row[0]: row for row in reversed(rows)}.values())  # one row per id (the first)
+        if rows:
+            before = self._count(cur)
+            self._insert(cur, rows, skip_existing=True)
+            added = self._count(cur) - before
+            log.info("anvil: %d job record(s) recovered from the journal (%d were already stored)",
+                     added, len(rows) - added)  # fmt: skip
+
+    def _count(self, cur: duckdb.DuckDBPyConnection) -> int:
+        row = cur.execute(f"SELECT count(*) FROM {self.S}.job").fetchone()
+        return int(row[0]) if row else 0
+
+    def _insert(self, cur: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]], skip_existing: bool = False) -> None:
+        """New queued records into ``jobs.job``: one statement for the lot (a column of each
+        field, unnested), whose cost hardly grows with the number of rows."""
+        conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
+        ids, kinds, strategies, specs, items, created = (list(column) for column in zip(*rows))
+        cur.execute(f"INSERT INTO {self.S}.job (id, kind, strategy, spec, status, items, total, created_at) "
+                    "SELECT unnest($1), unnest($2), unnest($3), unnest($4), 'queued', unnest($5), unnest($5), "
+                    f"unnest($6){conflict}", [ids, kinds, strategies, specs, items, created])  # fmt: skip
+
+    @contextmanager
+    def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction of the job store; journaled records are stored first, in it.
+
+        Every write about a job goes through here, so it always finds the job's row. If
+        the transaction fails, its journaled records wait for the next one.
+        """
+        if getattr(self._local, "writing", False):  # nested: the outer transaction stored them
+            with self.db.write() as cur:
+                yield cur
+            return
+        batch: list[_Pending] = []
+        self._local.writing = True
+        try:
+            with self.db.write() as cur:
+                with self._pending_lock:
+                    if self._pending:
+                        batch = list(self._pending.values())
+                        self._storing.update(self._pending)
+                        self._pending = OrderedDict()
+                if batch:
+                    self._insert(cur, [p.row for p in batch])
+                yield cur
+        except BaseException:
+            if batch:
+                with self._pending_lock:
+                    for p in batch:
+                        self._storing.pop(p.record.id, None)
+                    self._pending = OrderedDict([*((p.record.id, p) for p in batch), *self._pending.items()])
+            raise
+        finally:
+            self._local.writing = False
+        if batch:
+            with self._pending_lock:
+                for p in batch:
+                    self._storing.pop(p.record.id, None)
+            self.journal.stored(p.segment for p in batch)
+
+    def unstored(self) -> int:
+        """How many new records are in the journal and not yet in ``jobs.job``."""
+        with self._pending_lock:
+            return len(self._pending) + len(self._storing)
+
+    def flush(self) -> None:
+        """Store every journaled record in ``jobs.job`` now."""
+        with self._write():
+            pass
+
+    def _flush_in_background(self) -> None:
+        """The flusher: moves journaled records into the database, a batch at a time."""
+        while True:
+            self._wake.wait()
+            if self._closing.wait(self.flush_every):
+                return  # close() stores the rest
+            self._wake.clear()
+            try:
+                if self.unstored():
+                    self.flush()
+                self.journal.rotate()  # retired, the segment is deleted once everything in it is stored
+            except Exception:
+                log.exception("anvil: storing journaled job records failed; they stay in the journal, "
+                              "retried in a second")  # fmt: skip
+                self._closing.wait(1.0)
+                self._wake.set()
+
+    def close(self) -> None:
+        """Store every journaled record, stop the flusher and close the journal (then removed).
+
+        Records that cannot be stored now stay in the journal; the next start stores them.
+        """
+        self._closing.set()
+        self._wake.set()
+        self._flusher.join()
+        try:
+            if self.unstored():
+                self.flush()
+        except Exception:
+            log.exception("anvil: the journaled job records could not be stored; the next start stores them")
+        finally:
+            self.journal.close()
 
     def _remember(self, record: JobRecord) -> JobRecord:
         with self._cache_lock:
@@ -229,7 +393,7 @@ class JobStore:
         """A write transaction about one job; its cached record goes if the transaction fails.
         Callers update the cache inside the block, so it changes under the same lock."""
         try:
-            with self.db.write() as cur:
+            with self._write() as cur:
                 yield cur
         except BaseException:
             with self._cache_lock:
@@ -246,39 +410,20 @@ class JobStore:
 
     # -- records --------------------------------------------------------------
     def create(self, kind: str, strategy: str, spec: dict[str, Any], items: int) -> JobRecord:
-        """Store a new queued job.
+        """Store a new queued job: durable in the journal on return, in ``jobs.job`` soon after.
 
-        Records created at the same moment by several threads share one transaction
-        (a group commit): whichever thread gets the write lock first stores them all.
+        Raises:
+            JournalError: the record could not be made durable (the job is not created).
         """
         job_id, created, spec = new_job_id(), now(), jsonable(spec)
         record = JobRecord(job_id, kind, strategy, spec, "queued", items, items, 0, 0, 0, None, None, None, 0,
                            created.replace(tzinfo=dt.timezone.utc), None, None)  # fmt: skip
-        mine = _Pending(record, [job_id, kind, strategy, json.dumps(spec), items, items, created])
+        row = (job_id, kind, strategy, json.dumps(spec), items, created)
+        segment = self.journal.append(_journal_line(row))
         with self._pending_lock:
-            self._pending.append(mine)
-        batch: list[_Pending] = []
-        try:
-            with self.db.write() as cur:
-                with self._pending_lock:
-                    batch, self._pending = self._pending, []
-                if batch:
-                    cur.executemany(f"INSERT INTO {self.S}.job (id, kind, strategy, spec, status, items, total, "
-                                    "created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)", [p.row for p in batch])  # fmt: skip
-                    for p in batch:
-                        self._remember(p.record)
-        except BaseException as exc:
-            for p in batch:
-                p.error = exc
-                with self._cache_lock:
-                    self._cache.pop(p.record.id, None)
-            raise
-        finally:
-            for p in batch:
-                p.stored.set()
-        mine.stored.wait()  # another thread's transaction may have taken it
-        if mine.error is not None:
-            raise RuntimeError(f"the job could not be stored: {mine.error}") from mine.error
+            self._pending[job_id] = _Pending(record, row, segment)
+        self._remember(record)
+        self._wake.set()
         return record
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -287,15 +432,21 @@ class JobStore:
             cached = self._cache.get(job_id)
         if cached is not None:
             return cached
+        with self._pending_lock:  # journaled, and no longer cached (thousands created since)
+            pending = self._pending.get(job_id) or self._storing.get(job_id)
+        if pending is not None:
+            return pending.record
         sql = f"SELECT {_RECORD_COLUMNS} FROM {self.S}.job WHERE id = ?"
         if self.db.cursor().execute(sql, [job_id]).fetchone() is None:
             return None  # unknown ids never take the writers' lock
-        with self.db.write() as cur:  # read under the writers' lock: no change slips in before caching
+        with self._write() as cur:  # read under the writers' lock: no change slips in before caching
             row = cur.execute(sql, [job_id]).fetchone()
             return None if row is None else self._remember(JobRecord.from_row(row))
 
     def list(self, status: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[JobRecord], int]:
         """Jobs newest first (optionally of one status), one page, and how many there are."""
+        if self.unstored():
+            self.flush()  # so the query sees every job created before this call
         where, args = ("WHERE status = ?", [status]) if status else ("", [])
         cur = self.db.cursor()
         rows = cur.execute(f"SELECT {_RECORD_COLUMNS} FROM {self.S}.job {where} ORDER BY created_at DESC, id "
@@ -349,7 +500,7 @@ class JobStore:
 
     def recover(self) -> list[str]:
         """Mark every job left queued or running by a previous process as interrupted."""
-        with self.db.write() as cur:
+        with self._write() as cur:
             ids = [r[0] for r in cur.execute(f"SELECT id FROM {self.S}.job WHERE status IN ('queued', 'running')").fetchall()]
             cur.execute(f"UPDATE {self.S}.job SET status = 'interrupted', finished_at = ?, "
                         "error = 'the service stopped before the job finished; resume it' "
@@ -427,7 +578,7 @@ class JobStore:
     # -- uploaded strategies ------------------------------------------------------
     def add_strategy(self, strategy_id: str, name: str, source: str, description: dict[str, Any]) -> None:
         """Store an uploaded strategy (the same id twice keeps the first)."""
-        with self.db.write() as cur:
+        with self._write() as cur:
             cur.execute(f"INSERT INTO {self.S}.strategy VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [strategy_id, name, source, json.dumps(jsonable(description)), now()])  # fmt: skip
 
@@ -455,7 +606,7 @@ class DuckSink:
         return None if row is None or row[0] is None else dict(json.loads(row[0]))
 
     def save_manifest(self, manifest: dict[str, Any]) -> None:
-        with self.store.db.write() as cur:
+        with self.store._write() as cur:
             cur.execute(f"UPDATE {self.store.S}.job SET manifest = ? WHERE id = ?",
                         [json.dumps(manifest, default=str), self.job_id])  # fmt: skip
 

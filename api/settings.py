@@ -44,6 +44,9 @@ class Settings(BaseSettings):
                                                           "'local-threads' = this process")
     workers: int = Field(default=0, ge=0, description="Ray actors or threads per job; 0 = one per CPU")
     max_running_jobs: int = Field(default=1, ge=1, description="jobs run at once; the rest queue FIFO")
+    journal_flush_seconds: float = Field(default=0.05, gt=0, le=3600,
+                                         description="seconds new job records gather in the journal (durable "
+                                                     "already) before they are moved into the store")  # fmt: skip
 
     @field_validator("address", "db", "token_file", "api_token", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import OrderedDict
 from typing import Annotated, Any, Callable, Literal, Union
 
 import pandas as pd
@@ -179,6 +180,45 @@ def _data(spec: Any) -> Any:
     return spec.load()
 
 
+_CHECKED_SPACES = 256  # spaces whose check is remembered (the most recently used)
+_checked: OrderedDict[tuple[Any, ...], int | None] = OrderedDict()
+_checked_lock = threading.Lock()
+
+
+def _grid_size(strat: type[Strategy], space: SpaceSpec, grid: bool) -> int | None:
+    """Check ``space`` against the strategy; for a grid, the points its constraints keep.
+
+    The answer depends only on the strategy class and the space, and clients submit the
+    same few spaces again and again, so it is remembered (estimating the share of
+    points the constraints keep costs more than the rest of a check).
+
+    Raises:
+        SpecError: the space does not fit the strategy's parameters.
+    """
+    key = (strat, grid, *((name, _frozen(value)) for name, value in space.items()))
+    with _checked_lock:
+        if key in _checked:
+            _checked.move_to_end(key)
+            return _checked[key]
+    try:
+        sp = cluster.Space.of(strat, space_of(space))
+        size = round(sp.size * sp.valid_fraction()) if grid else None
+    except ValueError as exc:
+        raise SpecError(("space",), str(exc)) from None
+    with _checked_lock:
+        _checked[key] = size
+        while len(_checked) > _CHECKED_SPACES:
+            _checked.popitem(last=False)
+    return size
+
+
+def _frozen(value: list[Any] | GridSpec) -> tuple[Any, ...]:
+    """A space entry as a hashable key; values keep their type (``1``, ``1.0`` and ``True`` differ)."""
+    if isinstance(value, GridSpec):
+        return ("grid", value.low, value.high, value.step, value.log)
+    return ("values", *((type(v), v) for v in value))
+
+
 def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | None = None) -> int:
     """Everything about ``spec`` that can be checked without running it.
 
@@ -216,17 +256,8 @@ def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | No
             raise SpecError(("params",), str(exc)) from None
         items = spec.n if isinstance(spec, MonteCarloJob) else 1
     else:
-        try:
-            sp = cluster.Space.of(strat, space_of(spec.space))
-        except ValueError as exc:
-            raise SpecError(("space",), str(exc)) from None
-        if spec.method == "grid":
-            try:
-                items = round(sp.size * sp.valid_fraction())
-            except ValueError as exc:
-                raise SpecError(("space",), str(exc)) from None
-        else:
-            items = spec.n_trials
+        grid = _grid_size(strat, spec.space, spec.method == "grid")
+        items = grid if grid is not None else spec.n_trials
         items *= len(datas)
         if isinstance(spec, WalkForwardJob):
             try:

@@ -8,9 +8,10 @@
                                               "data": {"symbol": "SPX"}}))
         svc.jobs.get(job.id).status
 
-Opening marks jobs that a previous process left queued or running as
-``interrupted``; closing interrupts running jobs (resumable) and stops Ray if this
-process started it.
+Opening stores the job records a crashed process left in the journal, then marks
+jobs that a previous process left queued or running as ``interrupted``; closing
+interrupts running jobs (resumable), stops Ray if this process started it and
+stores every journaled record.
 """
 
 from __future__ import annotations
@@ -63,28 +64,36 @@ class Services:
         if path != default_path().expanduser().resolve():
             os.environ["ANVIL_DB"] = str(path)
         store = Store(path)
+        jobstore: JobStore | None = None
         try:
-            jobstore = JobStore(store.database)
+            # Opening the job store first stores the records a crash left in its journal.
+            jobstore = JobStore(store.database, flush_every=settings.journal_flush_seconds)
             jobstore.recover()
             strategies = StrategyService(jobstore)
             data = DataService(store)
             runner = Runner(jobstore, settings, strategies.lookup)
             jobs = JobService(jobstore, runner, strategies, data, settings)
         except BaseException:
+            if jobstore is not None:
+                jobstore.close()
             store.close()
             raise
         runner.start()
         return cls(settings, store, jobstore, runner, jobs, strategies, data)
 
     def close(self) -> None:
-        """Interrupt running jobs (they stay resumable), stop Ray if started here, close the store."""
+        """Interrupt running jobs (they stay resumable), stop Ray if started here, store every
+        journaled job record, close the store."""
         try:
             self.runner.stop()
             import cluster
 
             cluster.shutdown()
         finally:
-            self.store.close()
+            try:
+                self.jobstore.close()
+            finally:
+                self.store.close()
 
     def __enter__(self) -> Services:
         return self

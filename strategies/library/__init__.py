@@ -62,12 +62,20 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+_table: tuple[tuple[Any, ...], dict[str, type[Strategy]]] | None = None  # (what it was built from, keys)
+
+
 def _by_key() -> dict[str, type[Strategy]]:
-    table: dict[str, type[Strategy]] = {}
-    for cls in LIBRARY:
-        for alias in (cls.name, cls.__name__, snake_case(cls.__name__)):
-            table[_key(alias)] = cls
-    return table
+    """Lookup key -> strategy, built once and again only if ``LIBRARY`` or a name in it changes."""
+    global _table
+    source = (LIBRARY, *(cls.name for cls in LIBRARY))
+    if _table is None or _table[0] != source:
+        table: dict[str, type[Strategy]] = {}
+        for cls in LIBRARY:
+            for alias in (cls.name, cls.__name__, snake_case(cls.__name__)):
+                table[_key(alias)] = cls
+        _table = (source, table)
+    return _table[1]
 
 
 def list_strategies() -> list[dict[str, Any]]:

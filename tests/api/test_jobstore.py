@@ -26,7 +26,9 @@ LOCAL = {"address": "local-threads", "workers": 2}
 @pytest.fixture
 def store(tmp_path):
     db = open_database(tmp_path / "jobs.duckdb")
-    yield JobStore(db)
+    jobs = JobStore(db)
+    yield jobs
+    jobs.close()
     release(db)
 
 

@@ -51,6 +51,14 @@ def test_a_job_of_every_kind_runs_to_done_with_its_results(api, kind):
         assert len(rows) == 60
 
 
+def test_a_job_is_listed_right_after_its_post(api):
+    for k in range(5):
+        job = submit(api, {**SPECS["backtest"], "seed": k})
+        listed = api.get("/jobs", params={"limit": 1000}).json()
+        assert job["id"] in {j["id"] for j in listed["data"]}
+        assert listed["count"] == len(listed["data"])
+
+
 @pytest.mark.parametrize("kind", ["sweep", "walk_forward"])
 def test_csv_and_parquet_downloads_hold_the_same_rows_as_the_json_pages(api, kind):
     job = wait_for(api, submit(api, SPECS[kind])["id"])

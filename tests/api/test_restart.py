@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 
 from tests.api.conftest import all_rows, submit, upload_slow, wait_for
@@ -69,3 +70,28 @@ def test_a_gracefully_stopped_service_leaves_running_jobs_resumable(launch_serve
         assert stopped["status"] == "interrupted" and 0 < stopped["rows"] < 59
         assert api.post(f"/jobs/{job['id']}/resume").status_code == 202
         assert wait_for(api, job["id"])["rows"] == 59
+
+
+def test_a_job_accepted_just_before_a_kill_is_there_after_the_restart(launch_server):
+    # The flusher waits ten minutes, so records reach the database only through other
+    # writes: the journal alone must keep what the 202s promised.
+    server = launch_server(ANVIL_JOURNAL_FLUSH_SECONDS="600")
+    with server.client() as api:
+        running = submit(api, {**SWEEP, "strategy": upload_slow(api)})  # keeps the job thread busy
+        wait_for(api, running["id"], lambda j: j["status"] == "running")
+        accepted = [submit(api, {**QUICK, "seed": k})["id"] for k in range(5)]
+        server.kill()  # SIGKILL right after the last 202
+
+    journal = server.folder.glob("anvil.duckdb.jobs-journal.*")
+    journaled = {json.loads(line)["id"] for p in journal for line in p.read_text().splitlines() if line}
+    assert set(accepted) <= journaled
+
+    again = launch_server(folder=server.folder)
+    with again.client() as api:
+        listed = {j["id"]: j for j in api.get("/jobs", params={"limit": 1000}).json()["data"]}
+        for job_id in accepted:
+            assert listed[job_id]["status"] == "interrupted" and "resume" in listed[job_id]["error"]
+        assert listed[accepted[-1]]["spec"]["seed"] == 4
+        r = api.post(f"/jobs/{accepted[-1]}/resume")
+        assert r.status_code == 202, r.text
+        assert wait_for(api, accepted[-1])["status"] == "done"
