@@ -16,13 +16,14 @@ stores every journaled record.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from types import TracebackType
 
 from api.jobstore import JobStore
 from api.service.data import DataRejected, DataService
-from api.service.jobs import JobConflict, JobNotFound, JobService
+from api.service.jobs import JobConflict, JobNotFound, JobService, runnable
 from api.service.runner import Runner
 from api.service.strategies import StrategyRejected, StrategyService
 from api.settings import Settings
@@ -71,7 +72,7 @@ class Services:
             jobstore.recover()
             strategies = StrategyService(jobstore)
             data = DataService(store)
-            runner = Runner(jobstore, settings, strategies.lookup)
+            runner = Runner(jobstore, settings, strategies.lookup, functools.partial(runnable, data))
             jobs = JobService(jobstore, runner, strategies, data, settings)
         except BaseException:
             if jobstore is not None:

@@ -65,7 +65,7 @@ class JobService:
         spec = self.data.cached(spec)
         items = specs.check(spec, self.strategies.lookup, self.settings.max_items_per_job)
         record = self.store.create(spec.kind, spec.strategy, spec.model_dump(mode="json"), items)
-        self.runner.enqueue(record.id, spec, total=items)
+        self.runner.enqueue(record.id, total=items)
         return record
 
     # -- look ---------------------------------------------------------------------
@@ -140,7 +140,7 @@ class JobService:
         spec = self.data.cached(self.parse(record.spec))
         specs.check(spec, self.strategies.lookup, self.settings.max_items_per_job)
         self.store.set_status(job_id, "queued")
-        self.runner.enqueue(job_id, spec, total=record.total, done=record.done, failed=record.failed)
+        self.runner.enqueue(job_id, total=record.total, done=record.done, failed=record.failed)
         return self.get(job_id)
 
     # -- watch --------------------------------------------------------------------
@@ -175,6 +175,12 @@ class JobService:
                     yield "ping", None
         finally:
             live.unwatch(key)
+
+
+def runnable(data: DataService, spec: dict[str, Any]) -> Any:
+    """A stored job's spec (plain data, checked when it was submitted) as ``specs.execute``
+    runs it: parsed again, its bars read through ``data``."""
+    return data.cached(SPEC.validate_python(spec))
 
 
 def progress_of(snap: Snapshot) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from api.jobstore import ACTIVE
@@ -32,39 +32,73 @@ class Snapshot:
         return self.status not in ACTIVE
 
 
-@dataclass
 class LiveJob:
-    """A queued or running job: its spec, its cancel switch, its watchers."""
+    """A queued or running job: its snapshot, its cancel switch, its watchers.
 
-    id: str
-    spec: Any
-    snapshot: Snapshot
-    cancel: threading.Event = field(default_factory=threading.Event)
-    stop_reason: str = "cancelled"  # or "interrupted" when the service shuts down
-    transition: threading.Lock = field(default_factory=threading.Lock)  # queued -> running -> final, or cancel
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _watchers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=set)
+    A service may hold thousands of queued jobs, and every object they keep is one
+    more for each full pass of Python's garbage collector (a pause every request
+    waits out). So a job keeps only its id and snapshot: the locks are its runner's,
+    shared by all its jobs, and the cancel switch and the watcher set are made when
+    first needed. Its spec stays in its stored record until the job starts.
+
+    Args:
+        id: the job's id.
+        snapshot: its state now.
+        transition: the lock held while a job moves queued -> running -> final or is
+            cancelled (shared by the runner's jobs).
+        lock: guards snapshots and watchers (shared as well).
+    """
+
+    __slots__ = ("id", "snapshot", "stop_reason", "transition", "_lock", "_cancel", "_watchers")
+
+    def __init__(self, id: str, snapshot: Snapshot, transition: threading.RLock, lock: threading.Lock) -> None:  # noqa: A002
+        self.id = id
+        self.snapshot = snapshot
+        self.stop_reason = "cancelled"  # or "interrupted" when the service shuts down
+        self.transition = transition
+        self._lock = lock
+        self._cancel: threading.Event | None = None
+        self._watchers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] | None = None
+
+    @property
+    def cancel(self) -> threading.Event:
+        """Set to stop the job (the cluster checks it between chunks)."""
+        with self._lock:
+            if self._cancel is None:
+                self._cancel = threading.Event()
+            return self._cancel
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the job was asked to stop (without making its switch)."""
+        event = self._cancel
+        return event is not None and event.is_set()
 
     def publish(self, **changes: Any) -> Snapshot:
         """Change the snapshot and wake every watcher."""
         with self._lock:
             values = {**self.snapshot.__dict__, **changes, "version": self.snapshot.version + 1}
             self.snapshot = Snapshot(**values)
-            watchers = list(self._watchers)
+            watchers = list(self._watchers or ())
         for loop, event in watchers:
             try:
                 loop.call_soon_threadsafe(event.set)
             except RuntimeError:  # its loop is closed: the watcher is gone
-                self._watchers.discard((loop, event))
+                with self._lock:
+                    if self._watchers is not None:
+                        self._watchers.discard((loop, event))
         return self.snapshot
 
     def watch(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
         """Register the calling coroutine's loop for wake-ups; pair with ``unwatch``."""
         key = (asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
+            if self._watchers is None:
+                self._watchers = set()
             self._watchers.add(key)
         return key
 
     def unwatch(self, key: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
         with self._lock:
-            self._watchers.discard(key)
+            if self._watchers is not None:
+                self._watchers.discard(key)

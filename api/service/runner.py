@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from api import specs
@@ -37,15 +38,21 @@ class Runner:
         store: where jobs and their rows are kept.
         settings: ``address``, ``workers`` and ``max_running_jobs``.
         lookup: finds uploaded strategies by id (for ``specs.execute``).
+        load_spec: the runnable spec of a stored record's spec (checked when the job
+            was submitted); a queued job keeps none of its own until it starts.
     """
 
-    def __init__(self, store: JobStore, settings: Settings, lookup: specs.StrategyLookup) -> None:
+    def __init__(self, store: JobStore, settings: Settings, lookup: specs.StrategyLookup,
+                 load_spec: Callable[[dict[str, Any]], Any]) -> None:  # fmt: skip
         self.store = store
         self.settings = settings
         self.lookup = lookup
+        self.load_spec = load_spec
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._live: dict[str, LiveJob] = {}
         self._lock = threading.Lock()
+        self._transition = threading.RLock()  # every job's queued -> running -> final
+        self._snapshots = threading.Lock()  # every job's snapshot and watchers
         self._threads: list[threading.Thread] = []
         self._stopping = False
 
@@ -60,9 +67,10 @@ class Runner:
         """The job's live state, while it is queued or running."""
         return self._live.get(job_id)
 
-    def enqueue(self, job_id: str, spec: Any, total: int, done: int = 0, failed: int = 0) -> LiveJob:
+    def enqueue(self, job_id: str, total: int, done: int = 0, failed: int = 0) -> LiveJob:
         """Queue a stored job (new, or being resumed)."""
-        live = LiveJob(job_id, spec, Snapshot("queued", done=done, total=total, failed=failed))
+        snapshot = Snapshot("queued", done=done, total=total, failed=failed)
+        live = LiveJob(job_id, snapshot, self._transition, self._snapshots)
         with self._lock:
             if self._stopping:
                 raise RuntimeError("the service is shutting down; submit the job again once it is back")
@@ -112,7 +120,7 @@ class Runner:
             if live is None:
                 continue
             with live.transition:
-                if live.cancel.is_set():
+                if live.cancelled:
                     continue  # cancelled while queued: already recorded
                 self.store.set_status(job_id, "running")
                 live.publish(status="running")
@@ -139,8 +147,8 @@ class Runner:
                 self.store.set_progress(live.id, snap.total, snap.best)
 
         try:
-            result = specs.execute(live.spec, uploaded=self.lookup, progress=progress, cancel=live.cancel,
-                                   out=self.store.sink(live.id), address=self.settings.address,
+            result = specs.execute(self.load_spec(record.spec), uploaded=self.lookup, progress=progress,
+                                   cancel=live.cancel, out=self.store.sink(live.id), address=self.settings.address,
                                    workers=self.settings.workers)  # fmt: skip
             if not live.cancel.is_set():
                 table, summary = specs.result_table(result), specs.summary(result)
