@@ -296,8 +296,9 @@ def bench_batch(
     notes = [
         "vectorbt's batch is the simulation alone (no statistics), with max_orders set to the "
         "signal changes so that its order records fit in memory; anvil's computes every metric.",
-        "run_batch includes its input validation (serial, numpy); 'the core alone' calls "
-        "engine._bindings.batch on validated input, split over threads like run_batch.",
+        "run_batch includes its door (config records, threads; a ready int8 matrix is checked by "
+        "the core as it runs); 'the core alone' calls engine._bindings.batch, split over threads "
+        "like run_batch.",
     ]
     if n_cols < n_runs:
         notes.append(
