@@ -122,11 +122,9 @@ def progress_fn(progress: ProgressArg, total: int, desc: str) -> tuple[Callable[
 def stats_frame(result: ChunkResult, columns: dict[str, list[Any]]) -> pd.DataFrame:
     """One chunk's rows: ``item_id``, the job's own columns, every metric, ``error``."""
     errors = dict(result.errors)
-    frame = pd.DataFrame({"item_id": result.item_ids, **columns})
-    for name in METRICS:
-        frame[name] = result.stats[name]
-    frame["error"] = [errors.get(int(i)) for i in result.item_ids]
-    return frame
+    failed = [errors.get(i) for i in result.item_ids.tolist()] if errors else [None] * len(result.item_ids)
+    return pd.DataFrame({"item_id": result.item_ids, **columns, **{name: result.stats[name] for name in METRICS},
+                         "error": failed})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -177,9 +177,11 @@ class Space:
     def params_at(self, index: Sequence[int] | np.ndarray) -> list[dict[str, Any]]:
         """Complete parameter dicts (fixed ones included) of these grid points."""
         cols = self.decode(np.asarray(index, dtype=np.int64))
-        return [
-            {**self.fixed, **{k: _py(cols[k][i]) for k in self.names}} for i in range(len(index))
-        ]
+        # Each column to Python values at once (tolist), not element by element: a sweep's
+        # driver builds every item here, holding the GIL the job service also needs.
+        columns = [[_py(v) for v in cols[k]] if cols[k].dtype == object else cols[k].tolist() for k in self.names]
+        return [{**self.fixed, **dict(zip(self.names, values))} for values in zip(*columns)] if columns \
+            else [dict(self.fixed) for _ in range(len(index))]  # fmt: skip
 
     # -- random -----------------------------------------------------------------
     def sample(self, seed: int, index: int) -> dict[str, Any]:
