@@ -105,7 +105,7 @@ def _checked_matrix(strategy: type[Strategy], bars: engine.Bars,
     inst = strategy()
     n = len(bars)
     many = getattr(inst, "signals_many", None)
-    if callable(many):
+    if callable(many) and checked:
         matrix = many(bars, list(checked))
         if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:  # its values: checked by run_batch
             matrix = as_signal(matrix, n, ndim=2)

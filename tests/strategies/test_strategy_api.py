@@ -112,6 +112,13 @@ def test_run_many_is_the_same_with_and_without_signals_many(sp500_bars):
     assert fast.iloc[4][list(engine.METRICS)].to_dict() == pytest.approx(one, nan_ok=True)
 
 
+@pytest.mark.parametrize("strategy", [strategies.SmaCross, SlowCross], ids=["signals_many", "one by one"])
+def test_run_many_of_no_parameter_sets_is_an_empty_table(sp500_bars, strategy):
+    table = strategies.run_many(strategy, sp500_bars, [])
+    assert len(table) == 0 and list(table.columns[-len(engine.METRICS):]) == list(engine.METRICS)
+    assert strategies.signal_matrix(strategy, sp500_bars, []).shape == (0, len(sp500_bars))
+
+
 class Rows(Momentum):
     """signals_many that returns what a test asks of it."""
 
