@@ -40,6 +40,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -513,6 +514,14 @@ class JobStore:
     def sink(self, job_id: str) -> DuckSink:
         """The cluster Sink that stores this job's chunks."""
         return DuckSink(self, job_id)
+
+    def study_path(self, job_id: str) -> Path:
+        """Where a sampler sweep (TPE, CMA-ES, NSGA-II) keeps its Optuna study while it
+        runs, so an interrupted one resumes with the trials it finished:
+        ``<db>.studies/<job id>.journal``, beside the store file."""
+        if not is_job_id(job_id):
+            raise ValueError(f"{job_id!r} is not a job id")
+        return self.db.path.with_name(self.db.path.name + ".studies") / f"{job_id}.journal"
 
     def _parts(self, cur: duckdb.DuckDBPyConnection, job_id: str) -> tuple[str, list[tuple[int, int, int]]]:
         """Where the job's rows are now: ("result" or "chunk", [(key, first row, rows)] in order)."""

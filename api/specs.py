@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Union
 
 import pandas as pd
@@ -275,6 +276,10 @@ def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | No
     return int(items)
 
 
+SAMPLERS = frozenset({"tpe", "cmaes", "nsga2"})
+"""Sweep methods whose trials depend on the earlier ones (Optuna samplers)."""
+
+
 def execute(
     spec: Any,
     *,
@@ -282,19 +287,27 @@ def execute(
     progress: cluster.jobs.ProgressArg = None,
     cancel: threading.Event | None = None,
     out: Any = None,
+    study_path: str | Path | None = None,
     address: str | None = None,
     workers: int = 0,
 ) -> Any:
-    """Run a checked spec; returns ``engine.Result`` (backtest) or the cluster result."""
+    """Run a checked spec; returns ``engine.Result`` (backtest) or the cluster result.
+
+    ``out`` keeps the rows of grid and random sweeps, walk-forward and Monte Carlo as
+    chunks finish; a sampler sweep (TPE, CMA-ES, NSGA-II) keeps its trials in the Optuna
+    study at ``study_path`` instead. Either way a rerun goes on from what was kept.
+    """
     strat = find_strategy(spec.strategy, uploaded)
     config = spec.config.build()
     common = {"progress": progress, "cancel": cancel, "address": address, "workers": workers}
     if isinstance(spec, BacktestJob):
         return strategies.run(strat, spec.data.load(), config, spec.params)
     if isinstance(spec, SweepJob):
+        sampled = spec.method in SAMPLERS  # rows live in the study, not in `out`
         return cluster.sweep(strat, _data(spec.data), space_of(spec.space), config, spec.metric,
                              spec.method, n_trials=spec.n_trials, seed=spec.seed,
-                             metrics=spec.metrics, out=out, **common)  # fmt: skip
+                             metrics=spec.metrics, out=out, study_path=study_path if sampled else None,
+                             **common)  # fmt: skip
     if isinstance(spec, WalkForwardJob):
         return cluster.walk_forward(strat, spec.data.load(), space_of(spec.space), spec.train, spec.test,
                                     spec.step, spec.anchored, spec.embargo, spec.metric, spec.method,

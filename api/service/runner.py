@@ -2,7 +2,9 @@
 
 ``max_running_jobs`` threads take queued jobs in order and call ``api.specs.execute``
 (which blocks on the cluster, mostly waiting on Ray). Each chunk's rows land in the
-job store as they arrive (``DuckSink``); progress goes to the job's ``LiveJob``
+job store as they arrive (``DuckSink``) — a sampler sweep's trials go to its
+Optuna study beside the store instead (``JobStore.study_path``, removed once the
+job is done); progress goes to the job's ``LiveJob``
 (for pollers and event streams) and, at most once a second, to its record.
 Cancelling sets the job's event: the cluster stops within a second or two and the
 rows it had are kept. Stopping the service interrupts running jobs the same way,
@@ -148,7 +150,8 @@ class Runner:
 
         try:
             result = specs.execute(self.load_spec(record.spec), uploaded=self.lookup, progress=progress,
-                                   cancel=live.cancel, out=self.store.sink(live.id), address=self.settings.address,
+                                   cancel=live.cancel, out=self.store.sink(live.id),
+                                   study_path=self.store.study_path(live.id), address=self.settings.address,
                                    workers=self.settings.workers)  # fmt: skip
             if not live.cancel.is_set():
                 table, summary = specs.result_table(result), specs.summary(result)
@@ -166,6 +169,7 @@ class Runner:
             total = live.snapshot.total or record.items
             self.store.set_progress(live.id, total, live.snapshot.best)
             self.store.complete(live.id, table, summary, done=total, failed=live.snapshot.failed)
+            self.store.study_path(live.id).unlink(missing_ok=True)  # its trials are in the results now
             self._forget(live, status="done", done=total, total=total)
 
     def _finish(self, live: LiveJob, status: str, error: str | None = None) -> None:
