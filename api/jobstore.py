@@ -12,9 +12,10 @@ Everything lives in the schema ``jobs`` of the same file as the market data:
   transaction that marks it done;
 - ``jobs.strategy``: uploaded strategies' source, by id.
 
-Fragments keep every column's type exactly (as ``cluster.sinks.DirectorySink``
-does with files), whatever columns a job's rows have, and thousands of jobs
-share four tables.
+Fragments (``api.fragments``) keep every column's type exactly (as
+``cluster.sinks.DirectorySink`` does with files), whatever columns a job's rows
+have, and thousands of jobs share four tables. A record is an
+``api.jobrecord.JobRecord``.
 
 A new job's record does not wait for the database's write lock (a running sweep
 holds it while it stores each chunk): ``create`` appends it to a write-ahead
@@ -29,13 +30,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 import json
 import logging
-import math
-import re
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,20 +41,16 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from api.fragments import pack, to_arrow, to_parquet, unpack
+from api.jobrecord import STATUSES, JobRecord, dumps_json, is_job_id, jsonable, new_job_id, now
 from api.journal import Journal, journal_path
 from engine.store import Database
 
 log = logging.getLogger("anvil.api")
-STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
-ACTIVE = frozenset({"queued", "running"})
-RESUMABLE = frozenset({"interrupted", "cancelled", "failed"})
-
-_ID = re.compile(r"^[0-9a-f]{32}$")
 PART_ROWS = 10_000  # rows per stored part of a finished job's results
 CACHED_RECORDS = 10_000  # job records kept in memory (the most recently used)
 FLUSH_EVERY = 0.05  # seconds new records gather in the journal before the flusher stores them
@@ -112,80 +105,6 @@ _RECORD_COLUMNS = ("id, kind, strategy, spec, status, items, total, done, failed
                    "summary, attempts, created_at, started_at, finished_at")  # fmt: skip
 
 
-def new_job_id() -> str:
-    """A fresh job id: 32 lowercase hex digits."""
-    return uuid.uuid4().hex
-
-
-def is_job_id(text: str) -> bool:
-    """Whether ``text`` has the shape of a job id."""
-    return bool(_ID.match(text))
-
-
-def now() -> dt.datetime:
-    """The current time in UTC, without tzinfo (as stored)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data: NaN and infinities become None, numpy scalars
-    Python numbers, tuples lists, times ISO 8601 strings."""
-    if value is None or isinstance(value, (bool, str, int)):
-        return value
-    if value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.generic):
-        return jsonable(value.item())
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (dt.timedelta, pd.Timedelta)):
-        return pd.Timedelta(value).total_seconds()
-    return str(value)
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One job as stored."""
-
-    id: str
-    kind: str
-    strategy: str
-    spec: dict[str, Any]
-    status: str
-    items: int
-    total: int
-    done: int
-    failed: int
-    rows: int
-    best: dict[str, Any] | None
-    error: str | None
-    summary: dict[str, Any] | None
-    attempts: int
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
-
-    @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> JobRecord:
-        (id_, kind, strategy, spec, status, items, total, done, failed, rows, best, error, summary,
-         attempts, created, started, finished) = row  # fmt: skip
-        utc = dt.timezone.utc
-        return cls(id_, kind, strategy, json.loads(spec), status, int(items), int(total), int(done),
-                   int(failed), int(rows), _loads(best), error, _loads(summary), int(attempts),
-                   created.replace(tzinfo=utc), started and started.replace(tzinfo=utc),
-                   finished and finished.replace(tzinfo=utc))  # fmt: skip
-
-
 @dataclass(frozen=True)
 class _Pending:
     """A new job's record, durable in the journal, not yet in ``jobs.job``."""
@@ -214,14 +133,6 @@ def _journaled_row(line: dict[str, Any]) -> tuple[Any, ...] | None:
             and isinstance(items, int) and isinstance(spec, dict)):  # fmt: skip
         return None
     return (job_id, kind, strategy, json.dumps(spec), items, created.replace(tzinfo=None))
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(jsonable(value), allow_nan=False)
 
 
 def _quote(name: str) -> str:
@@ -479,13 +390,13 @@ class JobStore:
     def set_progress(self, job_id: str, total: int, best: dict[str, Any] | None) -> None:
         """Record the job's planned runs and best result so far."""
         with self._writing(job_id) as cur:
-            cur.execute(f"UPDATE {self.S}.job SET total = ?, best = ? WHERE id = ?", [total, _dumps(best), job_id])
+            cur.execute(f"UPDATE {self.S}.job SET total = ?, best = ? WHERE id = ?", [total, dumps_json(best), job_id])
             self._changed(job_id, total=total, best=jsonable(best))
 
     def complete(self, job_id: str, table: pd.DataFrame, summary: dict[str, Any], done: int, failed: int) -> None:
         """Store a finished job's result table and summary, and mark it done — one transaction."""
-        data = _arrow(table)
-        parts = [(k, start, min(PART_ROWS, data.num_rows - start), _parquet(data.slice(start, PART_ROWS)))
+        data = to_arrow(table)
+        parts = [(k, start, min(PART_ROWS, data.num_rows - start), to_parquet(data.slice(start, PART_ROWS)))
                  for k, start in enumerate(range(0, max(data.num_rows, 1), PART_ROWS))]  # fmt: skip
         with self._writing(job_id) as cur:
             cur.execute(f"DELETE FROM {self.S}.result WHERE job_id = ?", [job_id])
@@ -495,7 +406,7 @@ class JobStore:
             when = now()
             cur.execute(f"UPDATE {self.S}.job SET status = 'done', rows = ?, summary = ?, done = ?, failed = ?, "
                         "error = NULL, finished_at = ? WHERE id = ?",
-                        [data.num_rows, _dumps(summary), done, failed, when, job_id])  # fmt: skip
+                        [data.num_rows, dumps_json(summary), done, failed, when, job_id])  # fmt: skip
             self._changed(job_id, status="done", rows=data.num_rows, summary=jsonable(summary), done=done,
                           failed=failed, error=None, finished_at=when.replace(tzinfo=dt.timezone.utc))  # fmt: skip
 
@@ -625,9 +536,9 @@ class DuckSink:
         return {int(r[0]) for r in rows}
 
     def write(self, chunk_id: int, frame: pd.DataFrame, extra: Any = None) -> None:
-        blob = _parquet(_arrow(frame))
+        blob = to_parquet(to_arrow(frame))
         failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
-        payload, kind = _pack(extra)
+        payload, kind = pack(extra)
         n = len(frame)
         with self.store._writing(self.job_id) as cur:
             if cur.execute(f"SELECT 1 FROM {self.store.S}.chunk WHERE job_id = ? AND chunk_id = ?",
@@ -648,49 +559,4 @@ class DuckSink:
     def extras(self) -> list[Any]:
         rows = self.store.db.cursor().execute(f"SELECT extra, extra_kind FROM {self.store.S}.chunk WHERE job_id = ? "
                                               "ORDER BY chunk_id", [self.job_id]).fetchall()  # fmt: skip
-        return [_unpack(blob, kind) for blob, kind in rows]
-
-
-# -- fragments and payloads --------------------------------------------------------
-def _arrow(frame: pd.DataFrame) -> pa.Table:
-    """``frame`` as an Arrow table that reads back as the same frame; a column Arrow
-    cannot type (mixed Python objects) is kept as text."""
-    try:
-        return pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        pass
-    columns = {}
-    for name in frame.columns:
-        try:
-            columns[str(name)] = pa.array(frame[name], from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            columns[str(name)] = pa.array([None if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
-                                           else json.dumps(jsonable(v)) for v in frame[name]], type=pa.string())  # fmt: skip
-    return pa.table(columns)
-
-
-def _parquet(data: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(data, sink)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-def _pack(extra: Any) -> tuple[bytes | None, str | None]:
-    """A chunk's payload as bytes: one array (.npy) or a dict of arrays (.npz)."""
-    if extra is None:
-        return None, None
-    buf = io.BytesIO()
-    if isinstance(extra, dict):
-        np.savez(buf, **{k: np.asarray(v) for k, v in extra.items()})
-        return buf.getvalue(), "npz"
-    np.save(buf, np.asarray(extra), allow_pickle=False)
-    return buf.getvalue(), "npy"
-
-
-def _unpack(blob: bytes | None, kind: str | None) -> Any:
-    if blob is None:
-        return None
-    if kind == "npz":
-        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-            return {name: z[name] for name in z.files}
-    return np.load(io.BytesIO(blob), allow_pickle=False)
+        return [unpack(blob, kind) for blob, kind in rows]

@@ -19,7 +19,6 @@ import os
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
 import engine

@@ -13,7 +13,7 @@ import numpy as np
 
 from engine._core import ffi, lib
 from engine.errors import STATUS_NAMES, CoreError, EngineError
-from engine.records import CONFIG_DTYPE, STATS_DTYPE, TRADE_DTYPE
+from engine.records import STATS_DTYPE, TRADE_DTYPE
 
 HOLD: int = lib.ANVIL_HOLD
 SIGNAL_I8: int = lib.ANVIL_SIGNAL_I8

@@ -13,7 +13,6 @@ from typing import Any, Callable
 import click
 
 from api.cli import args, output, report
-from api.cli.errors import UsageError
 from api.cli.options import job_options, output_options, run_options, top_option
 
 EXAMPLES = {

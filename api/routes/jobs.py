@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from api import specs
 from api.deps import API_PREFIX, ServicesDep
-from api.jobstore import JobRecord
+from api.jobrecord import JobRecord
 from api.schemas.jobs import JobPublic, JobsPublic, JobStatus, ResultsPublic
 from api.service import JobConflict, JobNotFound
 from api.service.jobs import EXPORT_FORMATS, progress_of

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.jobstore import JobRecord
+from api.jobrecord import JobRecord
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
 

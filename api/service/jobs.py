@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 from pydantic import TypeAdapter
 
 from api import specs
-from api.jobstore import ACTIVE, RESUMABLE, STATUSES, JobRecord, JobStore
+from api.jobrecord import ACTIVE, RESUMABLE, STATUSES, JobRecord
+from api.jobstore import JobStore
 from api.service.data import DataService
 from api.service.live import Snapshot
 from api.service.runner import Runner

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from api.jobstore import ACTIVE
+from api.jobrecord import ACTIVE
 
 
 @dataclass

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from api import specs
-from api.jobstore import JobStore, jsonable
+from api.jobrecord import jsonable
+from api.jobstore import JobStore
 from api.service.live import LiveJob, Snapshot
 from api.settings import Settings
 from cluster.tasks import Progress

@@ -12,7 +12,8 @@ import pytest
 
 import cluster
 import engine
-from api.jobstore import JobStore, is_job_id, jsonable
+from api.jobrecord import is_job_id, jsonable
+from api.jobstore import JobStore
 from api.service.data import safe_name
 from api.settings import Settings, TokenFileError, load_token
 from cluster.sinks import JobMismatchError, MemorySink
