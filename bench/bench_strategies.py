@@ -75,4 +75,6 @@ def main(quick: bool = False) -> None:
     print(f"{'vectorbt (run_combs + from_signals)':36}{theirs:>10.3f}{len(pairs) / theirs:>12,.0f}")
     print(f"{'  of which MAs and crossings':36}{their_signals:>10.3f}")
     mark = "ok" if ratio >= TARGET else "MISS"
+    if quick:  # a tenth of the bars: fixed costs weigh more, and the target is not for this size
+        mark = "judged on the full run only"
     print(f"\nvectorbt / anvil: {ratio:,.0f}x  (target >= {TARGET:g}x: {mark})")
