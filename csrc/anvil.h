@@ -210,7 +210,7 @@ int anvil_stats_from_equity(const double *equity, int64_t n, double initial_capi
 int anvil_compare_rows(const double *const *a, const double *const *b, const int8_t *sign,
                        int64_t rows, int64_t n, int8_t *out);
 
-/* Technical indicators (csrc/indicators.c), TA-Lib's definitions. Inputs hold
+/* Technical indicators (csrc/ind_*.c), TA-Lib's definitions. Inputs hold
  * n values each; every output holds n values, is owned by the caller, must not
  * overlap the inputs or another output, and is NaN during the warm-up. A period
  * longer than the series makes every output NaN; n < 0 or a period < 1 is

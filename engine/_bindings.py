@@ -298,7 +298,7 @@ def compare_rows(a: list[np.ndarray], b: list[np.ndarray], sign: np.ndarray | No
 
 
 # -- indicators --
-# Every function of csrc/indicators.c reads anvil_<name>(inputs..., n, params...,
+# Every indicator of csrc/ (ind_*.c) reads anvil_<name>(inputs..., n, params...,
 # outputs...); strategies.indicators validates the arguments and calls `indicator`.
 
 INDICATORS = frozenset({
