@@ -1,4 +1,4 @@
-"""Fixtures every test package shares: the real market data beside the repository."""
+"""Fixtures every test package shares: the real market data kept in tests/data/market."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import settings
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+MARKET_DATA = Path(__file__).resolve().parent / "data" / "market"
 
 # Hypothesis: thorough in CI, quicker locally unless asked; never a deadline on a
 # shared, noisy machine.
@@ -34,10 +34,10 @@ def private_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The folder of real daily and hourly series (../shared/data)."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"{SHARED_DATA} is missing: the tests read real market data from it")
-    return SHARED_DATA
+    """The folder of real daily, hourly and multi-stock series (tests/data/market, see its README)."""
+    if not MARKET_DATA.is_dir():
+        pytest.fail(f"{MARKET_DATA} is missing: the tests read real market data from it")
+    return MARKET_DATA
 
 
 @pytest.fixture(scope="session")

@@ -75,17 +75,17 @@ def test_the_scheduler_runs_a_job_to_the_end_on_either_executor(executor):
     assert progress[-1].done == 100 and progress[-1].total == 100
 
 
-def test_cancel_stops_a_job_within_seconds(executor):
+def test_cancel_stops_a_job_without_running_the_rest(executor):
     executor.start(Square())
     cancel = threading.Event()
     timer = threading.Timer(0.5, cancel.set)
     timer.start()
-    started = time.monotonic()
     run = run_job(executor, chunked(((i, 1500) for i in range(40)), 1), 40, lambda r, c: None,
                   cancel=cancel)  # fmt: skip
-    elapsed = time.monotonic() - started
-    assert run.cancelled and run.done_items < 40
-    assert elapsed < 0.5 + 1.5 + 1.0  # one running chunk may finish (1.5 s of sleep)
+    # What was run, not how long it took: only chunks already in flight when the cancel
+    # came (the scheduler keeps 2 x capacity of them) may have finished; the rest never ran.
+    assert run.cancelled
+    assert run.done_items <= 2 * executor.capacity < 40
 
 
 class LossyExecutor:
