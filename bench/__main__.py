@@ -1,7 +1,9 @@
 """``make bench`` / ``python -m bench [name ...] [--quick]``: run the benchmarks.
 
 Each ``bench/bench_<name>.py`` exposes ``main(quick: bool) -> None`` and prints its
-own table. ``--quick`` scales sizes down (for a smoke run, not for quoting).
+own table. ``--quick`` scales sizes down (for a smoke run, not for quoting). Each
+benchmark is framed by the load average at its start and end, and judges its targets
+only when nothing else used the CPU meanwhile (``bench/_machine.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pkgutil
 import time
 
 import bench
+from bench import _machine
 
 
 def main() -> None:
@@ -24,9 +27,12 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.names or names:
         print(f"\n=== bench {name} ===", flush=True)
+        module = importlib.import_module(f"bench.bench_{name}")
+        _machine.begin(name)
         start = time.perf_counter()
-        importlib.import_module(f"bench.bench_{name}").main(quick=args.quick)
+        module.main(quick=args.quick)
         print(f"(bench {name}: {time.perf_counter() - start:.1f} s)", flush=True)
+        _machine.end(name)
 
 
 if __name__ == "__main__":

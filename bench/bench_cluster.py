@@ -19,6 +19,7 @@ import tracemalloc
 import numpy as np
 
 import cluster
+from bench._machine import verdict
 import engine
 from cluster import runtime
 from cluster.executor import InProcessExecutor
@@ -102,7 +103,7 @@ def main(quick: bool = False) -> None:
     print(f"{'on the local Ray (actors)':34}{t_ray:>10.2f}{n / t_ray:>12,.0f}{steps / t_ray:>14.3g}")
     print(f"{'apart: every signal, one thread':34}{built:>10.2f}")
     print(f"{'apart: run_batch of them, all cores':34}{batched:>10.2f}{'':>12}{steps / batched:>14.3g}")
-    mark = "ok" if ratio >= 0.85 else "MISS"
+    mark = verdict(ratio >= 0.85)
     print(f"\nRay throughput / in-process throughput: {ratio:.1%}  (target >= 85 %: {mark})")
 
     print("\ndriver memory while sweeping (Python allocations, tracemalloc peak):")

@@ -17,7 +17,6 @@ them. The targets of issue 2 are printed beside the figures.
 from __future__ import annotations
 
 import gc
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 import engine
+from bench._machine import verdict
 from engine import _bindings, synthetic
 from engine._run import resolve_threads
 from engine.records import STATS_DTYPE
@@ -158,7 +158,7 @@ def alone_label(workers: int) -> str:
 
 
 def mark(ok: bool) -> str:
-    return "pass" if ok else "MISS"
+    return verdict(ok)
 
 
 def ms(seconds: float) -> str:
@@ -317,11 +317,10 @@ def main(quick: bool) -> None:
     cfg = engine.Config(
         initial_capital=CAPITAL, fee_rate=FEE, fill="close", periods_per_year=252.0
     )
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"{n_bars:,} one-minute bars (engine.synthetic, seed {SEED}); {n_runs:,} SMA-cross "
         f"signal sets; fill at close, fee {FEE:g}, all in, long only\n"
-        f"{resolve_threads(0)} core(s) for this process; load average at start {load}\n"
+        f"{resolve_threads(0)} core(s) for this process\n"
         "times: best (median) of repeats after a warm-up; vectorbt's numba compilation excluded"
     )
     bench_single(vbt, bars, signals[0], cfg, quick)

@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from bench._machine import verdict
 import engine
 from engine import synthetic
 from engine.store import Store
@@ -108,7 +109,7 @@ def main(quick: bool) -> None:
         return
     print(
         f"\ntargets (issue 4, 1,000,000 bars, full precision): load <= {TARGET_LOAD_MS:.0f} ms "
-        f"[{'met' if load_ms <= TARGET_LOAD_MS else 'MISSED'}], "
-        f">= {TARGET_RATIO:.0f}x pandas.read_csv [{'met' if ratio >= TARGET_RATIO else 'MISSED'}: {ratio:.0f}x], "
-        f"Parquet import <= {TARGET_IMPORT_S:.0f} s [{'met' if scaled_import <= TARGET_IMPORT_S else 'MISSED'}]"
+        f"[{verdict(load_ms <= TARGET_LOAD_MS)}], "
+        f">= {TARGET_RATIO:.0f}x pandas.read_csv [{verdict(ratio >= TARGET_RATIO)}: {ratio:.0f}x], "
+        f"Parquet import <= {TARGET_IMPORT_S:.0f} s [{verdict(scaled_import <= TARGET_IMPORT_S)}]"
     )

@@ -21,6 +21,7 @@ import warnings
 
 import pandas as pd
 
+from bench._machine import verdict
 import engine
 import strategies
 from engine import synthetic
@@ -74,7 +75,7 @@ def main(quick: bool = False) -> None:
     print(f"{'anvil  (strategies.run_many)':36}{ours:>10.3f}{len(pairs) / ours:>12,.0f}")
     print(f"{'vectorbt (run_combs + from_signals)':36}{theirs:>10.3f}{len(pairs) / theirs:>12,.0f}")
     print(f"{'  of which MAs and crossings':36}{their_signals:>10.3f}")
-    mark = "ok" if ratio >= TARGET else "MISS"
+    mark = verdict(ratio >= TARGET)
     if quick:  # a tenth of the bars: fixed costs weigh more, and the target is not for this size
         mark = "judged on the full run only"
     print(f"\nvectorbt / anvil: {ratio:,.0f}x  (target >= {TARGET:g}x: {mark})")
