@@ -415,3 +415,27 @@ def test_a_short_param_without_shorts_allowed_is_refused(sp500_bars):
     assert (allowed.trades["direction"] == "short").any()
     long_only = strategies.run(strategies.SmaCross, sp500_bars, engine.Config(), {"short": False})
     assert (long_only.trades["direction"] == "long").all()
+
+
+# -- history before the first traded bar -------------------------------------------------
+
+
+@pytest.mark.parametrize("start", [1, 700, 3000])
+def test_start_gives_both_kinds_the_same_history(sp500_bars, start):
+    params = {"fast": 20, "slow": 150}
+    cfg = engine.Config(fee_rate=0.001)
+    vec = strategies.run(SmaCrossVec, sp500_bars, cfg, params, start=start)
+    bar = strategies.run(SmaCrossBar, sp500_bars, cfg, params, start=start)
+    signal = strategies.signal(SmaCrossVec, sp500_bars, params)[start:]
+    direct = engine.backtest(sp500_bars[start:], signal, cfg)  # the signal computed on all bars, cut
+    for res in (vec, bar):
+        pd.testing.assert_frame_equal(res.trades, direct.trades)
+        assert np.array_equal(res.equity.to_numpy(), direct.equity.to_numpy())
+    assert len(direct.trades) > 3
+
+
+def test_run_windows_refuses_windows_that_do_not_follow_one_another(sp500_bars):
+    with pytest.raises(ValueError, match="follow one another"):
+        strategies.run_windows(SmaCrossVec, sp500_bars, [({}, 100, 200), ({}, 250, 300)])
+    with pytest.raises(ValueError, match="start is 99999"):
+        strategies.run(SmaCrossVec, sp500_bars, None, {}, start=99_999)
