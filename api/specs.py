@@ -234,7 +234,7 @@ def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | No
     except (LookupError, ValueError) as exc:
         raise SpecError(("strategy",), str(exc)) from None
     try:
-        spec.config.build()
+        config = spec.config.build()
     except (ValueError, TypeError) as exc:
         raise SpecError(("config",), str(exc)) from None
     datas = spec.data if isinstance(spec.data, list) else [spec.data]
@@ -252,12 +252,16 @@ def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | No
     items = 1
     if isinstance(spec, (BacktestJob, MonteCarloJob)):
         try:
-            strat.check(spec.params)
+            strat.check_shorts(strat.check(spec.params), config.allow_short)
         except ValueError as exc:
             raise SpecError(("params",), str(exc)) from None
         items = spec.n if isinstance(spec, MonteCarloJob) else 1
     else:
         grid = _grid_size(strat, spec.space, spec.method == "grid")
+        try:
+            cluster.Space.of(strat, space_of(spec.space)).check_shorts(config.allow_short)
+        except ValueError as exc:
+            raise SpecError(("space",), str(exc)) from None
         items = grid if grid is not None else spec.n_trials
         items *= len(datas)
         if isinstance(spec, WalkForwardJob):
@@ -348,7 +352,7 @@ def summary(result: Any) -> dict[str, Any]:
         return {"windows": len(result.windows), "stats": result.stats, "efficiency": result.efficiency}
     if isinstance(result, cluster.MonteCarloResult):
         return {"paths": len(result.paths), "real": result.real, "p_value": result.p_value,
-                "intervals": {k: list(v) for k, v in result.intervals.items()}}  # fmt: skip
+                "nan_paths": result.nan_paths, "intervals": {k: list(v) for k, v in result.intervals.items()}}  # fmt: skip
     if isinstance(result, engine.Result):
         return {"stats": result.stats}
     raise TypeError(f"not a job result: {type(result).__name__}")

@@ -42,7 +42,8 @@ CLIENTS = 50
 LONG_SWEEP = {"kind": "sweep", "strategy": "rsi_macd", "data": {"symbol": "SPX"},
               "space": {"fast": {"low": 5, "high": 30, "step": 1}, "slow": {"low": 20, "high": 120, "step": 2},
                         "signal": [5, 9, 14], "rsi_period": [7, 14, 21], "entry_rsi": [25, 30, 35, 40],
-                        "exit_rsi": [50, 60, 70], "short": [False, True]}}  # fmt: skip
+                        "exit_rsi": [50, 60, 70], "short": [False, True]},
+              "config": {"allow_short": True}}  # fmt: skip
 SMALL_SWEEP = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX", "start": "2010-01-01"},
                "space": {"fast": {"low": 5, "high": 50, "step": 5}, "slow": {"low": 60, "high": 240, "step": 20}}}  # fmt: skip
 

@@ -7,9 +7,16 @@ Methods:
   permutation, its (high, low, close) relative to its own open with another —
   so every path keeps the series' moves and total drift but loses any order a
   strategy could exploit. The strategy runs on each path; the p-value is
-  ``(1 + #paths at least as good as the real run) / (n + 1)``.
+  ``(1 + #paths at least as good as the real run) / (1 + #paths)`` over the
+  paths whose metric is defined. A path whose metric is NaN (the strategy never
+  traded on it) is counted in ``nan_paths`` and left out; a real run whose
+  metric is NaN has no p-value (NaN), since there is nothing to be lucky about.
 - ``"bootstrap"``: resample the real run's per-bar returns (``of="returns"``)
-  or its trades' returns (``of="trades"``) with replacement.
+  or its trades' returns (``of="trades"``) with replacement. A path of
+  resampled trades is annualised with the real run's trades per year (its
+  trades over the years its bars span), so each trade stands for the share of
+  a year it took on average: Sharpe, volatility, annual return and Calmar of
+  trade paths are per year, comparable with the real run's.
 - ``"block_bootstrap"``: the same with circular blocks of ``block`` returns,
   which keeps short-range dependence.
 The bootstraps give confidence intervals of final equity, max drawdown and
@@ -74,6 +81,22 @@ def resample(values: np.ndarray, rng: np.random.Generator, block: int = 1) -> np
     return values[idx]
 
 
+def trades_per_year(n_trades: int, n_bars: int, bars_per_year: float) -> float:
+    """How many trades a year a run made: its trades over the years its bars span."""
+    return n_trades / (n_bars / bars_per_year)
+
+
+def p_value(real: float, paths: np.ndarray, maximize: bool = True) -> float:
+    """``(1 + #paths at least as good as real) / (1 + #paths)``; NaN when ``real`` is NaN.
+
+    ``paths`` holds the defined (non-NaN) path metrics; +-inf compare as numbers.
+    """
+    if np.isnan(real):
+        return float("nan")
+    better = np.sum(paths >= real) if maximize else np.sum(paths <= real)
+    return float((1 + better) / (1 + len(paths)))
+
+
 @dataclass(frozen=True)
 class PermutationWork(ShipsStrategy):
     """Runs the strategy with fixed parameters on permuted paths ``(seed, index)``."""
@@ -131,8 +154,13 @@ class MonteCarloResult:
         real: the metrics of the strategy on the real data.
         paths: one row of metrics per simulated path (``path`` = its index).
         p_value: for "permutation", the chance a path does at least as well as the
-            real run on ``metric`` (small: unlikely to be luck).
+            real run on ``metric`` (small: unlikely to be luck); NaN when the real
+            run's metric is NaN (it never traded).
+        nan_paths: paths whose ``metric`` is NaN, left out of the p-value and the
+            intervals.
         intervals: for the bootstraps, ``{metric: (low, high)}`` at ``confidence``.
+        periods_per_year: what the bootstrap paths were annualised with: bars per
+            year (``of="returns"``) or trades per year (``of="trades"``).
     """
 
     method: str
@@ -140,6 +168,8 @@ class MonteCarloResult:
     real: dict[str, float]
     paths: pd.DataFrame
     p_value: float | None = None
+    nan_paths: int = 0
+    periods_per_year: float | None = None
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     confidence: float = 0.95
     run: JobRun | None = None
@@ -148,9 +178,13 @@ class MonteCarloResult:
     def __repr__(self) -> str:
         if self.p_value is not None:
             tail = f"p-value of {self.metric} = {self.p_value:.4f}"
+            if np.isnan(self.p_value):
+                tail += f" (the real run's {self.metric} is NaN)"
         else:
             lo, hi = self.intervals.get(self.metric, (float("nan"), float("nan")))
             tail = f"{self.metric} {self.confidence:.0%} interval [{lo:.4g}, {hi:.4g}]"
+        if self.nan_paths:
+            tail += f", {self.nan_paths} paths with {self.metric} NaN"
         return f"<MonteCarloResult {self.method}, {len(self.paths)} paths: {tail}>"
 
 
@@ -205,8 +239,10 @@ def monte_carlo(
     if cfg.periods_per_year is None:
         cfg = cfg.replace(periods_per_year=bars.periods_per_year())
     checked = strategy.check(dict(params or {}))
+    strategy.check_shorts(checked, cfg.allow_short)
     real = run_strategy(strategy, bars, cfg, checked)
     work: Any
+    ppy = float(cfg.periods_per_year or bars.periods_per_year())
     if method == "permutation":
         work = PermutationWork(strategy, checked, bars, cfg, seed)
     else:
@@ -214,9 +250,10 @@ def monte_carlo(
             values = real.trades["return"].to_numpy()
             if len(values) < 2:
                 raise ValueError(f"the real run closed {len(values)} trades; bootstrap of='returns' instead")
+            ppy = trades_per_year(len(values), len(bars), ppy)
         else:
             values = per_bar_returns(real.equity.to_numpy(), cfg.initial_capital)
-        work = BootstrapWork(values, cfg.initial_capital, float(cfg.periods_per_year or 252.0),
+        work = BootstrapWork(values, cfg.initial_capital, ppy,
                              block if method == "block_bootstrap" else 1, seed)  # fmt: skip
     spec = {"kind": "monte_carlo", "strategy": strategy.name, "params": checked, "method": method,
             "n": n, "seed": seed, "of": of, "block": block, "config": cfg.to_dict()}  # fmt: skip
@@ -247,14 +284,14 @@ def monte_carlo(
     frames = sink.frames()
     paths = pd.concat(frames, ignore_index=True).drop(columns=["item_id"]) if frames else pd.DataFrame()
     result = MonteCarloResult(method, metric, real.stats, paths, confidence=confidence, run=run,
-                              manifest=job_manifest)  # fmt: skip
+                              manifest=job_manifest,
+                              periods_per_year=None if method == "permutation" else ppy)  # fmt: skip
     if not paths.empty:
         vals = paths[metric].to_numpy()
-        vals = vals[np.isfinite(vals)]
+        result.nan_paths = int(np.sum(np.isnan(vals)))
+        vals = vals[~np.isnan(vals)]
         if method == "permutation":
-            mine = real.stats[metric]
-            better = np.sum(vals >= mine) if maximize else np.sum(vals <= mine)
-            result.p_value = float((1 + better) / (1 + len(vals)))
+            result.p_value = p_value(real.stats[metric], vals, maximize)
         else:
             q = (1 - confidence) / 2
             for m in ("final_equity", "total_return", "max_drawdown", "sharpe", metric):

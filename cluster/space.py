@@ -109,6 +109,12 @@ class Space:
         fixed = {k: p.default for k, p in strategy._params.items() if k not in space}
         return cls(strategy, names, cands, fixed)
 
+    def check_shorts(self, allow_short: bool) -> None:
+        """Refuse a space in which some point asks for shorts the config does not allow
+        (``Strategy.check_shorts``)."""
+        tried = {n: c for n, c in zip(self.names, self.candidates) if not isinstance(c, Range)}
+        self.strategy.check_shorts({**self.fixed, **tried}, allow_short)
+
     @property
     def discrete(self) -> bool:
         """True when every searched parameter has a finite set of values (griddable)."""

@@ -169,6 +169,7 @@ def sweep(
     symbols = list(bars)
     cfg = config or engine.Config()
     sp = Space.of(strategy, space)
+    sp.check_shorts(cfg.allow_short)
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise ValueError(f"n_trials must be a whole number >= 1, not {n_trials!r}")
     work = SweepWork(strategy, bars, cfg, keep_returns)

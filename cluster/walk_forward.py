@@ -8,12 +8,22 @@ first bar.
 
 Two phases run on the executor, each a flat list of independent items, so all
 windows proceed in parallel: (1) every (window, parameter set) on its train
-part; (2) each window's best parameters on its test part. A vectorized
-strategy's signals are computed over all bars up to the window's end and then
-cut, so indicators are warmed up on history and never see the future;
-bar-by-bar strategies run on the window's bars alone. The test parts are
-stitched into one out-of-sample equity curve (each window's returns compounded)
-whose metrics come from the same definitions as a backtest's.
+part; (2) each window's best parameters on its test part. Either kind of
+strategy sees all bars up to the window's end (``strategies.run(..., start=)``):
+a vectorized strategy's signals are computed over them and cut, a bar-by-bar one
+gets them in ``prepare`` and ``ctx.history`` — so indicators are warmed up on
+history, the same way for both, and never see the future.
+
+Each window's run starts flat: a position open at a boundary is marked at the
+window's last close and the next window enters again (a bar later) if it wants
+it. The test parts are stitched into one out-of-sample equity curve by
+compounding the windows' returns; its money amounts (``total_fees``: what each
+window paid; ``expectancy``, ``profit_factor``: from its closed trades) are
+scaled to the stitched equity at each window's start — exact when costs scale
+with capital, NaN otherwise (a fixed fee, whole units). ``carry=True`` instead runs the
+chosen parameters of consecutive test windows as one account
+(``strategies.run_windows``), which keeps a position across a boundary; its
+metrics are that account's.
 
 Walk-forward efficiency: out-of-sample annual return of the stitched curve over
 the mean in-sample annual return of the chosen parameter sets.
@@ -44,6 +54,7 @@ from engine.records import STATS_DTYPE
 from engine.signals import as_signal
 from strategies import Strategy
 from strategies import run as run_strategy
+from strategies import run_windows
 
 
 TEST_IDS = 10**12  # item ids of test runs: TEST_IDS + window number
@@ -143,9 +154,9 @@ class WindowWork(ShipsStrategy):
                     history = self.slice(0, hi)
                     signal = as_signal(self.strategy(**params).signals(history), hi)[lo:hi]
                     res = engine.backtest(window_bars, signal, self.config, equity=want_curve, trades=want_curve)
-                else:
-                    res = run_strategy(self.strategy, window_bars, self.config, params,
-                                       equity=want_curve, trades=want_curve)  # fmt: skip
+                else:  # the same history before the window as a signal gets
+                    res = run_strategy(self.strategy, self.slice(0, hi), self.config, params,
+                                       equity=want_curve, trades=want_curve, start=lo)  # fmt: skip
             except Exception as exc:
                 errors.append((item_id, _error(exc)))
                 curves.append(None)
@@ -165,7 +176,8 @@ class WalkForwardResult:
             in-sample and out-of-sample metrics (``is_*`` / ``oos_*``) and the window's
             efficiency.
         equity: the stitched out-of-sample equity curve.
-        stats: metrics of the stitched curve.
+        stats: metrics of the stitched curve (see the module docstring for the
+            trade amounts, and for ``carry``).
         efficiency: walk-forward efficiency (see the module docstring).
         train_table: every (window, parameter set) in-sample run.
     """
@@ -178,6 +190,7 @@ class WalkForwardResult:
     metric: str
     run: JobRun | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    carry: bool = False
 
     def __repr__(self) -> str:
         return (f"<WalkForwardResult {len(self.windows)} windows: out-of-sample "
@@ -207,6 +220,7 @@ def walk_forward(
     progress: jobs.ProgressArg = None,
     cancel: threading.Event | None = None,
     out: str | Any | None = None,
+    carry: bool = False,
 ) -> WalkForwardResult:
     """Walk-forward optimisation of ``strategy`` over ``space`` on one series.
 
@@ -220,6 +234,10 @@ def walk_forward(
         method: "grid" or "random" (the search run inside each train window).
         out: a folder or ``cluster.sinks.Sink`` keeping results as they arrive; a
             rerun with the same output resumes where the last one stopped.
+        carry: stitch the out-of-sample curve as one account that keeps its position
+            across window boundaries (``strategies.run_windows``); needs test windows
+            that follow one another (``step`` = ``test``, the default). Otherwise each
+            window's test starts flat, as its ``oos_*`` metrics always do.
     """
     if method not in ("grid", "random"):
         raise ValueError(f"walk-forward searches with method 'grid' or 'random', not {method!r}")
@@ -232,7 +250,16 @@ def walk_forward(
     if cfg.periods_per_year is None:  # every window annualises like the whole series
         cfg = cfg.replace(periods_per_year=bars.periods_per_year())
     sp = Space.of(strategy, space)
+    sp.check_shorts(cfg.allow_short)
     wins = windows(bars.ts, train, test, step, anchored, embargo)
+    if carry:
+        for a, b in zip(wins, wins[1:]):
+            if b.test_start != a.test_end:
+                raise ValueError(
+                    f"carry=True needs test windows that follow one another, but window {b.number}'s "
+                    f"test starts at bar {b.test_start} and window {a.number}'s ended at bar "
+                    f"{a.test_end}; leave step at its default (= test) or carry=False"
+                )
     work = WindowWork(strategy, bars, cfg, wins)
     stride = sp.size if method == "grid" else n_trials  # item ids: window * stride + point
     n_params = round(sp.size * sp.valid_fraction(seed=seed)) if method == "grid" else n_trials
@@ -246,6 +273,8 @@ def walk_forward(
     spec = {"kind": "walk_forward", "strategy": strategy.name, "space": sp.describe(),
             "windows": [w.__dict__ for w in wins], "metric": metric, "method": method,
             "config": cfg.to_dict(), "seed": seed, "n_trials": n_trials}  # fmt: skip
+    if carry:  # only then, so that jobs kept before this option keep their hash
+        spec["carry"] = True
     job_manifest = {"job": manifest.spec_hash(spec), "spec": spec, "seed": seed,
                     "data": data_mod.fingerprint(by_symbol), "code": manifest.code_version()}  # fmt: skip
     ex, owned = jobs.make_executor(executor, address, workers)
@@ -294,8 +323,8 @@ def walk_forward(
         finish()
         if owned:
             ex.close()
-    return _assemble(bars, cfg, wins, train_table, chosen, sink, metric, maximize,
-                     tuple(strategy._params), run, job_manifest)  # fmt: skip
+    return _assemble(strategy, bars, cfg, wins, train_table, chosen, sink, metric, maximize,
+                     run, job_manifest, carry)  # fmt: skip
 
 
 def _offset(report: Any, offset: int) -> Any:
@@ -318,15 +347,18 @@ def _choose(table: pd.DataFrame, wins: list[Window], metric: str, maximize: bool
     return chosen
 
 
-def _assemble(bars: engine.Bars, cfg: engine.Config, wins: list[Window], train_table: pd.DataFrame,
-              chosen: dict[int, dict[str, Any]], sink: Sink, metric: str, maximize: bool,
-              params: tuple[str, ...], run: JobRun, job_manifest: dict[str, Any]) -> WalkForwardResult:  # fmt: skip
+def _assemble(strategy: type[Strategy], bars: engine.Bars, cfg: engine.Config, wins: list[Window],
+              train_table: pd.DataFrame, chosen: dict[int, dict[str, Any]], sink: Sink, metric: str,
+              maximize: bool, run: JobRun, job_manifest: dict[str, Any], carry: bool) -> WalkForwardResult:  # fmt: skip
+    params = tuple(strategy._params)
     tests = {int(f["item_id"].iloc[0]) - TEST_IDS: (f, e)
              for f, e in zip(sink.frames(), sink.extras()) if len(f) and f["item_id"].iloc[0] >= TEST_IDS}  # fmt: skip
     index = bars.index
     rows, returns, times, trade_parts = [], [], [], []
     held = 0.0
     offset = 0
+    level = 1.0  # stitched equity before the window, per unit of initial capital
+    fees = 0.0  # paid by the stitched account (open positions' entry fees too)
     for w in wins:
         row: dict[str, Any] = {"window": w.number, "train_start": index[w.train_start],
                                "train_end": index[w.train_end - 1], "test_start": index[w.test_start],
@@ -346,25 +378,37 @@ def _assemble(bars: engine.Bars, cfg: engine.Config, wins: list[Window], train_t
                 row[f"oos_{m}"] = frame[m].iloc[0]
         if curve is not None:
             equity, trades = curve["equity"], curve["trades"]
-            returns.append(per_bar_returns(equity, cfg.initial_capital))
+            r = per_bar_returns(equity, cfg.initial_capital)
+            returns.append(r)
             times.append(index[w.test_start : w.test_end])
             held += float(frame["exposure"].iloc[0]) * len(equity)
             if len(trades):
                 shifted = trades.copy()
                 shifted["entry_bar"] += offset
                 shifted["exit_bar"] += offset
+                for amount in ("units", "entry_fees", "exit_fees", "pnl"):  # into the stitched account's money
+                    shifted[amount] *= level
                 trade_parts.append(shifted)
             offset += len(equity)
+            fees += float(frame["total_fees"].iloc[0]) * level
+            level *= float(np.prod(1.0 + r))
         is_ann, oos_ann = row.get("is_annual_return", np.nan), row.get("oos_annual_return", np.nan)
         row["efficiency"] = oos_ann / is_ann if is_ann and np.isfinite(is_ann) else np.nan
         rows.append(row)
     table = pd.DataFrame(rows)
-    if returns:
+    if carry and chosen:
+        res = run_windows(strategy, bars, [(chosen.get(w.number), w.test_start, w.test_end) for w in wins], cfg)
+        stats, curve = dict(res.stats), res.equity
+    elif returns:
         equity = cfg.initial_capital * np.cumprod(1.0 + np.concatenate(returns))
         trades_all = np.concatenate(trade_parts) if trade_parts else None
         ppy = cfg.periods_per_year or bars.periods_per_year()
         stats = engine.stats_from_equity(equity, cfg.initial_capital, ppy, trades=trades_all)
         stats["exposure"] = held / len(equity)  # each window's exposure, weighted by its bars
+        stats["total_fees"] = fees
+        if not _scales_with_capital(cfg):  # amounts of accounts that are not one account scaled
+            for m in AMOUNTS:
+                stats[m] = float("nan")
         stamps = pd.DatetimeIndex(np.concatenate([t.to_numpy() for t in times]), name="ts")
         curve = pd.Series(equity, index=stamps, name="equity")
     else:
@@ -372,4 +416,17 @@ def _assemble(bars: engine.Bars, cfg: engine.Config, wins: list[Window], train_t
         curve = pd.Series([], dtype=float, name="equity")
     is_mean = table["is_annual_return"].mean() if "is_annual_return" in table else np.nan
     eff = stats["annual_return"] / is_mean if is_mean and np.isfinite(is_mean) else float("nan")
-    return WalkForwardResult(table, curve, stats, float(eff), train_table, metric, run, job_manifest)
+    return WalkForwardResult(table, curve, stats, float(eff), train_table, metric, run, job_manifest, carry)
+
+
+AMOUNTS = ("total_fees", "expectancy", "profit_factor")
+"""Stitched metrics that add money amounts of the windows' trades."""
+
+
+def _scales_with_capital(cfg: engine.Config) -> bool:
+    """Whether an account's trades scale with its capital (no fixed fee, fractional units).
+
+    Then a window's trades, run on the initial capital, times the stitched equity at
+    the window's start over the initial capital, are the trades of the stitched curve.
+    """
+    return cfg.fixed_fee == 0 and not cfg.integer_units

@@ -13,7 +13,9 @@
  *      orders (the adverse case first), and fill at their level.
  * A buy limit triggers when the low reaches its price, a sell limit when the
  * high does; a buy stop when the high reaches its price, a sell stop when the
- * low does. Every fill pays slippage and fees. An exit order (side EXIT)
+ * low does. Every fill pays slippage and fees. A trade closed by a stop order
+ * exits as "stop_loss", by a limit order as "take_profit", by a market order as
+ * "signal". An exit order (side EXIT)
  * closes whatever position is open when it triggers; it lives until it fills,
  * is cancelled, or the position it was placed for (the next one, if placed
  * while flat) is closed.
@@ -112,10 +114,24 @@ static void drop_stale_exits(anvil_sim *sim)
     }
 }
 
+/* The exit reason of a trade an order closes: a stop order stops it out, a
+ * limit order takes its profit, a market order is the strategy's signal. */
+static int exit_reason_of(int32_t type)
+{
+    return type == ANVIL_ORDER_STOP    ? ANVIL_EXIT_STOP_LOSS
+           : type == ANVIL_ORDER_LIMIT ? ANVIL_EXIT_TAKE_PROFIT
+                                       : ANVIL_EXIT_SIGNAL;
+}
+
 static void fill(anvil_sim *sim, const sim_order *o, int64_t t, double price)
 {
+    account *a = &sim->acct;
+    int64_t first = a->n_trades;
     double target = o->side == ANVIL_SIDE_EXIT ? 0.0 : o->target;
-    account_to_target(&sim->acct, t, target, price);
+    account_to_target(a, t, target, price);
+    /* the trades this fill closed carry the order's reason (account.h says "signal") */
+    for (int64_t k = first; k < a->n_trades && k < a->trades_cap; k++)
+        a->trades[k].exit_reason = exit_reason_of(o->type);
 }
 
 /* Fill the market orders in placement order at `price`. */

@@ -38,7 +38,9 @@ class Simulation:
     resting limit and stop orders), then place orders, then ``close_bar(t)``
     (market orders under ``fill="close"``, marking). ``finish()`` returns the
     ``Result`` after the last bar. Orders placed at bar t act from bar t+1, except
-    market orders under ``fill="close"``, which fill at the close of t.
+    market orders under ``fill="close"``, which fill at the close of t. The trades
+    an order closes carry its kind as their exit reason: ``"stop_loss"`` for a stop
+    order, ``"take_profit"`` for a limit order, ``"signal"`` for a market order.
     """
 
     def __init__(

@@ -9,7 +9,7 @@ from strategies import blocks, indicators
 from strategies.base import Strategy
 from strategies.context import Bar, Context, History
 from strategies.params import Categorical, Constraint, Float, Int, Param, ParameterError
-from strategies.runner import run, run_many, signal, signal_matrix
+from strategies.runner import run, run_many, run_windows, signal, signal_matrix
 
 # Last: the library's modules import the names above from this package.
 from strategies.library import (  # noqa: E402
@@ -60,6 +60,7 @@ __all__ = [
     "list_strategies",
     "run",
     "run_many",
+    "run_windows",
     "signal",
     "signal_matrix",
 ]

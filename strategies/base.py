@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 from strategies.params import Constraint, Param, ParameterError
 
@@ -49,6 +49,9 @@ class Strategy:
 
     name: ClassVar[str] = "Strategy"
     constraints: ClassVar[tuple[str, ...]] = ()
+    short_switches: ClassVar[tuple[str, ...]] = ("short",)
+    """Parameters that make the strategy sell short when true: a run that turns one
+    on needs ``Config(allow_short=True)`` (``check_shorts`` refuses it otherwise)."""
     _params: ClassVar[dict[str, Param]] = {}
     _rules: ClassVar[tuple[Constraint, ...]] = ()
 
@@ -108,6 +111,35 @@ class Strategy:
                 shown = ", ".join(f"{k}={full[k]!r}" for k in full if k in rule.expr)
                 raise ParameterError(f"{cls.name} needs {rule.expr} (got {shown})")
         return full
+
+    @classmethod
+    def check_shorts(cls, values: Mapping[str, Any], allow_short: bool) -> None:
+        """Refuse parameters that ask for shorts the config does not allow.
+
+        Without ``allow_short`` a short signal means flat, so a run with
+        ``short=True`` would quietly trade long only; it is an error instead.
+
+        Args:
+            values: parameter name -> its value, or the candidates a search tries
+                (a list, tuple, range or array).
+            allow_short: the config's ``allow_short``.
+
+        Raises:
+            ParameterError: naming the parameter and the two ways to fix it.
+        """
+        if allow_short:
+            return
+        for key in cls.short_switches:
+            if key not in cls._params or key not in values:
+                continue
+            value = values[key]
+            many = isinstance(value, (list, tuple, range)) or getattr(value, "ndim", 0) > 0
+            if any(bool(v) for v in (value if many else [value])):
+                raise ParameterError(
+                    f"{cls.name} with {key}=True sells short, but the config does not allow "
+                    f"shorts (a short would be read as flat, leaving a long-only run): set "
+                    f"allow_short=True (CLI --allow-short, API config.allow_short) or {key}=False"
+                )
 
     @classmethod
     def satisfies(cls, params: dict[str, Any]) -> Any:

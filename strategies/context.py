@@ -40,6 +40,8 @@ class Context:
     short (flat when the config does not allow shorts), ``close()`` goes flat.
     Market orders fill at the next bar's open (``fill="next_open"``) or at this
     bar's close (``fill="close"``); limit and stop orders rest from the next bar on.
+    A trade closed by a stop order exits as ``"stop_loss"``, by a limit order (a
+    take-profit) as ``"take_profit"``, by a market order as ``"signal"``.
     """
 
     __slots__ = ("_sim", "_bars", "_t")

@@ -50,31 +50,115 @@ def run(
     *,
     equity: bool = True,
     trades: bool = True,
+    start: int = 0,
 ) -> engine.Result:
-    """Backtest ``strategy`` with ``params`` over ``bars``, whichever way it decides."""
+    """Backtest ``strategy`` with ``params`` over ``bars``, whichever way it decides.
+
+    Args:
+        start: trade from this bar on; the bars before it are history only. The
+            strategy sees them — a vectorized one computes its signal over all
+            ``bars``, a bar-by-bar one gets them in ``prepare`` and
+            ``ctx.history`` — so indicators are warmed up on history the same way
+            for both kinds. The result covers ``bars[start:]`` and starts flat.
+
+    Raises:
+        ParameterError: a bad parameter, or one asking for shorts the config does not allow.
+    """
     strat = _instance(strategy, params)
     _decides(strat)
-    if strat.is_vectorized():
+    strat.check_shorts(strat.params, (config or engine.Config()).allow_short)
+    if start == 0 and strat.is_vectorized():
         return engine.backtest(bars, signal(strat, bars), config, equity=equity, trades=trades)
-    return _run_bar_by_bar(strat, bars, config, equity, trades)
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < len(bars):
+        raise ValueError(f"start is {start!r}; give the bar to trade from, 0 to {len(bars) - 1}")
+    return _run_windows([(strat, start, len(bars))], bars, config, equity, trades)
 
 
-def _run_bar_by_bar(strat: Any, bars: engine.Bars, config: engine.Config | None,
-                    equity: bool, trades: bool) -> engine.Result:  # fmt: skip
-    sim = engine.Simulation(bars, config, equity=equity, trades=trades)
-    ctx = Context(sim, bars)
+def run_windows(
+    strategy: type[Strategy],
+    bars: engine.Bars,
+    windows: Sequence[tuple[dict[str, Any] | None, int, int]],
+    config: engine.Config | None = None,
+    *,
+    equity: bool = True,
+    trades: bool = True,
+) -> engine.Result:
+    """One account trading consecutive windows of ``bars``, each with its own parameters.
+
+    Window ``(params, lo, hi)`` trades bars ``[lo, hi)`` and sees the bars before
+    ``hi`` as ``run(..., start=lo)`` would; ``params=None`` stays flat there. The
+    position, the cash and any resting order carry across a boundary: a position
+    the next window also wants is kept, not closed and re-entered (this is how
+    ``cluster.walk_forward(..., carry=True)`` stitches its test windows). The
+    result covers ``bars[windows[0].lo : windows[-1].hi]``.
+
+    Raises:
+        ValueError: windows that are empty or do not follow one another.
+        ParameterError: as for ``run``.
+    """
+    if not windows:
+        raise ValueError("run_windows needs at least one window")
+    allow_short = (config or engine.Config()).allow_short
+    parts: list[tuple[Strategy | None, int, int]] = []
+    for k, (params, lo, hi) in enumerate(windows):
+        if not 0 <= lo < hi <= len(bars) or (parts and lo != parts[-1][2]):
+            raise ValueError(f"window {k} is [{lo}, {hi}); windows must be non-empty, within the "
+                             f"{len(bars)} bars and follow one another")  # fmt: skip
+        strat = None
+        if params is not None:
+            strat = _instance(strategy, params)
+            _decides(strat)
+            strat.check_shorts(strat.params, allow_short)
+        parts.append((strat, lo, hi))
+    return _run_windows(parts, bars, config, equity, trades)
+
+
+def _run_windows(parts: Sequence[tuple[Strategy | None, int, int]], bars: engine.Bars,
+                 config: engine.Config | None, equity: bool, trades: bool) -> engine.Result:  # fmt: skip
+    first, last = parts[0][1], parts[-1][2]
+    traded = bars if (first, last) == (0, len(bars)) else bars[first:last]
+    if all(s is None or s.is_vectorized() for s, _, _ in parts):
+        rows = []
+        for strat, lo, hi in parts:
+            if strat is None:
+                rows.append(np.zeros(hi - lo, np.int8))
+            else:
+                history = bars if hi == len(bars) else bars[:hi]
+                rows.append(signal(strat, history)[lo:hi])
+        if len({r.dtype for r in rows}) > 1:
+            rows = [to_float(r) for r in rows]
+        sig = rows[0] if len(rows) == 1 else np.concatenate(rows)
+        return engine.backtest(traded, sig, config, equity=equity, trades=trades)
+    sim = engine.Simulation(traded, config, equity=equity, trades=trades)
+    for strat, lo, hi in parts:
+        history = bars if hi == len(bars) else bars[:hi]
+        _step(strat, history, sim, lo, hi, first)
+    return sim.finish()
+
+
+def _step(strat: Any, history: engine.Bars, sim: engine.Simulation, lo: int, hi: int, first: int) -> None:
+    """Step ``sim`` over bars ``[lo, hi)`` of ``history`` (``sim``'s bar 0 is ``first``)."""
+    if strat is None:  # no parameters for this part: go flat and stay flat
+        for t in range(lo, hi):
+            sim.open_bar(t - first)
+            if t == lo:
+                sim.cancel_all()
+                sim.close()
+            sim.close_bar(t - first)
+        return
+    ctx = Context(sim, history)
     prepare = getattr(strat, "prepare", None)
     if callable(prepare):
-        prepare(bars)
+        prepare(history)
     on_bar = strat.on_bar
-    columns = zip(bars.ts.tolist(), bars.open.tolist(), bars.high.tolist(), bars.low.tolist(),
-                  bars.close.tolist(), bars.volume.tolist())  # fmt: skip
-    for t, (ts, o, h, lo, c, v) in enumerate(columns):
-        sim.open_bar(t)
+    b = history
+    columns = zip(b.ts[lo:hi].tolist(), b.open[lo:hi].tolist(), b.high[lo:hi].tolist(),
+                  b.low[lo:hi].tolist(), b.close[lo:hi].tolist(), b.volume[lo:hi].tolist())  # fmt: skip
+    for t, (ts, o, h, low, c, v) in enumerate(columns, start=lo):
+        sim.open_bar(t - first)
         ctx._t = t
-        on_bar(Bar(t, ts, o, h, lo, c, v), ctx)
-        sim.close_bar(t)
-    return sim.finish()
+        on_bar(Bar(t, ts, o, h, low, c, v), ctx)
+        sim.close_bar(t - first)
 
 
 def signal_matrix(strategy: type[Strategy] | Strategy, bars: engine.Bars,
@@ -149,6 +233,9 @@ def run_many(
     Bar-by-bar strategies run one after another.
     """
     sets = [strategy.check(p) for p in param_sets]
+    allow_short = (config or engine.Config()).allow_short
+    for p in sets:
+        strategy.check_shorts(p, allow_short)
     if not strategy.is_vectorized():
         rows = [run(strategy, bars, config, p, equity=False, trades=False).stats for p in sets]
         stats = pd.DataFrame(rows, columns=list(engine.METRICS))

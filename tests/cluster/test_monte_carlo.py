@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 import cluster
+import strategies
 from cluster.monte_carlo import permuted_bars, resample
+from strategies import Float, Strategy
 from tests.cluster.conftest import COST, SmaX
 
 PARAMS = {"fast": 10, "slow": 50}
@@ -78,3 +80,66 @@ def test_bad_requests_are_explained(small_bars, bad, message):
     args = {"params": PARAMS, "n": 10, "method": "permutation", **bad}
     with pytest.raises(ValueError, match=message):
         cluster.monte_carlo(SmaX, args.pop("params"), small_bars, address="local-threads", **args)
+
+
+# -- statistics that read right (issue 13, item 6) -------------------------------------
+
+
+class AboveLevel(Strategy):
+    """Long while the close is above ``level``: on the real series, set above its
+    highest close, it never trades; a permuted path may climb there."""
+
+    level = Float(1.0, 0.0, 1e9)
+
+    def signals(self, bars, level):
+        return np.where(bars.close > level, 1, 0).astype(np.int8)
+
+
+def test_a_real_run_that_never_trades_has_no_p_value(small_bars):
+    level = float(small_bars.close.max())
+    res = cluster.monte_carlo(AboveLevel, {"level": level}, small_bars, n=40, seed=3, config=COST,
+                              address="local-threads")  # fmt: skip
+    assert res.real["total_trades"] == 0 and np.isnan(res.real["sharpe"])
+    sharpe = res.paths["sharpe"].to_numpy()
+    assert np.isfinite(sharpe).any()  # some paths did trade: before, p was 1 / (1 + #those)
+    assert np.isnan(res.p_value)
+    assert res.nan_paths == int(np.isnan(sharpe).sum()) > 0
+    assert "NaN" in repr(res) and f"{res.nan_paths} paths" in repr(res)
+
+
+def test_paths_that_never_trade_are_counted_and_left_out_of_the_p_value(small_bars):
+    level = float(np.quantile(small_bars.close, 0.9))
+    res = cluster.monte_carlo(AboveLevel, {"level": level}, small_bars, n=40, seed=3, config=COST,
+                              address="local-threads")  # fmt: skip
+    sharpe = res.paths["sharpe"].to_numpy()
+    defined = sharpe[~np.isnan(sharpe)]
+    assert 0 < res.nan_paths == len(sharpe) - len(defined)
+    assert res.p_value == (1 + np.sum(defined >= res.real["sharpe"])) / (1 + len(defined))
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "block_bootstrap"])
+def test_trade_bootstrap_is_annualised_with_trades_per_year(small_bars, method):
+    n, seed = 50, 5
+    res = cluster.monte_carlo(SmaX, PARAMS, small_bars, n=n, method=method, of="trades", seed=seed,
+                              block=3, config=COST, address="local-threads")  # fmt: skip
+    real = strategies.run(SmaX, small_bars, COST, PARAMS)
+    trades = real.trades["return"].to_numpy()
+    years = len(small_bars) / small_bars.periods_per_year()
+    per_year = len(trades) / years
+    assert res.periods_per_year == pytest.approx(per_year)
+    assert per_year < small_bars.periods_per_year() / 20  # a trade spans weeks, not a bar
+    for i in range(n):  # each path rebuilt here from (seed, i), then its statistics by hand
+        rng = np.random.default_rng([seed, i])
+        if method == "bootstrap":
+            r = trades[rng.integers(0, len(trades), len(trades))]
+        else:
+            starts = rng.integers(0, len(trades), -(-len(trades) // 3))
+            r = trades[(starts[:, None] + np.arange(3)).ravel()[: len(trades)] % len(trades)]
+        row = res.paths.iloc[i]
+        assert row["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(per_year), rel=1e-9)
+        assert row["volatility"] == pytest.approx(r.std(ddof=1) * np.sqrt(per_year), rel=1e-9)
+        growth = np.prod(1 + r)
+        assert row["annual_return"] == pytest.approx(growth ** (1 / years) - 1, rel=1e-9)
+    lo, hi = res.intervals["sharpe"]
+    q = np.quantile(res.paths["sharpe"], [0.025, 0.975])
+    assert (lo, hi) == pytest.approx(tuple(q))

@@ -73,8 +73,9 @@ class OneByOne(strategies.SmaCross):
 
 def test_signals_many_gives_the_table_one_by_one_gives(small_bars):
     space = {"fast": range(3, 30, 4), "slow": range(10, 100, 15), "short": [False, True]}
-    many = cluster.sweep(strategies.SmaCross, small_bars, space, COST, **local())
-    one = cluster.sweep(OneByOne, small_bars, space, COST, **local())
+    cfg = COST.replace(allow_short=True)  # the space turns shorts on
+    many = cluster.sweep(strategies.SmaCross, small_bars, space, cfg, **local())
+    one = cluster.sweep(OneByOne, small_bars, space, cfg, **local())
     assert len(many.table) == len(one.table) > 50
     pd.testing.assert_frame_equal(many.table, one.table)
 

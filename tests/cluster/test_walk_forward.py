@@ -8,7 +8,9 @@ import pytest
 
 import cluster
 import engine
+import strategies
 from cluster.walk_forward import windows
+from strategies import Int, ParameterError, Strategy
 from tests.cluster.conftest import COST, SmaX
 
 SPACE = {"fast": [5, 10, 20], "slow": [40, 80]}
@@ -90,3 +92,129 @@ def test_a_walk_forward_cancelled_at_once_returns_what_it_has(sp500_bars):
     res = cluster.walk_forward(SmaX, sp500_bars[-1500:], SPACE, 500, 250, config=COST, cancel=cancel,
                                address="local-threads")  # fmt: skip
     assert res.run.cancelled and res.train_table.empty and len(res.equity) == 0
+
+
+# -- warm-up, carrying positions, stitched amounts (issue 13, item 6) ---------------------
+
+
+class SmaXBar(Strategy):
+    """SmaX decided bar by bar, reading its position from the account (so that a window
+    that meets a carried position keeps it, as a signal that does not change does)."""
+
+    fast = Int(10, 2, 100)
+    slow = Int(30, 5, 400)
+    constraints = ("fast < slow",)
+
+    def prepare(self, bars):
+        self.f = strategies.indicators.sma(bars.close, self.fast)
+        self.s = strategies.indicators.sma(bars.close, self.slow)
+
+    def on_bar(self, bar, ctx):
+        want = self.f[bar.t] > self.s[bar.t]
+        if want != (ctx.position > 0):
+            ctx.buy() if want else ctx.close()
+
+
+@pytest.fixture(scope="module")
+def wf_bars(sp500_bars):
+    return sp500_bars[-1800:]
+
+
+@pytest.mark.parametrize("carry", [False, True], ids=["flat-windows", "carry"])
+def test_both_ways_of_writing_a_strategy_agree_out_of_sample(wf_bars, carry):
+    space = {"fast": [10, 20], "slow": [80, 160]}  # long SMAs: no warm-up would cost most of a window
+    kw = {"train": 500, "test": 260, "config": COST, "address": "local-threads", "carry": carry}
+    vec = cluster.walk_forward(SmaX, wf_bars, space, **kw)
+    bar = cluster.walk_forward(SmaXBar, wf_bars, space, **kw)
+    pd.testing.assert_frame_equal(vec.train_table.drop(columns="item_id"), bar.train_table.drop(columns="item_id"))
+    pd.testing.assert_frame_equal(vec.windows, bar.windows)
+    pd.testing.assert_series_equal(vec.equity, bar.equity)
+    for k in vec.stats:
+        assert vec.stats[k] == pytest.approx(bar.stats[k], rel=1e-12, nan_ok=True), k
+    assert vec.windows["oos_total_trades"].sum() >= 4
+
+
+def _chosen_signal(res, bars):
+    """The stitched test signal, built here from each window's chosen parameters."""
+    parts = []
+    for _, w in res.windows.iterrows():
+        lo = int(np.searchsorted(bars.index, w["test_start"]))
+        hi = int(np.searchsorted(bars.index, w["test_end"])) + 1
+        parts.append((lo, hi, SmaX().signals(bars[:hi], fast=int(w["fast"]), slow=int(w["slow"]))[lo:hi]))
+    return parts
+
+
+def test_carry_keeps_a_position_across_windows_as_one_account_would(wf_bars):
+    space = {"fast": [5, 10, 20], "slow": [40, 80]}
+    flat = cluster.walk_forward(SmaX, wf_bars, space, 500, 260, config=COST, address="local-threads")
+    res = cluster.walk_forward(SmaX, wf_bars, space, 500, 260, config=COST, address="local-threads", carry=True)
+    assert res.carry and not flat.carry
+    parts = _chosen_signal(res, wf_bars)
+    first, last = parts[0][0], parts[-1][1]
+    signal = np.concatenate([p[2] for p in parts])
+    cfg = COST.replace(periods_per_year=wf_bars.periods_per_year())
+    one = engine.backtest(wf_bars[first:last], signal, cfg)  # one account over every test bar
+    pd.testing.assert_series_equal(res.equity, one.equity, check_names=False)
+    for k in one.stats:
+        assert res.stats[k] == pytest.approx(one.stats[k], rel=1e-12, nan_ok=True), k
+    # A window that meets a position it also wants keeps it: one trade spans the boundary,
+    # where starting flat re-enters a bar later.
+    held_over = [lo - first for lo, _, s in parts[1:] if s[0] == 1 and signal[lo - first - 1] == 1]
+    assert held_over, "the test needs a boundary crossed while long"
+    for b in held_over:
+        assert ((one.trades["entry_bar"] < b) & (one.trades["exit_bar"] >= b)).any(), b
+    assert not np.allclose(res.equity.to_numpy(), flat.equity.to_numpy())
+    # per-window oos_* metrics are the windows' own (flat-start) runs either way
+    pd.testing.assert_frame_equal(res.windows, flat.windows)
+
+
+def test_stitched_fees_and_expectancy_are_those_of_the_stitched_curve(wf_bars):
+    space = {"fast": [5, 10, 20], "slow": [40, 80]}
+    cfg = engine.Config(fee_rate=0.002, slippage_bps=3.0, fee_per_unit=0.01)
+    res = cluster.walk_forward(SmaX, wf_bars, space, 500, 260, config=cfg, address="local-threads")
+    cfg = cfg.replace(periods_per_year=wf_bars.periods_per_year())
+    # Each window run again here on the capital the stitched curve had at its start.
+    capital, fees, pnl, n = cfg.initial_capital, 0.0, 0.0, 0
+    for lo, hi, signal in _chosen_signal(res, wf_bars):
+        run = engine.backtest(wf_bars[lo:hi], signal, cfg.replace(initial_capital=capital))
+        fees += run.stats["total_fees"]
+        pnl += run.trades["pnl"].sum()
+        n += len(run.trades)
+        capital = run.stats["final_equity"]
+    assert res.stats["final_equity"] == pytest.approx(capital, rel=1e-9)
+    assert res.stats["total_fees"] == pytest.approx(fees, rel=1e-9)
+    assert res.stats["expectancy"] == pytest.approx(pnl / n, rel=1e-9)
+    assert res.stats["total_fees"] != pytest.approx(res.windows["oos_total_fees"].sum(), rel=1e-3)
+
+
+def test_stitched_amounts_that_do_not_scale_with_capital_are_left_out(wf_bars):
+    cfg = engine.Config(fee_rate=0.001, fixed_fee=1.0)
+    res = cluster.walk_forward(SmaX, wf_bars, {"fast": [10], "slow": [40]}, 500, 260, config=cfg,
+                               address="local-threads")  # fmt: skip
+    assert all(np.isnan(res.stats[m]) for m in ("total_fees", "expectancy", "profit_factor"))
+    assert np.isfinite(res.stats["sharpe"])
+    carried = cluster.walk_forward(SmaX, wf_bars, {"fast": [10], "slow": [40]}, 500, 260, config=cfg,
+                                   address="local-threads", carry=True)  # fmt: skip
+    assert carried.stats["total_fees"] > 0  # one account: its own fees
+
+
+def test_carry_needs_test_windows_that_follow_one_another(wf_bars):
+    with pytest.raises(ValueError, match="carry=True needs test windows that follow one another"):
+        cluster.walk_forward(SmaX, wf_bars, SPACE, 500, 100, step=200, config=COST,
+                             address="local-threads", carry=True)  # fmt: skip
+
+
+def test_a_short_space_without_shorts_allowed_is_refused(wf_bars):
+    says = "SmaCross with short=True sells short, but the config does not allow shorts"
+    with pytest.raises(ParameterError, match=says):
+        cluster.walk_forward(strategies.SmaCross, wf_bars, {"short": [False, True]}, 500, 260,
+                             config=COST, address="local-threads")  # fmt: skip
+    with pytest.raises(ParameterError, match=says):
+        cluster.sweep(strategies.SmaCross, wf_bars, {"fast": [5, 10], "short": [True]}, COST,
+                      address="local-threads")  # fmt: skip
+    with pytest.raises(ParameterError, match=says):
+        cluster.monte_carlo(strategies.SmaCross, {"short": True}, wf_bars, n=5, config=COST,
+                            address="local-threads")  # fmt: skip
+    ok = cluster.sweep(strategies.SmaCross, wf_bars, {"fast": [5, 10], "short": [True]},
+                       COST.replace(allow_short=True), address="local-threads")  # fmt: skip
+    assert len(ok.table) == 2

@@ -1775,8 +1775,13 @@ static void random_sim_orders(long case_no)
     check_stats(what, st, n, *nt, moderate);
     if (eq)
         check_equity(what, eq, n, st, moderate);
-    if (tr)
-        check_trades(what, tr, *nt < cap ? *nt : cap, n, &cfg, moderate);
+    if (tr) {
+        /* stop and limit orders close trades as stop_loss and take_profit, config or not */
+        anvil_config reasons = cfg;
+        reasons.stop_loss = cfg.stop_loss > 0.0 ? cfg.stop_loss : 1.0;
+        reasons.take_profit = cfg.take_profit > 0.0 ? cfg.take_profit : 1.0;
+        check_trades(what, tr, *nt < cap ? *nt : cap, n, &reasons, moderate);
+    }
     free(nt);
     free(st);
     free(id);

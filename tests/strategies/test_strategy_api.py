@@ -104,7 +104,7 @@ class SlowCross(strategies.SmaCross):
 
 def test_run_many_is_the_same_with_and_without_signals_many(sp500_bars):
     sets = [{"fast": f, "slow": s, "short": s % 2 == 0} for f in (3, 10) for s in (20, 40, 90)]
-    cfg = engine.Config(fee_rate=0.001)
+    cfg = engine.Config(fee_rate=0.001, allow_short=True)
     fast = strategies.run_many(strategies.SmaCross, sp500_bars, sets, cfg, threads=2)
     slow = strategies.run_many(SlowCross, sp500_bars, sets, cfg, threads=1)
     pd.testing.assert_frame_equal(fast, slow)
@@ -319,3 +319,123 @@ def test_both_ways_give_identical_trades_and_stats(sp500_bars, cfg, vec, bar, pa
     assert a.stats.keys() == b.stats.keys()
     for k in a.stats:
         assert a.stats[k] == b.stats[k] or (np.isnan(a.stats[k]) and np.isnan(b.stats[k])), k
+
+
+# -- exits placed bar by bar carry their reason --------------------------------
+
+
+class SmaCrossProtectedBar(Strategy):
+    """SmaCrossVec bar by bar, with a protective stop and a take-profit placed at each entry.
+
+    Under ``fill="close"`` the entry fills at this bar's close (plus slippage), so
+    the levels below are exactly ``Config(stop_loss=, take_profit=)``'s, which act
+    from the next bar on, as orders placed now do.
+    """
+
+    fast = Int(10, 2, 100)
+    slow = Int(30, 5, 300)
+    sl = strategies.Float(0.03, 0.001, 0.5)
+    tp = strategies.Float(0.06, 0.001, 1.0)
+    slip = strategies.Float(0.0, 0.0, 0.01)
+
+    def prepare(self, bars):
+        self.f = strategies.indicators.sma(bars.close, self.fast)
+        self.s = strategies.indicators.sma(bars.close, self.slow)
+        self.last = 0
+
+    def on_bar(self, bar, ctx):
+        want = 1 if self.f[bar.t] > self.s[bar.t] else 0
+        if want != self.last:
+            if want:
+                ctx.buy()
+                entry = bar.close * (1.0 + self.slip)
+                ctx.stop(entry * (1.0 - self.sl))
+                ctx.take_profit(entry * (1.0 + self.tp))
+            else:
+                ctx.close()
+            self.last = want
+
+
+def test_stops_placed_bar_by_bar_exit_as_config_stops_do(sp500_bars):
+    costs = {"fee_rate": 0.001, "slippage_bps": 5.0, "fill": "close"}
+    vec = strategies.run(SmaCrossVec, sp500_bars, engine.Config(**costs, stop_loss=0.03, take_profit=0.06),
+                         {"fast": 10, "slow": 40})  # fmt: skip
+    bar = strategies.run(SmaCrossProtectedBar, sp500_bars, engine.Config(**costs),
+                         {"fast": 10, "slow": 40, "sl": 0.03, "tp": 0.06, "slip": 5e-4})  # fmt: skip
+    reasons = set(vec.trades["exit_reason"])
+    assert {"signal", "stop_loss", "take_profit"} <= reasons, reasons
+    pd.testing.assert_frame_equal(vec.trades, bar.trades)  # exit_reason included
+    assert np.array_equal(vec.equity.to_numpy(), bar.equity.to_numpy())
+
+
+def _bars(rows):
+    o, h, lo, c = (np.array(col, dtype=float) for col in zip(*rows))
+    ts = pd.date_range("2024-01-01", periods=len(rows), freq="D").asi8
+    return engine.Bars(ts, o, h, lo, c, np.ones(len(rows)))
+
+
+@pytest.mark.parametrize(
+    "orders, bar2, reason, price",
+    [(lambda ctx: ctx.stop(95.0), (99, 100, 94, 96), "stop_loss", 95.0),
+     (lambda ctx: ctx.take_profit(105.0), (101, 106, 100, 104), "take_profit", 105.0),
+     (lambda ctx: ctx.stop(95.0, -1.0), (99, 100, 94, 96), "stop_loss", 95.0),  # a stop entry short flips the long
+     (lambda ctx: ctx.limit(105.0, -1.0), (101, 106, 100, 104), "take_profit", 105.0),
+     (lambda ctx: ctx.close(), (101, 106, 100, 104), "signal", 101.0)],
+    ids=["stop", "take-profit", "stop-entry-flip", "limit-entry-flip", "market"],
+)  # fmt: skip
+def test_each_order_kind_labels_the_trade_it_closes(orders, bar2, reason, price):
+    bars = _bars([(100, 100, 100, 100), (100, 101, 99, 100), bar2, (100, 100, 100, 100)])
+
+    class Once(Strategy):
+        """Buy on bar 0; place the exit under test on bar 1."""
+
+        def on_bar(self, bar, ctx):
+            if bar.t == 0:
+                ctx.buy()
+            elif bar.t == 1:
+                orders(ctx)
+
+    res = strategies.run(Once, bars, engine.Config(allow_short=True))
+    first = res.trades.iloc[0]
+    assert (first["exit_bar"], first["exit_reason"], first["exit_price"]) == (2, reason, price)
+
+
+# -- a short parameter needs shorts allowed ---------------------------------------
+
+
+def test_a_short_param_without_shorts_allowed_is_refused(sp500_bars):
+    says = r"SmaCross with short=True sells short, but the config does not allow shorts.*allow_short=True"
+    with pytest.raises(ParameterError, match=says):
+        strategies.run(strategies.SmaCross, sp500_bars, engine.Config(), {"short": True})
+    with pytest.raises(ParameterError, match=says):
+        strategies.run(strategies.SmaCross, sp500_bars, None, {"short": True})
+    with pytest.raises(ParameterError, match=says):
+        strategies.run_many(strategies.SmaCross, sp500_bars, [{"short": False}, {"short": True}])
+    allowed = strategies.run(strategies.SmaCross, sp500_bars, engine.Config(allow_short=True), {"short": True})
+    assert (allowed.trades["direction"] == "short").any()
+    long_only = strategies.run(strategies.SmaCross, sp500_bars, engine.Config(), {"short": False})
+    assert (long_only.trades["direction"] == "long").all()
+
+
+# -- history before the first traded bar -------------------------------------------------
+
+
+@pytest.mark.parametrize("start", [1, 700, 3000])
+def test_start_gives_both_kinds_the_same_history(sp500_bars, start):
+    params = {"fast": 20, "slow": 150}
+    cfg = engine.Config(fee_rate=0.001)
+    vec = strategies.run(SmaCrossVec, sp500_bars, cfg, params, start=start)
+    bar = strategies.run(SmaCrossBar, sp500_bars, cfg, params, start=start)
+    signal = strategies.signal(SmaCrossVec, sp500_bars, params)[start:]
+    direct = engine.backtest(sp500_bars[start:], signal, cfg)  # the signal computed on all bars, cut
+    for res in (vec, bar):
+        pd.testing.assert_frame_equal(res.trades, direct.trades)
+        assert np.array_equal(res.equity.to_numpy(), direct.equity.to_numpy())
+    assert len(direct.trades) > 3
+
+
+def test_run_windows_refuses_windows_that_do_not_follow_one_another(sp500_bars):
+    with pytest.raises(ValueError, match="follow one another"):
+        strategies.run_windows(SmaCrossVec, sp500_bars, [({}, 100, 200), ({}, 250, 300)])
+    with pytest.raises(ValueError, match="start is 99999"):
+        strategies.run(SmaCrossVec, sp500_bars, None, {}, start=99_999)
