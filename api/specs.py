@@ -129,6 +129,7 @@ class WalkForwardJob(_Job):
     method: Literal["grid", "random"] = "grid"
     metric: str = "sharpe"
     n_trials: int = Field(default=100, ge=1, le=1_000_000)
+    carry: bool = False  # stitch the test windows as one account that keeps its position
 
 
 class MonteCarloJob(_Job):
@@ -271,6 +272,9 @@ def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | No
                                                     spec.anchored, spec.embargo)  # fmt: skip
             except ValueError as exc:
                 raise SpecError(("train",), str(exc)) from None
+            if spec.carry and any(b.test_start != a.test_end for a, b in zip(wins, wins[1:])):
+                raise SpecError(("carry",), "carry needs test windows that follow one another: "
+                                            "leave step at its default (= test) or carry false")  # fmt: skip
             items = items * len(wins) + len(wins)
     if max_items is not None and items > max_items:
         raise SpecError(
@@ -316,7 +320,7 @@ def execute(
         return cluster.walk_forward(strat, spec.data.load(), space_of(spec.space), spec.train, spec.test,
                                     spec.step, spec.anchored, spec.embargo, spec.metric, spec.method,
                                     config, n_trials=spec.n_trials, seed=spec.seed, out=out,
-                                    **common)  # fmt: skip
+                                    carry=spec.carry, **common)  # fmt: skip
     return cluster.monte_carlo(strat, spec.params, spec.data.load(), spec.n, spec.method, spec.seed,
                                config, metric=spec.metric, of=spec.of, block=spec.block,
                                confidence=spec.confidence, out=out, **common)  # fmt: skip

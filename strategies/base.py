@@ -50,8 +50,10 @@ class Strategy:
     name: ClassVar[str] = "Strategy"
     constraints: ClassVar[tuple[str, ...]] = ()
     short_switches: ClassVar[tuple[str, ...]] = ("short",)
-    """Parameters that make the strategy sell short when true: a run that turns one
-    on needs ``Config(allow_short=True)`` (``check_shorts`` refuses it otherwise)."""
+    """True/False parameters that make the strategy sell short when true: a run that
+    turns one on needs ``Config(allow_short=True)`` (``check_shorts`` refuses it
+    otherwise). A parameter of that name that is not a True/False choice (say, the
+    length of a short moving average) is not a switch."""
     _params: ClassVar[dict[str, Param]] = {}
     _rules: ClassVar[tuple[Constraint, ...]] = ()
 
@@ -130,7 +132,8 @@ class Strategy:
         if allow_short:
             return
         for key in cls.short_switches:
-            if key not in cls._params or key not in values:
+            param = cls._params.get(key)
+            if param is None or key not in values or not _is_switch(param):
                 continue
             value = values[key]
             many = isinstance(value, (list, tuple, range)) or getattr(value, "ndim", 0) > 0
@@ -169,6 +172,11 @@ class Strategy:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
+
+
+def _is_switch(param: Param) -> bool:
+    """Whether ``param`` is a True/False choice."""
+    return param.type == "categorical" and all(isinstance(c, bool) for c in param.choices or ())
 
 
 def _checked_signals(fn: Any) -> Any:

@@ -439,3 +439,17 @@ def test_run_windows_refuses_windows_that_do_not_follow_one_another(sp500_bars):
         strategies.run_windows(SmaCrossVec, sp500_bars, [({}, 100, 200), ({}, 250, 300)])
     with pytest.raises(ValueError, match="start is 99999"):
         strategies.run(SmaCrossVec, sp500_bars, None, {}, start=99_999)
+
+
+def test_a_parameter_named_short_that_is_not_a_switch_needs_no_shorts(sp500_bars):
+    class TwoAverages(Strategy):
+        """Long while SMA(short) > SMA(long): here `short` is a window length."""
+
+        short = Int(10, 2, 50)
+        long = Int(50, 20, 200)
+
+        def signals(self, bars, short, long):
+            return SmaCrossVec().signals(bars, fast=short, slow=long)
+
+    res = strategies.run(TwoAverages, sp500_bars, engine.Config(), {"short": 20})
+    assert len(res.trades) > 10

@@ -1,5 +1,6 @@
 """A parameter that asks for shorts needs shorts allowed: the CLI and the service refuse it
-at the door, with the message Python gives (issue 13, item 3)."""
+at the door, with the message Python gives; the service's walk-forward can carry positions
+across windows."""
 
 from __future__ import annotations
 
@@ -37,3 +38,15 @@ def test_the_cli_refuses_short_true_without_allow_short(run_main):  # noqa: F811
     assert SAYS in ran.error_line() and "--allow-short" in ran.error_line()
     ok = run_main("backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "short=true", "--allow-short", "--json")
     assert ok.status == 0, ok.err
+
+
+def test_the_service_runs_a_walk_forward_that_carries_its_position():
+    job = {"kind": "walk_forward", "strategy": "sma_cross", "data": DATA, "space": {"fast": [10], "slow": [40]},
+           "train": 500, "test": 250, "carry": True}  # fmt: skip
+    spec = SPEC.validate_python(job)
+    assert specs.check(spec) == 2 * len(specs.cluster.walk_forward_windows(spec.data.load().ts, 500, 250))
+    res = specs.execute(spec, address="local-threads")
+    assert res.carry and res.stats["total_trades"] > 0
+    with pytest.raises(specs.SpecError) as err:
+        specs.check(SPEC.validate_python({**job, "step": 400}))
+    assert err.value.loc == ("carry",)
