@@ -93,6 +93,20 @@ class Param:
             raise ParameterError(f"{where} is {value!r}; it must lie in [{self.low}, {self.high}]")
         return v
 
+    def grid_size(self) -> int | None:
+        """How many values ``grid()`` holds, worked out without listing them
+        (None for a float without a step, which has no grid)."""
+        if self.type == "categorical":
+            assert self.choices is not None
+            return len(self.choices)
+        if self.low is None or self.high is None:
+            return None
+        if self.type == "int":
+            return len(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if not self.step:
+            return None
+        return steps_between(self.low, self.high, self.step)
+
     def grid(self) -> Sequence[Any]:
         """Every value a grid search visits: choices, or low..high by step."""
         if self.type == "categorical":
@@ -107,8 +121,27 @@ class Param:
                 f"parameter {self.name!r} is a float without a step; give step= to grid it, "
                 "or search it with a sampler"
             )
-        count = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+        count = steps_between(self.low, self.high, self.step)
         return [self.low + i * self.step for i in range(count)]
+
+
+def steps_between(low: float, high: float, step: float) -> int:
+    """How many values ``low, low + step, ...`` up to ``high`` (included) holds: an exact
+    count from the bounds, never a list (a Python int, however large; 0 when high < low).
+
+    Raises:
+        ParameterError: a bound or the step is not finite, or the step is not positive.
+    """
+    if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(step) and step > 0):
+        raise ParameterError(
+            f"a grid needs finite bounds and a positive step (got low={low}, high={high}, step={step})"
+        )
+    span = (high - low) / step
+    if span < 0:
+        return 0
+    if not math.isfinite(span):  # (1e308 - -1e308) / 1 overflows: count the halves
+        span = high / step - low / step
+    return int(math.floor(span + 1e-9)) + 1
 
 
 def Int(  # noqa: N802 - reads as a type in a class body
