@@ -414,5 +414,5 @@ def summary(result: Any) -> dict[str, Any]:
         return {"paths": len(result.paths), "real": result.real, "p_value": result.p_value,
                 "intervals": {k: list(v) for k, v in result.intervals.items()}}  # fmt: skip
     if isinstance(result, engine.Result):
-        return {"stats": result.stats}
+        return {"stats": result.stats, "notes": result.notes}
     raise TypeError(f"not a job result: {type(result).__name__}")

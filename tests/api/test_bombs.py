@@ -166,3 +166,17 @@ def test_memory_stays_flat_through_every_bomb(bomb_server: Server, request: pyte
         record(request, "rss_growth_mb", grown / 2**20)
         assert grown < 64 * 2**20, f"the service grew by {grown / 2**20:.0f} MB answering bombs"
         assert client.get("/health").status_code == 200
+
+
+def test_the_cli_names_the_grid_size_and_the_limit(tmp_path: Path) -> None:
+    from tests.api.conftest_cli import REPO, anvil, cli_env
+
+    env = cli_env(tmp_path, ANVIL_MAX_GRID_POINTS="1000")
+    ran = anvil("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=2:1000000000000", "slow=50",
+                "--dry-run", env=env, cwd=REPO)  # fmt: skip
+    assert ran.status != 0
+    line = ran.error_line()
+    assert "999,999,999,999 values" in line and "at most 1,000" in line, line
+    ran = anvil("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=2:100", "slow=50:400",
+                "--dry-run", env=env, cwd=REPO)  # fmt: skip
+    assert ran.status != 0 and "34,749 points" in ran.error_line() and "at most 1,000" in ran.error_line()
