@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +29,7 @@ from api.routes import api_router
 from api.routes.health import _version
 from api.service import Services
 from api.settings import Settings, load_token
+from api.validation import validation_error
 
 log = logging.getLogger("anvil.api")
 SWITCH_INTERVAL = 0.0005  # seconds (Python's default is 0.005)
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(api_router, prefix=API_PREFIX)
+    app.add_exception_handler(RequestValidationError, validation_error)  # Infinity/NaN inputs too
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        larger={("POST", f"{API_PREFIX}/data"): settings.max_upload_bytes})  # fmt: skip
     return app

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest JSON request body")
     max_upload_bytes: int = Field(default=200_000_000, ge=1024, description="largest data upload")
     max_items_per_job: int = Field(default=1_000_000, ge=1, description="most runs one job may make")
+    max_grid_points: int = Field(default=10_000_000, ge=1,
+                                 description="most grid points (before constraints) one sweep or "
+                                             "walk-forward may ask for, and most values of one parameter; "
+                                             "checked by arithmetic before anything is listed")  # fmt: skip
     max_page: int = Field(default=1000, ge=1, description="most result rows or jobs in one page")
     address: str | None = Field(default=None, description="Ray address; None = a local Ray, "
                                                           "'local-threads' = this process")

@@ -9,16 +9,24 @@ running: strategy, parameters or space, config, data, size), and run them with
 Spaces in JSON: a parameter maps to a list of values, to ``{"low", "high",
 "step"}`` (a grid, high included), or to ``{"low", "high", "log"}`` without a
 step (a continuous range, for random and Optuna search).
+
+What a spec may cost is known before anything is listed: a grid's size is the
+product of its parameters' counts of values, each worked out from low, high and
+step, and a grid larger than ``max_grid_points`` is refused (so is one parameter
+with more values, whatever the method). Numbers are finite (``Infinity`` and
+``NaN`` are refused by the models), timeframes at most a year wide.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Union
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,6 +35,11 @@ import engine
 import strategies
 from cluster.space import Range
 from strategies import Strategy
+from strategies.params import ParameterError, steps_between
+
+MAX_GRID_POINTS = 10_000_000
+"""The default most grid points (before constraints) one job may ask for; the service's
+setting ``max_grid_points`` (``ANVIL_MAX_GRID_POINTS``) changes it."""
 
 
 class SpecError(ValueError):
@@ -39,14 +52,14 @@ class SpecError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class DataSpec(_Model):
     """Bars from the store: a symbol, its timeframe, an optional time range."""
 
     symbol: str = Field(min_length=1, max_length=64)
-    timeframe: str = "1d"
+    timeframe: str = Field(default="1d", min_length=1, max_length=32)
     start: dt.datetime | dt.date | None = None
     end: dt.datetime | dt.date | None = None
 
@@ -83,6 +96,10 @@ class GridSpec(_Model):
     high: float
     step: float | None = Field(default=None, gt=0)
     log: bool = False
+
+    def count(self) -> int | None:
+        """How many values the grid holds, from low, high and step (None: continuous)."""
+        return None if self.step is None else steps_between(self.low, self.high, self.step)
 
 
 SpaceSpec = dict[str, Union[list[Union[int, float, str, bool]], GridSpec]]
@@ -164,16 +181,50 @@ def space_of(space: SpaceSpec) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, spec in space.items():
         if isinstance(spec, GridSpec):
-            if spec.step is None:
+            count = spec.count()
+            if count is None:
                 out[name] = Range(spec.low, spec.high, spec.log)
+            elif all(float(v).is_integer() for v in (spec.low, spec.high, spec.step)):
+                low, step = int(spec.low), int(spec.step)  # type: ignore[arg-type]
+                out[name] = range(low, low + count * step, step)
             else:
-                count = int((spec.high - spec.low) / spec.step + 1e-9) + 1
-                values = [spec.low + i * spec.step for i in range(count)]
-                whole = all(float(v).is_integer() for v in (spec.low, spec.high, spec.step))
-                out[name] = [int(round(v)) for v in values] if whole else values
+                out[name] = spec.low + np.arange(count, dtype=np.float64) * spec.step
         else:
             out[name] = list(spec)
     return out
+
+
+def check_space_size(space: SpaceSpec, grid: bool, max_points: int) -> int | None:
+    """The grid's points before constraints (None when not a grid), from the counts alone.
+
+    Raises:
+        SpecError: a grid of more than ``max_points`` points, or one parameter with
+            more than ``max_points`` values, naming the size and the limit.
+    """
+    counts: dict[str, int | None] = {}
+    for name, spec in space.items():
+        try:
+            counts[name] = spec.count() if isinstance(spec, GridSpec) else len(spec)
+        except ParameterError as exc:
+            raise SpecError(("space", name), f"space[{name!r}]: {exc}") from None
+    for name, count in counts.items():
+        if count is not None and count > max_points:
+            raise SpecError(
+                ("space", name),
+                f"space[{name!r}] holds {count:,} values; this service allows at most "
+                f"{max_points:,} (the max_grid_points setting); use a larger step or a narrower range",
+            )
+    if not grid:
+        return None
+    size = math.prod(c or 1 for c in counts.values())
+    if size > max_points:
+        raise SpecError(
+            ("space",),
+            f"the grid holds {size:,} points before constraints; this service allows at most "
+            f"{max_points:,} (the max_grid_points setting); use fewer values or larger steps, "
+            "or search with method='random' or 'tpe'",
+        )
+    return size
 
 
 def _data(spec: Any) -> Any:
@@ -187,7 +238,9 @@ _checked: OrderedDict[tuple[Any, ...], int | None] = OrderedDict()
 _checked_lock = threading.Lock()
 
 
-def _grid_size(strat: type[Strategy], space: SpaceSpec, grid: bool) -> int | None:
+def _grid_size(
+    strat: type[Strategy], space: SpaceSpec, grid: bool, max_points: int = MAX_GRID_POINTS
+) -> int | None:
     """Check ``space`` against the strategy; for a grid, the points its constraints keep.
 
     The answer depends only on the strategy class and the space, and clients submit the
@@ -202,8 +255,9 @@ def _grid_size(strat: type[Strategy], space: SpaceSpec, grid: bool) -> int | Non
         if key in _checked:
             _checked.move_to_end(key)
             return _checked[key]
+    check_space_size(space, grid, max_points)  # before anything is listed
     try:
-        sp = cluster.Space.of(strat, space_of(space))
+        sp = cluster.Space.of(strat, space_of(space), max_values=max_points)
         size = round(sp.size * sp.valid_fraction()) if grid else None
     except ValueError as exc:
         raise SpecError(("space",), str(exc)) from None
@@ -221,8 +275,16 @@ def _frozen(value: list[Any] | GridSpec) -> tuple[Any, ...]:
     return ("values", *((type(v), v) for v in value))
 
 
-def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | None = None) -> int:
+def check(
+    spec: Any,
+    uploaded: StrategyLookup | None = None,
+    max_items: int | None = None,
+    max_grid_points: int = MAX_GRID_POINTS,
+) -> int:
     """Everything about ``spec`` that can be checked without running it.
+
+    A grid's size is checked against ``max_grid_points`` by arithmetic, before the
+    space is listed or the data loaded.
 
     Returns:
         The number of runs the job will make (what ``max_items`` caps).
@@ -238,6 +300,8 @@ def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | No
         config = spec.config.build()
     except (ValueError, TypeError) as exc:
         raise SpecError(("config",), str(exc)) from None
+    if isinstance(spec, (SweepJob, WalkForwardJob)):
+        check_space_size(spec.space, spec.method == "grid", max_grid_points)
     datas = spec.data if isinstance(spec.data, list) else [spec.data]
     for i, d in enumerate(datas):
         try:
@@ -258,7 +322,7 @@ def check(spec: Any, uploaded: StrategyLookup | None = None, max_items: int | No
             raise SpecError(("params",), str(exc)) from None
         items = spec.n if isinstance(spec, MonteCarloJob) else 1
     else:
-        grid = _grid_size(strat, spec.space, spec.method == "grid")
+        grid = _grid_size(strat, spec.space, spec.method == "grid", max_grid_points)
         try:
             cluster.Space.of(strat, space_of(spec.space)).check_shorts(config.allow_short)
         except ValueError as exc:
@@ -358,5 +422,5 @@ def summary(result: Any) -> dict[str, Any]:
         return {"paths": len(result.paths), "real": result.real, "p_value": result.p_value,
                 "nan_paths": result.nan_paths, "intervals": {k: list(v) for k, v in result.intervals.items()}}  # fmt: skip
     if isinstance(result, engine.Result):
-        return {"stats": result.stats}
+        return {"stats": result.stats, "notes": result.notes}
     raise TypeError(f"not a job result: {type(result).__name__}")

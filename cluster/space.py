@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping, Sequence, Union
 import numpy as np
 
 from strategies import Strategy
-from strategies.params import ParameterError
+from strategies.params import ParameterError, steps_between
 
 BLOCK = 65_536  # grid points decoded at a time
 
@@ -46,6 +46,35 @@ class Range:
 Candidates = Union[np.ndarray, Range]
 
 
+def _range_length(r: range) -> int:
+    """``len(r)`` for any range (``len`` itself overflows past ``sys.maxsize``)."""
+    span = r.stop - r.start
+    if r.step > 0:
+        return max(0, (span + r.step - 1) // r.step)
+    return max(0, (span + r.step + 1) // r.step)
+
+
+def count_candidates(strategy: type[Strategy], name: str, spec: Any) -> int | None:
+    """How many values ``spec`` gives parameter ``name``, worked out without listing them
+    (None for a continuous ``Range``, or a float parameter without a step)."""
+    if isinstance(spec, Range):
+        return None
+    if spec is None:
+        return strategy._params[name].grid_size()
+    if isinstance(spec, range):
+        return _range_length(spec)
+    if isinstance(spec, (list, tuple, np.ndarray)):
+        return len(spec)
+    return 1
+
+
+def grid_points(strategy: type[Strategy], space: Mapping[str, Any]) -> int:
+    """The points a grid over ``space`` holds before constraints (a Python int, however
+    large), worked out from the counts of values alone; continuous parameters count 1."""
+    strategy.check_names(space)
+    return math.prod(count_candidates(strategy, k, v) or 1 for k, v in space.items())
+
+
 def _candidates(strategy: type[Strategy], name: str, spec: Any) -> Candidates:
     param = strategy._params[name]
     if isinstance(spec, Range):
@@ -59,8 +88,10 @@ def _candidates(strategy: type[Strategy], name: str, spec: Any) -> Candidates:
             assert param.low is not None and param.high is not None
             return Range(param.low, param.high, param.log)
         spec = param.grid()
-    if isinstance(spec, (range, list, tuple, np.ndarray)):
-        arr = np.asarray(list(spec) if isinstance(spec, range) else spec)
+    if isinstance(spec, range):
+        arr = np.arange(spec.start, spec.stop, spec.step, dtype=np.int64)
+    elif isinstance(spec, (list, tuple, np.ndarray)):
+        arr = np.asarray(spec)
     elif np.isscalar(spec):
         arr = np.asarray([spec])
     else:
@@ -70,9 +101,26 @@ def _candidates(strategy: type[Strategy], name: str, spec: Any) -> Candidates:
         )
     if arr.ndim != 1 or arr.size == 0:
         raise ParameterError(f"space[{name!r}] holds no values")
-    for v in arr:
+    for v in _needing_a_check(param, arr):
         param.check(v.item() if hasattr(v, "item") else v)
     return arr
+
+
+def _needing_a_check(param: Any, arr: np.ndarray) -> np.ndarray:
+    """The values of ``arr`` that ``param.check`` must see: all of them, or for a long
+    numeric grid only the first that breaks a bound (so a grid of millions is checked
+    at numpy's speed, with the same message)."""
+    if param.type == "categorical" or arr.dtype.kind not in "iuf" or arr.size <= 1000:
+        return arr
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(arr) if arr.dtype.kind == "f" else np.zeros(arr.shape, dtype=bool)
+        if param.type == "int" and arr.dtype.kind == "f":
+            bad |= np.mod(arr, 1) != 0
+        if param.low is not None:
+            bad |= arr < param.low
+        if param.high is not None:
+            bad |= arr > param.high
+    return arr[bad][:1]
 
 
 def _py(v: Any) -> Any:
@@ -90,20 +138,30 @@ class Space:
     fixed: Mapping[str, Any]
 
     @classmethod
-    def of(cls, strategy: type[Strategy], space: Mapping[str, Any]) -> Space:
+    def of(cls, strategy: type[Strategy], space: Mapping[str, Any], max_values: int | None = None) -> Space:
         """Check ``space`` against the strategy's parameters and build it.
 
         Args:
             strategy: the Strategy class searched.
             space: parameter name -> range, list of values, one value, ``Range``,
                 or ``None`` for the parameter's declared bounds.
+            max_values: the most values one parameter may take, checked by
+                arithmetic before any is listed (None: no limit).
 
         Raises:
-            ParameterError: an unknown name ("did you mean"), a value out of bounds.
+            ParameterError: an unknown name ("did you mean"), a value out of bounds,
+                more than ``max_values`` values.
         """
         if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
             raise TypeError(f"expected a Strategy class, not {strategy!r}")
         strategy.check_names(space)
+        if max_values is not None:
+            for name, spec in space.items():
+                count = count_candidates(strategy, name, spec)
+                if count is not None and count > max_values:
+                    raise ParameterError(
+                        f"space[{name!r}] holds {count:,} values; at most {max_values:,} are allowed"
+                    )
         names = tuple(k for k in strategy._params if k in space)
         cands = tuple(_candidates(strategy, k, space[k]) for k in names)
         fixed = {k: p.default for k, p in strategy._params.items() if k not in space}

@@ -51,6 +51,7 @@ extern "C" {
 #define ANVIL_EXIT_TAKE_PROFIT 2
 #define ANVIL_EXIT_TRAILING_STOP 3
 #define ANVIL_EXIT_END 4
+#define ANVIL_EXIT_MARGIN 5  /* equity reached zero: liquidated, no more trading */
 
 /* One series of bars. The arrays are the caller's and hold n values each. */
 typedef struct {

@@ -10,6 +10,8 @@
  * A signal orders only when it differs from the last signal that was not
  * HOLD / NaN (the first bar compares with flat). A signal on the last bar does
  * not fill. close_at_end closes what is open at the last close.
+ * After each bar's fills, a position whose equity at the close is zero or below
+ * is liquidated there and the account trades no more (margin.h).
  */
 #include <math.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 
 #include "account.h"
 #include "anvil.h"
+#include "margin.h"
 #include "metrics.h"
 #include "risk.h"
 
@@ -143,6 +146,7 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
             /* Holding, nothing pending, no risk exits: until the signal changes,
              * each bar only marks the position. */
             int64_t next = next_change(sig, kind, t, last, &seen);
+            next = margin_first_call(&a, c, t, next); /* that bar takes the full path */
             bar_acc_hold(&b, a.cash, a.units, c + t, next - t, equity ? equity + t : NULL);
             t = next;
             if (t == last)
@@ -181,10 +185,15 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
             if (s)
                 account_to_target(&a, t, target, c[t]);
         }
+        int called = margin_call(&a, c[t]);
+        if (called)
+            margin_liquidate(&a, t, c[t]);
         double eq = account_equity(&a, c[t]);
         bar_acc_add(&b, eq, a.units != 0.0);
         if (equity)
             equity[t] = eq;
+        if (called)
+            goto halted;
         t++;
     }
 
@@ -196,6 +205,8 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
     t = last;
     if (!signal_allowed(sig, kind, last))
         goto bad_signal;
+    if (margin_call(&a, c[last]))
+        margin_liquidate(&a, last, c[last]);
     if (cfg->close_at_end)
         account_close(&a, last, c[last], ANVIL_EXIT_END);
     double eq = account_equity(&a, c[last]);
@@ -203,12 +214,28 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
     if (equity)
         equity[last] = eq;
 
+finish:
     metrics_finish(&b, &closed, a.total_fees, cfg->periods_per_year, stats);
     if (n_trades)
         *n_trades = a.n_trades;
     if (trades && a.n_trades > trades_cap)
         return ANVIL_E_CAPACITY;
     return ANVIL_OK;
+
+halted:
+    /* Liquidated at bar t: later signals are still checked, never acted on, and
+     * every later bar marks the cash that is left (each return exactly 0). */
+    for (int64_t k = t + 1; k <= last; k++) {
+        if (!signal_allowed(sig, kind, k)) {
+            t = k;
+            goto bad_signal;
+        }
+    }
+    bar_acc_repeat(&b, last - t);
+    if (equity)
+        for (int64_t k = t + 1; k <= last; k++)
+            equity[k] = a.cash;
+    goto finish;
 
 bad_signal:
     if (bad_index)

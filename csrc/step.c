@@ -19,6 +19,9 @@
  * closes whatever position is open when it triggers; it lives until it fills,
  * is cancelled, or the position it was placed for (the next one, if placed
  * while flat) is closed.
+ * At each close, a position whose equity is zero or below is liquidated at that
+ * close (margin.h); from then on the simulation fills nothing: resting orders
+ * are dropped and new ones are accepted but never fill.
  */
 #include <math.h>
 #include <stddef.h>
@@ -26,6 +29,7 @@
 
 #include "account.h"
 #include "anvil.h"
+#include "margin.h"
 #include "metrics.h"
 #include "risk.h"
 
@@ -56,6 +60,7 @@ struct anvil_sim {
     int64_t next_id;
     int64_t n_orders;
     sim_order orders[ANVIL_MAX_ORDERS];
+    int32_t halted; /* liquidated for lack of margin: nothing fills any more */
 };
 
 int64_t anvil_sim_size(void)
@@ -193,6 +198,11 @@ int anvil_sim_open(anvil_sim *sim, int64_t t)
         return ANVIL_E_NULL;
     if (sim->stage != STAGE_OPEN || t != sim->next_bar || t >= sim->bars.n)
         return ANVIL_E_STATE;
+    if (sim->halted) {
+        sim->n_orders = 0;
+        sim->stage = STAGE_CLOSE;
+        return ANVIL_OK;
+    }
     if (sim->cfg.fill == ANVIL_FILL_NEXT_OPEN)
         fill_market(sim, t, sim->bars.open[t]);
     if (sim->risk.on && sim->acct.units != 0.0) {
@@ -215,8 +225,13 @@ int anvil_sim_close(anvil_sim *sim, int64_t t)
         return ANVIL_E_STATE;
     double c = sim->bars.close[t];
     int last = t + 1 == sim->bars.n;
-    if (sim->cfg.fill == ANVIL_FILL_CLOSE && !last)
+    if (sim->cfg.fill == ANVIL_FILL_CLOSE && !last && !sim->halted)
         fill_market(sim, t, c);
+    if (margin_call(&sim->acct, c)) {
+        margin_liquidate(&sim->acct, t, c);
+        sim->halted = 1;
+        sim->n_orders = 0;
+    }
     if (last && sim->cfg.close_at_end) {
         account_close(&sim->acct, t, c, ANVIL_EXIT_END);
         drop_stale_exits(sim);

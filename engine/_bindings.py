@@ -26,6 +26,7 @@ EXIT_REASONS: dict[int, str] = {
     lib.ANVIL_EXIT_TAKE_PROFIT: "take_profit",
     lib.ANVIL_EXIT_TRAILING_STOP: "trailing_stop",
     lib.ANVIL_EXIT_END: "end",
+    lib.ANVIL_EXIT_MARGIN: "margin",
 }
 
 _ERRORS = {getattr(lib, name): value for name, value in STATUS_NAMES.items()}

@@ -73,6 +73,15 @@ def _when(ts: np.ndarray, i: int) -> str:
 
 Reason = Callable[[int], str]
 
+MIN_PRICE = 1e-12
+MAX_PRICE = 1e12
+"""The range a price must lie in. The dearest instruments trade near 1e6 (an index
+in points, a share of BRK.A, a rate against a hyperinflated currency) and the
+cheapest tokens near 1e-8, so the bounds leave room on both sides; within them one
+unit's value can change by at most a factor of 1e24, so equity, notional and fees
+(``units * price``) stay finite and keep their precision for any capital below
+1e280, where a price of 1e308 overflows the first time equity is marked."""
+
 
 def broken_rules(cols: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray, Reason]]:
     """The price and volume rules, row by row: ``(column, mask of rows breaking the
@@ -86,6 +95,10 @@ def broken_rules(cols: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray,
         a = cols[name]
         yield name, ~np.isfinite(a), lambda i, a=a, name=name: f"{name} is {a[i]}: prices must be finite"
         yield name, a <= 0, lambda i, a=a, name=name: f"{name} is {a[i]}: prices must be positive"
+        yield name, (a > MAX_PRICE) | ((a > 0) & (a < MIN_PRICE)), lambda i, a=a, name=name: (
+            f"{name} is {a[i]:g}: prices must lie within [{MIN_PRICE:g}, {MAX_PRICE:g}], so that "
+            "equity arithmetic cannot overflow; rescale the series (e.g. quote it in thousands)"
+        )
     o, h, lo, c = (cols[k] for k in PRICE_FIELDS)
     yield "high", h < lo, lambda i: f"high ({h[i]}) is below low ({lo[i]})"
     for name, a in (("open", o), ("close", c)):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from engine import _bindings
+from engine import _bindings, notes
 from engine.records import METRICS
 
 if TYPE_CHECKING:
@@ -33,6 +33,10 @@ class Result:
         stats: metric name -> float (see ``engine.METRICS``).
         equity: equity at each bar's close, a Series indexed by bar time.
         trades: one row per closed trade.
+        risk_events: one row per risk rule firing (bar, time, symbol, rule), e.g. a
+            ``margin`` liquidation.
+        notes: sentences on what the numbers do not say by themselves: a
+            liquidation, and why each NaN statistic is NaN.
         config: the Config the backtest ran with.
     """
 
@@ -80,6 +84,19 @@ class Result:
             },
             columns=list(TRADE_COLUMNS),
         )
+
+    @cached_property
+    def risk_events(self) -> pd.DataFrame:
+        if self._trades is None:
+            raise AttributeError("this backtest ran with trades=False; run it again with trades=True")
+        return notes.risk_events(self._trades, self.bars.index, getattr(self.bars, "symbol", None))
+
+    @cached_property
+    def notes(self) -> list[str]:
+        events = self.risk_events if self._trades is not None else None
+        left = float(self._equity[-1]) if self._equity is not None and len(self._equity) else None
+        said = notes.event_notes(events, left) if events is not None else []
+        return said + notes.nan_notes(self.stats, len(self.bars))
 
     @property
     def trade_records(self) -> np.ndarray | None:

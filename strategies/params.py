@@ -93,6 +93,20 @@ class Param:
             raise ParameterError(f"{where} is {value!r}; it must lie in [{self.low}, {self.high}]")
         return v
 
+    def grid_size(self) -> int | None:
+        """How many values ``grid()`` holds, worked out without listing them
+        (None for a float without a step, which has no grid)."""
+        if self.type == "categorical":
+            assert self.choices is not None
+            return len(self.choices)
+        if self.low is None or self.high is None:
+            return None
+        if self.type == "int":
+            return len(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if not self.step:
+            return None
+        return steps_between(self.low, self.high, self.step)
+
     def grid(self) -> Sequence[Any]:
         """Every value a grid search visits: choices, or low..high by step."""
         if self.type == "categorical":
@@ -107,8 +121,27 @@ class Param:
                 f"parameter {self.name!r} is a float without a step; give step= to grid it, "
                 "or search it with a sampler"
             )
-        count = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+        count = steps_between(self.low, self.high, self.step)
         return [self.low + i * self.step for i in range(count)]
+
+
+def steps_between(low: float, high: float, step: float) -> int:
+    """How many values ``low, low + step, ...`` up to ``high`` (included) holds: an exact
+    count from the bounds, never a list (a Python int, however large; 0 when high < low).
+
+    Raises:
+        ParameterError: a bound or the step is not finite, or the step is not positive.
+    """
+    if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(step) and step > 0):
+        raise ParameterError(
+            f"a grid needs finite bounds and a positive step (got low={low}, high={high}, step={step})"
+        )
+    span = (high - low) / step
+    if span < 0:
+        return 0
+    if not math.isfinite(span):  # (1e308 - -1e308) / 1 overflows: count the halves
+        span = high / step - low / step
+    return int(math.floor(span + 1e-9)) + 1
 
 
 def Int(  # noqa: N802 - reads as a type in a class body
@@ -150,49 +183,117 @@ def Categorical(default: Any, choices: Iterable[Any], doc: str = "") -> Param:  
 
 # -- constraints ----------------------------------------------------------------
 
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}  # fmt: skip
+MAX_CONSTRAINT_LENGTH = 200
+"""The longest constraint expression, in characters (``"fast < slow"`` is 11)."""
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+_DIVISIONS = {ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
 _CMPOPS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
            ast.GtE: operator.ge, ast.Eq: operator.eq, ast.NotEq: operator.ne}  # fmt: skip
+_GRAMMAR = (ast.Compare, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Name, ast.Constant,
+            ast.Load, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
+            *_BINOPS, *_DIVISIONS, *_CMPOPS)  # fmt: skip
+_NUMERIC_KINDS = frozenset("biuf")
 
 
 class Constraint:
-    """A rule between parameters, e.g. ``"fast < slow"`` or ``"slow >= 2 * fast"``."""
+    """A rule between parameters, e.g. ``"fast < slow"`` or ``"slow >= 2 * fast"``.
+
+    The grammar is small and checked when the strategy class is made: parameter
+    names, numbers (``2``, ``0.5``, ``True``), ``+ - * / // %``, comparisons (chained
+    too), ``and``/``or``/``not`` and parentheses, at most ``MAX_CONSTRAINT_LENGTH``
+    characters. No strings, no calls, no attributes, no ``**``. It is evaluated on
+    numbers only (a parameter holding text is an error that names it); a division by
+    zero gives NaN, so a comparison with it is false, for one value and for arrays of
+    candidates alike.
+    """
 
     def __init__(self, expr: str, names: Iterable[str]) -> None:
+        if not isinstance(expr, str):
+            raise ParameterError(f"a constraint is a string such as 'fast < slow', not {expr!r}")
         self.expr = expr
+        if len(expr) > MAX_CONSTRAINT_LENGTH:
+            raise ParameterError(
+                f"constraint {expr[:40]!r}... is {len(expr):,} characters long; the limit is "
+                f"{MAX_CONSTRAINT_LENGTH}"
+            )
         try:
-            tree = ast.parse(expr, mode="eval").body
-        except SyntaxError as exc:
-            raise ParameterError(f"constraint {expr!r} is not an expression: {exc.msg}") from None
+            tree = ast.parse(expr.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            why = getattr(exc, "msg", None) or str(exc)
+            raise ParameterError(f"constraint {expr!r} is not an expression: {why}") from None
         self._tree = tree
         self._check_nodes(tree)
         known = set(names)
+        self._names: tuple[str, ...] = ()
         for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id not in known:
-                hint = difflib.get_close_matches(node.id, known, n=1)
-                more = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise ParameterError(f"constraint {expr!r} names {node.id!r}, not a parameter{more}")
+            if isinstance(node, ast.Name):
+                if node.id not in known:
+                    hint = difflib.get_close_matches(node.id, known, n=1)
+                    more = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    raise ParameterError(f"constraint {expr!r} names {node.id!r}, not a parameter{more}")
+                if node.id not in self._names:
+                    self._names += (node.id,)
 
     def _check_nodes(self, node: ast.AST) -> None:
-        allowed = (ast.Compare, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Name, ast.Constant,
-                   ast.Load, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
-                   *_BINOPS, *_CMPOPS)  # fmt: skip
         for sub in ast.walk(node):
-            if not isinstance(sub, allowed):
+            if not isinstance(sub, _GRAMMAR):
+                what = "**" if isinstance(sub, ast.Pow) else type(sub).__name__
                 raise ParameterError(
-                    f"constraint {self.expr!r} uses {type(sub).__name__}; constraints take "
-                    "parameter names, numbers, arithmetic, comparisons, and/or/not"
+                    f"constraint {self.expr!r} uses {what}; constraints take parameter names, "
+                    "numbers, + - * / // %, comparisons, and/or/not"
                 )
-            if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float, str)):
-                raise ParameterError(f"constraint {self.expr!r} holds a {type(sub.value).__name__}")
+            if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float)):
+                raise ParameterError(
+                    f"constraint {self.expr!r} holds the {type(sub.value).__name__} {sub.value!r}; "
+                    "constraints compare numbers only"
+                )
+
+    def _number(self, name: str, value: Any) -> Any:
+        """``value`` of parameter ``name`` as a number (int arrays as float64: no wrap-around)."""
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind not in _NUMERIC_KINDS:
+                raise ParameterError(
+                    f"constraint {self.expr!r} uses {name!r}, whose values are not numbers"
+                )
+            return value.astype(np.float64) if value.dtype.kind in "iu" else value
+        if isinstance(value, (numbers.Real, np.bool_)):
+            return value.item() if isinstance(value, np.generic) else value
+        raise ParameterError(
+            f"constraint {self.expr!r} uses {name!r}, which is {value!r}, not a number"
+        )
 
     def __call__(self, values: dict[str, Any]) -> Any:
-        """True/False for one parameter set, or a bool array for arrays of candidates."""
-        return _eval(self._tree, values)
+        """True/False for one parameter set, or a bool array for arrays of candidates.
+
+        Raises:
+            ParameterError: a parameter it names is missing or not a number, or the
+                arithmetic fails (an overflow).
+        """
+        try:
+            env = {name: self._number(name, values[name]) for name in self._names}
+        except KeyError as exc:
+            raise ParameterError(f"constraint {self.expr!r} needs parameter {exc.args[0]!r}") from None
+        try:
+            with np.errstate(all="ignore"):
+                return _eval(self._tree, env)
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            raise ParameterError(
+                f"constraint {self.expr!r} cannot be evaluated: {type(exc).__name__}: {exc}"
+            ) from None
 
     def __repr__(self) -> str:
         return f"Constraint({self.expr!r})"
+
+
+def _divide(op: Any, a: Any, b: Any) -> Any:
+    """``op`` (/, //, %) with NaN where the divisor is zero."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        b = np.asarray(b, dtype=np.float64)
+        return op(np.asarray(a, dtype=np.float64), np.where(b == 0, np.nan, b))
+    if b == 0:
+        return math.nan
+    return op(float(a), float(b)) if isinstance(a, float) or isinstance(b, float) else op(a, b)
 
 
 def _both(a: Any, b: Any, vectorised: Any, scalar: Any) -> Any:
@@ -212,7 +313,10 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
             return np.logical_not(v) if isinstance(v, np.ndarray) else not v
         return -v if isinstance(node.op, ast.USub) else +v
     if isinstance(node, ast.BinOp):
-        return _BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+        left, right = _eval(node.left, env), _eval(node.right, env)
+        if type(node.op) in _DIVISIONS:
+            return _divide(_DIVISIONS[type(node.op)], left, right)
+        return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env)
         result: Any = True

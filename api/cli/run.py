@@ -67,6 +67,13 @@ def _strategy_file(name: str) -> Callable[[str], Any] | None:
     return lambda asked: cls
 
 
+def _max_grid_points() -> int:
+    """The grid limit: ``ANVIL_MAX_GRID_POINTS`` when set, as for the service, else the default."""
+    from api.settings import Settings
+
+    return Settings().max_grid_points
+
+
 def run_job(kind: str, o: dict[str, Any]) -> None:
     """Check, run and report a job of ``kind`` from the command's options ``o``."""
     from api import specs
@@ -74,7 +81,7 @@ def run_job(kind: str, o: dict[str, Any]) -> None:
     spec, uploaded = build_spec(kind, o)
     if o["out"]:
         output.file_format(o["out"])  # a bad name fails now, not after the run
-    runs = specs.check(spec, uploaded=uploaded)
+    runs = specs.check(spec, uploaded=uploaded, max_grid_points=_max_grid_points())
     if o["dry_run"]:
         output.note(f"{report.kind_name(kind)} checked: {runs:,} run{'s' if runs != 1 else ''}", o["quiet"])
         output.print_json(spec.model_dump(mode="json", exclude_none=True))

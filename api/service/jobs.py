@@ -64,7 +64,8 @@ class JobService:
                 more runs than ``max_items_per_job``.
         """
         spec = self.data.cached(spec)
-        items = specs.check(spec, self.strategies.lookup, self.settings.max_items_per_job)
+        items = specs.check(spec, self.strategies.lookup, self.settings.max_items_per_job,
+                             self.settings.max_grid_points)
         record = self.store.create(spec.kind, spec.strategy, spec.model_dump(mode="json"), items)
         self.runner.enqueue(record.id, total=items)
         return record
@@ -139,7 +140,8 @@ class JobService:
             raise JobConflict(f"job {job_id} is {record.status}; only interrupted, cancelled or failed "
                               "jobs can be resumed")  # fmt: skip
         spec = self.data.cached(self.parse(record.spec))
-        specs.check(spec, self.strategies.lookup, self.settings.max_items_per_job)
+        specs.check(spec, self.strategies.lookup, self.settings.max_items_per_job,
+                             self.settings.max_grid_points)
         self.store.set_status(job_id, "queued")
         self.runner.enqueue(job_id, total=record.total, done=record.done, failed=record.failed)
         return self.get(job_id)

@@ -27,7 +27,10 @@ def timeframes(batch: Batch, timeframe: str | Timeframe | None) -> list[Timefram
         SourceError: when none is given and a symbol's bars do not show one.
     """
     if timeframe is not None:
-        return [parse_timeframe(timeframe)] * len(batch.symbols)
+        tf = parse_timeframe(timeframe)
+        for sym, lo, hi in zip(batch.symbols, batch.starts[:-1], batch.starts[1:], strict=True):
+            _not_much_finer(batch, sym, batch.ts[lo:hi], tf)
+        return [tf] * len(batch.symbols)
     out = []
     for sym, lo, hi in zip(batch.symbols, batch.starts[:-1], batch.starts[1:], strict=True):
         tf = infer_timeframe(batch.ts[lo:hi])
@@ -38,6 +41,24 @@ def timeframes(batch: Batch, timeframe: str | Timeframe | None) -> list[Timefram
             )
         out.append(tf)
     return out
+
+
+FINER = 2
+"""Bars whose usual spacing is this many times finer than the declared timeframe (or
+more) are refused: 1,000 one-minute bars imported as ``1d`` would be read as four
+years of days by every annualised figure."""
+
+
+def _not_much_finer(batch: Batch, symbol: str, ts: np.ndarray, declared: Timeframe) -> None:
+    """Raise SourceError when ``symbol``'s bars are much finer than ``declared``."""
+    seen = infer_timeframe(ts)
+    if seen is not None and seen.ns * FINER <= declared.ns:
+        raise SourceError(
+            f"{batch.report.source}: {symbol}'s bars are {seen.name} apart (the most common "
+            f"spacing of its {len(ts):,} bars), much finer than the declared timeframe "
+            f"{declared.name}; import them as timeframe={seen.name!r} and resample, "
+            f"or check the file"
+        )
 
 
 def write(cur: duckdb.DuckDBPyConnection, batch: Batch, tfs: list[Timeframe]) -> ImportReport:

@@ -21,6 +21,9 @@ _WORDS = {"daily": "1d", "hourly": "1h", "weekly": "1w", "minutely": "1m"}
 _PATTERN = re.compile(r"^\s*(\d*)\s*([a-z]+?)s?\s*$")
 # Monday 1970-01-05: weekly buckets start on Mondays; every other width is aligned to the epoch.
 _MONDAY_NS = 4 * _NS["d"]
+MAX_TIMEFRAME_NS = 366 * _NS["d"]
+"""The widest timeframe anvil reads (a year of days, ``52w`` and ``366d`` included): wider
+bars are not a trading series, and the width must stay far inside int64 nanoseconds."""
 
 
 @dataclass(frozen=True, order=True)
@@ -70,11 +73,22 @@ def parse_timeframe(text: str | Timeframe) -> Timeframe:
             f"timeframe {text!r} is not one anvil reads; write a count and a unit, e.g. "
             "'1m', '5m', '15m', '1h', '4h', '1d', '1w'"
         )
-    count = int(m.group(1) or 1)
+    digits = m.group(1).lstrip("0") if m.group(1) else "1"
+    if len(digits) > 12:
+        raise _too_wide(text)
+    count = int(digits or 0)
     if count <= 0:
         raise TimeframeError(f"timeframe {text!r} must be a positive width")
     ns = count * _NS[unit]
+    if ns > MAX_TIMEFRAME_NS:
+        raise _too_wide(text)
     return Timeframe(ns, _canonical(ns))
+
+
+def _too_wide(text: str) -> TimeframeError:
+    return TimeframeError(
+        f"timeframe {text[:40]!r} is wider than anvil reads; the widest is 366d (or 52w)"
+    )
 
 
 def infer_timeframe(ts: np.ndarray) -> Timeframe | None:

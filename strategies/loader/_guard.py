@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from strategies.loader import _names, _origin
+from strategies.loader import _names, _numpy, _origin
 from strategies.loader._errors import refusal
 from strategies.loader._modules import ModuleView
 
@@ -29,6 +29,7 @@ WRITE = "__anvil_write__"
 _FORBIDDEN = frozenset(_names.FORBIDDEN_ATTRS)
 _PREFIXES = tuple(_names.FORBIDDEN_ATTR_PREFIXES)
 _ARRAYS = (np.ndarray, np.generic)
+object_array = _numpy.object_array
 
 
 def _is(obj: Any, kinds: Any) -> bool:
@@ -100,8 +101,11 @@ class Guards:
                 raise refusal(f"reading .{name}", _names.attr_problem(name) or "refused")
             if allowed(obj) == refuse_verdict:
                 raise refusal(f"reading .{name} of {_origin.describe(obj)}", "strategies cannot use it")
-            if name in _names.ARRAY_ATTRS and _is(obj, _ARRAYS):
-                raise refusal(f"reading .{name} of an array", _names.ARRAY_ATTRS[name])
+            if _is(obj, _ARRAYS):
+                if name in _names.ARRAY_ATTRS:
+                    raise refusal(f"reading .{name} of an array", _names.ARRAY_ATTRS[name])
+                if object_array(obj):
+                    raise refusal(f"reading .{name} of an object array", _numpy.NO_OBJECT_DTYPE)
             if name in _names.UFUNC_ATTRS and _is(obj, np.ufunc):
                 raise refusal(f"reading .{name} of a ufunc", _names.UFUNC_ATTRS[name])
             if name == "register" and isinstance(obj, abc.ABCMeta) and not owns(obj):
@@ -109,15 +113,9 @@ class Guards:
                     f"{_origin.describe(obj)}.register",
                     "registering with a built-in abstract class would change isinstance for all code",
                 )
-            if name in _names.FORMAT_METHODS:
-                if isinstance(obj, str):
-                    text = str.__str__(obj)  # the text itself, never a __str__ of the strategy's
-                    why = _names.format_template_problem(text)
-                    if why:
-                        raise refusal(f"the template of .{name}", why)
-                elif isinstance(obj, type) or not owns(obj):
-                    raise refusal(f"reading .{name}", "call format on a string template")
             value = getattr(obj, name)
+            if name in _names.FORMAT_METHODS:
+                check_format(obj, name, value)
             verdict = allowed(value)
             if verdict == refuse_verdict:
                 raise refusal(
@@ -126,7 +124,27 @@ class Guards:
                 )
             if verdict == copy_verdict:
                 return copy.copy(value)
+            if object_array(value):
+                raise refusal(f"reading .{name}", f"it is an object array: {_numpy.NO_OBJECT_DTYPE}")
             return value
+
+        def check_format(obj: Any, name: str, method: Any) -> None:
+            """``obj.format`` / ``.format_map``: a ``str`` template (of any class) that passes the
+            template rules, or a method the strategy wrote itself; nothing else (a ``UserString``,
+            whose ``format`` formats a template the check never saw)."""
+            if isinstance(obj, str):
+                text = str.__str__(obj)  # the text itself, never a __str__ of the strategy's
+                why = _names.format_template_problem(text)
+                if why:
+                    raise refusal(f"the template of .{name}", why)
+                return
+            func = getattr(method, "__func__", method)
+            if not isinstance(obj, type) and isinstance(func, types.FunctionType) and owns(func):
+                return  # the strategy's own method, whose body the checks have seen
+            raise refusal(
+                f"reading .{name} of {_origin.describe(obj)}",
+                "call format on a plain str template (str(x).format(...))",
+            )
 
         return read
 

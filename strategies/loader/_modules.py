@@ -20,7 +20,7 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from strategies.loader import _origin
+from strategies.loader import _numpy, _origin
 from strategies.loader._errors import refusal
 
 Owns = Callable[[Any], bool]
@@ -51,9 +51,10 @@ NUMPY_HIDDEN = _names(
     frombuffer from_dlpack get_include show_config show_runtime test info
     set_printoptions setbufsize seterr seterrcall bmat r_ c_
     """
-)
-"""numpy names refused: files, raw buffers, process-wide settings, and the ``r_``/``c_``
-/``bmat`` string builders, which read variables from the caller's frame by name."""
+) | _numpy.HIDDEN
+"""numpy names refused: files, raw buffers and object dtypes (``_numpy``), process-wide
+settings, and the ``r_``/``c_``/``bmat`` string builders, which read variables from the
+caller's frame by name."""
 
 _STRATEGY_NAMES = _names(
     """
@@ -314,7 +315,8 @@ def build_views(owns: Owns) -> dict[str, ModuleView]:
             if name in policy.submodules:
                 names[name] = view(f"{path}.{name}")
             else:
-                names[name] = wrappers.get((path, name), _copied(getattr(module, name)))
+                value = _numpy.guarded(path, name, getattr(module, name))
+                names[name] = wrappers.get((path, name), _copied(value))
         views[path] = ModuleView(path, names)
         return views[path]
 

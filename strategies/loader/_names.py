@@ -128,6 +128,7 @@ ARRAY_ATTRS: dict[str, str] = {
     "setflags": READ_ONLY_ARRAYS,
     "base": READ_ONLY_ARRAYS,
     "resize": READ_ONLY_ARRAYS + " (resize changes read-only arrays in place; use np.resize)",
+    "data": "an array's raw memory is not available to strategies; index the array instead",
 }
 """Attribute names refused on numpy arrays only (checked as the strategy runs)."""
 
@@ -137,7 +138,21 @@ UFUNC_ATTRS: dict[str, str] = {
 """Attribute names refused on numpy ufuncs only (checked as the strategy runs)."""
 
 FORMAT_METHODS = frozenset({"format", "format_map"})
-"""str methods that look attributes up by name from inside the template."""
+"""str methods that look attributes up by name from inside the template. Whatever
+the receiver's class (``str``, a subclass, ``collections.UserString``), the template
+is checked, or the call refused when there is no ``str`` to check."""
+
+RAW_MEMORY_KEYWORDS = frozenset({"buffer", "buf"})
+"""Keyword arguments that build an array over memory the strategy wrote (``np.ndarray``,
+``np.recarray``): refused wherever they appear."""
+
+DTYPE_CALLS = frozenset(
+    """array asarray asanyarray ascontiguousarray asfortranarray zeros ones empty full
+    zeros_like ones_like empty_like full_like fromiter fromfunction arange astype view dtype
+    ndarray getfield setfield can_cast result_type issubdtype""".split()
+)
+"""Functions and methods whose positional arguments may be dtypes (``x.astype("O")``):
+their string constants are checked for object dtypes, like every ``dtype=``."""
 
 ALLOWED_DUNDER_METHODS = frozenset(
     {

@@ -89,6 +89,7 @@ _REFUSED_TYPES: tuple[type, ...] = (
     types.TracebackType,
     types.CodeType,
     types.CellType,
+    memoryview,  # raw memory: over an object array's pointers, a way to forge objects
 )
 _REFUSED_IDS = frozenset(
     [id(getattr(builtins, n)) for n in _DANGEROUS_BUILTINS if hasattr(builtins, n)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 
-from strategies.loader import _names
+from strategies.loader import _names, _numpy
 from strategies.loader._constants import TooBig, fold
 from strategies.loader._errors import Problem
 from strategies.loader._modules import ALLOWED_MODULES, POLICIES, public_names
@@ -167,10 +167,35 @@ class NodeRules:
             why = (
                 "double-underscore names are Python's internals"
                 if name.startswith("__")
+                else _numpy.NO_RAW_MEMORY
+                if name in _names.RAW_MEMORY_KEYWORDS
                 else _names.identifier_problem(name)
             )
             if why:
                 self.report(node, f"the keyword argument {name!r}", why)
+            elif name == "dtype":
+                self._dtype(node.value)
+
+    # -- numpy: raw memory and object dtypes ------------------------------------
+    def _Call(self, node: ast.Call) -> None:
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        name = _names.normalise(name) if isinstance(name, str) else None
+        if name == "ndarray":
+            self.report(node, "np.ndarray(...)", _numpy.NO_RAW_MEMORY)
+        elif name in _names.DTYPE_CALLS:
+            for arg in node.args:
+                self._dtype(arg)
+
+    def _dtype(self, node: ast.AST) -> None:
+        """A dtype argument: no string constant in it may name an object dtype ("O", "object")."""
+        for sub in ast.walk(node):
+            if (
+                isinstance(sub, ast.Constant)
+                and isinstance(sub.value, str)
+                and _numpy.object_dtype(sub.value)
+            ):
+                self.report(sub, f"the dtype {sub.value!r}", _numpy.NO_OBJECT_DTYPE)
 
     def _Global(self, node: ast.Global | ast.Nonlocal) -> None:
         for name in node.names:

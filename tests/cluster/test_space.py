@@ -80,3 +80,22 @@ def test_random_points_depend_only_on_seed_and_index():
 def test_unsearched_parameters_keep_their_defaults():
     sp = Space.of(SmaX, {"fast": [5]})
     assert sp.params_at([0]) == [{"fast": 5, "slow": 30}]
+
+
+def test_a_space_is_sized_by_arithmetic_before_anything_is_listed():
+    import strategies
+    from cluster.space import count_candidates, grid_points
+
+    huge = {"fast": range(2, 10**15), "slow": range(5, 10**12, 7)}
+    assert grid_points(strategies.SmaCross, huge) == (10**15 - 2) * len(range(5, 10**12, 7))
+    assert count_candidates(strategies.SmaCross, "fast", range(10**30)) == 10**30  # len() would overflow
+    with pytest.raises(ValueError, match=r"space\['fast'\] holds 999,999,999,999,998 values; at most 1,000"):
+        Space.of(strategies.SmaCross, huge, max_values=1000)
+    assert Space.of(strategies.SmaCross, {"fast": range(2, 50), "slow": [60]}, max_values=1000).size == 48
+
+
+def test_a_long_numeric_grid_is_checked_at_numpy_speed_with_the_same_message():
+    import strategies
+
+    with pytest.raises(ValueError, match=r"parameter 'fast' is 0; it must lie in \[2, 100\]"):
+        Space.of(strategies.SmaCross, {"fast": np.arange(0, 5000), "slow": [60]})

@@ -638,7 +638,8 @@ static void check_trades(const char *where, const anvil_trade *tr, int64_t count
                         || (t->exit_reason == ANVIL_EXIT_TAKE_PROFIT && cfg->take_profit > 0.0)
                         || (t->exit_reason == ANVIL_EXIT_TRAILING_STOP && cfg->trailing_stop > 0.0)
                         || (t->exit_reason == ANVIL_EXIT_END && cfg->close_at_end
-                            && t->exit_bar == n - 1);
+                            && t->exit_bar == n - 1)
+                        || t->exit_reason == ANVIL_EXIT_MARGIN;
         if (!(t->entry_bar >= 0 && t->entry_bar <= t->exit_bar && t->exit_bar < n))
             fail("%s: trade %lld bars %lld..%lld outside 0..%lld", where, (long long)k,
                  (long long)t->entry_bar, (long long)t->exit_bar, (long long)n - 1);
@@ -664,6 +665,11 @@ static void check_trades(const char *where, const anvil_trade *tr, int64_t count
             fail("%s: trade %lld units %g not whole with integer_units", where, (long long)k,
                  t->units);
     }
+    /* After a margin call nothing trades: it is the last trade. */
+    for (int64_t k = 0; k + 1 < count; k++)
+        if (tr[k].exit_reason == ANVIL_EXIT_MARGIN)
+            fail("%s: trade %lld follows a margin call at bar %lld", where, (long long)k + 1,
+                 (long long)tr[k].exit_bar);
 }
 
 static void check_equity(const char *where, const double *eq, int64_t n,
@@ -2239,6 +2245,115 @@ static void random_compare_rows(long case_no)
     free(out);
 }
 
+/* ---- margin: liquidation when equity reaches zero -------------------------- */
+
+/* A short of the whole account at open[1] = 100 squeezed to `peak`, then prices
+ * wander (extreme ones included); n bars. */
+static owned_bars bars_squeeze(int64_t n, double peak)
+{
+    owned_bars ob = bars_new(n);
+    for (int64_t i = 0; i < n; i++) {
+        double p = i < 2 ? 100.0 : i < n / 2 ? 100.0 + (peak - 100.0) * (double)(i - 1) / (double)(n / 2)
+                                            : (i % 3 == 0 ? 1e300 : i % 3 == 1 ? 1e-300 : peak);
+        ob.open[i] = ob.high[i] = ob.low[i] = ob.close[i] = p;
+    }
+    return ob;
+}
+
+static void test_margin(void)
+{
+    section = "margin";
+    char what[160];
+    const int64_t n = 64;
+    owned_bars ob = bars_squeeze(n, 400.0);
+    anvil_config cfg = config_default();
+    cfg.allow_short = 1;
+    cfg.max_leverage = 3.0;
+    int8_t *sig = xmalloc((size_t)n);
+    for (int fill = 0; fill < 2; fill++) {
+        for (int busy = 0; busy < 2; busy++) {
+            cfg.fill = fill;
+            for (int64_t i = 0; i < n; i++) /* short, then (busy) ask to buy and sell all along */
+                sig[i] = i == 0                  ? -1
+                         : busy && i > n / 2 ? (int8_t)(i % 2 ? 1 : -1)
+                                             : ANVIL_HOLD;
+            run_out r = run_backtest(&ob.b, sig, ANVIL_SIGNAL_I8, &cfg, 1, anvil_max_trades(n));
+            snprintf(what, sizeof what, "squeeze fill %d busy %d", fill, busy);
+            expect_rc(what, r.rc, ANVIL_OK);
+            int64_t m = -1;
+            for (int64_t k = 0; k < r.n_trades; k++)
+                if (r.trades[k].exit_reason == ANVIL_EXIT_MARGIN)
+                    m = k;
+            expect_true(what, m == r.n_trades - 1 && m >= 0);
+            check_trades(what, r.trades, r.n_trades, n, &cfg, 0);
+            check_equity(what, r.equity, n, &r.stats, 0);
+            if (m >= 0) {
+                int64_t at = r.trades[m].exit_bar;
+                for (int64_t i = at + 1; i < n; i++)
+                    if (!same_double(r.equity[i], r.equity[at])) {
+                        fail("%s: equity[%lld] %g moved after the margin call at bar %lld", what,
+                             (long long)i, r.equity[i], (long long)at);
+                        break;
+                    }
+            }
+            /* stats-only (no outputs) takes the same path */
+            run_out q = run_backtest(&ob.b, sig, ANVIL_SIGNAL_I8, &cfg, 0, -1);
+            expect_true("margin: stats without outputs agree", stats_differ(&r.stats, &q.stats) < 0);
+            run_free(&q);
+            run_free(&r);
+        }
+    }
+    /* A bad signal after the call is still an error, at its own bar. */
+    cfg.fill = ANVIL_FILL_NEXT_OPEN;
+    for (int64_t i = 0; i < n; i++)
+        sig[i] = i == 0 ? -1 : ANVIL_HOLD;
+    sig[n - 3] = 7;
+    run_out r = run_backtest(&ob.b, sig, ANVIL_SIGNAL_I8, &cfg, 1, anvil_max_trades(n));
+    expect_rc("margin: bad signal after the call", r.rc, ANVIL_E_SIGNAL);
+    expect_i64("margin: bad signal index", r.bad, n - 3);
+    run_free(&r);
+
+    /* The stepping path: liquidated, then orders are accepted and never fill. */
+    anvil_sim *sim = sim_new();
+    double *eq = equity_new(n);
+    int64_t cap = anvil_max_trades(n);
+    anvil_trade *tr = xmalloc((size_t)cap * sizeof *tr);
+    anvil_stats *st = xmalloc(sizeof *st);
+    int64_t id = 0, nt = -7;
+    expect_rc("margin sim init", CALL(anvil_sim_init(sim, anvil_sim_size(), &ob.b, &cfg, eq, tr, cap)),
+              ANVIL_OK);
+    for (int64_t t = 0; t < n; t++) {
+        expect_rc("margin sim open", CALL(anvil_sim_open(sim, t)), ANVIL_OK);
+        expect_rc("margin sim close", CALL(anvil_sim_close(sim, t)), ANVIL_OK);
+        if (t == 0)
+            expect_rc("margin sim short",
+                      CALL(anvil_sim_order(sim, ANVIL_ORDER_MARKET, ANVIL_SIDE_SELL, 0.0, -3.0, &id)),
+                      ANVIL_OK);
+        if (t > n / 2 && t + 1 < n) { /* long after the call: accepted, never filled */
+            expect_rc("margin sim order",
+                      CALL(anvil_sim_order(sim, ANVIL_ORDER_MARKET, ANVIL_SIDE_BUY, 0.0, 3.0, &id)),
+                      ANVIL_OK);
+            expect_rc("margin sim limit",
+                      CALL(anvil_sim_order(sim, ANVIL_ORDER_LIMIT, ANVIL_SIDE_BUY, 1e-299, 1.0, &id)),
+                      ANVIL_OK);
+        }
+    }
+    expect_rc("margin sim finish", CALL(anvil_sim_finish(sim, st, &nt)), ANVIL_OK);
+    int64_t m = -1;
+    for (int64_t k = 0; k < nt && k < cap; k++)
+        if (tr[k].exit_reason == ANVIL_EXIT_MARGIN)
+            m = k;
+    expect_true("margin sim: the margin call is the last trade", m >= 0 && m == nt - 1);
+    check_trades("margin sim", tr, nt, n, &cfg, 0);
+    check_equity("margin sim", eq, n, st, 0);
+    free(sim);
+    free(eq);
+    free(tr);
+    free(st);
+    free(sig);
+    bars_free(&ob);
+}
+
 int main(int argc, char **argv)
 {
     /* Optional scale factor for the random part: `hostile 10` runs ten times as many. */
@@ -2255,6 +2370,7 @@ int main(int argc, char **argv)
     test_capacity();
     test_batch_arguments();
     test_sim_arguments();
+    test_margin();
     test_indicator_arguments();
     test_compare_rows_arguments();
 

@@ -19,7 +19,12 @@ Readings of points the README leaves open (each is pinned by a test):
     seen since entry, so ``best`` moves to it when it is better;
   - the ``close_at_end`` order is a fill at the last close and, like any fill at
     a close, comes before that close's mark: the last equity point is the cash
-    it leaves, and the last bar does not count as exposed.
+    it leaves, and the last bar does not count as exposed;
+  - margin: after a bar's fills and exits, a position whose equity at the close
+    is zero or below is closed at that close ("margin", before ``close_at_end``),
+    an order still pending is dropped, and the account trades no more: later
+    signals are not read, each later bar marks the cash left, and the bar of the
+    liquidation does not count as exposed (like a ``close_at_end`` bar).
 """
 
 from __future__ import annotations
@@ -351,9 +356,13 @@ def simulate(
     equity: list[float] = []
     exposed_bars = 0
     pending: float | None = None
+    halted = False
 
     for t in range(n):
         last_bar = t == n - 1
+        if halted:
+            equity.append(book.cash)
+            continue
         if fill == "next_open":
             if pending is not None:
                 trade_to_target(book, pending, o[t], t)
@@ -367,6 +376,9 @@ def simulate(
             target = reader.read(values[t])
             if target is not None and not last_bar:
                 trade_to_target(book, target, c[t], t)
+        if book.position is not None and book.equity(c[t]) <= 0:
+            book.close(c[t], t, "margin")
+            pending, halted = None, True
         if last_bar and close_at_end and book.position is not None:
             book.close(c[t], t, "end")
         exposed_bars += book.position is not None
