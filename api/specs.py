@@ -46,7 +46,8 @@ class DataSpec(_Model):
     """Bars from the store: a symbol, its timeframe, an optional time range."""
 
     symbol: str = Field(min_length=1, max_length=64)
-    timeframe: str = "1d"
+    timeframe: str | None = Field(default=None, max_length=16, description="bar size (1m, 1h, 1d ...); "
+                                  "without it the stored 1d bars, never bars resampled unasked")  # fmt: skip
     start: dt.datetime | dt.date | None = None
     end: dt.datetime | dt.date | None = None
 
