@@ -50,6 +50,7 @@ class _Problems:
     source: RawSource
     rows: np.ndarray  # positions in the source table of the rows checked
     checks: list[tuple[str | None, np.ndarray, Reason]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # source columns found unused while reading
 
     def add(self, column: str | None, mask: np.ndarray, reason: Reason) -> None:
         if mask.any():
@@ -118,7 +119,7 @@ def clean(
         rows_skipped=rows_bad if skip_bad else 0,
         duplicates=duplicates,
         problems=tuple(probs.first(bad)) if rows_bad else (),
-        ignored_columns=colmap.ignored,
+        ignored_columns=tuple(n for n in raw.table.column_names if n in {*colmap.ignored, *probs.ignored}),
     )
     if rows_bad and not skip_bad:
         good = n - int(bad.sum()) - duplicates
@@ -199,6 +200,9 @@ def _values(table: pa.Table, colmap: ColumnMap, probs: _Problems) -> dict[str, n
         source_col = colmap.fields[name]
         if name == "volume" and colmap.tick_volume is not None and _all_zero(table.column(source_col)):
             source_col = colmap.tick_volume  # MetaTrader: no real volume (forex), so the tick volume
+        if name == "volume" and colmap.tick_volume is not None:
+            unused = colmap.tick_volume if source_col == colmap.fields[name] else colmap.fields[name]
+            probs.ignored.append(unused)
         col = table.column(source_col)
         parsed: Parsed = parse_numbers(col, source_col, probs.source.name)
         if name != "adj_close":

@@ -130,8 +130,10 @@ def map_columns(names: list[str], source: str, columns: dict[str, str] | None = 
     missing = ([] if time else ["ts"]) + [f for f in PRICE_FIELDS if f not in fields]
     if missing:
         have = ", ".join(repr(n) for n in names) or "none"
-        hint = "; name the time 'ts', 'date', 'datetime' or 'timestamp'" if "ts" in missing else ""
+        hint = "; name the time 'ts', 'date', 'datetime' or 'timestamp'," if "ts" in missing else ";"
+        example = ",".join(f"{f}=<column>" for f in missing[:2])
         plural = "s" if len(missing) > 1 else ""
-        raise SourceError(f"{source}: missing column{plural} {', '.join(missing)} (the source has {have}){hint}")
-    used = set(fields.values()) | set(time)
-    return ColumnMap(fields, time, tuple(n for n in names if n not in used))
+        raise SourceError(f"{source}: missing column{plural} {', '.join(missing)} (the source has {have}){hint} "
+                          f"or map them with columns= (CLI --columns {example})")  # fmt: skip
+    used = set(fields.values()) | set(time) | ({tick} if tick else set())
+    return ColumnMap(fields, time, tuple(n for n in names if n not in used), tick)
