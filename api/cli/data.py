@@ -120,7 +120,8 @@ def _import_through(url: str, files: tuple[str, ...], options: dict[str, Any], c
             path = Path(name).expanduser()
             if not path.is_file():
                 raise CliError(f"{path}: no such file (looked from {Path.cwd()})")
-            output.note(f"sending {path.name} ({path.stat().st_size:,} bytes) to {client.url}", quiet)
+            if output.interactive(quiet):
+                output.note(f"sending {path.name} ({path.stat().st_size:,} bytes) to {client.url}")
             with open(path, "rb") as body:
                 doc = client.json("POST", "/data", content=body, params={**params, "name": path.name},
                                   headers={"Content-Type": "application/octet-stream"})  # fmt: skip
