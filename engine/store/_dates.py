@@ -8,17 +8,21 @@ are rewritten as ISO 8601 (``2015-01-02`` plus whatever time followed) and parse
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.store._errors import SourceError
 
 # A date at the start of a value: three numbers joined by one separator, then the rest
 # (a time, an offset), e.g. 02/01/2015, 2.1.15, 2015.01.02 09:30, 02-01-2015T09:30:00Z.
-_DATE = re.compile(r"^\s*(\d{1,4})([/.\-])(\d{1,2})\2(\d{1,4})(?=$|[\sT])(.*)$")
+# RE2 (Arrow's engine): no back-references, so the two separators are compared after.
+_DATE = (
+    r"^\s*(?P<a>\d{1,4})(?P<s1>[/.\-])(?P<b>\d{1,2})(?P<s2>[/.\-])(?P<c>\d{1,4})(?P<rest>(?:[\sT].*)?)$"
+)
 
 DAY_FIRST = "day-first"
 MONTH_FIRST = "month-first"
@@ -63,16 +67,23 @@ def as_iso(
             second number is 12 or less and they differ somewhere), and ``dayfirst``
             is None; or its dates are written in more than one order.
     """
-    parts = text.str.extract(_DATE)
-    found = parts[0].notna().to_numpy()
+    arr = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+    parts = pc.extract_regex(arr, _DATE)
+    found = np.asarray(
+        pc.and_kleene(parts.is_valid(), pc.equal(pc.struct_field(parts, "s1"), pc.struct_field(parts, "s2")))
+        .fill_null(False).to_numpy(zero_copy_only=False), dtype=bool,
+    )  # fmt: skip
     if not found.any():
         return text, None
-    a_txt, sep, b_txt, c_txt, rest = (parts[i][found] for i in range(5))
-    a = a_txt.astype("int64").to_numpy()
-    b = b_txt.astype("int64").to_numpy()
-    c = c_txt.astype("int64").to_numpy()
-    year_first = (a_txt.str.len() == 4).to_numpy()
-    first_sep = str(sep.iloc[0])
+    hits = parts.filter(pa.array(found))
+    a_txt, sep, b_txt, c_txt, rest = (pc.struct_field(hits, k) for k in ("a", "s1", "b", "c", "rest"))
+    a = np.asarray(pc.cast(a_txt, pa.int64()).to_numpy(zero_copy_only=False))
+    b = np.asarray(pc.cast(b_txt, pa.int64()).to_numpy(zero_copy_only=False))
+    c = np.asarray(pc.cast(c_txt, pa.int64()).to_numpy(zero_copy_only=False))
+    year_first = np.asarray(pc.equal(pc.utf8_length(a_txt), 4).to_numpy(zero_copy_only=False), dtype=bool)
+    seps = sep.to_numpy(zero_copy_only=False)
+    first_sep = str(seps[0])
+    shown = text[found]
     if year_first.all():
         order = YEAR_FIRST
         y, m, d = a, b, c
@@ -80,25 +91,30 @@ def as_iso(
     elif year_first.any():
         raise SourceError(
             f"{source}: the dates in column {label!r} are written in two orders: "
-            f"{text[found][year_first].iloc[0]!r} (year first) and {text[found][~year_first].iloc[0]!r}; "
+            f"{shown[year_first].iloc[0]!r} (year first) and {shown[~year_first].iloc[0]!r}; "
             "write them one way"
         )
     else:
-        long_year = bool((c_txt.str.len() > 2).all())
-        order = _day_or_month(a, b, dayfirst, text[found], label, source, first_sep, long_year)
+        long_year = bool(np.all(np.asarray(pc.utf8_length(c_txt).to_numpy(zero_copy_only=False)) > 2))
+        order = _day_or_month(a, b, dayfirst, shown, label, source, first_sep, long_year)
         d, m = (a, b) if order == DAY_FIRST else (b, a)
         y = np.where(c < 100, c + np.where(c < 69, 2000, 1900), c) if not long_year else c
-    if order == YEAR_FIRST and first_sep == "-" and (sep == "-").all():
+    if order == YEAR_FIRST and bool(np.all(seps == "-")):
         return text, DateOrder(order, _fmt(order, first_sep, long_year))  # ISO 8601 already
-    iso = (
-        pd.Series(y, index=rest.index).astype("string").str.zfill(4)
-        + "-" + pd.Series(m, index=rest.index).astype("string").str.zfill(2)
-        + "-" + pd.Series(d, index=rest.index).astype("string").str.zfill(2)
-        + rest.str.replace(r"^\s+(?=\d)", " ", regex=True)
-    )  # fmt: skip
+    iso = pc.binary_join_element_wise(
+        _padded(y, 4), _padded(m, 2), _padded(d, 2), ""
+    )  # YYYYMMDD, then dashes: cheaper than three joins
+    iso = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(iso, 0, 4), pc.utf8_slice_codeunits(iso, 4, 6), pc.utf8_slice_codeunits(iso, 6, 8), "-"
+    )
+    iso = pc.binary_join_element_wise(iso, pc.replace_substring_regex(rest, r"^\s+", " "), "")
     out = text.copy()
-    out[found] = iso
+    out[found] = pd.array(iso.to_numpy(zero_copy_only=False), dtype="string")
     return out, DateOrder(order, _fmt(order, first_sep, long_year))
+
+
+def _padded(values: np.ndarray, width: int) -> pa.Array:
+    return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width=width, padding="0")
 
 
 def _day_or_month(

@@ -36,7 +36,14 @@ _changed = threading.Condition(threading.Lock())
 _roots: dict[int, duckdb.DuckDBPyConnection] = {}
 _aliases = itertools.count(1)
 
-LOCK_WAIT = float(os.environ.get("ANVIL_DB_WAIT", "30"))
+def _lock_wait() -> float:
+    try:
+        return max(0.0, float(os.environ.get("ANVIL_DB_WAIT") or 30))
+    except ValueError:
+        return 30.0
+
+
+LOCK_WAIT = _lock_wait()
 """Seconds to wait for another process to let go of the store file (``$ANVIL_DB_WAIT``)."""
 
 CATALOG = "anvil"
