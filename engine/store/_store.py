@@ -10,7 +10,6 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
-
 import pandas as pd
 import pyarrow as pa
 
