@@ -59,7 +59,9 @@ class DataSpec(_Model):
     """Bars from the store: a symbol, its timeframe, an optional time range."""
 
     symbol: str = Field(min_length=1, max_length=64)
-    timeframe: str = Field(default="1d", min_length=1, max_length=32)
+    timeframe: str | None = Field(default=None, min_length=1, max_length=32,
+                                  description="bar size (1m, 1h, 1d ...); without it the stored 1d bars, "
+                                  "never bars resampled unasked")  # fmt: skip
     start: dt.datetime | dt.date | None = None
     end: dt.datetime | dt.date | None = None
 

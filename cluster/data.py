@@ -15,7 +15,7 @@ def _query(q: Mapping[str, Any]) -> engine.Bars:
             "a data query is {'symbol': ..., 'timeframe': '1d', 'start': ..., 'end': ...}; "
             f"got keys {sorted(q)}"
         )
-    return engine.load(q["symbol"], q.get("timeframe", "1d"), start=q.get("start"), end=q.get("end"))
+    return engine.load(q["symbol"], q.get("timeframe"), start=q.get("start"), end=q.get("end"))
 
 
 def resolve(data: Any) -> dict[str, engine.Bars]:

@@ -56,7 +56,8 @@ def data_options(fn: F) -> F:
     return _stack(
         click.option("--symbol", "symbol", multiple=True, metavar="SYMBOL",
                      help="the stored series to run on (`anvil data list`); repeat for several in a sweep"),
-        click.option("--timeframe", default="1d", show_default=True, help="bar size: 1m, 5m, 1h, 1d, 1w ..."),
+        click.option("--timeframe", help="bar size: 1m, 5m, 1h, 1d, 1w ... (default: the stored 1d bars; "
+                                         "other data must be named, it is never resampled unasked)"),
         click.option("--start", metavar="TIME", help="first bar time, e.g. 2010-01-01"),
         click.option("--end", metavar="TIME", help="last bar time (a date includes its whole day)"),
     )(fn)  # fmt: skip

@@ -77,8 +77,10 @@ def _max_grid_points() -> int:
 def run_job(kind: str, o: dict[str, Any]) -> None:
     """Check, run and report a job of ``kind`` from the command's options ``o``."""
     from api import specs
+    from api.service.data import resolve_timeframes
 
     spec, uploaded = build_spec(kind, o)
+    spec = resolve_timeframes(spec)  # the header names the timeframe used; none is resampled unasked
     if o["out"]:
         output.file_format(o["out"])  # a bad name fails now, not after the run
     runs = specs.check(spec, uploaded=uploaded, max_grid_points=_max_grid_points())

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ServicesDep
 from api.schemas.data import CatalogPublic, ImportPublic, SeriesPublic
 from api.service import DataRejected
+from engine.store import NoDataError, TimeframeError
 
 router = APIRouter(prefix="/data", tags=["data"])
 
@@ -43,16 +44,42 @@ async def upload(
     format: Literal["csv", "parquet"] | None = None,  # noqa: A002
     tz: Annotated[str | None, Query(max_length=64)] = None,
     skip_bad: bool = False,
+    date_format: Annotated[str | None, Query(max_length=64, description="strptime format of the dates, "
+                                                                        "e.g. %d/%m/%Y")] = None,
+    dayfirst: Annotated[bool | None, Query(description="02/01/2015 is 2 January (true) or 1 February "
+                                                       "(false); by default the column decides")] = None,
+    columns: Annotated[str | None, Query(max_length=1000, description="field=column pairs, "
+                                                                      "e.g. ts=Time,close=Last")] = None,
 ) -> ImportPublic:
     """Import bars from the body into the store, with the same checks as ``Store.import_bars``
     (``curl --data-binary @aapl.csv '.../data?symbol=AAPL&timeframe=1d&name=aapl.csv'``)."""
     content = await request.body()
     try:
         report = await run_in_threadpool(svc.data.upload, content, name=name, symbol=symbol, timeframe=timeframe,
-                                         format=format, tz=tz, skip_bad=skip_bad)  # fmt: skip
+                                         format=format, tz=tz, skip_bad=skip_bad, date_format=date_format,
+                                         dayfirst=dayfirst, columns=columns)  # fmt: skip
     except DataRejected as exc:
         detail = {"loc": ["body"], "msg": str(exc), "type": "value_error"}
         if exc.report is not None:
             detail["report"] = exc.report  # type: ignore[assignment]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [detail]) from None
     return ImportPublic(**report)
+
+
+@router.delete("/{symbol}", response_model=CatalogPublic,
+               responses={404: {"description": "nothing stored for that symbol (or timeframe)"}})  # fmt: skip
+async def delete(
+    symbol: Annotated[str, Path(min_length=1, max_length=64)],
+    svc: ServicesDep,
+    timeframe: Annotated[str | None, Query(min_length=1, max_length=16)] = None,
+) -> CatalogPublic:
+    """Delete a symbol's bars (one timeframe, or all); returns the series deleted."""
+    try:
+        gone = await run_in_threadpool(svc.data.delete, symbol, timeframe)
+    except NoDataError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except TimeframeError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            [{"loc": ["query", "timeframe"], "msg": str(exc), "type": "value_error"}]) from None
+    found = [SeriesPublic(**s) for s in gone]
+    return CatalogPublic(data=found, count=len(found))

@@ -38,6 +38,7 @@ class ImportPublic(BaseModel):
     rows_bad: int
     rows_skipped: int
     duplicates: int
+    rows_empty: int = Field(default=0, description="rows with a time and no prices (null), left out")
     problems: list[dict[str, Any]]
     series: list[SeriesChangePublic]
     ignored_columns: list[str]

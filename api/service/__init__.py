@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from api.jobstore import JobStore
-from api.service.data import DataRejected, DataService
+from api.service.data import DataRejected, DataService, service_url
 from api.service.jobs import JobConflict, JobNotFound, JobService, runnable
 from api.service.runner import Runner
 from api.service.strategies import StrategyRejected, StrategyService
@@ -71,7 +71,7 @@ class Services:
             jobstore = JobStore(store.database, flush_every=settings.journal_flush_seconds)
             jobstore.recover()
             strategies = StrategyService(jobstore)
-            data = DataService(store)
+            data = DataService(store, url=service_url(settings.host, settings.port))
             runner = Runner(jobstore, settings, strategies.lookup, functools.partial(runnable, data))
             jobs = JobService(jobstore, runner, strategies, data, settings)
         except BaseException:

@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 
 from api.specs import DataSpec
 from engine import Bars
-from engine.store import ImportReport, SourceError, Store, TimeframeError
+from engine.store import ImportReport, NoDataError, SourceError, Store, TimeframeError, parse_columns
 
 CACHED_SERIES = 32  # bar series kept in memory (the most recently used)
 
@@ -26,11 +26,23 @@ class DataRejected(ValueError):
         self.report = report
 
 
-class DataService:
-    """Reads the store's catalog; imports uploaded CSV or Parquet files into it."""
+def service_url(host: str, port: int) -> str:
+    """The address a client on this machine reaches the service at."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{host if ':' not in host else f'[{host}]'}:{port}"
 
-    def __init__(self, store: Store) -> None:
+
+class DataService:
+    """Reads the store's catalog; imports uploaded CSV or Parquet files into it.
+
+    The service owns the store file while it runs (job records are written to it all
+    the time): other processes are told so, and where to go instead (``url``).
+    """
+
+    def __init__(self, store: Store, url: str | None = None) -> None:
         self.store = store
+        store.hold("the anvil service", url)
         self._bars: OrderedDict[tuple[Any, ...], Bars] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -78,6 +90,9 @@ class DataService:
         format: str | None = None,  # noqa: A002
         tz: str | None = None,
         skip_bad: bool = False,
+        date_format: str | None = None,
+        dayfirst: bool | None = None,
+        columns: str | dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Import an uploaded file with the same checks as ``Store.import_bars``.
 
@@ -94,8 +109,10 @@ class DataService:
             raise DataRejected("the upload is empty; send the file's bytes as the request body")
         label = safe_name(name)
         try:
+            mapping = parse_columns(columns) if isinstance(columns, str) else columns
             report = self.store.import_bars(content, symbol=symbol, timeframe=timeframe, name=label,
-                                            format=format, tz=tz, skip_bad=skip_bad)  # fmt: skip
+                                            format=format, tz=tz, skip_bad=skip_bad, date_format=date_format,
+                                            dayfirst=dayfirst, columns=mapping)  # fmt: skip
         except SourceError as exc:
             bad = getattr(exc, "report", None)
             raise DataRejected(str(exc), report_dict(bad) if bad is not None else None) from None
@@ -105,6 +122,43 @@ class DataService:
             with self._lock:
                 self._bars.clear()
         return report_dict(report)
+
+    def delete(self, symbol: str, timeframe: str | None = None) -> list[dict[str, Any]]:
+        """Delete a symbol's bars (one timeframe, or all); returns what was deleted.
+
+        Raises:
+            NoDataError: nothing stored for it (the message lists what is).
+            TimeframeError: a timeframe that cannot be read.
+        """
+        try:
+            return [s.as_dict() for s in self.store.delete_series(symbol, timeframe)]
+        finally:
+            with self._lock:
+                self._bars.clear()
+
+
+def resolve_timeframes(spec: Any, store: Store | None = None) -> Any:
+    """``spec`` with the timeframe of every data entry that names none filled in as the
+    store reads it (``Store.pick_timeframe``: the stored ``1d`` bars, else refused).
+
+    Raises:
+        TimeframeError: a symbol with no ``1d`` bars and no timeframe asked for.
+    """
+    from engine.store import default_store
+
+    found = store or default_store()
+
+    def fill(d: DataSpec) -> DataSpec:
+        if d.timeframe:
+            return d
+        try:
+            return d.model_copy(update={"timeframe": found.pick_timeframe(d.symbol).name})
+        except NoDataError:
+            return d  # checking the spec says what is missing, where
+
+    if isinstance(spec.data, list):
+        return spec.model_copy(update={"data": [fill(d) for d in spec.data]})
+    return spec.model_copy(update={"data": fill(spec.data)})
 
 
 class CachedData(DataSpec):

@@ -15,10 +15,12 @@ from engine.store._errors import (
     NoDataError,
     SourceError,
     SourceNotFoundError,
+    StoreBusyError,
     StoreError,
     TimeframeError,
 )
 from engine.store._export import export
+from engine.store._columns import parse_columns
 from engine.store._paths import default_path
 from engine.store._query import SeriesInfo
 from engine.store._report import ImportReport, RowProblem, SeriesChange
@@ -36,6 +38,7 @@ __all__ = [
     "SourceError",
     "SourceNotFoundError",
     "Store",
+    "StoreBusyError",
     "StoreError",
     "Timeframe",
     "TimeframeError",
@@ -44,6 +47,7 @@ __all__ = [
     "export",
     "load",
     "open_database",
+    "parse_columns",
     "parse_timeframe",
     "release",
 ]

@@ -50,6 +50,7 @@ class _Problems:
     source: RawSource
     rows: np.ndarray  # positions in the source table of the rows checked
     checks: list[tuple[str | None, np.ndarray, Reason]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # source columns found unused while reading
 
     def add(self, column: str | None, mask: np.ndarray, reason: Reason) -> None:
         if mask.any():
@@ -79,21 +80,29 @@ class _Problems:
         return out[:SHOWN_PROBLEMS]
 
 
-def clean(raw: RawSource, symbol: str | None, tz: str | None, skip_bad: bool) -> Batch:
+def clean(
+    raw: RawSource, symbol: str | None, tz: str | None, skip_bad: bool, *, date_format: str | None = None,
+    dayfirst: bool | None = None, columns: dict[str, str] | None = None,
+) -> Batch:  # fmt: skip
     """Check ``raw`` row by row and return the rows to store.
+
+    ``date_format`` / ``dayfirst`` say how text dates are written (else the whole
+    column decides); ``columns`` names the source column of a field (``{"ts": "Time"}``).
 
     Raises:
         SourceError: missing columns, no symbol, columns of the wrong type, no rows.
         BadRowsError: bad rows and ``skip_bad`` is False (nothing is imported).
     """
     src = raw.name
-    colmap = map_columns(raw.table.column_names, src)
+    colmap = map_columns(raw.table.column_names, src, columns)
     table, rows = _without_blank_lines(raw)
+    table, rows, empty = _without_empty_bars(table, rows, colmap)
     n = table.num_rows
     if n == 0 and not raw.bad_lines:
-        raise SourceError(f"{src} holds no rows; nothing to import")
+        why = f" ({empty} rows have a time but no prices)" if empty else ""
+        raise SourceError(f"{src} holds no rows with prices{why}; nothing to import")
     probs = _Problems(raw, rows)
-    ts = _times(table, colmap, tz, probs)
+    ts = _times(table, colmap, tz, probs, date_format, dayfirst)
     cols = _values(table, colmap, probs)
     codes, symbols = _symbols(table, colmap, symbol, src, probs)
     for name, mask, reason in broken_rules(cols):
@@ -104,12 +113,13 @@ def clean(raw: RawSource, symbol: str | None, tz: str | None, skip_bad: bool) ->
     rows_bad = int(bad.sum()) + len(raw.bad_lines)
     report = ImportReport(
         source=src,
-        rows_read=n + len(raw.bad_lines),
+        rows_read=n + empty + len(raw.bad_lines),
+        rows_empty=empty,
         rows_bad=rows_bad,
         rows_skipped=rows_bad if skip_bad else 0,
         duplicates=duplicates,
         problems=tuple(probs.first(bad)) if rows_bad else (),
-        ignored_columns=colmap.ignored,
+        ignored_columns=tuple(n for n in raw.table.column_names if n in {*colmap.ignored, *probs.ignored}),
     )
     if rows_bad and not skip_bad:
         good = n - int(bad.sum()) - duplicates
@@ -145,13 +155,34 @@ def _without_blank_lines(raw: RawSource) -> tuple[pa.Table, np.ndarray]:
     return table.take(pa.array(kept)), kept
 
 
-def _times(table: pa.Table, colmap: ColumnMap, tz: str | None, probs: _Problems) -> np.ndarray:
+def _without_empty_bars(table: pa.Table, rows: np.ndarray, colmap: ColumnMap) -> tuple[pa.Table, np.ndarray, int]:
+    """The rows without those that have no open, high, low or close at all (Yahoo's
+    ``null`` rows), their positions, and how many were left out."""
+    if table.num_rows == 0:
+        return table, rows, 0
+    empty = np.ones(table.num_rows, dtype=bool)
+    for name in PRICE_FIELDS:
+        col = table.column(colmap.fields[name])
+        none = col.is_null()
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            none = pc.or_kleene(none, pc.equal(pc.utf8_trim_whitespace(col), ""))
+        empty &= np.asarray(none.to_numpy(zero_copy_only=False), dtype=bool)
+    if not empty.any():
+        return table, rows, 0
+    kept = np.flatnonzero(~empty)
+    return table.take(pa.array(kept)), rows[kept], int(empty.sum())
+
+
+def _times(table: pa.Table, colmap: ColumnMap, tz: str | None, probs: _Problems, date_format: str | None,
+           dayfirst: bool | None) -> np.ndarray:  # fmt: skip
     cols = [table.column(c) for c in colmap.time]
     label = " + ".join(colmap.time)
-    parsed = parse_times(cols, tz, label, probs.source.name)
+    parsed = parse_times(cols, tz, label, probs.source.name, date_format=date_format, dayfirst=dayfirst)
     where = f" in {tz}" if tz else ""
+    how = f" (the column is {parsed.note})" if parsed.note else ""
     probs.add("ts", parsed.missing, lambda i: f"time ({label}) is missing")
-    probs.add("ts", parsed.unreadable, lambda i: f"time {_text(cols, i)!r} cannot be read as a time{where}")
+    probs.add("ts", parsed.unreadable,
+              lambda i: f"time {_text(cols, i)!r} cannot be read as a time{where}{how}")  # fmt: skip
     return parsed.values
 
 
@@ -166,8 +197,14 @@ def _values(table: pa.Table, colmap: ColumnMap, probs: _Problems) -> dict[str, n
         if name not in colmap.fields:
             out[name] = np.zeros(n) if name == "volume" else np.full(n, np.nan)
             continue
-        col = table.column(colmap.fields[name])
-        parsed: Parsed = parse_numbers(col, colmap.fields[name], probs.source.name)
+        source_col = colmap.fields[name]
+        if name == "volume" and colmap.tick_volume is not None and _all_zero(table.column(source_col)):
+            source_col = colmap.tick_volume  # MetaTrader: no real volume (forex), so the tick volume
+        if name == "volume" and colmap.tick_volume is not None:
+            unused = colmap.tick_volume if source_col == colmap.fields[name] else colmap.fields[name]
+            probs.ignored.append(unused)
+        col = table.column(source_col)
+        parsed: Parsed = parse_numbers(col, source_col, probs.source.name)
         if name != "adj_close":
             probs.add(name, parsed.missing, _missing(name))
         probs.add(name, parsed.unreadable, _not_a_number(name, col))
@@ -177,6 +214,14 @@ def _values(table: pa.Table, colmap: ColumnMap, probs: _Problems) -> dict[str, n
     probs.add("adj_close", given & ~(np.isfinite(adj) & (adj > 0)),
               lambda i: f"adj_close is {adj[i]}: prices must be finite and positive")  # fmt: skip
     return out
+
+
+def _all_zero(col: pa.ChunkedArray) -> bool:
+    try:
+        values = pc.cast(col, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return bool(pc.all(pc.equal(values.fill_null(0.0), 0.0)).as_py() in (True, None))
 
 
 def _missing(name: str) -> Reason:

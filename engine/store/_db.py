@@ -1,73 +1,102 @@
-"""One DuckDB database per file and process, a cursor per thread, one writer at a time.
+"""DuckDB files opened only as long as they are used, so many processes share one store.
 
-The store, and later the job service and the cluster, share this: ``open_database``
-returns the process's single connection to a file (opening it on first use), each
-thread reads through its own cursor, and ``write()`` runs a transaction under a
-process-wide lock so readers see the old or the new data, never a mix.
+DuckDB lets a file be open in many processes read-only, or in one process read-write.
+So a read attaches the file read-only and a write attaches it read-write, each only
+for as long as it runs, and a process that finds the file locked by another waits a
+little (another process's read or write is short) before it gives up with a message
+that names the holder. A process that owns the file for its whole life (the job
+service, which writes job records all the time) holds it open instead, and says so in
+a marker file beside it, so that others are told at once who holds it and what to do.
+
+Within a process, ``open_database`` hands every caller the one attachment of a file
+(counted; the last ``release`` detaches it), each thread reads through its own cursor,
+and ``write()`` runs a transaction under a process-wide lock so readers see the old or
+the new data, never a mix. All files are attached to one in-memory DuckDB per process:
+attaching a file to it costs a few milliseconds, a new DuckDB instance a hundred.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from engine.store._errors import StoreError
+from engine.store._errors import StoreBusyError, StoreError
 
 _registry: dict[tuple[int, Path], Database] = {}
-_registry_lock = threading.Lock()
+_changed = threading.Condition(threading.Lock())
+_roots: dict[int, duckdb.DuckDBPyConnection] = {}
+_aliases = itertools.count(1)
 
+def _lock_wait() -> float:
+    try:
+        return max(0.0, float(os.environ.get("ANVIL_DB_WAIT") or 30))
+    except ValueError:
+        return 30.0
+
+
+LOCK_WAIT = _lock_wait()
+"""Seconds to wait for another process to let go of the store file (``$ANVIL_DB_WAIT``)."""
 
 CATALOG = "anvil"
-"""The name the store's file is attached under in every connection."""
+"""The prefix of the names store files are attached under (``anvil_1``, ``anvil_2`` ...)."""
+
+
+def _root() -> duckdb.DuckDBPyConnection:
+    """This process's in-memory DuckDB, which every store file is attached to."""
+    pid = os.getpid()
+    root = _roots.get(pid)
+    if root is None:
+        root = _roots[pid] = duckdb.connect(":memory:")
+    return root
 
 
 class Database:
-    """A DuckDB file opened once in this process, shared by every ``open_database`` caller.
+    """A DuckDB file attached in this process, shared by every ``open_database`` caller.
 
     Use ``cursor()`` to read (one cursor per thread) and ``write()`` to change data.
     """
 
-    def __init__(self, path: Path, read_only: bool) -> None:
+    def __init__(self, path: Path, read_only: bool, wait: float) -> None:
         self.path = path
         self.read_only = read_only
         self._users = 0
+        self._held = 0  # users that keep it for their whole life (Store.database)
         self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._write_lock = threading.RLock()
+        self.catalog = f"{CATALOG}_{next(_aliases)}"
+        self._open = False
         _check_is_duckdb(path)
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        # The file is attached under a fixed name, so its own name (market.duckdb,
-        # jobs.duckdb ...) can never clash with a schema name in our queries.
-        self._root: duckdb.DuckDBPyConnection | None = duckdb.connect(":memory:")
-        mode = " (READ_ONLY)" if read_only else ""
-        quoted = str(path).replace("'", "''")
-        try:
-            self._root.execute(f"ATTACH '{quoted}' AS {CATALOG}{mode}")
-            self._root.execute(f"USE {CATALOG}")
-        except duckdb.Error as exc:
-            self._root.close()
-            self._root = None
-            raise StoreError(_open_failure(path, read_only, exc)) from exc
+        elif not path.exists():
+            raise StoreError(f"the store {path} does not exist, so it cannot be opened read-only")
+        _attach(path, self.catalog, read_only, wait)
+        self._open = True
 
     @property
     def closed(self) -> bool:
-        return self._root is None
+        return not self._open
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor on the database (created on first use)."""
-        root = self._root
-        if root is None:
+        if not self._open:
             raise StoreError(f"the store {self.path} is closed; open it again with engine.store.Store()")
         cur = getattr(self._local, "cursor", None)
         if cur is None:
-            cur = root.cursor()
-            cur.execute(f"USE {CATALOG}")  # each cursor has its own default catalog
+            cur = _root().cursor()
+            cur.execute(f"USE {self.catalog}")  # each cursor has its own default catalog
             self._local.cursor = cur
+            self._cursors.append(cur)
         return cur
 
     @contextmanager
@@ -93,48 +122,162 @@ class Database:
                 self._local.in_write = False
 
     def _close(self) -> None:
-        root, self._root = self._root, None
-        if root is not None:
-            root.close()  # closes every cursor made from it
+        if not self._open:
+            return
+        self._open = False
+        for cur in self._cursors:
+            try:
+                cur.close()
+            except duckdb.Error:
+                pass
+        self._cursors.clear()
+        try:
+            _root().execute(f"DETACH {self.catalog}")  # lets go of the file (and its lock)
+        except duckdb.Error:
+            pass
 
 
-def open_database(path: str | os.PathLike[str], read_only: bool = False) -> Database:
-    """The process's connection to the DuckDB file at ``path``, opened on first use.
+def _attach(path: Path, catalog: str, read_only: bool, wait: float) -> None:
+    """Attach ``path`` to this process's DuckDB, waiting up to ``wait`` seconds while
+    another process holds a lock on it (at once refused if a process owns it)."""
+    quoted = str(path).replace("'", "''")
+    mode = " (READ_ONLY)" if read_only else ""
+    deadline = time.monotonic() + wait
+    pause = 0.005
+    while True:
+        try:
+            _root().execute(f"ATTACH '{quoted}' AS {catalog}{mode}")
+            return
+        except duckdb.Error as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise StoreError(_open_failure(path, read_only, exc)) from exc
+            holder = owner(path)
+            if holder is not None:
+                raise StoreBusyError(_owned_message(path, holder), holder.get("url")) from exc
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"the store {path} is in use by another process, which kept it for {wait:g} s ({text}); "
+                    "close that process (a Python session that holds a Store's .database, say), or point "
+                    "ANVIL_DB (or Store(path=...)) at another file; ANVIL_DB_WAIT sets how long to wait"
+                ) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
-    Every call must be paired with ``release``; the file is closed when the last user
-    releases it. A child process (after ``fork``) opens its own connection.
+
+def open_database(path: str | os.PathLike[str], read_only: bool = False, *, wait: float | None = None) -> Database:
+    """The process's attachment of the DuckDB file at ``path``, made on first use.
+
+    Every call must be paired with ``release``; the file is detached (and its lock
+    released) when the last user releases it. A child process (after ``fork``) attaches
+    its own. A reader gets the read-write attachment when one is open in this process;
+    a writer waits for this process's readers to finish.
+
+    Args:
+        wait: seconds to wait for other processes to let go of the file
+            (default ``LOCK_WAIT``).
 
     Raises:
-        StoreError: if the file is locked by another process, is not a DuckDB file,
-            or is already open read-only in this process and a writer is asked for.
+        StoreBusyError: a process owns the file (the job service): use it, or stop it.
+        StoreError: the file is locked by another process for longer than ``wait``,
+            is not a DuckDB file, or is held open read-only in this process and a
+            writer is asked for.
     """
     resolved = Path(path).expanduser().resolve()
     key = (os.getpid(), resolved)
-    with _registry_lock:
-        db = _registry.get(key)
-        if db is not None and db.closed:
-            db = None
-        if db is not None and db.read_only and not read_only:
-            raise StoreError(
-                f"the store {resolved} is already open read-only in this process; close it "
-                "before opening it for writing"
-            )
-        if db is None:
-            db = Database(resolved, read_only)
-            _registry[key] = db
-        db._users += 1
-        return db
+    limit = LOCK_WAIT if wait is None else wait
+    deadline = time.monotonic() + limit
+    with _changed:
+        while True:
+            db = _registry.get(key)
+            if db is not None and db.closed:
+                db = None
+            if db is not None and db.read_only and not read_only:
+                left = deadline - time.monotonic()
+                if left <= 0 or db._held:
+                    raise StoreError(
+                        f"the store {resolved} is held open read-only in this process; close that Store "
+                        "before changing data"
+                    )
+                _changed.wait(min(left, 0.5))
+                continue
+            if db is None:
+                db = Database(resolved, read_only, limit)
+                _registry[key] = db
+            db._users += 1
+            return db
 
 
 def release(db: Database) -> None:
-    """Give back a database from ``open_database``; the last user closes it."""
-    with _registry_lock:
+    """Give back a database from ``open_database``; the last user detaches it."""
+    with _changed:
         db._users -= 1
         if db._users > 0:
             return
-        _registry.pop((os.getpid(), db.path), None)
+        if _registry.get((os.getpid(), db.path)) is db:
+            del _registry[(os.getpid(), db.path)]
         with db._write_lock:
             db._close()
+        _changed.notify_all()
+
+
+# -- who owns a file for a long time ----------------------------------------------------
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + ".owner")
+
+
+def claim(path: Path, what: str, url: str | None = None) -> None:
+    """Say beside ``path`` that this process holds it open for a long time: ``what``
+    (``"the anvil service"``) and the ``url`` others can use instead."""
+    info = {"pid": os.getpid(), "what": what, "url": url, "command": " ".join(sys.argv)[:300]}
+    tmp = path.with_name(path.name + ".owner.tmp")
+    try:
+        tmp.write_text(json.dumps(info))
+        tmp.replace(_marker(path))
+    except OSError:
+        pass  # a read-only folder: others are told less, nothing breaks
+
+
+def unclaim(path: Path) -> None:
+    """Remove this process's marker beside ``path``, if it is this process's."""
+    marker = _marker(path)
+    try:
+        if json.loads(marker.read_text()).get("pid") == os.getpid():
+            marker.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def owner(path: Path) -> dict[str, object] | None:
+    """The marker of another live process that holds ``path`` open, or None."""
+    try:
+        info = json.loads(_marker(path).read_text())
+        pid = int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return dict(info)
+
+
+def _owned_message(path: Path, holder: dict[str, object]) -> str:
+    what = f"{holder.get('what') or 'a process'} (pid {holder['pid']})"
+    url = holder.get("url")
+    if url:
+        return (
+            f"the store {path} is held by {what}, which owns it while it runs; go through it with "
+            f"--url {url} (`anvil data import FILE --url {url}`, `anvil data list --url {url}`, "
+            f"`anvil jobs submit ... --url {url}`), or stop it to use the file directly"
+        )
+    return f"the store {path} is held by {what} ({holder.get('command')}); stop it to use the file directly"
 
 
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
@@ -159,11 +302,6 @@ def _check_is_duckdb(path: Path) -> None:
 
 def _open_failure(path: Path, read_only: bool, exc: Exception) -> str:
     text = str(exc)
-    if "lock" in text.lower():
-        return (
-            f"the store {path} is in use by another process ({text}); close that process, "
-            "or point ANVIL_DB (or Store(path=...)) at another file"
-        )
     if read_only and not path.exists():
         return f"the store {path} does not exist, so it cannot be opened read-only"
     return f"cannot open the store {path}: {text}"

@@ -14,6 +14,18 @@ class StoreError(EngineError):
     """Base class of the store's errors; raised itself when the database cannot be used."""
 
 
+class StoreBusyError(StoreError):
+    """The store file is owned by another process (the job service) for as long as it runs.
+
+    Attributes:
+        url: where that process can be reached instead (``--url``), or None.
+    """
+
+    def __init__(self, message: str, url: object = None) -> None:
+        super().__init__(message)
+        self.url = None if url is None else str(url)
+
+
 class SourceError(StoreError, ValueError):
     """A file, frame or table that cannot be imported as a whole: wrong format, missing
     columns, unreadable. Names the source and the column."""

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.store._dates import YEAR_FIRST, as_iso
 from engine.store._errors import SourceError
 
 _OFFSET = r"(?:[zZ]|[+-]\d{2}:?\d{2})$"
@@ -28,11 +29,13 @@ class Parsed:
         values: int64 ns (times) or float64; unusable rows hold 0 or NaN.
         missing: rows with no value (null or empty).
         unreadable: rows with a value that is not a time / not a number.
+        note: how the values were read, for messages (``read day-first (%d/%m/%Y)``).
     """
 
     values: np.ndarray
     missing: np.ndarray
     unreadable: np.ndarray
+    note: str = ""
 
 
 def _null_mask(col: pa.ChunkedArray) -> np.ndarray:
@@ -63,13 +66,21 @@ def parse_numbers(col: pa.ChunkedArray, field: str, source: str) -> Parsed:
     raise SourceError(f"{source}: column {field!r} holds {t} values, not numbers")
 
 
-def parse_times(cols: list[pa.ChunkedArray], tz: str | None, field: str, source: str) -> Parsed:
+def parse_times(
+    cols: list[pa.ChunkedArray], tz: str | None, field: str, source: str, *,
+    date_format: str | None = None, dayfirst: bool | None = None,
+) -> Parsed:  # fmt: skip
     """int64 nanoseconds since the epoch in UTC from one time column (or a date and a
     time-of-day column joined). Times with an offset or zone are converted to UTC;
     times without one are read in ``tz`` (UTC when None).
 
+    Text dates are read in one order for the whole column (see ``engine.store._dates``):
+    ``date_format`` (a strptime format such as ``%d/%m/%Y``) or ``dayfirst`` say which,
+    else the column's values must settle it.
+
     Raises:
-        SourceError: a column of a type that cannot hold times (booleans, say).
+        SourceError: a column of a type that cannot hold times (booleans, say), or
+            dates that read both day-first and month-first with neither option given.
     """
     col = cols[0] if len(cols) == 1 else _joined(cols)
     t = col.type
@@ -83,7 +94,7 @@ def parse_times(cols: list[pa.ChunkedArray], tz: str | None, field: str, source:
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         return _from_epoch(col, missing)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
-        return _from_strings(col, tz)
+        return _from_strings(col, tz, date_format=date_format, dayfirst=dayfirst, label=field, source=source)
     raise SourceError(f"{source}: column {field!r} holds {t} values, not times")
 
 
@@ -135,14 +146,23 @@ def _from_epoch(col: pa.ChunkedArray, missing: np.ndarray) -> Parsed:
     return Parsed(ns, missing, ~ok & ~missing)
 
 
-def _from_strings(col: pa.ChunkedArray, tz: str | None) -> Parsed:
+def _from_strings(
+    col: pa.ChunkedArray, tz: str | None, *, date_format: str | None = None, dayfirst: bool | None = None,
+    label: str = "ts", source: str = "",
+) -> Parsed:  # fmt: skip
     text = pd.Series(col.to_pandas(), dtype="string").str.strip()
     missing = np.asarray((text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True))
+    if date_format is not None:
+        return _with_format(text, missing, date_format, tz)
+    text, order = as_iso(text, dayfirst=dayfirst, label=label, source=source)
+    note = f"read {order.describe()}" if order is not None and order.order != YEAR_FIRST else ""
     ns = np.zeros(len(text), dtype=np.int64)
     todo = ~missing
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas warns when it falls back to parsing one by one
-        for fmt in ("ISO8601", None, "mixed"):
+        warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
+        # ISO 8601 first; else one format inferred from the first value, for every row
+        # (never row by row: "mixed" would read 02/01 and 13/01 in two different orders).
+        for fmt in ("ISO8601", None):
             if not todo.any():
                 break
             rows = np.flatnonzero(todo)
@@ -151,7 +171,24 @@ def _from_strings(col: pa.ChunkedArray, tz: str | None) -> Parsed:
             good = ~bad
             ns[rows[good]] = done[good]
             todo[rows[good]] = False
-    return Parsed(ns, missing, todo)
+    return Parsed(ns, missing, todo, note)
+
+
+_TIME_SUFFIXES = ("", " %H:%M:%S", " %H:%M", " %H:%M:%S.%f", "T%H:%M:%S")
+
+
+def _with_format(text: pd.Series, missing: np.ndarray, date_format: str, tz: str | None) -> Parsed:
+    """Every value read with ``date_format`` (a time of day after it is allowed)."""
+    ns = np.zeros(len(text), dtype=np.int64)
+    todo = ~missing
+    for suffix in _TIME_SUFFIXES if "%H" not in date_format else ("",):
+        if not todo.any():
+            break
+        rows = np.flatnonzero(todo)
+        done, bad = _parse_strings(text.iloc[rows], date_format + suffix, tz)
+        ns[rows[~bad]] = done[~bad]
+        todo[rows[~bad]] = False
+    return Parsed(ns, missing, todo, f"read with date_format={date_format!r}")
 
 
 def _parse_strings(text: pd.Series, fmt: str | None, tz: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,8 +181,39 @@ def _delimiter(header: bytes) -> str:
     return ","
 
 
+_BINANCE_KLINES = ("open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
+                   "taker_buy_volume", "taker_buy_quote_volume", "ignore")  # fmt: skip
+_TIME_OF_DAY = re.compile(rb"^\d{1,2}:\d{2}")
+_DECIMAL_COMMA = re.compile(rb"(?:^|[;\t])\s*-?\d+,\d+\s*(?=$|[;\t])")
+
+
+def _headerless_names(first: bytes, delimiter: str, label: str) -> list[str] | None:
+    """Column names for a CSV whose first line is data (no field holds a letter), or None
+    when it has a header: Binance klines (12 columns), MetaTrader 4 history (date,
+    time, open, high, low, close, volume), or ts, open, high, low, close [, volume]."""
+    fields = [f.strip() for f in first.strip().split(delimiter.encode())]
+    if any(re.search(rb"[A-Za-z]", f) for f in fields if not re.fullmatch(rb"[-+]?\d[\d.]*[eE][-+]?\d+", f)):
+        return None
+    n = len(fields)
+    if n == len(_BINANCE_KLINES):
+        return list(_BINANCE_KLINES)
+    if n == 7 and _TIME_OF_DAY.match(fields[1]):
+        return ["date", "time", "open", "high", "low", "close", "volume"]
+    if n in (5, 6):
+        return ["ts", "open", "high", "low", "close", "volume"][:n]
+    raise SourceError(
+        f"{label} has no header line and {n} columns, which anvil cannot place; add a header line "
+        "(ts,open,high,low,close,volume) and map unusual names with columns= (--columns)"
+    )
+
+
 def _read_csv(label: str, head: bytes, where: Path | bytes) -> RawSource:
-    delimiter = _delimiter(head.split(b"\n", 1)[0])
+    lines = head.lstrip(b"\xef\xbb\xbf").split(b"\n")
+    delimiter = _delimiter(lines[0])
+    names = _headerless_names(lines[0].rstrip(b"\r"), delimiter, label) if lines[0].strip() else None
+    header_lines = 0 if names is not None else _HEADER_LINES
+    sample = [ln.rstrip(b"\r") for ln in lines[header_lines:-1]]
+    decimal = "," if delimiter != "," and any(_DECIMAL_COMMA.search(ln) for ln in sample) else "."
 
     def read(threads: bool) -> tuple[pa.Table, list[tuple[int | None, str, int, int]]]:
         bad: list[tuple[int | None, str, int, int]] = []
@@ -193,10 +225,11 @@ def _read_csv(label: str, head: bytes, where: Path | bytes) -> RawSource:
         src = str(where) if isinstance(where, Path) else pa.BufferReader(where)
         table = pacsv.read_csv(
             src,
-            read_options=pacsv.ReadOptions(use_threads=threads),
+            read_options=pacsv.ReadOptions(use_threads=threads, column_names=names),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, invalid_row_handler=on_bad_row, ignore_empty_lines=False
             ),
+            convert_options=pacsv.ConvertOptions(decimal_point=decimal),
         )
         return table, bad
 
@@ -215,7 +248,7 @@ def _read_csv(label: str, head: bytes, where: Path | bytes) -> RawSource:
     shifted = skipped - np.arange(len(skipped))
 
     def line_of(rows: np.ndarray) -> np.ndarray:
-        kept = np.asarray(rows, dtype=np.int64) + _HEADER_LINES + 1
+        kept = np.asarray(rows, dtype=np.int64) + header_lines + 1
         return kept + np.searchsorted(shifted, kept, side="right")
 
     bad_lines = tuple((int(n), text, actual) for n, text, _, actual in bad if n is not None)

@@ -53,6 +53,8 @@ class ImportReport:
         rows_bad: rows that broke a rule (skipped with ``skip_bad=True``, else the
             import was rejected).
         rows_skipped: bad rows left out of the store (0 unless ``skip_bad=True``).
+        rows_empty: rows with a time and no prices at all (Yahoo writes ``null`` on
+            such days), left out of the store and not counted as bad.
         duplicates: rows repeating another row exactly, stored once.
         problems: the first bad rows, with reasons (up to 20).
         series: per series, bars added, changed and already present.
@@ -64,6 +66,7 @@ class ImportReport:
     rows_bad: int = 0
     rows_skipped: int = 0
     duplicates: int = 0
+    rows_empty: int = 0
     problems: tuple[RowProblem, ...] = ()
     series: tuple[SeriesChange, ...] = field(default=())
     ignored_columns: tuple[str, ...] = ()
@@ -87,6 +90,8 @@ class ImportReport:
         ]
         if self.duplicates:
             lines.append(f"  {_rows(self.duplicates)} repeated an earlier row exactly and were stored once")
+        if self.rows_empty:
+            lines.append(f"  {_rows(self.rows_empty)} had a time but no prices (null) and were left out")
         if self.rows_skipped:
             lines.append(f"  {_rows(self.rows_skipped, 'bad row')} skipped")
         for s in self.series:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from engine.bars import Bars
 from engine.store import _export, _importer, _query, _resample
 from engine.store._clean import clean
-from engine.store._db import Database, open_database, release
+from engine.store._db import Database, claim, open_database, release, unclaim
 from engine.store._errors import StoreError, TimeframeError
 from engine.store._paths import resolve_path
 from engine.store._query import SeriesInfo, TimeLike
@@ -23,13 +26,19 @@ from engine.store._sample import SAMPLE_TIMEFRAME, sample_paths
 from engine.store._schema import check_schema, create_schema, has_schema
 from engine.store._timeframe import Timeframe, parse_timeframe
 
+DEFAULT_TIMEFRAME = "1d"
+"""What a read without a timeframe uses, when stored (never made by resampling)."""
+
 
 class Store:
-    """Bars by (symbol, timeframe, time) in one DuckDB file.
+    """Bars by (symbol, timeframe, time) in one DuckDB file, shared with other processes.
 
-    One connection per file and process is shared by every ``Store`` on that file;
-    each thread reads through its own cursor, and imports are single transactions, so
-    readers see the old or the new data, never a mix.
+    A Store holds nothing open between calls: each read attaches the file read-only
+    for as long as it runs, each import attaches it read-write, writes one
+    transaction and lets go. So a notebook, several ``anvil`` commands and a running
+    sweep can use one file at once (a process that finds it busy waits a little).
+    ``database`` is for a process that owns the file for its whole life, such as the
+    job service: it stays open until ``close``.
 
         with Store() as store:                       # ANVIL_DB, or the user's data folder
             store.import_bars("aapl.csv", symbol="AAPL", timeframe="1d")
@@ -43,8 +52,9 @@ class Store:
             created (not when an existing store is opened).
 
     Raises:
-        StoreError: the file is in use by another process, is not an anvil store, or
-            was written by a newer anvil.
+        StoreBusyError: the job service owns the file; the message says how to use it.
+        StoreError: the file is kept busy by another process, is not an anvil store,
+            or was written by a newer anvil.
     """
 
     def __init__(
@@ -52,38 +62,83 @@ class Store:
     ) -> None:
         self.path = resolve_path(path)
         self.read_only = read_only
-        self._db: Database | None = open_database(self.path, read_only)
-        try:
-            self._prepare(sample)
-        except BaseException:
-            self.close()
-            raise
+        self._closed = False
+        self._held: Database | None = None
+        self._prepare(sample)
 
     def _prepare(self, sample: bool) -> None:
-        db = self.database
-        if not has_schema(db.cursor()):
-            if self.read_only or db.read_only:
-                raise StoreError(f"{self.path} is not an anvil store (it has no market tables)")
-            with db.write() as cur:
-                if not has_schema(cur):
-                    create_schema(cur)
-                    if sample:
-                        self.import_sample()
-        check_schema(db.cursor(), self.path)
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            with self._reading() as cur:
+                if has_schema(cur):
+                    check_schema(cur, self.path)
+                    return
+        if self.read_only and not self.path.exists():
+            raise StoreError(f"the store {self.path} does not exist, so it cannot be opened read-only")
+        if self.read_only:
+            raise StoreError(f"{self.path} is not an anvil store (it has no market tables)")
+        with self._writing() as cur:
+            if not has_schema(cur):
+                create_schema(cur)
+                if sample:
+                    self.import_sample()
+            check_schema(cur, self.path)
 
     # -- lifecycle ----------------------------------------------------------
     @property
     def database(self) -> Database:
-        """The shared connection (for other tables in the same file: jobs, results)."""
-        if self._db is None:
+        """The file held open (read-write unless ``read_only``) until ``close``: for a
+        process that owns the store, and for other tables in the same file (jobs).
+        Other processes cannot open the file meanwhile."""
+        if self._closed:
             raise StoreError(f"the store {self.path} is closed; open a new Store")
-        return self._db
+        if self._held is None:
+            self._held = open_database(self.path, self.read_only)
+            self._held._held += 1
+        return self._held
+
+    def hold(self, what: str, url: str | None = None) -> Database:
+        """Hold the file open until ``close`` and tell other processes who holds it
+        (``what``) and where to go instead (``url``), e.g. the job service."""
+        db = self.database
+        claim(self.path, what, url)
+        return db
 
     def close(self) -> None:
-        """Let go of the database; the last Store on a file closes it. Idempotent."""
-        db, self._db = self._db, None
+        """Let go of a held database; a closed Store cannot be used. Idempotent."""
+        self._closed = True
+        db, self._held = self._held, None
         if db is not None:
+            unclaim(self.path)
+            db._held -= 1
             release(db)
+
+    @contextmanager
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for reads, on the held database or the file attached read-only for now."""
+        if self._closed:
+            raise StoreError(f"the store {self.path} is closed; open a new Store")
+        if self._held is not None:
+            yield self._held.cursor()
+            return
+        db = open_database(self.path, read_only=True)
+        try:
+            yield db.cursor()
+        finally:
+            release(db)
+
+    @contextmanager
+    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction, on the held database or the file attached for now."""
+        if self._closed:
+            raise StoreError(f"the store {self.path} is closed; open a new Store")
+        self._writable()
+        db = self._held if self._held is not None else open_database(self.path, read_only=False)
+        try:
+            with db.write() as cur:
+                yield cur
+        finally:
+            if db is not self._held:
+                release(db)
 
     def __enter__(self) -> Store:
         return self
@@ -94,7 +149,7 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._db is None else ("read-only" if self.read_only else "open")
+        state = "closed" if self._closed else ("read-only" if self.read_only else "open")
         return f"<Store {self.path} ({state})>"
 
     # -- import ---------------------------------------------------------------
@@ -108,6 +163,9 @@ class Store:
         format: str | None = None,  # noqa: A002
         tz: str | None = None,
         skip_bad: bool = False,
+        date_format: str | None = None,
+        dayfirst: bool | None = None,
+        columns: dict[str, str] | None = None,
     ) -> ImportReport:
         """Import bars, replacing stored bars at the same (symbol, timeframe, time).
 
@@ -130,6 +188,14 @@ class Store:
                 Times with an offset or zone are converted to UTC.
             skip_bad: import the good rows and report the bad ones, instead of
                 rejecting the source.
+            date_format: how text dates are written, as a strptime format
+                (``"%d/%m/%Y"``, ``"%d.%m.%Y %H:%M"``); by default the whole column
+                decides between day-first and month-first, and a column that reads
+                both ways is refused.
+            dayfirst: True for ``DD/MM/YYYY``, False for ``MM/DD/YYYY``, when the
+                dates themselves cannot tell.
+            columns: field -> source column, for names anvil does not know
+                (``{"ts": "Time", "close": "Last"}``; ``{"ts": "Date+Time"}`` joins two).
 
         Returns:
             An ImportReport: rows read, bad and skipped rows, bars added / changed /
@@ -144,34 +210,84 @@ class Store:
         if tz is not None:
             _check_zone(tz)
         raw = read_source(source, name=name, format=format)
-        batch = clean(raw, symbol, tz, skip_bad)
+        batch = clean(raw, symbol, tz, skip_bad, date_format=date_format, dayfirst=dayfirst, columns=columns)
         tfs = _importer.timeframes(batch, timeframe)
-        with self.database.write() as cur:
+        with self._writing() as cur:
             return _importer.write(cur, batch, tfs)
 
     def import_sample(self) -> list[ImportReport]:
         """Import the shipped S&P 500 (SPX) and NASDAQ (IXIC) daily sample."""
         return [self.import_bars(p, timeframe=SAMPLE_TIMEFRAME) for p in sample_paths()]
 
-    def delete(self, symbol: str, timeframe: str | None = None) -> int:
-        """Remove a symbol's bars (of one timeframe, or all). Returns the bars removed."""
+    def delete(self, symbol: str, timeframe: str | Timeframe | None = None) -> list[SeriesInfo]:
+        """Remove a symbol's bars, of one timeframe or all of them.
+
+        Returns:
+            What was deleted: one ``SeriesInfo`` (timeframe, first, last, bars) per
+            series; empty when nothing was stored.
+        """
         self._writable()
         tf = None if timeframe is None else parse_timeframe(timeframe).name
-        with self.database.write() as cur:
-            ids = [i for t, i in _query.series_of(cur, symbol).items() if tf in (None, t)]
+        with self._writing() as cur:
+            ids = {t: i for t, i in _query.series_of(cur, symbol).items() if tf in (None, t)}
+            gone = [info for info in _query.catalog(cur) if info.symbol == symbol and info.timeframe in ids]
             if not ids:
-                return 0
-            row = cur.execute(
-                "DELETE FROM anvil_market.bar_data WHERE series_id IN (SELECT unnest($ids::INTEGER[]))", {"ids": ids}
-            ).fetchone()
-            cur.execute("DELETE FROM anvil_market.series WHERE id IN (SELECT unnest($ids::INTEGER[]))", {"ids": ids})
-            return int(row[0]) if row else 0
+                return []
+            cur.execute(
+                "DELETE FROM anvil_market.bar_data WHERE series_id IN (SELECT unnest($ids::INTEGER[]))",
+                {"ids": list(ids.values())},
+            )
+            cur.execute(
+                "DELETE FROM anvil_market.series WHERE id IN (SELECT unnest($ids::INTEGER[]))",
+                {"ids": list(ids.values())},
+            )
+            return gone
+
+    def delete_series(self, symbol: str, timeframe: str | Timeframe | None = None) -> list[SeriesInfo]:
+        """``delete``, refusing a symbol (or timeframe) that is not stored.
+
+        Raises:
+            NoDataError: nothing to delete; the message lists what the store holds.
+        """
+        gone = self.delete(symbol, timeframe)
+        if not gone:
+            tf = DEFAULT_TIMEFRAME if timeframe is None else parse_timeframe(timeframe).name
+            raise _query.no_data(self.catalog(), symbol, tf, None, None, self.path)
+        return gone
 
     # -- query ----------------------------------------------------------------
+    def pick_timeframe(self, symbol: str, timeframe: str | Timeframe | None = None) -> Timeframe:
+        """The timeframe a read of ``symbol`` uses: the one given, else ``1d`` if stored.
+
+        Never resamples implicitly: without a timeframe, a symbol stored only at other
+        timeframes is refused with the ones it has and how to ask.
+
+        Raises:
+            TimeframeError: no timeframe given and no ``1d`` bars stored for ``symbol``.
+            NoDataError: nothing stored for ``symbol``.
+        """
+        if timeframe is not None:
+            return parse_timeframe(timeframe)
+        with self._reading() as cur:
+            stored = _query.series_of(cur, symbol)
+            if DEFAULT_TIMEFRAME in stored:
+                return parse_timeframe(DEFAULT_TIMEFRAME)
+            infos = _query.catalog(cur)
+        if not stored:
+            raise _query.no_data(infos, symbol, DEFAULT_TIMEFRAME, None, None, self.path)
+        mine = sorted((i for i in infos if i.symbol == symbol), key=lambda i: parse_timeframe(i.timeframe))
+        have = ", ".join(str(i) for i in mine)
+        tf = mine[0].timeframe
+        raise TimeframeError(
+            f"no timeframe given and {symbol} has no {DEFAULT_TIMEFRAME} bars, only {have}; say which: "
+            f"timeframe={tf!r} for the stored bars (CLI --timeframe {tf}), or timeframe='1d' to build daily "
+            f"bars from them (--timeframe 1d) — anvil does not resample unless asked"
+        )
+
     def bars(
         self,
         symbol: str,
-        timeframe: str | Timeframe,
+        timeframe: str | Timeframe | None = None,
         start: TimeLike | None = None,
         end: TimeLike | None = None,
         *,
@@ -181,9 +297,12 @@ class Store:
         """A symbol's bars in [start, end] as ``engine.Bars``.
 
         A timeframe that is not stored is resampled from the coarsest stored one that
-        divides it (``1m`` → ``5m``, ``1h``, ``1d``), inside DuckDB.
+        divides it (``1m`` → ``5m``, ``1h``, ``1d``), inside DuckDB. Without a
+        timeframe, ``1d`` bars if stored; a symbol with only other timeframes is
+        refused, never resampled unasked (see ``pick_timeframe``).
 
         Args:
+            timeframe: ``"1h"``, ``"1d"`` ...; None for the stored ``1d`` bars.
             start, end: inclusive bounds (strings, datetimes, ``pd.Timestamp``, int ns);
                 naive times are UTC; a date alone as ``end`` includes that whole day.
             adjusted: scale open, high, low, close by ``adj_close / close`` where the
@@ -194,16 +313,21 @@ class Store:
         Raises:
             NoDataError: nothing stored for that symbol and timeframe, or nothing in
                 the range; the message lists what the store holds.
+            TimeframeError: no timeframe given and no ``1d`` bars stored.
         """
         if partial not in _resample.PARTIAL:
             raise ValueError(f"partial={partial!r}: use 'drop' or 'keep'")
-        tf = parse_timeframe(timeframe)
+        with self._reading():  # one attachment for every step below
+            return self._bars(symbol, timeframe, start, end, adjusted, partial)
+
+    def _bars(self, symbol: str, timeframe: str | Timeframe | None, start: TimeLike | None, end: TimeLike | None,
+              adjusted: bool, partial: str) -> Bars:  # fmt: skip
+        tf = self.pick_timeframe(symbol, timeframe)
         lo, hi = _bounds(start, end)
-        cur = self.database.cursor()
-        sid = _query.series_of(cur, symbol).get(tf.name)
-        if sid is not None:
-            table = _query.read_table(cur, sid, lo, hi, adjusted=adjusted)
-        else:
+        with self._reading() as cur:
+            sid = _query.series_of(cur, symbol).get(tf.name)
+            table = None if sid is None else _query.read_table(cur, sid, lo, hi, adjusted=adjusted)
+        if table is None:
             table = self.resample(symbol, tf, start, end, adjusted=adjusted)
             if partial == "drop" and table.num_rows and not table.column("complete")[-1].as_py():
                 table = table.slice(0, table.num_rows - 1)
@@ -242,29 +366,32 @@ class Store:
         """
         tf = parse_timeframe(timeframe)
         lo, hi = _bounds(start, end)
-        cur = self.database.cursor()
-        ids = _query.series_of(cur, symbol)
-        stored = [parse_timeframe(t) for t in ids]
-        if source is not None:
-            given = parse_timeframe(source)
-            if _resample.source_for(tf, [given]) is None:
-                raise TimeframeError(f"cannot build {tf} bars from {given} bars: {tf} must be a multiple of {given}")
-            if given not in stored:
-                raise _query.no_data(self.catalog(), symbol, given.name, lo, hi, self.path)
-            src = given
-        else:
-            found = _resample.source_for(tf, stored)
-            if found is None:
-                raise _query.no_data(self.catalog(), symbol, tf.name, lo, hi, self.path)
-            src = found
-        return _resample.resample(cur, ids[src.name], src, tf, lo, hi, adjusted=adjusted)
+        with self._reading() as cur:
+            ids = _query.series_of(cur, symbol)
+            stored = [parse_timeframe(t) for t in ids]
+            if source is not None:
+                given = parse_timeframe(source)
+                if _resample.source_for(tf, [given]) is None:
+                    raise TimeframeError(
+                        f"cannot build {tf} bars from {given} bars: {tf} must be a multiple of {given}"
+                    )
+                if given not in stored:
+                    raise _query.no_data(_query.catalog(cur), symbol, given.name, lo, hi, self.path)
+                src = given
+            else:
+                found = _resample.source_for(tf, stored)
+                if found is None:
+                    raise _query.no_data(_query.catalog(cur), symbol, tf.name, lo, hi, self.path)
+                src = found
+            return _resample.resample(cur, ids[src.name], src, tf, lo, hi, adjusted=adjusted)
 
     def catalog(self) -> list[SeriesInfo]:
         """Every stored series: symbol, timeframe, first and last bar time (UTC), bar count.
 
         ``[s.as_dict() for s in store.catalog()]`` is plain JSON-ready data.
         """
-        return _query.catalog(self.database.cursor())
+        with self._reading() as cur:
+            return _query.catalog(cur)
 
     # -- export ---------------------------------------------------------------
     def export(
@@ -284,9 +411,9 @@ class Store:
         """
         tf = parse_timeframe(timeframe)
         lo, hi = _bounds(start, end)
-        cur = self.database.cursor()
-        sid = _query.series_of(cur, symbol).get(tf.name)
-        table = None if sid is None else _query.read_table(cur, sid, lo, hi, adj_close=True)
+        with self._reading() as cur:
+            sid = _query.series_of(cur, symbol).get(tf.name)
+            table = None if sid is None else _query.read_table(cur, sid, lo, hi, adj_close=True)
         if table is None or table.num_rows == 0:
             raise _query.no_data(self.catalog(), symbol, tf.name, lo, hi, self.path)
         table = table.sort_by("ts")
@@ -297,7 +424,7 @@ class Store:
         return _export.export(table, path, format=format)
 
     def _writable(self) -> None:
-        if self.read_only or self.database.read_only:
+        if self.read_only or (self._held is not None and self._held.read_only):
             raise StoreError(f"the store {self.path} is open read-only; open it with read_only=False to change it")
 
 

@@ -83,3 +83,25 @@ def test_jobs_see_bars_uploaded_after_earlier_jobs_read_the_symbol(api, sp500_df
     assert api.post("/data", params={"symbol": "GROW", "name": "more.parquet"}, content=buf.getvalue()).status_code == 201
     after = submit(api, spec)["items"]
     assert after > before  # 400 bars make more walk-forward windows than 100
+
+
+def test_upload_options_null_rows_and_delete(api):
+    r = api.post("/data", params={"symbol": "LAST", "name": "last_price.csv", "columns": "close=Last,volume=Vol.Traded"},
+                 content=(DATA / "last_price.csv").read_bytes())  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["added"] == 48 and r.json()["ignored_columns"] == []
+    r = api.post("/data", params={"symbol": "YNULL", "name": "yahoo_nulls.csv"}, content=(DATA / "yahoo_nulls.csv").read_bytes())
+    assert r.status_code == 201 and (r.json()["rows_empty"], r.json()["added"]) == (2, 30)
+    r = api.post("/data", params={"symbol": "DAYS", "name": "d.csv", "date_format": "%d/%m/%Y"},
+                 content=(DATA / "spx_ambiguous_dates.csv").read_bytes())  # fmt: skip
+    assert r.status_code == 201 and r.json()["added"] == 7
+    bad = api.post("/data", params={"symbol": "DAYS", "name": "d.csv", "columns": "close"},
+                   content=(DATA / "spx_ambiguous_dates.csv").read_bytes())  # fmt: skip
+    assert bad.status_code == 422 and "field=column" in bad.json()["detail"][0]["msg"]
+
+    gone = api.delete("/data/LAST", params={"timeframe": "1h"})
+    assert gone.status_code == 200, gone.text
+    assert [(s["symbol"], s["timeframe"], s["bars"]) for s in gone.json()["data"]] == [("LAST", "1h", 48)]
+    again = api.delete("/data/LAST")
+    assert again.status_code == 404 and "no bars for symbol 'LAST'" in again.json()["detail"]
+    assert all(s["symbol"] != "LAST" for s in api.get("/data").json()["data"])

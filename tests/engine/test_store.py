@@ -328,9 +328,9 @@ def test_the_catalog_is_plain_data(sample_store):
 
 
 def test_delete_removes_a_series(sample_store):
-    assert sample_store.delete("SPX", "1d") == 5031
+    assert [(s.symbol, s.timeframe, s.bars) for s in sample_store.delete("SPX", "1d")] == [("SPX", "1d", 5031)]
     assert [i.symbol for i in sample_store.catalog()] == ["IXIC"]
-    assert sample_store.delete("SPX") == 0
+    assert sample_store.delete("SPX") == []
 
 
 # -- transactions and threads ----------------------------------------------------------------
