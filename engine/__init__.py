@@ -43,3 +43,23 @@ __all__ = [
     "stats_from_equity",
     "synthetic",
 ]
+
+# -- portfolios (issue 10) --
+from engine.panel import InvalidPanelError, Panel, load_panel, sample_panel  # noqa: E402
+from engine.portfolio import (  # noqa: E402
+    PORTFOLIO_METRICS,
+    PortfolioResult,
+    backtest_portfolio,
+    run_portfolio_batch,
+)
+
+__all__ += [
+    "InvalidPanelError",
+    "PORTFOLIO_METRICS",
+    "Panel",
+    "PortfolioResult",
+    "backtest_portfolio",
+    "load_panel",
+    "run_portfolio_batch",
+    "sample_panel",
+]

@@ -37,6 +37,11 @@ class Config:
         fill: "next_open" (a signal on bar t fills at the open of t+1) or "close"
             (it fills at the close of t).
         periods_per_year: bars per year for annualising; None = measured from the bars.
+        borrow_rate: portfolios: yearly cost of a short as a fraction of its value,
+            accrued at every close.
+        rebalance_threshold: portfolios: skip a trade whose weight change is smaller.
+        max_weight: portfolios: cap on |weight| per symbol (None = off); each cap
+            is recorded as a risk event.
     """
 
     initial_capital: float = 10_000.0
@@ -53,6 +58,10 @@ class Config:
     close_at_end: bool = False
     fill: str = "next_open"
     periods_per_year: float | None = None
+    # -- portfolios (issue 10) --
+    borrow_rate: float = 0.0
+    rebalance_threshold: float = 0.0
+    max_weight: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("allow_short", "integer_units", "close_at_end"):
@@ -75,6 +84,10 @@ class Config:
         _number(self, "trailing_stop", low=0.0, high=1.0, low_open=True, optional=True)
         _number(self, "max_leverage", low=0.0, low_open=True)
         _number(self, "periods_per_year", low=0.0, low_open=True, optional=True)
+        # -- portfolios (issue 10) --
+        _number(self, "borrow_rate", low=0.0)
+        _number(self, "rebalance_threshold", low=0.0)
+        _number(self, "max_weight", low=0.0, low_open=True, optional=True)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Config:

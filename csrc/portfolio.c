@@ -1,0 +1,623 @@
+/*
+ * portfolio.c -- many symbols, one cash account: the bar loop of a portfolio.
+ *
+ * Within bar t, in this order (DESIGN.md, "Portfolios"):
+ *   1. a symbol whose data has ended (t after its last bar) is closed at its
+ *      last close, exit reason ANVIL_EXIT_DELISTED;
+ *   2. fill=close: per-position stops for the positions carried into the bar;
+ *   3. the pending rebalance -- row t-1 at open[t] (next_open) or row t at
+ *      close[t] (close); the last bar's row never fills:
+ *        equity is valued at the raw fill prices (last close for symbols not
+ *        trading); weights of symbols trading at t become targets (shorts
+ *        flat unless allowed, |w| capped at max_weight, the row's gross scaled
+ *        down to max_leverage, changes under rebalance_threshold skipped);
+ *        targets become units with the one-series sizing rule; every
+ *        reduction executes first, then every increase, all increases shrunk
+ *        by one common factor when they need more cash than there is (cash
+ *        may go down to -(max_leverage - 1) x equity);
+ *   4. fill=next_open: per-position stops (a position entered at this open
+ *      is already exposed to them);
+ *   5. on the last bar with close_at_end: every position closes at the close;
+ *   6. the close marks every position (symbols not trading at their last
+ *      close) and a short pays borrow_rate / periods_per_year of its value.
+ * A symbol with no bar at the fill keeps its position. Slippage and fees apply
+ * to every fill, per symbol.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anvil.h"
+#include "metrics.h"
+
+#define PF_CASH_SLACK 1e-12 /* increases shrink only past this relative excess */
+
+/* Per-symbol state and the rebalance plan, laid out in the caller's work buffer. */
+typedef struct {
+    double *units, *avg, *entry_fees, *best, *last_close, *contrib, *fee_rate, *slip;
+    double *red_units, *red_px, *inc_units, *inc_px;
+    int64_t *entry_bar, *red_sym, *inc_sym, *inc_dir, *delist; /* delist: 2 per symbol */
+} pf_state;
+
+enum { PF_DOUBLES = 12, PF_INTS = 6 };
+
+int64_t anvil_pf_work_size(int64_t n_symbols)
+{
+    if (n_symbols < 0 || n_symbols > INT64_MAX / 8 / (PF_DOUBLES + PF_INTS))
+        return -1;
+    return n_symbols * 8 * (PF_DOUBLES + PF_INTS);
+}
+
+typedef struct {
+    const anvil_panel *p;
+    const anvil_pf_config *cfg;
+    pf_state s;
+    int64_t m;
+    double cash;
+    double fees;
+    double traded;
+    double borrow;
+    double fee_per_unit, fixed_fee;
+    const anvil_pf_outputs *out;
+    int64_t n_trades, n_events;
+    trade_acc closed;
+} pf_book;
+
+static void pf_event(pf_book *b, int64_t t, int64_t j, int32_t rule, double value)
+{
+    if (b->out && b->out->events && b->n_events < b->out->events_cap) {
+        anvil_pf_event *e = &b->out->events[b->n_events];
+        e->bar = t;
+        e->symbol = j;
+        e->rule = rule;
+        e->reserved = 0;
+        e->value = value;
+    }
+    b->n_events += 1;
+}
+
+static inline double pf_fee(const pf_book *b, int64_t j, double units, double px)
+{
+    return units * px * b->s.fee_rate[j] + units * b->fee_per_unit + b->fixed_fee;
+}
+
+static inline double pf_slip(const pf_book *b, int64_t j, int side, double price)
+{
+    return side > 0 ? price * (1.0 + b->s.slip[j]) : price * (1.0 - b->s.slip[j]);
+}
+
+static inline double pf_size(const pf_book *b, int64_t j, double exposure, double equity, double px)
+{
+    double u = (exposure * equity - b->fixed_fee) / (px * (1.0 + b->s.fee_rate[j]) + b->fee_per_unit);
+    if (b->cfg->base.integer_units)
+        u = trunc(u);
+    return u > 0.0 ? u : 0.0;
+}
+
+static void pf_add(pf_book *b, int64_t j, int64_t t, int dir, double units, double px)
+{
+    pf_state *s = &b->s;
+    double fee = pf_fee(b, j, units, px);
+    double held = fabs(s->units[j]);
+    b->cash -= dir * units * px + fee;
+    s->contrib[j] -= dir * units * px + fee;
+    b->fees += fee;
+    b->traded += units * px;
+    if (held == 0.0) {
+        s->avg[j] = px;
+        s->entry_fees[j] = fee;
+        s->entry_bar[j] = t;
+        s->best[j] = px;
+    } else {
+        s->avg[j] = (held * s->avg[j] + units * px) / (held + units);
+        s->entry_fees[j] += fee;
+        if (dir > 0 ? px > s->best[j] : px < s->best[j])
+            s->best[j] = px;
+    }
+    s->units[j] += dir * units;
+}
+
+static void pf_reduce(pf_book *b, int64_t j, int64_t t, double units, double px, int reason)
+{
+    pf_state *s = &b->s;
+    double held = fabs(s->units[j]);
+    int dir = s->units[j] > 0.0 ? 1 : -1;
+    double fee = pf_fee(b, j, units, px);
+    double share = units >= held ? 1.0 : units / held;
+    double ef = s->entry_fees[j] * share;
+    double pnl = dir * units * (px - s->avg[j]) - ef - fee;
+    double ret = pnl / (units * s->avg[j]);
+    b->cash += dir * units * px - fee;
+    s->contrib[j] += dir * units * px - fee;
+    b->fees += fee;
+    b->traded += units * px;
+    s->entry_fees[j] -= ef;
+    if (b->out && b->out->trades && b->n_trades < b->out->trades_cap) {
+        anvil_pf_trade *tr = &b->out->trades[b->n_trades];
+        tr->entry_bar = s->entry_bar[j];
+        tr->exit_bar = t;
+        tr->units = units;
+        tr->entry_price = s->avg[j];
+        tr->exit_price = px;
+        tr->entry_fees = ef;
+        tr->exit_fees = fee;
+        tr->pnl = pnl;
+        tr->ret = ret;
+        tr->direction = dir;
+        tr->exit_reason = reason;
+        tr->symbol = j;
+    }
+    b->n_trades += 1;
+    trade_acc_add(&b->closed, pnl, ret, t - s->entry_bar[j]);
+    if (units >= held) {
+        s->units[j] = 0.0;
+        s->entry_fees[j] = 0.0;
+    } else {
+        s->units[j] -= dir * units;
+    }
+}
+
+static void pf_close(pf_book *b, int64_t j, int64_t t, double price, int reason)
+{
+    double u = b->s.units[j];
+    if (u == 0.0)
+        return;
+    pf_reduce(b, j, t, fabs(u), pf_slip(b, j, u > 0.0 ? -1 : 1, price), reason);
+}
+
+/* Stop-loss, take-profit and trailing stop of symbol j within bar t (the rules
+ * of csrc/risk.h, per position). */
+static void pf_stops(pf_book *b, int64_t j, int64_t t, double o, double h, double l)
+{
+    const anvil_config *c = &b->cfg->base;
+    pf_state *s = &b->s;
+    double u = s->units[j], avg = s->avg[j];
+    if (u > 0.0) {
+        if (o > s->best[j])
+            s->best[j] = o;
+        double stop = -INFINITY;
+        int why = ANVIL_EXIT_STOP_LOSS;
+        if (c->stop_loss > 0.0)
+            stop = avg * (1.0 - c->stop_loss);
+        if (c->trailing_stop > 0.0 && s->best[j] * (1.0 - c->trailing_stop) > stop) {
+            stop = s->best[j] * (1.0 - c->trailing_stop);
+            why = ANVIL_EXIT_TRAILING_STOP;
+        }
+        double take = c->take_profit > 0.0 ? avg * (1.0 + c->take_profit) : INFINITY;
+        if (o <= stop)
+            pf_close(b, j, t, o, why);
+        else if (o >= take)
+            pf_close(b, j, t, o, ANVIL_EXIT_TAKE_PROFIT);
+        else if (l <= stop)
+            pf_close(b, j, t, stop, why);
+        else if (h >= take)
+            pf_close(b, j, t, take, ANVIL_EXIT_TAKE_PROFIT);
+        else if (h > s->best[j])
+            s->best[j] = h;
+    } else if (u < 0.0) {
+        if (o < s->best[j])
+            s->best[j] = o;
+        double stop = INFINITY;
+        int why = ANVIL_EXIT_STOP_LOSS;
+        if (c->stop_loss > 0.0)
+            stop = avg * (1.0 + c->stop_loss);
+        if (c->trailing_stop > 0.0 && s->best[j] * (1.0 + c->trailing_stop) < stop) {
+            stop = s->best[j] * (1.0 + c->trailing_stop);
+            why = ANVIL_EXIT_TRAILING_STOP;
+        }
+        double take = c->take_profit > 0.0 ? avg * (1.0 - c->take_profit) : -INFINITY;
+        if (o >= stop)
+            pf_close(b, j, t, o, why);
+        else if (o <= take)
+            pf_close(b, j, t, o, ANVIL_EXIT_TAKE_PROFIT);
+        else if (h >= stop)
+            pf_close(b, j, t, stop, why);
+        else if (l <= take)
+            pf_close(b, j, t, take, ANVIL_EXIT_TAKE_PROFIT);
+        else if (l < s->best[j])
+            s->best[j] = l;
+    }
+}
+
+/* Check one row of weights; returns the first column with an infinite weight,
+ * or -1. *any is set when some weight is not NaN where the symbol trades. */
+static inline int64_t pf_scan_row(const double *row, const uint8_t *trad, int64_t m, int *any)
+{
+    int found = 0;
+    for (int64_t j = 0; j < m; j++) {
+        double w = row[j];
+        if (isnan(w))
+            continue;
+        if (isinf(w))
+            return j;
+        found |= trad[j] != 0;
+    }
+    *any = found;
+    return -1;
+}
+
+/* The rebalance of bar t to the weights in row at raw prices px (row t of open
+ * or close). Returns -1, or the column of an infinite weight. */
+static int64_t pf_rebalance(pf_book *b, int64_t t, const double *row, const double *px,
+                            const uint8_t *trad)
+{
+    const anvil_pf_config *cfg = b->cfg;
+    const anvil_config *c = &cfg->base;
+    pf_state *s = &b->s;
+    const int64_t m = b->m;
+    int any = 0;
+    int64_t bad = pf_scan_row(row, trad, m, &any);
+    if (bad >= 0 || !any)
+        return bad;
+
+    double equity = b->cash;
+    for (int64_t j = 0; j < m; j++)
+        if (s->units[j] != 0.0)
+            equity += s->units[j] * (trad[j] ? px[j] : s->last_close[j]);
+    if (!(equity > 0.0))
+        return -1; /* a portfolio worth nothing trades no more */
+
+    /* Targets: kept in inc_units for now (NaN = no instruction). */
+    double gross = 0.0;
+    for (int64_t j = 0; j < m; j++) {
+        double w = row[j];
+        if (isnan(w) || !trad[j]) {
+            s->inc_units[j] = NAN;
+            continue;
+        }
+        if (w < 0.0 && !c->allow_short)
+            w = 0.0;
+        if (cfg->max_weight > 0.0 && fabs(w) > cfg->max_weight) {
+            pf_event(b, t, j, ANVIL_RULE_MAX_WEIGHT, w);
+            w = copysign(cfg->max_weight, w);
+        }
+        s->inc_units[j] = w;
+        gross += fabs(w);
+    }
+    double k = gross > c->max_leverage ? c->max_leverage / gross : 1.0;
+
+    int64_t n_red = 0, n_inc = 0;
+    for (int64_t j = 0; j < m; j++) {
+        double w = s->inc_units[j];
+        if (isnan(w))
+            continue;
+        if (k != 1.0)
+            w *= k;
+        double u = s->units[j];
+        if (cfg->rebalance_threshold > 0.0
+            && fabs(w - u * px[j] / equity) < cfg->rebalance_threshold)
+            continue;
+        int want = (w > 0.0) - (w < 0.0);
+        int have = (u > 0.0) - (u < 0.0);
+        double held = fabs(u);
+        if (have != 0 && have != want) {
+            s->red_sym[n_red] = j;
+            s->red_units[n_red] = held;
+            s->red_px[n_red++] = pf_slip(b, j, -have, px[j]);
+            held = 0.0;
+        }
+        if (want == 0)
+            continue;
+        double px_in = pf_slip(b, j, want, px[j]);
+        double u_in = pf_size(b, j, fabs(w), equity, px_in);
+        if (u_in > held) {
+            s->inc_sym[n_inc] = j;
+            s->inc_dir[n_inc] = want;
+            s->inc_units[n_inc] = u_in - held; /* n_inc <= j: targets not yet read stay intact */
+            s->inc_px[n_inc++] = px_in;
+            continue;
+        }
+        double px_out = pf_slip(b, j, -want, px[j]);
+        double u_out = pf_size(b, j, fabs(w), equity, px_out);
+        if (u_out < held) {
+            s->red_sym[n_red] = j;
+            s->red_units[n_red] = held - u_out;
+            s->red_px[n_red++] = px_out;
+        }
+    }
+    for (int64_t i = 0; i < n_red; i++)
+        pf_reduce(b, s->red_sym[i], t, s->red_units[i], s->red_px[i], ANVIL_EXIT_SIGNAL);
+    if (n_inc == 0)
+        return -1;
+
+    double need = 0.0;
+    for (int64_t i = 0; i < n_inc; i++) {
+        int64_t j = s->inc_sym[i];
+        double u = s->inc_units[i], p = s->inc_px[i];
+        need += u * (p * s->fee_rate[j] + b->fee_per_unit) + (s->inc_dir[i] > 0 ? u * p : 0.0);
+    }
+    double fixed = b->fixed_fee * (double)n_inc;
+    double room = b->cash + (c->max_leverage - 1.0) * equity - fixed;
+    double scale = 1.0;
+    if (need > room * (1.0 + PF_CASH_SLACK)) {
+        scale = (room > 0.0 ? room : 0.0) / need;
+        pf_event(b, t, -1, ANVIL_RULE_CASH, scale);
+    }
+    for (int64_t i = 0; i < n_inc; i++) {
+        double u = s->inc_units[i];
+        if (scale < 1.0) {
+            u *= scale;
+            if (c->integer_units)
+                u = trunc(u);
+        }
+        if (u > 0.0)
+            pf_add(b, s->inc_sym[i], t, (int)s->inc_dir[i], u, s->inc_px[i]);
+    }
+    return -1;
+}
+
+static int cmp_pairs(const void *x, const void *y)
+{
+    const int64_t *a = (const int64_t *)x, *b = (const int64_t *)y;
+    if (a[0] != b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return (a[1] > b[1]) - (a[1] < b[1]);
+}
+
+static void pf_layout(pf_state *s, void *work, int64_t m)
+{
+    double *d = (double *)work;
+    double **dp[PF_DOUBLES] = {&s->units, &s->avg, &s->entry_fees, &s->best, &s->last_close,
+                               &s->contrib, &s->fee_rate, &s->slip, &s->red_units, &s->red_px,
+                               &s->inc_units, &s->inc_px};
+    for (int k = 0; k < PF_DOUBLES; k++)
+        *dp[k] = d + k * m;
+    int64_t *i = (int64_t *)(d + PF_DOUBLES * m);
+    s->entry_bar = i;
+    s->red_sym = i + m;
+    s->inc_sym = i + 2 * m;
+    s->inc_dir = i + 3 * m;
+    s->delist = i + 4 * m; /* 2 * m */
+}
+
+static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_config *cfg,
+                  const double *fee_rate, const double *slippage_bps, void *work,
+                  anvil_stats *stats, anvil_pf_extra *extra, const anvil_pf_outputs *out,
+                  int64_t *bad_index)
+{
+    const int64_t n = p->n_bars, m = p->n_symbols, ps = p->stride, ts = p->tradable_stride;
+    const anvil_config *c = &cfg->base;
+    pf_book b = {0};
+    b.p = p;
+    b.cfg = cfg;
+    b.m = m;
+    b.cash = c->initial_capital;
+    b.fee_per_unit = c->fee_per_unit;
+    b.fixed_fee = c->fixed_fee;
+    b.out = out;
+    pf_layout(&b.s, work, m);
+    pf_state *s = &b.s;
+    for (int64_t j = 0; j < m; j++) {
+        s->units[j] = s->avg[j] = s->entry_fees[j] = s->best[j] = s->contrib[j] = 0.0;
+        s->last_close[j] = NAN;
+        s->entry_bar[j] = -1;
+        s->fee_rate[j] = fee_rate ? fee_rate[j] : c->fee_rate;
+        s->slip[j] = (slippage_bps ? slippage_bps[j] : c->slippage_bps) * 1e-4;
+        int64_t last = -1;
+        for (int64_t t = n - 1; t >= 0; t--)
+            if (p->tradable[t * ts + j]) {
+                last = t;
+                break;
+            }
+        s->delist[2 * j] = last;
+        s->delist[2 * j + 1] = j;
+    }
+    qsort(s->delist, (size_t)m, 2 * sizeof(int64_t), cmp_pairs);
+    int64_t next_delist = 0;
+
+    bar_acc acc = bar_acc_new(c->initial_capital);
+    const int close_fill = c->fill == ANVIL_FILL_CLOSE;
+    const int stops_on = c->stop_loss > 0.0 || c->take_profit > 0.0 || c->trailing_stop > 0.0;
+    const double borrow = cfg->borrow_rate / c->periods_per_year;
+    double sum_equity = 0.0;
+
+    for (int64_t t = 0; t < n; t++) {
+        const uint8_t *trad = p->tradable + t * ts;
+        const double *o = p->open + t * ps, *h = p->high + t * ps, *l = p->low + t * ps;
+        const double *cl = p->close + t * ps;
+        while (next_delist < m && s->delist[2 * next_delist] < t) {
+            int64_t j = s->delist[2 * next_delist + 1];
+            if (s->units[j] != 0.0)
+                pf_close(&b, j, t, s->last_close[j], ANVIL_EXIT_DELISTED);
+            next_delist++;
+        }
+        if (close_fill && stops_on)
+            for (int64_t j = 0; j < m; j++)
+                if (trad[j] && s->units[j] != 0.0)
+                    pf_stops(&b, j, t, o[j], h[j], l[j]);
+        int64_t bad = -1, row = -1;
+        if (close_fill && t < n - 1)
+            bad = pf_rebalance(&b, t, weights + (row = t) * m, cl, trad);
+        else if (!close_fill && t > 0)
+            bad = pf_rebalance(&b, t, weights + (row = t - 1) * m, o, trad);
+        if (bad >= 0) {
+            if (bad_index)
+                *bad_index = row * m + bad;
+            return ANVIL_E_SIGNAL;
+        }
+        if (!close_fill && stops_on)
+            for (int64_t j = 0; j < m; j++)
+                if (trad[j] && s->units[j] != 0.0)
+                    pf_stops(&b, j, t, o[j], h[j], l[j]);
+        if (t == n - 1 && c->close_at_end)
+            for (int64_t j = 0; j < m; j++)
+                pf_close(&b, j, t, cl[j], ANVIL_EXIT_END);
+
+        /* Mark at the close. */
+        int held = 0;
+        for (int64_t j = 0; j < m; j++) {
+            if (trad[j])
+                s->last_close[j] = cl[j];
+            double u = s->units[j];
+            if (u < 0.0 && borrow > 0.0) {
+                double cost = -u * s->last_close[j] * cfg->borrow_rate / c->periods_per_year;
+                b.cash -= cost;
+                s->contrib[j] -= cost;
+                b.borrow += cost;
+            }
+        }
+        double eq = b.cash;
+        for (int64_t j = 0; j < m; j++) {
+            double u = s->units[j];
+            if (u != 0.0) {
+                eq += u * s->last_close[j];
+                held = 1;
+            }
+        }
+        bar_acc_add(&acc, eq, held);
+        sum_equity += eq;
+        if (out) {
+            if (out->equity)
+                out->equity[t] = eq;
+            if (out->cash)
+                out->cash[t] = b.cash;
+            if (out->weights)
+                for (int64_t j = 0; j < m; j++)
+                    out->weights[t * m + j] = s->units[j] != 0.0 ? s->units[j] * s->last_close[j] / eq : 0.0;
+        }
+    }
+    /* The last row is never acted on, but must hold allowed values too. */
+    if (n > 0) {
+        int any;
+        int64_t bad = pf_scan_row(weights + (n - 1) * m, p->tradable + (n - 1) * ts, m, &any);
+        if (bad >= 0) {
+            if (bad_index)
+                *bad_index = (n - 1) * m + bad;
+            return ANVIL_E_SIGNAL;
+        }
+        if (!close_fill && n > 1) {
+            /* next_open: row n-2 was read at bar n-1 above; nothing else unread */
+        }
+    }
+
+    metrics_finish(&acc, &b.closed, b.fees, c->periods_per_year, stats);
+    if (extra) {
+        extra->traded = b.traded;
+        extra->turnover = n > 0 ? b.traded / (sum_equity / (double)n) : NAN;
+        extra->borrow_cost = b.borrow;
+        extra->n_trades = b.n_trades;
+        extra->n_events = b.n_events;
+    }
+    if (out) {
+        if (out->contributions)
+            for (int64_t j = 0; j < m; j++)
+                out->contributions[j] = s->contrib[j] + (s->units[j] != 0.0 ? s->units[j] * s->last_close[j] : 0.0);
+        if ((out->trades && b.n_trades > out->trades_cap) || (out->events && b.n_events > out->events_cap))
+            return ANVIL_E_CAPACITY;
+    }
+    return ANVIL_OK;
+}
+
+int anvil_check_panel(const anvil_panel *p, int64_t *bad_index)
+{
+    if (p == NULL || p->open == NULL || p->high == NULL || p->low == NULL || p->close == NULL
+        || p->tradable == NULL)
+        return ANVIL_E_NULL;
+    if (p->n_bars < 1 || p->n_symbols < 1 || p->stride < p->n_symbols
+        || p->tradable_stride < p->n_symbols || p->n_bars > INT64_MAX / p->stride
+        || p->n_bars > INT64_MAX / p->tradable_stride || p->n_bars > INT64_MAX / p->n_symbols)
+        return ANVIL_E_SIZE;
+    for (int64_t t = 0; t < p->n_bars; t++) {
+        const uint8_t *trad = p->tradable + t * p->tradable_stride;
+        const int64_t r = t * p->stride;
+        for (int64_t j = 0; j < p->n_symbols; j++) {
+            if (!trad[j])
+                continue;
+            double o = p->open[r + j], h = p->high[r + j], l = p->low[r + j], c = p->close[r + j];
+            /* Written to fail on NaN. */
+            int ok = l > 0.0 && h < INFINITY && l <= h && o >= l && o <= h && c >= l && c <= h;
+            if (!ok || trad[j] != 1) {
+                if (bad_index)
+                    *bad_index = t * p->n_symbols + j;
+                return ANVIL_E_PRICE;
+            }
+        }
+    }
+    return ANVIL_OK;
+}
+
+int anvil_check_pf_config(const anvil_pf_config *cfg)
+{
+    if (cfg == NULL)
+        return ANVIL_E_NULL;
+    int rc = anvil_check_config(&cfg->base);
+    if (rc != ANVIL_OK)
+        return rc;
+    int ok = cfg->borrow_rate >= 0.0 && cfg->borrow_rate < INFINITY
+             && cfg->rebalance_threshold >= 0.0 && cfg->rebalance_threshold < INFINITY
+             && cfg->max_weight >= 0.0 && cfg->max_weight < INFINITY;
+    return ok ? ANVIL_OK : ANVIL_E_CONFIG;
+}
+
+static int check_costs(const double *fee_rate, const double *slippage_bps, int64_t m)
+{
+    for (int64_t j = 0; j < m; j++) {
+        if (fee_rate && !(fee_rate[j] >= 0.0 && fee_rate[j] < 1.0))
+            return ANVIL_E_CONFIG;
+        if (slippage_bps && !(slippage_bps[j] >= 0.0 && slippage_bps[j] < 10000.0))
+            return ANVIL_E_CONFIG;
+    }
+    return ANVIL_OK;
+}
+
+int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil_pf_config *cfg,
+                    const double *fee_rate, const double *slippage_bps, void *work,
+                    int64_t work_size, anvil_stats *stats, anvil_pf_extra *extra,
+                    const anvil_pf_outputs *out, int64_t *bad_index)
+{
+    if (weights == NULL || stats == NULL || work == NULL)
+        return ANVIL_E_NULL;
+    int rc = anvil_check_pf_config(cfg);
+    if (rc != ANVIL_OK)
+        return rc;
+    rc = anvil_check_panel(panel, bad_index);
+    if (rc != ANVIL_OK)
+        return rc;
+    if (work_size < anvil_pf_work_size(panel->n_symbols))
+        return ANVIL_E_SIZE;
+    if (out && ((out->trades && out->trades_cap < 0) || (out->events && out->events_cap < 0)))
+        return ANVIL_E_SIZE;
+    rc = check_costs(fee_rate, slippage_bps, panel->n_symbols);
+    if (rc != ANVIL_OK)
+        return rc;
+    return pf_run(panel, weights, cfg, fee_rate, slippage_bps, work, stats, extra, out, bad_index);
+}
+
+int anvil_portfolio_batch(const anvil_panel *panel, const double *weights, int64_t n_runs,
+                          const anvil_pf_config *cfgs, int64_t n_cfgs, const double *fee_rate,
+                          const double *slippage_bps, void *work, int64_t work_size,
+                          anvil_stats *stats, anvil_pf_extra *extras, int64_t *bad_index)
+{
+    if (weights == NULL || stats == NULL || cfgs == NULL || work == NULL)
+        return ANVIL_E_NULL;
+    if (n_runs < 0 || (n_cfgs != 1 && n_cfgs != n_runs))
+        return ANVIL_E_SIZE;
+    int rc = anvil_check_panel(panel, bad_index);
+    if (rc != ANVIL_OK)
+        return rc;
+    const int64_t cells = panel->n_bars * panel->n_symbols;
+    if (n_runs > 0 && cells > INT64_MAX / 8 / n_runs)
+        return ANVIL_E_SIZE;
+    if (work_size < anvil_pf_work_size(panel->n_symbols))
+        return ANVIL_E_SIZE;
+    for (int64_t k = 0; k < n_cfgs; k++) {
+        rc = anvil_check_pf_config(&cfgs[k]);
+        if (rc != ANVIL_OK)
+            return rc;
+    }
+    rc = check_costs(fee_rate, slippage_bps, panel->n_symbols);
+    if (rc != ANVIL_OK)
+        return rc;
+    for (int64_t run = 0; run < n_runs; run++) {
+        int64_t bad = 0;
+        rc = pf_run(panel, weights + run * cells, &cfgs[n_cfgs == 1 ? 0 : run], fee_rate,
+                    slippage_bps, work, &stats[run], extras ? &extras[run] : NULL, NULL, &bad);
+        if (rc != ANVIL_OK) {
+            if (bad_index)
+                *bad_index = run * cells + bad;
+            return rc;
+        }
+    }
+    return ANVIL_OK;
+}
