@@ -221,19 +221,23 @@ static void pf_stops(pf_book *b, int64_t j, int64_t t, double o, double h, doubl
 }
 
 /* Check one row of weights; returns the first column with an infinite weight,
- * or -1. *any is set when some weight is not NaN where the symbol trades. */
+ * or -1. *any is set when some weight is not NaN where the symbol trades.
+ * Branch-free counting first (most rows of a monthly rebalance are all NaN). */
 static inline int64_t pf_scan_row(const double *row, const uint8_t *trad, int64_t m, int *any)
 {
-    int found = 0;
+    int64_t given = 0; /* weights that are not NaN: a count the compiler vectorises */
+    for (int64_t j = 0; j < m; j++)
+        given += row[j] == row[j];
+    *any = 0;
+    if (given == 0)
+        return -1;
     for (int64_t j = 0; j < m; j++) {
         double w = row[j];
-        if (isnan(w))
-            continue;
         if (isinf(w))
             return j;
-        found |= trad[j] != 0;
+        if (!isnan(w) && trad[j])
+            *any = 1;
     }
-    *any = found;
     return -1;
 }
 
@@ -390,7 +394,7 @@ static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_co
     pf_state *s = &b.s;
     for (int64_t j = 0; j < m; j++) {
         s->units[j] = s->avg[j] = s->entry_fees[j] = s->best[j] = s->contrib[j] = 0.0;
-        s->last_close[j] = NAN;
+        s->last_close[j] = 0.0; /* read only once the symbol has traded */
         s->entry_bar[j] = -1;
         s->fee_rate[j] = fee_rate ? fee_rate[j] : c->fee_rate;
         s->slip[j] = (slippage_bps ? slippage_bps[j] : c->slippage_bps) * 1e-4;
@@ -444,28 +448,41 @@ static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_co
             for (int64_t j = 0; j < m; j++)
                 pf_close(&b, j, t, cl[j], ANVIL_EXIT_END);
 
-        /* Mark at the close. */
-        int held = 0;
-        for (int64_t j = 0; j < m; j++) {
-            if (trad[j])
-                s->last_close[j] = cl[j];
-            double u = s->units[j];
-            if (u < 0.0 && borrow > 0.0) {
-                double cost = -u * s->last_close[j] * cfg->borrow_rate / c->periods_per_year;
-                b.cash -= cost;
-                s->contrib[j] -= cost;
-                b.borrow += cost;
+        /* Mark at the close. A flat symbol adds u * last_close = 0 exactly (last
+         * closes start at 0), so the sum needs no branch. */
+        double eq;
+        int64_t held = 0;
+        if (borrow > 0.0) {
+            for (int64_t j = 0; j < m; j++) {
+                if (trad[j])
+                    s->last_close[j] = cl[j];
+                double u = s->units[j];
+                if (u < 0.0) {
+                    double cost = -u * s->last_close[j] * cfg->borrow_rate / c->periods_per_year;
+                    b.cash -= cost;
+                    s->contrib[j] -= cost;
+                    b.borrow += cost;
+                }
             }
-        }
-        double eq = b.cash;
-        for (int64_t j = 0; j < m; j++) {
-            double u = s->units[j];
-            if (u != 0.0) {
+            eq = b.cash;
+            for (int64_t j = 0; j < m; j++) {
+                double u = s->units[j];
                 eq += u * s->last_close[j];
-                held = 1;
+                held += u != 0.0;
+            }
+        } else {
+            eq = b.cash;
+            double *lcs = s->last_close;
+            const double *us = s->units;
+            for (int64_t j = 0; j < m; j++) {
+                double lc = trad[j] ? cl[j] : lcs[j];
+                lcs[j] = lc;
+                double u = us[j];
+                eq += u * lc;
+                held += u != 0.0;
             }
         }
-        bar_acc_add(&acc, eq, held);
+        bar_acc_add(&acc, eq, held != 0);
         sum_equity += eq;
         if (out) {
             if (out->equity)
