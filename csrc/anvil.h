@@ -341,10 +341,11 @@ int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil
                     int64_t work_size, anvil_stats *stats, anvil_pf_extra *extra,
                     const anvil_pf_outputs *out, int64_t *bad_index);
 
-/* n_runs portfolios over one panel: weights is [n_runs][n_bars][n_symbols],
- * cfgs 1 (shared) or n_runs records; stats and extras n_runs records each.
+/* n_runs portfolios over one panel: weights[r] points at run r's row-major
+ * [n_bars][n_symbols] weights (the matrices need not be adjacent); cfgs 1
+ * (shared) or n_runs records; stats and extras (optional) n_runs records each.
  * On ANVIL_E_SIGNAL *bad_index is (run * n_bars + t) * n_symbols + j. */
-int anvil_portfolio_batch(const anvil_panel *panel, const double *weights, int64_t n_runs,
+int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights, int64_t n_runs,
                           const anvil_pf_config *cfgs, int64_t n_cfgs, const double *fee_rate,
                           const double *slippage_bps, void *work, int64_t work_size,
                           anvil_stats *stats, anvil_pf_extra *extras, int64_t *bad_index);

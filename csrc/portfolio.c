@@ -601,7 +601,7 @@ int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil
     return pf_run(panel, weights, cfg, fee_rate, slippage_bps, work, stats, extra, out, bad_index);
 }
 
-int anvil_portfolio_batch(const anvil_panel *panel, const double *weights, int64_t n_runs,
+int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights, int64_t n_runs,
                           const anvil_pf_config *cfgs, int64_t n_cfgs, const double *fee_rate,
                           const double *slippage_bps, void *work, int64_t work_size,
                           anvil_stats *stats, anvil_pf_extra *extras, int64_t *bad_index)
@@ -626,9 +626,12 @@ int anvil_portfolio_batch(const anvil_panel *panel, const double *weights, int64
     rc = check_costs(fee_rate, slippage_bps, panel->n_symbols);
     if (rc != ANVIL_OK)
         return rc;
+    for (int64_t run = 0; run < n_runs; run++)
+        if (weights[run] == NULL)
+            return ANVIL_E_NULL;
     for (int64_t run = 0; run < n_runs; run++) {
         int64_t bad = 0;
-        rc = pf_run(panel, weights + run * cells, &cfgs[n_cfgs == 1 ? 0 : run], fee_rate,
+        rc = pf_run(panel, weights[run], &cfgs[n_cfgs == 1 ? 0 : run], fee_rate,
                     slippage_bps, work, &stats[run], extras ? &extras[run] : NULL, NULL, &bad);
         if (rc != ANVIL_OK) {
             if (bad_index)

@@ -440,7 +440,7 @@ def portfolio(
 
 def portfolio_batch(
     panel: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    weights: np.ndarray,
+    weights: list[np.ndarray],
     configs: np.ndarray,
     fee_rate: np.ndarray | None,
     slippage_bps: np.ndarray | None,
@@ -448,12 +448,19 @@ def portfolio_batch(
     stats: np.ndarray,
     extras: np.ndarray,
 ) -> None:
-    """Portfolios of each ``weights[r]`` (C-contiguous ``[n_runs, n_bars, n_symbols]``)
-    into ``stats[r]`` and ``extras[r]``; ``work`` from ``pf_work`` (one per thread)."""
+    """Portfolios of each ``weights[r]`` (a C-contiguous float64 ``[n_bars, n_symbols]``
+    matrix; they need not be adjacent) into ``stats[r]`` and ``extras[r]``; ``work``
+    from ``pf_work`` (one per thread)."""
     p, _keep = _panel(panel)
+    shape = (int(p.n_bars), int(p.n_symbols))
+    for w in weights:
+        if w.dtype != np.float64 or w.shape != shape or not w.flags.c_contiguous:
+            raise CoreError(f"anvil_portfolio_batch takes C-contiguous float64 {shape} weights, got {w.dtype} {w.shape}")
+    bufs = [_doubles(w) for w in weights]
+    ptrs = ffi.new("double *[]", bufs) if bufs else ffi.new("double *[]", 1)
     bad = ffi.new("int64_t *", -1)
     rc = lib.anvil_portfolio_batch(
-        p, _doubles(weights), weights.shape[0], ffi.from_buffer("anvil_pf_config[]", configs), len(configs),
+        p, ptrs, len(weights), ffi.from_buffer("anvil_pf_config[]", configs), len(configs),
         _opt_doubles(fee_rate), _opt_doubles(slippage_bps),
         ffi.from_buffer("char[]", work, require_writable=True), work.nbytes,
         ffi.from_buffer("anvil_stats[]", stats, require_writable=True),

@@ -284,27 +284,21 @@ def backtest_portfolio(
     return PortfolioResult(panel, cfg, raw)
 
 
-def _chunks(panel: Panel, weights_batch: Any, per_chunk: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(first run, [k, n_bars, n_symbols] contiguous weights) chunk by chunk."""
+def _chunks(panel: Panel, weights_batch: Any, per_chunk: int) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """(first run, up to ``per_chunk`` checked weight matrices) chunk by chunk; the
+    matrices are passed to the core where they lie (no stacking copy)."""
     n, m = panel.shape
-    if isinstance(weights_batch, np.ndarray) and weights_batch.ndim == 3:
-        if weights_batch.shape[1:] != (n, m):
-            raise InvalidSignalError(f"weights_batch has shape {weights_batch.shape}; each run needs {(n, m)}")
-        for lo in range(0, len(weights_batch), per_chunk):
-            part = weights_batch[lo : lo + per_chunk]
-            for k in range(len(part)):
-                _checked(panel, part[k], lo + k)
-            yield lo, np.ascontiguousarray(part, dtype=np.float64)
-        return
+    if isinstance(weights_batch, np.ndarray) and weights_batch.ndim == 3 and weights_batch.shape[1:] != (n, m):
+        raise InvalidSignalError(f"weights_batch has shape {weights_batch.shape}; each run needs {(n, m)}")
     buf: list[np.ndarray] = []
     start = 0
     for i, w in enumerate(weights_batch):
         buf.append(_checked(panel, w, i))
         if len(buf) == per_chunk:
-            yield start, np.stack(buf)
+            yield start, buf
             start, buf = i + 1, []
     if buf:
-        yield start, np.stack(buf)
+        yield start, buf
 
 
 def _checked(panel: Panel, w: Any, run: int) -> np.ndarray:
@@ -368,6 +362,7 @@ def run_portfolio_batch(
             part = recs if len(recs) == 1 else recs[lo : lo + k]
             stats, extras = np.zeros(k, STATS_DTYPE), np.zeros(k, PF_EXTRA_DTYPE)
             _bindings.portfolio_batch(arrays, w, part, fees, slips, scratch, stats, extras)
+            del w, item  # let this chunk go before reading the next
             with lock:
                 results[lo] = (stats, extras)
 

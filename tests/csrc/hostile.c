@@ -2381,10 +2381,12 @@ static void test_portfolio_arguments(void)
     expect_rc("portfolio slippage 10000", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, slips, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
 
     /* Batch arguments. */
-    expect_rc("pf batch negative runs", CALL(anvil_portfolio_batch(&k.p, k.w, -1, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
-    expect_rc("pf batch config count", CALL(anvil_portfolio_batch(&k.p, k.w, 1, &cfg, 2, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
-    expect_rc("pf batch zero runs", CALL(anvil_portfolio_batch(&k.p, k.w, 0, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_OK);
-    expect_rc("pf batch huge runs", CALL(anvil_portfolio_batch(&k.p, k.w, INT64_MAX / 2, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
+    const double *one[1] = {k.w}, *none[1] = {NULL};
+    expect_rc("pf batch NULL run", CALL(anvil_portfolio_batch(&k.p, none, 1, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_NULL);
+    expect_rc("pf batch negative runs", CALL(anvil_portfolio_batch(&k.p, one, -1, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
+    expect_rc("pf batch config count", CALL(anvil_portfolio_batch(&k.p, one, 1, &cfg, 2, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
+    expect_rc("pf batch zero runs", CALL(anvil_portfolio_batch(&k.p, one, 0, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_OK);
+    expect_rc("pf batch huge runs", CALL(anvil_portfolio_batch(&k.p, one, INT64_MAX / 2, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
     free(work);
     pf_case_free(&k);
 }
@@ -2470,12 +2472,12 @@ static void random_portfolio(long case_no)
     free(out.events);
 
     /* A batch of the same weights twice gives the same numbers as one run. */
-    double *ww = xmalloc((size_t)(2 * n * m) * sizeof(double));
+    double *ww = xmalloc((size_t)(n * m) * sizeof(double));
     memcpy(ww, k.w, (size_t)(n * m) * sizeof(double));
-    memcpy(ww + n * m, k.w, (size_t)(n * m) * sizeof(double));
+    const double *runs[2] = {k.w, ww};
     anvil_stats bs[2];
     anvil_pf_extra be[2];
-    rc = CALL(anvil_portfolio_batch(&k.p, ww, 2, &cfg, 1, fees, slips, work, ws, bs, be, &bad));
+    rc = CALL(anvil_portfolio_batch(&k.p, runs, 2, &cfg, 1, fees, slips, work, ws, bs, be, &bad));
     if (expect_rc("portfolio batch", rc, ANVIL_OK))
         for (int r = 0; r < 2; r++)
             if (stats_differ(&bs[r], &st) >= 0 || be[r].n_trades != ex.n_trades)

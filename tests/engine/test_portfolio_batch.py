@@ -71,9 +71,8 @@ def test_a_generator_is_read_one_chunk_per_thread_at_a_time(panel: engine.Panel)
     threads, chunk = 2, 2
     table = engine.run_portfolio_batch(panel, matrices(), CFG, threads=threads, chunk_runs=chunk)
     assert len(table) == len(params())
-    # matrices still referenced while the next is made: at most the chunk being filled
-    # (the matrices are stacked into the chunk, then let go)
-    assert most <= chunk
+    # matrices still alive while the next is made: one chunk per thread at most
+    assert most <= threads * chunk
     ref = engine.run_portfolio_batch(panel, np.stack([top_k(panel, lb, k) for lb, k in params()]), CFG, threads=1)
     assert table.equals(ref)
 
