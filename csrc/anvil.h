@@ -258,6 +258,10 @@ int anvil_obv(const double *close, const double *volume, int64_t n, double *out)
 #define ANVIL_EXIT_DELISTED 10   /* the symbol's data ended: closed at its last close */
 #define ANVIL_RULE_MAX_WEIGHT 1  /* a weight capped at max_weight; value = the weight asked */
 #define ANVIL_RULE_CASH 2        /* increases shrunk for lack of cash; value = the factor */
+#define ANVIL_RULE_DRAWDOWN 3    /* drawdown halt: everything closed; value = the drawdown */
+#define ANVIL_RULE_DAILY_LOSS 4  /* daily loss limit: everything closed; value = the day's loss */
+#define ANVIL_RULE_COOLDOWN 5    /* a stop exit starts a cool-down; value = its bars */
+#define ANVIL_EXIT_RISK 11       /* closed by a drawdown halt or the daily loss limit */
 
 typedef struct {
     const double *open;
@@ -265,6 +269,7 @@ typedef struct {
     const double *low;
     const double *close;
     const uint8_t *tradable;
+    const int64_t *ts;        /* n_bars bar times, ns UTC; needed by daily_loss_limit only */
     int64_t n_bars;
     int64_t n_symbols;
     int64_t stride;           /* elements between rows of the price arrays */
@@ -278,6 +283,15 @@ typedef struct {
     double borrow_rate;          /* yearly fraction of a short's value, accrued each close, >= 0 */
     double rebalance_threshold;  /* skip a trade whose weight change is smaller, >= 0 */
     double max_weight;           /* cap on |weight| per symbol, 0 = off */
+    /* Risk rules, checked at every fill against equity valued at the fill prices;
+     * a firing closes every position that trades there (ANVIL_EXIT_RISK). */
+    double max_drawdown_halt;    /* halt when equity is this fraction below its peak, 0 = off */
+    double daily_loss_limit;     /* flat for the rest of the UTC day when equity is this
+                                    fraction below the day's starting equity, 0 = off */
+    int64_t halt_bars;           /* bars a drawdown halt ignores the weights, >= 1 when on;
+                                    the peak restarts from the equity left */
+    int64_t cooldown_bars;       /* after a stop-loss / trailing-stop exit, increases of
+                                    that symbol are ignored for this many bars, >= 0 */
 } anvil_pf_config;
 
 /* One closed trade of one symbol. */

@@ -37,10 +37,10 @@
 typedef struct {
     double *units, *avg, *entry_fees, *best, *last_close, *contrib, *fee_rate, *slip;
     double *red_units, *red_px, *inc_units, *inc_px;
-    int64_t *entry_bar, *red_sym, *inc_sym, *inc_dir, *delist; /* delist: 2 per symbol */
+    int64_t *entry_bar, *red_sym, *inc_sym, *inc_dir, *cool_until, *delist; /* delist: 2 per symbol */
 } pf_state;
 
-enum { PF_DOUBLES = 12, PF_INTS = 6 };
+enum { PF_DOUBLES = 12, PF_INTS = 7 };
 
 int64_t anvil_pf_work_size(int64_t n_symbols)
 {
@@ -166,6 +166,17 @@ static void pf_close(pf_book *b, int64_t j, int64_t t, double price, int reason)
     pf_reduce(b, j, t, fabs(u), pf_slip(b, j, u > 0.0 ? -1 : 1, price), reason);
 }
 
+/* A stop-loss or trailing-stop exit, which starts the symbol's cool-down. */
+static void pf_stop_exit(pf_book *b, int64_t j, int64_t t, double price, int why)
+{
+    pf_close(b, j, t, price, why);
+    int64_t cool = b->cfg->cooldown_bars;
+    if (cool > 0) {
+        b->s.cool_until[j] = t + cool;
+        pf_event(b, t, j, ANVIL_RULE_COOLDOWN, (double)cool);
+    }
+}
+
 /* Stop-loss, take-profit and trailing stop of symbol j within bar t (the rules
  * of csrc/risk.h, per position). */
 static void pf_stops(pf_book *b, int64_t j, int64_t t, double o, double h, double l)
@@ -186,11 +197,11 @@ static void pf_stops(pf_book *b, int64_t j, int64_t t, double o, double h, doubl
         }
         double take = c->take_profit > 0.0 ? avg * (1.0 + c->take_profit) : INFINITY;
         if (o <= stop)
-            pf_close(b, j, t, o, why);
+            pf_stop_exit(b, j, t, o, why);
         else if (o >= take)
             pf_close(b, j, t, o, ANVIL_EXIT_TAKE_PROFIT);
         else if (l <= stop)
-            pf_close(b, j, t, stop, why);
+            pf_stop_exit(b, j, t, stop, why);
         else if (h >= take)
             pf_close(b, j, t, take, ANVIL_EXIT_TAKE_PROFIT);
         else if (h > s->best[j])
@@ -208,11 +219,11 @@ static void pf_stops(pf_book *b, int64_t j, int64_t t, double o, double h, doubl
         }
         double take = c->take_profit > 0.0 ? avg * (1.0 - c->take_profit) : -INFINITY;
         if (o >= stop)
-            pf_close(b, j, t, o, why);
+            pf_stop_exit(b, j, t, o, why);
         else if (o <= take)
             pf_close(b, j, t, o, ANVIL_EXIT_TAKE_PROFIT);
         else if (h >= stop)
-            pf_close(b, j, t, stop, why);
+            pf_stop_exit(b, j, t, stop, why);
         else if (l <= take)
             pf_close(b, j, t, take, ANVIL_EXIT_TAKE_PROFIT);
         else if (l < s->best[j])
@@ -244,7 +255,7 @@ static inline int64_t pf_scan_row(const double *row, const uint8_t *trad, int64_
 /* The rebalance of bar t to the weights in row at raw prices px (row t of open
  * or close). Returns -1, or the column of an infinite weight. */
 static int64_t pf_rebalance(pf_book *b, int64_t t, const double *row, const double *px,
-                            const uint8_t *trad)
+                            const uint8_t *trad, int ignore)
 {
     const anvil_pf_config *cfg = b->cfg;
     const anvil_config *c = &cfg->base;
@@ -252,7 +263,7 @@ static int64_t pf_rebalance(pf_book *b, int64_t t, const double *row, const doub
     const int64_t m = b->m;
     int any = 0;
     int64_t bad = pf_scan_row(row, trad, m, &any);
-    if (bad >= 0 || !any)
+    if (bad >= 0 || !any || ignore)
         return bad;
 
     double equity = b->cash;
@@ -306,6 +317,8 @@ static int64_t pf_rebalance(pf_book *b, int64_t t, const double *row, const doub
         double px_in = pf_slip(b, j, want, px[j]);
         double u_in = pf_size(b, j, fabs(w), equity, px_in);
         if (u_in > held) {
+            if (t <= s->cool_until[j])
+                continue; /* cooling down after a stop: no new exposure */
             s->inc_sym[n_inc] = j;
             s->inc_dir[n_inc] = want;
             s->inc_units[n_inc] = u_in - held; /* n_inc <= j: targets not yet read stay intact */
@@ -351,6 +364,26 @@ static int64_t pf_rebalance(pf_book *b, int64_t t, const double *row, const doub
     return -1;
 }
 
+#define PF_DAY_NS 86400000000000LL
+
+/* Equity at raw prices px (the last close for symbols not trading). */
+static double pf_value(const pf_book *b, const double *px, const uint8_t *trad)
+{
+    double equity = b->cash;
+    for (int64_t j = 0; j < b->m; j++)
+        if (b->s.units[j] != 0.0)
+            equity += b->s.units[j] * (trad[j] ? px[j] : b->s.last_close[j]);
+    return equity;
+}
+
+/* Close every position that trades at t, at raw prices px (a risk rule fired). */
+static void pf_flatten(pf_book *b, int64_t t, const double *px, const uint8_t *trad)
+{
+    for (int64_t j = 0; j < b->m; j++)
+        if (trad[j] && b->s.units[j] != 0.0)
+            pf_close(b, j, t, px[j], ANVIL_EXIT_RISK);
+}
+
 static int cmp_pairs(const void *x, const void *y)
 {
     const int64_t *a = (const int64_t *)x, *b = (const int64_t *)y;
@@ -372,7 +405,8 @@ static void pf_layout(pf_state *s, void *work, int64_t m)
     s->red_sym = i + m;
     s->inc_sym = i + 2 * m;
     s->inc_dir = i + 3 * m;
-    s->delist = i + 4 * m; /* 2 * m */
+    s->cool_until = i + 4 * m;
+    s->delist = i + 5 * m; /* 2 * m */
 }
 
 static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_config *cfg,
@@ -396,6 +430,7 @@ static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_co
         s->units[j] = s->avg[j] = s->entry_fees[j] = s->best[j] = s->contrib[j] = 0.0;
         s->last_close[j] = 0.0; /* read only once the symbol has traded */
         s->entry_bar[j] = -1;
+        s->cool_until[j] = -1;
         s->fee_rate[j] = fee_rate ? fee_rate[j] : c->fee_rate;
         s->slip[j] = (slippage_bps ? slippage_bps[j] : c->slippage_bps) * 1e-4;
         int64_t last = -1;
@@ -415,11 +450,24 @@ static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_co
     const int stops_on = c->stop_loss > 0.0 || c->take_profit > 0.0 || c->trailing_stop > 0.0;
     const double borrow = cfg->borrow_rate / c->periods_per_year;
     double sum_equity = 0.0;
+    /* risk rules */
+    const double dd_halt = cfg->max_drawdown_halt, day_limit = cfg->daily_loss_limit;
+    double peak = c->initial_capital, last_eq = c->initial_capital, day_start = c->initial_capital;
+    int64_t halt_until = -1, day = INT64_MIN;
+    int day_halted = 0;
 
     for (int64_t t = 0; t < n; t++) {
         const uint8_t *trad = p->tradable + t * ts;
         const double *o = p->open + t * ps, *h = p->high + t * ps, *l = p->low + t * ps;
         const double *cl = p->close + t * ps;
+        if (day_limit > 0.0) {
+            int64_t d = p->ts[t] / PF_DAY_NS - (p->ts[t] % PF_DAY_NS < 0); /* floor */
+            if (d != day) {
+                day = d;
+                day_start = last_eq;
+                day_halted = 0;
+            }
+        }
         while (next_delist < m && s->delist[2 * next_delist] < t) {
             int64_t j = s->delist[2 * next_delist + 1];
             if (s->units[j] != 0.0)
@@ -431,10 +479,26 @@ static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_co
                 if (trad[j] && s->units[j] != 0.0)
                     pf_stops(&b, j, t, o[j], h[j], l[j]);
         int64_t bad = -1, row = -1;
-        if (close_fill && t < n - 1)
-            bad = pf_rebalance(&b, t, weights + (row = t) * m, cl, trad);
-        else if (!close_fill && t > 0)
-            bad = pf_rebalance(&b, t, weights + (row = t - 1) * m, o, trad);
+        const double *fill_px = close_fill ? cl : o;
+        int fills = close_fill ? t < n - 1 : t > 0;
+        int ignore = 0;
+        if (fills && (dd_halt > 0.0 || day_limit > 0.0)) {
+            double e = pf_value(&b, fill_px, trad);
+            if (dd_halt > 0.0 && t >= halt_until && e < peak * (1.0 - dd_halt)) {
+                pf_event(&b, t, -1, ANVIL_RULE_DRAWDOWN, 1.0 - e / peak);
+                pf_flatten(&b, t, fill_px, trad);
+                halt_until = t + cfg->halt_bars;
+                e = peak = pf_value(&b, fill_px, trad);
+            }
+            if (day_limit > 0.0 && !day_halted && e < day_start * (1.0 - day_limit)) {
+                pf_event(&b, t, -1, ANVIL_RULE_DAILY_LOSS, 1.0 - e / day_start);
+                pf_flatten(&b, t, fill_px, trad);
+                day_halted = 1;
+            }
+            ignore = t < halt_until || day_halted;
+        }
+        if (fills)
+            bad = pf_rebalance(&b, t, weights + (row = close_fill ? t : t - 1) * m, fill_px, trad, ignore);
         if (bad >= 0) {
             if (bad_index)
                 *bad_index = row * m + bad;
@@ -483,6 +547,9 @@ static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_co
             }
         }
         bar_acc_add(&acc, eq, held != 0);
+        last_eq = eq;
+        if (eq > peak)
+            peak = eq;
         sum_equity += eq;
         if (out) {
             if (out->equity)
@@ -563,7 +630,12 @@ int anvil_check_pf_config(const anvil_pf_config *cfg)
         return rc;
     int ok = cfg->borrow_rate >= 0.0 && cfg->borrow_rate < INFINITY
              && cfg->rebalance_threshold >= 0.0 && cfg->rebalance_threshold < INFINITY
-             && cfg->max_weight >= 0.0 && cfg->max_weight < INFINITY;
+             && cfg->max_weight >= 0.0 && cfg->max_weight < INFINITY
+             && cfg->max_drawdown_halt >= 0.0 && cfg->max_drawdown_halt < 1.0
+             && cfg->daily_loss_limit >= 0.0 && cfg->daily_loss_limit < 1.0
+             && cfg->halt_bars >= 0 && cfg->halt_bars <= INT64_MAX / 4
+             && (cfg->max_drawdown_halt == 0.0 || cfg->halt_bars >= 1)
+             && cfg->cooldown_bars >= 0 && cfg->cooldown_bars <= INT64_MAX / 4;
     return ok ? ANVIL_OK : ANVIL_E_CONFIG;
 }
 
@@ -593,6 +665,8 @@ int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil
         return rc;
     if (work_size < anvil_pf_work_size(panel->n_symbols))
         return ANVIL_E_SIZE;
+    if (cfg->daily_loss_limit > 0.0 && panel->ts == NULL)
+        return ANVIL_E_NULL;
     if (out && ((out->trades && out->trades_cap < 0) || (out->events && out->events_cap < 0)))
         return ANVIL_E_SIZE;
     rc = check_costs(fee_rate, slippage_bps, panel->n_symbols);
@@ -622,6 +696,8 @@ int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights
         rc = anvil_check_pf_config(&cfgs[k]);
         if (rc != ANVIL_OK)
             return rc;
+        if (cfgs[k].daily_loss_limit > 0.0 && panel->ts == NULL)
+            return ANVIL_E_NULL;
     }
     rc = check_costs(fee_rate, slippage_bps, panel->n_symbols);
     if (rc != ANVIL_OK)

@@ -343,14 +343,19 @@ def indicator(
 from engine.records import PF_EVENT_DTYPE, PF_EXTRA_DTYPE, PF_TRADE_DTYPE  # noqa: E402
 
 EXIT_DELISTED: int = lib.ANVIL_EXIT_DELISTED
-PF_EXIT_REASONS: dict[int, str] = {**EXIT_REASONS, EXIT_DELISTED: "delisted"}
-PF_RULES: dict[int, str] = {lib.ANVIL_RULE_MAX_WEIGHT: "max_weight", lib.ANVIL_RULE_CASH: "cash"}
+PF_EXIT_REASONS: dict[int, str] = {**EXIT_REASONS, EXIT_DELISTED: "delisted", lib.ANVIL_EXIT_RISK: "risk"}
+PF_RULES: dict[int, str] = {
+    lib.ANVIL_RULE_MAX_WEIGHT: "max_weight", lib.ANVIL_RULE_CASH: "cash",
+    lib.ANVIL_RULE_DRAWDOWN: "max_drawdown_halt", lib.ANVIL_RULE_DAILY_LOSS: "daily_loss_limit",
+    lib.ANVIL_RULE_COOLDOWN: "cooldown",
+}  # fmt: skip
 
 
-def _panel(arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> tuple:
-    """An anvil_panel over (open, high, low, close, tradable), each ``[n_bars, n_symbols]``
-    with unit column stride (rows may be strided); returns (struct, buffers to keep)."""
-    o, h, lo, c, trad = arrays
+def _panel(arrays: tuple[np.ndarray, ...]) -> tuple:
+    """An anvil_panel over (open, high, low, close, tradable, ts): prices and tradable
+    ``[n_bars, n_symbols]`` with unit column stride (rows may be strided), ts int64
+    ``[n_bars]``; returns (struct, buffers to keep)."""
+    o, h, lo, c, trad, ts = arrays
     n, m = c.shape
     for a in (o, h, lo, c):
         if a.dtype != np.float64 or a.shape != (n, m) or a.strides[1] != 8 or a.strides[0] != c.strides[0]:
@@ -360,10 +365,13 @@ def _panel(arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndar
     def base(a: np.ndarray) -> Any:
         # A view may start anywhere in its parent: point at its first element.
         return ffi.cast("double *", a.__array_interface__["data"][0])
-    keep = [o, h, lo, c, trad]
+    if ts.dtype != np.int64 or ts.shape != (n,) or not ts.flags.c_contiguous:
+        raise CoreError("anvil_panel takes contiguous int64 bar times, one per row")
+    keep = [o, h, lo, c, trad, ts]
     p = ffi.new("anvil_panel *")
     p.open, p.high, p.low, p.close = (base(a) for a in (o, h, lo, c))
     p.tradable = ffi.cast("uint8_t *", trad.__array_interface__["data"][0])
+    p.ts = ffi.cast("int64_t *", ts.__array_interface__["data"][0])
     p.n_bars, p.n_symbols = n, m
     p.stride = c.strides[0] // 8 if n > 1 else m
     p.tradable_stride = trad.strides[0] if n > 1 else m
@@ -383,7 +391,7 @@ def pf_work(n_symbols: int) -> np.ndarray:
 
 
 def portfolio(
-    panel: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    panel: tuple[np.ndarray, ...],
     weights: np.ndarray,
     config: np.ndarray,
     fee_rate: np.ndarray | None,
@@ -439,7 +447,7 @@ def portfolio(
 
 
 def portfolio_batch(
-    panel: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    panel: tuple[np.ndarray, ...],
     weights: list[np.ndarray],
     configs: np.ndarray,
     fee_rate: np.ndarray | None,

@@ -42,6 +42,15 @@ class Config:
         rebalance_threshold: portfolios: skip a trade whose weight change is smaller.
         max_weight: portfolios: cap on |weight| per symbol (None = off); each cap
             is recorded as a risk event.
+        max_drawdown_halt: portfolios: when equity at a fill is this fraction below
+            its peak, close everything and ignore the weights for ``halt_bars`` bars;
+            the peak then restarts (None = off).
+        halt_bars: portfolios: bars a drawdown halt lasts (>= 1).
+        daily_loss_limit: portfolios: when equity at a fill is this fraction below
+            the UTC day's starting equity, close everything and ignore the weights
+            until the next day (None = off).
+        cooldown_bars: portfolios: after a stop-loss or trailing-stop exit, ignore
+            increases of that symbol for this many bars.
     """
 
     initial_capital: float = 10_000.0
@@ -62,6 +71,10 @@ class Config:
     borrow_rate: float = 0.0
     rebalance_threshold: float = 0.0
     max_weight: float | None = None
+    max_drawdown_halt: float | None = None
+    halt_bars: int = 20
+    daily_loss_limit: float | None = None
+    cooldown_bars: int = 0
 
     def __post_init__(self) -> None:
         for name in ("allow_short", "integer_units", "close_at_end"):
@@ -88,6 +101,13 @@ class Config:
         _number(self, "borrow_rate", low=0.0)
         _number(self, "rebalance_threshold", low=0.0)
         _number(self, "max_weight", low=0.0, low_open=True, optional=True)
+        _number(self, "max_drawdown_halt", low=0.0, high=1.0, low_open=True, optional=True)
+        _number(self, "daily_loss_limit", low=0.0, high=1.0, low_open=True, optional=True)
+        for name, low in (("halt_bars", 1), ("cooldown_bars", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= 2**40:
+                raise InvalidConfigError(f"Config.{name} is {value!r}; it must be a whole number of bars >= {low}")
+            object.__setattr__(self, name, int(value))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Config:

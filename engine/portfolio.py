@@ -65,6 +65,10 @@ def pf_record(cfg: Config, periods_per_year: float) -> np.ndarray:
     rec[0]["borrow_rate"] = cfg.borrow_rate
     rec[0]["rebalance_threshold"] = cfg.rebalance_threshold
     rec[0]["max_weight"] = cfg.max_weight or 0.0
+    rec[0]["max_drawdown_halt"] = cfg.max_drawdown_halt or 0.0
+    rec[0]["daily_loss_limit"] = cfg.daily_loss_limit or 0.0
+    rec[0]["halt_bars"] = cfg.halt_bars
+    rec[0]["cooldown_bars"] = cfg.cooldown_bars
     return rec
 
 
@@ -245,7 +249,8 @@ class PortfolioResult:
 
 
 def _arrays(panel: Panel) -> tuple[np.ndarray, ...]:
-    return panel.open, panel.high, panel.low, panel.close, panel.tradable
+    ts = panel.ts if panel.ts.flags.c_contiguous else np.ascontiguousarray(panel.ts)
+    return panel.open, panel.high, panel.low, panel.close, panel.tradable, ts
 
 
 def backtest_portfolio(

@@ -81,6 +81,10 @@ PF_CONFIG_DTYPE = np.dtype(
         ("borrow_rate", np.float64),
         ("rebalance_threshold", np.float64),
         ("max_weight", np.float64),
+        ("max_drawdown_halt", np.float64),
+        ("daily_loss_limit", np.float64),
+        ("halt_bars", np.int64),
+        ("cooldown_bars", np.int64),
     ],
     align=True,
 )

@@ -2243,6 +2243,7 @@ typedef struct {
     double *o, *h, *l, *c;
     uint8_t *trad;
     double *w;
+    int64_t *ts;
     anvil_panel p;
 } pf_case;
 
@@ -2282,7 +2283,12 @@ static void pf_case_new(pf_case *k, int64_t n, int64_t m, int extreme)
             k->w[i] = w;
         }
     }
-    k->p = (anvil_panel){k->o, k->h, k->l, k->c, k->trad, n, m, m, m};
+    k->ts = xmalloc((size_t)n * sizeof(int64_t));
+    int64_t step_ns = chance(0.5) ? 86400000000000LL : 3600000000000LL;
+    int64_t t0 = chance(0.2) ? -(int64_t)below(1000) * step_ns : (int64_t)below(1000) * step_ns;
+    for (int64_t t = 0; t < n; t++)
+        k->ts[t] = t0 + t * step_ns;
+    k->p = (anvil_panel){k->o, k->h, k->l, k->c, k->trad, k->ts, n, m, m, m};
 }
 
 static void pf_case_free(pf_case *k)
@@ -2293,6 +2299,7 @@ static void pf_case_free(pf_case *k)
     free(k->c);
     free(k->trad);
     free(k->w);
+    free(k->ts);
 }
 
 static anvil_pf_config pf_config(int extreme)
@@ -2303,6 +2310,10 @@ static anvil_pf_config pf_config(int extreme)
     c.borrow_rate = chance(0.5) ? 0.0 : extreme ? log_uniform(1e-9, 1e9) : 0.1 * uniform();
     c.rebalance_threshold = chance(0.7) ? 0.0 : 0.1 * uniform();
     c.max_weight = chance(0.6) ? 0.0 : extreme ? log_uniform(1e-9, 1e9) : uniform();
+    c.max_drawdown_halt = chance(0.7) ? 0.0 : 0.999 * uniform();
+    c.halt_bars = c.max_drawdown_halt > 0.0 ? 1 + below(10) : below(3);
+    c.daily_loss_limit = chance(0.7) ? 0.0 : 0.999 * uniform();
+    c.cooldown_bars = chance(0.6) ? 0 : below(10);
     return c;
 }
 
@@ -2373,6 +2384,21 @@ static void test_portfolio_arguments(void)
     bc = cfg;
     bc.max_weight = NAN;
     expect_rc("portfolio NaN max_weight", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    bc = cfg;
+    bc.rebalance_threshold = INFINITY;
+    expect_rc("portfolio inf threshold", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    bc = cfg;
+    bc.max_drawdown_halt = 0.5;
+    bc.halt_bars = 0;
+    expect_rc("portfolio halt without bars", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    bc = cfg;
+    bc.cooldown_bars = -1;
+    expect_rc("portfolio negative cooldown", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    bc = cfg;
+    bc.daily_loss_limit = 0.1;
+    p = k.p;
+    p.ts = NULL;
+    expect_rc("portfolio daily limit without times", CALL(anvil_portfolio(&p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
     bc = cfg;
     bc.rebalance_threshold = INFINITY;
     expect_rc("portfolio inf threshold", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);

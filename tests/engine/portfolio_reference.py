@@ -6,7 +6,9 @@ Within bar t, in this order:
   1. a symbol whose data has ended (t after its last bar) is closed at its last
      close (reason ``delisted``);
   2. fill="close": per-position stops first (the position carried into the bar);
-  3. the pending rebalance (row t-1 at open[t], or row t at close[t] — never the
+  3. at a fill: the drawdown halt, then the daily loss limit (equity valued at the
+     fill prices; a firing closes everything that trades, reason ``risk``, and the
+     weights are ignored while halted); then the pending rebalance (row t-1 at open[t], or row t at close[t] — never the
      last bar's row): value equity at the raw fill prices (last close for symbols
      not trading), turn weights into units, execute every reduction, then every
      increase, all increases shrunk by one common factor when cash is short;
@@ -25,7 +27,9 @@ import numpy as np
 
 from tests.engine.reference import metrics
 
-SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING, END, DELISTED = "signal", "stop_loss", "take_profit", "trailing_stop", "end", "delisted"
+SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING, END, DELISTED, RISK = (
+    "signal", "stop_loss", "take_profit", "trailing_stop", "end", "delisted", "risk")
+DAY_NS = 86_400 * 10**9
 CASH_SLACK = 1e-12  # increases shrink only when they need more than cash by this relative margin
 
 
@@ -50,6 +54,7 @@ class Book:
     events: list[dict[str, Any]] = field(default_factory=list)
     pos: list[Pos] = field(default_factory=list)
     contrib: list[float] = field(default_factory=list)
+    cool_until: list[int] = field(default_factory=list)
 
     def slip(self, j: int, side: int, price: float) -> float:
         s = self.cfg["slippage_bps"][j] * 1e-4
@@ -108,6 +113,24 @@ class Book:
             side = -1 if p.units > 0 else 1
             self.reduce(j, t, abs(p.units), self.slip(j, side, price), why)
 
+    def stop_exit(self, j: int, t: int, price: float, why: str) -> None:
+        self.close(j, t, price, why)
+        if self.cfg["cooldown_bars"] > 0:
+            self.cool_until[j] = t + self.cfg["cooldown_bars"]
+            self.events.append(dict(bar=t, symbol=j, rule="cooldown", value=float(self.cfg["cooldown_bars"])))
+
+    def value(self, px: np.ndarray, tradable: np.ndarray, last_close: list[float]) -> float:
+        equity = self.cash
+        for j in range(self.m):
+            if self.pos[j].units != 0.0:
+                equity += self.pos[j].units * (px[j] if tradable[j] else last_close[j])
+        return equity
+
+    def flatten(self, t: int, px: np.ndarray, tradable: np.ndarray) -> None:
+        for j in range(self.m):
+            if tradable[j] and self.pos[j].units != 0.0:
+                self.close(j, t, px[j], RISK)
+
 
 def _stops(b: Book, j: int, t: int, o: float, h: float, lo: float) -> None:
     c, p = b.cfg, b.pos[j]
@@ -121,11 +144,11 @@ def _stops(b: Book, j: int, t: int, o: float, h: float, lo: float) -> None:
             stop, why = p.best * (1 - tr), TRAILING
         take = p.avg * (1 + tp) if tp > 0 else math.inf
         if o <= stop:
-            b.close(j, t, o, why)
+            b.stop_exit(j, t, o, why)
         elif o >= take:
             b.close(j, t, o, TAKE_PROFIT)
         elif lo <= stop:
-            b.close(j, t, stop, why)
+            b.stop_exit(j, t, stop, why)
         elif h >= take:
             b.close(j, t, take, TAKE_PROFIT)
         elif h > p.best:
@@ -139,11 +162,11 @@ def _stops(b: Book, j: int, t: int, o: float, h: float, lo: float) -> None:
             stop, why = p.best * (1 + tr), TRAILING
         take = p.avg * (1 - tp) if tp > 0 else -math.inf
         if o >= stop:
-            b.close(j, t, o, why)
+            b.stop_exit(j, t, o, why)
         elif o <= take:
             b.close(j, t, o, TAKE_PROFIT)
         elif h >= stop:
-            b.close(j, t, stop, why)
+            b.stop_exit(j, t, stop, why)
         elif lo <= take:
             b.close(j, t, take, TAKE_PROFIT)
         elif lo < p.best:
@@ -153,10 +176,7 @@ def _stops(b: Book, j: int, t: int, o: float, h: float, lo: float) -> None:
 def _rebalance(b: Book, t: int, row: np.ndarray, px: np.ndarray, tradable: np.ndarray, last_close: list[float]) -> None:
     c = b.cfg
     m = b.m
-    equity = b.cash
-    for j in range(m):
-        if b.pos[j].units != 0.0:
-            equity += b.pos[j].units * (px[j] if tradable[j] else last_close[j])
+    equity = b.value(px, tradable, last_close)
     if not equity > 0.0:
         return  # a portfolio worth nothing trades no more
     targets: dict[int, float] = {}
@@ -191,6 +211,8 @@ def _rebalance(b: Book, t: int, row: np.ndarray, px: np.ndarray, tradable: np.nd
         px_in = b.slip(j, want, px[j])
         u_in = b.size(j, abs(w), equity, px_in)
         if u_in > held:
+            if t <= b.cool_until[j]:
+                continue  # cooling down after a stop
             increases.append((j, want, u_in - held, px_in))
             continue
         px_out = b.slip(j, -want, px[j])
@@ -218,13 +240,17 @@ def _rebalance(b: Book, t: int, row: np.ndarray, px: np.ndarray, tradable: np.nd
 
 
 def simulate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray, tradable: np.ndarray,
-             weights: np.ndarray, cfg: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+             weights: np.ndarray, cfg: dict[str, Any], ts: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
     """Run the portfolio; returns equity, cash, trades, events, contributions, stats."""
     n, m = cl.shape
     c = dict(cfg)
     for k in ("fee_rate", "slippage_bps"):
         c[k] = list(np.broadcast_to(np.asarray(c[k], float), (m,)))
-    b = Book(c, m, cash=c["initial_capital"], pos=[Pos() for _ in range(m)], contrib=[0.0] * m)
+    for k, v in (("max_drawdown_halt", 0.0), ("daily_loss_limit", 0.0), ("halt_bars", 0), ("cooldown_bars", 0)):
+        c.setdefault(k, v)
+    b = Book(c, m, cash=c["initial_capital"], pos=[Pos() for _ in range(m)], contrib=[0.0] * m, cool_until=[-1] * m)
+    peak = last_eq = day_start = c["initial_capital"]
+    halt_until, day, day_halted = -1, None, False
     last_bar = [max((t for t in range(n) if tradable[t, j]), default=-1) for j in range(m)]
     last_close = [math.nan] * m
     equity, cash, exposed = [], [], 0
@@ -232,6 +258,10 @@ def simulate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray, trada
     close_fill = c["fill"] == "close"
     stops_on = c["stop_loss"] > 0 or c["take_profit"] > 0 or c["trailing_stop"] > 0
     for t in range(n):
+        if c["daily_loss_limit"] > 0:
+            d = int(ts[t]) // DAY_NS
+            if d != day:
+                day, day_start, day_halted = d, last_eq, False
         for j in range(m):
             if b.pos[j].units != 0.0 and t > last_bar[j]:
                 b.close(j, t, last_close[j], DELISTED)
@@ -239,10 +269,23 @@ def simulate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray, trada
             for j in range(m):
                 if tradable[t, j] and b.pos[j].units != 0.0:
                     _stops(b, j, t, o[t, j], h[t, j], lo[t, j])
-        if close_fill and t < n - 1:
-            _rebalance(b, t, weights[t], cl[t], tradable[t], last_close)
-        if not close_fill and t > 0:
-            _rebalance(b, t, weights[t - 1], o[t], tradable[t], last_close)
+        fills = t < n - 1 if close_fill else t > 0
+        px = cl[t] if close_fill else o[t]
+        ignore = False
+        if fills and (c["max_drawdown_halt"] > 0 or c["daily_loss_limit"] > 0):
+            e = b.value(px, tradable[t], last_close)
+            if c["max_drawdown_halt"] > 0 and t >= halt_until and e < peak * (1 - c["max_drawdown_halt"]):
+                b.events.append(dict(bar=t, symbol=-1, rule="max_drawdown_halt", value=1 - e / peak))
+                b.flatten(t, px, tradable[t])
+                halt_until = t + c["halt_bars"]
+                e = peak = b.value(px, tradable[t], last_close)
+            if c["daily_loss_limit"] > 0 and not day_halted and e < day_start * (1 - c["daily_loss_limit"]):
+                b.events.append(dict(bar=t, symbol=-1, rule="daily_loss_limit", value=1 - e / day_start))
+                b.flatten(t, px, tradable[t])
+                day_halted = True
+            ignore = t < halt_until or day_halted
+        if fills and not ignore:
+            _rebalance(b, t, weights[t if close_fill else t - 1], px, tradable[t], last_close)
         if not close_fill and stops_on:
             for j in range(m):
                 if tradable[t, j] and b.pos[j].units != 0.0:
@@ -268,6 +311,8 @@ def simulate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray, trada
                 held = True
         equity.append(eq)
         cash.append(b.cash)
+        last_eq = eq
+        peak = max(peak, eq)
         exposed += held
     contrib = [b.contrib[j] + b.pos[j].units * (last_close[j] if b.pos[j].units else 0.0) for j in range(m)]
     stats = metrics(equity, b.trades, c["initial_capital"], ppy, b.fees, exposed)

@@ -16,7 +16,7 @@ from engine import synthetic
 from tests.engine.portfolio_reference import simulate
 
 RTOL = 1e-9
-REASONS = {0: "signal", 1: "stop_loss", 2: "take_profit", 3: "trailing_stop", 4: "end", 10: "delisted"}
+REASONS = {0: "signal", 1: "stop_loss", 2: "take_profit", 3: "trailing_stop", 4: "end", 10: "delisted", 11: "risk"}
 
 
 def _close(a: float, b: float, what: str) -> None:
@@ -39,7 +39,8 @@ def _ref_config(cfg: engine.Config, panel: engine.Panel, fee_rate, slippage_bps)
         allow_short=cfg.allow_short, integer_units=cfg.integer_units, close_at_end=cfg.close_at_end,
         fill=cfg.fill, periods_per_year=cfg.periods_per_year or panel.periods_per_year(),
         borrow_rate=cfg.borrow_rate, rebalance_threshold=cfg.rebalance_threshold,
-        max_weight=cfg.max_weight or 0.0,
+        max_weight=cfg.max_weight or 0.0, max_drawdown_halt=cfg.max_drawdown_halt or 0.0,
+        daily_loss_limit=cfg.daily_loss_limit or 0.0, halt_bars=cfg.halt_bars, cooldown_bars=cfg.cooldown_bars,
     )  # fmt: skip
 
 
@@ -48,7 +49,7 @@ def check_against_reference(panel: engine.Panel, weights: np.ndarray, cfg: engin
     res = engine.backtest_portfolio(panel, weights, cfg, fee_rate=fee_rate, slippage_bps=slippage_bps,
                                     keep_weights=True)  # fmt: skip
     ref = simulate(panel.open, panel.high, panel.low, panel.close, panel.tradable, weights,
-                   _ref_config(cfg, panel, fee_rate, slippage_bps))  # fmt: skip
+                   _ref_config(cfg, panel, fee_rate, slippage_bps), panel.ts)  # fmt: skip
     np.testing.assert_allclose(res.equity.to_numpy(), ref["equity"], rtol=RTOL, atol=1e-6)
     np.testing.assert_allclose(res.cash.to_numpy(), ref["cash"], rtol=RTOL, atol=1e-6)
     tr = res.trade_records
@@ -82,7 +83,7 @@ def cases(draw):
     panel = synthetic.panel(
         m, n, seed=draw(st.integers(0, 10_000)), volatility=draw(st.sampled_from([0.2, 0.8])),
         late_listings=draw(st.sampled_from([0.0, 0.5])), delistings=draw(st.sampled_from([0.0, 0.5])),
-        gaps=draw(st.sampled_from([0.0, 0.2])),
+        gaps=draw(st.sampled_from([0.0, 0.2])), timeframe=draw(st.sampled_from(["1d", "1h"])),
     )  # fmt: skip
     rng = np.random.default_rng(draw(st.integers(0, 10_000)))
     allow_short = draw(st.booleans())
@@ -105,6 +106,10 @@ def cases(draw):
         borrow_rate=draw(st.sampled_from([0.0, 0.05])),
         rebalance_threshold=draw(st.sampled_from([0.0, 0.05])),
         max_weight=draw(st.sampled_from([None, 0.4])),
+        max_drawdown_halt=draw(st.sampled_from([None, None, 0.05, 0.15])),
+        halt_bars=draw(st.integers(1, 8)),
+        daily_loss_limit=draw(st.sampled_from([None, None, 0.01, 0.03])),
+        cooldown_bars=draw(st.sampled_from([0, 0, 3])),
     )  # fmt: skip
     fee_rate = rng.uniform(0, 0.01, m) if draw(st.booleans()) else None
     slip = rng.uniform(0, 20, m) if draw(st.booleans()) else None
@@ -127,7 +132,9 @@ def test_a_larger_panel_with_everything_on(fill: str) -> None:
     cfg = engine.Config(fee_rate=0.001, fixed_fee=1.0, slippage_bps=3, stop_loss=0.05, trailing_stop=0.08,
                         take_profit=0.2, max_leverage=2.0, allow_short=True, integer_units=True,
                         close_at_end=True, fill=fill, borrow_rate=0.03, rebalance_threshold=0.01,
-                        max_weight=0.35)  # fmt: skip
+                        max_weight=0.35, max_drawdown_halt=0.1, halt_bars=5, daily_loss_limit=0.02,
+                        cooldown_bars=4)  # fmt: skip
     res = check_against_reference(panel, w, cfg)
     assert res.stats["total_trades"] > 50
-    assert set(res.trades["exit_reason"]) >= {"signal", "delisted", "end"}
+    assert set(res.trades["exit_reason"]) >= {"signal", "delisted", "end", "risk", "stop_loss"}
+    assert set(res.events["rule"]) >= {"cooldown", "max_weight", "max_drawdown_halt"}

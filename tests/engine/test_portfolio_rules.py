@@ -172,3 +172,53 @@ def test_bad_input_names_symbol_field_and_index() -> None:
         engine.backtest_portfolio(p, np.zeros((3, 2)), CLOSE, fee_rate=[0.0, 2.0])
     with pytest.raises(ValueError, match="did you mean 'max_weight'"):
         engine.Config(max_wieght=0.1)
+
+
+# -- risk rules --------------------------------------------------------------
+
+
+def test_drawdown_halt_closes_everything_and_waits() -> None:
+    # 10 units of A at 10. At bar 2's fill A is at 8: equity 80 is 20 % below the peak
+    # of 100 (> 15 %): close at 8 (reason risk), ignore rows for 2 bars (bars 2 and 3:
+    # bar 3's buy at 8 would have made 90 at bar 4). Bar 4's row buys 80 / 9 units at 9;
+    # at 12 they are worth 106.67. The peak restarts at 80, so the halt does not refire.
+    p = flat_panel({"A": [10, 10, 8, 8, 9, 12, 12]})
+    w = rows(7, ["A"], {0: {"A": 1.0}, 3: {"A": 1.0}, 4: {"A": 1.0}})
+    res = engine.backtest_portfolio(p, w, CLOSE.replace(max_drawdown_halt=0.15, halt_bars=2))
+    assert res.equity.tolist() == pytest.approx([100, 100, 80, 80, 80, 80 / 9 * 12, 80 / 9 * 12])
+    assert res.events[["bar", "rule"]].values.tolist() == [[2, "max_drawdown_halt"]]
+    assert res.events["value"].iloc[0] == pytest.approx(0.2)
+    assert res.trades["exit_reason"].tolist() == ["risk"]
+
+
+def test_daily_loss_limit_flat_until_the_next_day() -> None:
+    # Hourly bars, three a day. Row 0 buys 10 A at bar 1's open (10). At bar 2's open (9)
+    # equity 90 is 10 % below the day's start (100): close (risk) and ignore rows until
+    # the day changes. Row 2 fills at bar 3's open, the next day: 90 / 9.5 units.
+    c = np.array([[10, 10, 9, 9.5, 10, 10]], dtype=float).T
+    ts = pd.to_datetime(["2024-01-01 10:00", "2024-01-01 11:00", "2024-01-01 12:00",
+                         "2024-01-02 10:00", "2024-01-02 11:00", "2024-01-02 12:00"])  # fmt: skip
+    p = engine.Panel(ts, ["A"], c, c, c, c)
+    w = rows(6, ["A"], {0: {"A": 1.0}, 1: {"A": 1.0}, 2: {"A": 1.0}})
+    res = engine.backtest_portfolio(p, w, CLOSE.replace(fill="next_open", daily_loss_limit=0.05))
+    assert res.equity.tolist() == pytest.approx([100, 100, 90, 90, 90 / 9.5 * 10, 90 / 9.5 * 10])
+    assert res.events[["bar", "rule"]].values.tolist() == [[2, "daily_loss_limit"]]
+    assert res.events["value"].iloc[0] == pytest.approx(0.1)
+
+
+def test_cooldown_after_a_stop_loss() -> None:
+    # 10 A at 10; bar 1's low (8.5) crosses the 10 % stop at 9: out at 9, cash 90. For 2
+    # bars (1..3 inclusive of the exit bar's fills up to bar 3) new buys of A are ignored;
+    # bar 4's row buys 9 units at 10, worth 99 at 11.
+    c = np.array([[10, 9.5, 10, 10, 10, 11]], dtype=float).T
+    lo = c.copy()
+    lo[1] = 8.5
+    hi = np.maximum(c, 10.0)
+    o = np.array([[10, 10, 10, 10, 10, 11]], dtype=float).T
+    ts = pd.date_range("2024-01-01", periods=6, freq="D")
+    p = engine.Panel(ts, ["A"], o, hi, lo, c)
+    w = rows(6, ["A"], {0: {"A": 1.0}, 1: {"A": 1.0}, 2: {"A": 1.0}, 3: {"A": 1.0}, 4: {"A": 1.0}})
+    res = engine.backtest_portfolio(p, w, CLOSE.replace(stop_loss=0.1, cooldown_bars=2))
+    assert res.trades[["exit_bar", "exit_reason", "exit_price"]].values.tolist() == [[1, "stop_loss", 9.0]]
+    assert res.events[["bar", "rule", "value"]].values.tolist() == [[1, "cooldown", 2.0]]
+    assert res.equity.tolist() == pytest.approx([100, 90, 90, 90, 90, 99])
