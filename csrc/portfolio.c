@@ -409,23 +409,42 @@ static void pf_layout(pf_state *s, void *work, int64_t m)
     s->delist = i + 5 * m; /* 2 * m */
 }
 
-static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_config *cfg,
-                  const double *fee_rate, const double *slippage_bps, void *work,
-                  anvil_stats *stats, anvil_pf_extra *extra, const anvil_pf_outputs *out,
-                  int64_t *bad_index)
+/* One portfolio run as it moves through the bars: what pf_run and the stepping
+ * API (anvil_pf_sim_*) share, so both give the same numbers by construction. */
+typedef struct {
+    pf_book b;
+    anvil_pf_config cfg;
+    anvil_panel p;
+    anvil_pf_outputs out;
+    bar_acc acc;
+    double sum_equity, peak, last_eq, day_start;
+    int64_t halt_until, day, next_delist;
+    int day_halted, close_fill, stops_on;
+    const double *pending; /* next_open: the row decided at the last close */
+} pf_sim;
+
+static void pf_setup(pf_sim *r, const anvil_panel *p, const anvil_pf_config *cfg,
+                     const double *fee_rate, const double *slippage_bps, void *work,
+                     const anvil_pf_outputs *out)
 {
-    const int64_t n = p->n_bars, m = p->n_symbols, ps = p->stride, ts = p->tradable_stride;
-    const anvil_config *c = &cfg->base;
-    pf_book b = {0};
-    b.p = p;
-    b.cfg = cfg;
-    b.m = m;
-    b.cash = c->initial_capital;
-    b.fee_per_unit = c->fee_per_unit;
-    b.fixed_fee = c->fixed_fee;
-    b.out = out;
-    pf_layout(&b.s, work, m);
-    pf_state *s = &b.s;
+    memset(r, 0, sizeof *r);
+    r->cfg = *cfg;
+    r->p = *p;
+    const int64_t n = p->n_bars, m = p->n_symbols, ts = p->tradable_stride;
+    const anvil_config *c = &r->cfg.base;
+    pf_book *b = &r->b;
+    b->p = &r->p;
+    b->cfg = &r->cfg;
+    b->m = m;
+    b->cash = c->initial_capital;
+    b->fee_per_unit = c->fee_per_unit;
+    b->fixed_fee = c->fixed_fee;
+    if (out) {
+        r->out = *out;
+        b->out = &r->out;
+    }
+    pf_layout(&b->s, work, m);
+    pf_state *s = &b->s;
     for (int64_t j = 0; j < m; j++) {
         s->units[j] = s->avg[j] = s->entry_fees[j] = s->best[j] = s->contrib[j] = 0.0;
         s->last_close[j] = 0.0; /* read only once the symbol has traded */
@@ -443,154 +462,223 @@ static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_co
         s->delist[2 * j + 1] = j;
     }
     qsort(s->delist, (size_t)m, 2 * sizeof(int64_t), cmp_pairs);
-    int64_t next_delist = 0;
+    r->acc = bar_acc_new(c->initial_capital);
+    r->close_fill = c->fill == ANVIL_FILL_CLOSE;
+    r->stops_on = c->stop_loss > 0.0 || c->take_profit > 0.0 || c->trailing_stop > 0.0;
+    r->peak = r->last_eq = r->day_start = c->initial_capital;
+    r->halt_until = -1;
+    r->day = INT64_MIN;
+}
 
-    bar_acc acc = bar_acc_new(c->initial_capital);
-    const int close_fill = c->fill == ANVIL_FILL_CLOSE;
-    const int stops_on = c->stop_loss > 0.0 || c->take_profit > 0.0 || c->trailing_stop > 0.0;
-    const double borrow = cfg->borrow_rate / c->periods_per_year;
-    double sum_equity = 0.0;
-    /* risk rules */
-    const double dd_halt = cfg->max_drawdown_halt, day_limit = cfg->daily_loss_limit;
-    double peak = c->initial_capital, last_eq = c->initial_capital, day_start = c->initial_capital;
-    int64_t halt_until = -1, day = INT64_MIN;
-    int day_halted = 0;
+/* The risk rules at a fill of bar t; returns whether the weights are ignored. */
+static int pf_risk_at_fill(pf_sim *r, int64_t t, const double *px, const uint8_t *trad)
+{
+    const anvil_pf_config *cfg = &r->cfg;
+    if (!(cfg->max_drawdown_halt > 0.0 || cfg->daily_loss_limit > 0.0))
+        return 0;
+    pf_book *b = &r->b;
+    double e = pf_value(b, px, trad);
+    if (cfg->max_drawdown_halt > 0.0 && t >= r->halt_until && e < r->peak * (1.0 - cfg->max_drawdown_halt)) {
+        pf_event(b, t, -1, ANVIL_RULE_DRAWDOWN, 1.0 - e / r->peak);
+        pf_flatten(b, t, px, trad);
+        r->halt_until = t + cfg->halt_bars;
+        e = r->peak = pf_value(b, px, trad);
+    }
+    if (cfg->daily_loss_limit > 0.0 && !r->day_halted && e < r->day_start * (1.0 - cfg->daily_loss_limit)) {
+        pf_event(b, t, -1, ANVIL_RULE_DAILY_LOSS, 1.0 - e / r->day_start);
+        pf_flatten(b, t, px, trad);
+        r->day_halted = 1;
+    }
+    return t < r->halt_until || r->day_halted;
+}
 
-    for (int64_t t = 0; t < n; t++) {
-        const uint8_t *trad = p->tradable + t * ts;
-        const double *o = p->open + t * ps, *h = p->high + t * ps, *l = p->low + t * ps;
-        const double *cl = p->close + t * ps;
-        if (day_limit > 0.0) {
-            int64_t d = p->ts[t] / PF_DAY_NS - (p->ts[t] % PF_DAY_NS < 0); /* floor */
-            if (d != day) {
-                day = d;
-                day_start = last_eq;
-                day_halted = 0;
-            }
-        }
-        while (next_delist < m && s->delist[2 * next_delist] < t) {
-            int64_t j = s->delist[2 * next_delist + 1];
-            if (s->units[j] != 0.0)
-                pf_close(&b, j, t, s->last_close[j], ANVIL_EXIT_DELISTED);
-            next_delist++;
-        }
-        if (close_fill && stops_on)
-            for (int64_t j = 0; j < m; j++)
-                if (trad[j] && s->units[j] != 0.0)
-                    pf_stops(&b, j, t, o[j], h[j], l[j]);
-        int64_t bad = -1, row = -1;
-        const double *fill_px = close_fill ? cl : o;
-        int fills = close_fill ? t < n - 1 : t > 0;
-        int ignore = 0;
-        if (fills && (dd_halt > 0.0 || day_limit > 0.0)) {
-            double e = pf_value(&b, fill_px, trad);
-            if (dd_halt > 0.0 && t >= halt_until && e < peak * (1.0 - dd_halt)) {
-                pf_event(&b, t, -1, ANVIL_RULE_DRAWDOWN, 1.0 - e / peak);
-                pf_flatten(&b, t, fill_px, trad);
-                halt_until = t + cfg->halt_bars;
-                e = peak = pf_value(&b, fill_px, trad);
-            }
-            if (day_limit > 0.0 && !day_halted && e < day_start * (1.0 - day_limit)) {
-                pf_event(&b, t, -1, ANVIL_RULE_DAILY_LOSS, 1.0 - e / day_start);
-                pf_flatten(&b, t, fill_px, trad);
-                day_halted = 1;
-            }
-            ignore = t < halt_until || day_halted;
-        }
-        if (fills)
-            bad = pf_rebalance(&b, t, weights + (row = close_fill ? t : t - 1) * m, fill_px, trad, ignore);
-        if (bad >= 0) {
-            if (bad_index)
-                *bad_index = row * m + bad;
-            return ANVIL_E_SIGNAL;
-        }
-        if (!close_fill && stops_on)
-            for (int64_t j = 0; j < m; j++)
-                if (trad[j] && s->units[j] != 0.0)
-                    pf_stops(&b, j, t, o[j], h[j], l[j]);
-        if (t == n - 1 && c->close_at_end)
-            for (int64_t j = 0; j < m; j++)
-                pf_close(&b, j, t, cl[j], ANVIL_EXIT_END);
+static void pf_run_stops(pf_sim *r, int64_t t)
+{
+    const anvil_panel *p = &r->p;
+    const uint8_t *trad = p->tradable + t * p->tradable_stride;
+    const int64_t ps = p->stride;
+    const double *o = p->open + t * ps, *h = p->high + t * ps, *l = p->low + t * ps;
+    for (int64_t j = 0; j < r->b.m; j++)
+        if (trad[j] && r->b.s.units[j] != 0.0)
+            pf_stops(&r->b, j, t, o[j], h[j], l[j]);
+}
 
-        /* Mark at the close. A flat symbol adds u * last_close = 0 exactly (last
-         * closes start at 0), so the sum needs no branch. */
-        double eq;
-        int64_t held = 0;
-        if (borrow > 0.0) {
-            for (int64_t j = 0; j < m; j++) {
-                if (trad[j])
-                    s->last_close[j] = cl[j];
-                double u = s->units[j];
-                if (u < 0.0) {
-                    double cost = -u * s->last_close[j] * cfg->borrow_rate / c->periods_per_year;
-                    b.cash -= cost;
-                    s->contrib[j] -= cost;
-                    b.borrow += cost;
-                }
-            }
-            eq = b.cash;
-            for (int64_t j = 0; j < m; j++) {
-                double u = s->units[j];
-                eq += u * s->last_close[j];
-                held += u != 0.0;
-            }
-        } else {
-            eq = b.cash;
-            double *lcs = s->last_close;
-            const double *us = s->units;
-            for (int64_t j = 0; j < m; j++) {
-                double lc = trad[j] ? cl[j] : lcs[j];
-                lcs[j] = lc;
-                double u = us[j];
-                eq += u * lc;
-                held += u != 0.0;
-            }
-        }
-        bar_acc_add(&acc, eq, held != 0);
-        last_eq = eq;
-        if (eq > peak)
-            peak = eq;
-        sum_equity += eq;
-        if (out) {
-            if (out->equity)
-                out->equity[t] = eq;
-            if (out->cash)
-                out->cash[t] = b.cash;
-            if (out->weights)
-                for (int64_t j = 0; j < m; j++)
-                    out->weights[t * m + j] = s->units[j] != 0.0 ? s->units[j] * s->last_close[j] / eq : 0.0;
+/* Bar t from its open to just before the close: the new day, delistings, then
+ * (close) stops, or (next_open) the pending rebalance and stops. Returns -1 or
+ * the column of an infinite weight in the pending row. */
+static int64_t pf_open_bar(pf_sim *r, int64_t t)
+{
+    const anvil_panel *p = &r->p;
+    pf_book *b = &r->b;
+    pf_state *s = &b->s;
+    const int64_t m = b->m;
+    if (r->cfg.daily_loss_limit > 0.0) {
+        int64_t d = p->ts[t] / PF_DAY_NS - (p->ts[t] % PF_DAY_NS < 0); /* floor */
+        if (d != r->day) {
+            r->day = d;
+            r->day_start = r->last_eq;
+            r->day_halted = 0;
         }
     }
-    /* The last row is never acted on, but must hold allowed values too. */
-    if (n > 0) {
-        int any;
-        int64_t bad = pf_scan_row(weights + (n - 1) * m, p->tradable + (n - 1) * ts, m, &any);
-        if (bad >= 0) {
-            if (bad_index)
-                *bad_index = (n - 1) * m + bad;
-            return ANVIL_E_SIGNAL;
+    while (r->next_delist < m && s->delist[2 * r->next_delist] < t) {
+        int64_t j = s->delist[2 * r->next_delist + 1];
+        if (s->units[j] != 0.0)
+            pf_close(b, j, t, s->last_close[j], ANVIL_EXIT_DELISTED);
+        r->next_delist++;
+    }
+    if (r->close_fill) {
+        if (r->stops_on)
+            pf_run_stops(r, t);
+        return -1;
+    }
+    int64_t bad = -1;
+    if (t > 0) {
+        const uint8_t *trad = p->tradable + t * p->tradable_stride;
+        const double *o = p->open + t * p->stride;
+        int ignore = pf_risk_at_fill(r, t, o, trad);
+        if (r->pending)
+            bad = pf_rebalance(b, t, r->pending, o, trad, ignore);
+    }
+    r->pending = NULL;
+    if (bad < 0 && r->stops_on)
+        pf_run_stops(r, t);
+    return bad;
+}
+
+/* The rest of bar t with the row decided at its close (NULL: no instruction):
+ * (close) the rebalance, close_at_end on the last bar, marking; (next_open) the
+ * row waits for the next open. Returns -1 or the column of an infinite weight. */
+static int64_t pf_close_bar(pf_sim *r, int64_t t, const double *row)
+{
+    const anvil_panel *p = &r->p;
+    const anvil_pf_config *cfg = &r->cfg;
+    const anvil_config *c = &cfg->base;
+    pf_book *b = &r->b;
+    pf_state *s = &b->s;
+    const int64_t n = p->n_bars, m = b->m;
+    const uint8_t *trad = p->tradable + t * p->tradable_stride;
+    const double *cl = p->close + t * p->stride;
+    if (r->close_fill && t < n - 1 && row) {
+        int ignore = pf_risk_at_fill(r, t, cl, trad);
+        int64_t bad = pf_rebalance(b, t, row, cl, trad, ignore);
+        if (bad >= 0)
+            return bad;
+    } else if (r->close_fill && t < n - 1) {
+        pf_risk_at_fill(r, t, cl, trad);
+    }
+    if (t == n - 1 && c->close_at_end)
+        for (int64_t j = 0; j < m; j++)
+            pf_close(b, j, t, cl[j], ANVIL_EXIT_END);
+
+    /* Mark at the close. A flat symbol adds u * last_close = 0 exactly (last
+     * closes start at 0), so the sum needs no branch. */
+    double eq;
+    int64_t held = 0;
+    if (cfg->borrow_rate > 0.0) {
+        for (int64_t j = 0; j < m; j++) {
+            if (trad[j])
+                s->last_close[j] = cl[j];
+            double u = s->units[j];
+            if (u < 0.0) {
+                double cost = -u * s->last_close[j] * cfg->borrow_rate / c->periods_per_year;
+                b->cash -= cost;
+                s->contrib[j] -= cost;
+                b->borrow += cost;
+            }
         }
-        if (!close_fill && n > 1) {
-            /* next_open: row n-2 was read at bar n-1 above; nothing else unread */
+        eq = b->cash;
+        for (int64_t j = 0; j < m; j++) {
+            double u = s->units[j];
+            eq += u * s->last_close[j];
+            held += u != 0.0;
+        }
+    } else {
+        eq = b->cash;
+        double *lcs = s->last_close;
+        const double *us = s->units;
+        for (int64_t j = 0; j < m; j++) {
+            double lc = trad[j] ? cl[j] : lcs[j];
+            lcs[j] = lc;
+            double u = us[j];
+            eq += u * lc;
+            held += u != 0.0;
         }
     }
+    bar_acc_add(&r->acc, eq, held != 0);
+    r->last_eq = eq;
+    if (eq > r->peak)
+        r->peak = eq;
+    r->sum_equity += eq;
+    const anvil_pf_outputs *out = b->out;
+    if (out) {
+        if (out->equity)
+            out->equity[t] = eq;
+        if (out->cash)
+            out->cash[t] = b->cash;
+        if (out->weights)
+            for (int64_t j = 0; j < m; j++)
+                out->weights[t * m + j] = s->units[j] != 0.0 ? s->units[j] * s->last_close[j] / eq : 0.0;
+    }
+    if (!r->close_fill)
+        r->pending = row;
+    return -1;
+}
 
-    metrics_finish(&acc, &b.closed, b.fees, c->periods_per_year, stats);
+static int pf_finish(pf_sim *r, anvil_stats *stats, anvil_pf_extra *extra)
+{
+    pf_book *b = &r->b;
+    pf_state *s = &b->s;
+    const int64_t n = r->p.n_bars, m = b->m;
+    metrics_finish(&r->acc, &b->closed, b->fees, r->cfg.base.periods_per_year, stats);
     if (extra) {
-        extra->traded = b.traded;
-        extra->turnover = n > 0 ? b.traded / (sum_equity / (double)n) : NAN;
-        extra->borrow_cost = b.borrow;
-        extra->n_trades = b.n_trades;
-        extra->n_events = b.n_events;
+        extra->traded = b->traded;
+        extra->turnover = n > 0 ? b->traded / (r->sum_equity / (double)n) : NAN;
+        extra->borrow_cost = b->borrow;
+        extra->n_trades = b->n_trades;
+        extra->n_events = b->n_events;
     }
+    const anvil_pf_outputs *out = b->out;
     if (out) {
         if (out->contributions)
             for (int64_t j = 0; j < m; j++)
                 out->contributions[j] = s->contrib[j] + (s->units[j] != 0.0 ? s->units[j] * s->last_close[j] : 0.0);
-        if ((out->trades && b.n_trades > out->trades_cap) || (out->events && b.n_events > out->events_cap))
+        if ((out->trades && b->n_trades > out->trades_cap) || (out->events && b->n_events > out->events_cap))
             return ANVIL_E_CAPACITY;
     }
     return ANVIL_OK;
+}
+
+static int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_config *cfg,
+                  const double *fee_rate, const double *slippage_bps, void *work,
+                  anvil_stats *stats, anvil_pf_extra *extra, const anvil_pf_outputs *out,
+                  int64_t *bad_index)
+{
+    pf_sim r;
+    pf_setup(&r, p, cfg, fee_rate, slippage_bps, work, out);
+    const int64_t n = p->n_bars, m = p->n_symbols;
+    for (int64_t t = 0; t < n; t++) {
+        int64_t bad = pf_open_bar(&r, t);
+        if (bad >= 0) {
+            if (bad_index)
+                *bad_index = (t - 1) * m + bad;
+            return ANVIL_E_SIGNAL;
+        }
+        bad = pf_close_bar(&r, t, weights + t * m);
+        if (bad >= 0) {
+            if (bad_index)
+                *bad_index = t * m + bad;
+            return ANVIL_E_SIGNAL;
+        }
+    }
+    /* The last row is never acted on, but must hold allowed values too. */
+    int any;
+    int64_t bad = pf_scan_row(weights + (n - 1) * m, p->tradable + (n - 1) * p->tradable_stride, m, &any);
+    if (bad >= 0) {
+        if (bad_index)
+            *bad_index = (n - 1) * m + bad;
+        return ANVIL_E_SIGNAL;
+    }
+    return pf_finish(&r, stats, extra);
 }
 
 int anvil_check_panel(const anvil_panel *p, int64_t *bad_index)
