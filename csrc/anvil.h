@@ -363,6 +363,25 @@ int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights
                           const anvil_pf_config *cfgs, int64_t n_cfgs, const double *fee_rate,
                           const double *slippage_bps, void *work, int64_t work_size,
                           anvil_stats *stats, anvil_pf_extra *extras, int64_t *bad_index);
+/* Stepping a portfolio bar by bar (for strategies that decide on each close):
+ * allocate anvil_pf_sim_size(n_symbols) bytes (8-byte aligned) and keep the
+ * panel's arrays, the costs and the outputs alive until anvil_pf_sim_finish.
+ * For t = 0, 1, ...: anvil_pf_sim_open(t) runs the bar up to its close
+ * (delistings, stops, and under next_open the rebalance decided at the last
+ * close); the strategy decides; anvil_pf_sim_close(t, row) takes that bar's
+ * row of weights (n_symbols values, copied; NULL = no instruction) and runs the
+ * rest: under fill=close the rebalance at this close, close_at_end, marking.
+ * The same rows as a weights matrix give the same numbers as anvil_portfolio.
+ * On ANVIL_E_SIGNAL from anvil_pf_sim_close, *bad_index is the column. */
+typedef struct anvil_pf_sim anvil_pf_sim;
+int64_t anvil_pf_sim_size(int64_t n_symbols);
+int anvil_pf_sim_init(anvil_pf_sim *sim, int64_t sim_size, const anvil_panel *panel,
+                      const anvil_pf_config *cfg, const double *fee_rate,
+                      const double *slippage_bps, const anvil_pf_outputs *out);
+int anvil_pf_sim_open(anvil_pf_sim *sim, int64_t t);
+int anvil_pf_sim_close(anvil_pf_sim *sim, int64_t t, const double *row, int64_t *bad_index);
+/* After the last bar's close: stats and extra (ANVIL_E_CAPACITY as anvil_portfolio). */
+int anvil_pf_sim_finish(anvil_pf_sim *sim, anvil_stats *stats, anvil_pf_extra *extra);
 /* ==== end of the portfolio block ==== */
 
 /* cdef-end */

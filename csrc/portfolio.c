@@ -805,3 +805,106 @@ int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights
     }
     return ANVIL_OK;
 }
+
+/* ---- stepping ---------------------------------------------------------------- */
+
+struct anvil_pf_sim {
+    pf_sim run;
+    int64_t next_bar;  /* the bar anvil_pf_sim_open expects */
+    int opened;        /* anvil_pf_sim_open(next_bar) ran, close not yet */
+    int finished;
+    double *rows[2];   /* the last two rows decided (next_open reads the previous one) */
+    /* then: the run's work buffer, then 2 x n_symbols doubles for the rows */
+};
+
+static int64_t pf_sim_header(void)
+{
+    return ((int64_t)sizeof(struct anvil_pf_sim) + 15) / 16 * 16;
+}
+
+int64_t anvil_pf_sim_size(int64_t n_symbols)
+{
+    int64_t work = anvil_pf_work_size(n_symbols);
+    if (work < 0 || n_symbols > INT64_MAX / 32 - work)
+        return -1;
+    return pf_sim_header() + work + 2 * n_symbols * (int64_t)sizeof(double);
+}
+
+int anvil_pf_sim_init(anvil_pf_sim *sim, int64_t sim_size, const anvil_panel *panel,
+                      const anvil_pf_config *cfg, const double *fee_rate,
+                      const double *slippage_bps, const anvil_pf_outputs *out)
+{
+    if (sim == NULL)
+        return ANVIL_E_NULL;
+    int rc = anvil_check_pf_config(cfg);
+    if (rc != ANVIL_OK)
+        return rc;
+    rc = anvil_check_panel(panel, NULL);
+    if (rc != ANVIL_OK)
+        return rc;
+    int64_t need = anvil_pf_sim_size(panel->n_symbols);
+    if (need < 0 || sim_size < need)
+        return ANVIL_E_SIZE;
+    if (cfg->daily_loss_limit > 0.0 && panel->ts == NULL)
+        return ANVIL_E_NULL;
+    if (out && ((out->trades && out->trades_cap < 0) || (out->events && out->events_cap < 0)))
+        return ANVIL_E_SIZE;
+    rc = check_costs(fee_rate, slippage_bps, panel->n_symbols);
+    if (rc != ANVIL_OK)
+        return rc;
+    char *base = (char *)sim;
+    void *work = base + pf_sim_header();
+    double *rows = (double *)(base + pf_sim_header() + anvil_pf_work_size(panel->n_symbols));
+    pf_setup(&sim->run, panel, cfg, fee_rate, slippage_bps, work, out);
+    sim->next_bar = 0;
+    sim->opened = 0;
+    sim->finished = 0;
+    sim->rows[0] = rows;
+    sim->rows[1] = rows + panel->n_symbols;
+    return ANVIL_OK;
+}
+
+int anvil_pf_sim_open(anvil_pf_sim *sim, int64_t t)
+{
+    if (sim == NULL)
+        return ANVIL_E_NULL;
+    if (sim->finished || sim->opened || t != sim->next_bar || t >= sim->run.p.n_bars)
+        return ANVIL_E_STATE;
+    int64_t bad = pf_open_bar(&sim->run, t);
+    sim->opened = 1;
+    return bad >= 0 ? ANVIL_E_SIGNAL : ANVIL_OK; /* cannot happen: rows are checked at close */
+}
+
+int anvil_pf_sim_close(anvil_pf_sim *sim, int64_t t, const double *row, int64_t *bad_index)
+{
+    if (sim == NULL)
+        return ANVIL_E_NULL;
+    if (sim->finished || !sim->opened || t != sim->next_bar)
+        return ANVIL_E_STATE;
+    const int64_t m = sim->run.b.m;
+    double *mine = NULL;
+    if (row) {
+        for (int64_t j = 0; j < m; j++)
+            if (isinf(row[j])) {
+                if (bad_index)
+                    *bad_index = j;
+                return ANVIL_E_SIGNAL;
+            }
+        mine = sim->rows[t & 1]; /* the previous bar's row, if pending, is in the other */
+        memcpy(mine, row, (size_t)m * sizeof(double));
+    }
+    pf_close_bar(&sim->run, t, mine);
+    sim->opened = 0;
+    sim->next_bar = t + 1;
+    return ANVIL_OK;
+}
+
+int anvil_pf_sim_finish(anvil_pf_sim *sim, anvil_stats *stats, anvil_pf_extra *extra)
+{
+    if (sim == NULL || stats == NULL)
+        return ANVIL_E_NULL;
+    if (sim->finished || sim->opened || sim->next_bar != sim->run.p.n_bars)
+        return ANVIL_E_STATE;
+    sim->finished = 1;
+    return pf_finish(&sim->run, stats, extra);
+}

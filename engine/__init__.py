@@ -49,7 +49,9 @@ from engine.panel import InvalidPanelError, Panel, load_panel, sample_panel  # n
 from engine.portfolio import (  # noqa: E402
     PORTFOLIO_METRICS,
     PortfolioResult,
+    PortfolioSimulation,
     backtest_portfolio,
+    backtest_portfolio_on_bar,
     run_portfolio_batch,
 )
 
@@ -58,7 +60,9 @@ __all__ += [
     "PORTFOLIO_METRICS",
     "Panel",
     "PortfolioResult",
+    "PortfolioSimulation",
     "backtest_portfolio",
+    "backtest_portfolio_on_bar",
     "load_panel",
     "run_portfolio_batch",
     "sample_panel",

@@ -475,3 +475,70 @@ def portfolio_batch(
         ffi.from_buffer("anvil_pf_extra[]", extras, require_writable=True), bad,
     )  # fmt: skip
     _check(rc, "anvil_portfolio_batch", bad)
+
+
+class PortfolioStepper:
+    """Owns one anvil_pf_sim and the buffers it writes into; one bar at a time."""
+
+    __slots__ = ("_keep", "_sim", "_bad", "_out", "_n", "_m", "equity", "cash", "weights", "contributions",
+                 "trades", "events")  # fmt: skip
+
+    def __init__(
+        self,
+        panel: tuple[np.ndarray, ...],
+        config: np.ndarray,
+        fee_rate: np.ndarray | None,
+        slippage_bps: np.ndarray | None,
+        want_weights: bool,
+        trades_cap: int,
+        events_cap: int,
+    ) -> None:
+        p, keep = _panel(panel)
+        n, m = int(p.n_bars), int(p.n_symbols)
+        self._n, self._m = n, m
+        self.equity, self.cash = np.empty(n), np.empty(n)
+        self.weights = np.empty((n, m)) if want_weights else None
+        self.contributions = np.empty(m)
+        self.trades = np.empty(trades_cap, PF_TRADE_DTYPE)
+        self.events = np.empty(events_cap, PF_EVENT_DTYPE)
+        out = ffi.new("anvil_pf_outputs *")
+        out.equity, out.cash = _doubles(self.equity), _doubles(self.cash)
+        out.weights = _opt_doubles(self.weights)
+        out.contributions = _doubles(self.contributions)
+        out.trades = ffi.from_buffer("anvil_pf_trade[]", self.trades, require_writable=True)
+        out.trades_cap = trades_cap
+        out.events = ffi.from_buffer("anvil_pf_event[]", self.events, require_writable=True)
+        out.events_cap = events_cap
+        size = int(lib.anvil_pf_sim_size(m))
+        if size < 0:
+            raise CoreError(f"anvil_pf_sim_size({m}) refused the size")
+        raw = ffi.new("char[]", size)
+        self._sim = ffi.cast("anvil_pf_sim *", raw)
+        costs = (fee_rate, slippage_bps)
+        self._keep = (p, keep, raw, config, costs, out)
+        self._bad = ffi.new("int64_t *", -1)
+        rc = lib.anvil_pf_sim_init(self._sim, size, p, ffi.from_buffer("anvil_pf_config[]", config),
+                                   _opt_doubles(fee_rate), _opt_doubles(slippage_bps), out)  # fmt: skip
+        _check(rc, "anvil_pf_sim_init")
+
+    def open_bar(self, t: int) -> None:
+        _check(lib.anvil_pf_sim_open(self._sim, t), f"anvil_pf_sim_open({t})")
+
+    def close_bar(self, t: int, row: np.ndarray | None) -> None:
+        ptr = ffi.NULL if row is None else _doubles(row)
+        _check(lib.anvil_pf_sim_close(self._sim, t, ptr, self._bad), f"anvil_pf_sim_close({t})", self._bad)
+
+    def finish(self) -> tuple[int, dict[str, Any]]:
+        """(status, raw outputs as ``portfolio`` returns them); the status is
+        ANVIL_E_CAPACITY when the trade or event buffers were too small."""
+        stats = np.zeros(1, STATS_DTYPE)
+        extra = np.zeros(1, PF_EXTRA_DTYPE)
+        rc = lib.anvil_pf_sim_finish(self._sim, ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
+                                     ffi.from_buffer("anvil_pf_extra[]", extra, require_writable=True))  # fmt: skip
+        if rc != lib.ANVIL_E_CAPACITY:
+            _check(rc, "anvil_pf_sim_finish")
+        return rc, {
+            "stats": stats[0], "extra": extra[0], "equity": self.equity, "cash": self.cash,
+            "weights": self.weights, "contributions": self.contributions,
+            "trades": self.trades[: extra[0]["n_trades"]].copy(), "events": self.events[: extra[0]["n_events"]].copy(),
+        }  # fmt: skip

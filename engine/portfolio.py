@@ -386,3 +386,81 @@ def run_portfolio_batch(
     table["turnover"] = extras["turnover"]
     return table
 
+
+
+class PortfolioSimulation:
+    """A portfolio stepped bar by bar through the core, for strategies that decide
+    at each close. The same decisions as a weights matrix give the same trades and
+    statistics as ``backtest_portfolio`` (both run the same C code per bar).
+
+        sim = engine.PortfolioSimulation(panel, cfg)
+        for t in range(len(panel)):
+            sim.open_bar(t)
+            sim.target_weights({"AAPL": 0.5, "MSFT": 0.5})   # or order_target_percent
+            sim.close_bar(t)
+        res = sim.finish()
+
+    Weights set between ``open_bar(t)`` and ``close_bar(t)`` are the row of bar t:
+    they fill at ``open[t+1]`` (``fill="next_open"``) or ``close[t]`` (``fill="close"``).
+    """
+
+    def __init__(self, panel: Panel, config: Config | dict | None = None, *, fee_rate: Any = None,
+                 slippage_bps: Any = None, keep_weights: bool = False) -> None:  # fmt: skip
+        self.panel = _need_panel(panel)
+        self.config = _need_config(config)
+        n, m = self.panel.shape
+        fees, slips = _costs(self.panel, self.config, fee_rate, slippage_bps)
+        self._costs = (fee_rate, slippage_bps)
+        record = pf_record(self.config, self.panel.periods_per_year())
+        self._core = _bindings.PortfolioStepper(_arrays(self.panel), record, fees, slips, keep_weights,
+                                                n + 4 * m + 1024, n + 1024)  # fmt: skip
+        self._rows = np.full((n, m), np.nan)  # what was decided: a rerun source if buffers overflow
+        self._keep_weights = keep_weights
+        self._t = -1
+        self._row: np.ndarray | None = None
+
+    def open_bar(self, t: int) -> None:
+        """Run bar ``t`` up to its close (delistings, stops, the pending rebalance)."""
+        self._core.open_bar(t)
+        self._t, self._row = t, None
+
+    def target_weights(self, weights: Mapping[str, float]) -> None:
+        """Trade these symbols to these weights (others are left alone)."""
+        for sym, w in weights.items():
+            self.order_target_percent(sym, w)
+
+    def order_target_percent(self, symbol: str, weight: float) -> None:
+        """Trade ``symbol`` to ``weight`` x equity (negative = short)."""
+        j = self.panel.column(symbol)
+        w = float(weight)
+        if not np.isfinite(w):
+            raise InvalidSignalError(f"weight of {symbol} at bar {self._t} is {weight!r}; it must be finite")
+        if self._row is None:
+            self._row = np.full(len(self.panel.symbols), np.nan)
+        self._row[j] = w
+
+    def close_bar(self, t: int) -> None:
+        """Finish bar ``t`` with the weights set since ``open_bar(t)``."""
+        self._core.close_bar(t, self._row)
+        if self._row is not None:
+            self._rows[t] = self._row
+
+    def finish(self) -> PortfolioResult:
+        """The result, once the last bar is closed."""
+        rc, raw = self._core.finish()
+        if rc != 0:  # more trades or events than the buffers held: the same run, vectorized
+            return backtest_portfolio(self.panel, self._rows, self.config, fee_rate=self._costs[0],
+                                      slippage_bps=self._costs[1], keep_weights=self._keep_weights)  # fmt: skip
+        return PortfolioResult(self.panel, self.config, raw)
+
+
+def backtest_portfolio_on_bar(panel: Panel, on_bar: Any, config: Config | dict | None = None,
+                              **kwargs: Any) -> PortfolioResult:  # fmt: skip
+    """Run ``on_bar(t, sim)`` at every bar's close of a ``PortfolioSimulation``; it sets
+    weights with ``sim.target_weights({...})`` / ``sim.order_target_percent(symbol, w)``."""
+    sim = PortfolioSimulation(panel, config, **kwargs)
+    for t in range(len(panel)):
+        sim.open_bar(t)
+        on_bar(t, sim)
+        sim.close_bar(t)
+    return sim.finish()

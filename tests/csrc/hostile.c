@@ -2509,6 +2509,28 @@ static void random_portfolio(long case_no)
             if (stats_differ(&bs[r], &st) >= 0 || be[r].n_trades != ex.n_trades)
                 fail("case %ld: portfolio batch run %d differs from the single run", case_no, r);
     free(ww);
+
+    /* Stepped bar by bar with the same rows: the same numbers. */
+    int64_t size = anvil_pf_sim_size(m);
+    anvil_pf_sim *sim = xmalloc((size_t)size);
+    expect_rc("pf_sim_init small", CALL(anvil_pf_sim_init(sim, size - 1, &k.p, &cfg, fees, slips, NULL)), ANVIL_E_SIZE);
+    if (expect_rc("pf_sim_init", CALL(anvil_pf_sim_init(sim, size, &k.p, &cfg, fees, slips, NULL)), ANVIL_OK)) {
+        expect_rc("pf_sim_close before open", CALL(anvil_pf_sim_close(sim, 0, k.w, &bad)), ANVIL_E_STATE);
+        int ok = 1;
+        for (int64_t t = 0; t < n && ok; t++) {
+            ok = expect_rc("pf_sim_open", CALL(anvil_pf_sim_open(sim, t)), ANVIL_OK);
+            if (ok && chance(0.02))
+                expect_rc("pf_sim_open twice", CALL(anvil_pf_sim_open(sim, t)), ANVIL_E_STATE);
+            ok = ok && expect_rc("pf_sim_close", CALL(anvil_pf_sim_close(sim, t, k.w + t * m, &bad)), ANVIL_OK);
+        }
+        anvil_stats ss;
+        anvil_pf_extra se;
+        if (ok && expect_rc("pf_sim_finish", CALL(anvil_pf_sim_finish(sim, &ss, &se)), ANVIL_OK)
+            && (stats_differ(&ss, &st) >= 0 || se.n_trades != ex.n_trades || se.n_events != ex.n_events))
+            fail("case %ld: stepped portfolio differs from the run", case_no);
+        expect_rc("pf_sim_finish twice", CALL(anvil_pf_sim_finish(sim, &ss, &se)), ANVIL_E_STATE);
+    }
+    free(sim);
 done:
     free(work);
     free(fees);
