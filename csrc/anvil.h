@@ -247,6 +247,144 @@ int anvil_vwap(const double *high, const double *low, const double *close, const
                int64_t n, int64_t period, double *out);
 int anvil_obv(const double *close, const double *volume, int64_t n, double *out);
 
+/* ==== Portfolios: many symbols, one cash account (csrc/portfolio.c) ====
+ * Appended block: everything below until the next marker belongs to issue 10.
+ *
+ * A panel holds n_symbols series on one time axis. Cell (t, j) of each array
+ * sits at index t * stride + j (stride >= n_symbols; prices and the tradable
+ * flags may use different strides). tradable[t][j] is 1 where symbol j has a
+ * bar at t; prices there must be valid bars, elsewhere they are not read.
+ * Weights are row-major [n_bars][n_symbols] float64 target weights (fractions
+ * of equity, negative = short, NaN = leave that symbol alone). */
+#define ANVIL_EXIT_DELISTED 10   /* the symbol's data ended: closed at its last close */
+#define ANVIL_RULE_MAX_WEIGHT 1  /* a weight capped at max_weight; value = the weight asked */
+#define ANVIL_RULE_CASH 2        /* increases shrunk for lack of cash; value = the factor */
+#define ANVIL_RULE_DRAWDOWN 3    /* drawdown halt: everything closed; value = the drawdown */
+#define ANVIL_RULE_DAILY_LOSS 4  /* daily loss limit: everything closed; value = the day's loss */
+#define ANVIL_RULE_COOLDOWN 5    /* a stop exit starts a cool-down; value = its bars */
+#define ANVIL_EXIT_RISK 11       /* closed by a drawdown halt or the daily loss limit */
+
+typedef struct {
+    const double *open;
+    const double *high;
+    const double *low;
+    const double *close;
+    const uint8_t *tradable;
+    const int64_t *ts;        /* n_bars bar times, ns UTC; needed by daily_loss_limit only */
+    int64_t n_bars;
+    int64_t n_symbols;
+    int64_t stride;           /* elements between rows of the price arrays */
+    int64_t tradable_stride;  /* elements between rows of tradable */
+} anvil_panel;
+
+/* A portfolio's settings: the one-series config plus what only portfolios have.
+ * base.max_leverage caps the gross (sum of |weights|) a row may ask for. */
+typedef struct {
+    anvil_config base;
+    double borrow_rate;          /* yearly fraction of a short's value, accrued each close, >= 0 */
+    double rebalance_threshold;  /* skip a trade whose weight change is smaller, >= 0 */
+    double max_weight;           /* cap on |weight| per symbol, 0 = off */
+    /* Risk rules, checked at every fill against equity valued at the fill prices;
+     * a firing closes every position that trades there (ANVIL_EXIT_RISK). */
+    double max_drawdown_halt;    /* halt when equity is this fraction below its peak, 0 = off */
+    double daily_loss_limit;     /* flat for the rest of the UTC day when equity is this
+                                    fraction below the day's starting equity, 0 = off */
+    int64_t halt_bars;           /* bars a drawdown halt ignores the weights, >= 1 when on;
+                                    the peak restarts from the equity left */
+    int64_t cooldown_bars;       /* after a stop-loss / trailing-stop exit, increases of
+                                    that symbol are ignored for this many bars, >= 0 */
+} anvil_pf_config;
+
+/* One closed trade of one symbol. */
+typedef struct {
+    int64_t entry_bar;
+    int64_t exit_bar;
+    double units;
+    double entry_price;
+    double exit_price;
+    double entry_fees;
+    double exit_fees;
+    double pnl;
+    double ret;
+    int32_t direction;
+    int32_t exit_reason;      /* ANVIL_EXIT_* */
+    int64_t symbol;
+} anvil_pf_trade;
+
+/* One firing of a risk rule. */
+typedef struct {
+    int64_t bar;
+    int64_t symbol;           /* -1: the portfolio as a whole */
+    int32_t rule;             /* ANVIL_RULE_* */
+    int32_t reserved;
+    double value;
+} anvil_pf_event;
+
+/* What a portfolio returns beside anvil_stats. */
+typedef struct {
+    double turnover;          /* traded notional / average equity */
+    double traded;            /* traded notional */
+    double borrow_cost;       /* short borrow paid */
+    int64_t n_trades;         /* trades closed (all of them, even past trades_cap) */
+    int64_t n_events;         /* events fired (all of them, even past events_cap) */
+} anvil_pf_extra;
+
+/* Optional outputs of one portfolio run; every pointer may be NULL. */
+typedef struct {
+    double *equity;           /* n_bars */
+    double *cash;             /* n_bars */
+    double *weights;          /* n_bars * n_symbols: each position's weight at the close */
+    double *contributions;    /* n_symbols: each symbol's share of net P&L */
+    anvil_pf_trade *trades;
+    int64_t trades_cap;
+    anvil_pf_event *events;
+    int64_t events_cap;
+} anvil_pf_outputs;
+
+/* Bytes of scratch memory one run over n_symbols needs (work below). */
+int64_t anvil_pf_work_size(int64_t n_symbols);
+/* Check a panel; on ANVIL_E_PRICE *bad_index is t * n_symbols + j of the first bad cell. */
+int anvil_check_panel(const anvil_panel *panel, int64_t *bad_index);
+int anvil_check_pf_config(const anvil_pf_config *cfg);
+
+/* One portfolio. fee_rate and slippage_bps are n_symbols values each, or NULL
+ * for the config's scalar. On ANVIL_E_SIGNAL (an infinite weight) *bad_index
+ * is t * n_symbols + j. out may be NULL (stats only). Returns ANVIL_E_CAPACITY
+ * when trades or events did not fit (extra holds the counts needed). */
+int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil_pf_config *cfg,
+                    const double *fee_rate, const double *slippage_bps, void *work,
+                    int64_t work_size, anvil_stats *stats, anvil_pf_extra *extra,
+                    const anvil_pf_outputs *out, int64_t *bad_index);
+
+/* n_runs portfolios over one panel: weights[r] points at run r's row-major
+ * [n_bars][n_symbols] weights (the matrices need not be adjacent); cfgs 1
+ * (shared) or n_runs records; stats and extras (optional) n_runs records each.
+ * On ANVIL_E_SIGNAL *bad_index is (run * n_bars + t) * n_symbols + j. */
+int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights, int64_t n_runs,
+                          const anvil_pf_config *cfgs, int64_t n_cfgs, const double *fee_rate,
+                          const double *slippage_bps, void *work, int64_t work_size,
+                          anvil_stats *stats, anvil_pf_extra *extras, int64_t *bad_index);
+/* Stepping a portfolio bar by bar (for strategies that decide on each close):
+ * allocate anvil_pf_sim_size(n_symbols) bytes (8-byte aligned) and keep the
+ * panel's arrays, the costs and the outputs alive until anvil_pf_sim_finish.
+ * For t = 0, 1, ...: anvil_pf_sim_open(t) runs the bar up to its close
+ * (delistings, stops, and under next_open the rebalance decided at the last
+ * close); the strategy decides; anvil_pf_sim_close(t, row) takes that bar's
+ * row of weights (n_symbols values, copied; NULL = no instruction) and runs the
+ * rest: under fill=close the rebalance at this close, close_at_end, marking.
+ * The same rows as a weights matrix give the same numbers as anvil_portfolio.
+ * On ANVIL_E_SIGNAL from anvil_pf_sim_close, *bad_index is the column. */
+typedef struct anvil_pf_sim anvil_pf_sim;
+int64_t anvil_pf_sim_size(int64_t n_symbols);
+int anvil_pf_sim_init(anvil_pf_sim *sim, int64_t sim_size, const anvil_panel *panel,
+                      const anvil_pf_config *cfg, const double *fee_rate,
+                      const double *slippage_bps, const anvil_pf_outputs *out);
+int anvil_pf_sim_open(anvil_pf_sim *sim, int64_t t);
+int anvil_pf_sim_close(anvil_pf_sim *sim, int64_t t, const double *row, int64_t *bad_index);
+/* After the last bar's close: stats and extra (ANVIL_E_CAPACITY as anvil_portfolio). */
+int anvil_pf_sim_finish(anvil_pf_sim *sim, anvil_stats *stats, anvil_pf_extra *extra);
+/* ==== end of the portfolio block ==== */
+
 /* cdef-end */
 
 #ifdef __cplusplus

@@ -43,3 +43,27 @@ __all__ = [
     "stats_from_equity",
     "synthetic",
 ]
+
+# -- portfolios (issue 10) --
+from engine.panel import InvalidPanelError, Panel, load_panel, sample_panel  # noqa: E402
+from engine.portfolio import (  # noqa: E402
+    PORTFOLIO_METRICS,
+    PortfolioResult,
+    PortfolioSimulation,
+    backtest_portfolio,
+    backtest_portfolio_on_bar,
+    run_portfolio_batch,
+)
+
+__all__ += [
+    "InvalidPanelError",
+    "PORTFOLIO_METRICS",
+    "Panel",
+    "PortfolioResult",
+    "PortfolioSimulation",
+    "backtest_portfolio",
+    "backtest_portfolio_on_bar",
+    "load_panel",
+    "run_portfolio_batch",
+    "sample_panel",
+]

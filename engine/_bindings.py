@@ -337,3 +337,209 @@ def indicator(
         *(ffi.from_buffer("double[]", o, require_writable=True) for o in outputs),
     )
     _check(rc, f"anvil_{name}")
+
+
+# -- portfolios (issue 10): many symbols, one account -----------------------
+
+from engine.records import PF_EVENT_DTYPE, PF_EXTRA_DTYPE, PF_TRADE_DTYPE  # noqa: E402
+
+EXIT_DELISTED: int = lib.ANVIL_EXIT_DELISTED
+PF_EXIT_REASONS: dict[int, str] = {**EXIT_REASONS, EXIT_DELISTED: "delisted", lib.ANVIL_EXIT_RISK: "risk"}
+PF_RULES: dict[int, str] = {
+    lib.ANVIL_RULE_MAX_WEIGHT: "max_weight", lib.ANVIL_RULE_CASH: "cash",
+    lib.ANVIL_RULE_DRAWDOWN: "max_drawdown_halt", lib.ANVIL_RULE_DAILY_LOSS: "daily_loss_limit",
+    lib.ANVIL_RULE_COOLDOWN: "cooldown",
+}  # fmt: skip
+
+
+def _panel(arrays: tuple[np.ndarray, ...]) -> tuple:
+    """An anvil_panel over (open, high, low, close, tradable, ts): prices and tradable
+    ``[n_bars, n_symbols]`` with unit column stride (rows may be strided), ts int64
+    ``[n_bars]``; returns (struct, buffers to keep)."""
+    o, h, lo, c, trad, ts = arrays
+    n, m = c.shape
+    for a in (o, h, lo, c):
+        if a.dtype != np.float64 or a.shape != (n, m) or a.strides[1] != 8 or a.strides[0] != c.strides[0]:
+            raise CoreError("anvil_panel takes float64 [n_bars, n_symbols] arrays with contiguous rows of one stride")
+    if trad.dtype != np.bool_ or trad.shape != (n, m) or trad.strides[1] != 1:
+        raise CoreError("anvil_panel takes a bool tradable array with contiguous rows")
+    def base(a: np.ndarray) -> Any:
+        # A view may start anywhere in its parent: point at its first element.
+        return ffi.cast("double *", a.__array_interface__["data"][0])
+    if ts.dtype != np.int64 or ts.shape != (n,) or not ts.flags.c_contiguous:
+        raise CoreError("anvil_panel takes contiguous int64 bar times, one per row")
+    keep = [o, h, lo, c, trad, ts]
+    p = ffi.new("anvil_panel *")
+    p.open, p.high, p.low, p.close = (base(a) for a in (o, h, lo, c))
+    p.tradable = ffi.cast("uint8_t *", trad.__array_interface__["data"][0])
+    p.ts = ffi.cast("int64_t *", ts.__array_interface__["data"][0])
+    p.n_bars, p.n_symbols = n, m
+    p.stride = c.strides[0] // 8 if n > 1 else m
+    p.tradable_stride = trad.strides[0] if n > 1 else m
+    return p, keep
+
+
+def _opt_doubles(a: np.ndarray | None) -> Any:
+    return ffi.NULL if a is None else _doubles(a)
+
+
+def pf_work(n_symbols: int) -> np.ndarray:
+    """Scratch memory of one portfolio run (one per thread)."""
+    size = int(lib.anvil_pf_work_size(n_symbols))
+    if size < 0:
+        raise CoreError(f"anvil_pf_work_size({n_symbols}) refused the size")
+    return np.empty(max(size // 8, 1), np.float64)
+
+
+def portfolio(
+    panel: tuple[np.ndarray, ...],
+    weights: np.ndarray,
+    config: np.ndarray,
+    fee_rate: np.ndarray | None,
+    slippage_bps: np.ndarray | None,
+    want_equity: bool,
+    want_weights: bool,
+) -> dict[str, Any]:
+    """One portfolio. Returns stats, extra, equity, cash, weights, contributions,
+    trades and events (numpy records); the optional ones None when not wanted."""
+    p, _keep = _panel(panel)
+    n, m = int(p.n_bars), int(p.n_symbols)
+    work = pf_work(m)
+    stats = np.zeros(1, STATS_DTYPE)
+    extra = np.zeros(1, PF_EXTRA_DTYPE)
+    equity = np.empty(n) if want_equity else None
+    cash = np.empty(n) if want_equity else None
+    wts = np.empty((n, m)) if want_weights else None
+    contrib = np.empty(m)
+    # Every trade closes units an instruction (a weight that is not NaN) opened, and
+    # every instruction closes at most one: at most 2 trades an instruction.
+    orders = int(np.count_nonzero(~np.isnan(weights)))
+    t_cap = min(2 * orders + 16, orders + 4 * m + 1024)
+    e_cap = min(orders + n + 16, n + 1024)
+    bad = ffi.new("int64_t *", -1)
+    while True:
+        trades = np.empty(t_cap, PF_TRADE_DTYPE)
+        events = np.empty(e_cap, PF_EVENT_DTYPE)
+        out = ffi.new("anvil_pf_outputs *")
+        out.equity, out.cash = _opt_doubles(equity), _opt_doubles(cash)
+        out.weights = _opt_doubles(wts)
+        out.contributions = _doubles(contrib)
+        out.trades = ffi.from_buffer("anvil_pf_trade[]", trades, require_writable=True)
+        out.trades_cap = t_cap
+        out.events = ffi.from_buffer("anvil_pf_event[]", events, require_writable=True)
+        out.events_cap = e_cap
+        rc = lib.anvil_portfolio(
+            p, _doubles(weights), ffi.from_buffer("anvil_pf_config[]", config),
+            _opt_doubles(fee_rate), _opt_doubles(slippage_bps),
+            ffi.from_buffer("char[]", work, require_writable=True), work.nbytes,
+            ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
+            ffi.from_buffer("anvil_pf_extra[]", extra, require_writable=True), out, bad,
+        )  # fmt: skip
+        if rc != lib.ANVIL_E_CAPACITY:
+            break
+        t_cap = max(t_cap, int(extra[0]["n_trades"]))  # rare: more than the first guess
+        e_cap = max(e_cap, int(extra[0]["n_events"]))
+    _check(rc, "anvil_portfolio", bad)
+    return {
+        "stats": stats[0], "extra": extra[0], "equity": equity, "cash": cash, "weights": wts,
+        "contributions": contrib, "trades": trades[: extra[0]["n_trades"]],
+        "events": events[: extra[0]["n_events"]],
+    }  # fmt: skip
+
+
+def portfolio_batch(
+    panel: tuple[np.ndarray, ...],
+    weights: list[np.ndarray],
+    configs: np.ndarray,
+    fee_rate: np.ndarray | None,
+    slippage_bps: np.ndarray | None,
+    work: np.ndarray,
+    stats: np.ndarray,
+    extras: np.ndarray,
+) -> None:
+    """Portfolios of each ``weights[r]`` (a C-contiguous float64 ``[n_bars, n_symbols]``
+    matrix; they need not be adjacent) into ``stats[r]`` and ``extras[r]``; ``work``
+    from ``pf_work`` (one per thread)."""
+    p, _keep = _panel(panel)
+    shape = (int(p.n_bars), int(p.n_symbols))
+    for w in weights:
+        if w.dtype != np.float64 or w.shape != shape or not w.flags.c_contiguous:
+            raise CoreError(f"anvil_portfolio_batch takes C-contiguous float64 {shape} weights, got {w.dtype} {w.shape}")
+    bufs = [_doubles(w) for w in weights]
+    ptrs = ffi.new("double *[]", bufs) if bufs else ffi.new("double *[]", 1)
+    bad = ffi.new("int64_t *", -1)
+    rc = lib.anvil_portfolio_batch(
+        p, ptrs, len(weights), ffi.from_buffer("anvil_pf_config[]", configs), len(configs),
+        _opt_doubles(fee_rate), _opt_doubles(slippage_bps),
+        ffi.from_buffer("char[]", work, require_writable=True), work.nbytes,
+        ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
+        ffi.from_buffer("anvil_pf_extra[]", extras, require_writable=True), bad,
+    )  # fmt: skip
+    _check(rc, "anvil_portfolio_batch", bad)
+
+
+class PortfolioStepper:
+    """Owns one anvil_pf_sim and the buffers it writes into; one bar at a time."""
+
+    __slots__ = ("_keep", "_sim", "_bad", "_out", "_n", "_m", "equity", "cash", "weights", "contributions",
+                 "trades", "events")  # fmt: skip
+
+    def __init__(
+        self,
+        panel: tuple[np.ndarray, ...],
+        config: np.ndarray,
+        fee_rate: np.ndarray | None,
+        slippage_bps: np.ndarray | None,
+        want_weights: bool,
+        trades_cap: int,
+        events_cap: int,
+    ) -> None:
+        p, keep = _panel(panel)
+        n, m = int(p.n_bars), int(p.n_symbols)
+        self._n, self._m = n, m
+        self.equity, self.cash = np.empty(n), np.empty(n)
+        self.weights = np.empty((n, m)) if want_weights else None
+        self.contributions = np.empty(m)
+        self.trades = np.empty(trades_cap, PF_TRADE_DTYPE)
+        self.events = np.empty(events_cap, PF_EVENT_DTYPE)
+        out = ffi.new("anvil_pf_outputs *")
+        out.equity, out.cash = _doubles(self.equity), _doubles(self.cash)
+        out.weights = _opt_doubles(self.weights)
+        out.contributions = _doubles(self.contributions)
+        out.trades = ffi.from_buffer("anvil_pf_trade[]", self.trades, require_writable=True)
+        out.trades_cap = trades_cap
+        out.events = ffi.from_buffer("anvil_pf_event[]", self.events, require_writable=True)
+        out.events_cap = events_cap
+        size = int(lib.anvil_pf_sim_size(m))
+        if size < 0:
+            raise CoreError(f"anvil_pf_sim_size({m}) refused the size")
+        raw = ffi.new("char[]", size)
+        self._sim = ffi.cast("anvil_pf_sim *", raw)
+        costs = (fee_rate, slippage_bps)
+        self._keep = (p, keep, raw, config, costs, out)
+        self._bad = ffi.new("int64_t *", -1)
+        rc = lib.anvil_pf_sim_init(self._sim, size, p, ffi.from_buffer("anvil_pf_config[]", config),
+                                   _opt_doubles(fee_rate), _opt_doubles(slippage_bps), out)  # fmt: skip
+        _check(rc, "anvil_pf_sim_init")
+
+    def open_bar(self, t: int) -> None:
+        _check(lib.anvil_pf_sim_open(self._sim, t), f"anvil_pf_sim_open({t})")
+
+    def close_bar(self, t: int, row: np.ndarray | None) -> None:
+        ptr = ffi.NULL if row is None else _doubles(row)
+        _check(lib.anvil_pf_sim_close(self._sim, t, ptr, self._bad), f"anvil_pf_sim_close({t})", self._bad)
+
+    def finish(self) -> tuple[int, dict[str, Any]]:
+        """(status, raw outputs as ``portfolio`` returns them); the status is
+        ANVIL_E_CAPACITY when the trade or event buffers were too small."""
+        stats = np.zeros(1, STATS_DTYPE)
+        extra = np.zeros(1, PF_EXTRA_DTYPE)
+        rc = lib.anvil_pf_sim_finish(self._sim, ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
+                                     ffi.from_buffer("anvil_pf_extra[]", extra, require_writable=True))  # fmt: skip
+        if rc != lib.ANVIL_E_CAPACITY:
+            _check(rc, "anvil_pf_sim_finish")
+        return rc, {
+            "stats": stats[0], "extra": extra[0], "equity": self.equity, "cash": self.cash,
+            "weights": self.weights, "contributions": self.contributions,
+            "trades": self.trades[: extra[0]["n_trades"]].copy(), "events": self.events[: extra[0]["n_events"]].copy(),
+        }  # fmt: skip

@@ -37,6 +37,20 @@ class Config:
         fill: "next_open" (a signal on bar t fills at the open of t+1) or "close"
             (it fills at the close of t).
         periods_per_year: bars per year for annualising; None = measured from the bars.
+        borrow_rate: portfolios: yearly cost of a short as a fraction of its value,
+            accrued at every close.
+        rebalance_threshold: portfolios: skip a trade whose weight change is smaller.
+        max_weight: portfolios: cap on |weight| per symbol (None = off); each cap
+            is recorded as a risk event.
+        max_drawdown_halt: portfolios: when equity at a fill is this fraction below
+            its peak, close everything and ignore the weights for ``halt_bars`` bars;
+            the peak then restarts (None = off).
+        halt_bars: portfolios: bars a drawdown halt lasts (>= 1).
+        daily_loss_limit: portfolios: when equity at a fill is this fraction below
+            the UTC day's starting equity, close everything and ignore the weights
+            until the next day (None = off).
+        cooldown_bars: portfolios: after a stop-loss or trailing-stop exit, ignore
+            increases of that symbol for this many bars.
     """
 
     initial_capital: float = 10_000.0
@@ -53,6 +67,14 @@ class Config:
     close_at_end: bool = False
     fill: str = "next_open"
     periods_per_year: float | None = None
+    # -- portfolios (issue 10) --
+    borrow_rate: float = 0.0
+    rebalance_threshold: float = 0.0
+    max_weight: float | None = None
+    max_drawdown_halt: float | None = None
+    halt_bars: int = 20
+    daily_loss_limit: float | None = None
+    cooldown_bars: int = 0
 
     def __post_init__(self) -> None:
         for name in ("allow_short", "integer_units", "close_at_end"):
@@ -75,6 +97,17 @@ class Config:
         _number(self, "trailing_stop", low=0.0, high=1.0, low_open=True, optional=True)
         _number(self, "max_leverage", low=0.0, low_open=True)
         _number(self, "periods_per_year", low=0.0, low_open=True, optional=True)
+        # -- portfolios (issue 10) --
+        _number(self, "borrow_rate", low=0.0)
+        _number(self, "rebalance_threshold", low=0.0)
+        _number(self, "max_weight", low=0.0, low_open=True, optional=True)
+        _number(self, "max_drawdown_halt", low=0.0, high=1.0, low_open=True, optional=True)
+        _number(self, "daily_loss_limit", low=0.0, high=1.0, low_open=True, optional=True)
+        for name, low in (("halt_bars", 1), ("cooldown_bars", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= 2**40:
+                raise InvalidConfigError(f"Config.{name} is {value!r}; it must be a whole number of bars >= {low}")
+            object.__setattr__(self, name, int(value))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Config:

@@ -71,3 +71,54 @@ TRADE_DTYPE = np.dtype(
     ],
     align=True,
 )
+
+
+# -- portfolios (issue 10; csrc/anvil.h, the portfolio block) -----------------
+
+PF_CONFIG_DTYPE = np.dtype(
+    [
+        ("base", CONFIG_DTYPE),
+        ("borrow_rate", np.float64),
+        ("rebalance_threshold", np.float64),
+        ("max_weight", np.float64),
+        ("max_drawdown_halt", np.float64),
+        ("daily_loss_limit", np.float64),
+        ("halt_bars", np.int64),
+        ("cooldown_bars", np.int64),
+    ],
+    align=True,
+)
+
+PF_TRADE_DTYPE = np.dtype(
+    [
+        ("entry_bar", np.int64),
+        ("exit_bar", np.int64),
+        ("units", np.float64),
+        ("entry_price", np.float64),
+        ("exit_price", np.float64),
+        ("entry_fees", np.float64),
+        ("exit_fees", np.float64),
+        ("pnl", np.float64),
+        ("ret", np.float64),
+        ("direction", np.int32),
+        ("exit_reason", np.int32),
+        ("symbol", np.int64),
+    ],
+    align=True,
+)
+
+PF_EVENT_DTYPE = np.dtype(
+    [("bar", np.int64), ("symbol", np.int64), ("rule", np.int32), ("reserved", np.int32), ("value", np.float64)],
+    align=True,
+)
+
+PF_EXTRA_DTYPE = np.dtype(
+    [
+        ("turnover", np.float64),
+        ("traded", np.float64),
+        ("borrow_cost", np.float64),
+        ("n_trades", np.int64),
+        ("n_events", np.int64),
+    ],
+    align=True,
+)

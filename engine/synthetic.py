@@ -192,3 +192,76 @@ def _volatility_path(rng: np.random.Generator, n: int, volatility: float, regime
     hops = rng.integers(1, k, size=len(lengths)) if k > 1 else np.zeros(len(lengths), dtype=np.int64)
     state = np.cumsum(hops) % k  # each regime moves to a different one
     return levels[np.repeat(state, lengths)[:n]]
+
+
+# -- panels (issue 10) -------------------------------------------------------
+
+
+def panel(
+    n_symbols: int,
+    n_bars: int,
+    *,
+    seed: int = 0,
+    timeframe: str = "1d",
+    start: Any = "2000-01-03",
+    market_volatility: float = 0.15,
+    volatility: float = 0.25,
+    drift: float = 0.05,
+    late_listings: float = 0.0,
+    delistings: float = 0.0,
+    gaps: float = 0.0,
+) -> Any:
+    """A seeded ``engine.Panel`` of correlated random walks: each symbol's log return
+    is beta x a market factor plus its own noise.
+
+    Args:
+        n_symbols, n_bars: the panel's size (1 or more each).
+        seed: the random seed; the same arguments give the same panel.
+        timeframe, start: bar width and first bar time (weekdays only for daily bars).
+        market_volatility: annualised volatility of the market factor.
+        volatility: annualised volatility of each symbol's own noise.
+        drift: annual drift of the log price.
+        late_listings: fraction of symbols whose first bar comes later (up to half way).
+        delistings: fraction of symbols whose data ends early (from half way on).
+        gaps: probability that a bar of a listed symbol is missing.
+    """
+    from engine.panel import Panel
+
+    if not isinstance(n_symbols, (int, np.integer)) or n_symbols < 1:
+        raise ValueError(f"n_symbols must be at least 1 (got {n_symbols!r})")
+    if not isinstance(n_bars, (int, np.integer)) or n_bars < 1:
+        raise ValueError(f"n_bars must be at least 1 (got {n_bars!r})")
+    for name, p in (("late_listings", late_listings), ("delistings", delistings), ("gaps", gaps)):
+        if not 0 <= p <= 1:
+            raise ValueError(f"{name} is a fraction between 0 and 1 (got {p})")
+    n, m = int(n_bars), int(n_symbols)
+    width = parse_timeframe(timeframe).ns
+    weekdays = width >= _DAY_NS
+    ts = _times(n, width, start, weekdays)
+    per_year = _YEAR_NS / width * (5 / 7 if weekdays else 1)
+    rng = np.random.default_rng(seed)
+    beta = rng.uniform(0.5, 1.5, m)
+    market = rng.standard_normal((n, 1)) * market_volatility / np.sqrt(per_year)
+    own = rng.standard_normal((n, m)) * volatility / np.sqrt(per_year)
+    step = drift / per_year + beta * market + own
+    log_close = np.log(rng.uniform(20, 200, m)) + np.cumsum(step, axis=0)
+    log_open = log_close - step * rng.uniform(0.2, 1.0, (n, m))
+    o, c = np.exp(log_open), np.exp(log_close)
+    spread = 0.5 * volatility / np.sqrt(per_year)
+    h = np.maximum(o, c) * np.exp(spread * np.abs(rng.standard_normal((n, m))))
+    lo = np.minimum(o, c) * np.exp(-spread * np.abs(rng.standard_normal((n, m))))
+    v = 1_000.0 * np.exp(0.5 * rng.standard_normal((n, m)))
+    tradable = np.ones((n, m), bool)
+    if gaps > 0:
+        tradable &= rng.random((n, m)) >= gaps
+    late = rng.random(m) < late_listings
+    early = rng.random(m) < delistings
+    for j in range(m):
+        if late[j] and n > 1:
+            tradable[: rng.integers(1, max(2, n // 2)), j] = False
+        if early[j] and n > 1:
+            tradable[rng.integers(max(1, n // 2), n) :, j] = False
+        if not tradable[:, j].any():
+            tradable[min(n - 1, n // 2), j] = True
+    names = [f"S{j:0{len(str(m - 1))}d}" for j in range(m)]
+    return Panel(ts, names, o, h, lo, c, v, tradable)

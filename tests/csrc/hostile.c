@@ -2354,6 +2354,319 @@ static void test_margin(void)
     bars_free(&ob);
 }
 
+/* ==== portfolios (issue 10): anvil_portfolio, anvil_portfolio_batch, anvil_check_panel ====
+ * Appended section: hostile sizes, NaN / inf weights, empty panels, one symbol,
+ * one bar, capacity, and batch == one at a time. */
+
+typedef struct {
+    int64_t n, m;
+    double *o, *h, *l, *c;
+    uint8_t *trad;
+    double *w;
+    int64_t *ts;
+    anvil_panel p;
+} pf_case;
+
+/* A random valid panel (listings, delistings, gaps) and random weights. */
+static void pf_case_new(pf_case *k, int64_t n, int64_t m, int extreme)
+{
+    k->n = n;
+    k->m = m;
+    size_t cells = (size_t)(n * m);
+    k->o = xmalloc(cells * sizeof(double));
+    k->h = xmalloc(cells * sizeof(double));
+    k->l = xmalloc(cells * sizeof(double));
+    k->c = xmalloc(cells * sizeof(double));
+    k->trad = xmalloc(cells);
+    k->w = xmalloc(cells * sizeof(double));
+    for (int64_t j = 0; j < m; j++) {
+        int64_t first = chance(0.3) ? below(n) : 0;
+        int64_t last = chance(0.3) ? first + below(n - first) : n - 1;
+        double px = extreme && chance(0.2) ? log_uniform(1e-200, 1e200) : log_uniform(1.0, 1000.0);
+        for (int64_t t = 0; t < n; t++) {
+            size_t i = (size_t)(t * m + j);
+            int on = t >= first && t <= last && !(t > first && chance(0.05));
+            k->trad[i] = (uint8_t)on;
+            double step = exp(0.05 * gaussian());
+            double o = px, c = px * step;
+            double hi = fmax(o, c) * (1.0 + 0.01 * uniform()), lo = fmin(o, c) * (1.0 - 0.01 * uniform());
+            k->o[i] = on ? o : (chance(0.5) ? NAN : -1.0); /* not read where not tradable */
+            k->h[i] = on ? hi : NAN;
+            k->l[i] = on ? lo : INFINITY;
+            k->c[i] = on ? c : NAN;
+            px = c;
+            double w = chance(0.7) ? NAN : 2.0 * uniform() - 0.5;
+            if (extreme && chance(0.02))
+                w = chance(0.5) ? 1e300 : -1e300;
+            if (chance(0.02))
+                w = 0.0;
+            k->w[i] = w;
+        }
+    }
+    k->ts = xmalloc((size_t)n * sizeof(int64_t));
+    int64_t step_ns = chance(0.5) ? 86400000000000LL : 3600000000000LL;
+    int64_t t0 = chance(0.2) ? -(int64_t)below(1000) * step_ns : (int64_t)below(1000) * step_ns;
+    for (int64_t t = 0; t < n; t++)
+        k->ts[t] = t0 + t * step_ns;
+    k->p = (anvil_panel){k->o, k->h, k->l, k->c, k->trad, k->ts, n, m, m, m};
+}
+
+static void pf_case_free(pf_case *k)
+{
+    free(k->o);
+    free(k->h);
+    free(k->l);
+    free(k->c);
+    free(k->trad);
+    free(k->w);
+    free(k->ts);
+}
+
+static anvil_pf_config pf_config(int extreme)
+{
+    anvil_pf_config c;
+    memset(&c, 0, sizeof c);
+    c.base = extreme ? config_extreme() : config_moderate();
+    c.borrow_rate = chance(0.5) ? 0.0 : extreme ? log_uniform(1e-9, 1e9) : 0.1 * uniform();
+    c.rebalance_threshold = chance(0.7) ? 0.0 : 0.1 * uniform();
+    c.max_weight = chance(0.6) ? 0.0 : extreme ? log_uniform(1e-9, 1e9) : uniform();
+    c.max_drawdown_halt = chance(0.7) ? 0.0 : 0.999 * uniform();
+    c.halt_bars = c.max_drawdown_halt > 0.0 ? 1 + below(10) : below(3);
+    c.daily_loss_limit = chance(0.7) ? 0.0 : 0.999 * uniform();
+    c.cooldown_bars = chance(0.6) ? 0 : below(10);
+    return c;
+}
+
+static void test_portfolio_arguments(void)
+{
+    section = "portfolio arguments";
+    expect_true("pf_work_size(-1) is -1", anvil_pf_work_size(-1) == -1);
+    expect_true("pf_work_size(huge) is -1", anvil_pf_work_size(INT64_MAX / 4) == -1);
+    expect_true("pf_work_size(0) is 0", anvil_pf_work_size(0) == 0);
+    pf_case k;
+    pf_case_new(&k, 5, 3, 0);
+    anvil_pf_config cfg = pf_config(0);
+    int64_t ws = anvil_pf_work_size(3);
+    void *work = xmalloc((size_t)ws);
+    anvil_stats st;
+    anvil_pf_extra ex;
+    int64_t bad = -7;
+    expect_rc("portfolio NULL panel", CALL(anvil_portfolio(NULL, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio NULL weights", CALL(anvil_portfolio(&k.p, NULL, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio NULL config", CALL(anvil_portfolio(&k.p, k.w, NULL, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio NULL work", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, NULL, NULL, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio NULL stats", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, NULL, work, ws, NULL, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio small work", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, NULL, work, ws - 1, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
+    anvil_panel p = k.p;
+    p.n_bars = 0;
+    expect_rc("portfolio empty panel", CALL(anvil_portfolio(&p, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
+    p = k.p;
+    p.n_symbols = 0;
+    expect_rc("portfolio no symbols", CALL(anvil_portfolio(&p, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
+    p = k.p;
+    p.stride = 2;
+    expect_rc("portfolio stride < n_symbols", CALL(anvil_portfolio(&p, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
+    p = k.p;
+    p.n_bars = INT64_MAX;
+    expect_rc("portfolio huge panel", CALL(anvil_check_panel(&p, &bad)), ANVIL_E_SIZE);
+    p = k.p;
+    p.tradable = NULL;
+    expect_rc("check_panel NULL tradable", CALL(anvil_check_panel(&p, &bad)), ANVIL_E_NULL);
+
+    /* A bad price where the symbol trades, and the first one is named. */
+    for (int64_t i = 0; i < 15; i++)
+        k.trad[i] = 1, k.o[i] = k.h[i] = k.l[i] = k.c[i] = 10.0;
+    double keep = k.c[7];
+    k.c[7] = NAN;
+    bad = -7;
+    expect_rc("check_panel NaN close", CALL(anvil_check_panel(&k.p, &bad)), ANVIL_E_PRICE);
+    expect_i64("check_panel bad index", bad, 7);
+    k.c[7] = keep;
+    k.trad[4] = 2;
+    expect_rc("check_panel tradable 2", CALL(anvil_check_panel(&k.p, &bad)), ANVIL_E_PRICE);
+    expect_i64("check_panel bad index (tradable)", bad, 4);
+    k.trad[4] = 1;
+
+    /* Infinite weights, named by their cell, on any row (the last one too). */
+    for (int64_t cell = 0; cell < 15; cell += 4) {
+        double w = k.w[cell];
+        k.w[cell] = chance(0.5) ? INFINITY : -INFINITY;
+        bad = -7;
+        expect_rc("portfolio inf weight", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIGNAL);
+        expect_i64("portfolio inf weight index", bad, cell);
+        k.w[cell] = w;
+    }
+
+    /* Bad settings. */
+    anvil_pf_config bc = cfg;
+    bc.borrow_rate = -1e-300;
+    expect_rc("portfolio negative borrow", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    bc = cfg;
+    bc.max_weight = NAN;
+    expect_rc("portfolio NaN max_weight", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    bc = cfg;
+    bc.rebalance_threshold = INFINITY;
+    expect_rc("portfolio inf threshold", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    bc = cfg;
+    bc.max_drawdown_halt = 0.5;
+    bc.halt_bars = 0;
+    expect_rc("portfolio halt without bars", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    bc = cfg;
+    bc.cooldown_bars = -1;
+    expect_rc("portfolio negative cooldown", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    bc = cfg;
+    bc.daily_loss_limit = 0.1;
+    p = k.p;
+    p.ts = NULL;
+    expect_rc("portfolio daily limit without times", CALL(anvil_portfolio(&p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    bc = cfg;
+    bc.rebalance_threshold = INFINITY;
+    expect_rc("portfolio inf threshold", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    double fees[3] = {0.0, NAN, 0.0}, slips[3] = {0.0, 0.0, 10000.0};
+    expect_rc("portfolio NaN fee", CALL(anvil_portfolio(&k.p, k.w, &cfg, fees, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio slippage 10000", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, slips, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+
+    /* Batch arguments. */
+    const double *one[1] = {k.w}, *none[1] = {NULL};
+    expect_rc("pf batch NULL run", CALL(anvil_portfolio_batch(&k.p, none, 1, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_NULL);
+    expect_rc("pf batch negative runs", CALL(anvil_portfolio_batch(&k.p, one, -1, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
+    expect_rc("pf batch config count", CALL(anvil_portfolio_batch(&k.p, one, 1, &cfg, 2, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
+    expect_rc("pf batch zero runs", CALL(anvil_portfolio_batch(&k.p, one, 0, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_OK);
+    expect_rc("pf batch huge runs", CALL(anvil_portfolio_batch(&k.p, one, INT64_MAX / 2, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
+    free(work);
+    pf_case_free(&k);
+}
+
+/* One random portfolio: every output an exact-size heap block; a first run with
+ * buffers one record too small must say ANVIL_E_CAPACITY and the true counts. */
+static void random_portfolio(long case_no)
+{
+    int extreme = chance(0.3);
+    int64_t n = chance(0.1) ? 1 : 1 + below(60), m = chance(0.2) ? 1 : 1 + below(8);
+    pf_case k;
+    pf_case_new(&k, n, m, extreme);
+    anvil_pf_config cfg = pf_config(extreme);
+    int64_t ws = anvil_pf_work_size(m);
+    void *work = xmalloc((size_t)ws);
+    double *fees = NULL, *slips = NULL;
+    if (chance(0.3)) {
+        fees = xmalloc((size_t)m * sizeof(double));
+        for (int64_t j = 0; j < m; j++)
+            fees[j] = 0.02 * uniform();
+    }
+    if (chance(0.3)) {
+        slips = xmalloc((size_t)m * sizeof(double));
+        for (int64_t j = 0; j < m; j++)
+            slips[j] = 100.0 * uniform();
+    }
+    anvil_stats st, st2;
+    anvil_pf_extra ex, ex2;
+    int64_t bad = -7;
+    int rc = CALL(anvil_portfolio(&k.p, k.w, &cfg, fees, slips, work, ws, &st, &ex, NULL, &bad));
+    if (!expect_rc("random portfolio (stats only)", rc, ANVIL_OK)) {
+        fail("case %ld: n %lld m %lld", case_no, (long long)n, (long long)m);
+        goto done;
+    }
+    anvil_pf_outputs out;
+    memset(&out, 0, sizeof out);
+    out.equity = equity_new(n);
+    out.cash = equity_new(n);
+    out.weights = equity_new(n * m);
+    out.contributions = equity_new(m);
+    int64_t tcap = ex.n_trades > 0 ? ex.n_trades - 1 : 0, ecap = ex.n_events > 0 ? ex.n_events - 1 : 0;
+    out.trades = xmalloc((size_t)tcap * sizeof(anvil_pf_trade));
+    out.trades_cap = tcap;
+    out.events = xmalloc((size_t)ecap * sizeof(anvil_pf_event));
+    out.events_cap = ecap;
+    rc = CALL(anvil_portfolio(&k.p, k.w, &cfg, fees, slips, work, ws, &st2, &ex2, &out, &bad));
+    if (ex.n_trades > 0 || ex.n_events > 0)
+        expect_rc("portfolio short buffers", rc, ANVIL_E_CAPACITY);
+    else
+        expect_rc("portfolio outputs", rc, ANVIL_OK);
+    expect_i64("portfolio trade count", ex2.n_trades, ex.n_trades);
+    expect_i64("portfolio event count", ex2.n_events, ex.n_events);
+    if (stats_differ(&st, &st2) >= 0)
+        fail("case %ld: portfolio stats differ with outputs on", case_no);
+    for (int64_t t = 0; t < n; t++)
+        if (unwritten(out.equity[t]) || unwritten(out.cash[t])) {
+            fail("case %ld: portfolio equity/cash %lld not written", case_no, (long long)t);
+            break;
+        }
+    for (int64_t i = 0; i < n * m; i++)
+        if (unwritten(out.weights[i])) {
+            fail("case %ld: portfolio weight %lld not written", case_no, (long long)i);
+            break;
+        }
+    if (!extreme && !isfinite(st.final_equity))
+        fail("case %ld: moderate portfolio final equity %g", case_no, st.final_equity);
+    expect_true("portfolio exposure in [0, 1]", !(st.exposure < 0.0 || st.exposure > 1.0));
+    expect_true("portfolio win rate in [0, 1]", isnan(st.win_rate) || (st.win_rate >= 0.0 && st.win_rate <= 1.0));
+    int64_t shown = tcap < ex2.n_trades ? tcap : ex2.n_trades;
+    for (int64_t i = 0; i < shown; i++) {
+        const anvil_pf_trade *tr = &out.trades[i];
+        if (!(tr->entry_bar >= 0 && tr->entry_bar <= tr->exit_bar && tr->exit_bar < n && tr->symbol >= 0
+              && tr->symbol < m)) {
+            fail("case %ld: portfolio trade %lld points outside the panel", case_no, (long long)i);
+            break;
+        }
+    }
+    free(out.equity);
+    free(out.cash);
+    free(out.weights);
+    free(out.contributions);
+    free(out.trades);
+    free(out.events);
+
+    /* A batch of the same weights twice gives the same numbers as one run. */
+    double *ww = xmalloc((size_t)(n * m) * sizeof(double));
+    memcpy(ww, k.w, (size_t)(n * m) * sizeof(double));
+    const double *runs[2] = {k.w, ww};
+    anvil_stats bs[2];
+    anvil_pf_extra be[2];
+    rc = CALL(anvil_portfolio_batch(&k.p, runs, 2, &cfg, 1, fees, slips, work, ws, bs, be, &bad));
+    if (expect_rc("portfolio batch", rc, ANVIL_OK))
+        for (int r = 0; r < 2; r++)
+            if (stats_differ(&bs[r], &st) >= 0 || be[r].n_trades != ex.n_trades)
+                fail("case %ld: portfolio batch run %d differs from the single run", case_no, r);
+    free(ww);
+
+    /* Stepped bar by bar with the same rows: the same numbers. */
+    int64_t size = anvil_pf_sim_size(m);
+    anvil_pf_sim *sim = xmalloc((size_t)size);
+    expect_rc("pf_sim_init small", CALL(anvil_pf_sim_init(sim, size - 1, &k.p, &cfg, fees, slips, NULL)), ANVIL_E_SIZE);
+    if (expect_rc("pf_sim_init", CALL(anvil_pf_sim_init(sim, size, &k.p, &cfg, fees, slips, NULL)), ANVIL_OK)) {
+        expect_rc("pf_sim_close before open", CALL(anvil_pf_sim_close(sim, 0, k.w, &bad)), ANVIL_E_STATE);
+        int ok = 1;
+        for (int64_t t = 0; t < n && ok; t++) {
+            ok = expect_rc("pf_sim_open", CALL(anvil_pf_sim_open(sim, t)), ANVIL_OK);
+            if (ok && chance(0.02))
+                expect_rc("pf_sim_open twice", CALL(anvil_pf_sim_open(sim, t)), ANVIL_E_STATE);
+            ok = ok && expect_rc("pf_sim_close", CALL(anvil_pf_sim_close(sim, t, k.w + t * m, &bad)), ANVIL_OK);
+        }
+        anvil_stats ss;
+        anvil_pf_extra se;
+        if (ok && expect_rc("pf_sim_finish", CALL(anvil_pf_sim_finish(sim, &ss, &se)), ANVIL_OK)
+            && (stats_differ(&ss, &st) >= 0 || se.n_trades != ex.n_trades || se.n_events != ex.n_events))
+            fail("case %ld: stepped portfolio differs from the run", case_no);
+        expect_rc("pf_sim_finish twice", CALL(anvil_pf_sim_finish(sim, &ss, &se)), ANVIL_E_STATE);
+    }
+    free(sim);
+done:
+    free(work);
+    free(fees);
+    free(slips);
+    pf_case_free(&k);
+}
+
+static void test_portfolios(long scale)
+{
+    test_portfolio_arguments();
+    section = "random portfolios";
+    for (long k = 0; k < 3000 * scale; k++)
+        random_portfolio(k);
+}
+/* ==== end of the portfolio section ==== */
+
 int main(int argc, char **argv)
 {
     /* Optional scale factor for the random part: `hostile 10` runs ten times as many. */
@@ -2392,6 +2705,8 @@ int main(int argc, char **argv)
     section = "random compare_rows";
     for (long k = 0; k < 2000 * scale; k++)
         random_compare_rows(k);
+
+    test_portfolios(scale); /* issue 10 */
 
     /* Last: its made-up trades trip UBSan (signed overflow) if the core does
      * arithmetic on their bar numbers unchecked, which aborts the run. */

@@ -1,0 +1,140 @@
+"""The C portfolio loop against the plain-Python reference (tests/engine/portfolio_reference.py)
+on random panels: late listings, gaps, delistings, shorts, leverage, stops, fees, whole
+units, per-symbol costs, borrow, caps and thresholds. Equal to 1e-9 relative."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine import synthetic
+from tests.engine.portfolio_reference import simulate
+
+RTOL = 1e-9
+REASONS = {0: "signal", 1: "stop_loss", 2: "take_profit", 3: "trailing_stop", 4: "end", 10: "delisted", 11: "risk"}
+
+
+def _close(a: float, b: float, what: str) -> None:
+    if math.isnan(a) or math.isnan(b):
+        assert math.isnan(a) and math.isnan(b), f"{what}: {a} vs {b}"
+    elif math.isinf(a) or math.isinf(b):
+        assert a == b, f"{what}: {a} vs {b}"
+    else:
+        assert a == pytest.approx(b, rel=RTOL, abs=1e-9 * 10_000), f"{what}: {a} vs {b}"
+
+
+def _ref_config(cfg: engine.Config, panel: engine.Panel, fee_rate, slippage_bps) -> dict:
+    return dict(
+        initial_capital=cfg.initial_capital,
+        fee_rate=cfg.fee_rate if fee_rate is None else fee_rate,
+        fee_per_unit=cfg.fee_per_unit, fixed_fee=cfg.fixed_fee,
+        slippage_bps=cfg.slippage_bps if slippage_bps is None else slippage_bps,
+        stop_loss=cfg.stop_loss or 0.0, take_profit=cfg.take_profit or 0.0,
+        trailing_stop=cfg.trailing_stop or 0.0, max_leverage=cfg.max_leverage,
+        allow_short=cfg.allow_short, integer_units=cfg.integer_units, close_at_end=cfg.close_at_end,
+        fill=cfg.fill, periods_per_year=cfg.periods_per_year or panel.periods_per_year(),
+        borrow_rate=cfg.borrow_rate, rebalance_threshold=cfg.rebalance_threshold,
+        max_weight=cfg.max_weight or 0.0, max_drawdown_halt=cfg.max_drawdown_halt or 0.0,
+        daily_loss_limit=cfg.daily_loss_limit or 0.0, halt_bars=cfg.halt_bars, cooldown_bars=cfg.cooldown_bars,
+    )  # fmt: skip
+
+
+def check_against_reference(panel: engine.Panel, weights: np.ndarray, cfg: engine.Config,
+                            fee_rate=None, slippage_bps=None) -> engine.PortfolioResult:  # fmt: skip
+    res = engine.backtest_portfolio(panel, weights, cfg, fee_rate=fee_rate, slippage_bps=slippage_bps,
+                                    keep_weights=True)  # fmt: skip
+    ref = simulate(panel.open, panel.high, panel.low, panel.close, panel.tradable, weights,
+                   _ref_config(cfg, panel, fee_rate, slippage_bps), panel.ts)  # fmt: skip
+    np.testing.assert_allclose(res.equity.to_numpy(), ref["equity"], rtol=RTOL, atol=1e-6)
+    np.testing.assert_allclose(res.cash.to_numpy(), ref["cash"], rtol=RTOL, atol=1e-6)
+    tr = res.trade_records
+    assert len(tr) == len(ref["trades"])
+    for got, want in zip(tr, ref["trades"]):
+        assert int(got["symbol"]) == want["symbol"]
+        assert (int(got["entry_bar"]), int(got["exit_bar"])) == (want["entry_bar"], want["exit_bar"])
+        assert int(got["direction"]) == want["direction"]
+        assert REASONS[int(got["exit_reason"])] == want["exit_reason"]
+        for k in ("units", "entry_price", "exit_price", "entry_fees", "exit_fees", "pnl"):
+            _close(float(got[k]), want[k], f"trade {k}")
+        _close(float(got["ret"]), want["return"], "trade return")
+    ev = res.events
+    assert list(ev["rule"]) == [e["rule"] for e in ref["events"]]
+    assert list(ev["bar"]) == [e["bar"] for e in ref["events"]]
+    for got, want in zip(ev["value"], ref["events"]):
+        _close(float(got), want["value"], "event value")
+    for name, want in ref["stats"].items():
+        _close(res.stats[name], want, name)
+    np.testing.assert_allclose(res.contributions.to_numpy(), ref["contributions"], rtol=RTOL, atol=1e-6)
+    _close(res.borrow_cost, ref["borrow"], "borrow")
+    # The contributions add up to the net P&L.
+    assert res.contributions.sum() == pytest.approx(res.stats["net_pnl"], rel=1e-9, abs=1e-6)
+    return res
+
+
+@st.composite
+def cases(draw):
+    m = draw(st.integers(1, 5))
+    n = draw(st.integers(1, 40))
+    panel = synthetic.panel(
+        m, n, seed=draw(st.integers(0, 10_000)), volatility=draw(st.sampled_from([0.2, 0.8])),
+        late_listings=draw(st.sampled_from([0.0, 0.5])), delistings=draw(st.sampled_from([0.0, 0.5])),
+        gaps=draw(st.sampled_from([0.0, 0.2])), timeframe=draw(st.sampled_from(["1d", "1h"])),
+    )  # fmt: skip
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+    allow_short = draw(st.booleans())
+    lev = draw(st.sampled_from([1.0, 1.5, 3.0]))
+    w = rng.uniform(-0.6 if allow_short else -0.2, 1.2, (n, m))
+    w[rng.random((n, m)) < draw(st.sampled_from([0.3, 0.8, 1.0]))] = np.nan
+    w[rng.random((n, m)) < 0.1] = 0.0
+    cfg = engine.Config(
+        initial_capital=draw(st.sampled_from([1_000.0, 10_000.0, 1e6])),
+        fee_rate=draw(st.sampled_from([0.0, 0.001, 0.01])),
+        fee_per_unit=draw(st.sampled_from([0.0, 0.01])),
+        fixed_fee=draw(st.sampled_from([0.0, 1.0])),
+        slippage_bps=draw(st.sampled_from([0.0, 5.0])),
+        stop_loss=draw(st.sampled_from([None, 0.02, 0.1])),
+        take_profit=draw(st.sampled_from([None, 0.05])),
+        trailing_stop=draw(st.sampled_from([None, 0.03])),
+        max_leverage=lev, allow_short=allow_short,
+        integer_units=draw(st.booleans()), close_at_end=draw(st.booleans()),
+        fill=draw(st.sampled_from(["next_open", "close"])),
+        borrow_rate=draw(st.sampled_from([0.0, 0.05])),
+        rebalance_threshold=draw(st.sampled_from([0.0, 0.05])),
+        max_weight=draw(st.sampled_from([None, 0.4])),
+        max_drawdown_halt=draw(st.sampled_from([None, None, 0.05, 0.15])),
+        halt_bars=draw(st.integers(1, 8)),
+        daily_loss_limit=draw(st.sampled_from([None, None, 0.01, 0.03])),
+        cooldown_bars=draw(st.sampled_from([0, 0, 3])),
+    )  # fmt: skip
+    fee_rate = rng.uniform(0, 0.01, m) if draw(st.booleans()) else None
+    slip = rng.uniform(0, 20, m) if draw(st.booleans()) else None
+    return panel, w, cfg, fee_rate, slip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_core_equals_reference_on_random_panels(case) -> None:
+    panel, w, cfg, fee_rate, slip = case
+    check_against_reference(panel, w, cfg, fee_rate, slip)
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_a_larger_panel_with_everything_on(fill: str) -> None:
+    panel = synthetic.panel(12, 300, seed=3, late_listings=0.4, delistings=0.4, gaps=0.05)
+    rng = np.random.default_rng(1)
+    w = rng.uniform(-0.3, 0.5, panel.shape)
+    w[rng.random(panel.shape) < 0.85] = np.nan
+    cfg = engine.Config(fee_rate=0.001, fixed_fee=1.0, slippage_bps=3, stop_loss=0.05, trailing_stop=0.08,
+                        take_profit=0.2, max_leverage=2.0, allow_short=True, integer_units=True,
+                        close_at_end=True, fill=fill, borrow_rate=0.03, rebalance_threshold=0.01,
+                        max_weight=0.35, max_drawdown_halt=0.1, halt_bars=5, daily_loss_limit=0.02,
+                        cooldown_bars=4)  # fmt: skip
+    res = check_against_reference(panel, w, cfg)
+    assert res.stats["total_trades"] > 50
+    assert set(res.trades["exit_reason"]) >= {"signal", "delisted", "end", "risk", "stop_loss"}
+    assert set(res.events["rule"]) >= {"cooldown", "max_weight", "max_drawdown_halt"}
