@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -144,6 +145,8 @@ class MonteCarloResult:
     confidence: float = 0.95
     run: JobRun | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    real_equity: pd.Series | None = None  # the real run's equity (for reports)
+    sample: np.ndarray | None = None  # what the bootstraps resampled (for reports' fan charts)
 
     def __repr__(self) -> str:
         if self.p_value is not None:
@@ -152,6 +155,17 @@ class MonteCarloResult:
             lo, hi = self.intervals.get(self.metric, (float("nan"), float("nan")))
             tail = f"{self.metric} {self.confidence:.0%} interval [{lo:.4g}, {hi:.4g}]"
         return f"<MonteCarloResult {self.method}, {len(self.paths)} paths: {tail}>"
+
+    def report(self, path: str | Path, **options: Any) -> Path:
+        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
+        import report
+
+        return report.write(self, path, **options)
+
+    def _repr_html_(self) -> str:
+        import report
+
+        return report.notebook(self)
 
 
 def monte_carlo(
@@ -247,7 +261,8 @@ def monte_carlo(
     frames = sink.frames()
     paths = pd.concat(frames, ignore_index=True).drop(columns=["item_id"]) if frames else pd.DataFrame()
     result = MonteCarloResult(method, metric, real.stats, paths, confidence=confidence, run=run,
-                              manifest=job_manifest)  # fmt: skip
+                              manifest=job_manifest, real_equity=real.equity,
+                              sample=None if method == "permutation" else values)  # fmt: skip
     if not paths.empty:
         vals = paths[metric].to_numpy()
         vals = vals[np.isfinite(vals)]
