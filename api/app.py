@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import API_PREFIX
 from api.routes import api_router
 from api.routes.health import _version
+from api import web
 from api.service import Services
 from api.settings import Settings, load_token
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(api_router, prefix=API_PREFIX)
+    web.mount(app)  # the web page at /
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        larger={("POST", f"{API_PREFIX}/data"): settings.max_upload_bytes})  # fmt: skip
     return app

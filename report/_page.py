@@ -116,6 +116,7 @@ def render(report: Report) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<link rel="icon" href="data:,">',
         f"<title>{esc(report.title)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f'<header><h1>{esc(report.title)}</h1><p>{esc(report.subtitle)}</p></header><main>',
