@@ -156,3 +156,11 @@ def _template() -> Any:
 
 TEMPLATE = _template()
 """A light look, small enough to copy quickly (plotly's own templates are large)."""
+
+
+def stamp(value: Any) -> str:
+    """One time as naive-UTC ISO text (for shapes, which plotly does not convert)."""
+    ts = pd.Timestamp(value)
+    if ts.tz is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.isoformat()

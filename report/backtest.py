@@ -127,7 +127,7 @@ def _panels(result: Any, equity: pd.Series, trades: pd.DataFrame, indicators: Ma
     fig.add_trace(go.Scatter(x=times[didx], y=dd[didx], name="drawdown", fill="tozeroy",
                              line={"color": "#d64545", "width": 1}), row=3, col=1)  # fmt: skip
     for p in d.worst_drawdowns(d.underwater(equity), top=3):
-        fig.add_vrect(x0=d.times([p["start"]])[0], x1=d.times([p["end"]])[0], fillcolor="#d64545", opacity=0.08, line_width=0, row=3, col=1)
+        fig.add_vrect(x0=d.stamp(p["start"]), x1=d.stamp(p["end"]), fillcolor="#d64545", opacity=0.08, line_width=0, row=3, col=1)
     fig.update_yaxes(tickformat=".0%", row=3, col=1)
     fig.update_layout(height=760, template=d.TEMPLATE, margin={"l": 50, "r": 20, "t": 30, "b": 30},
                       legend={"orientation": "h", "y": -0.05}, hovermode="x unified")  # fmt: skip

@@ -9,6 +9,7 @@ puts a 422 message next to the field its ``loc`` names.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,9 +53,9 @@ def _params(schema: dict[str, dict[str, Any]], kind: str) -> Group:
         choices = p.get("choices")
         whole = typ in ("int", "integer")
         if kind in ("backtest", "monte_carlo"):
-            if choices:
-                fields.append(Field(f"params.{name}", name, "choice", _num(p.get("default")),
-                                    [(str(c), str(c)) for c in choices]))  # fmt: skip
+            if choices:  # option values are JSON, so True stays a boolean and 5 a number
+                fields.append(Field(f"params.{name}", name, "json", json.dumps(p.get("default")),
+                                    [(json.dumps(c), str(c)) for c in choices]))  # fmt: skip
             elif typ in ("bool", "boolean"):
                 fields.append(Field(f"params.{name}", name, "bool", bool(p.get("default"))))
             else:

@@ -143,6 +143,36 @@ def test_cancel_a_running_job(tab: Tab, api: httpx.Client, slow_id: str):
     assert wait_for(api, job["id"])["status"] == "cancelled"
     page.locator("#resume").wait_for(state="visible")
     tab.shot("job-cancelled")
+    page.click("#resume")
+    page.locator('#job:not([data-status="cancelled"])').wait_for()  # (the CSP forbids wait_for_function's eval)
+    assert api.get(f"/jobs/{job['id']}").json()["attempts"] == 2
+    api.delete(f"/jobs/{job['id']}")  # not to slow the tests after this one
+    wait_for(api, job["id"])
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize("kind, fill, section", [
+    ("backtest", {"params.fast": "15", "params.slow": "60"}, "panels"),
+    ("walk_forward", {"space.fast.low": "5", "space.fast.high": "25", "space.fast.step": "10", "space.slow.low": "50",
+                      "space.slow.high": "150", "space.slow.step": "50", "space.short.values": "false",
+                      "train": "1500", "test": "500"}, "timeline"),
+    ("monte_carlo", {"n": "30", "params.fast": "15", "params.slow": "60"}, "distribution"),
+])  # fmt: skip
+def test_other_kinds_from_the_form(tab: Tab, api: httpx.Client, kind: str, fill: dict[str, str], section: str):
+    tab.sign_in()
+    page = tab.go(f"/submit?strategy=sma_cross&kind={kind}")
+    for path, value in fill.items():
+        page.fill(f'[data-path="{path}"]', value)
+    page.click("#submit")
+    page.wait_for_url(f"{tab.base}/jobs/*")
+    job_id = page.url.rsplit("/", 1)[1]
+    assert wait_for(api, job_id)["status"] == "done"
+    page.wait_for_selector('#job[data-status="done"]')
+    frame = page.frame_locator("#report")
+    frame.locator(f"#{section} .main-svg").first.wait_for()
+    spec = api.get(f"/jobs/{job_id}").json()["spec"]
+    assert spec["kind"] == kind and spec["data"]["symbol"] == "IXIC"  # the catalog's first symbol
+    tab.shot(f"job-{kind.replace('_', '-')}-report")
     assert tab.errors == []
 
 
@@ -181,7 +211,28 @@ def test_an_uploaded_strategys_name_and_error_are_shown_escaped(tab: Tab):
     assert page.evaluate("window.pwned") is None
     assert page.locator("#upload-error script, td.name script, td.name img").count() == 0
     tab.shot("strategies")
+    assert tab.unexpected(422) == []
+
+
+def test_import_data_from_the_data_page(tab: Tab, tmp_path):
+    tab.sign_in()
     page = tab.go("/data")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts,open,high,low,close,volume\n2020-01-02,10,9,8,9.5,100\n")
+    page.set_input_files("#data-file", str(bad))
+    page.fill("#data-symbol", "<b>BAD</b>")
+    page.click("#upload-data button[type=submit]")
+    err = page.locator("#data-error")
+    err.wait_for(state="visible")
+    assert "line 2: open (10.0) is outside [low, high]" in err.text_content()  # the store's words
+    assert page.locator("#data-error b").count() == 0
+    good = tmp_path / "good.csv"
+    good.write_text("ts,open,high,low,close,volume\n2020-01-02,10,11,9,10.5,100\n2020-01-03,10.5,12,10,11,120\n")
+    page.set_input_files("#data-file", str(good))
+    page.fill("#data-symbol", "WEBTEST")
+    page.fill("#data-timeframe", "1d")
+    page.click("#upload-data button[type=submit]")
+    page.locator("#catalog td", has_text="WEBTEST").wait_for()
     tab.shot("data")
     assert tab.unexpected(422) == []
 

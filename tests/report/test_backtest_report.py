@@ -129,3 +129,10 @@ def test_not_a_result_is_refused():
         report.build({})
     with pytest.raises(ValueError, match="name it with .html"):
         report.write(object(), "x.txt")
+
+
+def test_worst_periods_are_shaded_at_their_dates(backtest, bt_report):
+    fig = bt_report.section("panels").figure
+    worst = _display.worst_drawdowns(_display.underwater(backtest.equity), top=3)
+    shaded = [(pd.Timestamp(s.x0), pd.Timestamp(s.x1)) for s in fig.layout.shapes]
+    assert shaded == [(p["start"].tz_localize(None), p["end"].tz_localize(None)) for p in worst]

@@ -199,6 +199,7 @@
       if (raw === "") return;
       if (kind === "number" || kind === "int") { var n = Number(raw); setPath(spec, path, isNaN(n) ? raw : n); return; }
       if (kind === "list") { setPath(spec, path, parseList(raw)); return; }
+      if (kind === "json") { setPath(spec, path, JSON.parse(raw)); return; }
       if ((path === "train" || path === "test") && /^\d+$/.test(raw)) { setPath(spec, path, Number(raw)); return; }
       setPath(spec, path, raw);
     });
