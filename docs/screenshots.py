@@ -65,7 +65,7 @@ def main() -> None:
             page.screenshot(path=str(raw), clip={"x": 0, "y": 0, "width": 1200, "height": height}, full_page=True)
             img = Image.open(raw).convert("RGB")
             img = img.resize((img.width * 2 // 3, img.height * 2 // 3), Image.LANCZOS)
-            img = img.quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+            img = img.quantize(colors=256, method=Image.Quantize.MEDIANCUT)
             target = REPO / "docs" / f"report-{name.replace('_', '-')}.png"
             img.save(target, optimize=True)
             print(f"{target.relative_to(REPO)}: {target.stat().st_size:,} bytes")

@@ -75,7 +75,7 @@ def underwater(equity: pd.Series) -> pd.Series:
 
 def worst_drawdowns(dd: pd.Series, top: int = 5) -> list[dict[str, Any]]:
     """The ``top`` deepest drawdown periods: start (last peak), trough, end (recovery
-    or the last bar), depth, length in bars."""
+    or the last bar), depth, and ``bars`` spent under the peak."""
     values = dd.to_numpy()
     times = dd.index
     periods = []
@@ -90,7 +90,7 @@ def worst_drawdowns(dd: pd.Series, top: int = 5) -> list[dict[str, Any]]:
             trough = i + int(np.argmin(values[i:j]))
             end = min(j, n - 1)
             periods.append({"start": times[start], "trough": times[trough], "end": times[end],
-                            "depth": float(values[trough]), "bars": int(end - start),
+                            "depth": float(values[trough]), "bars": int(j - i),
                             "recovered": j < n})  # fmt: skip
             i = j
         else:

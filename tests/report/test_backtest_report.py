@@ -48,6 +48,7 @@ def test_buy_and_hold_uses_the_same_capital_and_series(backtest, bt_report):
 def test_worst_drawdown_is_the_results_max_drawdown(backtest, bt_report):
     worst = _display.worst_drawdowns(_display.underwater(backtest.equity))
     assert -worst[0]["depth"] == pytest.approx(backtest.stats["max_drawdown"], rel=1e-9)
+    assert max(p["bars"] for p in worst) == backtest.stats["max_drawdown_duration"]
     rows = bt_report.section("drawdowns").table.rows
     assert rows[0][1] == _display.fmt(worst[0]["depth"], "max_drawdown")
 
