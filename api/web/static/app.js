@@ -78,6 +78,7 @@
 
     function watch(job) {
       if (streams[job.id] || (job.status !== "running" && job.status !== "queued")) return;
+      if (Object.keys(streams).length >= 4) return;  // browsers allow ~6 connections a host; the list reloads anyway
       var es = new EventSource(API + "/jobs/" + encodeURIComponent(job.id) + "/events");
       streams[job.id] = es;
       es.addEventListener("progress", function (ev) {
