@@ -129,7 +129,8 @@ def _job(kind: str) -> Group:
 def _data(catalog: list[dict[str, Any]], multi: bool) -> Group:
     choices = [(f"{s['symbol']}|{s['timeframe']}", f"{s['symbol']} ({s['timeframe']}, {s.get('bars', '?')} bars)")
                for s in catalog]  # fmt: skip
-    return Group("Data", "data", [Field("data", "symbol", "symbol", choices[0][0] if choices else "", choices),
+    kind, label = ("symbols", "symbols (several: ctrl-click; pooled)") if multi else ("symbol", "symbol")
+    return Group("Data", "data", [Field("data", label, kind, choices[0][0] if choices else "", choices),
                                   Field("data.start", "from (optional)", "date", ""),
                                   Field("data.end", "to (optional)", "date", "")])  # fmt: skip
 

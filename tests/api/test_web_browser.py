@@ -176,6 +176,22 @@ def test_other_kinds_from_the_form(tab: Tab, api: httpx.Client, kind: str, fill:
     assert tab.errors == []
 
 
+def test_a_sweep_over_several_symbols_from_the_form(tab: Tab, api: httpx.Client):
+    tab.sign_in()
+    page = tab.go("/submit?strategy=sma_cross&kind=sweep")
+    page.select_option('[data-path="data"]', ["IXIC|1d", "SPX|1d"])
+    page.fill('[data-path="data.start"]', "2010-01-01")
+    for path, value in {"space.fast.low": "5", "space.fast.high": "15", "space.fast.step": "5", "space.slow.low": "50",
+                        "space.slow.high": "100", "space.slow.step": "50", "space.short.values": "false"}.items():
+        page.fill(f'[data-path="{path}"]', value)
+    page.click("#submit")
+    page.wait_for_url(f"{tab.base}/jobs/*")
+    spec = api.get(f"/jobs/{page.url.rsplit('/', 1)[1]}").json()["spec"]
+    assert [(d["symbol"], d["start"][:10]) for d in spec["data"]] == [("IXIC", "2010-01-01"), ("SPX", "2010-01-01")]
+    assert spec["space"]["short"] == [False]
+    assert tab.errors == []
+
+
 def test_a_bad_form_value_shows_its_message_by_its_field(tab: Tab):
     tab.sign_in()
     page = tab.go("/submit?strategy=sma_cross&kind=sweep")

@@ -184,13 +184,24 @@
     });
   }
 
+  function series(value) {
+    var parts = value.split("|");
+    return {symbol: parts[0], timeframe: parts[1] || "1d"};
+  }
+
   function buildSpec(form) {
     var spec = {kind: form.getAttribute("data-kind"), strategy: form.getAttribute("data-strategy")};
+    var picked = null;
     form.querySelectorAll("[data-path]").forEach(function (input) {
       var path = input.getAttribute("data-path");
       var kind = input.getAttribute("data-kind");
       var raw = input.value;
       if (kind === "bool") { setPath(spec, path, input.checked); return; }
+      if (kind === "symbols") {
+        picked = Array.prototype.filter.call(input.options, function (o) { return o.selected; })
+          .map(function (o) { return series(o.value); });
+        return;
+      }
       if (kind === "symbol") {
         var parts = raw.split("|");
         setPath(spec, "data.symbol", parts[0]);
@@ -204,6 +215,15 @@
       if ((path === "train" || path === "test") && /^\d+$/.test(raw)) { setPath(spec, path, Number(raw)); return; }
       setPath(spec, path, raw);
     });
+    if (picked !== null) {  // several series: each gets the same time range
+      var range = spec.data || {};
+      var list = picked.map(function (d) {
+        if (range.start) d.start = range.start;
+        if (range.end) d.end = range.end;
+        return d;
+      });
+      spec.data = list.length === 1 ? list[0] : list;
+    }
     if (spec.space) {
       Object.keys(spec.space).forEach(function (name) {
         var s = spec.space[name];
