@@ -15,7 +15,7 @@ import pandas as pd
 
 import cluster
 import engine
-import report
+from api import report
 import strategies
 
 

@@ -188,12 +188,12 @@ class WalkForwardResult:
 
     def report(self, path: str | Path, **options: Any) -> Path:
         """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
-        import report
+        from api import report
 
         return report.write(self, path, **options)
 
     def _repr_html_(self) -> str:
-        import report
+        from api import report
 
         return report.notebook(self)
 

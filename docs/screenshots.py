@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO))
 
 import cluster  # noqa: E402
 import engine  # noqa: E402
-import report  # noqa: E402
+from api import report  # noqa: E402
 import strategies  # noqa: E402
 from tests.api.browser import CHROMIUM_ARGS, require_chromium  # noqa: E402
 

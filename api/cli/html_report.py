@@ -38,7 +38,7 @@ def write(result: Any, path: str | None, quiet: bool) -> None:
     target = check_target(path)
     if target is None:
         return
-    import report
+    from api import report
 
     report.write(result, target)
     output.note(f"wrote the report to {target}", quiet)

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 def report_csp(document: str) -> str:
     """The report's Content-Security-Policy: its own inline scripts (by hash) and nothing
     from outside; it runs sandboxed, so it cannot read the page's cookies or call the API."""
-    import report
+    from api import report
 
     scripts = " ".join(report.script_hashes(document))
     return (f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; img-src data: blob:; "

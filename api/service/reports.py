@@ -28,7 +28,7 @@ def save(store: JobStore, job_id: str, result: Any, title: str | None = None) ->
     """Write the report of a finished job's result; a report that fails is logged, never
     fatal to the job (its rows are already stored)."""
     try:
-        import report
+        from api import report
 
         path = path_of(store, job_id)
         path.parent.mkdir(parents=True, exist_ok=True)

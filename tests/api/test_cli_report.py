@@ -6,7 +6,7 @@ import pytest
 
 from tests.api.conftest_cli import Cli, cli  # noqa: F401 - the module-scoped anvil
 from tests.api.test_cli_jobs import SWEEP, service  # noqa: F401 - the module's service fixture
-from tests.report.conftest import outside, parse
+from tests.api.report.conftest import outside, parse
 
 LOCAL = ("--address", "local-threads", "-q")
 

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-import report
-from report import _display
-from report.sweep import frame_of
-from tests.report.conftest import CONFIG
+from api import report
+from api.report import _display
+from api.report.sweep import frame_of
+from tests.api.report.conftest import CONFIG
 
 MAX_BYTES_10K = 7_500_000
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import report
+from api import report
 
 
 @dataclass

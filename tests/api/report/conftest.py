@@ -124,20 +124,20 @@ def trace(fig: Any, name: str) -> Any:
 
 @pytest.fixture(scope="session")
 def bt_report(backtest):
-    import report
+    from api import report
 
     return report.build(backtest)
 
 
 @pytest.fixture(scope="session")
 def sweep_report(sweep):
-    import report
+    from api import report
 
     return report.build(sweep)
 
 
 @pytest.fixture(scope="session")
 def wf_report(walk_forward):
-    import report
+    from api import report
 
     return report.build(walk_forward)

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import engine
-import report
-from report import _display
-from tests.report.conftest import CONFIG, trace
+from api import report
+from api.report import _display
+from tests.api.report.conftest import CONFIG, trace
 
 MAX_BYTES_100K = 7_500_000  # plotly.js (~4.8 MB) + thinned series and tables
 

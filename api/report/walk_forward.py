@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from report import _display as d
-from report._page import Report, Section, Table
-from report.sweep import _provenance
+from api.report import _display as d
+from api.report._page import Report, Section, Table
+from api.report.sweep import _provenance
 
 KEY_METRICS = ("total_return", "annual_return", "sharpe", "max_drawdown", "total_trades")
 

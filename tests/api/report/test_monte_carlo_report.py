@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import engine
-import report
-from report.monte_carlo import fan_paths
+from api import report
+from api.report.monte_carlo import fan_paths
 
 
 def test_distribution_holds_every_path_and_marks_the_real_value(permutation):

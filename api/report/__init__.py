@@ -1,6 +1,6 @@
 """Self-contained HTML reports of anvil's results — one module per result kind.
 
-    import report
+    from api import report
     report.write(result, "sweep.html")      # or result.report("sweep.html")
     rep = report.build(result)              # the report as data: sections, figures, tables
     rep.section("heatmap").figure.data      # what is drawn, testable before it is HTML
@@ -9,6 +9,10 @@ A report is one HTML file that opens offline: plotly.js (shipped inside the
 ``plotly`` package) is inlined once, each figure's data sits beside it as JSON. Long
 series are thinned for display; tables hold the result's exact numbers. Nothing here
 computes a metric: every one shown comes from the result object.
+
+Reports live with the front doors (``api`` parses, validates, submits and reports);
+the result classes of ``engine`` and ``cluster`` reach them only through their
+``report()`` and ``_repr_html_()`` methods, which import this package when called.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import html as _html
 from pathlib import Path
 from typing import Any
 
-from report._page import Report, Section, Table, render, script_hashes
+from api.report._page import Report, Section, Table, render, script_hashes
 
 KINDS = ("backtest", "portfolio", "sweep", "walk_forward", "monte_carlo")
 
@@ -45,15 +49,15 @@ def build(result: Any, **options: Any) -> Report:
     """The report of ``result`` as data (see ``report.backtest.build`` and friends for options)."""
     kind = kind_of(result)
     if kind == "backtest":
-        from report.backtest import build as make
+        from api.report.backtest import build as make
     elif kind == "sweep":
-        from report.sweep import build as make
+        from api.report.sweep import build as make
     elif kind == "walk_forward":
-        from report.walk_forward import build as make
+        from api.report.walk_forward import build as make
     elif kind == "monte_carlo":
-        from report.monte_carlo import build as make
+        from api.report.monte_carlo import build as make
     else:
-        from report.portfolio import build as make
+        from api.report.portfolio import build as make
     return make(result, **options)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import report
-from tests.report.conftest import trace
+from api import report
+from tests.api.report.conftest import trace
 
 
 def test_stitched_equity_is_the_results(walk_forward, wf_report):

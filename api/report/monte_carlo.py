@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from report import _display as d
-from report._page import Report, Section, Table
-from report.sweep import _provenance
+from api.report import _display as d
+from api.report._page import Report, Section, Table
+from api.report.sweep import _provenance
 
 FAN_PATHS = 500
 BANDS = ((5, 95), (25, 75))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import report
+from api import report
 from tests.api.browser import CHROMIUM_ARGS, artefacts, require_chromium
 
 pytestmark = pytest.mark.timeout(300)

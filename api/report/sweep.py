@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from report import _display as d
-from report._page import Report, Section, Table
+from api.report import _display as d
+from api.report._page import Report, Section, Table
 
 TOP = 20
 MAX_PAIRS = 10
@@ -232,7 +232,7 @@ def top_table(result: Any, frame: pd.DataFrame) -> Table:
 
 
 def _provenance(result: Any) -> list[tuple[str, str]]:
-    from report._page import dumps
+    from api.report._page import dumps
 
     m = result.manifest or {}
     spec = m.get("spec", {})
