@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import API_PREFIX
 from api.routes import api_router
 from api.routes.health import _version
+from api import web
 from api.service import Services
 from api.settings import Settings, load_token
 from api.validation import validation_error
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(api_router, prefix=API_PREFIX)
     app.add_exception_handler(RequestValidationError, validation_error)  # Infinity/NaN inputs too
+    web.mount(app)  # the web page at /
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        larger={("POST", f"{API_PREFIX}/data"): settings.max_upload_bytes})  # fmt: skip
     return app

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.service import Services
+from api.web import session as web_session
 
 API_PREFIX = "/api/v1"
 
@@ -24,7 +25,14 @@ async def get_services(request: Request) -> Services:
 async def require_token(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
-    """Refuse a request without ``Authorization: Bearer <token>`` (compared in constant time)."""
+    """Refuse a request without ``Authorization: Bearer <token>`` (compared in constant time),
+    unless it comes from a signed-in browser of the web page (``api.web.session``)."""
+    if credentials is None:
+        try:
+            if web_session.authorize(request):
+                return
+        except web_session.SessionRefused as exc:
+            raise HTTPException(status_code=exc.status, detail=exc.message) from None
     expected: bytes = request.app.state.token.encode()
     given = b"" if credentials is None else credentials.credentials.encode()
     scheme_ok = credentials is not None and credentials.scheme.lower() == "bearer"

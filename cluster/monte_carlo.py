@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -174,6 +175,8 @@ class MonteCarloResult:
     confidence: float = 0.95
     run: JobRun | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    real_equity: pd.Series | None = None  # the real run's equity (for reports)
+    sample: np.ndarray | None = None  # what the bootstraps resampled (for reports' fan charts)
 
     def __repr__(self) -> str:
         if self.p_value is not None:
@@ -186,6 +189,17 @@ class MonteCarloResult:
         if self.nan_paths:
             tail += f", {self.nan_paths} paths with {self.metric} NaN"
         return f"<MonteCarloResult {self.method}, {len(self.paths)} paths: {tail}>"
+
+    def report(self, path: str | Path, **options: Any) -> Path:
+        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
+        from api import report
+
+        return report.write(self, path, **options)
+
+    def _repr_html_(self) -> str:
+        from api import report
+
+        return report.notebook(self)
 
 
 def monte_carlo(
@@ -284,7 +298,8 @@ def monte_carlo(
     frames = sink.frames()
     paths = pd.concat(frames, ignore_index=True).drop(columns=["item_id"]) if frames else pd.DataFrame()
     result = MonteCarloResult(method, metric, real.stats, paths, confidence=confidence, run=run,
-                              manifest=job_manifest,
+                              manifest=job_manifest, real_equity=real.equity,
+                              sample=None if method == "permutation" else values,
                               periods_per_year=None if method == "permutation" else ppy)  # fmt: skip
     if not paths.empty:
         vals = paths[metric].to_numpy()

@@ -89,6 +89,17 @@ class SweepResult:
             head = "no successful run"
         return f"<SweepResult {n} runs ({failed} failed): {head}>"
 
+    def report(self, path: str | Path, **options: Any) -> Path:
+        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
+        from api import report
+
+        return report.write(self, path, **options)
+
+    def _repr_html_(self) -> str:
+        from api import report
+
+        return report.notebook(self)
+
 
 def _items(method: str, space: Space, symbols: Sequence[str], n_trials: int,
            seed: int) -> Iterator[tuple[int, tuple[str, dict[str, Any]]]]:  # fmt: skip

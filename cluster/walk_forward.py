@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -191,11 +192,23 @@ class WalkForwardResult:
     run: JobRun | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     carry: bool = False
+    bars: engine.Bars | None = None  # the series it ran on (for reports: buy-and-hold)
 
     def __repr__(self) -> str:
         return (f"<WalkForwardResult {len(self.windows)} windows: out-of-sample "
                 f"{self.metric}={self.stats.get(self.metric, float('nan')):.4g}, "
                 f"total_return={self.stats['total_return']:.2%}, efficiency={self.efficiency:.3g}>")  # fmt: skip
+
+    def report(self, path: str | Path, **options: Any) -> Path:
+        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
+        from api import report
+
+        return report.write(self, path, **options)
+
+    def _repr_html_(self) -> str:
+        from api import report
+
+        return report.notebook(self)
 
 
 def walk_forward(
@@ -416,7 +429,8 @@ def _assemble(strategy: type[Strategy], bars: engine.Bars, cfg: engine.Config, w
         curve = pd.Series([], dtype=float, name="equity")
     is_mean = table["is_annual_return"].mean() if "is_annual_return" in table else np.nan
     eff = stats["annual_return"] / is_mean if is_mean and np.isfinite(is_mean) else float("nan")
-    return WalkForwardResult(table, curve, stats, float(eff), train_table, metric, run, job_manifest, carry)
+    return WalkForwardResult(table, curve, stats, float(eff), train_table, metric, run, job_manifest,
+                             carry=carry, bars=bars)
 
 
 AMOUNTS = ("total_fees", "expectancy", "profit_factor")

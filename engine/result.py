@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -117,6 +118,17 @@ class Result:
             pct = k in _PERCENT
             lines.append(f"{k:<{width}}  {v * 100:>14.2f} %" if pct else f"{k:<{width}}  {v:>16.4f}")
         return "\n".join(lines)
+
+    def report(self, path: str | Path, **options: Any) -> Path:
+        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
+        from api import report
+
+        return report.write(self, path, **options)
+
+    def _repr_html_(self) -> str:
+        from api import report
+
+        return report.notebook(self)
 
 
 _PERCENT = {

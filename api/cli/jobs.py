@@ -1,4 +1,4 @@
-"""``anvil jobs submit | list | show | watch | results | cancel | resume``: a running service.
+"""``anvil jobs submit | list | show | watch | results | report | cancel | resume``: a running service.
 
 The service is ``--url`` (or ``$ANVIL_URL``, default http://127.0.0.1:8000); the
 token comes from the environment (see ``api.cli.client``).
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import click
 
-from api.cli import args, output, report
+from api.cli import args, html_report, output, report
 from api.cli.client import DEFAULT_URL, Client
 from api.cli.errors import INTERRUPTED, CliError
 from api.cli.options import OrderedGroup, job_options, top_option
@@ -457,5 +457,6 @@ def resume(job_id: str, **o: Any) -> None:
         finish(client, record, o)
 
 
+group.add_command(html_report.jobs_report)
 group.commands = {name: group.commands[name] for name in
-                  ("submit", "watch", "list", "show", "results", "cancel", "resume", "upload")}  # fmt: skip
+                  ("submit", "watch", "list", "show", "results", "report", "cancel", "resume", "upload")}  # fmt: skip

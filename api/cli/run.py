@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import click
 
-from api.cli import args, output, report
+from api.cli import args, html_report, output, report
 from api.cli.options import job_options, output_options, run_options, top_option
 
 EXAMPLES = {
@@ -20,10 +20,12 @@ EXAMPLES = {
 Examples:
   anvil backtest -s sma_cross --symbol SPX -p fast=10 slow=50
   anvil backtest -s rsi_reversion --symbol IXIC --start 2010-01-01 --fee-rate 0.001 --json
-  anvil backtest -s sma_cross --symbol SPX --out trades.csv""",
+  anvil backtest -s sma_cross --symbol SPX --out trades.csv
+  anvil backtest -s sma_cross --symbol SPX -p fast=20 slow=100 --report backtest.html""",
     "sweep": """\b
 Examples:
   anvil sweep -s sma_cross --symbol SPX --space fast=5:50 slow=20:200:5
+  anvil sweep -s sma_cross --symbol SPX --space fast=5:50 slow=20:200:5 --report sweep.html
   anvil sweep -s sma_cross --symbol SPX --symbol IXIC --space fast=5:50:5 slow=50:200:10 --out runs.parquet
   anvil sweep -s bollinger_reversion --symbol SPX --space period=10:60 stdevs=0.5~3 --method tpe --trials 200
   ray job submit --working-dir . -- anvil sweep --address auto -s sma_cross --symbol SPX --space fast=5:50 slow=20:200""",
@@ -83,6 +85,7 @@ def run_job(kind: str, o: dict[str, Any]) -> None:
     spec = resolve_timeframes(spec)  # the header names the timeframe used; none is resampled unasked
     if o["out"]:
         output.file_format(o["out"])  # a bad name fails now, not after the run
+    html_report.check_target(o.get("report_file"))
     runs = specs.check(spec, uploaded=uploaded, max_grid_points=_max_grid_points())
     if o["dry_run"]:
         output.note(f"{report.kind_name(kind)} checked: {runs:,} run{'s' if runs != 1 else ''}", o["quiet"])
@@ -96,6 +99,7 @@ def run_job(kind: str, o: dict[str, Any]) -> None:
                            out=o["checkpoint"] if kind != "backtest" else None)  # fmt: skip
     summary = specs.summary(result)
     frame = specs.result_table(result)
+    html_report.write(result, o.get("report_file"), o["quiet"])
     if o["out"]:
         path = output.write_frame(frame, o["out"])
         output.note(f"wrote {len(frame):,} rows to {path}", o["quiet"])
@@ -125,7 +129,7 @@ def _command(kind: str, top_text: str) -> click.Command:
     def callback(**o: Any) -> None:
         run_job(kind, o)
 
-    decorated = job_options(kind)(run_options(output_options(top_option(top_text)(callback))))
+    decorated = job_options(kind)(run_options(output_options(html_report.report_option(top_option(top_text)(callback)))))
     name = report.kind_name(kind)
     return click.command(name, help=HELP[kind], epilog=EXAMPLES[kind], short_help=HELP[kind])(decorated)
 

@@ -24,6 +24,7 @@ from typing import Any
 from api import specs
 from api.jobrecord import jsonable
 from api.jobstore import JobStore
+from api.service import reports
 from api.service.live import LiveJob, Snapshot
 from api.settings import Settings
 from cluster.tasks import Progress
@@ -156,6 +157,7 @@ class Runner:
                                    workers=self.settings.workers)  # fmt: skip
             if not live.cancel.is_set():
                 table, summary = specs.result_table(result), specs.summary(result)
+                reports.save(self.store, live.id, result)  # before "done": a finished job has its report
         except Exception as exc:
             if not live.cancel.is_set():
                 log.warning("job %s failed:\n%s", live.id, traceback.format_exc())

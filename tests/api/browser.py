@@ -1,0 +1,50 @@
+"""Chromium for the browser tests, driven by Playwright (Debian's ``chromium`` package:
+Playwright's own browser download is not available here).
+
+Without a Chromium the browser tests skip with one loud line; under ``CI=true`` a
+missing browser is a failure. Screenshots go to ``tmp/artefacts/screenshots`` (not
+committed; ``ANVIL_ARTEFACTS`` moves them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("ANVIL_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):  # fmt: skip
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def require_chromium() -> str:
+    path = chromium_path()
+    if path is None:
+        why = "no Chromium: `apt-get install chromium` (make test does it as root) to run the browser tests"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {why}")
+        pytest.skip(f"BROWSER TESTS SKIPPED: {why}")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        msg = "the playwright package is missing: make install-test"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(f"BROWSER TESTS SKIPPED: {msg}")
+    return path
+
+
+def artefacts() -> Path:
+    folder = Path(os.environ.get("ANVIL_ARTEFACTS", REPO / "tmp" / "artefacts")) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

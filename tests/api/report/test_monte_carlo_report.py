@@ -1,0 +1,48 @@
+"""The Monte Carlo report: the distribution, the real value, the fan of bootstrap paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import engine
+from api import report
+from api.report.monte_carlo import fan_paths
+
+
+def test_distribution_holds_every_path_and_marks_the_real_value(permutation):
+    rep = report.build(permutation)
+    fig = rep.section("distribution").figure
+    want = permutation.paths["sharpe"].to_numpy()
+    assert sorted(fig.data[0].x) == sorted(want[np.isfinite(want)].tolist())
+    line = fig.layout.shapes[0]
+    assert line.x0 == pytest.approx(permutation.real["sharpe"])
+    assert f"{permutation.p_value:.4f}" in dict(rep.headline)["p-value"]
+    assert f"{permutation.p_value:.4f}" in rep.section("distribution").note
+
+
+def test_fan_paths_are_the_paths_the_workers_drew(bootstrap):
+    paths = fan_paths(bootstrap, count=10)
+    ppy = bootstrap.manifest["spec"]["config"]["periods_per_year"]
+    for i, equity in enumerate(paths):
+        stats = engine.stats_from_equity(equity, 10_000.0, ppy)
+        row = bootstrap.paths.iloc[i]
+        assert stats["final_equity"] == pytest.approx(row["final_equity"], rel=1e-12)
+        assert stats["max_drawdown"] == pytest.approx(row["max_drawdown"], rel=1e-12)
+
+
+def test_fan_chart_and_intervals(bootstrap, check_document):
+    rep = report.build(bootstrap)
+    fan = rep.section("fan").figure
+    median = [t for t in fan.data if t.name == "median"][0]
+    assert median.x[0] == 1 and median.x[-1] == len(bootstrap.real_equity)
+    rows = {r[0]: r for r in rep.section("intervals").table.rows}
+    lo, hi = bootstrap.intervals["sharpe"]
+    assert rows["sharpe"][2] == report._display.fmt(lo, "sharpe")
+    assert rows["sharpe"][3] == report._display.fmt(hi, "sharpe")
+    check_document(report.render(rep))
+
+
+def test_permutation_has_no_fan(permutation):
+    keys = [s.key for s in report.build(permutation).sections]
+    assert "fan" not in keys and "intervals" not in keys
