@@ -11,7 +11,9 @@ a marker file beside it, so that others are told at once who holds it and what t
 Within a process, ``open_database`` hands every caller the one attachment of a file
 (counted; the last ``release`` detaches it), each thread reads through its own cursor,
 and ``write()`` runs a transaction under a process-wide lock so readers see the old or
-the new data, never a mix. All files are attached to one in-memory DuckDB per process:
+the new data, never a mix. A read-only attachment stays a quarter of a second after
+its last reader (``LINGER``), so a loop of reads attaches the file once; a thread that
+wants to write waits for the readers in, while new readers wait for it. All files are attached to one in-memory DuckDB per process:
 attaching a file to it costs a few milliseconds, a new DuckDB instance a hundred.
 """
 
@@ -46,6 +48,10 @@ def _lock_wait() -> float:
 LOCK_WAIT = _lock_wait()
 """Seconds to wait for another process to let go of the store file (``$ANVIL_DB_WAIT``)."""
 
+LINGER = 0.25
+"""Seconds a read-only attachment stays after its last reader, for the next read
+(another process that wants to write waits this long at most)."""
+
 CATALOG = "anvil"
 """The prefix of the names store files are attached under (``anvil_1``, ``anvil_2`` ...)."""
 
@@ -70,6 +76,9 @@ class Database:
         self.read_only = read_only
         self._users = 0
         self._held = 0  # users that keep it for their whole life (Store.database)
+        self._idle_since = 0.0  # when the last user of a read-only attachment let go
+        self._writers = 0  # threads of this process waiting to write while it is read-only
+        self._by_thread: dict[int, int] = {}  # users per thread (a thread already in never waits)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._write_lock = threading.RLock()
@@ -192,6 +201,13 @@ def open_database(path: str | os.PathLike[str], read_only: bool = False, *, wait
             db = _registry.get(key)
             if db is not None and db.closed:
                 db = None
+            if db is not None and db.read_only and not read_only and db._users == 0:
+                _detach(db)  # only lingering: a writer need not wait for it
+                db = None
+            mine = db is not None and db._by_thread.get(threading.get_ident(), 0) > 0
+            if db is not None and db.read_only and read_only and db._writers and not mine:
+                _changed.wait(0.5)  # a writer of this process waits for the readers in: let it go first
+                continue
             if db is not None and db.read_only and not read_only:
                 left = deadline - time.monotonic()
                 if left <= 0 or db._held:
@@ -199,26 +215,75 @@ def open_database(path: str | os.PathLike[str], read_only: bool = False, *, wait
                         f"the store {resolved} is held open read-only in this process; close that Store "
                         "before changing data"
                     )
-                _changed.wait(min(left, 0.5))
+                db._writers += 1
+                try:
+                    _changed.wait(min(left, 0.5))
+                finally:
+                    db._writers -= 1
                 continue
             if db is None:
                 db = Database(resolved, read_only, limit)
                 _registry[key] = db
             db._users += 1
+            me = threading.get_ident()
+            db._by_thread[me] = db._by_thread.get(me, 0) + 1
             return db
 
 
 def release(db: Database) -> None:
-    """Give back a database from ``open_database``; the last user detaches it."""
+    """Give back a database from ``open_database``; the last user detaches it (a
+    read-only one after ``LINGER`` seconds unused, so reads in a row attach it once)."""
     with _changed:
         db._users -= 1
+        me = threading.get_ident()
+        if db._by_thread.get(me, 0) > 1:
+            db._by_thread[me] -= 1
+        else:
+            db._by_thread.pop(me, None)
         if db._users > 0:
             return
-        if _registry.get((os.getpid(), db.path)) is db:
-            del _registry[(os.getpid(), db.path)]
-        with db._write_lock:
-            db._close()
+        if db.read_only and LINGER > 0 and not db.closed:
+            db._idle_since = time.monotonic()
+            _start_reaper()
+        else:
+            _detach(db)
         _changed.notify_all()
+
+
+_reapers: dict[int, threading.Thread] = {}
+
+
+def _start_reaper() -> None:
+    """This process's thread that detaches read-only databases idle for ``LINGER``
+    (the caller holds ``_changed``)."""
+    pid = os.getpid()
+    if pid not in _reapers or not _reapers[pid].is_alive():
+        _reapers[pid] = threading.Thread(target=_reap, name="anvil-store-reaper", daemon=True)
+        _reapers[pid].start()
+
+
+def _reap() -> None:
+    with _changed:
+        while True:
+            now = time.monotonic()
+            due: float | None = None
+            for db in list(_registry.values()):
+                if db.read_only and db._users == 0 and not db.closed:
+                    until = db._idle_since + LINGER
+                    if until <= now:
+                        _detach(db)
+                        _changed.notify_all()
+                    else:
+                        due = until if due is None else min(due, until)
+            _changed.wait(None if due is None else due - now)
+
+
+def _detach(db: Database) -> None:
+    """Forget ``db`` and let go of its file; the caller holds ``_changed``."""
+    if _registry.get((os.getpid(), db.path)) is db:
+        del _registry[(os.getpid(), db.path)]
+    with db._write_lock:
+        db._close()
 
 
 # -- who owns a file for a long time ----------------------------------------------------

@@ -44,8 +44,9 @@ BAR_COLUMNS = ("series_id", "ts", "open", "high", "low", "close", "volume", "adj
 def has_schema(cur: duckdb.DuckDBPyConnection) -> bool:
     """Whether the file already holds the store's tables."""
     row = cur.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'anvil_market' AND table_name = 'meta'"
-    ).fetchone()
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = 'anvil_market' AND table_name = 'meta'"
+    ).fetchone()  # current_database(): other files attached to this process's DuckDB are listed too
     return bool(row and row[0])
 
 

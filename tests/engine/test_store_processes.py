@@ -86,14 +86,15 @@ def test_a_notebook_the_cli_a_sweep_and_another_reader_share_one_store(tmp_path)
 
 
 def test_a_store_holds_nothing_open_between_calls(tmp_path):
-    """After a read or an import, another process can open the file read-write at once."""
+    """After a read or an import, another process can open the file read-write (a read
+    leaves the file attached a quarter of a second, so it may wait that long)."""
     db = tmp_path / "anvil.duckdb"
     with Store(db) as store:
         store.bars("SPX", "1d")
         store.import_bars(DATA / "yahoo_acme.csv", symbol="ACME")
         writer = _python(
             "import sys; from engine.store import open_database, release; "
-            f"release(open_database({str(db)!r}, wait=0)); print('opened')",
+            f"release(open_database({str(db)!r}, wait=10)); print('opened')",
             db,
         )
         assert writer.returncode == 0, writer.stderr
@@ -135,7 +136,7 @@ def test_a_file_kept_busy_without_a_marker_is_waited_for_then_named(tmp_path):
         assert "in use by another process" in str(err.value) and f"PID {holder.pid}" in str(err.value)
     finally:
         holder.communicate(timeout=60)
-    release(open_database(db, read_only=True, wait=0))  # the holder has gone: free again
+    release(open_database(db, read_only=True, wait=10))  # the holder has gone: free again
 
 
 def test_threads_of_one_process_share_one_attachment(tmp_path):
