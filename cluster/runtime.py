@@ -4,15 +4,19 @@ No address: a local Ray sized to this machine, started once per process and
 reused by every job (``shutdown()`` stops it). ``address="auto"`` joins the
 cluster this machine belongs to; ``"ray://host:port"`` joins a remote one.
 Nothing here opens anything beyond this machine unless an address says so.
+Ray is imported only when a job asks for it: a job on threads starts in a second.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 
-import ray
+LOCAL_SECONDS = 10.0
+"""A job estimated to take less than this (on this machine's cores) runs on threads
+of this process when no address is given: starting a local Ray costs about as much."""
 
 _lock = threading.Lock()
 _started_here = False
@@ -26,6 +30,8 @@ def ensure(address: str | None = None, num_cpus: int | None = None) -> None:
         RuntimeError: already connected elsewhere than ``address`` asks.
     """
     global _started_here, _address
+    import ray
+
     with _lock:
         if ray.is_initialized():
             if address not in (None, _address):
@@ -51,6 +57,10 @@ def ensure(address: str | None = None, num_cpus: int | None = None) -> None:
 def shutdown() -> None:
     """Disconnect from Ray (and stop it, if this process started it)."""
     global _started_here, _address
+    if "ray" not in sys.modules:  # never imported: nothing was started
+        return
+    import ray
+
     from cluster.ray_executor import POOL
 
     with _lock:
@@ -63,4 +73,20 @@ def shutdown() -> None:
 
 def cpus() -> int:
     """CPUs the connected cluster offers."""
+    import ray
+
     return int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+
+
+def local_cpus() -> int:
+    """CPUs this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def choose(address: str | None, seconds: float) -> str | None:
+    """The address to run a job of about ``seconds`` (on this machine's cores) with:
+    ``address`` when one is given, threads of this process when the job is small
+    (``"local-threads"``), else None (a local Ray)."""
+    if address:
+        return address
+    return "local-threads" if seconds < LOCAL_SECONDS else None

@@ -6,21 +6,21 @@ token comes from the environment (see ``api.cli.client``).
 
 from __future__ import annotations
 
-import io
+import contextlib
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
-from api.cli import args, output, report
+from api.cli import args, output, report, tables
 from api.cli.client import DEFAULT_URL, Client
 from api.cli.errors import INTERRUPTED, CliError
 from api.cli.options import OrderedGroup, job_options, top_option
 from api.cli.run import EXAMPLES, HELP
 
 FINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
-TABLE_ROWS_LIMIT = 200_000  # beyond this a report shows the summary only; --out fetches everything
 POLL_SECONDS = 0.5
 
 URL = click.option("--url", envvar="ANVIL_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
@@ -141,20 +141,28 @@ def _snapshots(client: Client, job_id: str) -> Any:
         time.sleep(POLL_SECONDS)
 
 
-def _fetch_rows(client: Client, job_id: str, rows: int) -> list[dict[str, Any]] | None:
-    """Every result row (through one Parquet download), or None when there are too many to show."""
-    if rows > TABLE_ROWS_LIMIT:
-        return None
+@contextlib.contextmanager
+def results_file(client: Client, job_id: str, rows: int, out: str | None) -> Iterator[Path | None]:
+    """The job's rows as a Parquet file on disk, streamed from the service (``--out`` itself
+    when that is a Parquet file, else a temporary one); None when there are no rows."""
     if rows == 0:
-        return []
-    import pyarrow.parquet as pq
-
-    data = client.request("GET", job_path(job_id) + "/results", params={"format": "parquet"}).content
-    return pq.read_table(io.BytesIO(data)).to_pandas().to_dict("records")
+        yield None
+        return
+    if out and output.file_format(out) == "parquet":
+        yield Path(out).expanduser()
+        return
+    with tempfile.TemporaryDirectory(prefix="anvil-results-") as folder:
+        path = Path(folder) / "results.parquet"
+        client.download(job_path(job_id) + "/results", path, params={"format": "parquet"})
+        yield path
 
 
 def finish(client: Client, record: dict[str, Any], o: dict[str, Any]) -> None:
-    """Report a job that reached a final status: error, or its results as asked."""
+    """Report a job that reached a final status: error, or its results as asked.
+
+    The rows are streamed to a Parquet file and the report is queried from it (top
+    runs, counts, percentiles), so a job of millions of runs never sits in memory.
+    """
     job_id, status = record["id"], record.get("status")
     if status != "done":
         why = f": {record['error']}" if record.get("error") else ""
@@ -168,19 +176,47 @@ def finish(client: Client, record: dict[str, Any], o: dict[str, Any]) -> None:
     metric = spec.get("metric", "sharpe")
     summary = record.get("summary") or {}
     n_rows = int(record.get("rows") or 0)
-    rows = _fetch_rows(client, job_id, n_rows)
-    if o.get("as_json"):
-        shown = rows if rows is not None else []
-        if o.get("top"):
-            shown = report.ranked(shown, metric)[: o["top"]] if kind == "sweep" else shown[: o["top"]]
-        output.print_json(report.document(kind, summary, shown, total=n_rows, id=job_id, status=status, spec=spec))
-        return
-    title = f"job {job_id}: {report.kind_name(kind)} {record.get('strategy', '')}".rstrip()
-    if rows is None:
-        output.echo(f"{title}\n{n_rows:,} rows: too many to show here; --out FILE downloads them")
-        output.echo(report.text(kind, summary, [], metric=metric, top=o.get("top")))
-        return
-    output.echo(report.text(kind, summary, rows, metric=metric, top=o.get("top"), title=title))
+    top = o.get("top")
+    with results_file(client, job_id, n_rows, o.get("out")) as path:
+        if o.get("as_json"):
+            head = report.document(kind, summary, count=n_rows, id=job_id, status=status, spec=spec)
+            output.print_document(head, tables.json_lines(_json_rows(path, kind, metric, top)))
+            return
+        title = f"job {job_id}: {report.kind_name(kind)} {record.get('strategy', '')}".rstrip()
+        output.echo(_report(path, kind, summary, metric, top, n_rows, title))
+    if kind == "sweep" and not (summary.get("best") or {}):
+        raise CliError(f"job {job_id}: {report.why_no_best(n_rows, counts(record)[2], metric)}")
+
+
+def _json_rows(path: Path | None, kind: str, metric: str, top: int | None) -> Iterator[Any]:
+    """The rows ``--json`` prints: every row a slice at a time, or the ``top`` ones."""
+    if path is None:
+        return iter(())
+    if top and kind == "sweep":
+        return iter([tables.sweep_view_parquet(path, metric, top, report.METRICS, pool=False).best])
+    if top:
+        return iter([tables.read_parquet(path, limit=top)])
+    return tables.parquet_frames(path)
+
+
+def _report(path: Path | None, kind: str, summary: dict[str, Any], metric: str, top: int | None,
+            n_rows: int, title: str) -> str:  # fmt: skip
+    """The text report of a finished job from its Parquet rows."""
+    empty = tables.frame_of([])
+    if kind == "sweep":
+        n = top or report.SWEEP_TOP
+        view = (tables.sweep_view_parquet(path, metric, n, report.METRICS) if path is not None
+                else tables.SweepView(0, 0, 0, empty))  # fmt: skip
+        return report.text(kind, summary, empty, metric=metric, top=top, title=title, view=view)
+    if kind == "monte_carlo":
+        keys = report.spread_keys(summary, metric)
+        spread = tables.quantiles_parquet(path, keys) if path is not None else {}
+        return report.text(kind, summary, empty, metric=metric, top=top, title=title, spread=spread)
+    if kind == "backtest":
+        trades = tables.read_parquet(path, limit=top, last=True) if path is not None and top else empty
+        return report.text(kind, {**summary, "trades": n_rows}, trades, metric=metric, top=top, title=title)
+    windows = tables.read_parquet(path) if path is not None else empty  # one row a window: few
+    return report.text(kind, summary, windows, metric=metric, top=top, title=title)
 
 
 def download(client: Client, job_id: str, out: str, quiet: bool) -> Path:

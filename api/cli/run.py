@@ -12,15 +12,16 @@ from typing import Any, Callable
 
 import click
 
-from api.cli import args, output, report
-from api.cli.options import job_options, output_options, run_options, top_option
+from api.cli import args, output, report, tables, where
+from api.cli.errors import CliError
+from api.cli.options import backtest_files, job_options, output_options, run_options, top_option
 
 EXAMPLES = {
     "backtest": """\b
 Examples:
   anvil backtest -s sma_cross --symbol SPX -p fast=10 slow=50
   anvil backtest -s rsi_reversion --symbol IXIC --start 2010-01-01 --fee-rate 0.001 --json
-  anvil backtest -s sma_cross --symbol SPX --out trades.csv""",
+  anvil backtest -s sma_cross --symbol SPX --out trades.csv --equity equity.csv""",
     "sweep": """\b
 Examples:
   anvil sweep -s sma_cross --symbol SPX --space fast=5:50 slow=20:200:5
@@ -52,18 +53,19 @@ def build_spec(kind: str, o: dict[str, Any]) -> tuple[Any, Callable[[str], Any] 
     from api import specs
 
     spec_dict = args.job_spec(kind, o)
-    uploaded = _strategy_file(spec_dict["strategy"])
+    uploaded = _strategy_file(spec_dict["strategy"], bool(o.get("sandbox")))
     spec = TypeAdapter(specs.JobSpec).validate_python(spec_dict)
     return spec, uploaded
 
 
-def _strategy_file(name: str) -> Callable[[str], Any] | None:
-    """A lookup for ``--strategy my_strategy.py`` (checked by the safe loader), else None."""
+def _strategy_file(name: str, sandbox: bool = False) -> Callable[[str], Any] | None:
+    """A lookup for ``--strategy my_strategy.py`` (ordinary Python; with ``--sandbox``
+    through the service's safe loader), else None."""
     if not name.endswith(".py"):
         return None
     from api.cli.strategies import runnable_file
 
-    cls = runnable_file(Path(name).expanduser())
+    cls = runnable_file(Path(name).expanduser(), sandbox)
     return lambda asked: cls
 
 
@@ -72,38 +74,97 @@ def run_job(kind: str, o: dict[str, Any]) -> None:
     from api import specs
 
     spec, uploaded = build_spec(kind, o)
-    if o["out"]:
-        output.file_format(o["out"])  # a bad name fails now, not after the run
+    for option in ("out", "equity", "trades"):  # a bad name fails now, not after the run
+        if o.get(option):
+            output.file_format(o[option], f"--{option}")
     runs = specs.check(spec, uploaded=uploaded)
     if o["dry_run"]:
         output.note(f"{report.kind_name(kind)} checked: {runs:,} run{'s' if runs != 1 else ''}", o["quiet"])
         output.print_json(spec.model_dump(mode="json", exclude_none=True))
         return
     live = output.interactive(o["quiet"])
-    if live and o["address"] != "local-threads" and kind != "backtest":
-        output.note("connecting to Ray ..." if o["address"] else "starting a local Ray ...")
+    choice = _where(kind, spec, runs, o, uploaded)
     result = specs.execute(spec, uploaded=uploaded, progress=True if live and kind != "backtest" else None,
-                           address=o["address"], workers=o["workers"],
+                           address=choice.address, workers=o["workers"],
                            out=o["checkpoint"] if kind != "backtest" else None)  # fmt: skip
     summary = specs.summary(result)
     frame = specs.result_table(result)
+    _write_files(kind, result, frame, o)
+    show(kind, spec, summary, frame, o, pooled=getattr(result, "pooled", None), result=result)
+    if kind == "sweep":
+        _fail_without_runs(frame, spec.metric)
+
+
+def _where(kind: str, spec: Any, runs: int, o: dict[str, Any], uploaded: Any) -> where.Choice:
+    """The executor for the job, said in the header (a backtest runs here, always)."""
+    if kind == "backtest":
+        return where.Choice("local-threads", "one run")
+    choice = where.choose(spec, runs, o["address"], o["workers"], o["checkpoint"], uploaded)
+    output.note(f"{report.kind_name(kind)}: {runs:,} runs; {choice}", o["quiet"])
+    if choice.address != "local-threads" and output.interactive(o["quiet"]):
+        output.note("connecting to Ray ..." if choice.address else "starting a local Ray ...")
+    return choice
+
+
+def _write_files(kind: str, result: Any, frame: Any, o: dict[str, Any]) -> None:
+    """``--out`` (the result table), and for a backtest ``--equity`` and ``--trades``."""
     if o["out"]:
         path = output.write_frame(frame, o["out"])
         output.note(f"wrote {len(frame):,} rows to {path}", o["quiet"])
-    metric = getattr(spec, "metric", "sharpe")
-    if o["as_json"]:
-        rows = frame.to_dict("records")
-        if o["top"] and kind == "sweep":
-            rows = report.ranked(rows, metric)[: o["top"]]
-        elif o["top"]:
-            rows = rows[: o["top"]]
-        output.print_json(report.document(kind, summary, rows, total=len(frame), spec=spec.model_dump(
-            mode="json", exclude_none=True)))  # fmt: skip
+    if kind != "backtest":
         return
-    pooled = getattr(result, "pooled", None)
-    output.echo(report.text(kind, summary, frame.to_dict("records"), metric=metric, top=o["top"],
-                            title=_title(spec),
-                            pooled=pooled.to_dict("records") if pooled is not None else None))  # fmt: skip
+    if o.get("trades"):
+        path = output.write_frame(result.trades, o["trades"], "--trades")
+        output.note(f"wrote {len(result.trades):,} trades to {path}", o["quiet"])
+    if o.get("equity"):
+        curve = result.equity.rename("equity").rename_axis("ts").reset_index()
+        path = output.write_frame(curve, o["equity"], "--equity")
+        output.note(f"wrote {len(curve):,} bars of equity to {path}", o["quiet"])
+
+
+def show(kind: str, spec: Any, summary: dict[str, Any], frame: Any, o: dict[str, Any], *,
+         pooled: Any = None, result: Any = None) -> None:  # fmt: skip
+    """Print a finished job's report (or with ``--json`` its document) from its result table."""
+    metric = getattr(spec, "metric", "sharpe")
+    if kind == "backtest" and result is not None:
+        summary = {**summary, "buy_and_hold": buy_and_hold(result)}
+    if o["as_json"]:
+        rows = frame
+        if o["top"] and kind == "sweep":
+            rows = report.ranked(frame, metric, o["top"])
+        elif o["top"]:
+            rows = frame.head(o["top"])
+        head = report.document(kind, summary, count=len(frame), spec=spec.model_dump(mode="json", exclude_none=True))
+        output.print_document(head, tables.json_lines(tables.slices(rows)))
+        return
+    output.echo(report.text(kind, summary, frame, metric=metric, top=o["top"], title=_title(spec), pooled=pooled))
+
+
+def buy_and_hold(result: Any) -> dict[str, float]:
+    """Return, Sharpe and max drawdown of holding the backtest's series over its bars
+    (the same definitions as the backtest's own, through ``engine.stats_from_equity``)."""
+    import numpy as np
+
+    from engine.result import stats_from_equity
+
+    bars, config = result.bars, result.config
+    close = np.asarray(bars.close, dtype=np.float64)
+    if len(close) == 0 or not close[0] > 0:
+        return {}
+    equity = config.initial_capital * close / close[0]
+    ppy = config.periods_per_year or bars.periods_per_year()
+    stats = stats_from_equity(equity, config.initial_capital, ppy)
+    return {k: stats[k] for k in ("total_return", "annual_return", "sharpe", "max_drawdown")}
+
+
+def _fail_without_runs(frame: Any, metric: str) -> None:
+    """A sweep with no run to rank (every run failed, or the space was empty) exits 1."""
+    bad = tables.error_mask(frame)
+    failed = int(bad.sum())
+    if len(frame) and failed < len(frame):
+        return
+    first = str(frame.loc[bad.idxmax(), "error"]) if failed else None
+    raise CliError(f"sweep: {report.why_no_best(len(frame), failed, metric, first)}")
 
 
 def _title(spec: Any) -> str:
@@ -117,6 +178,8 @@ def _command(kind: str, top_text: str) -> click.Command:
         run_job(kind, o)
 
     decorated = job_options(kind)(run_options(output_options(top_option(top_text)(callback))))
+    if kind == "backtest":
+        decorated = backtest_files(decorated)
     name = report.kind_name(kind)
     return click.command(name, help=HELP[kind], epilog=EXAMPLES[kind], short_help=HELP[kind])(decorated)
 

@@ -134,7 +134,7 @@ def test_sweep_over_two_symbols_ranks_the_averages(cli: Cli):  # noqa: F811
 
 def test_sweep_on_a_local_ray_gives_the_same_runs(cli: Cli, sweep_json):  # noqa: F811
     words = [w for w in SWEEP if w not in LOCAL]
-    ran = cli(*words, "--workers", "2", "--json")
+    ran = cli(*words, "--address", "local", "--workers", "2", "--json")
     assert pd.DataFrame(ran.json()["rows"]).equals(pd.DataFrame(sweep_json.json()["rows"]))
 
 
