@@ -101,6 +101,10 @@ def _where(kind: str, spec: Any, runs: int, o: dict[str, Any], uploaded: Any) ->
         return where.Choice("local-threads", "one run")
     choice = where.choose(spec, runs, o["address"], o["workers"], o["checkpoint"], uploaded)
     output.note(f"{report.kind_name(kind)}: {runs:,} runs; {choice}", o["quiet"])
+    if choice.address != "local-threads" and uploaded is not None:
+        from api.cli.strategies import ship_by_value
+
+        ship_by_value(uploaded(spec.strategy))
     if choice.address != "local-threads" and output.interactive(o["quiet"]):
         output.note("connecting to Ray ..." if choice.address else "starting a local Ray ...")
     return choice

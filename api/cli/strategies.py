@@ -175,7 +175,6 @@ def import_file(path: Path) -> Any:
     if len(found) != 1:
         names = ", ".join(c.__name__ for c in found) or "none"
         raise CliError(f"{path}: must define exactly one Strategy subclass with signals or on_bar (found {names})")
-    _pickle_by_value(module)
     return found[0]
 
 
@@ -189,8 +188,18 @@ def _where_failed(exc: BaseException, path: Path) -> str:
     return f"{path}:{frames[-1].lineno}" if frames else str(path)
 
 
+def ship_by_value(cls: Any) -> None:
+    """Let a class from a strategy file travel to Ray workers as code (they cannot import
+    the file); a no-op for any other class. Call it before a job goes to Ray."""
+    import sys
+
+    module = sys.modules.get(getattr(cls, "__module__", ""))
+    if module is not None and module.__name__.startswith("anvil_user_"):
+        _pickle_by_value(module)
+
+
 def _pickle_by_value(module: Any) -> None:
-    """Ship the module's classes to Ray workers as code (workers cannot import the file)."""
+    """Ship the module's classes to Ray workers as code."""
     import importlib
 
     for name in ("ray.cloudpickle", "cloudpickle"):  # Ray's own copy, and the package if there is one
