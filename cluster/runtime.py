@@ -19,6 +19,8 @@ LOCAL_SECONDS = 10.0
 of this process when no address is given: starting a local Ray costs about as much."""
 
 _lock = threading.Lock()
+_log_level = logging.WARNING  # Ray's own logging in this process (set_logging)
+_log_to_driver = False
 _started_here = False
 _address: str | None = None  # what this module connected to (None: a local Ray)
 
@@ -42,8 +44,8 @@ def ensure(address: str | None = None, num_cpus: int | None = None) -> None:
             return
         kwargs = dict(
             include_dashboard=False,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
+            logging_level=_log_level,
+            log_to_driver=_log_to_driver,
             configure_logging=True,
         )
         if address is None:
@@ -52,6 +54,15 @@ def ensure(address: str | None = None, num_cpus: int | None = None) -> None:
         else:
             ray.init(address=address, **kwargs)
         _address = address
+
+
+def set_logging(level: int = logging.WARNING, to_driver: bool = False) -> None:
+    """How much of Ray's own logging reaches this process's terminal, for the Ray this
+    process starts or joins next: ``level`` for Ray's logger, and whether workers' output
+    is relayed (the CLI: errors only, unless --debug)."""
+    global _log_level, _log_to_driver
+    _log_level, _log_to_driver = level, to_driver
+    logging.getLogger("ray").setLevel(level)
 
 
 def shutdown() -> None:

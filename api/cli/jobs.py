@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import click
+import httpx
 
 from api.cli import args, output, report, tables
 from api.cli.client import DEFAULT_URL, Client
@@ -22,6 +23,7 @@ from api.cli.run import EXAMPLES, HELP
 
 FINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
 POLL_SECONDS = 0.5
+PAGE = 1000  # jobs listed per request when looking up a short id
 
 URL = click.option("--url", envvar="ANVIL_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
                    help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN")  # fmt: skip
@@ -56,6 +58,42 @@ def job_path(job_id: str) -> str:
     if not job_id or "/" in job_id or job_id in (".", ".."):
         raise CliError(f"{job_id!r} is not a job id; `anvil jobs list` shows them")
     return f"/jobs/{job_id}"
+
+
+ID_LENGTH = 32  # a job id: 32 hex digits; the CLI shows the first 8, and takes any unique start
+
+
+def resolve(client: Client, job_id: str) -> str:
+    """The full id of ``job_id``, which may be the start of one (as the progress bar shows it).
+
+    Raises:
+        CliError: no job has that id or starts with it, or several start with it.
+    """
+    path = job_path(job_id)
+    if len(job_id) >= ID_LENGTH:
+        return job_id
+    try:
+        response = client.http.get(path)
+    except httpx.HTTPError as exc:
+        raise client._failed(exc) from None
+    if response.status_code != 404:
+        client.check(response)
+        return job_id
+    found: list[str] = []
+    offset = 0
+    while True:
+        page = client.json("GET", "/jobs", params={"offset": offset, "limit": PAGE})
+        found += [j["id"] for j in page.get("data", []) if str(j.get("id", "")).startswith(job_id)]
+        offset += PAGE
+        if offset >= int(page.get("count") or 0) or len(found) > 1:
+            break
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise CliError(f"several jobs start with {job_id!r} ({', '.join(f[:12] for f in found)}, ...); "
+                       "give more of the id")  # fmt: skip
+    client.check(response)  # the service's own "no job" message
+    return job_id
 
 
 class _Progress:
@@ -349,6 +387,8 @@ def list_(url: str, status: str | None, offset: int, limit: int, as_json: bool) 
         params["status"] = status
     with Client(url) as client:
         page = client.json("GET", "/jobs", params=params)
+        names = uploaded_names(client) if any(str(j.get("strategy", "")).startswith("up_")
+                                              for j in page.get("data", [])) else {}  # fmt: skip
     if as_json:
         output.print_json(page)
         return
@@ -356,13 +396,45 @@ def list_(url: str, status: str | None, offset: int, limit: int, as_json: bool) 
     if not jobs:
         output.echo("no jobs" + (f" with status {status}" if status else ""))
         return
-    rows = [{"id": j.get("id"), "kind": report.kind_name(j.get("kind", "")), "strategy": j.get("strategy"),
-             "status": j.get("status"), "progress": _progress_text(j), "created": j.get("created_at")}
+    rows = [{"id": j.get("id"), "kind": report.kind_name(j.get("kind", "")),
+             "strategy": strategy_text(j.get("strategy"), names), "status": j.get("status"),
+             "progress": _progress_text(j), "created": j.get("created_at")}
             for j in jobs]  # fmt: skip
     output.echo(output.table(rows))
     count = page.get("count", len(jobs))
     if count > offset + len(jobs):
         output.echo(f"{offset + 1}..{offset + len(jobs)} of {count}; --offset {offset + len(jobs)} shows more")
+
+
+def uploaded_names(client: Client) -> dict[str, str]:
+    """The service's uploaded strategies: id -> class name."""
+    listed = client.json("GET", "/strategies") or {}
+    return {d["id"]: d.get("name", "") for d in listed.get("data", []) if not d.get("builtin")}
+
+
+def strategy_text(strategy: Any, names: dict[str, str]) -> str:
+    """A job's strategy as a person reads it: an uploaded one by its name and short id."""
+    text = str(strategy or "")
+    name = names.get(text)
+    return f"{name} ({text[:11]})" if name else text
+
+
+@group.command("strategies", epilog="\b\nExamples:\n  anvil jobs strategies\n  anvil jobs strategies --json")
+@URL
+@click.option("--json", "as_json", is_flag=True, help="the service's answer as JSON")
+def strategies_(url: str, as_json: bool) -> None:
+    """Strategies jobs on the service can name: built-in ones, and uploaded ones by name and id."""
+    with Client(url) as client:
+        listed = client.json("GET", "/strategies") or {}
+    if as_json:
+        output.print_json(listed)
+        return
+    found = listed.get("data", [])
+    rows = [{"name": d.get("name"), "id (what -s takes)": d.get("id"),
+             "source": "built-in" if d.get("builtin") else "uploaded", "kind": str(d.get("kind", "")).replace("_", " "),
+             "parameters": ", ".join(d.get("parameters") or {})}
+            for d in sorted(found, key=lambda d: (bool(d.get("builtin")), str(d.get("name"))))]  # fmt: skip
+    output.echo(output.table(rows) if rows else "no strategies")
 
 
 def _progress_text(job: dict[str, Any]) -> str:
@@ -378,6 +450,7 @@ def _progress_text(job: dict[str, Any]) -> str:
 def show(job_id: str, url: str, as_json: bool) -> None:
     """A job's state: status, progress, timings, best run so far, error."""
     with Client(url) as client:
+        job_id = resolve(client, job_id)
         record = client.json("GET", job_path(job_id))
     if as_json:
         output.print_json(record)
@@ -415,6 +488,7 @@ def _metric(record: dict[str, Any]) -> str:
 def watch(job_id: str, **o: Any) -> None:
     """Follow a job with a progress bar until it ends, then print its results."""
     with Client(o["url"]) as client:
+        job_id = resolve(client, job_id)
         record = follow(client, job_id, output.interactive(o["quiet"]))
         finish(client, record, o)
 
@@ -436,6 +510,7 @@ def results(job_id: str, url: str, out: str | None, as_json: bool, offset: int, 
             quiet: bool, top: int | None) -> None:  # fmt: skip
     """A finished job's results: a table, a page of JSON, or a CSV/Parquet file."""
     with Client(url) as client:
+        job_id = resolve(client, job_id)
         if out:
             download(client, job_id, out, quiet)
         if as_json:
@@ -465,6 +540,7 @@ def results(job_id: str, url: str, out: str | None, as_json: bool, offset: int, 
 def cancel(job_id: str, url: str, as_json: bool) -> None:
     """Stop a queued or running job; runs already finished are kept (resume continues it)."""
     with Client(url) as client:
+        job_id = resolve(client, job_id)
         answer = client.json("DELETE", job_path(job_id))
     if as_json:
         output.print_json(answer)
@@ -482,6 +558,7 @@ def cancel(job_id: str, url: str, as_json: bool) -> None:
 def resume(job_id: str, **o: Any) -> None:
     """Continue an interrupted, cancelled or failed job from the runs it already has."""
     with Client(o["url"]) as client:
+        job_id = resolve(client, job_id)
         answer = client.json("POST", job_path(job_id) + "/resume")
         if o["no_wait"]:
             if o["as_json"]:
@@ -494,4 +571,4 @@ def resume(job_id: str, **o: Any) -> None:
 
 
 group.commands = {name: group.commands[name] for name in
-                  ("submit", "watch", "list", "show", "results", "cancel", "resume", "upload")}  # fmt: skip
+                  ("submit", "watch", "list", "show", "results", "cancel", "resume", "upload", "strategies")}  # fmt: skip

@@ -26,6 +26,7 @@ COUNTS = frozenset({"total_trades", "max_drawdown_duration", "runs", "windows", 
 _ISO_MIDNIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}T00:00:00(\.0+)?(Z|[+-]00:00)?$")
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]00:00)?$")
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+debug = False  # --debug was given (set by api.cli.main): tracebacks, and Ray's own log lines
 
 
 # -- values -------------------------------------------------------------------

@@ -136,7 +136,7 @@ def why_no_best(runs: int, failed: int, metric: str, first_error: str | None = N
 
 
 def _walk_forward(summary: Mapping[str, Any], windows: pd.DataFrame, metric: str, top: int | None) -> str:
-    params = param_columns(windows, ("train_start", "train_end", "test_start", "test_end", "efficiency"))
+    params = param_columns(windows, ("window", "train_start", "train_end", "test_start", "test_end", "efficiency"))
     cols = ["window", "test_start", "test_end", *params, f"is_{metric}", f"oos_{metric}", "oos_total_return",
             "efficiency"]  # fmt: skip
     shown = (windows.head(top) if top else windows).to_dict("records")

@@ -7,13 +7,15 @@ prints it), checks it with ``api.specs.check`` and runs it with
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from api.cli import args, output, report, tables, where
-from api.cli.errors import CliError
+from api.cli import args, output, progress, report, tables, where
+from api.cli.errors import INTERRUPTED, CliError
 from api.cli.options import backtest_files, job_options, output_options, run_options, top_option
 
 EXAMPLES = {
@@ -55,7 +57,31 @@ def build_spec(kind: str, o: dict[str, Any]) -> tuple[Any, Callable[[str], Any] 
     spec_dict = args.job_spec(kind, o)
     uploaded = _strategy_file(spec_dict["strategy"], bool(o.get("sandbox")))
     spec = TypeAdapter(specs.JobSpec).validate_python(spec_dict)
+    if "space" in spec_dict:
+        _check_space(spec.strategy, spec_dict["space"], o["space"], uploaded)
     return spec, uploaded
+
+
+def _check_space(strategy: str, space: dict[str, Any], words: Any, uploaded: Any) -> None:
+    """Each value of a --space against the strategy's parameter schema, so that the error
+    quotes the value at fault (``fast=5,10,x`` names ``x``; ``fast=5:500`` names 500)."""
+    from api import specs
+
+    try:
+        strat = specs.find_strategy(strategy, uploaded)
+    except (LookupError, ValueError):
+        return  # check() says so, naming the strategy
+    given = dict(w.partition("=")[::2] for w in words)
+    for name, entry in space.items():
+        param = getattr(strat, "_params", {}).get(name)
+        if param is None:
+            continue  # check() names it, with "did you mean"
+        values = entry if isinstance(entry, list) else [entry["low"], entry["high"]]
+        for value in values:
+            try:
+                param.check(value)
+            except ValueError as exc:
+                raise CliError(f"--space {name}={given.get(name, '')}: {exc}") from None
 
 
 def _strategy_file(name: str, sandbox: bool = False) -> Callable[[str], Any] | None:
@@ -70,7 +96,45 @@ def _strategy_file(name: str, sandbox: bool = False) -> Callable[[str], Any] | N
 
 
 def run_job(kind: str, o: dict[str, Any]) -> None:
-    """Check, run and report a job of ``kind`` from the command's options ``o``."""
+    """Check, run and report a job of ``kind`` from the command's options ``o``.
+
+    Anything a strategy file prints (loading or running) goes to stderr: stdout
+    carries only the result.
+    """
+    from api import specs
+
+    with contextlib.redirect_stdout(sys.stderr):
+        spec, result = _run(kind, o)
+    if result is None:  # --dry-run: the checked spec is the answer
+        output.print_json(spec.model_dump(mode="json", exclude_none=True))
+        return
+    frame = specs.result_table(result)
+    _write_files(kind, result, frame, o)
+    if kind != "sweep":
+        show(kind, spec, specs.summary(result), frame, o, result=result)
+        return
+    view = tables.sweep_view(frame, spec.metric, o["top"] or report.SWEEP_TOP, result.pooled)
+    show(kind, spec, sweep_summary(result, view, spec.metric), frame, o, view=view)
+    if not view.runs or view.failed >= view.runs:
+        raise CliError(f"sweep: {report.why_no_best(view.runs, view.failed, spec.metric, view.first_error)}")
+
+
+def sweep_summary(result: Any, view: tables.SweepView, metric: str) -> dict[str, Any]:
+    """``api.specs.summary`` of a sweep, its best run taken from the ranked view (no sort
+    or copy of the whole table): runs, best, deflated Sharpe."""
+    out: dict[str, Any] = {"runs": view.runs, "best": None}
+    if not view.best.empty and tables.metric_values(view.best.head(1), metric).notna().iloc[0]:
+        row = view.best.iloc[0]
+        out["best"] = {k: output.plain(v) if not isinstance(v, bool) else v for k, v in row.items()
+                       if k not in ("item_id", "error")}  # fmt: skip
+    dsr = result.diagnostics.get("deflated_sharpe")
+    if dsr:
+        out["deflated_sharpe"] = dsr.get("dsr")
+    return out
+
+
+def _run(kind: str, o: dict[str, Any]) -> tuple[Any, Any]:
+    """The job checked and run: (spec, result); with --dry-run only checked (result None)."""
     from api import specs
 
     spec, uploaded = build_spec(kind, o)
@@ -80,19 +144,28 @@ def run_job(kind: str, o: dict[str, Any]) -> None:
     runs = specs.check(spec, uploaded=uploaded)
     if o["dry_run"]:
         output.note(f"{report.kind_name(kind)} checked: {runs:,} run{'s' if runs != 1 else ''}", o["quiet"])
-        output.print_json(spec.model_dump(mode="json", exclude_none=True))
-        return
-    live = output.interactive(o["quiet"])
+        return spec, None
     choice = _where(kind, spec, runs, o, uploaded)
-    result = specs.execute(spec, uploaded=uploaded, progress=True if live and kind != "backtest" else None,
-                           address=choice.address, workers=o["workers"],
-                           out=o["checkpoint"] if kind != "backtest" else None)  # fmt: skip
-    summary = specs.summary(result)
-    frame = specs.result_table(result)
-    _write_files(kind, result, frame, o)
-    show(kind, spec, summary, frame, o, pooled=getattr(result, "pooled", None), result=result)
-    if kind == "sweep":
-        _fail_without_runs(frame, spec.metric)
+    bar = None
+    if output.interactive(o["quiet"]) and kind != "backtest":
+        bar = progress.Bar(f"{report.kind_name(kind)} {spec.strategy}", progress.stored_runs(o["checkpoint"]))
+    try:
+        result = specs.execute(spec, uploaded=uploaded, progress=bar, address=choice.address,
+                               workers=o["workers"], out=o["checkpoint"] if kind != "backtest" else None)
+    except KeyboardInterrupt:
+        raise CliError(_interrupted(o), INTERRUPTED) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    return spec, result
+
+
+def _interrupted(o: dict[str, Any]) -> str:
+    """What Ctrl-C during a job says: how to go on from where it stopped."""
+    if o.get("checkpoint"):
+        return (f"interrupted; the finished runs are in {o['checkpoint']}: the same command resumes "
+                "from there")  # fmt: skip
+    return "interrupted; add --checkpoint DIR to keep finished runs, so that rerunning the command resumes"
 
 
 def _where(kind: str, spec: Any, runs: int, o: dict[str, Any], uploaded: Any) -> where.Choice:
@@ -101,6 +174,12 @@ def _where(kind: str, spec: Any, runs: int, o: dict[str, Any], uploaded: Any) ->
         return where.Choice("local-threads", "one run")
     choice = where.choose(spec, runs, o["address"], o["workers"], o["checkpoint"], uploaded)
     output.note(f"{report.kind_name(kind)}: {runs:,} runs; {choice}", o["quiet"])
+    if choice.address != "local-threads":  # Ray's own log lines only with --debug
+        import logging
+
+        from cluster import runtime
+
+        runtime.set_logging(logging.INFO if output.debug else logging.ERROR, to_driver=output.debug)
     if choice.address != "local-threads" and uploaded is not None:
         from api.cli.strategies import ship_by_value
 
@@ -127,7 +206,7 @@ def _write_files(kind: str, result: Any, frame: Any, o: dict[str, Any]) -> None:
 
 
 def show(kind: str, spec: Any, summary: dict[str, Any], frame: Any, o: dict[str, Any], *,
-         pooled: Any = None, result: Any = None) -> None:  # fmt: skip
+         view: tables.SweepView | None = None, result: Any = None) -> None:  # fmt: skip
     """Print a finished job's report (or with ``--json`` its document) from its result table."""
     metric = getattr(spec, "metric", "sharpe")
     if kind == "backtest" and result is not None:
@@ -141,7 +220,7 @@ def show(kind: str, spec: Any, summary: dict[str, Any], frame: Any, o: dict[str,
         head = report.document(kind, summary, count=len(frame), spec=spec.model_dump(mode="json", exclude_none=True))
         output.print_document(head, tables.json_lines(tables.slices(rows)))
         return
-    output.echo(report.text(kind, summary, frame, metric=metric, top=o["top"], title=_title(spec), pooled=pooled))
+    output.echo(report.text(kind, summary, frame, metric=metric, top=o["top"], title=_title(spec), view=view))
 
 
 def buy_and_hold(result: Any) -> dict[str, float]:
@@ -159,16 +238,6 @@ def buy_and_hold(result: Any) -> dict[str, float]:
     ppy = config.periods_per_year or bars.periods_per_year()
     stats = stats_from_equity(equity, config.initial_capital, ppy)
     return {k: stats[k] for k in ("total_return", "annual_return", "sharpe", "max_drawdown")}
-
-
-def _fail_without_runs(frame: Any, metric: str) -> None:
-    """A sweep with no run to rank (every run failed, or the space was empty) exits 1."""
-    bad = tables.error_mask(frame)
-    failed = int(bad.sum())
-    if len(frame) and failed < len(frame):
-        return
-    first = str(frame.loc[bad.idxmax(), "error"]) if failed else None
-    raise CliError(f"sweep: {report.why_no_best(len(frame), failed, metric, first)}")
 
 
 def _title(spec: Any) -> str:

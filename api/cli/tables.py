@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 JSON_SLICE = 20_000  # rows turned into Python values at a time by ``json_lines``
+VIEW_SLICE = 65_536  # rows ranked and counted at a time by ``sweep_view``
 MINIMIZED = frozenset({"max_drawdown", "max_drawdown_duration", "volatility", "total_fees"})
-NOT_PARAMS = frozenset({"item_id", "symbol", "error", "path", "window"})
+NOT_PARAMS = frozenset({"item_id", "symbol", "error"})  # a sweep's bookkeeping columns
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,17 @@ def metric_values(frame: pd.DataFrame, metric: str) -> pd.Series:
 def best_first(frame: pd.DataFrame, metric: str, n: int | None = None) -> pd.DataFrame:
     """The rows best first by ``metric`` (ties keep table order; rows without it last).
 
-    With ``n``, only the first ``n``: a partial selection, O(rows) not a full sort.
+    With ``n``, only the first ``n``: a partial selection, O(rows) not a full sort, made
+    a slice of the table at a time (each slice's best ``n``, then the best of those), so
+    it takes memory for a slice, not for the table.
     """
+    if n is not None and len(frame) > VIEW_SLICE:
+        candidates = [_best_first(part, metric, n) for part in slices(frame, VIEW_SLICE)]
+        return _best_first(pd.concat(candidates), metric, n)
+    return _best_first(frame, metric, n)
+
+
+def _best_first(frame: pd.DataFrame, metric: str, n: int | None = None) -> pd.DataFrame:
     values = metric_values(frame, metric)
     ok = values[values.notna()]
     smallest = metric in MINIMIZED
@@ -95,15 +105,28 @@ def param_columns(columns: Iterable[str], metrics: Iterable[str], extra: Sequenc
     return [c for c in columns if c not in skip and not str(c).startswith(("is_", "oos_"))]
 
 
-def sweep_view(frame: pd.DataFrame, metric: str, n: int, pooled: pd.DataFrame | None = None) -> SweepView:
-    """The report's view of a sweep table in memory (and its pooled averages, if any)."""
-    bad = error_mask(frame)
-    failed = int(bad.sum())
-    first_error = str(frame.loc[bad.idxmax(), "error"]) if failed else None
-    symbols = int(frame["symbol"].nunique()) if "symbol" in frame.columns else 1
+def sweep_view(frame: pd.DataFrame, metric: str, n: int, pooled: pd.DataFrame | None = None,
+               rows: int = VIEW_SLICE) -> SweepView:  # fmt: skip
+    """The report's view of a sweep table in memory (and its pooled averages, if any).
+
+    The table is read ``rows`` at a time (views, not copies): each slice gives its
+    best ``n`` candidates and its counts, so the memory this takes does not grow
+    with the table.
+    """
+    failed = 0
+    first_error: str | None = None
+    symbols: set[Any] = set()
+    for part in slices(frame, rows):
+        bad = error_mask(part)
+        k = int(bad.sum())
+        if k and first_error is None:
+            first_error = str(part.loc[bad.idxmax(), "error"])
+        failed += k
+        if "symbol" in part.columns:
+            symbols.update(part["symbol"].unique().tolist())
     use_pooled = pooled is not None and not pooled.empty
     shown = best_first(pooled if use_pooled else frame, metric, n)  # type: ignore[arg-type]
-    return SweepView(len(frame), failed, symbols, shown, use_pooled, first_error)
+    return SweepView(len(frame), failed, len(symbols) or 1, shown, use_pooled, first_error)
 
 
 def sweep_view_parquet(path: Path, metric: str, n: int, metrics: Sequence[str], pool: bool | None = None) -> SweepView:

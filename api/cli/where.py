@@ -46,7 +46,7 @@ def choose(spec: Any, runs: int, address: str | None, workers: int, checkpoint: 
     if address == "local":
         return Choice(None, "--address local")
     if address:
-        return Choice(address, "--address")
+        return Choice(address, f"--address {address}")
     if checkpoint and _finished(Path(checkpoint).expanduser(), runs):
         return Choice("local-threads", "its checkpoint holds every run")
     cores = workers or runtime.local_cpus()
@@ -93,15 +93,11 @@ def seconds_per_run(spec: Any, uploaded: Callable[[str], Any] | None = None) -> 
 
 def _finished(folder: Path, runs: int) -> bool:
     """Whether a checkpoint folder already holds ``runs`` rows."""
-    if not folder.is_dir() or not (folder / "manifest.json").exists():
-        return False
-    import pyarrow.parquet as pq
+    from api.cli.progress import stored_runs
 
-    try:
-        rows = sum(pq.read_metadata(p).num_rows for p in folder.glob("chunk-*.parquet"))
-    except OSError:
+    if not (folder / "manifest.json").exists():
         return False
-    return rows >= runs > 0
+    return stored_runs(str(folder)) >= runs > 0
 
 
 def _duration(s: float) -> str:
