@@ -200,3 +200,43 @@ def test_backtest_json_carries_the_buy_and_hold_benchmark(run_main):  # noqa: F8
     doc = json.loads(run_main("backtest", "-s", "sma_cross", "--symbol", "SPX", "--json").out)
     held = doc["summary"]["buy_and_hold"]
     assert set(held) == {"total_return", "annual_return", "sharpe", "max_drawdown"}
+
+
+# -- progress --------------------------------------------------------------------------------
+def test_a_resumed_jobs_bar_starts_at_the_runs_already_kept(tmp_path):
+    from api.cli import progress
+    from cluster.tasks import Progress
+
+    out = tmp_path / "bar.txt"
+    with open(out, "w") as f:
+        bar = progress.Bar("sweep x", already=30)
+        import sys
+
+        real, sys.stderr = sys.stderr, f
+        try:
+            bar(Progress(0, 100))
+            assert (bar._bar.n, bar._bar.total) == (30, 100)
+            bar(Progress(70, 100, failed=2, best={"item_id": 1, "sharpe": 0.5}))
+            assert bar._bar.n == 100
+            bar.close()
+        finally:
+            sys.stderr = real
+    text = out.read_text()
+    assert "planning" not in text and "sweep: " not in text  # no plan note inside the bar
+    assert "100/100" in text
+
+
+def test_ctrl_c_says_that_the_same_command_resumes():
+    from api.cli import run
+
+    assert "the same command resumes" in run._interrupted({"checkpoint": "ckpt"})
+    assert "--checkpoint DIR" in run._interrupted({"checkpoint": None})
+
+
+def test_a_checkpoint_counts_its_runs(cli: Cli):  # noqa: F811
+    from api.cli import progress
+
+    cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20", *LOCAL,
+        "--checkpoint", "counted", "-q")  # fmt: skip
+    assert progress.stored_runs(str(cli.folder / "counted")) == 80
+    assert progress.stored_runs(str(cli.folder / "nowhere")) == 0
