@@ -28,7 +28,6 @@ METRICS = (
 )  # fmt: skip
 MINIMIZED = frozenset({"max_drawdown", "max_drawdown_duration", "volatility", "total_fees"})
 KEY_METRICS = ("total_return", "annual_return", "sharpe", "max_drawdown", "total_trades", "win_rate")
-NOT_PARAMS = frozenset({"item_id", "symbol", "error", "path", "window", *METRICS})
 SWEEP_TOP = 10
 
 
