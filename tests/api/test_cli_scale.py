@@ -140,3 +140,24 @@ def test_json_lines_are_valid_json_with_nan_and_inf_as_null():
     assert rows == [{"a": 1.5, "ts": "2020-01-02T00:00:00", "n": 1, "e": None},
                     {"a": None, "ts": None, "n": 2, "e": "x"},
                     {"a": None, "ts": "2021-03-04T00:00:00", "n": 3, "e": None}]  # fmt: skip
+
+
+def test_monte_carlo_percentiles_from_parquet_match_those_in_memory(tmp_path):
+    rng = np.random.default_rng(3)
+    paths = pd.DataFrame({"path": np.arange(5_000), "sharpe": rng.normal(size=5_000),
+                          "total_return": rng.normal(size=5_000)})  # fmt: skip
+    paths.loc[::97, "sharpe"] = np.nan
+    paths.loc[5, "total_return"] = np.inf
+    output.write_frame(paths, str(tmp_path / "paths.parquet"))
+    here = tables.quantiles(paths, ["sharpe", "total_return", "missing"])
+    there = tables.quantiles_parquet(tmp_path / "paths.parquet", ["sharpe", "total_return", "missing"])
+    assert set(here) == set(there) == {"sharpe", "total_return"}
+    for k in here:
+        assert there[k] == pytest.approx(here[k], rel=1e-12)
+
+
+def test_the_top_rows_of_a_parquet_file_and_its_last_trades(tmp_path):
+    frame = pd.DataFrame({"n": np.arange(200_000)})
+    output.write_frame(frame, str(tmp_path / "t.parquet"))
+    assert tables.read_parquet(tmp_path / "t.parquet", limit=3)["n"].tolist() == [0, 1, 2]
+    assert tables.read_parquet(tmp_path / "t.parquet", limit=2, last=True)["n"].tolist() == [199_998, 199_999]
