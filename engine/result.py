@@ -111,12 +111,17 @@ class Result:
         return f"<Result {len(self.bars)} bars: {body}>"
 
     def summary(self) -> str:
-        """Every metric on its own line, aligned, for reading in a terminal."""
+        """The period (first bar, last bar, how many) and every metric on its own line,
+        aligned, for reading in a terminal; counts as whole numbers."""
         width = max(map(len, self.stats))
-        lines = []
+        lines = [self._period(width)]
         for k, v in self.stats.items():
-            pct = k in _PERCENT
-            lines.append(f"{k:<{width}}  {v * 100:>14.2f} %" if pct else f"{k:<{width}}  {v:>16.4f}")
+            if k in _PERCENT:
+                lines.append(f"{k:<{width}}  {v * 100:>14.2f} %")
+            elif k in _COUNTS and np.isfinite(v):
+                lines.append(f"{k:<{width}}  {int(round(v)):>16,d}")
+            else:
+                lines.append(f"{k:<{width}}  {v:>16.4f}")
         return "\n".join(lines)
 
     def report(self, path: str | Path, **options: Any) -> Path:
@@ -130,6 +135,21 @@ class Result:
 
         return report.notebook(self)
 
+    def _period(self, width: int) -> str:
+        index = self.bars.index
+        n = len(index)
+        if n == 0:
+            return f"{'period':<{width}}  no bars"
+        first, last = (_when(index[0]), _when(index[-1]))
+        return f"{'period':<{width}}  {first} .. {last} ({n:,} bars)"
+
+
+def _when(ts: pd.Timestamp) -> str:
+    """A bar time as a date, or date and time for intraday bars."""
+    return ts.strftime("%Y-%m-%d") if (ts.hour, ts.minute, ts.second) == (0, 0, 0) else ts.strftime("%Y-%m-%d %H:%M")
+
+
+_COUNTS = {"total_trades", "max_drawdown_duration"}
 
 _PERCENT = {
     "total_return", "annual_return", "max_drawdown", "volatility", "win_rate",

@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cut = words.index("--") if "--" in words else len(words)
     debug = "--debug" in words[:cut] or os.environ.get("ANVIL_DEBUG", "") not in ("", "0")
     words = [w for i, w in enumerate(words) if not (w == "--debug" and i < cut)]
+    from api.cli import output
+
+    output.debug = debug
     try:
         cli.main(args=expand_variadic(words), prog_name="anvil", standalone_mode=False)
         return 0

@@ -6,22 +6,24 @@ token comes from the environment (see ``api.cli.client``).
 
 from __future__ import annotations
 
-import io
+import contextlib
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
+import httpx
 
-from api.cli import args, html_report, output, report
+from api.cli import args, html_report, output, report, tables
 from api.cli.client import DEFAULT_URL, Client
 from api.cli.errors import INTERRUPTED, CliError
 from api.cli.options import OrderedGroup, job_options, top_option
 from api.cli.run import EXAMPLES, HELP
 
 FINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
-TABLE_ROWS_LIMIT = 200_000  # beyond this a report shows the summary only; --out fetches everything
 POLL_SECONDS = 0.5
+PAGE = 1000  # jobs listed per request when looking up a short id
 
 URL = click.option("--url", envvar="ANVIL_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
                    help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN")  # fmt: skip
@@ -56,6 +58,42 @@ def job_path(job_id: str) -> str:
     if not job_id or "/" in job_id or job_id in (".", ".."):
         raise CliError(f"{job_id!r} is not a job id; `anvil jobs list` shows them")
     return f"/jobs/{job_id}"
+
+
+ID_LENGTH = 32  # a job id: 32 hex digits; the CLI shows the first 8, and takes any unique start
+
+
+def resolve(client: Client, job_id: str) -> str:
+    """The full id of ``job_id``, which may be the start of one (as the progress bar shows it).
+
+    Raises:
+        CliError: no job has that id or starts with it, or several start with it.
+    """
+    path = job_path(job_id)
+    if len(job_id) >= ID_LENGTH:
+        return job_id
+    try:
+        response = client.http.get(path)
+    except httpx.HTTPError as exc:
+        raise client._failed(exc) from None
+    if response.status_code != 404:
+        client.check(response)
+        return job_id
+    found: list[str] = []
+    offset = 0
+    while True:
+        page = client.json("GET", "/jobs", params={"offset": offset, "limit": PAGE})
+        found += [j["id"] for j in page.get("data", []) if str(j.get("id", "")).startswith(job_id)]
+        offset += PAGE
+        if offset >= int(page.get("count") or 0) or len(found) > 1:
+            break
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise CliError(f"several jobs start with {job_id!r} ({', '.join(f[:12] for f in found)}, ...); "
+                       "give more of the id")  # fmt: skip
+    client.check(response)  # the service's own "no job" message
+    return job_id
 
 
 class _Progress:
@@ -141,20 +179,28 @@ def _snapshots(client: Client, job_id: str) -> Any:
         time.sleep(POLL_SECONDS)
 
 
-def _fetch_rows(client: Client, job_id: str, rows: int) -> list[dict[str, Any]] | None:
-    """Every result row (through one Parquet download), or None when there are too many to show."""
-    if rows > TABLE_ROWS_LIMIT:
-        return None
+@contextlib.contextmanager
+def results_file(client: Client, job_id: str, rows: int, out: str | None) -> Iterator[Path | None]:
+    """The job's rows as a Parquet file on disk, streamed from the service (``--out`` itself
+    when that is a Parquet file, else a temporary one); None when there are no rows."""
     if rows == 0:
-        return []
-    import pyarrow.parquet as pq
-
-    data = client.request("GET", job_path(job_id) + "/results", params={"format": "parquet"}).content
-    return pq.read_table(io.BytesIO(data)).to_pandas().to_dict("records")
+        yield None
+        return
+    if out and output.file_format(out) == "parquet":
+        yield Path(out).expanduser()
+        return
+    with tempfile.TemporaryDirectory(prefix="anvil-results-") as folder:
+        path = Path(folder) / "results.parquet"
+        client.download(job_path(job_id) + "/results", path, params={"format": "parquet"})
+        yield path
 
 
 def finish(client: Client, record: dict[str, Any], o: dict[str, Any]) -> None:
-    """Report a job that reached a final status: error, or its results as asked."""
+    """Report a job that reached a final status: error, or its results as asked.
+
+    The rows are streamed to a Parquet file and the report is queried from it (top
+    runs, counts, percentiles), so a job of millions of runs never sits in memory.
+    """
     job_id, status = record["id"], record.get("status")
     if status != "done":
         why = f": {record['error']}" if record.get("error") else ""
@@ -168,19 +214,47 @@ def finish(client: Client, record: dict[str, Any], o: dict[str, Any]) -> None:
     metric = spec.get("metric", "sharpe")
     summary = record.get("summary") or {}
     n_rows = int(record.get("rows") or 0)
-    rows = _fetch_rows(client, job_id, n_rows)
-    if o.get("as_json"):
-        shown = rows if rows is not None else []
-        if o.get("top"):
-            shown = report.ranked(shown, metric)[: o["top"]] if kind == "sweep" else shown[: o["top"]]
-        output.print_json(report.document(kind, summary, shown, total=n_rows, id=job_id, status=status, spec=spec))
-        return
-    title = f"job {job_id}: {report.kind_name(kind)} {record.get('strategy', '')}".rstrip()
-    if rows is None:
-        output.echo(f"{title}\n{n_rows:,} rows: too many to show here; --out FILE downloads them")
-        output.echo(report.text(kind, summary, [], metric=metric, top=o.get("top")))
-        return
-    output.echo(report.text(kind, summary, rows, metric=metric, top=o.get("top"), title=title))
+    top = o.get("top")
+    with results_file(client, job_id, n_rows, o.get("out")) as path:
+        if o.get("as_json"):
+            head = report.document(kind, summary, count=n_rows, id=job_id, status=status, spec=spec)
+            output.print_document(head, tables.json_lines(_json_rows(path, kind, metric, top)))
+            return
+        title = f"job {job_id}: {report.kind_name(kind)} {record.get('strategy', '')}".rstrip()
+        output.echo(_report(path, kind, summary, metric, top, n_rows, title))
+    if kind == "sweep" and not (summary.get("best") or {}):
+        raise CliError(f"job {job_id}: {report.why_no_best(n_rows, counts(record)[2], metric)}")
+
+
+def _json_rows(path: Path | None, kind: str, metric: str, top: int | None) -> Iterator[Any]:
+    """The rows ``--json`` prints: every row a slice at a time, or the ``top`` ones."""
+    if path is None:
+        return iter(())
+    if top and kind == "sweep":
+        return iter([tables.sweep_view_parquet(path, metric, top, report.METRICS, pool=False).best])
+    if top:
+        return iter([tables.read_parquet(path, limit=top)])
+    return tables.parquet_frames(path)
+
+
+def _report(path: Path | None, kind: str, summary: dict[str, Any], metric: str, top: int | None,
+            n_rows: int, title: str) -> str:  # fmt: skip
+    """The text report of a finished job from its Parquet rows."""
+    empty = tables.frame_of([])
+    if kind == "sweep":
+        n = top or report.SWEEP_TOP
+        view = (tables.sweep_view_parquet(path, metric, n, report.METRICS) if path is not None
+                else tables.SweepView(0, 0, 0, empty))  # fmt: skip
+        return report.text(kind, summary, empty, metric=metric, top=top, title=title, view=view)
+    if kind == "monte_carlo":
+        keys = report.spread_keys(summary, metric)
+        spread = tables.quantiles_parquet(path, keys) if path is not None else {}
+        return report.text(kind, summary, empty, metric=metric, top=top, title=title, spread=spread)
+    if kind == "backtest":
+        trades = tables.read_parquet(path, limit=top, last=True) if path is not None and top else empty
+        return report.text(kind, {**summary, "trades": n_rows}, trades, metric=metric, top=top, title=title)
+    windows = tables.read_parquet(path) if path is not None else empty  # one row a window: few
+    return report.text(kind, summary, windows, metric=metric, top=top, title=title)
 
 
 def download(client: Client, job_id: str, out: str, quiet: bool) -> Path:
@@ -313,6 +387,8 @@ def list_(url: str, status: str | None, offset: int, limit: int, as_json: bool) 
         params["status"] = status
     with Client(url) as client:
         page = client.json("GET", "/jobs", params=params)
+        names = uploaded_names(client) if any(str(j.get("strategy", "")).startswith("up_")
+                                              for j in page.get("data", [])) else {}  # fmt: skip
     if as_json:
         output.print_json(page)
         return
@@ -320,13 +396,45 @@ def list_(url: str, status: str | None, offset: int, limit: int, as_json: bool) 
     if not jobs:
         output.echo("no jobs" + (f" with status {status}" if status else ""))
         return
-    rows = [{"id": j.get("id"), "kind": report.kind_name(j.get("kind", "")), "strategy": j.get("strategy"),
-             "status": j.get("status"), "progress": _progress_text(j), "created": j.get("created_at")}
+    rows = [{"id": j.get("id"), "kind": report.kind_name(j.get("kind", "")),
+             "strategy": strategy_text(j.get("strategy"), names), "status": j.get("status"),
+             "progress": _progress_text(j), "created": j.get("created_at")}
             for j in jobs]  # fmt: skip
     output.echo(output.table(rows))
     count = page.get("count", len(jobs))
     if count > offset + len(jobs):
         output.echo(f"{offset + 1}..{offset + len(jobs)} of {count}; --offset {offset + len(jobs)} shows more")
+
+
+def uploaded_names(client: Client) -> dict[str, str]:
+    """The service's uploaded strategies: id -> class name."""
+    listed = client.json("GET", "/strategies") or {}
+    return {d["id"]: d.get("name", "") for d in listed.get("data", []) if not d.get("builtin")}
+
+
+def strategy_text(strategy: Any, names: dict[str, str]) -> str:
+    """A job's strategy as a person reads it: an uploaded one by its name and short id."""
+    text = str(strategy or "")
+    name = names.get(text)
+    return f"{name} ({text[:11]})" if name else text
+
+
+@group.command("strategies", epilog="\b\nExamples:\n  anvil jobs strategies\n  anvil jobs strategies --json")
+@URL
+@click.option("--json", "as_json", is_flag=True, help="the service's answer as JSON")
+def strategies_(url: str, as_json: bool) -> None:
+    """Strategies jobs on the service can name: built-in ones, and uploaded ones by name and id."""
+    with Client(url) as client:
+        listed = client.json("GET", "/strategies") or {}
+    if as_json:
+        output.print_json(listed)
+        return
+    found = listed.get("data", [])
+    rows = [{"name": d.get("name"), "id (what -s takes)": d.get("id"),
+             "source": "built-in" if d.get("builtin") else "uploaded", "kind": str(d.get("kind", "")).replace("_", " "),
+             "parameters": ", ".join(d.get("parameters") or {})}
+            for d in sorted(found, key=lambda d: (bool(d.get("builtin")), str(d.get("name"))))]  # fmt: skip
+    output.echo(output.table(rows) if rows else "no strategies")
 
 
 def _progress_text(job: dict[str, Any]) -> str:
@@ -342,6 +450,7 @@ def _progress_text(job: dict[str, Any]) -> str:
 def show(job_id: str, url: str, as_json: bool) -> None:
     """A job's state: status, progress, timings, best run so far, error."""
     with Client(url) as client:
+        job_id = resolve(client, job_id)
         record = client.json("GET", job_path(job_id))
     if as_json:
         output.print_json(record)
@@ -379,6 +488,7 @@ def _metric(record: dict[str, Any]) -> str:
 def watch(job_id: str, **o: Any) -> None:
     """Follow a job with a progress bar until it ends, then print its results."""
     with Client(o["url"]) as client:
+        job_id = resolve(client, job_id)
         record = follow(client, job_id, output.interactive(o["quiet"]))
         finish(client, record, o)
 
@@ -400,6 +510,7 @@ def results(job_id: str, url: str, out: str | None, as_json: bool, offset: int, 
             quiet: bool, top: int | None) -> None:  # fmt: skip
     """A finished job's results: a table, a page of JSON, or a CSV/Parquet file."""
     with Client(url) as client:
+        job_id = resolve(client, job_id)
         if out:
             download(client, job_id, out, quiet)
         if as_json:
@@ -429,6 +540,7 @@ def results(job_id: str, url: str, out: str | None, as_json: bool, offset: int, 
 def cancel(job_id: str, url: str, as_json: bool) -> None:
     """Stop a queued or running job; runs already finished are kept (resume continues it)."""
     with Client(url) as client:
+        job_id = resolve(client, job_id)
         answer = client.json("DELETE", job_path(job_id))
     if as_json:
         output.print_json(answer)
@@ -446,6 +558,7 @@ def cancel(job_id: str, url: str, as_json: bool) -> None:
 def resume(job_id: str, **o: Any) -> None:
     """Continue an interrupted, cancelled or failed job from the runs it already has."""
     with Client(o["url"]) as client:
+        job_id = resolve(client, job_id)
         answer = client.json("POST", job_path(job_id) + "/resume")
         if o["no_wait"]:
             if o["as_json"]:
@@ -459,4 +572,4 @@ def resume(job_id: str, **o: Any) -> None:
 
 group.add_command(html_report.jobs_report)
 group.commands = {name: group.commands[name] for name in
-                  ("submit", "watch", "list", "show", "results", "report", "cancel", "resume", "upload")}  # fmt: skip
+                  ("submit", "watch", "list", "show", "results", "report", "cancel", "resume", "upload", "strategies")}  # fmt: skip

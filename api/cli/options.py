@@ -148,6 +148,14 @@ def output_options(fn: F) -> F:
     )(fn)  # fmt: skip
 
 
+def backtest_files(fn: F) -> F:
+    """``--equity FILE`` and ``--trades FILE`` of a backtest."""
+    return _stack(
+        click.option("--equity", metavar="FILE", help="write the equity curve (ts, equity) to FILE (.csv or .parquet)"),
+        click.option("--trades", metavar="FILE", help="write the closed trades to FILE (.csv or .parquet)"),
+    )(fn)  # fmt: skip
+
+
 def top_option(default_text: str) -> F:
     return click.option("--top", type=click.IntRange(1), default=None, metavar="N",
                         help=f"rows to show ({default_text}; --json: all unless given)")  # fmt: skip
@@ -157,12 +165,16 @@ def run_options(fn: F) -> F:
     """Where a local job runs."""
     return _stack(
         click.option("--address", metavar="ADDR", envvar="ANVIL_ADDRESS",
-                     help="Ray to run on: none = a local Ray on this machine's cores; auto = the cluster "
-                          "this machine belongs to (inside `ray job submit`); ray://host:10001; "
+                     help="where the runs go: not given = threads of this process for a job of a few "
+                          "seconds, else a local Ray; local = a local Ray whatever the size; auto = the Ray "
+                          "cluster this machine belongs to (inside `ray job submit`); ray://host:10001; "
                           "local-threads = this process only [env ANVIL_ADDRESS]"),
         click.option("--workers", type=click.IntRange(0), default=0, help="Ray actors or threads (0: one per CPU)"),
         click.option("--checkpoint", metavar="DIR",
                      help="save results in DIR as they arrive; the same command with the same DIR resumes"),
+        click.option("--sandbox", is_flag=True,
+                     help="run a strategy file (-s my_strategy.py) the way the service runs an upload: "
+                          "through the safe loader, with its import and builtin limits"),
         click.option("--dry-run", is_flag=True,
                      help="check the job and print its JSON spec (what POST /api/v1/jobs takes); run nothing"),
     )(fn)  # fmt: skip

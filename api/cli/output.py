@@ -26,6 +26,7 @@ COUNTS = frozenset({"total_trades", "max_drawdown_duration", "runs", "windows", 
 _ISO_MIDNIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}T00:00:00(\.0+)?(Z|[+-]00:00)?$")
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]00:00)?$")
 FILE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+debug = False  # --debug was given (set by api.cli.main): tracebacks, and Ray's own log lines
 
 
 # -- values -------------------------------------------------------------------
@@ -67,6 +68,20 @@ def print_json(doc: Any) -> None:
     """One JSON document on stdout."""
     sys.stdout.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def print_document(head: Mapping[str, Any], rows: Iterable[str]) -> None:
+    """One JSON document on stdout: ``head``'s fields, then ``"rows"`` written a line at
+    a time from ``rows`` (each a JSON object, as ``api.cli.tables.json_lines`` makes them)."""
+    text = json.dumps(jsonable(dict(head)), indent=2, allow_nan=False)
+    out = sys.stdout
+    out.write(text[:-2] + (',\n  "rows": [' if head else '  "rows": ['))
+    first = True
+    for line in rows:
+        out.write(("\n    " if first else ",\n    ") + line)
+        first = False
+    out.write("]\n}\n" if first else "\n  ]\n}\n")
+    out.flush()
 
 
 def cell(name: str, v: Any) -> str:
@@ -162,28 +177,43 @@ def interactive(quiet: bool) -> bool:
 
 
 # -- files --------------------------------------------------------------------
-def file_format(path: str) -> str:
+def file_format(path: str, option: str = "--out") -> str:
     """``csv`` or ``parquet`` from a file name, or a usage error."""
     fmt = FILE_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise UsageError(f"--out {path}: name a .csv or .parquet file")
+        raise UsageError(f"{option} {path}: name a .csv or .parquet file (not {Path(path).suffix or 'no extension'!r})")
     return fmt
 
 
-def write_frame(frame: Any, path: str) -> Path:
-    """Write a pandas DataFrame to ``path`` as CSV or Parquet (by its extension)."""
-    fmt = file_format(path)
+WRITE_ROWS = 100_000  # rows written at a time
+
+
+def write_frame(frame: Any, path: str, option: str = "--out") -> Path:
+    """Write a pandas DataFrame to ``path`` as CSV or Parquet (by its extension), a slice
+    of rows at a time (no copy of the table; the file appears complete or not at all)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    fmt = file_format(path, option)
     target = Path(path).expanduser()
     if target.parent and not target.parent.exists():
-        raise UsageError(f"--out {path}: the folder {target.parent} does not exist")
-    frame = frame.copy()
-    for col in frame.columns:  # an all-None object column (no errors) has no Parquet type
-        if frame[col].dtype == object and frame[col].isna().all():
-            frame[col] = frame[col].astype("string")
-    if fmt == "csv":
-        frame.to_csv(target, index=False)
-    else:
-        frame.to_parquet(target, index=False)
+        raise UsageError(f"{option} {path}: the folder {target.parent} does not exist")
+    tmp = target.with_name(target.name + ".part")
+    try:
+        schema = pa.Schema.from_pandas(frame.iloc[:WRITE_ROWS], preserve_index=False)
+        for i, f in enumerate(schema):  # an all-None column (no errors) has no Parquet type
+            if pa.types.is_null(f.type):
+                schema = schema.set(i, pa.field(f.name, pa.string()))
+        writer: Any = pq.ParquetWriter(tmp, schema) if fmt == "parquet" else pa_csv.CSVWriter(tmp, schema)
+        with writer:
+            for start in range(0, max(len(frame), 1), WRITE_ROWS):
+                part = frame.iloc[start : start + WRITE_ROWS]
+                writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+        tmp.replace(target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return target
 
 

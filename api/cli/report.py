@@ -1,15 +1,22 @@
 """A job's results as people read them: one layout per job kind.
 
 Works from plain data — the ``summary`` dict of ``api.specs.summary`` and the
-result rows as dicts — so a job run here and a job fetched from a service look
-the same.
+result table (a DataFrame; rows as dicts work too) — so a job run here and a job
+fetched from a service look the same. Only the rows shown become dicts: ranking
+and counting are vectorized (``api.cli.tables``), so a million-run sweep reports
+as fast as a small one.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import pandas as pd
+
+from api.cli import tables
 from api.cli.output import cell, pairs, plain, table
+
+Rows = pd.DataFrame | Sequence[Mapping[str, Any]]
 
 # engine.METRICS and cluster.jobs.MINIMIZED, copied so that the HTTP client
 # commands need not import the engine; tests/api/test_cli_args.py keeps them equal.
@@ -21,7 +28,6 @@ METRICS = (
 )  # fmt: skip
 MINIMIZED = frozenset({"max_drawdown", "max_drawdown_duration", "volatility", "total_fees"})
 KEY_METRICS = ("total_return", "annual_return", "sharpe", "max_drawdown", "total_trades", "win_rate")
-NOT_PARAMS = frozenset({"item_id", "symbol", "error", "path", "window", *METRICS})
 SWEEP_TOP = 10
 
 
@@ -29,44 +35,55 @@ def kind_name(kind: str) -> str:
     return kind.replace("_", "-")
 
 
-def text(kind: str, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], *,
-         metric: str = "sharpe", top: int | None = None, title: str = "",
-         pooled: Sequence[Mapping[str, Any]] | None = None) -> str:  # fmt: skip
-    """The report of a finished job of ``kind`` (``backtest``, ``sweep``, ...)."""
-    body = {
-        "backtest": _backtest,
-        "sweep": _sweep,
-        "walk_forward": _walk_forward,
-        "monte_carlo": _monte_carlo,
-    }[kind](summary, rows, metric, top, pooled)
+def text(kind: str, summary: Mapping[str, Any], rows: Rows, *, metric: str = "sharpe", top: int | None = None,
+         title: str = "", pooled: Rows | None = None, view: tables.SweepView | None = None,
+         spread: Mapping[str, Sequence[float]] | None = None) -> str:  # fmt: skip
+    """The report of a finished job of ``kind`` (``backtest``, ``sweep``, ...).
+
+    ``view`` (a sweep) and ``spread`` (Monte Carlo percentiles) may come ready-made,
+    say from a Parquet file on disk; otherwise they are computed from ``rows``.
+    """
+    frame = tables.frame_of(rows)
+    if kind == "sweep":
+        if view is None:
+            n = top or SWEEP_TOP
+            view = tables.sweep_view(frame, metric, n, tables.frame_of(pooled) if pooled is not None else None)
+        body = _sweep(summary, view, metric, top)
+    elif kind == "monte_carlo":
+        body = _monte_carlo(summary, frame, metric, spread)
+    elif kind == "walk_forward":
+        body = _walk_forward(summary, frame, metric, top)
+    else:
+        body = _backtest(summary, frame, top)
     return f"{title}\n{body}" if title else body
 
 
-def _backtest(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], metric: str, top: int | None,
-              pooled: Any) -> str:  # fmt: skip
+def _backtest(summary: Mapping[str, Any], trades: pd.DataFrame, top: int | None) -> str:
     stats = summary.get("stats") or {}
     lines = [pairs((k, stats.get(k)) for k in METRICS if k in stats)]
-    trades = len(rows)
-    if top and rows:
-        lines += ["", table(rows[-top:], _trade_columns(rows))]
+    held = summary.get("buy_and_hold")
+    if held:
+        lines.append("buy and hold: " + ", ".join(f"{k} {cell(k, v)}" for k, v in held.items()))
+    count = int(summary.get("trades", len(trades)))
+    if top and len(trades):
+        shown = trades.tail(top).to_dict("records")
+        lines += ["", table(shown, _trade_columns(trades.columns))]
     lines.append("")
-    lines.append(f"{trades:,} closed trade{'s' if trades != 1 else ''}"
+    lines.append(f"{count:,} closed trade{'s' if count != 1 else ''}"
                  + ("" if top else " (--top N shows the last N; --out FILE writes them all)"))  # fmt: skip
     return "\n".join(lines)
 
 
-def _trade_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def _trade_columns(columns: Sequence[str]) -> list[str]:
     wanted = ("entry_time", "exit_time", "direction", "units", "entry_price", "exit_price", "pnl", "return",
               "exit_reason")  # fmt: skip
-    return [c for c in wanted if c in rows[0]]
+    return [c for c in wanted if c in columns]
 
 
-def param_columns(rows: Sequence[Mapping[str, Any]], extra: Sequence[str] = ()) -> list[str]:
+def param_columns(rows: Rows, extra: Sequence[str] = ()) -> list[str]:
     """The parameter columns of sweep rows: whatever is not a metric or bookkeeping."""
-    if not rows:
-        return []
-    skip = NOT_PARAMS | set(extra)
-    return [c for c in rows[0] if c not in skip and not c.startswith(("is_", "oos_"))]
+    frame = tables.frame_of(rows)
+    return tables.param_columns(frame.columns, METRICS, extra)
 
 
 def has_error(row: Mapping[str, Any]) -> bool:
@@ -75,29 +92,22 @@ def has_error(row: Mapping[str, Any]) -> bool:
     return isinstance(err, str) and bool(err)
 
 
-def ranked(rows: Sequence[Mapping[str, Any]], metric: str) -> list[Mapping[str, Any]]:
-    """Rows best first by ``metric`` (runs without it last)."""
-    ok = [r for r in rows if plain(r.get(metric)) is not None and not isinstance(r.get(metric), str)]
-    rest = [r for r in rows if r not in ok]
-    ok.sort(key=lambda r: float(r[metric]), reverse=metric not in MINIMIZED)
-    return ok + rest
+def ranked(rows: Rows, metric: str, n: int | None = None) -> pd.DataFrame:
+    """Rows best first by ``metric`` (runs without it last); with ``n``, the first ``n``."""
+    return tables.best_first(tables.frame_of(rows), metric, n)
 
 
-def _sweep(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], metric: str, top: int | None,
-           pooled: Sequence[Mapping[str, Any]] | None) -> str:  # fmt: skip
-    runs = summary.get("runs", len(rows))
-    failed = sum(1 for r in rows if has_error(r))
-    shown_from = list(pooled) if pooled else list(rows)
-    params = param_columns(shown_from)
-    symbols = {r.get("symbol") for r in rows}
+def _sweep(summary: Mapping[str, Any], view: tables.SweepView, metric: str, top: int | None) -> str:
+    runs = int(summary.get("runs", view.runs))
     n = top or SWEEP_TOP
-    best_rows = ranked(shown_from, metric)[:n]
-    cols = ([] if pooled or len(symbols) <= 1 else ["symbol"]) + params
+    best_rows = view.best.to_dict("records")
+    params = tables.param_columns(view.best.columns, METRICS)
+    cols = ([] if view.pooled or view.symbols <= 1 else ["symbol"]) + params
     cols += [m for m in dict.fromkeys([metric, *KEY_METRICS])]
     if any(has_error(r) for r in best_rows):
         cols.append("error")
-    where = "averaged over symbols, " if pooled else ""
-    head = f"{runs:,} runs, {failed:,} failed; top {min(n, len(best_rows))} by {metric} ({where}best first)"
+    where = "averaged over symbols, " if view.pooled else ""
+    head = f"{runs:,} runs, {view.failed:,} failed; top {min(n, len(best_rows))} by {metric} ({where}best first)"
     lines = [head, table(best_rows, cols)] if best_rows else [head]
     best = summary.get("best")
     lines.append("")
@@ -107,21 +117,30 @@ def _sweep(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], metric
         others = ", ".join(f"{k} {cell(k, best.get(k))}" for k in KEY_METRICS if k != metric and k in best)
         lines.append(f"      {others}")
     else:
-        lines.append(f"best: none (no run produced a {metric}; see the error column)")
+        lines.append(f"best: none ({why_no_best(runs, view.failed, metric, view.first_error)})")
     if summary.get("deflated_sharpe") is not None:
         lines.append(f"deflated Sharpe ratio of the best run: {cell('dsr', summary['deflated_sharpe'])} "
                      "(the chance its Sharpe is not luck, given how many were tried)")  # fmt: skip
     return "\n".join(lines)
 
 
-def _walk_forward(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], metric: str,
-                  top: int | None, pooled: Any) -> str:  # fmt: skip
-    params = param_columns(rows, ("train_start", "train_end", "test_start", "test_end", "efficiency"))
+def why_no_best(runs: int, failed: int, metric: str, first_error: str | None = None) -> str:
+    """Why a sweep has no best run, in words that say what to look at."""
+    if runs == 0:
+        return "the space has no point that meets the strategy's constraints; widen it"
+    if failed >= runs:
+        said = f"; the first error: {first_error}" if first_error else ""
+        return f"every one of the {runs:,} runs failed{said}"
+    return f"no run produced a {metric}; {failed:,} of {runs:,} failed and the rest have no {metric}"
+
+
+def _walk_forward(summary: Mapping[str, Any], windows: pd.DataFrame, metric: str, top: int | None) -> str:
+    params = param_columns(windows, ("window", "train_start", "train_end", "test_start", "test_end", "efficiency"))
     cols = ["window", "test_start", "test_end", *params, f"is_{metric}", f"oos_{metric}", "oos_total_return",
             "efficiency"]  # fmt: skip
-    shown = list(rows)[:top] if top else list(rows)
-    lines = [f"{len(rows)} windows (parameters chosen on each train window, traded on its test window)",
-             table(shown, [c for c in cols if not rows or c in rows[0]]), "",
+    shown = (windows.head(top) if top else windows).to_dict("records")
+    lines = [f"{len(windows)} windows (parameters chosen on each train window, traded on its test window)",
+             table(shown, [c for c in cols if windows.empty or c in windows.columns]), "",
              "out of sample, windows stitched:"]  # fmt: skip
     stats = summary.get("stats") or {}
     keys = list(dict.fromkeys([metric, *KEY_METRICS]))
@@ -131,29 +150,27 @@ def _walk_forward(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
     return "\n".join(lines)
 
 
-def _monte_carlo(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], metric: str,
-                 top: int | None, pooled: Any) -> str:  # fmt: skip
-    import numpy as np
-
+def _monte_carlo(summary: Mapping[str, Any], paths: pd.DataFrame, metric: str,
+                 spread: Mapping[str, Sequence[float]] | None) -> str:  # fmt: skip
     real = summary.get("real") or {}
     intervals = summary.get("intervals") or {}
-    n = summary.get("paths", len(rows))
+    n = summary.get("paths", len(paths))
     lines = []
     if summary.get("p_value") is not None:
         lines.append(f"{n:,} paths; real {metric} {cell(metric, real.get(metric))}, "
                      f"p-value {summary['p_value']:.4f} (the share of paths that do as well)")  # fmt: skip
     else:
         lines.append(f"{n:,} paths; real {metric} {cell(metric, real.get(metric))}")
+    keys = list(dict.fromkeys([metric, *intervals] if intervals else [metric, *KEY_METRICS]))
+    if spread is None:  # a bootstrap has no trades
+        spread = tables.quantiles(paths, keys)
     out: list[dict[str, Any]] = []
-    keys = [metric, *intervals] if intervals else [metric, *KEY_METRICS]  # a bootstrap has no trades
-    for k in dict.fromkeys(keys):
-        vals = np.array([float(r[k]) for r in rows if isinstance(plain(r.get(k)), (int, float))], dtype=float)
-        vals = vals[np.isfinite(vals)]
+    for k in keys:
         row: dict[str, Any] = {"metric": k, "real": real.get(k)}
         if k in intervals:
             row["low"], row["high"] = intervals[k][0], intervals[k][1]
-        if len(vals):
-            row["p5"], row["median"], row["p95"] = (np.percentile(vals, q) for q in (5, 50, 95))
+        if k in spread:
+            row["p5"], row["median"], row["p95"] = spread[k]
         out.append(row)
     cols = ["metric", "real"] + (["low", "high"] if intervals else []) + ["p5", "median", "p95"]
     heads = {"p5": "paths p5", "median": "paths median", "p95": "paths p95"}
@@ -161,6 +178,12 @@ def _monte_carlo(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], 
         heads.update(low="interval low", high="interval high")
     lines.append(_by_row_table(out, cols, heads))
     return "\n".join(lines)
+
+
+def spread_keys(summary: Mapping[str, Any], metric: str) -> list[str]:
+    """The metrics a Monte Carlo report gives percentiles of."""
+    intervals = summary.get("intervals") or {}
+    return list(dict.fromkeys([metric, *intervals] if intervals else [metric, *KEY_METRICS]))
 
 
 def _by_row_table(rows: list[dict[str, Any]], cols: list[str], heads: Mapping[str, str]) -> str:
@@ -173,8 +196,7 @@ def _indent(block: str, by: str = "  ") -> str:
     return "\n".join(by + line for line in block.split("\n"))
 
 
-def document(kind: str, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], *,
-             total: int | None = None, **extra: Any) -> dict[str, Any]:  # fmt: skip
-    """The ``--json`` document: kind, summary, rows (and anything in ``extra``)."""
-    return {"kind": kind, **extra, "summary": dict(summary), "count": len(rows) if total is None else total,
-            "rows": list(rows)}  # fmt: skip
+def document(kind: str, summary: Mapping[str, Any], *, count: int, **extra: Any) -> dict[str, Any]:
+    """The head of the ``--json`` document: kind, anything in ``extra``, summary, count;
+    ``output.print_document`` adds the rows."""
+    return {"kind": kind, **extra, "summary": dict(summary), "count": count}

@@ -7,20 +7,23 @@ prints it), checks it with ``api.specs.check`` and runs it with
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from api.cli import args, html_report, output, report
-from api.cli.options import job_options, output_options, run_options, top_option
+from api.cli import args, html_report, output, progress, report, tables, where
+from api.cli.errors import INTERRUPTED, CliError
+from api.cli.options import backtest_files, job_options, output_options, run_options, top_option
 
 EXAMPLES = {
     "backtest": """\b
 Examples:
   anvil backtest -s sma_cross --symbol SPX -p fast=10 slow=50
   anvil backtest -s rsi_reversion --symbol IXIC --start 2010-01-01 --fee-rate 0.001 --json
-  anvil backtest -s sma_cross --symbol SPX --out trades.csv
+  anvil backtest -s sma_cross --symbol SPX --out trades.csv --equity equity.csv
   anvil backtest -s sma_cross --symbol SPX -p fast=20 slow=100 --report backtest.html""",
     "sweep": """\b
 Examples:
@@ -54,18 +57,43 @@ def build_spec(kind: str, o: dict[str, Any]) -> tuple[Any, Callable[[str], Any] 
     from api import specs
 
     spec_dict = args.job_spec(kind, o)
-    uploaded = _strategy_file(spec_dict["strategy"])
+    uploaded = _strategy_file(spec_dict["strategy"], bool(o.get("sandbox")))
     spec = TypeAdapter(specs.JobSpec).validate_python(spec_dict)
+    if "space" in spec_dict:
+        _check_space(spec.strategy, spec_dict["space"], o["space"], uploaded)
     return spec, uploaded
 
 
-def _strategy_file(name: str) -> Callable[[str], Any] | None:
-    """A lookup for ``--strategy my_strategy.py`` (checked by the safe loader), else None."""
+def _check_space(strategy: str, space: dict[str, Any], words: Any, uploaded: Any) -> None:
+    """Each value of a --space against the strategy's parameter schema, so that the error
+    quotes the value at fault (``fast=5,10,x`` names ``x``; ``fast=5:500`` names 500)."""
+    from api import specs
+
+    try:
+        strat = specs.find_strategy(strategy, uploaded)
+    except (LookupError, ValueError):
+        return  # check() says so, naming the strategy
+    given = dict(w.partition("=")[::2] for w in words)
+    for name, entry in space.items():
+        param = getattr(strat, "_params", {}).get(name)
+        if param is None:
+            continue  # check() names it, with "did you mean"
+        values = entry if isinstance(entry, list) else [entry["low"], entry["high"]]
+        for value in values:
+            try:
+                param.check(value)
+            except ValueError as exc:
+                raise CliError(f"--space {name}={given.get(name, '')}: {exc}") from None
+
+
+def _strategy_file(name: str, sandbox: bool = False) -> Callable[[str], Any] | None:
+    """A lookup for ``--strategy my_strategy.py`` (ordinary Python; with ``--sandbox``
+    through the service's safe loader), else None."""
     if not name.endswith(".py"):
         return None
     from api.cli.strategies import runnable_file
 
-    cls = runnable_file(Path(name).expanduser())
+    cls = runnable_file(Path(name).expanduser(), sandbox)
     return lambda asked: cls
 
 
@@ -77,46 +105,152 @@ def _max_grid_points() -> int:
 
 
 def run_job(kind: str, o: dict[str, Any]) -> None:
-    """Check, run and report a job of ``kind`` from the command's options ``o``."""
+    """Check, run and report a job of ``kind`` from the command's options ``o``.
+
+    Anything a strategy file prints (loading or running) goes to stderr: stdout
+    carries only the result.
+    """
+    from api import specs
+
+    with contextlib.redirect_stdout(sys.stderr):
+        spec, result = _run(kind, o)
+    if result is None:  # --dry-run: the checked spec is the answer
+        output.print_json(spec.model_dump(mode="json", exclude_none=True))
+        return
+    frame = specs.result_table(result)
+    _write_files(kind, result, frame, o)
+    html_report.write(result, o.get("report_file"), o["quiet"])
+    if kind != "sweep":
+        show(kind, spec, specs.summary(result), frame, o, result=result)
+        return
+    view = tables.sweep_view(frame, spec.metric, o["top"] or report.SWEEP_TOP, result.pooled)
+    show(kind, spec, sweep_summary(result, view, spec.metric), frame, o, view=view)
+    if not view.runs or view.failed >= view.runs:
+        raise CliError(f"sweep: {report.why_no_best(view.runs, view.failed, spec.metric, view.first_error)}")
+
+
+def sweep_summary(result: Any, view: tables.SweepView, metric: str) -> dict[str, Any]:
+    """``api.specs.summary`` of a sweep, its best run taken from the ranked view (no sort
+    or copy of the whole table): runs, best, deflated Sharpe."""
+    out: dict[str, Any] = {"runs": view.runs, "best": None}
+    if not view.best.empty and tables.metric_values(view.best.head(1), metric).notna().iloc[0]:
+        row = view.best.iloc[0]
+        out["best"] = {k: output.plain(v) if not isinstance(v, bool) else v for k, v in row.items()
+                       if k not in ("item_id", "error")}  # fmt: skip
+    dsr = result.diagnostics.get("deflated_sharpe")
+    if dsr:
+        out["deflated_sharpe"] = dsr.get("dsr")
+    return out
+
+
+def _run(kind: str, o: dict[str, Any]) -> tuple[Any, Any]:
+    """The job checked and run: (spec, result); with --dry-run only checked (result None)."""
     from api import specs
     from api.service.data import resolve_timeframes
 
     spec, uploaded = build_spec(kind, o)
     spec = resolve_timeframes(spec)  # the header names the timeframe used; none is resampled unasked
-    if o["out"]:
-        output.file_format(o["out"])  # a bad name fails now, not after the run
+    for option in ("out", "equity", "trades"):  # a bad name fails now, not after the run
+        if o.get(option):
+            output.file_format(o[option], f"--{option}")
     html_report.check_target(o.get("report_file"))
     runs = specs.check(spec, uploaded=uploaded, max_grid_points=_max_grid_points())
     if o["dry_run"]:
         output.note(f"{report.kind_name(kind)} checked: {runs:,} run{'s' if runs != 1 else ''}", o["quiet"])
-        output.print_json(spec.model_dump(mode="json", exclude_none=True))
-        return
-    live = output.interactive(o["quiet"])
-    if live and o["address"] != "local-threads" and kind != "backtest":
-        output.note("connecting to Ray ..." if o["address"] else "starting a local Ray ...")
-    result = specs.execute(spec, uploaded=uploaded, progress=True if live and kind != "backtest" else None,
-                           address=o["address"], workers=o["workers"],
-                           out=o["checkpoint"] if kind != "backtest" else None)  # fmt: skip
-    summary = specs.summary(result)
-    frame = specs.result_table(result)
-    html_report.write(result, o.get("report_file"), o["quiet"])
+        return spec, None
+    choice = _where(kind, spec, runs, o, uploaded)
+    bar = None
+    if output.interactive(o["quiet"]) and kind != "backtest":
+        bar = progress.Bar(f"{report.kind_name(kind)} {spec.strategy}", progress.stored_runs(o["checkpoint"]))
+    try:
+        result = specs.execute(spec, uploaded=uploaded, progress=bar, address=choice.address,
+                               workers=o["workers"], out=o["checkpoint"] if kind != "backtest" else None)
+    except KeyboardInterrupt:
+        raise CliError(_interrupted(o), INTERRUPTED) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    return spec, result
+
+
+def _interrupted(o: dict[str, Any]) -> str:
+    """What Ctrl-C during a job says: how to go on from where it stopped."""
+    if o.get("checkpoint"):
+        return (f"interrupted; the finished runs are in {o['checkpoint']}: the same command resumes "
+                "from there")  # fmt: skip
+    return "interrupted; add --checkpoint DIR to keep finished runs, so that rerunning the command resumes"
+
+
+def _where(kind: str, spec: Any, runs: int, o: dict[str, Any], uploaded: Any) -> where.Choice:
+    """The executor for the job, said in the header (a backtest runs here, always)."""
+    if kind == "backtest":
+        return where.Choice("local-threads", "one run")
+    choice = where.choose(spec, runs, o["address"], o["workers"], o["checkpoint"], uploaded)
+    output.note(f"{report.kind_name(kind)}: {runs:,} runs; {choice}", o["quiet"])
+    if choice.address != "local-threads":  # Ray's own log lines only with --debug
+        import logging
+
+        from cluster import runtime
+
+        runtime.set_logging(logging.INFO if output.debug else logging.ERROR, to_driver=output.debug)
+    if choice.address != "local-threads" and uploaded is not None:
+        from api.cli.strategies import ship_by_value
+
+        ship_by_value(uploaded(spec.strategy))
+    if choice.address != "local-threads" and output.interactive(o["quiet"]):
+        output.note("connecting to Ray ..." if choice.address else "starting a local Ray ...")
+    return choice
+
+
+def _write_files(kind: str, result: Any, frame: Any, o: dict[str, Any]) -> None:
+    """``--out`` (the result table), and for a backtest ``--equity`` and ``--trades``."""
     if o["out"]:
         path = output.write_frame(frame, o["out"])
         output.note(f"wrote {len(frame):,} rows to {path}", o["quiet"])
-    metric = getattr(spec, "metric", "sharpe")
-    if o["as_json"]:
-        rows = frame.to_dict("records")
-        if o["top"] and kind == "sweep":
-            rows = report.ranked(rows, metric)[: o["top"]]
-        elif o["top"]:
-            rows = rows[: o["top"]]
-        output.print_json(report.document(kind, summary, rows, total=len(frame), spec=spec.model_dump(
-            mode="json", exclude_none=True)))  # fmt: skip
+    if kind != "backtest":
         return
-    pooled = getattr(result, "pooled", None)
-    output.echo(report.text(kind, summary, frame.to_dict("records"), metric=metric, top=o["top"],
-                            title=_title(spec),
-                            pooled=pooled.to_dict("records") if pooled is not None else None))  # fmt: skip
+    if o.get("trades"):
+        path = output.write_frame(result.trades, o["trades"], "--trades")
+        output.note(f"wrote {len(result.trades):,} trades to {path}", o["quiet"])
+    if o.get("equity"):
+        curve = result.equity.rename("equity").rename_axis("ts").reset_index()
+        path = output.write_frame(curve, o["equity"], "--equity")
+        output.note(f"wrote {len(curve):,} bars of equity to {path}", o["quiet"])
+
+
+def show(kind: str, spec: Any, summary: dict[str, Any], frame: Any, o: dict[str, Any], *,
+         view: tables.SweepView | None = None, result: Any = None) -> None:  # fmt: skip
+    """Print a finished job's report (or with ``--json`` its document) from its result table."""
+    metric = getattr(spec, "metric", "sharpe")
+    if kind == "backtest" and result is not None:
+        summary = {**summary, "buy_and_hold": buy_and_hold(result)}
+    if o["as_json"]:
+        rows = frame
+        if o["top"] and kind == "sweep":
+            rows = report.ranked(frame, metric, o["top"])
+        elif o["top"]:
+            rows = frame.head(o["top"])
+        head = report.document(kind, summary, count=len(frame), spec=spec.model_dump(mode="json", exclude_none=True))
+        output.print_document(head, tables.json_lines(tables.slices(rows)))
+        return
+    output.echo(report.text(kind, summary, frame, metric=metric, top=o["top"], title=_title(spec), view=view))
+
+
+def buy_and_hold(result: Any) -> dict[str, float]:
+    """Return, Sharpe and max drawdown of holding the backtest's series over its bars
+    (the same definitions as the backtest's own, through ``engine.stats_from_equity``)."""
+    import numpy as np
+
+    from engine.result import stats_from_equity
+
+    bars, config = result.bars, result.config
+    close = np.asarray(bars.close, dtype=np.float64)
+    if len(close) == 0 or not close[0] > 0:
+        return {}
+    equity = config.initial_capital * close / close[0]
+    ppy = config.periods_per_year or bars.periods_per_year()
+    stats = stats_from_equity(equity, config.initial_capital, ppy)
+    return {k: stats[k] for k in ("total_return", "annual_return", "sharpe", "max_drawdown")}
 
 
 def _title(spec: Any) -> str:
@@ -130,6 +264,8 @@ def _command(kind: str, top_text: str) -> click.Command:
         run_job(kind, o)
 
     decorated = job_options(kind)(run_options(output_options(html_report.report_option(top_option(top_text)(callback)))))
+    if kind == "backtest":
+        decorated = backtest_files(decorated)
     name = report.kind_name(kind)
     return click.command(name, help=HELP[kind], epilog=EXAMPLES[kind], short_help=HELP[kind])(decorated)
 

@@ -37,7 +37,7 @@ def _loopback(host: str) -> bool:
 
 @click.command("serve", epilog="""\b
 Examples:
-  anvil serve                                   # http://127.0.0.1:8000/api/v1, docs at /docs
+  anvil serve                                   # http://127.0.0.1:8000/api/v1, schema at /api/v1/openapi.json
   ANVIL_API_TOKEN=$(openssl rand -hex 32) anvil serve --host 0.0.0.0 --port 9000
   anvil serve --db ~/research.duckdb --address auto   # run jobs on the Ray cluster this machine is in""")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="ANVIL_HOST",
@@ -76,5 +76,5 @@ def serve(host: str, port: int, db: str | None, address: str | None, workers: in
     import uvicorn
 
     output.note(f"anvil: serving on http://{host if ':' not in host else f'[{host}]'}:{port}/api/v1 "
-                "(interactive docs at /docs); Ctrl-C stops it")  # fmt: skip
+                "(its OpenAPI schema: /api/v1/openapi.json, with the token); Ctrl-C stops it")  # fmt: skip
     uvicorn.run(APP, factory=True, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)

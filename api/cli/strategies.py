@@ -123,13 +123,90 @@ def load_file(path: Path) -> Any:
         raise CliError(f"{path}: {exc}") from None
 
 
-def runnable_file(path: Path) -> Any:
-    """A strategy file as a class jobs can run anywhere: the service's stand-in, which
-    travels to Ray workers as its source and is loaded there through the sandbox."""
+def runnable_file(path: Path, sandbox: bool = False) -> Any:
+    """A strategy file as a class jobs can run anywhere.
+
+    Your own file is your own code: it is imported as ordinary Python (any import,
+    ``print``, helper classes, tracebacks naming the file and line) and travels to
+    Ray workers pickled by value. ``sandbox=True`` checks and runs it the way the
+    service runs an upload instead: through the safe loader, as the service's
+    stand-in, which workers load through the sandbox again.
+    """
+    if not sandbox:
+        return import_file(path)
     load_file(path)  # a clear error for a bad file
     from api.service.uploaded import stand_in
 
     return stand_in(read_source(path))
+
+
+def import_file(path: Path) -> Any:
+    """The one Strategy subclass a Python file defines, imported as ordinary Python.
+
+    Raises:
+        CliError: the file does not exist, fails while importing (the message names
+            the file, line and error; --debug shows the whole traceback), or does not
+            define exactly one Strategy with ``signals`` or ``on_bar``.
+    """
+    import hashlib
+    import importlib.util
+    import sys
+
+    from strategies import Strategy
+
+    path = path.resolve()
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    name = f"anvil_user_{path.stem.replace('-', '_')}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise CliError(f"{_where_failed(exc, path)}: {type(exc).__name__}: {exc}") from exc
+    found = [v for v in vars(module).values()
+             if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == name
+             and (callable(getattr(v, "signals", None)) or callable(getattr(v, "on_bar", None)))]  # fmt: skip
+    if len(found) != 1:
+        names = ", ".join(c.__name__ for c in found) or "none"
+        raise CliError(f"{path}: must define exactly one Strategy subclass with signals or on_bar (found {names})")
+    return found[0]
+
+
+def _where_failed(exc: BaseException, path: Path) -> str:
+    """``file:line`` of the deepest frame of the traceback inside ``path`` (or the file)."""
+    import traceback
+
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f"{path}:{exc.lineno}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    return f"{path}:{frames[-1].lineno}" if frames else str(path)
+
+
+def ship_by_value(cls: Any) -> None:
+    """Let a class from a strategy file travel to Ray workers as code (they cannot import
+    the file); a no-op for any other class. Call it before a job goes to Ray."""
+    import sys
+
+    module = sys.modules.get(getattr(cls, "__module__", ""))
+    if module is not None and module.__name__.startswith("anvil_user_"):
+        _pickle_by_value(module)
+
+
+def _pickle_by_value(module: Any) -> None:
+    """Ship the module's classes to Ray workers as code."""
+    import importlib
+
+    for name in ("ray.cloudpickle", "cloudpickle"):  # Ray's own copy, and the package if there is one
+        try:
+            importlib.import_module(name).register_pickle_by_value(module)
+        except ImportError:
+            continue
 
 
 @group.command("validate", epilog="\b\nExamples:\n  anvil strategies validate my_strategy.py\n"

@@ -185,6 +185,34 @@ def test_a_strategy_file_is_uploaded_and_run(service: Cli):
     assert sorted(r["window"] for r in doc["rows"]) == [10, 20]
     refused = service("jobs", "upload", "hostile.py", ok=False)
     assert refused.status == 1 and refused.error_line().startswith("anvil: error: source: ")
+    listed = service("jobs", "strategies").out.splitlines()
+    mine = next(line for line in listed if "PriceAboveAverage" in line)
+    assert doc["spec"]["strategy"] in mine and "uploaded" in mine
+    assert any(line.split()[:1] == ["sma_cross"] or "SmaCross" in line for line in listed)
+    jobs = service("jobs", "list").out
+    assert f"PriceAboveAverage ({doc['spec']['strategy'][:11]})" in jobs
+
+
+def test_short_job_ids_are_accepted(service: Cli):
+    job_id = service("jobs", "submit", "backtest", "-s", "sma_cross", "--symbol", "SPX", "--no-wait").out.strip()
+    service("jobs", "watch", job_id[:8], "-q")
+    record = service("jobs", "show", job_id[:8], "--json").json()
+    assert record["id"] == job_id and record["status"] == "done"
+    assert service("jobs", "results", job_id[:8], "--json", "--limit", "1").json()["job_id"] == job_id
+    missing = service("jobs", "show", "ffffffff", ok=False)
+    assert missing.status == 1 and "ffffffff" in missing.error_line()
+
+
+def test_jobs_results_ranks_from_the_parquet_file_as_the_local_report_does(service: Cli, expected_sweep):
+    job_id = service("jobs", "submit", *SWEEP, "--no-wait").out.strip()
+    service("jobs", "watch", job_id, "-q")
+    lines = service("jobs", "results", job_id, "--top", "4").out.splitlines()
+    assert lines[1].startswith("80 runs, 0 failed; top 4 by sharpe")
+    shown = [float(line.split()[3]) for line in lines[4:8]]
+    want = expected_sweep.table["sharpe"].sort_values(ascending=False).head(4).to_numpy()
+    assert shown == pytest.approx(want, abs=5e-4)
+    doc = service("jobs", "results", job_id, "--top", "4", "--json", "--limit", "4").json()
+    assert doc["count"] == 80
 
 
 ERRORS = [

@@ -1,0 +1,242 @@
+"""The daily loop at the terminal: a sweep that cannot rank says so and fails, small jobs
+start without Ray, strategy files are ordinary Python, errors quote the value at fault,
+a backtest writes its curve and trades and brings its buy-and-hold benchmark."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import TypeAdapter
+
+import engine
+import strategies
+from api import specs
+from api.cli import where
+from cluster import runtime
+from tests.api.conftest_cli import Cli, cli, main_folder, run_main  # noqa: F401 - fixtures
+
+LOCAL = ("--address", "local-threads")
+
+FAILS = '''
+from strategies import Int, Strategy
+
+
+class Fails(Strategy):
+    """Fails on every run."""
+
+    window = Int(10, low=2, high=100)
+
+    def signals(self, bars, window):
+        raise ValueError(f"no signal for window {window}")
+'''
+
+ORDINARY = '''
+import pandas as pd  # the sandbox for uploads refuses pandas; your own file may use it
+
+from strategies import Int, Strategy
+
+print("loading my strategy")
+
+
+class _Helper:
+    def rule(self, close, window):
+        return (close > close.rolling(window).mean()).astype("int8")
+
+
+class AboveAverage(Strategy):
+    """Long while the close is above its moving average (written with pandas)."""
+
+    window = Int(20, low=2, high=200)
+
+    def signals(self, bars, window):
+        return _Helper().rule(pd.Series(bars.close), window).to_numpy()
+'''
+
+BROKEN = '''
+from strategies import Strategy
+
+x = 1 / 0
+'''
+
+
+# -- a sweep with nothing to rank ------------------------------------------------------------
+def test_a_sweep_in_which_every_run_failed_exits_1_and_says_what_failed(run_main, main_folder):  # noqa: F811
+    (main_folder / "fails.py").write_text(FAILS)
+    ran = run_main("sweep", "-s", "fails.py", "--symbol", "SPX", "--space", "window=5:8", *LOCAL)
+    assert ran.status == 1
+    header, line = ran.err.strip().splitlines()  # the header says where it ran; the error ends it
+    assert header.startswith("sweep: 4 runs; runs on threads in this process")
+    assert line.startswith("anvil: error: sweep: ")
+    assert "every one of the 4 runs failed" in line
+    assert "ValueError: no signal for window 5 (at fails.py:11)" in line
+    assert ran.out.splitlines()[1] == "4 runs, 4 failed; top 4 by sharpe (best first)"
+    assert "window" in ran.out.splitlines()[2].split()  # the failed runs' parameters are shown
+    assert "see the error column" not in ran.out
+
+
+def test_a_sweep_over_an_empty_space_exits_1_and_says_the_space_is_empty(run_main):  # noqa: F811
+    ran = run_main("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=60:70", "slow=20:30", *LOCAL)
+    assert ran.status == 1
+    assert "the space has no point that meets the strategy's constraints" in ran.err.strip().splitlines()[-1]
+
+
+# -- where a job runs ---------------------------------------------------------------------------
+def test_a_small_sweep_runs_on_threads_and_the_header_says_so(cli: Cli):  # noqa: F811
+    ran = cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20")
+    assert ran.err.splitlines() == [ran.err.splitlines()[0]]  # one line: the header, no Ray
+    assert ran.err.startswith("sweep: 80 runs; runs on threads in this process (")
+    assert cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20",
+               "-q").err == ""  # fmt: skip
+
+
+def _spec(kind: str = "sweep", **fields):
+    body = {"kind": kind, "strategy": "sma_cross", "data": {"symbol": "SPX"}, **fields}
+    return TypeAdapter(specs.JobSpec).validate_python(body)
+
+
+def test_the_executor_follows_the_estimated_size_of_the_job(run_main):  # noqa: F811
+    run_main("data", "list")  # the store of this folder, filled with the sample
+    spec = _spec(space={"fast": {"low": 2, "high": 100, "step": 1}, "slow": {"low": 5, "high": 400, "step": 1}})
+    per_run = where.seconds_per_run(spec)
+    assert 0 < per_run < 1
+    small = where.choose(spec, 100, None, 0, None)
+    assert small.address == "local-threads" and "threads in this process" in str(small)
+    huge = int(runtime.LOCAL_SECONDS * 100 / per_run)  # about 100x what threads take in the limit, per core
+    big = where.choose(spec, huge * runtime.local_cpus(), None, 0, None)
+    assert big.address is None and "a local Ray" in str(big)
+    assert where.choose(spec, 100, "auto", 0, None).address == "auto"
+    assert where.choose(spec, 100, "local", 0, None).address is None  # a local Ray, whatever the size
+    assert (runtime.choose(None, 1.0), runtime.choose(None, 1e3), runtime.choose("ray://h:1", 1.0)) == \
+        ("local-threads", None, "ray://h:1")  # fmt: skip
+
+
+def test_ray_logs_stay_quiet_unless_debug():
+    runtime.set_logging(logging.ERROR)
+    try:
+        assert logging.getLogger("ray").level == logging.ERROR
+        assert runtime._log_level == logging.ERROR and runtime._log_to_driver is False
+        runtime.set_logging(logging.INFO, to_driver=True)
+        assert runtime._log_to_driver is True
+    finally:
+        runtime.set_logging()
+
+
+def test_rerunning_a_finished_checkpoint_needs_no_workers(cli: Cli):  # noqa: F811
+    words = ("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20",
+             "--checkpoint", "done", "--json")  # fmt: skip
+    first = cli(*words)
+    again = cli(*words)
+    assert "its checkpoint holds every run" in again.err
+    assert again.json()["rows"] == first.json()["rows"]
+
+
+# -- strategy files ---------------------------------------------------------------------------
+def test_your_own_strategy_file_is_ordinary_python(cli: Cli):  # noqa: F811
+    (cli.folder / "ordinary.py").write_text(ORDINARY)
+    doc = cli("sweep", "-s", "ordinary.py", "--symbol", "SPX", "--space", "window=10,20", *LOCAL, "--json").json()
+    assert [r["error"] for r in doc["rows"]] == [None, None]
+    close = pd.Series(_spx_close(cli))  # the same rule, computed here
+    want = (close > close.rolling(10).mean()).astype("int8").to_numpy()
+    got = engine.backtest(_spx(cli), want, engine.Config())
+    assert doc["rows"][0]["total_return"] == pytest.approx(got.stats["total_return"], rel=1e-12)
+    checked = cli("sweep", "-s", "ordinary.py", "--symbol", "SPX", "--space", "window=10,20", *LOCAL, "--sandbox",
+                  ok=False)  # fmt: skip
+    assert checked.status == 1 and "import pandas" in checked.error_line()
+
+
+def test_a_strategy_file_that_fails_to_load_names_its_file_and_line(run_main, main_folder):  # noqa: F811
+    (main_folder / "broken.py").write_text(BROKEN)
+    ran = run_main("backtest", "-s", "broken.py", "--symbol", "SPX")
+    assert ran.status == 1
+    line = ran.error_line()
+    assert "broken.py:4: ZeroDivisionError: division by zero" in line
+
+
+def _spx(cli: Cli) -> engine.Bars:  # noqa: F811
+    with engine.Store(cli.env["ANVIL_DB"], read_only=True) as store:
+        return store.bars("SPX", "1d")
+
+
+def _spx_close(cli: Cli) -> np.ndarray:  # noqa: F811
+    return np.asarray(_spx(cli).close)
+
+
+# -- errors quote the value at fault ---------------------------------------------------------
+@pytest.mark.parametrize(("space", "says"), [
+    ("fast=5,10,x", "--space fast=5,10,x: parameter 'fast' must be a number, not 'x'"),
+    ("fast=5:500", "--space fast=5:500: parameter 'fast' is 500; it must lie in [2, 100]"),
+])  # fmt: skip
+def test_a_space_value_outside_the_schema_is_quoted(run_main, space, says):  # noqa: F811
+    ran = run_main("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", space, "--dry-run")
+    assert ran.status == 1
+    assert says in ran.error_line()
+
+
+# -- backtest files and benchmark -----------------------------------------------------------------
+def test_backtest_writes_equity_and_trades_and_shows_buy_and_hold(cli: Cli):  # noqa: F811
+    ran = cli("backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=10", "slow=50", "--equity", "eq.csv",
+              "--trades", "trades.parquet", "--out", "out.csv")  # fmt: skip
+    bars = _spx(cli)
+    equity = pd.read_csv(cli.folder / "eq.csv")
+    trades = pd.read_parquet(cli.folder / "trades.parquet")
+    res = strategies.run(strategies.SmaCross, bars, engine.Config(), {"fast": 10, "slow": 50})
+    assert list(equity.columns) == ["ts", "equity"] and len(equity) == len(bars)
+    np.testing.assert_allclose(equity["equity"].to_numpy(), res.equity.to_numpy(), rtol=1e-12)
+    assert len(trades) == len(res.trades) == len(pd.read_csv(cli.folder / "out.csv"))
+    close = np.asarray(bars.close)
+    held = close / close[0]
+    peak = np.maximum.accumulate(held)
+    line = next(x for x in ran.out.splitlines() if x.startswith("buy and hold: "))
+    assert f"total_return {(held[-1] - 1) * 100:.2f}%" in line
+    assert f"max_drawdown {np.max(1 - held / peak) * 100:.2f}%" in line
+    assert "sharpe " in line
+
+
+def test_backtest_json_carries_the_buy_and_hold_benchmark(run_main):  # noqa: F811
+    doc = json.loads(run_main("backtest", "-s", "sma_cross", "--symbol", "SPX", "--json").out)
+    held = doc["summary"]["buy_and_hold"]
+    assert set(held) == {"total_return", "annual_return", "sharpe", "max_drawdown"}
+
+
+# -- progress --------------------------------------------------------------------------------
+def test_a_resumed_jobs_bar_starts_at_the_runs_already_kept(tmp_path):
+    from api.cli import progress
+    from cluster.tasks import Progress
+
+    out = tmp_path / "bar.txt"
+    with open(out, "w") as f:
+        bar = progress.Bar("sweep x", already=30)
+        import sys
+
+        real, sys.stderr = sys.stderr, f
+        try:
+            bar(Progress(0, 100))
+            assert (bar._bar.n, bar._bar.total) == (30, 100)
+            bar(Progress(70, 100, failed=2, best={"item_id": 1, "sharpe": 0.5}))
+            assert bar._bar.n == 100
+            bar.close()
+        finally:
+            sys.stderr = real
+    text = out.read_text()
+    assert "planning" not in text and "sweep: " not in text  # no plan note inside the bar
+    assert "100/100" in text
+
+
+def test_ctrl_c_says_that_the_same_command_resumes():
+    from api.cli import run
+
+    assert "the same command resumes" in run._interrupted({"checkpoint": "ckpt"})
+    assert "--checkpoint DIR" in run._interrupted({"checkpoint": None})
+
+
+def test_a_checkpoint_counts_its_runs(cli: Cli):  # noqa: F811
+    from api.cli import progress
+
+    cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20", *LOCAL,
+        "--checkpoint", "counted", "-q")  # fmt: skip
+    assert progress.stored_runs(str(cli.folder / "counted")) == 80
+    assert progress.stored_runs(str(cli.folder / "nowhere")) == 0
