@@ -56,6 +56,9 @@ def run(
     _decides(strat)
     if strat.is_vectorized():
         return engine.backtest(bars, signal(strat, bars), config, equity=equity, trades=trades)
+    elsewhere = getattr(strat, "run_in_jail", None)
+    if callable(elsewhere):  # uploaded bar-by-bar code: the whole loop runs in its jail
+        return elsewhere(bars, config or engine.Config(), equity, trades)  # type: ignore[no-any-return]
     return _run_bar_by_bar(strat, bars, config, equity, trades)
 
 

@@ -70,7 +70,7 @@ def command(seccomp_fd: int | None, scratch_bytes: int) -> list[str]:
     for p in read_only_paths():
         argv += ["--ro-bind", p, p]
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(int(scratch_bytes)), "--tmpfs", SCRATCH,
-             "--chdir", SCRATCH]  # fmt: skip
+             "--chdir", SCRATCH, "--remount-ro", "/"]  # fmt: skip
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     boot = f"import sys; sys.path[:0] = [{str(anvil_root())!r}]; from {WORKER} import main; main()"
