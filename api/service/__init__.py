@@ -70,7 +70,7 @@ class Services:
             # Opening the job store first stores the records a crash left in its journal.
             jobstore = JobStore(store.database, flush_every=settings.journal_flush_seconds)
             jobstore.recover()
-            strategies = StrategyService(jobstore)
+            strategies = StrategyService(jobstore, settings)
             data = DataService(store)
             runner = Runner(jobstore, settings, strategies.lookup, functools.partial(runnable, data))
             jobs = JobService(jobstore, runner, strategies, data, settings)
@@ -87,6 +87,7 @@ class Services:
         journaled job record, close the store."""
         try:
             self.runner.stop()
+            self.strategies.close()
             import cluster
 
             cluster.shutdown()

@@ -49,12 +49,13 @@ class LiveJob:
         lock: guards snapshots and watchers (shared as well).
     """
 
-    __slots__ = ("id", "snapshot", "stop_reason", "transition", "_lock", "_cancel", "_watchers")
+    __slots__ = ("id", "snapshot", "stop_reason", "stop_error", "transition", "_lock", "_cancel", "_watchers")
 
     def __init__(self, id: str, snapshot: Snapshot, transition: threading.RLock, lock: threading.Lock) -> None:  # noqa: A002
         self.id = id
         self.snapshot = snapshot
-        self.stop_reason = "cancelled"  # or "interrupted" when the service shuts down
+        self.stop_reason = "cancelled"  # or "interrupted" when the service shuts down, or "failed"
+        self.stop_error: str | None = None  # why, when "failed" (a time limit, a broken jail)
         self.transition = transition
         self._lock = lock
         self._cancel: threading.Event | None = None

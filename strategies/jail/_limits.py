@@ -14,7 +14,8 @@ class Limits:
     Attributes:
         call_seconds: wall-clock seconds one call (an item, a chunk's signals, one
             bar-by-bar backtest) may take; past that the process is killed.
-        load_seconds: wall-clock seconds starting a process and loading the source may take.
+        load_seconds: wall-clock seconds loading the source (and describing it) may take, once
+            the process has started and imported anvil.
         cpu_seconds: CPU seconds a process may use in its life (``RLIMIT_CPU``); a pool
             retires a process that has used half of it, so this is a backstop.
         memory_bytes: address space of a process (``RLIMIT_AS``).
@@ -27,7 +28,7 @@ class Limits:
     """
 
     call_seconds: float = 60.0
-    load_seconds: float = 20.0
+    load_seconds: float = 10.0
     cpu_seconds: int = 3600
     memory_bytes: int = 2 << 30
     file_bytes: int = 16 << 20

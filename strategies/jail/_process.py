@@ -15,6 +15,7 @@ from strategies.jail import _command, _seccomp, _wire
 from strategies.jail._limits import Limits
 
 MAX_REPLY_BYTES = 1 << 31
+STARTUP_SECONDS = 120.0  # starting bwrap and importing Python, numpy and anvil (trusted code only)
 
 
 class JailError(RuntimeError):
@@ -94,11 +95,16 @@ class JailProcess:
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
         os.set_blocking(self._out, False)
+        try:
+            self._receive(STARTUP_SECONDS)  # Python and anvil imported: nothing uploaded has run yet
+        except JailDied as exc:
+            raise JailError(f"the jail did not start: {exc}") from None
+        self.ready_seconds = time.monotonic() - started
         request = {"op": "load", "source": source, "checks": checks, "limits": limits.to_dict()}
         try:
             head, _ = self._exchange(request, (), limits.load_seconds)
         except JailDied as exc:
-            raise JailError(f"the jail did not start: {exc}") from None
+            raise JailDied(f"loading the strategy: {exc}", exc.timed_out) from None
         if not head.get("ok"):
             self.kill()
             raise StrategyFailed(str(head.get("error", "the source did not load")))
@@ -123,12 +129,16 @@ class JailProcess:
             raise StrategyFailed(str(head.get("error", "the strategy failed"))[:4000])
         return head, out
 
-    def _exchange(self, request: dict[str, Any], arrays: Sequence[np.ndarray],
+    def _receive(self, timeout: float) -> tuple[dict[str, Any], list[np.ndarray]]:
+        return self._exchange(None, (), timeout)
+
+    def _exchange(self, request: dict[str, Any] | None, arrays: Sequence[np.ndarray],
                   timeout: float) -> tuple[dict[str, Any], list[np.ndarray]]:  # fmt: skip
         deadline = time.monotonic() + timeout
         with self._lock:
             try:
-                _wire.write(self._in, _wire.encode(request, arrays), deadline)
+                if request is not None:
+                    _wire.write(self._in, _wire.encode(request, arrays), deadline)
                 head, out = _wire.read(self._out, deadline, MAX_REPLY_BYTES)
             except _wire.Timeout:
                 self._reap()

@@ -98,13 +98,16 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)  # whatever the strategy prints cannot garble the answers
+    import engine  # noqa: F401 - everything a strategy may import, before the limits bite
+    import strategies  # noqa: F401
+    import strategies.loader  # noqa: F401
+    import strategies.runner  # noqa: F401
+
+    _wire.write_blocking(fd_out, _wire.encode({"ok": True, "ready": True, "cpu": _cpu()}))
     first = _wire.read_blocking(fd_in)
     if first is None:
         return
     req, _ = first
-    import engine  # noqa: F401 - everything a strategy may import, before the limits bite
-    import strategies  # noqa: F401
-
     _limits.apply(req["limits"])
     try:
         server = _Server(_load(req["source"], bool(req.get("checks", True))))
