@@ -8,10 +8,11 @@
                                               "data": {"symbol": "SPX"}}))
         svc.jobs.get(job.id).status
 
-Opening stores the job records a crashed process left in the journal, then marks
-jobs that a previous process left queued or running as ``interrupted``; closing
-interrupts running jobs (resumable), stops Ray if this process started it and
-stores every journaled record.
+Opening stops the local Ray a crashed service left running (listed beside the
+store, ``<db>.ray-processes.json``), stores the job records a crashed process left
+in the journal, then marks jobs that a previous process left queued or running as
+``interrupted``; closing interrupts running jobs (resumable), stops Ray if this
+process started it (every process of it) and stores every journaled record.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ class Services:
         """
         settings = settings or Settings()
         path = settings.db_path()
+        import cluster.runtime
+
+        ray_pids = path.with_name(path.name + ".ray-processes.json")
+        cluster.runtime.reap(ray_pids)  # a crashed service's Ray, if any
+        cluster.runtime.record_processes(ray_pids)
         if path != default_path().expanduser().resolve():
             os.environ["ANVIL_DB"] = str(path)
         store = Store(path)
