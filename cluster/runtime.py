@@ -15,6 +15,7 @@ signalled, never a Ray someone else runs.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -53,13 +54,17 @@ def ensure(address: str | None = None, num_cpus: int | None = None) -> None:
             log_to_driver=False,
             configure_logging=True,
         )
-        if address is None:
-            before = set(_descendants([os.getpid()])) if _pid_file is not None else set()
-            ray.init(num_cpus=num_cpus, **kwargs)
-            _started_here = True
-            _write_pid_file(before)
-        else:
-            ray.init(address=address, **kwargs)
+        handlers = _signal_handlers()
+        try:
+            if address is None:
+                before = set(_descendants([os.getpid()])) if _pid_file is not None else set()
+                ray.init(num_cpus=num_cpus, **kwargs)
+                _started_here = True
+                _write_pid_file(before)
+            else:
+                ray.init(address=address, **kwargs)
+        finally:
+            _restore_signal_handlers(handlers)
         _address = address
 
 
@@ -189,3 +194,32 @@ def reap(path: str | Path) -> int:
         _stop(left)
     path.unlink(missing_ok=True)
     return len(left)
+
+
+# -- signal dispositions ------------------------------------------------------------------------
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _signal_handlers() -> dict[int, ctypes.Array[ctypes.c_char]]:
+    """This process's raw ``sigaction`` of SIGTERM and SIGINT (any thread may ask)."""
+    saved: dict[int, ctypes.Array[ctypes.c_char]] = {}
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return saved
+    for sig in _STOP_SIGNALS:
+        buf = ctypes.create_string_buffer(512)  # larger than any struct sigaction
+        if libc.sigaction(int(sig), None, buf) == 0:
+            saved[int(sig)] = buf
+    return saved
+
+
+def _restore_signal_handlers(saved: dict[int, ctypes.Array[ctypes.c_char]]) -> None:
+    """Put back what ``ray.init`` replaced: its core handles SIGTERM itself (in C++, even when
+    called off the main thread), so a service's graceful shutdown — which stops the local Ray —
+    would never run."""
+    if not saved:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for sig, buf in saved.items():
+        libc.sigaction(sig, buf, None)

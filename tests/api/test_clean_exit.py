@@ -51,7 +51,9 @@ def test_sigterm_stops_every_ray_process_the_service_started(tmp_path: Path) -> 
     started = ray_processes(tmp_path)
     assert running(started), "the service recorded no running Ray process"
     server.stop()
-    assert server.proc is not None and server.proc.returncode == 0, server.log.read_text()[-2000:]
+    # uvicorn shuts down gracefully, then re-raises the signal it caught: -15 is a clean exit
+    assert server.proc is not None and server.proc.returncode in (0, -signal.SIGTERM), server.log.read_text()[-2000:]
+    assert "SIGTERM received" not in server.log.read_text()  # Ray's abort-on-SIGTERM handler is gone
     assert gone_soon(started) == []
     assert not (tmp_path / "anvil.duckdb.ray-processes.json").exists()
 
