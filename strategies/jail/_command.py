@@ -25,7 +25,10 @@ SCRATCH = "/tmp"
 
 
 def bwrap() -> str | None:
-    """The ``bwrap`` executable on this machine, or None."""
+    """The ``bwrap`` executable: ``$ANVIL_BWRAP`` if set, else the one on the PATH; or None."""
+    chosen = os.environ.get("ANVIL_BWRAP")
+    if chosen:
+        return chosen if os.access(chosen, os.X_OK) else None
     return shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/bin/bwrap") if os.access(p, os.X_OK)), None)
 
 

@@ -119,6 +119,10 @@ def test_the_hostile_set_stays_in_its_jails_and_the_service_keeps_answering(laun
             outcomes["infinite_loop (cancelled sweep)"] = "cancelled"
         if "map_chain (sweep)" in jobs:
             assert "crashed its jail twice" in outcomes["map_chain (sweep)"], outcomes
+        if "object_buffer" in jobs:  # resuming a job that crashed its jails fails again, and only it
+            assert api.post(f"/jobs/{jobs['object_buffer']}/resume").status_code == 202
+            again = wait_for(api, jobs["object_buffer"], timeout=300)
+            assert again["status"] == "failed" and "crashed its jail twice" in again["error"], again
         # and the service still does its job
         done = wait_for(api, submit(api, {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}})["id"])
         assert done["status"] == "done", done
@@ -133,3 +137,33 @@ def test_the_hostile_set_stays_in_its_jails_and_the_service_keeps_answering(laun
     with pytest.raises(socket.timeout):
         listener.accept()
     assert not any(TOKEN in a for a in answers)
+
+
+TREND = """
+import numpy as np
+from strategies import Strategy, Int, indicators
+
+
+class Trend(Strategy):
+    \"\"\"Long while the close is above its SMA.\"\"\"
+
+    window = Int(20, low=2, high=400)
+
+    def signals(self, bars, window):
+        return np.where(bars.close > indicators.sma(bars.close, window), 1, 0).astype(np.int8)
+"""
+
+
+def test_without_a_jail_uploads_are_refused_unless_the_operator_opts_out(launch_server) -> None:
+    server = launch_server(ANVIL_BWRAP="/nonexistent/bwrap")
+    with server.client() as api:
+        r = api.post("/strategies", json={"source": TREND})
+        assert r.status_code == 503, r.text
+        assert "bubblewrap" in r.text and "ANVIL_UNSAFE_INPROCESS_UPLOADS" in r.text
+        assert api.get("/health").status_code == 200
+    unsafe = launch_server(ANVIL_BWRAP="/nonexistent/bwrap", ANVIL_UNSAFE_INPROCESS_UPLOADS="1")
+    with unsafe.client() as api:
+        r = api.post("/strategies", json={"source": TREND})
+        assert r.status_code == 201, r.text
+        job = wait_for(api, submit(api, backtest(r.json()["id"]))["id"])
+        assert job["status"] == "done", job
