@@ -99,7 +99,7 @@ class Runner:
             live.cancel.set()
             if live.snapshot.status == "queued":
                 self._finish(live, "cancelled")
-        jail.release(job_id)  # a call into uploaded code returns at once
+        jail.release(live.jail_key)  # a call into uploaded code returns at once
         return True
 
     def _stop_with(self, live: LiveJob, status: str, why: str) -> None:
@@ -110,7 +110,7 @@ class Runner:
             live.stop_reason, live.stop_error = status, why
             live.cancel.set()
         log.warning("job %s: %s", live.id, why)
-        jail.release(live.id)
+        jail.release(live.jail_key)
 
     def _lookup_for(self, live: LiveJob, timers: list[threading.Timer]) -> specs.StrategyLookup:
         """``self.lookup`` with uploaded strategies bound to this job's jails and time limit."""
@@ -126,8 +126,8 @@ class Runner:
                     timer.daemon = True
                     timer.start()
                     timers.append(timer)
-                jail.watch(live.id, lambda why: self._stop_with(live, "failed", why))
-                return cls.for_job(live.id)
+                jail.watch(live.jail_key, lambda why: self._stop_with(live, "failed", why))
+                return cls.for_job(live.jail_key)
             return cls
 
         return lookup
@@ -145,7 +145,7 @@ class Runner:
                 live.cancel.set()
                 if live.snapshot.status == "queued":
                     self._finish(live, "interrupted", "the service stopped before the job started; resume it")
-            jail.release(live.id)
+            jail.release(live.jail_key)
         for _ in self._threads:
             self._queue.put(None)
         deadline = time.monotonic() + STOP_WAIT
@@ -208,7 +208,7 @@ class Runner:
         finally:
             for timer in timers:
                 timer.cancel()
-            jail.release(live.id)
+            jail.release(live.jail_key)
         with live.transition:
             if live.cancel.is_set():
                 why = {"cancelled": None, "failed": live.stop_error}.get(

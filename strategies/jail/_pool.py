@@ -26,7 +26,7 @@ from strategies.jail._process import JailDied, JailError, JailProcess
 STRIKES = 2
 BROKEN = "crashed its jail twice"
 """In the error of every call to a broken pool, so a job's runner can tell (``broken_reason``)."""
-KEEP_JOBS = 4  # pools of this many jobs are kept per process; older ones are closed
+KEEP_JOBS = 16  # pools of this many jobs are kept per process (a backstop: jobs release theirs)
 
 
 class JailClosed(JailError):
@@ -190,7 +190,8 @@ def watch(job: str, on_broken: Callable[[str], None]) -> None:
 
 def release(job: str) -> None:
     """Kill the jailed processes of ``job`` in this process (its end, or its cancel);
-    its later calls here fail with ``JailClosed`` (a job id is never reused)."""
+    its later calls here fail with ``JailClosed``, so ``job`` names one run of a job
+    (a resumed job gets a new one)."""
     with _registry:
         closing = list(_pools.pop(job, {}).values())
         _watchers.pop(job, None)

@@ -163,6 +163,8 @@ class JailProcess:
                 self._lock.release()
 
     def _signal(self) -> None:
+        if self.proc.returncode is not None:  # reaped: its id may belong to someone else now
+            return
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
