@@ -11,7 +11,7 @@ rows it had are kept. Stopping the service interrupts running jobs the same way,
 leaving them ``interrupted`` and resumable.
 
 A job of an uploaded strategy runs it only in jailed processes pooled under the
-job's id (``strategies.jail``): a cancel also kills the job's jails in this
+run's key (``LiveJob.jail_key``; ``strategies.jail``): a cancel also kills the job's jails in this
 process (Ray's actors take theirs with them), the job fails when it runs past
 ``jail_job_seconds`` or when its strategy crashes its jail twice (the reason is
 the job's error), and its jails are killed when it ends.

@@ -157,10 +157,11 @@ def test_a_call_past_its_time_limit_is_killed_and_not_retried(sp500_bars, job: s
 
 
 def test_a_crash_is_retried_once_in_a_fresh_process_then_the_pool_breaks(sp500_bars, job: str) -> None:
-    cls = uploaded(hostile("map_chain"), job)
+    roomy = jail.Limits(call_seconds=300, load_seconds=60, memory_bytes=1 << 30, pool_size=1)  # a crash, not a timeout
+    cls = uploaded(hostile("map_chain"), job, roomy)
     with pytest.raises(jail.JailDied, match="SIGSEGV|killed"):
         strategies.signal(cls, sp500_bars)
-    assert jail.pool(job, cls._source, FAST).strikes == 2  # the first try and its retry
+    assert jail.pool(job, cls._source, roomy).strikes == 2  # the first try and its retry
     with pytest.raises(jail.JailBroken, match="crashed its jail twice"):
         strategies.signal(cls, sp500_bars)
 
@@ -180,7 +181,7 @@ def test_release_ends_a_running_call_at_once(sp500_bars, job: str) -> None:
     t = threading.Thread(target=call)
     t.start()
     p = jail.pool(job, cls._source, limits)
-    while not p._all:  # the process is up and the call under way
+    while not p._all and t.is_alive():  # the process is up and the call under way
         t.join(0.05)
     jail.release(job)
     t.join(60)
