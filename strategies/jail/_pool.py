@@ -70,29 +70,33 @@ class JailPool:
         """
         for attempt in (0, 1):
             self._check()
-            self._slots.acquire()
-            proc: JailProcess | None = None
-            try:
-                proc = self._take()
-                if bars is not None and bars[0] not in proc.bars:
-                    proc.call({"op": "bars", "key": bars[0], **bars[1]}, bars[2])
-                    proc.bars.add(bars[0])
-                out = proc.call(request, arrays)
-            except JailDied as exc:
-                self._drop(proc)
-                self._check()  # closed meanwhile: say so, not why the process died
-                self._strike(str(exc))
-                if exc.timed_out or attempt:
+            with self._slots:  # a process is given back before its slot is: no needless new process
+                proc: JailProcess | None = None
+                try:
+                    proc = self._take()
+                    if bars is not None and bars[0] not in proc.bars:
+                        proc.call({"op": "bars", "key": bars[0], **bars[1]}, bars[2])
+                        proc.bars.add(bars[0])
+                    out = proc.call(request, arrays)
+                except JailDied as exc:
+                    self._drop(proc)
+                    self._check()  # closed meanwhile: say so, not why the process died
+                    self._strike(str(exc))
+                    if exc.timed_out or attempt:
+                        raise
+                    continue
+                except BaseException:
+                    self._give_back(proc)
                     raise
-                continue
-            except BaseException:
                 self._give_back(proc)
-                raise
-            finally:
-                self._slots.release()
-            self._give_back(proc)
-            return out
+                return out
         raise AssertionError("unreachable")
+
+    def warm(self) -> None:
+        """Start one process now (so a caller timing calls does not time the start-up)."""
+        self._check()
+        with self._slots:
+            self._give_back(self._take())
 
     def _check(self) -> None:
         if self.closed:

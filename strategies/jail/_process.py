@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 import numpy as np
@@ -15,6 +16,10 @@ from strategies.jail import _command, _seccomp, _wire
 from strategies.jail._limits import Limits
 
 MAX_REPLY_BYTES = 1 << 31
+_SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="anvil-jail-spawner")
+"""Every jail is started from this one long-lived thread: ``--die-with-parent`` is the kernel's
+parent-death signal, which fires when the *thread* that started bwrap ends — a job's chunk
+threads end with the job, and would take the pool's processes with them."""
 STARTUP_SECONDS = 120.0  # starting bwrap and importing Python, numpy and anvil (trusted code only)
 
 
@@ -81,11 +86,11 @@ class JailProcess:
             os.close(wfd)
         started = time.monotonic()
         try:
-            self.proc = subprocess.Popen(
-                _command.command(rfd, limits.scratch_bytes), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=None if os.environ.get("ANVIL_JAIL_DEBUG") else subprocess.DEVNULL, pass_fds=(rfd,) if rfd is not None else (), start_new_session=True,
-                env={}, cwd="/",
-            )  # fmt: skip
+            self.proc = _SPAWNER.submit(
+                subprocess.Popen, _command.command(rfd, limits.scratch_bytes), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=None if os.environ.get("ANVIL_JAIL_DEBUG") else subprocess.DEVNULL,
+                pass_fds=(rfd,) if rfd is not None else (), start_new_session=True, env={}, cwd="/",
+            ).result()  # fmt: skip
         except OSError as exc:
             raise JailError(f"cannot start the jail: {exc}") from None
         finally:

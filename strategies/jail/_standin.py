@@ -60,6 +60,11 @@ class JailedStrategy(Strategy):
         return type(cls.__name__, (cls,), attrs)
 
     @classmethod
+    def warm(cls) -> None:
+        """Start one jailed process of this job now (calibration then times calls, not start-up)."""
+        cls._pool().warm()
+
+    @classmethod
     def release(cls) -> None:
         """Kill this job's jailed processes in this process."""
         from strategies.jail._pool import release
