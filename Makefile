@@ -9,7 +9,7 @@ CC     ?= cc
 
 CORE_SRC := $(wildcard csrc/*.c csrc/*.h) engine/_build.py
 
-.PHONY: help demo test test-py sanitize bench core install install-test clean browser
+.PHONY: help demo test test-py sanitize bench core install install-test clean browser ensure-bwrap
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -45,7 +45,7 @@ demo: $(VENV)/.core  ## set up, then a backtest, a sweep and a walk-forward on t
 	$(ANVIL) walk-forward -s sma_cross --symbol SPX --space fast=5:50:5 slow=20:200:20 \
 		--train 1000 --test 250 $(DEMO_COSTS)
 
-test: $(VENV)/.installed-test $(VENV)/.core browser sanitize test-py  ## set up and run every test
+test: $(VENV)/.installed-test $(VENV)/.core ensure-bwrap browser sanitize test-py  ## set up and run every test
 
 # The browser tests drive Debian's Chromium with Playwright (which cannot download a
 # browser of its own here). Installed when missing and root; else those tests skip
@@ -57,8 +57,22 @@ browser:  ## install Chromium for the browser tests when it is missing (needs ro
 		apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	else echo "make: no Chromium and not root: the browser tests will be SKIPPED (apt-get install chromium)"; fi
 
-test-py: $(VENV)/.installed-test $(VENV)/.core
+test-py: $(VENV)/.installed-test $(VENV)/.core ensure-bwrap
 	$(PY) -m pytest
+
+# Uploaded strategies run in bubblewrap jails (strategies/jail). Installed here when
+# missing and we are root; otherwise the jail's tests skip with the reason (and fail
+# under CI=true).
+ensure-bwrap:  ## install bubblewrap (the jail for uploaded code) when missing and root
+	@if command -v bwrap >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing bubblewrap (the jail for uploaded strategies)"; \
+		(apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null)) || \
+		echo "WARNING: could not install bubblewrap; the jail's tests will skip (and fail under CI=true)"; \
+	else \
+		echo "WARNING: bwrap (bubblewrap) is missing and this is not root: install it, or the jail's tests skip"; \
+	fi
 
 # The C core under AddressSanitizer and UndefinedBehaviorSanitizer, driven with
 # random and hostile inputs by a small C program.

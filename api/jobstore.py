@@ -506,6 +506,12 @@ class JobStore:
         row = self.db.cursor().execute(f"SELECT source FROM {self.S}.strategy WHERE id = ?", [strategy_id]).fetchone()
         return None if row is None else str(row[0])
 
+    def strategy(self, strategy_id: str) -> tuple[str, dict[str, Any]] | None:
+        """An uploaded strategy's source and description, or None."""
+        row = self.db.cursor().execute(f"SELECT source, description FROM {self.S}.strategy WHERE id = ?",
+                                       [strategy_id]).fetchone()  # fmt: skip
+        return None if row is None else (str(row[0]), json.loads(row[1]))
+
     def strategies(self) -> list[tuple[str, dict[str, Any], dt.datetime]]:
         """Uploaded strategies: (id, description, uploaded at), oldest first."""
         rows = self.db.cursor().execute(f"SELECT id, description, created_at FROM {self.S}.strategy "

@@ -13,6 +13,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,29 @@ class Settings(BaseSettings):
     journal_flush_seconds: float = Field(default=0.05, gt=0, le=3600,
                                          description="seconds new job records gather in the journal (durable "
                                                      "already) before they are moved into the store")  # fmt: skip
+
+    unsafe_inprocess_uploads: bool = Field(
+        default=False, description="run uploaded strategies in the service process, behind the loader's "
+                                   "language-level checks only, where no jail can be built (unsafe: an escape "
+                                   "from those checks gets the service's files, secrets and network)")
+    jail_call_seconds: float = Field(default=60.0, gt=0, le=86400,
+                                     description="seconds one call into uploaded code may take (an item, a "
+                                                 "chunk's signals, one bar-by-bar backtest)")
+    jail_load_seconds: float = Field(default=10.0, gt=0, le=3600,
+                                     description="seconds loading an upload (and describing it) may take in its jail")
+    jail_job_seconds: float = Field(default=6 * 3600.0, gt=0,
+                                    description="seconds a job of an uploaded strategy may run in all")
+    jail_memory_mb: int = Field(default=2048, ge=256, description="address space of one jailed process, MiB")
+    jail_processes: int = Field(default=0, ge=0, description="jailed processes per job and worker process; "
+                                                             "0 = as many as job threads or CPUs")
+
+    def jail_limits(self) -> Any:
+        """The ``strategies.jail.Limits`` these settings give."""
+        from strategies.jail import Limits
+
+        procs = self.jail_processes or self.workers or (os.cpu_count() or 1)
+        return Limits(call_seconds=self.jail_call_seconds, load_seconds=self.jail_load_seconds,
+                      memory_bytes=self.jail_memory_mb << 20, pool_size=procs)  # fmt: skip
 
     @field_validator("address", "db", "token_file", "api_token", mode="before")
     @classmethod

@@ -10,7 +10,14 @@ No address: a local Ray on this machine's cores, started once per process.
 runs in this process only.
 """
 
-from cluster import jobs
+import os
+
+# Before Ray is imported (it reads this once): otherwise Ray's C++ core installs a crash
+# handler for SIGTERM in the driver that aborts it, so a service's graceful shutdown (which
+# stops the local Ray it started) never runs and Ray's processes outlive it.
+os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+
+from cluster import jobs  # noqa: E402
 from cluster.executor import Executor, InProcessExecutor
 from cluster.jobs import Plan
 from cluster.monte_carlo import MonteCarloResult, monte_carlo

@@ -57,6 +57,9 @@ def calibrate(work: Work, sample: list[tuple[int, Any]], budget: float = 0.5) ->
     """Seconds one item takes, timed on up to ``len(sample)`` items in this process."""
     if not sample:
         return 0.0
+    warm = getattr(getattr(work, "strategy", None), "warm", None)
+    if callable(warm):  # an uploaded strategy starts its jail first: a cost per job, not per item
+        warm()
     started = time.perf_counter()
     n = 0
     for item_id, item in sample:

@@ -57,7 +57,10 @@ class ChunkWorker:
             self.works.popitem(last=False)
 
     def unload(self, key: str) -> None:
-        self.works.pop(key, None)
+        work = self.works.pop(key, None)
+        strategy = getattr(work, "strategy", None)
+        if getattr(strategy, "_job", None) is not None and callable(getattr(strategy, "release", None)):
+            strategy.release()  # an uploaded strategy: kill the job's jailed processes here
 
     def run(self, key: str, chunk: Chunk) -> Outcome:
         work = self.works.get(key)

@@ -71,7 +71,7 @@ def run(
         return engine.backtest(bars, signal(strat, bars), config, equity=equity, trades=trades)
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < len(bars):
         raise ValueError(f"start is {start!r}; give the bar to trade from, 0 to {len(bars) - 1}")
-    return _run_windows([(strat, start, len(bars))], bars, config, equity, trades)
+    return _run_windows([(strat, int(start), len(bars))], bars, config, equity, trades)
 
 
 def run_windows(
@@ -115,6 +115,10 @@ def run_windows(
 
 def _run_windows(parts: Sequence[tuple[Strategy | None, int, int]], bars: engine.Bars,
                  config: engine.Config | None, equity: bool, trades: bool) -> engine.Result:  # fmt: skip
+    jailed = next((getattr(s, "run_in_jail", None) for s, _, _ in parts if s is not None), None)
+    if callable(jailed):  # uploaded bar-by-bar code: the whole loop runs in its jail
+        windows = [(None if s is None else s.params, lo, hi) for s, lo, hi in parts]
+        return jailed(bars, config or engine.Config(), equity, trades, windows)  # type: ignore[no-any-return]
     first, last = parts[0][1], parts[-1][2]
     traded = bars if (first, last) == (0, len(bars)) else bars[first:last]
     if all(s is None or s.is_vectorized() for s, _, _ in parts):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import ServicesDep
 from api.schemas.strategies import StrategiesPublic, StrategyCreate, StrategyPublic
 from api.service import StrategyRejected
+from api.service.strategies import UploadsUnavailable
 
 router = APIRouter(prefix="/strategies", tags=["strategies"])
 
@@ -19,12 +22,19 @@ def list_strategies(svc: ServicesDep) -> StrategiesPublic:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StrategyPublic,
-             responses={422: {"description": "the source was refused: each problem with its line"}})  # fmt: skip
-def upload_strategy(body: StrategyCreate, svc: ServicesDep) -> StrategyPublic:
-    """Upload a strategy's Python source; it is checked by ``strategies.loader`` (never run
-    unchecked) and gets an id that jobs name as their ``strategy``."""
+             responses={422: {"description": "the source was refused: each problem with its line"},
+                        503: {"description": "uploads cannot run here, or too many are being checked"}})  # fmt: skip
+async def upload_strategy(body: StrategyCreate, svc: ServicesDep) -> StrategyPublic:
+    """Upload a strategy's Python source; it is checked by ``strategies.loader`` and loaded in
+    a jail (never in the service), and gets an id that jobs name as their ``strategy``.
+
+    The check runs on a few threads of its own, awaited here, so uploads that hang
+    or crash their jail hold no request thread."""
     try:
-        return StrategyPublic(**svc.strategies.upload(body.source))
+        found = await asyncio.wrap_future(svc.strategies.upload_later(body.source))
     except StrategyRejected as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"loc": ["body", "source"], "msg": str(exc), "type": "value_error"}]) from None  # fmt: skip
+    except UploadsUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    return StrategyPublic(**found)

@@ -8,10 +8,11 @@
                                               "data": {"symbol": "SPX"}}))
         svc.jobs.get(job.id).status
 
-Opening stores the job records a crashed process left in the journal, then marks
-jobs that a previous process left queued or running as ``interrupted``; closing
-interrupts running jobs (resumable), stops Ray if this process started it and
-stores every journaled record.
+Opening stops the local Ray a crashed service left running (listed beside the
+store, ``<db>.ray-processes.json``), stores the job records a crashed process left
+in the journal, then marks jobs that a previous process left queued or running as
+``interrupted``; closing interrupts running jobs (resumable), stops Ray if this
+process started it (every process of it) and stores every journaled record.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ class Services:
         """
         settings = settings or Settings()
         path = settings.db_path()
+        import cluster.runtime
+
+        ray_pids = path.with_name(path.name + ".ray-processes.json")
+        cluster.runtime.reap(ray_pids)  # a crashed service's Ray, if any
+        cluster.runtime.record_processes(ray_pids)
         if path != default_path().expanduser().resolve():
             os.environ["ANVIL_DB"] = str(path)
         store = Store(path)
@@ -70,7 +76,7 @@ class Services:
             # Opening the job store first stores the records a crash left in its journal.
             jobstore = JobStore(store.database, flush_every=settings.journal_flush_seconds)
             jobstore.recover()
-            strategies = StrategyService(jobstore)
+            strategies = StrategyService(jobstore, settings)
             data = DataService(store, url=service_url(settings.host, settings.port))
             runner = Runner(jobstore, settings, strategies.lookup, functools.partial(runnable, data))
             jobs = JobService(jobstore, runner, strategies, data, settings)
@@ -87,6 +93,7 @@ class Services:
         journaled job record, close the store."""
         try:
             self.runner.stop()
+            self.strategies.close()
             import cluster
 
             cluster.shutdown()

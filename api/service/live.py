@@ -9,12 +9,15 @@ snapshot, so a slow watcher skips stale progress instead of queueing it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from api.jobrecord import ACTIVE
 
+
+_runs = itertools.count(1)
 
 @dataclass
 class Snapshot:
@@ -49,12 +52,14 @@ class LiveJob:
         lock: guards snapshots and watchers (shared as well).
     """
 
-    __slots__ = ("id", "snapshot", "stop_reason", "transition", "_lock", "_cancel", "_watchers")
+    __slots__ = ("id", "jail_key", "snapshot", "stop_reason", "stop_error", "transition", "_lock", "_cancel", "_watchers")
 
     def __init__(self, id: str, snapshot: Snapshot, transition: threading.RLock, lock: threading.Lock) -> None:  # noqa: A002
         self.id = id
+        self.jail_key = f"{id}.{next(_runs)}"  # this run's jails (a resumed job gets new ones)
         self.snapshot = snapshot
-        self.stop_reason = "cancelled"  # or "interrupted" when the service shuts down
+        self.stop_reason = "cancelled"  # or "interrupted" when the service shuts down, or "failed"
+        self.stop_error: str | None = None  # why, when "failed" (a time limit, a broken jail)
         self.transition = transition
         self._lock = lock
         self._cancel: threading.Event | None = None

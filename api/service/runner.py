@@ -9,6 +9,12 @@ job is done); progress goes to the job's ``LiveJob``
 Cancelling sets the job's event: the cluster stops within a second or two and the
 rows it had are kept. Stopping the service interrupts running jobs the same way,
 leaving them ``interrupted`` and resumable.
+
+A job of an uploaded strategy runs it only in jailed processes pooled under the
+run's key (``LiveJob.jail_key``; ``strategies.jail``): a cancel also kills the job's jails in this
+process (Ray's actors take theirs with them), the job fails when it runs past
+``jail_job_seconds`` or when its strategy crashes its jail twice (the reason is
+the job's error), and its jails are killed when it ends.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from api.service import reports
 from api.service.live import LiveJob, Snapshot
 from api.settings import Settings
 from cluster.tasks import Progress
+from strategies import jail
 
 log = logging.getLogger("anvil.api")
 
@@ -93,7 +100,38 @@ class Runner:
             live.cancel.set()
             if live.snapshot.status == "queued":
                 self._finish(live, "cancelled")
+        jail.release(live.jail_key)  # a call into uploaded code returns at once
         return True
+
+    def _stop_with(self, live: LiveJob, status: str, why: str) -> None:
+        """Stop a running job that will end ``status`` (failed) with the reason ``why``."""
+        with live.transition:
+            if live.snapshot.final or live.cancel.is_set():
+                return
+            live.stop_reason, live.stop_error = status, why
+            live.cancel.set()
+        log.warning("job %s: %s", live.id, why)
+        jail.release(live.jail_key)
+
+    def _lookup_for(self, live: LiveJob, timers: list[threading.Timer]) -> specs.StrategyLookup:
+        """``self.lookup`` with uploaded strategies bound to this job's jails and time limit."""
+
+        def lookup(name: str) -> Any:
+            cls = self.lookup(name)
+            if isinstance(cls, type) and issubclass(cls, jail.JailedStrategy):
+                if not timers:
+                    limit = self.settings.jail_job_seconds
+                    timer = threading.Timer(limit, self._stop_with, (live, "failed",
+                                            f"the job ran longer than its limit of {limit:g} s "
+                                            "(ANVIL_JAIL_JOB_SECONDS)"))  # fmt: skip
+                    timer.daemon = True
+                    timer.start()
+                    timers.append(timer)
+                jail.watch(live.jail_key, lambda why: self._stop_with(live, "failed", why))
+                return cls.for_job(live.jail_key)
+            return cls
+
+        return lookup
 
     def stop(self) -> None:
         """Interrupt every job (kept resumable) and stop the threads."""
@@ -108,6 +146,7 @@ class Runner:
                 live.cancel.set()
                 if live.snapshot.status == "queued":
                     self._finish(live, "interrupted", "the service stopped before the job started; resume it")
+            jail.release(live.jail_key)
         for _ in self._threads:
             self._queue.put(None)
         deadline = time.monotonic() + STOP_WAIT
@@ -150,23 +189,33 @@ class Runner:
                 saved[0] = time.monotonic()
                 self.store.set_progress(live.id, snap.total, snap.best)
 
+        timers: list[threading.Timer] = []
         try:
-            result = specs.execute(self.load_spec(record.spec), uploaded=self.lookup, progress=progress,
-                                   cancel=live.cancel, out=self.store.sink(live.id),
+            result = specs.execute(self.load_spec(record.spec), uploaded=self._lookup_for(live, timers),
+                                   progress=progress, cancel=live.cancel, out=self.store.sink(live.id),
                                    study_path=self.store.study_path(live.id), address=self.settings.address,
                                    workers=self.settings.workers)  # fmt: skip
             if not live.cancel.is_set():
                 table, summary = specs.result_table(result), specs.summary(result)
-                reports.save(self.store, live.id, result)  # before "done": a finished job has its report
+                broken = _broken(table)
+                if broken:
+                    self._stop_with(live, "failed", broken)
+                else:
+                    reports.save(self.store, live.id, result)  # before "done": a finished job has its report
         except Exception as exc:
             if not live.cancel.is_set():
                 log.warning("job %s failed:\n%s", live.id, traceback.format_exc())
                 with live.transition:
                     self._finish(live, "failed", f"{type(exc).__name__}: {exc}")
                 return
+        finally:
+            for timer in timers:
+                timer.cancel()
+            jail.release(live.jail_key)
         with live.transition:
             if live.cancel.is_set():
-                why = None if live.stop_reason == "cancelled" else "the service stopped while the job ran; resume it"
+                why = {"cancelled": None, "failed": live.stop_error}.get(
+                    live.stop_reason, "the service stopped while the job ran; resume it")
                 self._finish(live, live.stop_reason, why)
                 return
             total = live.snapshot.total or record.items
@@ -187,6 +236,16 @@ class Runner:
         live.publish(**changes)
         with self._lock:
             self._live.pop(live.id, None)
+
+
+def _broken(table: Any) -> str | None:
+    """The reason of a jail broken on a worker, if a row's error says so."""
+    if "error" not in getattr(table, "columns", ()):
+        return None
+    for error in table["error"].dropna():
+        if jail.broken_reason(str(error)):
+            return str(error)
+    return None
 
 
 def _best(best: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -1,4 +1,9 @@
-"""Uploaded strategies as classes that travel to workers as their source.
+"""Uploaded strategies run in-process: only with ``ANVIL_UNSAFE_INPROCESS_UPLOADS=1``.
+
+The service runs uploads in jails (``strategies.jail``); this module is the
+operator's opt-out where no jail can be built, behind the loader's
+language-level checks only. It is also what ``anvil backtest -s file.py`` uses
+for a local file of your own.
 
 A class made by ``strategies.loader.load_strategy`` must never be pickled: an
 unpickled copy would run with ordinary builtins, outside the loader's sandbox.
