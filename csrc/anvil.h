@@ -247,7 +247,7 @@ int anvil_vwap(const double *high, const double *low, const double *close, const
                int64_t n, int64_t period, double *out);
 int anvil_obv(const double *close, const double *volume, int64_t n, double *out);
 
-/* ==== Portfolios: many symbols, one cash account (csrc/portfolio.c) ====
+/* ==== Portfolios: many symbols, one cash account (csrc/portfolio.c, portfolio_api.c) ====
  * Appended block: everything below until the next marker belongs to issue 10.
  *
  * A panel holds n_symbols series on one time axis. Cell (t, j) of each array

@@ -307,6 +307,12 @@ def _chunks(panel: Panel, weights_batch: Any, per_chunk: int) -> Iterator[tuple[
 
 
 def _checked(panel: Panel, w: Any, run: int) -> np.ndarray:
+    """A batch's weight matrix as the core reads it. A C-contiguous float64 matrix of
+    the panel's shape goes as it is: the core checks every value it reads (a pass the
+    run makes anyway) and a bad one is then named by ``as_weights``. Anything else
+    is converted and checked here."""
+    if isinstance(w, np.ndarray) and w.dtype == np.float64 and w.shape == panel.shape and w.flags.c_contiguous:
+        return w
     return as_weights(panel, w, what=f"weights_batch[{run}]")
 
 
@@ -366,7 +372,12 @@ def run_portfolio_batch(
                 raise InvalidConfigError(f"got {len(recs)} configs for more runs; give one Config, or one per run")
             part = recs if len(recs) == 1 else recs[lo : lo + k]
             stats, extras = np.zeros(k, STATS_DTYPE), np.zeros(k, PF_EXTRA_DTYPE)
-            _bindings.portfolio_batch(arrays, w, part, fees, slips, scratch, stats, extras)
+            try:
+                _bindings.portfolio_batch(arrays, w, part, fees, slips, scratch, stats, extras)
+            except InvalidSignalError:
+                for k_, wk in enumerate(w):  # raises naming the run, the symbol and the bar
+                    as_weights(panel, wk, what=f"weights_batch[{lo + k_}]")
+                raise
             del w, item  # let this chunk go before reading the next
             with lock:
                 results[lo] = (stats, extras)

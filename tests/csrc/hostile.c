@@ -2507,6 +2507,14 @@ static void test_portfolio_arguments(void)
     bc = cfg;
     bc.rebalance_threshold = INFINITY;
     expect_rc("portfolio inf threshold", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("check_pf_config NULL", CALL(anvil_check_pf_config(NULL)), ANVIL_E_NULL);
+    expect_rc("check_pf_config ok", CALL(anvil_check_pf_config(&cfg)), ANVIL_OK);
+    bc = cfg;
+    bc.base.fill = 7;
+    expect_rc("check_pf_config bad fill", CALL(anvil_check_pf_config(&bc)), ANVIL_E_KIND);
+    bc = cfg;
+    bc.daily_loss_limit = 1.0;
+    expect_rc("check_pf_config daily limit 1", CALL(anvil_check_pf_config(&bc)), ANVIL_E_CONFIG);
     bc = cfg;
     bc.max_drawdown_halt = 0.5;
     bc.halt_bars = 0;

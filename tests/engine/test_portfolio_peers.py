@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import bt
 import numpy as np
 import pandas as pd
 import pytest
+import vectorbt as vbt
 
 import engine
-
-vbt = pytest.importorskip("vectorbt", reason="vectorbt is a test extra: pip install -e '.[test]'")
 
 RTOL = 1e-6
 CAPITAL = 100_000.0
@@ -107,7 +107,6 @@ def test_vectorbt_agrees_on_equity_and_every_trade(panel: engine.Panel, strategy
 
 
 def test_bt_agrees_on_the_equal_weight_monthly_rebalance(panel: engine.Panel) -> None:
-    bt = pytest.importorskip("bt", reason="bt is a test extra: pip install -e '.[test]'")
     prices = pd.DataFrame(panel.close, index=panel.index.tz_localize(None), columns=list(panel.symbols))
     strategy = bt.Strategy("ew", [bt.algos.RunMonthly(), bt.algos.SelectAll(), bt.algos.WeighEqually(),
                                   bt.algos.Rebalance()])  # fmt: skip
