@@ -240,6 +240,17 @@ class PortfolioResult:
             "rule": [_bindings.PF_RULES.get(int(r), str(r)) for r in ev["rule"]], "value": ev["value"],
         })  # fmt: skip
 
+    def report(self, path: Any, **options: Any) -> Any:
+        """Write a self-contained HTML report of this run to ``path`` (see ``api.report``)."""
+        from api import report
+
+        return report.write(self, path, **options)
+
+    def _repr_html_(self) -> str:
+        from api import report
+
+        return report.notebook(self)
+
     def __repr__(self) -> str:
         s = self.stats
         n, m = self.panel.shape

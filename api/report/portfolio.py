@@ -1,10 +1,12 @@
-"""The report of a portfolio run — the hook the portfolio engine fills in.
+"""The report of a portfolio run (``engine.backtest_portfolio``'s ``PortfolioResult``).
 
-A portfolio result is read by attribute, so this module needs nothing from the
-portfolio code: ``equity`` (Series), ``stats`` (dict), and when present ``weights``
-(DataFrame: time x symbol), ``contributions`` (Series or dict: symbol -> P&L),
-``turnover`` (Series over time), ``risk_events`` (DataFrame with ``time`` and ``kind``
-columns), ``config`` and ``manifest``. Missing attributes leave their section out.
+A portfolio result is read by attribute, so this module imports nothing of the
+portfolio code: ``equity`` (Series), ``stats`` (dict; ``turnover`` among them), and
+when present ``panel`` (for its symbols), ``weights`` (DataFrame: time x symbol, kept
+when the backtest was asked to), ``contributions`` (Series or dict: symbol -> P&L),
+``turnover`` (a Series over time, if a result has one), ``events`` or ``risk_events``
+(DataFrame with ``time`` and ``rule`` — or ``kind`` — columns), ``config`` and
+``manifest``. Missing attributes leave their section out.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import plotly.graph_objects as go
 from api.report import _display as d
 from api.report._page import Report, Section, Table
 
-KEY_METRICS = ("total_return", "annual_return", "sharpe", "max_drawdown", "total_trades")
+KEY_METRICS = ("total_return", "annual_return", "sharpe", "max_drawdown", "total_trades", "turnover")
 
 
 def build(result: Any, *, title: str | None = None) -> Report:
@@ -26,18 +28,27 @@ def build(result: Any, *, title: str | None = None) -> Report:
     equity: pd.Series = result.equity
     stats = getattr(result, "stats", {}) or {}
     weights = getattr(result, "weights", None)
-    symbols = list(weights.columns) if isinstance(weights, pd.DataFrame) else []
+    panel = getattr(result, "panel", None)
+    if panel is not None:
+        symbols = list(panel.symbols)
+    else:
+        symbols = list(weights.columns) if isinstance(weights, pd.DataFrame) else []
     rep = Report("portfolio", title or "Portfolio", f"{len(symbols)} symbols, {len(equity):,} bars")
     rep.headline = [(k, d.fmt(stats[k], k)) for k in KEY_METRICS if k in stats]
     fig = go.Figure()
     v = equity.to_numpy()
     idx = d.thin(v)
     fig.add_trace(go.Scatter(x=d.times(equity.index)[idx], y=v[idx], name="equity", line={"color": "#2680c2"}))
-    events = getattr(result, "risk_events", None)
+    events = getattr(result, "events", None)
+    if not isinstance(events, pd.DataFrame):
+        events = getattr(result, "risk_events", None)
     if isinstance(events, pd.DataFrame) and len(events):
+        label = events["rule"] if "rule" in events else events["kind"]
+        if "symbol" in events:
+            label = label.astype(str) + " " + events["symbol"].fillna("portfolio").astype(str)
         at = equity.reindex(pd.DatetimeIndex(events["time"]), method="ffill")
         fig.add_trace(go.Scatter(x=events["time"], y=at.to_numpy(), mode="markers", name="risk events",
-                                 text=events["kind"].astype(str), marker={"symbol": "x", "color": "#d64545", "size": 9}))  # fmt: skip
+                                 text=label.astype(str), marker={"symbol": "x", "color": "#d64545", "size": 9}))  # fmt: skip
     fig.update_layout(height=360, template=d.TEMPLATE, margin={"l": 60, "r": 20, "t": 20, "b": 30})
     rep.sections.append(Section("Equity and risk events", fig, key="equity"))
     if isinstance(weights, pd.DataFrame) and len(weights):

@@ -1,8 +1,6 @@
-"""The portfolio report hook: it reads a portfolio result by attribute.
-
-The portfolio engine is not here yet, so the result below is a plain object with the
-attributes the hook documents; when ``engine.Panel`` results land, this test should
-build one of those instead.
+"""The portfolio report: it reads a portfolio result by attribute — a real
+``engine.backtest_portfolio`` result on the shipped four-stock sample, and a plain
+object with the attributes the module documents (a turnover series, ``kind`` events).
 """
 
 from __future__ import annotations
@@ -43,3 +41,28 @@ def test_portfolio_sections_draw_what_the_result_holds(check_document):
     assert sorted(rep.section("contributions").figure.data[0].x) == [-30.0, 120.0]
     assert len(rep.section("turnover").figure.data[0].y) == 300
     check_document(report.render(rep))
+
+
+def test_a_real_portfolio_run_reports_its_equity_weights_contributions_and_risk_events(check_document, tmp_path):
+    import engine
+
+    panel = engine.sample_panel()
+    first = np.r_[True, panel.index.month[1:] != panel.index.month[:-1]]
+    live = panel.tradable[first]
+    w = np.full(panel.shape, np.nan)
+    w[first] = live / live.sum(axis=1, keepdims=True)
+    cfg = engine.Config(initial_capital=100_000, fee_rate=0.0005, max_weight=0.4, max_drawdown_halt=0.2)
+    res = engine.backtest_portfolio(panel, w, cfg, keep_weights=True)
+    assert set(res.events["rule"]) == {"max_drawdown_halt"}  # the 20 % drawdown halt fires on this sample
+    assert report.kind_of(res) == "portfolio"
+    rep = report.build(res)
+    equity, markers = rep.section("equity").figure.data
+    assert equity.y[-1] == pytest.approx(res.stats["final_equity"])
+    assert len(markers.x) == len(res.events)
+    assert [t.name for t in rep.section("weights").figure.data] == list(panel.symbols)
+    drawn = dict(zip(rep.section("contributions").figure.data[0].y, rep.section("contributions").figure.data[0].x))
+    assert drawn == pytest.approx(res.contributions.to_dict())
+    assert "turnover" in dict(rep.headline)
+    path = res.report(tmp_path / "portfolio.html")
+    check_document(path.read_text())
+    assert "AAPL" in res._repr_html_()
