@@ -82,7 +82,8 @@ def run_job(kind: str, o: dict[str, Any]) -> None:
     live = output.interactive(o["quiet"])
     if live and o["address"] != "local-threads" and kind != "backtest":
         output.note("connecting to Ray ..." if o["address"] else "starting a local Ray ...")
-    result = specs.execute(spec, uploaded=uploaded, progress=True if live and kind != "backtest" else None,
+    progress = _progress(kind, o, live)
+    result = specs.execute(spec, uploaded=uploaded, progress=progress,
                            address=o["address"], workers=o["workers"],
                            out=o["checkpoint"] if kind != "backtest" else None)  # fmt: skip
     summary = specs.summary(result)
@@ -104,6 +105,27 @@ def run_job(kind: str, o: dict[str, Any]) -> None:
     output.echo(report.text(kind, summary, frame.to_dict("records"), metric=metric, top=o["top"],
                             title=_title(spec),
                             pooled=pooled.to_dict("records") if pooled is not None else None))  # fmt: skip
+
+
+def _progress(kind: str, o: dict[str, Any], live: bool) -> Any:
+    """A bar on a terminal; plain lines (and the workers that came up) for a job on a
+    cluster whose stderr is a log, e.g. one read with ``ray job logs``; else nothing."""
+    from cluster.jobs import LINES
+
+    if kind == "backtest":
+        return None
+    if live:
+        return True
+    if o["quiet"] or o["address"] in (None, "local-threads"):
+        return None
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("cluster.ray_executor")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return LINES
 
 
 def _title(spec: Any) -> str:
