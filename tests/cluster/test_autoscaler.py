@@ -19,6 +19,7 @@ import copy
 import json
 import os
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -112,7 +113,23 @@ def autoscaling() -> Iterator[JobCluster]:
     finally:
         if head is not None:
             head.stop()
+        stragglers(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def stragglers(temp_dir: Path) -> None:
+    """Kill what is left of the fake nodes: a node the autoscaler was starting while the
+    head stopped can outlive it (reparented, so not among the head's descendants). They
+    are found by this cluster's own temp dir in their command line, nothing else."""
+    mark = str(temp_dir).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            if mark in Path(f"/proc/{entry}/cmdline").read_bytes():
+                os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ProcessLookupError):  # gone meanwhile, or not ours to read
+            continue
 
 
 def test_a_job_wanting_more_workers_gets_nodes_and_idle_nodes_go_away(autoscaling):
