@@ -88,7 +88,9 @@ def make_executor(executor: Executor | None, address: str | None, workers: int) 
     return RayExecutor(address=address, workers=workers), True
 
 
-ProgressArg = Callable[[Progress], None] | bool | None
+ProgressArg = Callable[[Progress], None] | bool | str | None
+LINES = "lines"  # progress as plain lines on stderr: for logs (``ray job logs``), not a terminal
+LINE_EVERY = 5.0  # seconds between two progress lines
 
 
 class _Bar:
@@ -112,11 +114,44 @@ class _Bar:
         self._bar.close()
 
 
+class _Lines:
+    """Progress as plain lines on stderr, one every LINE_EVERY seconds and a last one:
+    what a log shows (``ray job logs`` of a submitted job), where a bar would be noise."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self._desc, self._total, self._next = desc, total, 0.0
+        self._last: Progress | None = None
+        self._written: Progress | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, p: Progress) -> None:
+        with self._lock:
+            self._last = p
+            if time.monotonic() >= self._next:
+                self._write(p)
+                self._next = time.monotonic() + LINE_EVERY
+
+    def _write(self, p: Progress) -> None:
+        share = p.done / p.total if p.total else 1.0
+        sys.stderr.write(f"{self._desc}: {p.done:,} of {p.total:,} runs done ({share:.0%}), {p.failed:,} failed\n")
+        sys.stderr.flush()
+        self._written = p
+
+    def close(self) -> None:
+        with self._lock:
+            if self._last is not None and self._last is not self._written:
+                self._write(self._last)
+
+
 def progress_fn(progress: ProgressArg, total: int, desc: str) -> tuple[Callable[[Progress], None] | None, Callable[[], None]]:
-    """A callback for ``run_job`` and a function to call when done."""
+    """A callback for ``run_job`` and a function to call when done (``True``: a bar,
+    ``LINES``: plain lines, a callable: itself)."""
     if progress is True:
         bar = _Bar(total, desc)
         return bar, bar.close
+    if progress == LINES:
+        lines = _Lines(total, desc)
+        return lines, lines.close
     if callable(progress):
         return progress, lambda: None
     return None, lambda: None

@@ -12,6 +12,7 @@ which is killed and replaced the same way.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -35,6 +36,8 @@ from cluster.executor import Executor, run_chunk
 from cluster.tasks import Chunk, Failed, Lost, Outcome, Work
 
 NICENESS = 10  # added to a worker's CPU niceness
+
+log = logging.getLogger(__name__)
 
 _INFRA_ERRORS = (RayActorError, WorkerCrashedError, NodeDiedError, ObjectLostError, OwnerDiedError)
 
@@ -147,6 +150,7 @@ class RayExecutor(Executor):
         self._queue: list[Chunk] = []
         self._lost: list[Outcome] = []
         self._started = 0
+        self._up_said = 0  # workers up when last logged
 
     @property
     def capacity(self) -> int:
@@ -165,6 +169,11 @@ class RayExecutor(Executor):
         for actor in POOL.take(self._n):
             self._started += 1
             self._slots.append(_Slot(actor, f"worker-{self._started}", actor.load.remote(self._key, self._work_ref)))
+        self._up_said = 0
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        if self._n > cpus:
+            log.info("%d workers asked, the cluster has %d CPUs now: the job starts on those that fit, "
+                     "the others join as nodes do", self._n, cpus)  # fmt: skip
 
     def _release(self) -> None:
         for slot in self._slots:
@@ -225,6 +234,10 @@ class RayExecutor(Executor):
                 self._replace(waiting[ref], type(exc).__name__)
             except ray.exceptions.RayTaskError as exc:  # e.g. a module the worker cannot import
                 waiting[ref].up, waiting[ref].broken = True, str(exc)
+        up = sum(s.up for s in self._slots)
+        if up != self._up_said:
+            self._up_said = up
+            log.info("%d of %d workers up", up, self._n)
 
     def poll(self, timeout: float) -> list[Outcome]:
         out, self._lost = self._lost, []

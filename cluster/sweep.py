@@ -236,7 +236,7 @@ def _sweep(work: SweepWork, sp: Space, symbols: list[str], ex: Executor, metric:
         sink.write(chunk.id, jobs.stats_frame(result, cols), result.extra)
 
     report, done = jobs.progress_fn(progress, total, f"sweep {work.strategy.name}")
-    if progress is True:
+    if progress is True or progress == jobs.LINES:
         print(plan, file=sys.stderr)
     ex.start(work)
     try:

@@ -162,8 +162,9 @@ def _run(kind: str, o: dict[str, Any]) -> tuple[Any, Any]:
     bar = None
     if output.interactive(o["quiet"]) and kind != "backtest":
         bar = progress.Bar(f"{report.kind_name(kind)} {spec.strategy}", progress.stored_runs(o["checkpoint"]))
+    shown = bar if bar is not None else _log_lines(kind, o, choice.address)
     try:
-        result = specs.execute(spec, uploaded=uploaded, progress=bar, address=choice.address,
+        result = specs.execute(spec, uploaded=uploaded, progress=shown, address=choice.address,
                                workers=o["workers"], out=o["checkpoint"] if kind != "backtest" else None)
     except KeyboardInterrupt:
         raise CliError(_interrupted(o), INTERRUPTED) from None
@@ -251,6 +252,23 @@ def buy_and_hold(result: Any) -> dict[str, float]:
     ppy = config.periods_per_year or bars.periods_per_year()
     stats = stats_from_equity(equity, config.initial_capital, ppy)
     return {k: stats[k] for k in ("total_return", "annual_return", "sharpe", "max_drawdown")}
+
+
+def _log_lines(kind: str, o: dict[str, Any], address: str | None) -> Any:
+    """Plain progress lines (and the workers that came up) for a job on a cluster whose
+    stderr is a log, e.g. one read with ``ray job logs``; else nothing."""
+    from cluster.jobs import LINES
+
+    if kind == "backtest" or o["quiet"] or address in (None, "local-threads"):
+        return None
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("cluster.ray_executor")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return LINES
 
 
 def _title(spec: Any) -> str:
