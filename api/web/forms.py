@@ -85,10 +85,15 @@ def _params(schema: dict[str, dict[str, Any]], kind: str) -> Group:
 
 
 def _config() -> Group:
+    """The config fields a job spec takes (``api.specs.ConfigSpec``), with ``engine.Config``'s
+    defaults; the portfolio-only fields of ``engine.Config`` are not offered to these jobs."""
     import engine
+    from api.specs import ConfigSpec
 
     fields = []
     for f in dataclasses.fields(engine.Config):
+        if f.name not in ConfigSpec.model_fields:
+            continue
         default = f.default
         if f.name == "fill":
             fields.append(Field("config.fill", "fill", "choice", default, [("next_open", "next_open"), ("close", "close")]))
