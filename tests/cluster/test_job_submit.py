@@ -93,7 +93,9 @@ def test_a_walk_forward_job_and_a_monte_carlo_job(job_cluster, tmp_path):
 
 def test_a_job_whose_strategy_file_is_refused_fails_with_the_loaders_message(job_cluster):
     c = job_cluster
-    command = [w if w != "my_strategy.py" else "not_allowed.py" for w in SWEEP]
+    # A local file is the user's own code (it may import anything); --sandbox checks it
+    # with the service's safe loader, which refuses this one.
+    command = [*(w if w != "my_strategy.py" else "not_allowed.py" for w in SWEEP), "--sandbox"]
     job = c.submit(command, working_dir=STRATEGIES)
     assert job.returncode != 0
     assert c.wait_for_status(job.job_id, {"SUCCEEDED", "FAILED", "STOPPED"}) == "FAILED"
@@ -113,7 +115,8 @@ def test_more_workers_than_the_cluster_has_wait_and_the_table_is_the_same(job_cl
 
 def test_a_worker_node_without_a_store_runs_chunks_and_a_stopped_job_leaves_no_actors(job_cluster):
     c = job_cluster
-    long = [*SWEEP[:-len(SPACE)], "--space", "fast=2:100", "slow=5:400", "--symbol", "IXIC"]  # ~78,000 runs: minutes
+    long = [w if w != "my_strategy.py" else "slow_cross.py" for w in SWEEP[:-len(SPACE)]]
+    long += ["--space", "fast=2:100", "slow=5:400"]  # 39,204 runs of 0.2 s each: running until stopped
     job = c.submit(long, working_dir=STRATEGIES, wait=False)
     deadline = time.monotonic() + JOB_TIMEOUT
     # Running on both nodes: the worker node, which has no store, runs chunks (the driver
