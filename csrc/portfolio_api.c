@@ -74,6 +74,19 @@ static int check_costs(const double *fee_rate, const double *slippage_bps, int64
     return ANVIL_OK;
 }
 
+/* What one run and a stepping simulation check beyond the config and the panel: a
+ * daily loss limit needs the bar times, output capacities are not negative, and the
+ * per-symbol costs are in range. */
+static int check_run(const anvil_panel *panel, const anvil_pf_config *cfg, const double *fee_rate,
+                     const double *slippage_bps, const anvil_pf_outputs *out)
+{
+    if (cfg->daily_loss_limit > 0.0 && panel->ts == NULL)
+        return ANVIL_E_NULL;
+    if (out && ((out->trades && out->trades_cap < 0) || (out->events && out->events_cap < 0)))
+        return ANVIL_E_SIZE;
+    return check_costs(fee_rate, slippage_bps, panel->n_symbols);
+}
+
 int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil_pf_config *cfg,
                     const double *fee_rate, const double *slippage_bps, void *work,
                     int64_t work_size, anvil_stats *stats, anvil_pf_extra *extra,
@@ -89,11 +102,7 @@ int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil
         return rc;
     if (work_size < anvil_pf_work_size(panel->n_symbols))
         return ANVIL_E_SIZE;
-    if (cfg->daily_loss_limit > 0.0 && panel->ts == NULL)
-        return ANVIL_E_NULL;
-    if (out && ((out->trades && out->trades_cap < 0) || (out->events && out->events_cap < 0)))
-        return ANVIL_E_SIZE;
-    rc = check_costs(fee_rate, slippage_bps, panel->n_symbols);
+    rc = check_run(panel, cfg, fee_rate, slippage_bps, out);
     if (rc != ANVIL_OK)
         return rc;
     return pf_run(panel, weights, cfg, fee_rate, slippage_bps, work, stats, extra, out, bad_index);
@@ -181,11 +190,7 @@ int anvil_pf_sim_init(anvil_pf_sim *sim, int64_t sim_size, const anvil_panel *pa
     int64_t need = anvil_pf_sim_size(panel->n_symbols);
     if (need < 0 || sim_size < need)
         return ANVIL_E_SIZE;
-    if (cfg->daily_loss_limit > 0.0 && panel->ts == NULL)
-        return ANVIL_E_NULL;
-    if (out && ((out->trades && out->trades_cap < 0) || (out->events && out->events_cap < 0)))
-        return ANVIL_E_SIZE;
-    rc = check_costs(fee_rate, slippage_bps, panel->n_symbols);
+    rc = check_run(panel, cfg, fee_rate, slippage_bps, out);
     if (rc != ANVIL_OK)
         return rc;
     char *base = (char *)sim;
