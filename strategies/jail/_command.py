@@ -70,10 +70,13 @@ def command(seccomp_fd: int | None, scratch_bytes: int) -> list[str]:
             argv += ["--symlink", os.readlink(target), target]
         elif os.path.isdir(target):
             argv += ["--ro-bind", target, target]
+    # The scratch tmpfs first, then the read-only folders: bwrap mounts in order, so an
+    # install that lives under /tmp (a CI clone, a throwaway venv) is bound over the
+    # tmpfs and stays visible instead of being hidden by it.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(int(scratch_bytes)), "--tmpfs", SCRATCH]
     for p in read_only_paths():
         argv += ["--ro-bind", p, p]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(int(scratch_bytes)), "--tmpfs", SCRATCH,
-             "--chdir", SCRATCH, "--remount-ro", "/"]  # fmt: skip
+    argv += ["--chdir", SCRATCH, "--remount-ro", "/"]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     boot = f"import sys; sys.path[:0] = [{str(anvil_root())!r}]; from {WORKER} import main; main()"

@@ -260,3 +260,16 @@ def test_unchecked_pointer_forging_stays_in_the_jail(sp500_bars, secret_env: str
     said = run_unchecked("object_buffer", sp500_bars)
     assert secret_env not in said
     assert markers_on_host() == []
+
+
+def test_an_install_under_the_scratch_path_stays_visible_in_the_jail():
+    """A checkout or venv under /tmp (a CI clone) is bound over the jail's scratch tmpfs,
+    not hidden by it: bwrap mounts in order, so the tmpfs comes first."""
+    require_jail()
+    from strategies.jail import _command
+
+    argv = _command.command(None, 1 << 20)
+    tmpfs = argv.index("--tmpfs")
+    binds = [i for i, a in enumerate(argv) if a == "--ro-bind" and argv[i + 1] in _command.read_only_paths()]
+    assert binds and min(binds) > tmpfs
+    assert jail.describe(TREND)["name"]  # and a jail starts from wherever this checkout is
