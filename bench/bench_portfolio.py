@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 import engine
+from bench._machine import verdict
 from engine import synthetic
 
 TARGET_SINGLE_RATIO = 30.0
@@ -114,7 +115,7 @@ def main(quick: bool = False) -> None:
 
         theirs = best_of(run_vbt, 3)
         print(f"  vectorbt from_orders       {theirs * 1e3:9.2f} ms")
-        print(f"  ratio                      {theirs / ours:9.1f} x   (target >= {TARGET_SINGLE_RATIO:g} x)")
+        print(f"  ratio                      {theirs / ours:9.1f} x   (target >= {TARGET_SINGLE_RATIO:g} x: {verdict(theirs / ours >= TARGET_SINGLE_RATIO)})")
 
     # -- a batch ---------------------------------------------------------------------------
     bases = [momentum(panel, lb, k) for lb, k in [(21, 10), (63, 25), (126, 50), (252, 50)]] if not quick \
@@ -125,11 +126,11 @@ def main(quick: bool = False) -> None:
     one, cpu1, peak1 = measure_batch(panel, make, n_runs, 1, 1 if not quick else 2)
     two, cpu2, peak2 = measure_batch(panel, make, n_runs, 2, 1 if not quick else 2)
     print(f"  1 thread   {one:8.2f} s  {steps / one / 1e6:8.0f} M steps/s per core (wall), "
-          f"{steps / cpu1 / 1e6:6.0f} M per CPU-second   (target >= {TARGET_PER_CORE / 1e6:.0f} M)"
+          f"{steps / cpu1 / 1e6:6.0f} M per CPU-second   (target >= {TARGET_PER_CORE / 1e6:.0f} M: {verdict(steps / one >= TARGET_PER_CORE)})"
           f"   peak {peak1:7.1f} MB")  # fmt: skip
     print(f"  2 threads  {two:8.2f} s  {steps / two / 2e6:8.0f} M steps/s per core (wall), "
           f"{steps / cpu2 / 1e6:6.0f} M per CPU-second   peak {peak2:7.1f} MB")  # fmt: skip
-    print(f"  speed-up 1 -> 2 cores: {one / two:.2f} x   (target >= {TARGET_SCALING:g} x)")
+    print(f"  speed-up 1 -> 2 cores: {one / two:.2f} x   (target >= {TARGET_SCALING:g} x: {verdict(one / two >= TARGET_SCALING)})")
     print(f"  (all weight matrices at once would be {steps * 8 / 1e9:.1f} GB)")
 
     if quick:
