@@ -9,7 +9,7 @@ CC     ?= cc
 
 CORE_SRC := $(wildcard csrc/*.c csrc/*.h) engine/_build.py
 
-.PHONY: help demo test test-py sanitize bench core install install-test clean browser ensure-bwrap
+.PHONY: help demo test test-py quick sanitize bench core install install-test clean browser ensure-bwrap
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -59,6 +59,9 @@ browser:  ## install Chromium for the browser tests when it is missing (needs ro
 
 test-py: $(VENV)/.installed-test $(VENV)/.core ensure-bwrap
 	$(PY) -m pytest
+
+quick: $(VENV)/.installed-test $(VENV)/.core  ## the edit-test loop: engine and strategy tests, stop at the first failure
+	$(PY) -m pytest -x -q tests/engine tests/strategies
 
 # Uploaded strategies run in bubblewrap jails (strategies/jail). Installed here when
 # missing and we are root; otherwise the jail's tests skip with the reason (and fail
