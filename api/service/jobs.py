@@ -76,12 +76,7 @@ class JobService:
         record = self.store.get(job_id)
         if record is None:
             raise JobNotFound(f"no job has the id {job_id!r}; GET /api/v1/jobs lists them")
-        live = self.runner.live(job_id)
-        if live is None:
-            return record
-        snap = live.snapshot
-        return dataclasses.replace(record, done=snap.done, total=snap.total, failed=snap.failed,
-                                   best=snap.best if snap.best is not None else record.best)  # fmt: skip
+        return self._overlay(record)
 
     def list(self, status: str | None = None, offset: int = 0, limit: int = 100) -> tuple[list[JobRecord], int]:
         """A page of jobs, newest first, and how many there are."""
@@ -91,11 +86,18 @@ class JobService:
         return [self._overlay(r) for r in records], count
 
     def _overlay(self, record: JobRecord) -> JobRecord:
+        """A queued or running job's record with its live progress.
+
+        A record already final is returned as stored: the runner writes the final
+        record before it drops the live state, and between the two the live snapshot
+        is older than the record.
+        """
         live = self.runner.live(record.id) if record.status in ACTIVE else None
         if live is None:
             return record
         snap = live.snapshot
-        return dataclasses.replace(record, done=snap.done, total=snap.total, failed=snap.failed, best=snap.best)
+        return dataclasses.replace(record, done=snap.done, total=snap.total, failed=snap.failed,
+                                   best=snap.best if snap.best is not None else record.best)  # fmt: skip
 
     def results(self, job_id: str, offset: int = 0, limit: int = 100) -> tuple[list[str], list[dict[str, Any]], int]:
         """A page of the job's rows: its results when done, else the rows stored so far.

@@ -14,6 +14,8 @@ import cluster
 import engine
 from api.jobrecord import is_job_id, jsonable
 from api.jobstore import JobStore
+from api.service.jobs import JobService
+from api.service.runner import Runner
 from api.service.data import safe_name
 from api.settings import Settings, TokenFileError, load_token
 from cluster.sinks import JobMismatchError, MemorySink
@@ -136,6 +138,22 @@ def test_completing_a_job_moves_its_rows_to_its_results(store):
     assert rows == [{"window": 1, "when": "2020-02-01T00:00:00+00:00", "oos_sharpe": None}]
     schema, batches = store.batches(job_id)
     assert schema.names == columns and sum(b.num_rows for b in batches) == 2
+
+
+def test_a_job_stored_done_reads_done_while_its_runner_still_holds_its_live_state(store):
+    # The runner stores the final record, then drops the live state: between the two a
+    # reader must see the record, not the older live progress (once read "0 of 1").
+    runner = Runner(store, Settings(), lookup=lambda name: None, load_spec=lambda spec: spec)
+    jobs = JobService(store, runner, strategies=None, data=None, settings=Settings())
+    job_id = new_job(store, items=1)
+    runner.enqueue(job_id, total=1)  # live progress: 0 of 1
+    assert jobs.get(job_id).done == 0
+    store.complete(job_id, pd.DataFrame({"pnl": [1.0]}), {"trades": 1}, done=1, failed=0)
+    assert runner.live(job_id) is not None
+    record = jobs.get(job_id)
+    assert (record.status, record.done, record.total) == ("done", 1, 1)
+    listed, _ = jobs.list()
+    assert (listed[0].status, listed[0].done) == ("done", 1)
 
 
 def test_records_list_newest_first_and_recover_marks_unfinished_jobs_interrupted(store):
