@@ -58,7 +58,7 @@ browser:  ## install Chromium for the browser tests when it is missing (needs ro
 	else echo "make: no Chromium and not root: the browser tests will be SKIPPED (apt-get install chromium)"; fi
 
 test-py: $(VENV)/.installed-test $(VENV)/.core ensure-bwrap
-	$(PY) -m pytest
+	PYTHONFAULTHANDLER=1 $(PY) -m pytest
 
 quick: $(VENV)/.installed-test $(VENV)/.core  ## the edit-test loop: engine and strategy tests, stop at the first failure
 	$(PY) -m pytest -x -q tests/engine tests/strategies
