@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -50,3 +52,18 @@ def sp500_bars(sp500_df: pd.DataFrame):
     import engine
 
     return engine.Bars.from_pandas(sp500_df)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Say what is still running in this process as the suite ends, and stop a Ray a
+    test left connected, so that interpreter exit tears down nothing of ours: if the
+    process crashes after its summary, this line says where to look."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        print("\nconftest: a test left Ray connected; shutting it down", file=sys.stderr)
+        from cluster import runtime
+
+        runtime.shutdown()
+    others = sorted(t.name for t in threading.enumerate() if t is not threading.main_thread())
+    if others:
+        print(f"\nconftest: threads alive at the end: {', '.join(others)}", file=sys.stderr)

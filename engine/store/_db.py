@@ -19,6 +19,7 @@ attaching a file to it costs a few milliseconds, a new DuckDB instance a hundred
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
@@ -264,7 +265,7 @@ def _start_reaper() -> None:
 
 def _reap() -> None:
     with _changed:
-        while True:
+        while not _exiting:
             now = time.monotonic()
             due: float | None = None
             for db in list(_registry.values()):
@@ -276,6 +277,36 @@ def _reap() -> None:
                     else:
                         due = until if due is None else min(due, until)
             _changed.wait(None if due is None else due - now)
+
+
+_exiting = False
+
+
+@atexit.register
+def _close_all() -> None:
+    """At interpreter exit, detach every store file and close this process's DuckDB.
+
+    Runs while the interpreter still works and before daemon threads are stopped:
+    a DuckDB cursor left open in another thread (a job or request thread's, say) is
+    otherwise torn down during finalization, where DuckDB can crash the process. The
+    reaper stops first, so no thread is inside DuckDB while this runs.
+    """
+    global _exiting
+    with _changed:
+        _exiting = True
+        for (pid, _), db in list(_registry.items()):
+            if pid == os.getpid() and db._write_lock.acquire(timeout=5.0):  # a write under way ends first
+                try:
+                    _detach(db)
+                finally:
+                    db._write_lock.release()
+        root = _roots.pop(os.getpid(), None)
+        if root is not None:
+            try:
+                root.close()
+            except duckdb.Error:
+                pass
+        _changed.notify_all()
 
 
 def _detach(db: Database) -> None:

@@ -159,3 +159,23 @@ def test_threads_of_one_process_share_one_attachment(tmp_path):
     t.join(30)
     assert got and not got[0].read_only  # type: ignore[attr-defined]
     release(got[0])  # type: ignore[arg-type]
+
+
+def test_at_exit_every_store_file_is_detached_and_its_cursors_closed(tmp_path):
+    # A cursor left open in another thread is otherwise torn down while the interpreter
+    # finalizes, where DuckDB can crash the process (duckdb/duckdb#13904).
+    script = textwrap.dedent(f"""
+        import atexit, threading
+        seen = {{}}
+        atexit.register(lambda: print("closed at exit:", seen["db"].closed, seen["db"]._cursors == []))
+        from engine.store import open_database  # its exit hook runs before the one above
+        db = seen["db"] = open_database({str(tmp_path / "x.duckdb")!r})
+        with db.write() as cur:
+            cur.execute("CREATE TABLE t AS SELECT 1 AS a")
+        reader = threading.Thread(target=lambda: db.cursor().execute("SELECT a FROM t").fetchall())
+        reader.start(); reader.join()
+        print("open before exit:", not db.closed, len(db._cursors))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["open before exit: True 2", "closed at exit: True True"]
