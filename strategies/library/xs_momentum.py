@@ -1,7 +1,8 @@
 """Cross-sectional momentum: hold the symbols that rose most, rebalanced on a schedule."""
 
-from strategies import Categorical, Int, UniverseStrategy, blocks
+import numpy as np
 
+from strategies import Categorical, Int, UniverseStrategy, blocks
 
 
 class CrossSectionalMomentum(UniverseStrategy):
@@ -17,22 +18,29 @@ class CrossSectionalMomentum(UniverseStrategy):
     lookback = Int(120, low=5, high=500, doc="bars the return is measured over")
     skip = Int(0, low=0, high=100, doc="most recent bars left out of the return")
     top_k = Int(2, low=1, high=500, doc="symbols held")
-    rebalance = Categorical("month_end", ("daily", "week_end", "month_end", "quarter_end"), doc="when the holdings are chosen")
+    rebalance = Categorical("month_end", ("daily", "week_end", "month_end", "quarter_end"),
+                            doc="when the holdings are chosen")
     constraints = ("skip < lookback",)
 
     def weights(self, panel, lookback, skip, top_k, rebalance):
-        score = blocks.momentum(panel.close, lookback, skip)
-        picks = blocks.top_k(score, top_k)
-        return blocks.on_rebalance(blocks.equal_weight(picks), blocks.schedule(panel.ts, rebalance))
+        rows = np.flatnonzero(blocks.schedule(panel.ts, rebalance))
+        score = blocks.momentum(panel.close, lookback, skip)[rows]
+        return self.place(panel, rows, score, top_k)
 
     def weights_many(self, panel, param_sets):
-        """The same matrices, sharing each (lookback, skip) score and each schedule."""
-        scores, when = {}, {}
+        """The same matrices, sharing each schedule and each (lookback, skip, rebalance) score."""
+        when, scores = {}, {}
         for p in param_sets:
-            key = (p["lookback"], p["skip"])
-            if key not in scores:
-                scores[key] = blocks.momentum(panel.close, p["lookback"], p["skip"])
             if p["rebalance"] not in when:
-                when[p["rebalance"]] = blocks.schedule(panel.ts, p["rebalance"])
-            picks = blocks.top_k(scores[key], p["top_k"])
-            yield blocks.on_rebalance(blocks.equal_weight(picks), when[p["rebalance"]])
+                when[p["rebalance"]] = np.flatnonzero(blocks.schedule(panel.ts, p["rebalance"]))
+            rows = when[p["rebalance"]]
+            key = (p["lookback"], p["skip"], p["rebalance"])
+            if key not in scores:
+                scores[key] = blocks.momentum(panel.close, p["lookback"], p["skip"])[rows]
+            yield self.place(panel, rows, scores[key], p["top_k"])
+
+    def place(self, panel, rows, score, top_k):
+        """Equal weight on the top_k of each scored row, written on its rebalance bar; NaN elsewhere."""
+        out = np.full(panel.shape, np.nan)
+        out[rows] = blocks.equal_weight(blocks.top_k(score, top_k))
+        return out
