@@ -52,7 +52,7 @@ def signal(strategy: type[Strategy] | Strategy, bars: engine.Bars,
 
 def run(
     strategy: type[Strategy] | Strategy,
-    bars: engine.Bars | engine.Panel,
+    data: engine.Bars | engine.Panel,
     config: engine.Config | None = None,
     params: dict[str, Any] | None = None,
     *,
@@ -61,7 +61,7 @@ def run(
     start: int = 0,
     keep_weights: bool = False,
 ) -> Any:
-    """Backtest ``strategy`` with ``params`` over ``bars``, whichever way it decides.
+    """Backtest ``strategy`` with ``params`` over ``data``, whichever way it decides.
 
     With ``engine.Bars`` it returns an ``engine.Result``. With an ``engine.Panel`` it
     returns an ``engine.PortfolioResult``: a ``UniverseStrategy`` trades its target
@@ -70,6 +70,7 @@ def run(
     in a position; the rule in full: ``strategies._panel_run``).
 
     Args:
+        data: one series (``engine.Bars``) or many symbols (``engine.Panel``).
         start: trade from this bar on; the bars before it are history only. The
             strategy sees them — a vectorized one computes its signal (or weights)
             over all ``bars``, a bar-by-bar one gets them in ``prepare`` and
@@ -82,9 +83,10 @@ def run(
         ParameterError: a bad parameter, or one asking for shorts the config does not allow.
     """
     strat = _instance(strategy, params)
-    if isinstance(bars, engine.Panel):
-        return _panel_run.run_panel(strat, bars, config, equity=equity, start=start, keep_weights=keep_weights)
+    if isinstance(data, engine.Panel):
+        return _panel_run.run_panel(strat, data, config, equity=equity, start=start, keep_weights=keep_weights)
     _single_series(strat)
+    bars = data
     _decides(strat)
     strat.check_shorts(strat.params, (config or engine.Config()).allow_short)
     if start == 0 and strat.is_vectorized():
@@ -218,6 +220,9 @@ def signal_matrix(strategy: type[Strategy] | Strategy, bars: engine.Bars,
         base, strategy = strategy.params, type(strategy)
     if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
         raise TypeError(f"expected a Strategy class or instance, not {type(strategy).__name__}")
+    if strategy.is_universe():
+        raise TypeError(f"{strategy.__name__} is a universe strategy: its weights need an engine.Panel "
+                        "(strategies.target_weights), it has no signal array")  # fmt: skip
     if not strategy.is_vectorized():
         raise TypeError(f"{strategy.__name__} decides bar by bar; it has no signal array")
     checked = [strategy.check({**base, **p}) for p in param_sets]
@@ -263,7 +268,7 @@ def _name_bad_row(strategy: type[Strategy], sets: Sequence[dict[str, Any]], matr
 
 def run_many(
     strategy: type[Strategy],
-    bars: engine.Bars | engine.Panel,
+    data: engine.Bars | engine.Panel,
     param_sets: Iterable[dict[str, Any]],
     config: engine.Config | None = None,
     threads: int = 0,
@@ -279,6 +284,7 @@ def run_many(
     matrices are made a chunk at a time (``weights_many`` when the strategy has
     it) and fed lazily to ``engine.run_portfolio_batch``, never all at once.
     """
+    bars = data
     if isinstance(strategy, type) and issubclass(strategy, Strategy) and not isinstance(bars, engine.Panel):
         if strategy.is_universe():
             _single_series(strategy())

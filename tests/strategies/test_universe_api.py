@@ -262,3 +262,8 @@ def test_run_windows_on_a_panel_stitches_one_account(panel):
     same_run(vec, engine.backtest_portfolio(panel[300:], rows, cfg))
     held = vec.trades
     assert not ((held["entry_bar"] + 300 > 2000) & (held["entry_bar"] + 300 <= 2400)).any()  # flat window
+
+
+def test_a_universe_strategy_has_no_signal_matrix(sp500_bars):
+    with pytest.raises(TypeError, match="universe strategy"):
+        strategies.signal_matrix(Momentum, sp500_bars, [{}])
