@@ -205,3 +205,97 @@ def test_weights_from_a_jail_are_checked_like_any_weights(panel, job: str) -> No
     jail.pool(job, LIAR, FAST).checks = False  # plain Python: its code rewrites the jail's answers
     with pytest.raises(InvalidSignalError, match="finite"):
         strategies.run(cls, panel)
+
+
+# -- the walls, for universe code: hostile sources run as plain Python in a jail --------------
+
+SECRET = "s3cret-token-of-the-service-universe-91c2"
+
+ESCAPE = '''
+import os
+
+import strategies
+from strategies import UniverseStrategy
+
+
+class Escape(UniverseStrategy):
+    """Tries to leave files outside its jail and to read the service's environment."""
+
+    def weights(self, panel):
+        places = ["/", os.path.dirname(os.path.dirname(strategies.__file__)), os.path.expanduser("~"),
+                  "/var/tmp", "/work", "/root"]
+        written = []
+        for place in places:
+            path = os.path.join(place, "anvil-hostile-universe")
+            try:
+                with open(path, "w") as f:
+                    f.write("pwned")
+                written.append(path)
+            except OSError:
+                pass
+        try:
+            pid1 = open("/proc/1/environ").read()
+        except OSError as exc:
+            pid1 = str(exc)
+        raise RuntimeError("FOUND: wrote " + repr(written) + " token=" + repr(os.environ.get("ANVIL_API_TOKEN"))
+                           + " pid1=" + repr(pid1))
+'''
+
+FOREVER = '''
+from strategies import UniverseStrategy
+
+
+class Forever(UniverseStrategy):
+    """Never returns from on_bar."""
+
+    def on_bar(self, bar, ctx):
+        n = 0
+        while True:
+            n += 1
+'''
+
+
+def test_unchecked_universe_code_cannot_write_or_read_the_service(panel, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_jail()
+    from strategies.jail._standin import panel_message
+    from tests.strategies.jail_fixtures import markers_on_host
+
+    monkeypatch.setenv("ANVIL_API_TOKEN", SECRET)
+    proc = jail.JailProcess(ESCAPE, FAST, checks=False)
+    try:
+        key, head, arrays = panel_message(panel)
+        proc.call({"op": "bars", "key": key, **head}, arrays)
+        with pytest.raises(jail.StrategyFailed) as info:
+            proc.call({"op": "weights", "panel": key, "sets": [{}]})
+    finally:
+        proc.kill()
+    said = str(info.value)
+    assert "FOUND: wrote []" in said and "token=None" in said, said
+    assert SECRET not in said
+    assert markers_on_host() == []
+
+
+def test_a_universe_on_bar_past_its_time_limit_is_killed(panel, job: str) -> None:
+    limits = jail.Limits(call_seconds=1.0, load_seconds=60, pool_size=1)
+    cls = jail.jailed(FOREVER, jail.describe(FOREVER, limits), job=job, limits=limits)
+    assert cls.is_universe() and not cls.is_vectorized()
+    with pytest.raises(jail.JailDied, match="longer than its limit"):
+        strategies.run(cls, panel)
+
+
+def test_a_jail_answering_the_wrong_shape_is_refused(panel, job: str) -> None:
+    wrong = LIAR.replace("strategies._panel_run.weight_stream = lie", """
+import strategies.jail._worker
+
+
+def lie_op(self, req, arrays):
+    return {}, [np.zeros((1, 3, 2))]
+
+
+strategies.jail._worker._Server.weights_op = lie_op
+""")
+    description = {"name": "Liar", "kind": "vectorized", "universe": True, "parameters": {}, "constraints": []}
+    cls = jail.jailed(wrong, description, job=job, limits=FAST)
+    jail.pool(job, wrong, FAST).checks = False
+    with pytest.raises(InvalidSignalError, match="shape"):
+        strategies.run(cls, panel)
