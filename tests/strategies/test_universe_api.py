@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 import strategies
@@ -267,3 +269,42 @@ def test_run_windows_on_a_panel_stitches_one_account(panel):
 def test_a_universe_strategy_has_no_signal_matrix(sp500_bars):
     with pytest.raises(TypeError, match="universe strategy"):
         strategies.signal_matrix(Momentum, sp500_bars, [{}])
+
+
+class Given(UniverseStrategy):
+    """Trades a weights matrix handed to it (the test's random decisions)."""
+
+    matrix: np.ndarray = np.zeros((0, 0))
+
+    def weights(self, panel):
+        return Given.matrix
+
+
+class GivenOnBar(UniverseStrategy):
+    """The same decisions, one row per on_bar, half by mapping and half by array."""
+
+    def on_bar(self, bar, ctx):
+        row = Given.matrix[bar.t]
+        if np.isnan(row).all():
+            return
+        if bar.t % 2:
+            ctx.target_weights({s: float(w) for s, w in zip(ctx.symbols, row) if not np.isnan(w)})
+        else:
+            ctx.target_weights(row)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000), st.sampled_from(["next_open", "close"]), st.floats(0.0, 0.3))
+def test_random_decisions_give_the_same_run_either_way(seed, fill, nan_share):
+    rng = np.random.default_rng(seed)
+    p = engine.synthetic.panel(5, 120, seed=seed, late_listings=0.4, delistings=0.4, gaps=0.05)
+    w = rng.uniform(-0.3, 0.4, p.shape)
+    w[rng.random(len(p)) < 0.7] = np.nan          # most bars: no instruction
+    w[rng.random(p.shape) < nan_share] = np.nan    # some symbols left alone on the others
+    Given.matrix = w
+    cfg = engine.Config(fee_rate=0.001, allow_short=True, fill=fill)
+    start = int(rng.integers(0, 60))
+    vec = strategies.run(Given, p, cfg, start=start)
+    bar = strategies.run(GivenOnBar, p, cfg, start=start)
+    same_run(vec, bar)
+    same_run(vec, engine.backtest_portfolio(p[start:], w[start:], cfg))
