@@ -7,7 +7,10 @@ source runs on the trusted side: ``signals`` and ``signals_many`` ask the job's
 pool of jailed processes for the signal matrix and check it like any signal; a
 bar-by-bar strategy's whole backtest runs in the jail (``run_in_jail``, which
 ``strategies.run`` uses) and comes back as stats, equity and trade records, each
-checked. The class pickles by value (Ray ships it to workers as it is) and each
+checked. A universe strategy's jail answers weight matrices only — ``weights`` /
+``weights_many`` for a vectorized one, the rows its ``on_bar`` decided for a bar-by-bar
+one — and the trusted side checks them (``as_weights``) and backtests them in the
+core. The class pickles by value (Ray ships it to workers as it is) and each
 worker process starts its own jails, so the same jail holds on every node.
 """
 
