@@ -15,12 +15,14 @@ portfolio holds its units and does not rebalance back to equal weight daily.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 import engine
+import engine._run
 from engine.errors import InvalidSignalError
 from engine.portfolio import PORTFOLIO_METRICS, as_weights
 from engine.signals import HOLD, as_signal
@@ -255,6 +257,26 @@ def weight_stream(strategy: type[Strategy], panel: engine.Panel, sets: Sequence[
                     yield per_symbol_weights(inst, panel, p, allow_short)
 
 
+def _batch(strategy: type[Strategy], panel: engine.Panel, sets: Sequence[dict[str, Any]],
+           cfg: engine.Config, threads: int) -> pd.DataFrame:  # fmt: skip
+    """``run_portfolio_batch`` over the sets' weights, made lazily. With several threads,
+    each takes a slice of the sets in turn and both makes its weights (numpy and the
+    blocks release the GIL) and runs them (one chunk of matrices per thread at a time);
+    the rows come back in the given order whatever the thread count."""
+    workers = min(engine._run.resolve_threads(threads), max(len(sets), 1))
+    if workers <= 1:
+        return engine.run_portfolio_batch(panel, weight_stream(strategy, panel, sets, cfg.allow_short), cfg, 1)
+    edges = np.linspace(0, len(sets), min(len(sets), workers * 4) + 1).astype(int)
+
+    def part(k: int) -> pd.DataFrame:
+        mine = sets[edges[k] : edges[k + 1]]
+        return engine.run_portfolio_batch(panel, weight_stream(strategy, panel, mine, cfg.allow_short), cfg, 1)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anvil-universe") as pool:
+        parts = list(pool.map(part, range(len(edges) - 1)))
+    return pd.concat(parts, ignore_index=True)
+
+
 def run_many_panel(strategy: type[Strategy], panel: engine.Panel, sets: Sequence[dict[str, Any]],
                    config: engine.Config | None, threads: int) -> pd.DataFrame:  # fmt: skip
     """Stats per parameter set over a panel: parameters first, then ``PORTFOLIO_METRICS``."""
@@ -262,7 +284,7 @@ def run_many_panel(strategy: type[Strategy], panel: engine.Panel, sets: Sequence
     probe = strategy(**(sets[0] if sets else {}))
     _decides(probe)
     if strategy.is_vectorized():
-        table = engine.run_portfolio_batch(panel, weight_stream(strategy, panel, sets, cfg.allow_short), cfg, threads)
+        table = _batch(strategy, panel, sets, cfg, threads)
     else:
         rows = [run_panel(strategy(**p), panel, cfg, equity=False).stats for p in sets]
         table = pd.DataFrame(rows, columns=list(PORTFOLIO_METRICS))

@@ -159,9 +159,9 @@ def test_run_many_uses_weights_many_a_chunk_at_a_time(panel):
 def test_weights_many_giving_too_few_matrices_is_named(panel):
     class Short(Momentum):
         def weights_many(self, panel, param_sets):
-            return [Momentum().weights(panel, **param_sets[0])]
+            return [Momentum().weights(panel, **p) for p in param_sets[1:]]  # one short
 
-    with pytest.raises(engine.InvalidSignalError, match="weights_many gave 1 matrices for 2"):
+    with pytest.raises(engine.InvalidSignalError, match=r"weights_many gave \d+ matrices for \d+ parameter sets"):
         strategies.run_many(Short, panel, [{"lookback": 10}, {"lookback": 20}])
 
 
@@ -308,3 +308,10 @@ def test_random_decisions_give_the_same_run_either_way(seed, fill, nan_share):
     bar = strategies.run(GivenOnBar, p, cfg, start=start)
     same_run(vec, bar)
     same_run(vec, engine.backtest_portfolio(p[start:], w[start:], cfg))
+
+
+def test_run_many_on_a_panel_does_not_depend_on_threads(panel):
+    sets = [{"lookback": lb, "top_k": k} for lb in (10, 20, 40, 80, 160) for k in (1, 2, 3)]
+    one = strategies.run_many(MomentumMany, panel, sets, threads=1)
+    for threads in (2, 3):
+        pd.testing.assert_frame_equal(strategies.run_many(MomentumMany, panel, sets, threads=threads), one)
