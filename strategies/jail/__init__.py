@@ -5,6 +5,7 @@
     description = jail.describe(source)               # loads it in a jail: name, parameters, kind ...
     Uploaded = jail.jailed(source, description, job="job-1")
     strategies.run(Uploaded, bars, config, params)    # signals / on_bar run in jailed processes
+    strategies.run(UploadedUniverse, panel, config)   # weights / on_bar rows come back as matrices
     jail.release("job-1")                             # kill the job's jailed processes (cancel, end)
 
 Every jailed process is started by bubblewrap (``_command``) with an empty
@@ -33,7 +34,15 @@ from strategies.jail._command import bwrap
 from strategies.jail._limits import Limits
 from strategies.jail._pool import BROKEN, JailBroken, JailClosed, JailPool, broken_reason, pool, release, watch
 from strategies.jail._process import JailDied, JailError, JailProcess, StrategyFailed
-from strategies.jail._standin import JailedBars, JailedSignals, JailedStrategy, jailed
+from strategies.jail._standin import (
+    JailedBars,
+    JailedSignals,
+    JailedStrategy,
+    JailedUniverse,
+    JailedUniverseBars,
+    JailedWeights,
+    jailed,
+)
 
 __all__ = [
     "BROKEN",
@@ -46,6 +55,9 @@ __all__ = [
     "JailedBars",
     "JailedSignals",
     "JailedStrategy",
+    "JailedUniverse",
+    "JailedUniverseBars",
+    "JailedWeights",
     "Limits",
     "StrategyFailed",
     "available",
