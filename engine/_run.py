@@ -159,18 +159,23 @@ def _batch_signals(signals: Any, n_bars: int) -> np.ndarray:
     return as_signal(signals, n_bars, ndim=2)
 
 
+_CHUNK_STEPS = 1_000_000
+"""Bar-steps a batch chunk holds at least (when there are enough)."""
+
+
 def _run_batch(bars: Bars, sig: np.ndarray, cfgs: np.ndarray, out: np.ndarray, workers: int) -> None:
     n_runs = sig.shape[0]
     if workers <= 1 or n_runs < 2:
         _bindings.batch(bars.prices, sig, cfgs, out, bars.ts, checked=sealed(bars))
         return
 
-    # Many chunks per thread, handed out in order as threads free up, so that runs
-    # of uneven cost (a sweep's fast windows trade far more than its slow ones)
-    # still balance: the last chunk, not the slowest quarter, sets the tail. A
-    # chunk's door costs a few microseconds against milliseconds of C work. Every
-    # run is computed alone by one thread, so results do not depend on the split.
-    n_chunks = min(n_runs, workers * 16)
+    # Up to 16 chunks per thread, handed out in order as threads free up, so that
+    # runs of uneven cost (a sweep's fast windows trade far more than its slow ones)
+    # still balance: the last chunk, not the slowest quarter, sets the tail. Each
+    # chunk keeps at least ~1M bar-steps (about a millisecond of C work) so its door
+    # (a few microseconds, under the GIL) stays small. Every run is computed alone
+    # by one thread, so results do not depend on the split.
+    n_chunks = int(min(n_runs, workers * 16, max(workers, sig.size // _CHUNK_STEPS)))
     edges = np.linspace(0, n_runs, n_chunks + 1).astype(np.int64)
     checked = sealed(bars)
 
