@@ -12,11 +12,19 @@ same SMA-cross signals (computed once with numpy, outside the timing), one run m
 Both fill at the close with a 0.1 % fee, all in, long only. Figures are the best (and
 median) of several repeats after a warm-up, so vectorbt's numba compilation is not in
 them. The targets of issue 2 are printed beside the figures.
+
+Then the trade-heavy workload of issue 14: SMA 10/30 long/short flips (about two
+orders per change) on the same bars — one backtest next to vectorbt, the core's cost
+split into ns per bar and ns per order (the same bars with a signal that orders once
+give the per-bar cost; the rest over the order count is the per-order cost), the
+Python door's overhead around the C call, and a batch of long/short signal sets
+with each thread's own rate at 1 and 2 threads.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -30,12 +38,14 @@ import pandas as pd
 import engine
 from bench._machine import verdict
 from engine import _bindings, synthetic
-from engine._run import resolve_threads
+from engine._run import resolve_threads, sealed
 from engine.records import STATS_DTYPE
 
 TARGET_SINGLE_RATIO = 50.0  # anvil's single backtest at least 50x faster than from_signals
 TARGET_PER_CORE = 500e6  # bar-steps per second per core in a batch
 TARGET_SCALING = 1.8  # speed-up from 1 core to 2
+TARGET_NS_PER_ORDER = 25.0  # issue 14: an order costs what its arithmetic costs
+TARGET_DOOR_US = 20.0  # issue 14: Python around the C call of one backtest
 
 FEE = 0.001
 CAPITAL = 10_000.0
@@ -112,13 +122,35 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> Timing:
     return Timing(min(times), statistics.median(times))
 
 
+def interleaved(fns: list[Callable[[], object]], repeats: int) -> list[Timing]:
+    """``timed`` for several functions called in turn (a, b, a, b, ...), so that a
+    difference between them is not a change in the machine's load between two runs."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for k, fn in enumerate(fns):
+                start = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - start)
+    finally:
+        gc.enable()
+    return [Timing(min(t), statistics.median(t)) for t in times]
+
+
 def core_batch(bars: engine.Bars, signals: np.ndarray, record: np.ndarray, workers: int) -> None:
-    """The C batch alone on validated input, split into ``workers`` parts on as many threads."""
+    """The C batch alone on validated input, split as run_batch splits it (up to 16
+    chunks a thread: the sweep's first runs, with fast windows, trade far more than its
+    last, so halves would leave one thread idle at the end) on ``workers`` threads."""
     out = np.zeros(len(signals), STATS_DTYPE)
     if workers == 1:
         _bindings.batch(bars.prices, signals, record, out)
         return
-    edges = np.linspace(0, len(signals), workers + 1).astype(int)
+    chunks = int(min(len(signals), workers * 16, max(workers, signals.size // 1_000_000)))
+    edges = np.linspace(0, len(signals), chunks + 1).astype(int)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         parts = [
             pool.submit(_bindings.batch, bars.prices, signals[lo:hi], record, out[lo:hi])
@@ -307,6 +339,136 @@ def bench_batch(
     print("\n".join(f"note: {n}" for n in notes))
 
 
+# -- the trade-heavy workload (issue 14) ---------------------------------------------------
+
+
+def long_short(close: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """int8 ``[n_runs, n_bars]``: 1 while the fast SMA is above the slow one, else -1."""
+    return (2 * sma_cross_signals(close, pairs) - 1).astype(np.int8)
+
+
+def order_count(signal: np.ndarray) -> int:
+    """Orders an int8 long/short/flat signal makes: a flip is two (close, open)."""
+    s = signal[:-1].astype(np.int64)  # the last bar's signal never fills
+    prev = np.concatenate(([0], s[:-1]))
+    change = s != prev
+    return int(np.sum(change * (np.abs(s - prev) == 2) * 2 + change * (np.abs(s - prev) == 1)))
+
+
+def bench_trade_heavy(vbt: Any, bars: engine.Bars, cfg: engine.Config, quick: bool) -> None:
+    """SMA 10/30 long/short flips: latency, ns per bar and per order, the door, vectorbt."""
+    repeats, repeats_vbt = (20, 5) if quick else (50, 10)
+    n_bars = len(bars)
+    cfg = cfg.replace(allow_short=True)
+    signal = long_short(bars.close, [(10, 30)])[0]
+    orders = order_count(signal)
+    quiet = np.ones(n_bars, np.int8)  # one order: what the bars alone cost
+    record = cfg.to_record(bars.periods_per_year())
+    out = np.zeros(1, STATS_DTYPE)
+
+    def core(sig: np.ndarray) -> Callable[[], None]:
+        return lambda: _bindings.batch(bars.prices, sig[None, :], record, out, bars.ts, checked=sealed(bars))
+
+    t_heavy, t_quiet = interleaved([core(signal), core(quiet)], 4 * repeats)
+    per_bar = t_quiet.best / n_bars
+    per_order = max(t_heavy.best - t_quiet.best, 0.0) / max(orders, 1)
+
+    close = pd.Series(bars.close, index=bars.index.tz_localize(None))
+    entries = np.ascontiguousarray(signal == 1)
+    shorts = np.ascontiguousarray(signal == -1)
+    entries[-1] = shorts[-1] = False
+
+    def vbt_run():
+        return vbt.Portfolio.from_signals(close, entries, shorts, direction="both", fees=FEE,
+                                          init_cash=CAPITAL, size=np.inf, freq="1min")  # fmt: skip
+
+    res = engine.backtest(bars, signal, cfg)
+    agree = np.isclose(res.stats["final_equity"], vbt_run().final_value(), rtol=1e-6)
+    full = timed(lambda: engine.backtest(bars, signal, cfg), repeats)
+    stats_only, bindings_only, t_core = interleaved([
+        lambda: engine.backtest(bars, signal, cfg, equity=False, trades=False),
+        lambda: _bindings.backtest(bars.prices, signal, record, False, False, bars.ts, checked=sealed(bars)),
+        core(signal),
+    ], 6 * repeats)  # fmt: skip  (a difference of microseconds needs many turns)
+    theirs = timed(vbt_run, repeats_vbt, warmup=2)
+    door_us = (stats_only.best - t_core.best) * 1e6
+    print(f"\ntrade-heavy: SMA 10/30 long/short flips over {n_bars:,} bars, {orders:,} orders "
+          f"({res.stats['total_trades']:,.0f} trades; final equity agrees with vectorbt: "
+          f"{'yes' if agree else 'NO'})")  # fmt: skip
+    rows = [
+        ["anvil backtest, equity + trades", ms(full.best), ms(full.median), f"{theirs.best / full.best:,.1f}x",
+         f">= {TARGET_SINGLE_RATIO:g}x  {mark(theirs.best / full.best >= TARGET_SINGLE_RATIO)}"],
+        ["anvil backtest, stats only", ms(stats_only.best), ms(stats_only.median),
+         f"{theirs.best / stats_only.best:,.1f}x", ""],
+        ["  the core alone (batch of 1)", ms(t_heavy.best), ms(t_heavy.median), "", ""],
+        ["  the core, same bars, 1 order", ms(t_quiet.best), ms(t_quiet.median), "", ""],
+        ["vectorbt from_signals, direction=both", ms(theirs.best), ms(theirs.median), "", ""],
+    ]  # fmt: skip
+    print(table(["", "best", "median", "vectorbt/anvil", "target"], rows))
+    print(f"core: {per_bar * 1e9:,.2f} ns per bar, {per_order * 1e9:,.1f} ns per order  "
+          f"target <= {TARGET_NS_PER_ORDER:g} ns per order {mark(per_order * 1e9 <= TARGET_NS_PER_ORDER)}")
+    print(f"the door (engine.backtest, stats only, less the core alone): {door_us:,.1f} us; "
+          f"_bindings.backtest alone adds {(bindings_only.best - t_core.best) * 1e6:,.1f} us  "
+          f"target <= {TARGET_DOOR_US:g} us {mark(door_us <= TARGET_DOOR_US)}")
+
+
+def per_thread(bars: engine.Bars, signals: np.ndarray, record: np.ndarray, workers: int,
+               repeats: int) -> tuple[float, list[float]]:  # fmt: skip
+    """Wall time of the core alone on ``workers`` threads, and each thread's own rate
+    (its bar-steps over its own busy time), best of ``repeats``."""
+    n_runs, n_bars = signals.shape
+    edges = np.linspace(0, n_runs, workers + 1).astype(int)
+    best_wall, best_rates = math.inf, [0.0] * workers
+
+    def part(k: int) -> float:
+        lo, hi = edges[k], edges[k + 1]
+        out = np.zeros(hi - lo, STATS_DTYPE)
+        start = time.perf_counter()
+        _bindings.batch(bars.prices, signals[lo:hi], record, out, bars.ts, checked=sealed(bars))
+        return (hi - lo) * n_bars / (time.perf_counter() - start)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            rates = [f.result() for f in [pool.submit(part, k) for k in range(workers)]]
+            wall = time.perf_counter() - start
+            if wall < best_wall:
+                best_wall, best_rates = wall, rates
+    return best_wall, best_rates
+
+
+def bench_trade_heavy_batch(bars: engine.Bars, cfg: engine.Config, quick: bool) -> None:
+    """A batch of long/short flip signals: rate per core, scaling, each thread's own rate."""
+    n_runs = 100 if quick else 1_000
+    signals = long_short(bars.close, window_pairs(n_runs))
+    cfg = cfg.replace(allow_short=True)
+    record = cfg.to_record(bars.periods_per_year())
+    steps = signals.size
+    orders = sum(order_count(s) for s in signals)
+    cores = min(resolve_threads(0), n_runs)
+    repeats = 2 if quick else 3
+    print(f"\ntrade-heavy batch: {n_runs:,} SMA long/short signal sets x {len(bars):,} bars, "
+          f"{orders:,} orders ({orders / n_runs:,.0f} a run)")
+    one = timed(lambda: engine.run_batch(bars, signals, cfg, threads=1), repeats)
+    rows = [["anvil run_batch, threads=1", f"{one.best:,.3f} s", rate(steps / one.best), rate(steps / one.best), ""]]
+    if cores > 1:
+        every = timed(lambda: engine.run_batch(bars, signals, cfg, threads=0), repeats)
+        rows.append([f"anvil run_batch, threads=0 ({cores} cores)", f"{every.best:,.3f} s", rate(steps / every.best),
+                     rate(steps / every.best / cores), ""])  # fmt: skip
+    for workers in sorted({1, cores}):
+        wall, rates = per_thread(bars, signals, record, workers, repeats)
+        rows.append([f"  the core alone, {workers} thread(s)", f"{wall:,.3f} s", rate(steps / wall),
+                     rate(steps / wall / workers), " ".join(rate(r) for r in rates)])  # fmt: skip
+    print(table(["", "best", "bar-steps/s", "per core", "each thread's own rate"], rows))
+    if cores > 1:
+        speedup = one.best / every.best
+        print(f"speed-up 1 -> {cores} cores, run_batch: {speedup:.2f}x  "
+              f"target >= {TARGET_SCALING:g}x {mark(speedup >= TARGET_SCALING)}")  # fmt: skip
+    print("note: a thread's own rate is its bar-steps over its own time in the core; when it "
+          "falls from 1 to 2 threads the threads slow each other down (shared core, caches, "
+          "memory, or other load), not the split.")
+
+
 def main(quick: bool) -> None:
     """Run the benchmark and print its tables."""
     import vectorbt as vbt  # a test-only dependency; the benchmark runs with the test extras
@@ -325,3 +487,5 @@ def main(quick: bool) -> None:
     )
     bench_single(vbt, bars, signals[0], cfg, quick)
     bench_batch(vbt, bars, signals, cfg, quick)
+    bench_trade_heavy(vbt, bars, cfg, quick)
+    bench_trade_heavy_batch(bars, cfg, quick)

@@ -171,8 +171,11 @@ static inline double account_cap_target(double v, double max_leverage, int allow
 }
 
 /* Trade from the current position to `target` exposure (already capped and
- * with shorts already mapped to flat when not allowed) at raw price `price`. */
-static inline void account_to_target(account *a, int64_t t, double target, double price)
+ * with shorts already mapped to flat when not allowed) at raw price `price`.
+ * When may_grow is 0 (a cool-down) the position may shrink or close, never
+ * open or grow. */
+static inline void account_to_target_gated(account *a, int64_t t, double target, double price,
+                                           int may_grow)
 {
     int want = (target > 0.0) - (target < 0.0);
     int have = (a->units > 0.0) - (a->units < 0.0);
@@ -188,7 +191,8 @@ static inline void account_to_target(account *a, int64_t t, double target, doubl
     double px_in = account_fill_price(a, want, price);
     double u_in = account_size(a, exposure, equity, px_in);
     if (u_in > held) {
-        account_add(a, t, want, u_in - held, px_in);
+        if (may_grow)
+            account_add(a, t, want, u_in - held, px_in);
         return;
     }
     /* ... or shrink toward it at the price of shrinking. */
@@ -196,6 +200,11 @@ static inline void account_to_target(account *a, int64_t t, double target, doubl
     double u_out = account_size(a, exposure, equity, px_out);
     if (u_out < held)
         account_reduce(a, t, held - u_out, px_out, ANVIL_EXIT_SIGNAL);
+}
+
+static inline void account_to_target(account *a, int64_t t, double target, double price)
+{
+    account_to_target_gated(a, t, target, price, 1);
 }
 
 #endif /* ANVIL_ACCOUNT_H */

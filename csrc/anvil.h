@@ -60,6 +60,10 @@ typedef struct {
     const double *low;
     const double *close;
     int64_t n;
+    const int64_t *ts;        /* n bar times, ns UTC; read only by daily_loss_limit (else may be NULL) */
+    int64_t checked;          /* 1: these arrays passed anvil_check_bars (or the same rules) and
+                                 have not changed since, so the entry points skip the check;
+                                 0: they check (pointers and n are checked either way) */
 } anvil_bars;
 
 /* Costs, sizing and risk settings of one backtest. Fractions are 0.01 = 1 %;
@@ -79,6 +83,17 @@ typedef struct {
     int32_t allow_short;      /* 0: a short target means flat */
     int32_t integer_units;    /* 1: units rounded toward zero */
     int32_t close_at_end;     /* 1: close an open position at the last close */
+    /* Risk rules of one series (csrc/rules.h; 0 = off). Portfolios read their
+     * own fields of the same names in anvil_pf_config, not these. */
+    double max_weight;        /* cap on |exposure| at a fill, >= 0 */
+    double max_drawdown_halt; /* flat and no orders for halt_bars bars when equity at a
+                                 fill is this fraction below its peak, [0, 1) */
+    double daily_loss_limit;  /* flat and no orders for the rest of the UTC day when equity
+                                 at a fill is this fraction below the day's start, [0, 1);
+                                 needs anvil_bars.ts */
+    int64_t halt_bars;        /* >= 1 when max_drawdown_halt is on */
+    int64_t cooldown_bars;    /* after a stop-loss / trailing-stop exit, no increases
+                                 for this many bars, >= 0 */
 } anvil_config;
 
 /* Statistics of one backtest; the field names are the metric names. */
@@ -384,6 +399,23 @@ int anvil_pf_sim_close(anvil_pf_sim *sim, int64_t t, const double *row, int64_t 
 /* After the last bar's close: stats and extra (ANVIL_E_CAPACITY as anvil_portfolio). */
 int anvil_pf_sim_finish(anvil_pf_sim *sim, anvil_stats *stats, anvil_pf_extra *extra);
 /* ==== end of the portfolio block ==== */
+
+/* ==== Risk rules of one series (csrc/rules.h) ====
+ * anvil_backtest with the firings of the config's risk rules: events (events_cap
+ * records, optional) get one anvil_pf_event each (symbol 0), *n_events (optional)
+ * their count; ANVIL_E_CAPACITY when trades or events did not fit. */
+int anvil_backtest_events(const anvil_bars *bars, const void *signal, int32_t signal_kind,
+                          const anvil_config *cfg, anvil_stats *stats, double *equity,
+                          anvil_trade *trades, int64_t trades_cap, int64_t *n_trades,
+                          anvil_pf_event *events, int64_t events_cap, int64_t *n_events,
+                          int64_t *bad_index);
+/* The most risk events a backtest over n bars can fire. */
+int64_t anvil_max_events(int64_t n_bars);
+/* Stepping: where the simulation writes its risk events (call after
+ * anvil_sim_init, before the first bar), and how many fired so far. */
+int anvil_sim_set_events(anvil_sim *sim, anvil_pf_event *events, int64_t events_cap);
+int anvil_sim_n_events(const anvil_sim *sim, int64_t *n_events);
+/* ==== end of the one-series risk rules ==== */
 
 /* cdef-end */
 

@@ -12,6 +12,9 @@
  * not fill. close_at_end closes what is open at the last close.
  * After each bar's fills, a position whose equity at the close is zero or below
  * is liquidated there and the account trades no more (margin.h).
+ * The config's risk rules (rules.h) act at each bar's fill point: the drawdown
+ * halt and the daily loss limit before that point's order, max_weight and the
+ * cool-down on the order itself; a stop exit starts the cool-down.
  */
 #include <math.h>
 #include <stddef.h>
@@ -19,15 +22,26 @@
 
 #include "account.h"
 #include "anvil.h"
+#include "check.h"
 #include "margin.h"
 #include "metrics.h"
 #include "risk.h"
+#include "rules.h"
 
 #if defined(__GNUC__)
 #define ANVIL_INLINE static inline __attribute__((always_inline))
 #else
 #define ANVIL_INLINE static inline
 #endif
+
+int64_t anvil_max_events(int64_t n_bars)
+{
+    /* Per bar at most: a drawdown halt, a daily loss limit, a capped order and
+     * a cool-down. */
+    if (n_bars < 0)
+        return 0;
+    return n_bars > INT64_MAX / 4 ? INT64_MAX : 4 * n_bars;
+}
 
 int64_t anvil_max_trades(int64_t n_bars)
 {
@@ -57,7 +71,7 @@ ANVIL_INLINE int signal_allowed(const void *sig, int kind, int64_t t)
 /* Reads the signal at t. Returns 1 when it asks for a new target (in *target),
  * 0 when it changes nothing, -1 when the value is not allowed. */
 ANVIL_INLINE int read_signal(const void *sig, int kind, int64_t t, last_signal *last,
-                             double max_leverage, int allow_short, double *target)
+                             double max_leverage, int allow_short, double *target, double *asked)
 {
     double v;
     if (kind == ANVIL_SIGNAL_I8) {
@@ -77,6 +91,7 @@ ANVIL_INLINE int read_signal(const void *sig, int kind, int64_t t, last_signal *
         last->f64 = v;
     }
     *target = account_cap_target(v, max_leverage, allow_short);
+    *asked = v < 0.0 && !allow_short ? 0.0 : v;
     return 1;
 }
 
@@ -122,9 +137,30 @@ ANVIL_INLINE int64_t next_change(const void *sig, int kind, int64_t t, int64_t s
     return t;
 }
 
+/* Fill the order to `target` (asked: the exposure before the caps) at raw price. */
+ANVIL_INLINE void fill_order(account *a, rule_book *rb, int64_t t, double target, double asked,
+                             double price)
+{
+    if (rb->any)
+        account_to_target_gated(a, t, rules_cap(rb, t, target, asked), price,
+                                rules_may_grow(rb, t));
+    else
+        account_to_target(a, t, target, price);
+}
+
+/* The config's stop-loss, take-profit and trailing stop over bar t. */
+ANVIL_INLINE void exits(account *a, const risk_rules *risk, rule_book *rb, int64_t t, double o,
+                        double h, double l)
+{
+    int why = risk_check(a, risk, t, o, h, l);
+    if (why >= 0)
+        rules_exit(rb, t, why);
+}
+
 ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kind, const int fill,
                           const anvil_config *cfg, anvil_stats *stats, double *equity,
                           anvil_trade *trades, int64_t trades_cap, int64_t *n_trades,
+                          anvil_pf_event *events, int64_t events_cap, int64_t *n_events,
                           int64_t *bad_index)
 {
     const double *o = bars->open, *h = bars->high, *l = bars->low, *c = bars->close;
@@ -137,22 +173,24 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
     const double max_lev = cfg->max_leverage;
     const int allow_short = cfg->allow_short;
     last_signal seen = {0.0, 0};
-    double target = 0.0;
+    rule_book rb;
+    rules_init(&rb, cfg, bars->ts, events, events_cap);
+    double target = 0.0, asked = 0.0;
     int pending = 0;
     int64_t t = 0;
 
     while (t < last) {
-        if (!pending && a.units != 0.0 && !risk.on) {
+        if (!pending && a.units != 0.0 && !risk.on && !rb.gate) {
             /* Holding, nothing pending, no risk exits: until the signal changes,
              * each bar only marks the position. */
             int64_t next = next_change(sig, kind, t, last, &seen);
-            next = margin_first_call(&a, c, t, next); /* that bar takes the full path */
-            bar_acc_hold(&b, a.cash, a.units, c + t, next - t, equity ? equity + t : NULL);
-            t = next;
+            /* A bar whose close calls the position in takes the full path. */
+            int watch = margin_possible(&a);
+            t += bar_acc_hold(&b, a.cash, a.units, c + t, next - t, equity ? equity + t : NULL, watch);
             if (t == last)
                 break;
         }
-        if (!pending && a.units == 0.0) {
+        if (!pending && a.units == 0.0 && !rb.gate) {
             /* Flat with nothing to do until the signal changes: equity stays at
              * cash (the last mark) and every return is exactly 0. */
             int64_t next = next_change(sig, kind, t, last, &seen);
@@ -166,24 +204,29 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
                     break;
             }
         }
+        if (rb.gate)
+            rules_new_bar(&rb, t);
         if (fill == ANVIL_FILL_NEXT_OPEN) {
+            int ignore = rb.gate && t > 0 ? rules_gate(&rb, &a, t, o[t]) : 0;
             if (pending) {
-                account_to_target(&a, t, target, o[t]);
+                if (!ignore)
+                    fill_order(&a, &rb, t, target, asked, o[t]);
                 pending = 0;
             }
             if (risk.on && a.units != 0.0)
-                risk_check(&a, &risk, t, o[t], h[t], l[t]);
-            pending = read_signal(sig, kind, t, &seen, max_lev, allow_short, &target);
+                exits(&a, &risk, &rb, t, o[t], h[t], l[t]);
+            pending = read_signal(sig, kind, t, &seen, max_lev, allow_short, &target, &asked);
             if (pending < 0)
                 goto bad_signal;
         } else {
             if (risk.on && a.units != 0.0)
-                risk_check(&a, &risk, t, o[t], h[t], l[t]);
-            int s = read_signal(sig, kind, t, &seen, max_lev, allow_short, &target);
+                exits(&a, &risk, &rb, t, o[t], h[t], l[t]);
+            int ignore = rb.gate ? rules_gate(&rb, &a, t, c[t]) : 0;
+            int s = read_signal(sig, kind, t, &seen, max_lev, allow_short, &target, &asked);
             if (s < 0)
                 goto bad_signal;
-            if (s)
-                account_to_target(&a, t, target, c[t]);
+            if (s && !ignore)
+                fill_order(&a, &rb, t, target, asked, c[t]);
         }
         int called = margin_call(&a, c[t]);
         if (called)
@@ -192,16 +235,23 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
         bar_acc_add(&b, eq, a.units != 0.0);
         if (equity)
             equity[t] = eq;
+        if (rb.gate)
+            rules_mark(&rb, eq);
         if (called)
             goto halted;
         t++;
     }
 
     /* The last bar: its signal is checked but never acted on. */
-    if (fill == ANVIL_FILL_NEXT_OPEN && pending)
-        account_to_target(&a, last, target, o[last]);
+    if (rb.gate)
+        rules_new_bar(&rb, last);
+    if (fill == ANVIL_FILL_NEXT_OPEN) {
+        int ignore = rb.gate && last > 0 ? rules_gate(&rb, &a, last, o[last]) : 0;
+        if (pending && !ignore)
+            fill_order(&a, &rb, last, target, asked, o[last]);
+    }
     if (risk.on && a.units != 0.0)
-        risk_check(&a, &risk, last, o[last], h[last], l[last]);
+        exits(&a, &risk, &rb, last, o[last], h[last], l[last]);
     t = last;
     if (!signal_allowed(sig, kind, last))
         goto bad_signal;
@@ -218,7 +268,9 @@ finish:
     metrics_finish(&b, &closed, a.total_fees, cfg->periods_per_year, stats);
     if (n_trades)
         *n_trades = a.n_trades;
-    if (trades && a.n_trades > trades_cap)
+    if (n_events)
+        *n_events = rb.n_events;
+    if ((trades && a.n_trades > trades_cap) || (events && rb.n_events > events_cap))
         return ANVIL_E_CAPACITY;
     return ANVIL_OK;
 
@@ -247,12 +299,14 @@ bad_signal:
  * writes outputs (a batch's stats-only copy carries no output branches). */
 #define ANVIL_SIM_ARGS                                                                     \
     const anvil_bars *b, const void *sig, const anvil_config *cfg, anvil_stats *stats,     \
-        double *equity, anvil_trade *trades, int64_t cap, int64_t *n_trades, int64_t *bad
+        double *equity, anvil_trade *trades, int64_t cap, int64_t *n_trades,               \
+        anvil_pf_event *events, int64_t ev_cap, int64_t *n_events, int64_t *bad
 #define ANVIL_SIM_VARIANT(name, kind, fill, outputs)                                       \
     static int name(ANVIL_SIM_ARGS)                                                        \
     {                                                                                      \
         return simulate(b, sig, kind, fill, cfg, stats, (outputs) ? equity : NULL,         \
-                        (outputs) ? trades : NULL, cap, n_trades, bad);                    \
+                        (outputs) ? trades : NULL, cap, n_trades,                          \
+                        (outputs) ? events : NULL, ev_cap, n_events, bad);                 \
     }
 
 ANVIL_SIM_VARIANT(sim_i8_open, ANVIL_SIGNAL_I8, ANVIL_FILL_NEXT_OPEN, 1)
@@ -280,20 +334,33 @@ int anvil_backtest(const anvil_bars *bars, const void *signal, int32_t signal_ki
                    anvil_trade *trades, int64_t trades_cap, int64_t *n_trades,
                    int64_t *bad_index)
 {
+    return anvil_backtest_events(bars, signal, signal_kind, cfg, stats, equity, trades,
+                                 trades_cap, n_trades, NULL, 0, NULL, bad_index);
+}
+
+int anvil_backtest_events(const anvil_bars *bars, const void *signal, int32_t signal_kind,
+                          const anvil_config *cfg, anvil_stats *stats, double *equity,
+                          anvil_trade *trades, int64_t trades_cap, int64_t *n_trades,
+                          anvil_pf_event *events, int64_t events_cap, int64_t *n_events,
+                          int64_t *bad_index)
+{
     if (signal == NULL || stats == NULL)
         return ANVIL_E_NULL;
     if (signal_kind != ANVIL_SIGNAL_I8 && signal_kind != ANVIL_SIGNAL_F64)
         return ANVIL_E_KIND;
-    if (trades != NULL && trades_cap < 0)
+    if ((trades != NULL && trades_cap < 0) || (events != NULL && events_cap < 0))
         return ANVIL_E_SIZE;
     int rc = anvil_check_config(cfg);
     if (rc != ANVIL_OK)
         return rc;
-    rc = anvil_check_bars(bars, bad_index);
+    rc = check_bars_unless_checked(bars, bad_index);
     if (rc != ANVIL_OK)
         return rc;
-    sim_fn run = pick(signal_kind, cfg->fill, equity != NULL || trades != NULL);
-    return run(bars, signal, cfg, stats, equity, trades, trades_cap, n_trades, bad_index);
+    if (cfg->daily_loss_limit > 0.0 && bars->ts == NULL)
+        return ANVIL_E_NULL;
+    sim_fn run = pick(signal_kind, cfg->fill, equity != NULL || trades != NULL || events != NULL);
+    return run(bars, signal, cfg, stats, equity, trades, trades_cap, n_trades, events, events_cap,
+               n_events, bad_index);
 }
 
 int anvil_batch(const anvil_bars *bars, const void *signals, int32_t signal_kind,
@@ -306,7 +373,7 @@ int anvil_batch(const anvil_bars *bars, const void *signals, int32_t signal_kind
         return ANVIL_E_KIND;
     if (n_runs < 0 || (n_cfgs != 1 && n_cfgs != n_runs))
         return ANVIL_E_SIZE;
-    int rc = anvil_check_bars(bars, bad_index);
+    int rc = check_bars_unless_checked(bars, bad_index);
     if (rc != ANVIL_OK)
         return rc;
     const int64_t n = bars->n;
@@ -316,13 +383,16 @@ int anvil_batch(const anvil_bars *bars, const void *signals, int32_t signal_kind
         rc = anvil_check_config(&cfgs[k]);
         if (rc != ANVIL_OK)
             return rc;
+        if (cfgs[k].daily_loss_limit > 0.0 && bars->ts == NULL)
+            return ANVIL_E_NULL;
     }
     const size_t width = signal_kind == ANVIL_SIGNAL_I8 ? sizeof(int8_t) : sizeof(double);
     for (int64_t run = 0; run < n_runs; run++) {
         const anvil_config *cfg = &cfgs[n_cfgs == 1 ? 0 : run];
         const void *sig = (const char *)signals + (size_t)run * (size_t)n * width;
         int64_t bad = 0;
-        rc = pick(signal_kind, cfg->fill, 0)(bars, sig, cfg, &stats[run], NULL, NULL, 0, NULL, &bad);
+        rc = pick(signal_kind, cfg->fill, 0)(bars, sig, cfg, &stats[run], NULL, NULL, 0, NULL, NULL,
+                                             0, NULL, &bad);
         if (rc != ANVIL_OK) {
             if (bad_index)
                 *bad_index = run * n + bad;

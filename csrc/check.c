@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "anvil.h"
+#include "check.h"
 
 /* Whether bar i is valid. Written so that NaN fails: comparisons with NaN are false. */
 static int bar_ok(const double *o, const double *h, const double *l, const double *c, int64_t i)
@@ -71,6 +72,19 @@ int anvil_check_bars(const anvil_bars *bars, int64_t *bad_index)
     return ANVIL_OK;
 }
 
+int check_bars_unless_checked(const anvil_bars *bars, int64_t *bad_index)
+{
+    if (bars == NULL)
+        return ANVIL_E_NULL;
+    if (bars->checked != 1)
+        return anvil_check_bars(bars, bad_index);
+    if (bars->n < 1)
+        return ANVIL_E_SIZE;
+    if (!bars->open || !bars->high || !bars->low || !bars->close)
+        return ANVIL_E_NULL;
+    return ANVIL_OK;
+}
+
 int anvil_check_config(const anvil_config *cfg)
 {
     if (cfg == NULL)
@@ -85,7 +99,13 @@ int anvil_check_config(const anvil_config *cfg)
              && cfg->take_profit >= 0.0 && cfg->take_profit < INFINITY
              && cfg->trailing_stop >= 0.0 && cfg->trailing_stop < 1.0
              && cfg->max_leverage > 0.0 && cfg->max_leverage < INFINITY
-             && cfg->periods_per_year > 0.0 && cfg->periods_per_year < INFINITY;
+             && cfg->periods_per_year > 0.0 && cfg->periods_per_year < INFINITY
+             && cfg->max_weight >= 0.0 && cfg->max_weight < INFINITY
+             && cfg->max_drawdown_halt >= 0.0 && cfg->max_drawdown_halt < 1.0
+             && cfg->daily_loss_limit >= 0.0 && cfg->daily_loss_limit < 1.0
+             && cfg->halt_bars >= 0 && cfg->halt_bars <= INT64_MAX / 4
+             && (cfg->max_drawdown_halt == 0.0 || cfg->halt_bars >= 1)
+             && cfg->cooldown_bars >= 0 && cfg->cooldown_bars <= INT64_MAX / 4;
     if (!ok)
         return ANVIL_E_CONFIG;
     if (cfg->fill != ANVIL_FILL_NEXT_OPEN && cfg->fill != ANVIL_FILL_CLOSE)

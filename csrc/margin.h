@@ -22,6 +22,12 @@ static inline int margin_call(const account *a, double price)
     return a->units != 0.0 && a->cash + a->units * price <= 0.0;
 }
 
+/* Whether the open position can reach zero equity at some positive price. */
+static inline int margin_possible(const account *a)
+{
+    return a->units != 0.0 && !(a->units > 0.0 && a->cash >= 0.0);
+}
+
 /* The first bar in [t, stop) whose close calls the position in, or stop. */
 static inline int64_t margin_first_call(const account *a, const double *close, int64_t t,
                                         int64_t stop)

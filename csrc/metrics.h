@@ -153,9 +153,12 @@ static inline void bar_acc_repeat(bar_acc *b, int64_t count)
 
 /* Feed `count` bars holding `units` with `cash` and no order: the equity at
  * bar k is cash + units * close[k] (written to equity[k] unless NULL). Gives
- * the same bits as bar_acc_add bar by bar, two bars at a time. */
-static inline void bar_acc_hold(bar_acc *b, double cash, double units, const double *close,
-                                int64_t count, double *equity)
+ * the same bits as bar_acc_add bar by bar, two bars at a time. With `watch`
+ * (a position that can lose all its equity) it stops before the first bar
+ * whose equity is zero or below, which takes the full path (margin.h).
+ * Returns the bars fed. */
+static inline int64_t bar_acc_hold(bar_acc *b, double cash, double units, const double *close,
+                                   int64_t count, double *equity, int watch)
 {
     int64_t k = 0;
 #if defined(__GNUC__) || defined(__clang__)
@@ -170,6 +173,8 @@ static inline void bar_acc_hold(bar_acc *b, double cash, double units, const dou
         int64_t underwater = b->underwater;
         for (; k + 2 <= count; k += 2) {
             v2d eq = {cash + units * close[k], cash + units * close[k + 1]};
+            if (watch && !(eq[0] > 0.0 && eq[1] > 0.0))
+                break; /* the scalar loop finds which bar */
             v2d before = {prev, eq[0]};
             v2d r = eq / before - one;
             r = (v2d)((v2i)r & (v2i)(before > zero));
@@ -203,10 +208,13 @@ static inline void bar_acc_hold(bar_acc *b, double cash, double units, const dou
 #endif
     for (; k < count; k++) {
         double eq = cash + units * close[k];
+        if (watch && !(eq > 0.0))
+            break;
         bar_acc_add(b, eq, 1);
         if (equity)
             equity[k] = eq;
     }
+    return k;
 }
 
 static inline void trade_acc_add(trade_acc *m, double pnl, double ret, int64_t bars_held)
@@ -224,15 +232,15 @@ static inline void trade_acc_add(trade_acc *m, double pnl, double ret, int64_t b
     m->sum_pnl += pnl;
     m->sum_ret += ret;
     m->bars_held += bars_held;
-    if (pnl > 0.0) {
-        m->wins += 1;
-        m->gross_win += pnl;
-        m->sum_win_ret += ret;
-    } else if (pnl < 0.0) {
-        m->losses += 1;
-        m->gross_loss -= pnl;
-        m->sum_loss_ret += ret;
-    }
+    /* Branch-free (a trade's sign is a coin flip): adding or subtracting +0.0
+     * leaves every sum's bits as they were. */
+    int win = pnl > 0.0, loss = pnl < 0.0;
+    m->wins += win;
+    m->losses += loss;
+    m->gross_win += win ? pnl : 0.0;
+    m->sum_win_ret += win ? ret : 0.0;
+    m->gross_loss -= loss ? pnl : 0.0;
+    m->sum_loss_ret += loss ? ret : 0.0;
 }
 
 /* Turn the sums into the stats record. */

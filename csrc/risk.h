@@ -32,8 +32,9 @@ static inline risk_rules risk_from_config(const anvil_config *cfg)
     return r;
 }
 
-/* Apply the exits to the open position during bar t (open o, high h, low l). */
-static inline void risk_check(account *a, const risk_rules *r, int64_t t, double o, double h,
+/* Apply the exits to the open position during bar t (open o, high h, low l);
+ * returns the exit reason of a position it closed, or -1. */
+static inline int risk_check(account *a, const risk_rules *r, int64_t t, double o, double h,
                               double l)
 {
     if (a->units > 0.0) {
@@ -52,13 +53,13 @@ static inline void risk_check(account *a, const risk_rules *r, int64_t t, double
         }
         double take = r->take_profit > 0.0 ? a->avg_price * (1.0 + r->take_profit) : INFINITY;
         if (o <= stop)
-            account_close(a, t, o, why);
+            return account_close(a, t, o, why), why;
         else if (o >= take)
-            account_close(a, t, o, ANVIL_EXIT_TAKE_PROFIT);
+            return account_close(a, t, o, ANVIL_EXIT_TAKE_PROFIT), ANVIL_EXIT_TAKE_PROFIT;
         else if (l <= stop)
-            account_close(a, t, stop, why);
+            return account_close(a, t, stop, why), why;
         else if (h >= take)
-            account_close(a, t, take, ANVIL_EXIT_TAKE_PROFIT);
+            return account_close(a, t, take, ANVIL_EXIT_TAKE_PROFIT), ANVIL_EXIT_TAKE_PROFIT;
         else if (h > a->best)
             a->best = h;
     } else if (a->units < 0.0) {
@@ -77,16 +78,17 @@ static inline void risk_check(account *a, const risk_rules *r, int64_t t, double
         }
         double take = r->take_profit > 0.0 ? a->avg_price * (1.0 - r->take_profit) : -INFINITY;
         if (o >= stop)
-            account_close(a, t, o, why);
+            return account_close(a, t, o, why), why;
         else if (o <= take)
-            account_close(a, t, o, ANVIL_EXIT_TAKE_PROFIT);
+            return account_close(a, t, o, ANVIL_EXIT_TAKE_PROFIT), ANVIL_EXIT_TAKE_PROFIT;
         else if (h >= stop)
-            account_close(a, t, stop, why);
+            return account_close(a, t, stop, why), why;
         else if (l <= take)
-            account_close(a, t, take, ANVIL_EXIT_TAKE_PROFIT);
+            return account_close(a, t, take, ANVIL_EXIT_TAKE_PROFIT), ANVIL_EXIT_TAKE_PROFIT;
         else if (l < a->best)
             a->best = l;
     }
+    return -1;
 }
 
 #endif /* ANVIL_RISK_H */

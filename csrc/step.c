@@ -22,6 +22,12 @@
  * At each close, a position whose equity is zero or below is liquidated at that
  * close (margin.h); from then on the simulation fills nothing: resting orders
  * are dropped and new ones are accepted but never fill.
+ * The config's risk rules (rules.h) act as in the signal loop: the drawdown
+ * halt and the daily loss limit at the market orders' fill point (the open
+ * under next_open, the close under close), before them -- when they hold,
+ * the market orders due there are dropped; max_weight caps every target an
+ * order fills; a config stop exit starts the cool-down, during which (and
+ * during a halt) no fill may open or grow a position (the order is used up).
  */
 #include <math.h>
 #include <stddef.h>
@@ -29,9 +35,11 @@
 
 #include "account.h"
 #include "anvil.h"
+#include "check.h"
 #include "margin.h"
 #include "metrics.h"
 #include "risk.h"
+#include "rules.h"
 
 #define SIM_MAGIC 0x616e76696c73696dULL /* "anvilsim" */
 
@@ -41,6 +49,7 @@ typedef struct {
     int32_t side;
     double price;
     double target;
+    double asked;  /* the exposure asked, before the max_leverage cap */
     int64_t epoch; /* exit orders: account.closes when placed */
 } sim_order;
 
@@ -54,6 +63,7 @@ struct anvil_sim {
     trade_acc trades_acc;
     account acct;
     risk_rules risk;
+    rule_book rules;
     double *equity;
     int64_t next_bar;
     int32_t stage;
@@ -87,15 +97,18 @@ int anvil_sim_init(anvil_sim *sim, int64_t sim_size, const anvil_bars *bars,
     int rc = anvil_check_config(cfg);
     if (rc != ANVIL_OK)
         return rc;
-    rc = anvil_check_bars(bars, NULL);
+    rc = check_bars_unless_checked(bars, NULL);
     if (rc != ANVIL_OK)
         return rc;
+    if (cfg->daily_loss_limit > 0.0 && bars->ts == NULL)
+        return ANVIL_E_NULL;
     memset(sim, 0, sizeof *sim);
     sim->bars = *bars;
     sim->cfg = *cfg;
     sim->bars_acc = bar_acc_new(cfg->initial_capital);
     account_init(&sim->acct, cfg, &sim->trades_acc, trades, trades_cap);
     sim->risk = risk_from_config(cfg);
+    rules_init(&sim->rules, cfg, bars->ts, NULL, 0);
     sim->equity = equity;
     sim->next_id = 1;
     sim->magic = SIM_MAGIC;
@@ -133,14 +146,23 @@ static void fill(anvil_sim *sim, const sim_order *o, int64_t t, double price)
     account *a = &sim->acct;
     int64_t first = a->n_trades;
     double target = o->side == ANVIL_SIDE_EXIT ? 0.0 : o->target;
-    account_to_target(a, t, target, price);
+    rule_book *r = &sim->rules;
+    if (r->any) {
+        double asked = o->side == ANVIL_SIDE_EXIT ? 0.0 : o->asked;
+        int halted = t < r->halt_until || r->day_halted;
+        account_to_target_gated(a, t, rules_cap(r, t, target, asked), price,
+                                rules_may_grow(r, t) && !halted);
+    } else {
+        account_to_target(a, t, target, price);
+    }
     /* the trades this fill closed carry the order's reason (account.h says "signal") */
     for (int64_t k = first; k < a->n_trades && k < a->trades_cap; k++)
         a->trades[k].exit_reason = exit_reason_of(o->type);
 }
 
-/* Fill the market orders in placement order at `price`. */
-static void fill_market(anvil_sim *sim, int64_t t, double price)
+/* Fill the market orders in placement order at `price` -- or, when a risk
+ * rule holds there (ignore), drop them. */
+static void fill_market(anvil_sim *sim, int64_t t, double price, int ignore)
 {
     for (int64_t k = 0; k < sim->n_orders;) {
         sim_order o = sim->orders[k];
@@ -149,7 +171,7 @@ static void fill_market(anvil_sim *sim, int64_t t, double price)
             continue;
         }
         drop_order(sim, k);
-        if (o.side == ANVIL_SIDE_EXIT && o.epoch != sim->acct.closes)
+        if (ignore || (o.side == ANVIL_SIDE_EXIT && o.epoch != sim->acct.closes))
             continue;
         fill(sim, &o, t, price);
     }
@@ -203,11 +225,18 @@ int anvil_sim_open(anvil_sim *sim, int64_t t)
         sim->stage = STAGE_CLOSE;
         return ANVIL_OK;
     }
-    if (sim->cfg.fill == ANVIL_FILL_NEXT_OPEN)
-        fill_market(sim, t, sim->bars.open[t]);
+    rule_book *r = &sim->rules;
+    if (r->gate)
+        rules_new_bar(r, t);
+    if (sim->cfg.fill == ANVIL_FILL_NEXT_OPEN) {
+        int ignore = r->gate && t > 0 ? rules_gate(r, &sim->acct, t, sim->bars.open[t]) : 0;
+        fill_market(sim, t, sim->bars.open[t], ignore);
+    }
     if (sim->risk.on && sim->acct.units != 0.0) {
-        risk_check(&sim->acct, &sim->risk, t, sim->bars.open[t], sim->bars.high[t],
-                   sim->bars.low[t]);
+        int why = risk_check(&sim->acct, &sim->risk, t, sim->bars.open[t], sim->bars.high[t],
+                             sim->bars.low[t]);
+        if (why >= 0)
+            rules_exit(r, t, why);
         drop_stale_exits(sim);
     }
     scan_orders(sim, t, -1, 1);
@@ -225,8 +254,10 @@ int anvil_sim_close(anvil_sim *sim, int64_t t)
         return ANVIL_E_STATE;
     double c = sim->bars.close[t];
     int last = t + 1 == sim->bars.n;
-    if (sim->cfg.fill == ANVIL_FILL_CLOSE && !last && !sim->halted)
-        fill_market(sim, t, c);
+    if (sim->cfg.fill == ANVIL_FILL_CLOSE && !last && !sim->halted) {
+        int ignore = sim->rules.gate ? rules_gate(&sim->rules, &sim->acct, t, c) : 0;
+        fill_market(sim, t, c, ignore);
+    }
     if (margin_call(&sim->acct, c)) {
         margin_liquidate(&sim->acct, t, c);
         sim->halted = 1;
@@ -240,6 +271,8 @@ int anvil_sim_close(anvil_sim *sim, int64_t t)
     bar_acc_add(&sim->bars_acc, eq, sim->acct.units != 0.0);
     if (sim->equity)
         sim->equity[t] = eq;
+    if (sim->rules.gate)
+        rules_mark(&sim->rules, eq);
     sim->next_bar = t + 1;
     sim->stage = last ? STAGE_DONE : STAGE_OPEN;
     return ANVIL_OK;
@@ -270,6 +303,7 @@ int anvil_sim_order(anvil_sim *sim, int32_t type, int32_t side, double price, do
     o->target = side == ANVIL_SIDE_EXIT
                     ? 0.0
                     : account_cap_target(target, sim->cfg.max_leverage, sim->cfg.allow_short);
+    o->asked = side == ANVIL_SIDE_EXIT || (target < 0.0 && !sim->cfg.allow_short) ? 0.0 : target;
     o->epoch = sim->acct.closes;
     if (order_id)
         *order_id = o->id;
@@ -324,5 +358,28 @@ int anvil_sim_finish(anvil_sim *sim, anvil_stats *stats, int64_t *n_trades)
         *n_trades = sim->acct.n_trades;
     if (sim->acct.trades && sim->acct.n_trades > sim->acct.trades_cap)
         return ANVIL_E_CAPACITY;
+    if (sim->rules.events && sim->rules.n_events > sim->rules.events_cap)
+        return ANVIL_E_CAPACITY;
+    return ANVIL_OK;
+}
+
+int anvil_sim_set_events(anvil_sim *sim, anvil_pf_event *events, int64_t events_cap)
+{
+    if (!sim_ok(sim))
+        return ANVIL_E_NULL;
+    if (events != NULL && events_cap < 0)
+        return ANVIL_E_SIZE;
+    if (sim->next_bar != 0 || sim->stage != STAGE_OPEN)
+        return ANVIL_E_STATE;
+    sim->rules.events = events;
+    sim->rules.events_cap = events ? events_cap : 0;
+    return ANVIL_OK;
+}
+
+int anvil_sim_n_events(const anvil_sim *sim, int64_t *n_events)
+{
+    if (!sim_ok(sim) || n_events == NULL)
+        return ANVIL_E_NULL;
+    *n_events = sim->rules.n_events;
     return ANVIL_OK;
 }

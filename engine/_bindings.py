@@ -13,7 +13,7 @@ import numpy as np
 
 from engine._core import ffi, lib
 from engine.errors import STATUS_NAMES, CoreError, EngineError
-from engine.records import STATS_DTYPE, TRADE_DTYPE
+from engine.records import PF_EVENT_DTYPE, STATS_DTYPE, TRADE_DTYPE
 
 HOLD: int = lib.ANVIL_HOLD
 SIGNAL_I8: int = lib.ANVIL_SIGNAL_I8
@@ -57,12 +57,22 @@ def _doubles(a: np.ndarray) -> Any:
     return ffi.from_buffer("double[]", a)
 
 
-def _bars(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> tuple:
-    """An anvil_bars struct and the buffers it points into (keep both alive)."""
+def _bars(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+          ts: np.ndarray | None = None, checked: bool = False) -> tuple:
+    """An anvil_bars struct and the buffers it points into (keep both alive).
+    ``ts`` (int64 ns UTC, one per bar) is read by the daily loss limit only.
+    ``checked``: the prices are an ``engine.Bars``'s (validated when built, read-only
+    since), so the core skips its own check of every bar."""
     keep = [_doubles(open_), _doubles(high), _doubles(low), _doubles(close)]
     bars = ffi.new("anvil_bars *")
     bars.open, bars.high, bars.low, bars.close = keep
     bars.n = len(close)
+    bars.checked = 1 if checked else 0
+    if ts is not None:
+        if ts.dtype != np.int64 or ts.shape != (len(close),) or not ts.flags.c_contiguous:
+            raise CoreError("anvil_bars takes contiguous int64 bar times, one per bar")
+        keep.append(ffi.from_buffer("int64_t[]", ts))
+        bars.ts = keep[-1]
     return bars, keep
 
 
@@ -91,44 +101,65 @@ def _first_guess(n_bars: int) -> int:
     return min(max_trades(n_bars), n_bars // 16 + 1024)
 
 
+RULE_NAMES: dict[int, str] = {
+    lib.ANVIL_RULE_MAX_WEIGHT: "max_weight", lib.ANVIL_RULE_DRAWDOWN: "max_drawdown_halt",
+    lib.ANVIL_RULE_DAILY_LOSS: "daily_loss_limit", lib.ANVIL_RULE_COOLDOWN: "cooldown",
+}  # fmt: skip
+"""Risk rules of one series (csrc/rules.h) by the code their events carry."""
+EXIT_REASONS[lib.ANVIL_EXIT_RISK] = "risk"
+
+_EVENTS_FIRST_GUESS = 64
+
+
 def backtest(
     prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     signal: np.ndarray,
     config: np.ndarray,
     want_equity: bool,
     want_trades: bool,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """One backtest. Returns (stats record, equity or None, trades or None)."""
-    bars, _keep = _bars(*prices)
+    ts: np.ndarray | None = None,
+    checked: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """One backtest. Returns (stats record, equity or None, trades or None, risk
+    events or None). Events (``PF_EVENT_DTYPE``) come with the trades; ``ts`` is
+    needed when the config has a daily loss limit; ``checked`` as for ``_bars``."""
+    bars, _keep = _bars(*prices, ts, checked)
     n = bars.n
     stats = np.zeros(1, STATS_DTYPE)
     equity = np.empty(n, np.float64) if want_equity else None
     capacity = _first_guess(n)
+    ev_capacity = _EVENTS_FIRST_GUESS
     n_trades = ffi.new("int64_t *", 0)
+    n_events = ffi.new("int64_t *", 0)
     bad = ffi.new("int64_t *", -1)
+    sig = ffi.from_buffer(signal)
+    kind = _signal_kind(signal)
+    cfg = ffi.from_buffer("anvil_config[]", config)
+    stats_p = ffi.from_buffer("anvil_stats[]", stats, require_writable=True)
+    eq_p = _doubles(equity) if equity is not None else ffi.NULL
     while True:
         trades = np.empty(capacity, TRADE_DTYPE) if want_trades else None
-        rc = lib.anvil_backtest(
-            bars,
-            ffi.from_buffer(signal),
-            _signal_kind(signal),
-            ffi.from_buffer("anvil_config[]", config),
-            ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
-            _doubles(equity) if equity is not None else ffi.NULL,
-            ffi.from_buffer("anvil_trade[]", trades, require_writable=True)
-            if trades is not None
-            else ffi.NULL,
+        events = np.empty(ev_capacity, PF_EVENT_DTYPE) if want_trades else None
+        rc = lib.anvil_backtest_events(
+            bars, sig, kind, cfg, stats_p, eq_p,
+            ffi.from_buffer("anvil_trade[]", trades, require_writable=True) if trades is not None else ffi.NULL,
             capacity if trades is not None else 0,
             n_trades,
+            ffi.from_buffer("anvil_pf_event[]", events, require_writable=True) if events is not None else ffi.NULL,
+            ev_capacity if events is not None else 0,
+            n_events,
             bad,
-        )
-        if rc != lib.ANVIL_E_CAPACITY or n_trades[0] <= capacity:
+        )  # fmt: skip
+        if rc != lib.ANVIL_E_CAPACITY or (n_trades[0] <= capacity and n_events[0] <= ev_capacity):
             break
-        capacity = int(n_trades[0])  # rare: more trades than the first guess
+        # rare: more trades or events than the first guess; rerun with the exact counts
+        capacity, ev_capacity = max(capacity, int(n_trades[0])), max(ev_capacity, int(n_events[0]))
     _check(rc, "anvil_backtest", bad)
     if trades is not None:
         trades = trades[: n_trades[0]]
-    return stats[0], equity, trades
+    if events is not None:
+        events = events[: n_events[0]]
+    return stats[0], equity, trades, events
 
 
 def batch(
@@ -136,13 +167,16 @@ def batch(
     signals: np.ndarray,
     configs: np.ndarray,
     out: np.ndarray,
+    ts: np.ndarray | None = None,
+    checked: bool = False,
 ) -> None:
     """Backtest each row of ``signals`` into the matching record of ``out``.
 
     ``configs`` holds one record (shared) or one per row. ``signals`` must be
-    C-contiguous ``[n_runs, n_bars]``; ``out`` a writable STATS_DTYPE array.
+    C-contiguous ``[n_runs, n_bars]``; ``out`` a writable STATS_DTYPE array;
+    ``ts`` is needed when a config has a daily loss limit; ``checked`` as for ``_bars``.
     """
-    bars, _keep = _bars(*prices)
+    bars, _keep = _bars(*prices, ts, checked)
     bad = ffi.new("int64_t *", -1)
     rc = lib.anvil_batch(
         bars,
@@ -195,7 +229,7 @@ MAX_ORDERS: int = lib.ANVIL_MAX_ORDERS
 class Stepper:
     """Owns one anvil_sim and the buffers it writes into; one bar at a time."""
 
-    __slots__ = ("_keep", "_sim", "_state", "_id", "equity", "trades")
+    __slots__ = ("_keep", "_sim", "_state", "_id", "equity", "trades", "events")
 
     def __init__(
         self,
@@ -203,11 +237,14 @@ class Stepper:
         config: np.ndarray,
         want_equity: bool,
         want_trades: bool,
+        ts: np.ndarray | None = None,
+        checked: bool = False,
     ) -> None:
-        bars, keep = _bars(*prices)
+        bars, keep = _bars(*prices, ts, checked)
         n = bars.n
         self.equity = np.empty(n, np.float64) if want_equity else None
         self.trades = np.empty(max_trades(n), TRADE_DTYPE) if want_trades else None
+        self.events = np.empty(int(lib.anvil_max_events(n)), PF_EVENT_DTYPE) if want_trades else None
         size = lib.anvil_sim_size()
         raw = ffi.new("char[]", size)
         self._sim = ffi.cast("anvil_sim *", raw)
@@ -226,6 +263,11 @@ class Stepper:
             len(self.trades) if self.trades is not None else 0,
         )
         _check(rc, "anvil_sim_init")
+        if self.events is not None:
+            rc = lib.anvil_sim_set_events(
+                self._sim, ffi.from_buffer("anvil_pf_event[]", self.events, require_writable=True), len(self.events)
+            )
+            _check(rc, "anvil_sim_set_events")
 
     def open_bar(self, t: int) -> None:
         _check(lib.anvil_sim_open(self._sim, t), f"anvil_sim_open({t})")
@@ -256,8 +298,8 @@ class Stepper:
         return (s.cash, s.units, s.avg_price, s.total_fees, s.entry_bar, s.n_trades,
                 s.n_orders, s.next_bar)  # fmt: skip
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """(stats record, equity or None, trades or None) after the last bar."""
+    def finish(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """(stats record, equity or None, trades or None, risk events or None) after the last bar."""
         stats = np.zeros(1, STATS_DTYPE)
         n_trades = ffi.new("int64_t *", 0)
         rc = lib.anvil_sim_finish(
@@ -265,7 +307,12 @@ class Stepper:
         )
         _check(rc, "anvil_sim_finish")
         trades = self.trades[: n_trades[0]].copy() if self.trades is not None else None
-        return stats[0], self.equity, trades
+        events = None
+        if self.events is not None:
+            n_events = ffi.new("int64_t *", 0)
+            _check(lib.anvil_sim_n_events(self._sim, n_events), "anvil_sim_n_events")
+            events = self.events[: n_events[0]].copy()
+        return stats[0], self.equity, trades, events
 
 
 # -- signals of many parameter sets --

@@ -63,10 +63,38 @@ def backtest(
     """
     bars = _need_bars(bars)
     cfg = _need_config(config)
-    sig = as_signal(signal, len(bars))
+    n = len(bars)
+    sig = _ready_signal(signal, n)
     record = cfg.to_record(bars.periods_per_year())
-    stats, eq, tr = _bindings.backtest(bars.prices, sig, record, equity, trades)
-    return Result(bars, cfg, stats_dict(stats), eq, tr)
+    try:
+        stats, eq, tr, ev = _bindings.backtest(bars.prices, sig, record, equity, trades, bars.ts,
+                                               checked=sealed(bars))  # fmt: skip
+    except InvalidSignalError:
+        as_signal(signal, n)  # raises naming the bar and the value
+        raise
+    return Result(bars, cfg, stats_dict(stats), eq, tr, ev)
+
+
+def sealed(bars: Bars) -> bool:
+    """Whether ``bars`` still hold the prices they were validated with, so the core may
+    skip its own check of every bar (reading 32 bytes a bar costs as much as a quiet
+    backtest). Bars keep read-only views of arrays they own; only unlocking an owner
+    (``flags.writeable = True``) can change them, and then the core checks again."""
+    for a in bars.prices:
+        base = a.base
+        if a.flags.writeable or not isinstance(base, np.ndarray) or base.flags.writeable:
+            return False
+    return True
+
+
+def _ready_signal(signal: Any, n_bars: int) -> np.ndarray:
+    """``signal`` as the core reads it. A C-contiguous int8 or float64 array of one
+    value per bar goes as it is: the core checks every value it reads (a bad one is
+    then named by ``as_signal``). Anything else is converted and checked first."""
+    if (type(signal) is np.ndarray and signal.shape == (n_bars,) and signal.flags.c_contiguous
+            and (signal.dtype == np.int8 or signal.dtype == np.float64)):  # fmt: skip
+        return signal
+    return as_signal(signal, n_bars)
 
 
 def resolve_threads(threads: int) -> int:
@@ -131,21 +159,30 @@ def _batch_signals(signals: Any, n_bars: int) -> np.ndarray:
     return as_signal(signals, n_bars, ndim=2)
 
 
+_CHUNK_STEPS = 1_000_000
+"""Bar-steps a batch chunk holds at least (when there are enough)."""
+
+
 def _run_batch(bars: Bars, sig: np.ndarray, cfgs: np.ndarray, out: np.ndarray, workers: int) -> None:
     n_runs = sig.shape[0]
     if workers <= 1 or n_runs < 2:
-        _bindings.batch(bars.prices, sig, cfgs, out)
+        _bindings.batch(bars.prices, sig, cfgs, out, bars.ts, checked=sealed(bars))
         return
 
-    # Several chunks per thread so uneven runs still balance; every run is
-    # computed alone by one thread, so results do not depend on the split.
-    n_chunks = min(n_runs, workers * 4)
+    # Up to 16 chunks per thread, handed out in order as threads free up, so that
+    # runs of uneven cost (a sweep's fast windows trade far more than its slow ones)
+    # still balance: the last chunk, not the slowest quarter, sets the tail. Each
+    # chunk keeps at least ~1M bar-steps (about a millisecond of C work) so its door
+    # (a few microseconds, under the GIL) stays small. Every run is computed alone
+    # by one thread, so results do not depend on the split.
+    n_chunks = int(min(n_runs, workers * 16, max(workers, sig.size // _CHUNK_STEPS)))
     edges = np.linspace(0, n_runs, n_chunks + 1).astype(np.int64)
+    checked = sealed(bars)
 
     def work(k: int) -> None:
         lo, hi = int(edges[k]), int(edges[k + 1])
         part_cfg = cfgs if len(cfgs) == 1 else cfgs[lo:hi]
-        _bindings.batch(bars.prices, sig[lo:hi], part_cfg, out[lo:hi])
+        _bindings.batch(bars.prices, sig[lo:hi], part_cfg, out[lo:hi], bars.ts, checked=checked)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anvil-batch") as pool:
         for f in [pool.submit(work, k) for k in range(n_chunks)]:

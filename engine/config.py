@@ -40,17 +40,19 @@ class Config:
         borrow_rate: portfolios: yearly cost of a short as a fraction of its value,
             accrued at every close.
         rebalance_threshold: portfolios: skip a trade whose weight change is smaller.
-        max_weight: portfolios: cap on |weight| per symbol (None = off); each cap
-            is recorded as a risk event.
-        max_drawdown_halt: portfolios: when equity at a fill is this fraction below
-            its peak, close everything and ignore the weights for ``halt_bars`` bars;
+        max_weight: cap on |weight| per symbol (one series: on |exposure| at a
+            fill); each cap is recorded as a risk event (None = off).
+        max_drawdown_halt: when equity at a fill is this fraction below its peak,
+            close everything and ignore the weights (orders) for ``halt_bars`` bars;
             the peak then restarts (None = off).
-        halt_bars: portfolios: bars a drawdown halt lasts (>= 1).
-        daily_loss_limit: portfolios: when equity at a fill is this fraction below
-            the UTC day's starting equity, close everything and ignore the weights
+        halt_bars: bars a drawdown halt lasts (>= 1).
+        daily_loss_limit: when equity at a fill is this fraction below the UTC
+            day's starting equity, close everything and ignore the weights (orders)
             until the next day (None = off).
-        cooldown_bars: portfolios: after a stop-loss or trailing-stop exit, ignore
-            increases of that symbol for this many bars.
+        cooldown_bars: after a stop-loss or trailing-stop exit, ignore increases of
+            that symbol (the series) for this many bars.
+        Risk rules act the same for one series and for portfolios; an order they
+        ignore is dropped (a signal that keeps its value does not re-enter).
     """
 
     initial_capital: float = 10_000.0
@@ -97,7 +99,7 @@ class Config:
         _number(self, "trailing_stop", low=0.0, high=1.0, low_open=True, optional=True)
         _number(self, "max_leverage", low=0.0, low_open=True)
         _number(self, "periods_per_year", low=0.0, low_open=True, optional=True)
-        # -- portfolios (issue 10) --
+        # -- portfolios, and risk rules for one series too (issue 10) --
         _number(self, "borrow_rate", low=0.0)
         _number(self, "rebalance_threshold", low=0.0)
         _number(self, "max_weight", low=0.0, low_open=True, optional=True)
@@ -123,15 +125,41 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def to_record(self, periods_per_year: float) -> np.ndarray:
-        """The C record of this config; ``periods_per_year`` fills in when unset."""
+        """The C record of this config; ``periods_per_year`` fills in when unset.
+
+        Built once per ``periods_per_year`` and kept (a Config is frozen): the
+        array is read-only, copy it to change it.
+        """
+        key = float(self.periods_per_year or periods_per_year)
+        cache = self.__dict__.get("_records")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_records", cache)
+        rec = cache.get(key)
+        if rec is None:
+            rec = self._build_record(key)
+            rec.flags.writeable = False
+            if len(cache) < 8:
+                cache[key] = rec
+        return rec
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_records", None)  # a cache, rebuilt on demand
+        return state
+
+    def _build_record(self, periods_per_year: float) -> np.ndarray:
         rec = np.zeros(1, CONFIG_DTYPE)
         r = rec[0]
         for name in ("initial_capital", "fee_rate", "fee_per_unit", "fixed_fee", "slippage_bps",
                      "max_leverage"):  # fmt: skip
             r[name] = getattr(self, name)
-        for name in ("stop_loss", "take_profit", "trailing_stop"):
+        for name in ("stop_loss", "take_profit", "trailing_stop", "max_weight", "max_drawdown_halt",
+                     "daily_loss_limit"):  # fmt: skip
             r[name] = getattr(self, name) or 0.0
-        r["periods_per_year"] = self.periods_per_year or periods_per_year
+        r["halt_bars"] = self.halt_bars
+        r["cooldown_bars"] = self.cooldown_bars
+        r["periods_per_year"] = periods_per_year
         r["fill"] = FILLS[self.fill]
         r["allow_short"] = self.allow_short
         r["integer_units"] = self.integer_units

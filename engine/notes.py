@@ -1,8 +1,11 @@
 """What a backtest's numbers do not say by themselves: risk events and why a metric is NaN.
 
-``Result.risk_events`` lists each firing of a risk rule the core applies on its
-own (today: ``margin``, the liquidation of an account whose equity reached zero),
-as DESIGN.md's risk rules record them: bar, time, symbol, rule. ``Result.notes``
+``Result.risk_events`` lists each firing of a risk rule, as DESIGN.md's risk
+rules record them: bar, time, symbol, rule, value. The rules are ``margin`` (the
+liquidation of an account whose equity reached zero; value NaN) and the
+config's risk rules (csrc/rules.h): ``max_weight`` (value: the exposure asked),
+``max_drawdown_halt`` (the drawdown), ``daily_loss_limit`` (the day's loss) and
+``cooldown`` (its bars). ``Result.notes``
 says in words what happened and why each NaN statistic is NaN, so that
 ``sharpe = nan`` is never a riddle.
 """
@@ -16,7 +19,7 @@ import pandas as pd
 
 from engine import _bindings
 
-EVENT_COLUMNS = ("bar", "time", "symbol", "rule")
+EVENT_COLUMNS = ("bar", "time", "symbol", "rule", "value")
 RULES_FROM_EXITS = {"margin": "margin"}
 """Exit reasons that are risk events (and the rule each one records)."""
 
@@ -24,15 +27,28 @@ _TRADE_METRICS = ("win_rate", "profit_factor", "avg_trade_return", "best_trade",
                   "avg_win", "avg_loss", "expectancy", "avg_bars_held")  # fmt: skip
 
 
-def risk_events(trades: np.ndarray | None, index: pd.DatetimeIndex, symbol: str | None) -> pd.DataFrame:
-    """One row per risk event found in the trade records (``engine.records.TRADE_DTYPE``)."""
+def risk_events(
+    trades: np.ndarray | None,
+    index: pd.DatetimeIndex,
+    symbol: str | None,
+    events: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per risk event, in bar order: those found in the trade records
+    (``engine.records.TRADE_DTYPE``) and the core's rule events
+    (``engine.records.PF_EVENT_DTYPE``)."""
     rows = []
+    if events is not None:
+        for record in events:
+            bar = int(record["bar"])
+            rule = _bindings.RULE_NAMES.get(int(record["rule"]), str(int(record["rule"])))
+            rows.append((bar, index[bar], symbol, rule, float(record["value"])))
     if trades is not None:
         for record in trades:
             reason = _bindings.EXIT_REASONS.get(int(record["exit_reason"]))
             if reason in RULES_FROM_EXITS:
                 bar = int(record["exit_bar"])
-                rows.append((bar, index[bar], symbol, RULES_FROM_EXITS[reason]))
+                rows.append((bar, index[bar], symbol, RULES_FROM_EXITS[reason], math.nan))
+    rows.sort(key=lambda row: row[0])  # stable: within a bar, the core's order
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
 
 

@@ -51,6 +51,12 @@ CONFIG_DTYPE = np.dtype(
         ("allow_short", np.int32),
         ("integer_units", np.int32),
         ("close_at_end", np.int32),
+        # risk rules of one series (csrc/rules.h); portfolios read their own fields
+        ("max_weight", np.float64),
+        ("max_drawdown_halt", np.float64),
+        ("daily_loss_limit", np.float64),
+        ("halt_bars", np.int64),
+        ("cooldown_bars", np.int64),
     ],
     align=True,
 )

@@ -24,7 +24,7 @@ TRADE_COLUMNS = (
 
 def stats_dict(record: np.void) -> dict[str, float]:
     """The stats record as ``{metric name: float}`` in DESIGN.md's order."""
-    return {name: float(record[name]) for name in METRICS}
+    return dict(zip(METRICS, record.item()))  # every field is a float64: item() gives floats
 
 
 class Result:
@@ -34,8 +34,9 @@ class Result:
         stats: metric name -> float (see ``engine.METRICS``).
         equity: equity at each bar's close, a Series indexed by bar time.
         trades: one row per closed trade.
-        risk_events: one row per risk rule firing (bar, time, symbol, rule), e.g. a
-            ``margin`` liquidation.
+        risk_events: one row per risk rule firing (bar, time, symbol, rule, value),
+            in bar order: a ``margin`` liquidation, and the config's risk rules
+            (``max_weight``, ``max_drawdown_halt``, ``daily_loss_limit``, ``cooldown``).
         notes: sentences on what the numbers do not say by themselves: a
             liquidation, and why each NaN statistic is NaN.
         config: the Config the backtest ran with.
@@ -48,12 +49,14 @@ class Result:
         stats: dict[str, float],
         equity: np.ndarray | None,
         trade_records: np.ndarray | None,
+        event_records: np.ndarray | None = None,
     ) -> None:
         self.bars = bars
         self.config = config
         self.stats = stats
         self._equity = equity
         self._trades = trade_records
+        self._events = event_records
 
     @cached_property
     def equity(self) -> pd.Series:
@@ -90,7 +93,8 @@ class Result:
     def risk_events(self) -> pd.DataFrame:
         if self._trades is None:
             raise AttributeError("this backtest ran with trades=False; run it again with trades=True")
-        return notes.risk_events(self._trades, self.bars.index, getattr(self.bars, "symbol", None))
+        return notes.risk_events(self._trades, self.bars.index, getattr(self.bars, "symbol", None),
+                                 self._events)  # fmt: skip
 
     @cached_property
     def notes(self) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine import _bindings
 from engine.bars import Bars
+from engine._run import sealed
 from engine.config import Config
 from engine.errors import InvalidSignalError
 from engine.result import Result, stats_dict
@@ -56,7 +57,7 @@ class Simulation:
         self.bars = bars
         self.config = config if config is not None else Config()
         record = self.config.to_record(bars.periods_per_year())
-        self._core = _bindings.Stepper(bars.prices, record, equity, trades)
+        self._core = _bindings.Stepper(bars.prices, record, equity, trades, bars.ts, checked=sealed(bars))
         self._t = -1
 
     # -- the clock ------------------------------------------------------------
@@ -71,8 +72,8 @@ class Simulation:
 
     def finish(self) -> Result:
         """The Result, once the last bar is closed."""
-        stats, equity, trades = self._core.finish()
-        return Result(self.bars, self.config, stats_dict(stats), equity, trades)
+        stats, equity, trades, events = self._core.finish()
+        return Result(self.bars, self.config, stats_dict(stats), equity, trades, events)
 
     # -- orders ---------------------------------------------------------------
     def buy(self, size: float = 1.0) -> int:

@@ -223,7 +223,7 @@ def _check_trades(tr: np.ndarray, n: int, who: str) -> None:
         if bad.any():
             raise InvalidSignalError(f"{who}: its jail answered a trade with {name} outside the bars")
     reasons = tr["exit_reason"].astype(np.int64)
-    if ((reasons < 0) | (reasons >= len(_bindings.EXIT_REASONS))).any():
+    if (~np.isin(reasons, list(_bindings.EXIT_REASONS))).any():  # the codes are not 0..n-1 (risk is 11)
         raise InvalidSignalError(f"{who}: its jail answered a trade with an unknown exit reason")
 
 

@@ -217,6 +217,7 @@ static int same_trade(const anvil_trade *a, const anvil_trade *b)
 
 typedef struct {
     double *open, *high, *low, *close;
+    int64_t *ts;
     anvil_bars b;
 } owned_bars;
 
@@ -228,7 +229,15 @@ static owned_bars bars_new(int64_t n)
     ob.high = xmalloc(size);
     ob.low = xmalloc(size);
     ob.close = xmalloc(size);
-    ob.b = (anvil_bars){ob.open, ob.high, ob.low, ob.close, n};
+    ob.ts = xmalloc((size_t)(n > 0 ? n : 0) * sizeof(int64_t));
+    /* Bar times for the daily loss limit: from before or after 1970 (the day is a
+     * floor), 1 to 30 bars a day, with the odd jump of days. */
+    int64_t step = 86400000000000LL / (1 + below(30)), at = (below(2) ? -1 : 1) * below(1LL << 40) * 1000000LL;
+    for (int64_t i = 0; i < n; i++) {
+        ob.ts[i] = at;
+        at += chance(0.05) ? 3 * 86400000000000LL : step;
+    }
+    ob.b = (anvil_bars){ob.open, ob.high, ob.low, ob.close, n, ob.ts};
     return ob;
 }
 
@@ -238,6 +247,7 @@ static void bars_free(owned_bars *ob)
     free(ob->high);
     free(ob->low);
     free(ob->close);
+    free(ob->ts);
 }
 
 /* A random walk from p0 with per-bar volatility sigma: some gaps at the open,
@@ -411,6 +421,7 @@ static anvil_config config_default(void)
     c.max_leverage = 1.0;
     c.periods_per_year = 252.0;
     c.fill = ANVIL_FILL_NEXT_OPEN;
+    c.halt_bars = 1;
     return c;
 }
 
@@ -436,6 +447,9 @@ static const config_field config_fields[] = {
     {"trailing_stop", offsetof(anvil_config, trailing_stop), 0.0, -TINY, 1.0},
     {"max_leverage", offsetof(anvil_config, max_leverage), TINY, 0.0, INFINITY},
     {"periods_per_year", offsetof(anvil_config, periods_per_year), TINY, 0.0, INFINITY},
+    {"max_weight", offsetof(anvil_config, max_weight), 0.0, -TINY, INFINITY},
+    {"max_drawdown_halt", offsetof(anvil_config, max_drawdown_halt), 0.0, -TINY, 1.0},
+    {"daily_loss_limit", offsetof(anvil_config, daily_loss_limit), 0.0, -TINY, 1.0},
 };
 #define N_CONFIG_FIELDS ((int)(sizeof config_fields / sizeof config_fields[0]))
 
@@ -477,6 +491,12 @@ static anvil_config config_moderate(void)
     c.allow_short = chance(0.5);
     c.integer_units = chance(0.3);
     c.close_at_end = chance(0.5);
+    /* risk rules of one series */
+    c.max_weight = chance(0.7) ? 0.0 : log_uniform(0.01, 10.0);
+    c.max_drawdown_halt = chance(0.7) ? 0.0 : 0.3 * uniform();
+    c.daily_loss_limit = chance(0.7) ? 0.0 : 0.3 * uniform();
+    c.halt_bars = 1 + below(chance(0.5) ? 3 : 1000);
+    c.cooldown_bars = chance(0.6) ? 0 : below(chance(0.8) ? 10 : INT64_MAX / 4);
     return c;
 }
 
@@ -512,7 +532,18 @@ static anvil_config config_extreme(void)
 /* Make one thing in c bad; returns the status the core should give. */
 static int config_spoil(anvil_config *c)
 {
-    int64_t what = below(10);
+    int64_t what = below(12);
+    if (what == 10) { /* a halt that lasts no bars, or a count out of range */
+        static const int64_t bad_bars[4] = {0, -1, INT64_MIN, INT64_MAX};
+        c->max_drawdown_halt = 0.1;
+        c->halt_bars = bad_bars[below(4)];
+        return ANVIL_E_CONFIG;
+    }
+    if (what == 11) {
+        static const int64_t bad_cool[3] = {-1, INT64_MIN, INT64_MAX};
+        c->cooldown_bars = bad_cool[below(3)];
+        return ANVIL_E_CONFIG;
+    }
     if (what == 0) {
         static const int32_t bad_fill[4] = {-1, 2, INT32_MIN, INT32_MAX};
         c->fill = bad_fill[below(4)];
@@ -639,7 +670,9 @@ static void check_trades(const char *where, const anvil_trade *tr, int64_t count
                         || (t->exit_reason == ANVIL_EXIT_TRAILING_STOP && cfg->trailing_stop > 0.0)
                         || (t->exit_reason == ANVIL_EXIT_END && cfg->close_at_end
                             && t->exit_bar == n - 1)
-                        || t->exit_reason == ANVIL_EXIT_MARGIN;
+                        || t->exit_reason == ANVIL_EXIT_MARGIN
+                        || (t->exit_reason == ANVIL_EXIT_RISK
+                            && (cfg->max_drawdown_halt > 0.0 || cfg->daily_loss_limit > 0.0));
         if (!(t->entry_bar >= 0 && t->entry_bar <= t->exit_bar && t->exit_bar < n))
             fail("%s: trade %lld bars %lld..%lld outside 0..%lld", where, (long long)k,
                  (long long)t->entry_bar, (long long)t->exit_bar, (long long)n - 1);
@@ -2862,6 +2895,153 @@ static void test_cross(long scale)
         random_cross(k);
 }
 
+/* ---- risk rules of one series (csrc/rules.h) ------------------------------ */
+
+static int event_ok(const anvil_pf_event *e, int64_t n)
+{
+    int rule_ok = e->rule == ANVIL_RULE_MAX_WEIGHT || e->rule == ANVIL_RULE_DRAWDOWN
+                  || e->rule == ANVIL_RULE_DAILY_LOSS || e->rule == ANVIL_RULE_COOLDOWN;
+    return rule_ok && e->bar >= 0 && e->bar < n && e->symbol == 0 && e->reserved == 0
+           && !isnan(e->value);
+}
+
+static int same_event(const anvil_pf_event *a, const anvil_pf_event *b)
+{
+    return a->bar == b->bar && a->symbol == b->symbol && a->rule == b->rule
+           && same_double(a->value, b->value);
+}
+
+static void random_risk_rules(long case_no)
+{
+    char what[160];
+    snprintf(what, sizeof what, "risk rules %ld", case_no);
+    int64_t n = 1 + below(chance(0.8) ? 120 : 3000);
+    owned_bars ob = bars_zigzag(n);
+    if (case_no % 2) /* a random walk instead */
+        bars_fill(&ob, 100.0, log_uniform(1e-3, 0.1));
+    double *sig = xmalloc((size_t)n * sizeof *sig);
+    signal_fill(sig, ANVIL_SIGNAL_F64, n, log_uniform(0.05, 0.9), 0);
+    anvil_config cfg = config_moderate();
+    cfg.max_weight = chance(0.3) ? 0.0 : log_uniform(0.01, 3.0);
+    cfg.max_drawdown_halt = chance(0.3) ? 0.0 : 0.2 * uniform();
+    cfg.daily_loss_limit = chance(0.3) ? 0.0 : 0.2 * uniform();
+    cfg.cooldown_bars = below(6);
+    if (chance(0.5))
+        cfg.stop_loss = 0.01 + 0.1 * uniform();
+
+    /* every event fits in anvil_max_events(n) */
+    int64_t cap = anvil_max_events(n), tcap = anvil_max_trades(n);
+    anvil_pf_event *ev = xmalloc((size_t)cap * sizeof *ev);
+    anvil_trade *tr = xmalloc((size_t)tcap * sizeof *tr);
+    anvil_stats *st = xmalloc(sizeof *st), *st2 = xmalloc(sizeof *st2);
+    int64_t *nt = xmalloc(sizeof *nt), *ne = xmalloc(sizeof *ne), *bad = xmalloc(sizeof *bad);
+    double *eq = equity_new(n);
+    int rc = CALL(anvil_backtest_events(&ob.b, sig, ANVIL_SIGNAL_F64, &cfg, st, eq, tr, tcap, nt,
+                                        ev, cap, ne, bad));
+    if (expect_rc(what, rc, ANVIL_OK)) {
+        expect_true("events fit anvil_max_events", *ne >= 0 && *ne <= cap);
+        for (int64_t i = 0; i < *ne; i++)
+            if (!event_ok(&ev[i], n))
+                fail("%s: event %lld is malformed", what, (long long)i);
+        check_stats(what, st, n, *nt, 0);
+        check_equity(what, eq, n, st, 0);
+        /* the same stats without outputs, and through the batch */
+        rc = CALL(anvil_batch(&ob.b, sig, ANVIL_SIGNAL_F64, 1, &cfg, 1, st2, NULL));
+        expect_rc("risk rules: batch", rc, ANVIL_OK);
+        if (stats_differ(st, st2) >= 0)
+            fail("%s: batch stats differ from the backtest's", what);
+        /* bars the caller vouches for: the same numbers; pointers and n still checked */
+        anvil_bars vouched = ob.b;
+        vouched.checked = 1;
+        rc = CALL(anvil_batch(&vouched, sig, ANVIL_SIGNAL_F64, 1, &cfg, 1, st2, NULL));
+        expect_rc("risk rules: checked bars", rc, ANVIL_OK);
+        if (stats_differ(st, st2) >= 0)
+            fail("%s: stats differ when the bars are marked checked", what);
+        anvil_bars hollow = vouched;
+        hollow.close = NULL;
+        expect_rc("checked bars without close", CALL(anvil_batch(&hollow, sig, ANVIL_SIGNAL_F64, 1,
+                                                                   &cfg, 1, st2, NULL)), ANVIL_E_NULL);
+        hollow = vouched;
+        hollow.n = 0;
+        expect_rc("checked bars of length 0", CALL(anvil_batch(&hollow, sig, ANVIL_SIGNAL_F64, 1, &cfg,
+                                                                 1, st2, NULL)), ANVIL_E_SIZE);
+        /* a short events buffer: the true count and ANVIL_E_CAPACITY */
+        int64_t small = below(*ne + 2);
+        anvil_pf_event *few = xmalloc((size_t)small * sizeof *few);
+        int64_t *ne2 = xmalloc(sizeof *ne2);
+        rc = CALL(anvil_backtest_events(&ob.b, sig, ANVIL_SIGNAL_F64, &cfg, st2, NULL, NULL, 0,
+                                        NULL, few, small, ne2, NULL));
+        expect_rc("risk rules: short events buffer", rc, small < *ne ? ANVIL_E_CAPACITY : ANVIL_OK);
+        expect_i64("risk rules: n_events is the true count", *ne2, *ne);
+        for (int64_t i = 0; i < small && i < *ne; i++)
+            if (!same_event(&few[i], &ev[i]))
+                fail("%s: event %lld differs with a short buffer", what, (long long)i);
+        free(ne2);
+        free(few);
+        /* stepping the same decisions fires the same events */
+        anvil_sim *sim = sim_new();
+        anvil_pf_event *sev = xmalloc((size_t)cap * sizeof *sev);
+        expect_rc(what, CALL(anvil_sim_init(sim, anvil_sim_size(), &ob.b, &cfg, NULL, NULL, 0)),
+                  ANVIL_OK);
+        expect_rc("sim_set_events", CALL(anvil_sim_set_events(sim, sev, cap)), ANVIL_OK);
+        double last = 0.0;
+        for (int64_t t = 0; t < n; t++) {
+            CALL(anvil_sim_open(sim, t));
+            if (t == 0)
+                expect_rc("sim_set_events after the first bar", CALL(anvil_sim_set_events(sim, sev, cap)),
+                          ANVIL_E_STATE);
+            double v = sig[t];
+            if (t + 1 < n && !isnan(v) && v != last) {
+                last = v;
+                int32_t side = v < 0 ? ANVIL_SIDE_SELL : ANVIL_SIDE_BUY;
+                CALL(anvil_sim_order(sim, ANVIL_ORDER_MARKET, side, 0.0, v, NULL));
+            }
+            CALL(anvil_sim_close(sim, t));
+        }
+        int64_t *sne = xmalloc(sizeof *sne);
+        expect_rc("sim_n_events", CALL(anvil_sim_n_events(sim, sne)), ANVIL_OK);
+        expect_i64("risk rules: stepping fires as many events", *sne, *ne);
+        for (int64_t i = 0; i < *sne && i < *ne; i++)
+            if (!same_event(&sev[i], &ev[i]))
+                fail("%s: stepped event %lld differs", what, (long long)i);
+        rc = CALL(anvil_sim_finish(sim, st2, NULL));
+        expect_rc("risk rules: sim_finish", rc, ANVIL_OK);
+        if (stats_differ(st, st2) >= 0)
+            fail("%s: stepped stats differ from the backtest's", what);
+        free(sne);
+        free(sev);
+        free(sim);
+    }
+    /* a daily loss limit without bar times is refused everywhere */
+    if (cfg.daily_loss_limit > 0.0) {
+        anvil_bars no_ts = ob.b;
+        no_ts.ts = NULL;
+        rc = CALL(anvil_backtest_events(&no_ts, sig, ANVIL_SIGNAL_F64, &cfg, st, NULL, NULL, 0,
+                                        NULL, NULL, 0, NULL, NULL));
+        expect_rc("daily loss limit without ts: backtest", rc, ANVIL_E_NULL);
+        rc = CALL(anvil_batch(&no_ts, sig, ANVIL_SIGNAL_F64, 1, &cfg, 1, st, NULL));
+        expect_rc("daily loss limit without ts: batch", rc, ANVIL_E_NULL);
+        anvil_sim *sim = sim_new();
+        rc = CALL(anvil_sim_init(sim, anvil_sim_size(), &no_ts, &cfg, NULL, NULL, 0));
+        expect_rc("daily loss limit without ts: sim_init", rc, ANVIL_E_NULL);
+        free(sim);
+    }
+    rc = CALL(anvil_backtest_events(&ob.b, sig, ANVIL_SIGNAL_F64, &cfg, st, NULL, NULL, 0, NULL,
+                                    ev, -1, NULL, NULL));
+    expect_rc("negative events capacity", rc, ANVIL_E_SIZE);
+    expect_i64("anvil_max_events(-1)", anvil_max_events(-1), 0);
+    free(eq);
+    free(bad);
+    free(ne);
+    free(nt);
+    free(st2);
+    free(st);
+    free(tr);
+    free(ev);
+    free(sig);
+    bars_free(&ob);
+}
+
 int main(int argc, char **argv)
 {
     /* Optional scale factor for the random part: `hostile 10` runs ten times as many. */
@@ -2894,6 +3074,9 @@ int main(int argc, char **argv)
     section = "random sim orders";
     for (long k = 0; k < 3000 * scale; k++)
         random_sim_orders(k);
+    section = "random risk rules";
+    for (long k = 0; k < 1500 * scale; k++)
+        random_risk_rules(k);
     section = "random indicators";
     for (long k = 0; k < 12000 * scale; k++)
         random_indicator(k);

@@ -25,6 +25,28 @@ Readings of points the README leaves open (each is pinned by a test):
     an order still pending is dropped, and the account trades no more: later
     signals are not read, each later bar marks the cash left, and the bar of the
     liquidation does not count as exposed (like a ``close_at_end`` bar).
+
+Risk rules (DESIGN.md "risk rules, for one series and portfolios alike", with the
+meaning ``engine.Config`` gives them for portfolios), each firing an event
+(bar, rule, value):
+  - a "fill point" is where a bar's order fills: the open of every bar t >= 1
+    (next_open) or the close of every bar but the last (close) -- whether or not
+    an order is due there;
+  - drawdown halt: at a fill point, before the order, when no halt runs and the
+    equity at the raw fill price is below peak × (1 − max_drawdown_halt): event
+    (1 − equity / peak), the position closes there ("risk"), the orders of this
+    fill point and of the next ``halt_bars`` − 1 bars are dropped, the peak
+    restarts from the equity left. The peak is the highest equity at a close;
+  - daily loss limit: likewise against the equity at the last close before the
+    UTC day's first bar (initial capital at first), once a day; the day's
+    remaining orders are dropped;
+  - a dropped order is gone: the signal keeps its value, so nothing re-enters
+    until the signal changes;
+  - max_weight: an order whose exposure asked (shorts not allowed ask 0) is
+    above it in size trades to max_weight on its side (still capped by
+    max_leverage): event (the exposure asked);
+  - cool-down: a stop-loss or trailing-stop exit at bar t: event (cooldown_bars);
+    through bar t + cooldown_bars an order may close or shrink, never open or grow.
 """
 
 from __future__ import annotations
@@ -63,6 +85,11 @@ class Rules:
     integer_units: bool = False
     close_at_end: bool = False
     fill: str = "next_open"
+    max_weight: float | None = None
+    max_drawdown_halt: float | None = None
+    halt_bars: int = 20
+    daily_loss_limit: float | None = None
+    cooldown_bars: int = 0
 
 
 def fill_price(price: float, side: int, rules: Rules) -> float:
@@ -226,8 +253,9 @@ class Account:
 # -- the rules, one function each ----------------------------------------------
 
 
-def trade_to_target(book: Account, f: float, p: float, bar: int) -> None:
-    """Trade from the current position to target exposure ``f`` at raw price ``p``."""
+def trade_to_target(book: Account, f: float, p: float, bar: int, may_grow: bool = True) -> None:
+    """Trade from the current position to target exposure ``f`` at raw price ``p``
+    (without opening or growing a position when ``may_grow`` is False)."""
     rules = book.rules
     pos = book.position
     # 1. a position on the other side of f (or f = 0) is closed first, all of it.
@@ -241,7 +269,8 @@ def trade_to_target(book: Account, f: float, p: float, bar: int) -> None:
     p_in = fill_price(p, side, rules)
     u_in = units_for(f, book.equity(p), p_in, rules)
     if u_in > held:
-        book.grow(side, u_in - held, p_in, bar)
+        if may_grow:
+            book.grow(side, u_in - held, p_in, bar)
         return
     p_out = fill_price(p, -side, rules)
     u_out = units_for(f, book.equity(p), p_out, rules)
@@ -249,11 +278,12 @@ def trade_to_target(book: Account, f: float, p: float, bar: int) -> None:
         book.shrink(held - u_out, p_out, bar, "signal")
 
 
-def run_risk_exits(book: Account, bar: int, o: float, h: float, lo: float) -> None:
-    """Stop-loss, take-profit and trailing stop over one bar, in the README's order."""
+def run_risk_exits(book: Account, bar: int, o: float, h: float, lo: float) -> str | None:
+    """Stop-loss, take-profit and trailing stop over one bar, in the README's order;
+    returns the exit reason of a position it closed."""
     pos = book.position
     if pos is None:
-        return
+        return None
     rules = book.rules
     long = pos.direction == LONG
     # 1. best moves to the open if the open is better.
@@ -270,16 +300,77 @@ def run_risk_exits(book: Account, bar: int, o: float, h: float, lo: float) -> No
     # 2. gaps: the open is at or through a level -> exit at the open.
     if stop is not None and against(o, stop):
         book.close(o, bar, stop_reason)
-    elif tp is not None and beyond(o, tp):
+        return stop_reason
+    if tp is not None and beyond(o, tp):
         book.close(o, bar, "take_profit")
+        return "take_profit"
     # 3. touches within the bar; a bar that reaches both is taken as the stop.
-    elif stop is not None and against(lo if long else h, stop):
+    if stop is not None and against(lo if long else h, stop):
         book.close(stop, bar, stop_reason)
-    elif tp is not None and beyond(h if long else lo, tp):
+        return stop_reason
+    if tp is not None and beyond(h if long else lo, tp):
         book.close(tp, bar, "take_profit")
+        return "take_profit"
     # 4. still open: best moves to the high (low for shorts).
-    else:
-        pos.best = max(pos.best, h) if long else min(pos.best, lo)
+    pos.best = max(pos.best, h) if long else min(pos.best, lo)
+    return None
+
+
+DAY_NS = 86_400_000_000_000
+
+
+class RiskRules:
+    """The drawdown halt, daily loss limit, max_weight and cool-down of one series."""
+
+    def __init__(self, rules: Rules, ts: list[int] | None, events: list[tuple[int, str, float]]) -> None:
+        self.rules = rules
+        self.ts = ts
+        self.events = events
+        self.peak = self.last_eq = self.day_start = rules.initial_capital
+        self.halt_until = -1
+        self.day: int | None = None
+        self.day_halted = False
+        self.cool_until = -1
+
+    def new_bar(self, t: int) -> None:
+        if self.rules.daily_loss_limit:
+            assert self.ts is not None, "daily_loss_limit needs bar times"
+            day = self.ts[t] // DAY_NS
+            if day != self.day:
+                self.day, self.day_start, self.day_halted = day, self.last_eq, False
+
+    def gate(self, book: Account, t: int, price: float) -> bool:
+        """The halts at a fill point; True when its orders are dropped."""
+        r = self.rules
+        e = book.equity(price)
+        if r.max_drawdown_halt and t >= self.halt_until and e < self.peak * (1 - r.max_drawdown_halt):
+            self.events.append((t, "max_drawdown_halt", 1 - e / self.peak))
+            if book.position is not None:
+                book.close(price, t, "risk")
+            self.halt_until = t + r.halt_bars
+            e = self.peak = book.equity(price)
+        if r.daily_loss_limit and not self.day_halted and e < self.day_start * (1 - r.daily_loss_limit):
+            self.events.append((t, "daily_loss_limit", 1 - e / self.day_start))
+            if book.position is not None:
+                book.close(price, t, "risk")
+            self.day_halted = True
+        return t < self.halt_until or self.day_halted
+
+    def order(self, book: Account, t: int, f: float, asked: float, price: float) -> None:
+        mw = self.rules.max_weight
+        if mw and abs(asked) > mw:
+            self.events.append((t, "max_weight", asked))
+            f = math.copysign(min(abs(f), mw), f)
+        trade_to_target(book, f, price, t, may_grow=t > self.cool_until)
+
+    def exited(self, t: int, reason: str | None) -> None:
+        if self.rules.cooldown_bars and reason in ("stop_loss", "trailing_stop"):
+            self.cool_until = t + self.rules.cooldown_bars
+            self.events.append((t, "cooldown", float(self.rules.cooldown_bars)))
+
+    def mark(self, equity: float) -> None:
+        self.last_eq = equity
+        self.peak = max(self.peak, equity)
 
 
 # -- the bar loop --------------------------------------------------------------
@@ -317,6 +408,13 @@ def simulate(
     allow_short: bool = False,
     integer_units: bool = False,
     close_at_end: bool = False,
+    max_weight: float | None = None,
+    max_drawdown_halt: float | None = None,
+    halt_bars: int = 20,
+    daily_loss_limit: float | None = None,
+    cooldown_bars: int = 0,
+    ts: Any = None,
+    events: list[tuple[int, str, float]] | None = None,
 ) -> Outcome:
     """Backtest ``signal`` over OHLC bars by the README's fill model.
 
@@ -325,7 +423,9 @@ def simulate(
         signal: int (1, -1, 0, HOLD = -128; bools are 1/0) or float target exposure
             (NaN = change nothing), one per bar.
         The keywords are the fields of ``engine.Config``; ``periods_per_year`` must
-        be given (the bars here have no times).
+        be given (the bars here have no times). ``ts`` (int ns, one per bar) is
+        read by ``daily_loss_limit``; risk events are appended to ``events``
+        as (bar, rule, value) when a list is given.
 
     Returns:
         (stats by metric name, equity at each close, closed trades as dicts with the
@@ -347,6 +447,11 @@ def simulate(
         integer_units=bool(integer_units),
         close_at_end=bool(close_at_end),
         fill=fill,
+        max_weight=max_weight,
+        max_drawdown_halt=max_drawdown_halt,
+        halt_bars=int(halt_bars),
+        daily_loss_limit=daily_loss_limit,
+        cooldown_bars=int(cooldown_bars),
     )
     o, h, lo, c = (np.asarray(a, dtype=np.float64).tolist() for a in (open, high, low, close))
     n = len(c)
@@ -355,27 +460,37 @@ def simulate(
     reader = SignalReader(rules)
     equity: list[float] = []
     exposed_bars = 0
-    pending: float | None = None
+    pending: tuple[float, float] | None = None
     halted = False
+    risk = RiskRules(rules, None if ts is None else [int(x) for x in np.asarray(ts)],
+                     events if events is not None else [])  # fmt: skip
+    halts = bool(max_drawdown_halt or daily_loss_limit)
+
+    def asked(value: float) -> float:
+        return 0.0 if value < 0 and not rules.allow_short else value
 
     for t in range(n):
         last_bar = t == n - 1
         if halted:
             equity.append(book.cash)
             continue
+        risk.new_bar(t)
         if fill == "next_open":
+            dropped = halts and t > 0 and risk.gate(book, t, o[t])
             if pending is not None:
-                trade_to_target(book, pending, o[t], t)
+                if not dropped:
+                    risk.order(book, t, pending[0], pending[1], o[t])
                 pending = None
-            run_risk_exits(book, t, o[t], h[t], lo[t])
+            risk.exited(t, run_risk_exits(book, t, o[t], h[t], lo[t]))
             target = reader.read(values[t])
             if target is not None and not last_bar:
-                pending = target
+                pending = (target, asked(values[t]))
         else:
-            run_risk_exits(book, t, o[t], h[t], lo[t])
+            risk.exited(t, run_risk_exits(book, t, o[t], h[t], lo[t]))
+            dropped = halts and not last_bar and risk.gate(book, t, c[t])
             target = reader.read(values[t])
-            if target is not None and not last_bar:
-                trade_to_target(book, target, c[t], t)
+            if target is not None and not last_bar and not dropped:
+                risk.order(book, t, target, asked(values[t]), c[t])
         if book.position is not None and book.equity(c[t]) <= 0:
             book.close(c[t], t, "margin")
             pending, halted = None, True
@@ -383,14 +498,17 @@ def simulate(
             book.close(c[t], t, "end")
         exposed_bars += book.position is not None
         equity.append(book.equity(c[t]))
+        risk.mark(equity[-1])
 
     stats = metrics(equity, book.trades, rules.initial_capital, float(periods_per_year),
                     book.fees_paid, exposed_bars)  # fmt: skip
     return stats, equity, book.trades
 
 
-def simulate_config(bars: Any, signal: Any, config: Any) -> Outcome:
-    """``simulate`` with the prices of an ``engine.Bars`` and the fields of an ``engine.Config``.
+def simulate_config(bars: Any, signal: Any, config: Any,
+                    events: list[tuple[int, str, float]] | None = None) -> Outcome:  # fmt: skip
+    """``simulate`` with the prices and times of an ``engine.Bars`` and the fields of an
+    ``engine.Config``.
 
     ``periods_per_year`` comes from the config, or when unset from ``bars.periods_per_year()``.
     """
@@ -403,7 +521,10 @@ def simulate_config(bars: Any, signal: Any, config: Any) -> Outcome:
         take_profit=config.take_profit, trailing_stop=config.trailing_stop,
         max_leverage=config.max_leverage, periods_per_year=ppy, fill=config.fill,
         allow_short=config.allow_short, integer_units=config.integer_units,
-        close_at_end=config.close_at_end,
+        close_at_end=config.close_at_end, max_weight=config.max_weight,
+        max_drawdown_halt=config.max_drawdown_halt, halt_bars=config.halt_bars,
+        daily_loss_limit=config.daily_loss_limit, cooldown_bars=config.cooldown_bars,
+        ts=bars.ts, events=events,
     )  # fmt: skip
 
 

@@ -106,10 +106,11 @@ def test_risk_events_and_notes_name_the_liquidation() -> None:
     res = engine.backtest(bars, np.array([-1, H, H, 1, 0], np.int8),
                           engine.Config(allow_short=True, periods_per_year=252))  # fmt: skip
     events = res.risk_events
-    assert list(events.columns) == ["bar", "time", "symbol", "rule"]
-    assert events.to_dict("records") == [
+    assert list(events.columns) == ["bar", "time", "symbol", "rule", "value"]
+    assert events.drop(columns="value").to_dict("records") == [
         {"bar": 2, "time": bars.index[2], "symbol": bars.symbol, "rule": "margin"}
     ]
+    assert np.isnan(events["value"]).all()
     assert any("liquidated at bar 2" in note and "no trades after" in note for note in res.notes)
     quiet = engine.backtest(bars, np.zeros(5, np.int8), engine.Config(periods_per_year=252))
     assert quiet.risk_events.empty

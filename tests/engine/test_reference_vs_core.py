@@ -101,7 +101,7 @@ def float_signals(draw: st.DrawFn, n: int, max_leverage: float) -> np.ndarray:
 
 
 def configs() -> st.SearchStrategy[Config]:
-    """Every Config field, risk levels on and off, both fills."""
+    """Every Config field, risk levels and risk rules on and off, both fills."""
     level = st.one_of(st.none(), st.sampled_from([0.005, 0.02, 0.05, 0.15]), st.floats(0.001, 0.3))
     return st.builds(
         Config,
@@ -119,6 +119,11 @@ def configs() -> st.SearchStrategy[Config]:
         close_at_end=st.booleans(),
         fill=st.sampled_from(["next_open", "close"]),
         periods_per_year=st.one_of(st.none(), st.sampled_from([12.0, 252.0, 8760.0])),
+        max_weight=st.one_of(st.none(), st.none(), st.sampled_from([0.2, 0.5, 1.0, 2.0])),
+        max_drawdown_halt=st.one_of(st.none(), st.none(), st.sampled_from([0.01, 0.03, 0.1])),
+        halt_bars=st.sampled_from([1, 3, 20]),
+        daily_loss_limit=st.one_of(st.none(), st.none(), st.sampled_from([0.005, 0.02, 0.05])),
+        cooldown_bars=st.sampled_from([0, 0, 1, 5]),
     )
 
 
@@ -146,7 +151,8 @@ def _metric_atol(name: str, cfg: Config) -> float:
 def assert_agree(bars: engine.Bars, signal: np.ndarray, cfg: Config) -> None:
     """Core and reference agree on stats, equity and trades."""
     got = engine.backtest(bars, signal, cfg)
-    stats, equity, trades = simulate_config(bars, signal, cfg)
+    events: list[tuple[int, str, float]] = []
+    stats, equity, trades = simulate_config(bars, signal, cfg, events)
     where = (
         f"\nconfig={cfg}\nsignal={signal.tolist()}\n"
         + "\n".join(f"{name}={a.tolist()}" for name, a in zip("ohlc", bars.prices))
@@ -167,6 +173,15 @@ def assert_agree(bars: engine.Bars, signal: np.ndarray, cfg: Config) -> None:
         f"equity differs at bars {off[:5]}: core {core_eq[off[0]]}, "
         f"reference {equity[off[0]]}{where}"
     )
+
+    core_events = got.risk_events[got.risk_events["rule"] != "margin"]
+    assert len(core_events) == len(events), (
+        f"core fired {core_events[['bar', 'rule', 'value']].values.tolist()}, reference {events}{where}"
+    )
+    for i, (c, r) in enumerate(zip(core_events.itertuples(index=False), events)):
+        assert (c.bar, c.rule) == r[:2] and _same(c.value, r[2], 1e-12), (
+            f"risk event {i}: core {(c.bar, c.rule, c.value)}, reference {r}{where}"
+        )
 
     core_trades = got.trades.to_dict("records")
     assert len(core_trades) == len(trades), (
