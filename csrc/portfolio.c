@@ -49,7 +49,7 @@ static void pf_event(pf_book *b, int64_t t, int64_t j, int32_t rule, double valu
 
 static inline double pf_fee(const pf_book *b, int64_t j, double units, double px)
 {
-    return units * px * b->s.fee_rate[j] + units * b->fee_per_unit + b->fixed_fee;
+    return units * px * b->s.fee_rate[j] + units * b->s.fee_unit[j] + b->s.fixed[j];
 }
 
 static inline double pf_slip(const pf_book *b, int64_t j, int side, double price)
@@ -59,7 +59,7 @@ static inline double pf_slip(const pf_book *b, int64_t j, int side, double price
 
 static inline double pf_size(const pf_book *b, int64_t j, double exposure, double equity, double px)
 {
-    double u = (exposure * equity - b->fixed_fee) / (px * (1.0 + b->s.fee_rate[j]) + b->fee_per_unit);
+    double u = (exposure * equity - b->s.fixed[j]) / (px * (1.0 + b->s.fee_rate[j]) + b->s.fee_unit[j]);
     if (b->cfg->base.integer_units)
         u = trunc(u);
     return u > 0.0 ? u : 0.0;
@@ -308,13 +308,13 @@ static int64_t pf_rebalance(pf_book *b, int64_t t, const double *row, const doub
     if (n_inc == 0)
         return -1;
 
-    double need = 0.0;
+    double need = 0.0, fixed = 0.0;
     for (int64_t i = 0; i < n_inc; i++) {
         int64_t j = s->inc_sym[i];
         double u = s->inc_units[i], p = s->inc_px[i];
-        need += u * (p * s->fee_rate[j] + b->fee_per_unit) + (s->inc_dir[i] > 0 ? u * p : 0.0);
+        need += u * (p * s->fee_rate[j] + s->fee_unit[j]) + (s->inc_dir[i] > 0 ? u * p : 0.0);
+        fixed += s->fixed[j];
     }
-    double fixed = b->fixed_fee * (double)n_inc;
     double room = b->cash + (c->max_leverage - 1.0) * equity - fixed;
     double scale = 1.0;
     if (need > room * (1.0 + PF_CASH_SLACK)) {
@@ -366,8 +366,8 @@ static void pf_layout(pf_state *s, void *work, int64_t m)
 {
     double *d = (double *)work;
     double **dp[PF_DOUBLES] = {&s->units, &s->avg, &s->entry_fees, &s->best, &s->last_close,
-                               &s->contrib, &s->fee_rate, &s->slip, &s->red_units, &s->red_px,
-                               &s->inc_units, &s->inc_px};
+                               &s->contrib, &s->fee_rate, &s->slip, &s->fee_unit, &s->fixed,
+                               &s->red_units, &s->red_px, &s->inc_units, &s->inc_px};
     for (int k = 0; k < PF_DOUBLES; k++)
         *dp[k] = d + k * m;
     int64_t *i = (int64_t *)(d + PF_DOUBLES * m);
@@ -380,8 +380,7 @@ static void pf_layout(pf_state *s, void *work, int64_t m)
 }
 
 void pf_setup(pf_sim *r, const anvil_panel *p, const anvil_pf_config *cfg,
-                     const double *fee_rate, const double *slippage_bps, void *work,
-                     const anvil_pf_outputs *out)
+              const anvil_pf_costs *costs, void *work, const anvil_pf_outputs *out)
 {
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
@@ -393,21 +392,23 @@ void pf_setup(pf_sim *r, const anvil_panel *p, const anvil_pf_config *cfg,
     b->cfg = &r->cfg;
     b->m = m;
     b->cash = c->initial_capital;
-    b->fee_per_unit = c->fee_per_unit;
-    b->fixed_fee = c->fixed_fee;
     if (out) {
         r->out = *out;
         b->out = &r->out;
     }
     pf_layout(&b->s, work, m);
     pf_state *s = &b->s;
+    static const anvil_pf_costs none = {NULL, NULL, NULL, NULL};
+    const anvil_pf_costs *k = costs ? costs : &none;
     for (int64_t j = 0; j < m; j++) {
         s->units[j] = s->avg[j] = s->entry_fees[j] = s->best[j] = s->contrib[j] = 0.0;
         s->last_close[j] = 0.0; /* read only once the symbol has traded */
         s->entry_bar[j] = -1;
         s->cool_until[j] = -1;
-        s->fee_rate[j] = fee_rate ? fee_rate[j] : c->fee_rate;
-        s->slip[j] = (slippage_bps ? slippage_bps[j] : c->slippage_bps) * 1e-4;
+        s->fee_rate[j] = k->fee_rate ? k->fee_rate[j] : c->fee_rate;
+        s->slip[j] = (k->slippage_bps ? k->slippage_bps[j] : c->slippage_bps) * 1e-4;
+        s->fee_unit[j] = k->fee_per_unit ? k->fee_per_unit[j] : c->fee_per_unit;
+        s->fixed[j] = k->fixed_fee ? k->fixed_fee[j] : c->fixed_fee;
         int64_t last = -1;
         for (int64_t t = n - 1; t >= 0; t--)
             if (p->tradable[t * ts + j]) {
@@ -605,12 +606,11 @@ int pf_finish(pf_sim *r, anvil_stats *stats, anvil_pf_extra *extra)
 }
 
 int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_config *cfg,
-                  const double *fee_rate, const double *slippage_bps, void *work,
-                  anvil_stats *stats, anvil_pf_extra *extra, const anvil_pf_outputs *out,
+           const anvil_pf_costs *costs, void *work, anvil_stats *stats, anvil_pf_extra *extra, const anvil_pf_outputs *out,
                   int64_t *bad_index)
 {
     pf_sim r;
-    pf_setup(&r, p, cfg, fee_rate, slippage_bps, work, out);
+    pf_setup(&r, p, cfg, costs, work, out);
     const int64_t n = p->n_bars, m = p->n_symbols;
     for (int64_t t = 0; t < n; t++) {
         int64_t bad = pf_open_bar(&r, t);
