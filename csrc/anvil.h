@@ -367,7 +367,12 @@ int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil
 /* n_runs portfolios over one panel: weights[r] points at run r's row-major
  * [n_bars][n_symbols] weights (the matrices need not be adjacent); cfgs 1
  * (shared) or n_runs records; stats and extras (optional) n_runs records each.
+ * work holds at least one run's scratch (anvil_pf_work_size); with room for
+ * g runs' (g <= ANVIL_PF_GROUP) the runs go g at a time, stepped together bar by
+ * bar, so each row of the panel is read from memory once for g runs. The
+ * numbers do not depend on g.
  * On ANVIL_E_SIGNAL *bad_index is (run * n_bars + t) * n_symbols + j. */
+#define ANVIL_PF_GROUP 8
 int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights, int64_t n_runs,
                           const anvil_pf_config *cfgs, int64_t n_cfgs, const anvil_pf_costs *costs,
                           void *work, int64_t work_size,

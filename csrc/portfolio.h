@@ -16,10 +16,13 @@ typedef struct {
     double *units, *avg, *entry_fees, *best, *last_close, *contrib, *fee_rate, *slip, *fee_unit, *fixed;
     double *red_units, *red_px, *inc_units, *inc_px;
     int64_t *entry_bar, *red_sym, *inc_sym, *inc_dir, *cool_until, *delist; /* delist: 2 per symbol */
+    /* The symbols held (units != 0), in column order: bars without a rebalance
+     * mark only these. */
+    int64_t *held;
 } pf_state;
 
 /* Doubles and int64s per symbol in the work buffer (delist counts twice). */
-enum { PF_DOUBLES = 14, PF_INTS = 7 };
+enum { PF_DOUBLES = 14, PF_INTS = 8 };
 
 /* Cash, costs, outputs and closed-trade sums of one run. */
 typedef struct {
@@ -27,6 +30,7 @@ typedef struct {
     const anvil_pf_config *cfg;
     pf_state s;
     int64_t m;
+    int64_t n_held;
     double cash;
     double fees;
     double traded;
@@ -59,6 +63,9 @@ int64_t pf_open_bar(pf_sim *r, int64_t t);
 int64_t pf_close_bar(pf_sim *r, int64_t t, const double *row);
 /* Stats and extra after the last bar (ANVIL_E_CAPACITY when outputs overflowed). */
 int pf_finish(pf_sim *r, anvil_stats *stats, anvil_pf_extra *extra);
+/* The first column of row with an infinite weight, or -1; *any: some weight is
+ * not NaN where the symbol trades. */
+int64_t pf_scan_row(const double *row, const uint8_t *trad, int64_t m, int *any);
 /* A whole run over a weights matrix (inputs already checked). */
 int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_config *cfg,
            const anvil_pf_costs *costs, void *work, anvil_stats *stats,

@@ -115,6 +115,35 @@ int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil
     return pf_run(panel, weights, cfg, costs, work, stats, extra, out, bad_index);
 }
 
+/* k (<= ANVIL_PF_GROUP) runs stepped together, bar by bar, each with its own
+ * scratch (one bytes apiece in work): the panel's row t is read from memory once
+ * for all of them. Returns 1 when every run finished (stats written), 0 when a
+ * weight was bad (nothing to keep: the caller reruns them one by one). */
+static int pf_group(const anvil_panel *panel, const double *const *weights, int64_t k,
+                    const anvil_pf_config *cfgs, int shared_cfg, const anvil_pf_costs *costs,
+                    char *work, int64_t one, anvil_stats *stats, anvil_pf_extra *extras)
+{
+    pf_sim sims[ANVIL_PF_GROUP];
+    const int64_t n = panel->n_bars, m = panel->n_symbols;
+    for (int64_t r = 0; r < k; r++)
+        pf_setup(&sims[r], panel, &cfgs[shared_cfg ? 0 : r], costs, work + r * one, NULL);
+    for (int64_t t = 0; t < n; t++) {
+        for (int64_t r = 0; r < k; r++) {
+            if (pf_open_bar(&sims[r], t) >= 0 || pf_close_bar(&sims[r], t, weights[r] + t * m) >= 0)
+                return 0;
+        }
+    }
+    const uint8_t *last = panel->tradable + (n - 1) * panel->tradable_stride;
+    for (int64_t r = 0; r < k; r++) {
+        int any;
+        if (pf_scan_row(weights[r] + (n - 1) * m, last, m, &any) >= 0)
+            return 0; /* the last row is never acted on, but must hold allowed values */
+    }
+    for (int64_t r = 0; r < k; r++)
+        pf_finish(&sims[r], &stats[r], extras ? &extras[r] : NULL); /* no outputs: ANVIL_OK */
+    return 1;
+}
+
 int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights, int64_t n_runs,
                           const anvil_pf_config *cfgs, int64_t n_cfgs, const anvil_pf_costs *costs,
                           void *work, int64_t work_size,
@@ -145,13 +174,26 @@ int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights
     for (int64_t run = 0; run < n_runs; run++)
         if (weights[run] == NULL)
             return ANVIL_E_NULL;
-    for (int64_t run = 0; run < n_runs; run++) {
-        int64_t bad = 0;
-        rc = pf_run(panel, weights[run], &cfgs[n_cfgs == 1 ? 0 : run], costs, work, &stats[run], extras ? &extras[run] : NULL, NULL, &bad);
-        if (rc != ANVIL_OK) {
-            if (bad_index)
-                *bad_index = run * cells + bad;
-            return rc;
+    const int64_t one = anvil_pf_work_size(panel->n_symbols);
+    int64_t group = work_size / one; /* one >= 8: the panel has a symbol */
+    if (group > ANVIL_PF_GROUP)
+        group = ANVIL_PF_GROUP;
+    for (int64_t lo = 0; lo < n_runs; lo += group) {
+        int64_t k = n_runs - lo < group ? n_runs - lo : group;
+        if (k > 1 && pf_group(panel, weights + lo, k, n_cfgs == 1 ? cfgs : cfgs + lo, n_cfgs == 1,
+                              costs, (char *)work, one, stats + lo, extras ? extras + lo : NULL))
+            continue;
+        /* One run, or a group that met a bad weight: one run at a time, which
+         * names the first bad weight of the first run that has one. */
+        for (int64_t run = lo; run < lo + k; run++) {
+            int64_t bad = 0;
+            rc = pf_run(panel, weights[run], &cfgs[n_cfgs == 1 ? 0 : run], costs, work, &stats[run],
+                        extras ? &extras[run] : NULL, NULL, &bad);
+            if (rc != ANVIL_OK) {
+                if (bad_index)
+                    *bad_index = run * cells + bad;
+                return rc;
+            }
         }
     }
     return ANVIL_OK;

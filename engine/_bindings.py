@@ -396,12 +396,16 @@ def _pf_costs(costs: tuple[np.ndarray | None, ...]) -> Any:
     return k
 
 
-def pf_work(n_symbols: int) -> np.ndarray:
-    """Scratch memory of one portfolio run (one per thread)."""
+PF_GROUP: int = lib.ANVIL_PF_GROUP
+"""Runs a batch steps together bar by bar when its scratch has room for them."""
+
+
+def pf_work(n_symbols: int, runs: int = 1) -> np.ndarray:
+    """Scratch memory of ``runs`` portfolio runs stepped together (one per thread)."""
     size = int(lib.anvil_pf_work_size(n_symbols))
     if size < 0:
         raise CoreError(f"anvil_pf_work_size({n_symbols}) refused the size")
-    return np.empty(max(size // 8, 1), np.float64)
+    return np.empty(max(size * max(runs, 1) // 8, 1), np.float64)
 
 
 def portfolio(

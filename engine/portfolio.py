@@ -393,7 +393,7 @@ def run_portfolio_batch(
     arrays = _arrays(panel)
 
     def work() -> None:
-        scratch = _bindings.pf_work(m)
+        scratch = _bindings.pf_work(m, runs=min(per_chunk, _bindings.PF_GROUP))
         while True:
             with lock:  # one reader of the source at a time; each thread holds one chunk
                 item = next(source, None)

@@ -2651,6 +2651,14 @@ static void random_portfolio(long case_no)
         for (int r = 0; r < 2; r++)
             if (stats_differ(&bs[r], &st) >= 0 || be[r].n_trades != ex.n_trades)
                 fail("case %ld: portfolio batch run %d differs from the single run", case_no, r);
+    /* With scratch for both, the two runs are stepped together: the same numbers. */
+    void *work2 = xmalloc((size_t)(2 * ws) + 1);
+    rc = CALL(anvil_portfolio_batch(&k.p, runs, 2, &cfg, 1, &costs, work2, 2 * ws + 1, bs, be, &bad));
+    if (expect_rc("portfolio batch stepped together", rc, ANVIL_OK))
+        for (int r = 0; r < 2; r++)
+            if (stats_differ(&bs[r], &st) >= 0 || be[r].n_trades != ex.n_trades)
+                fail("case %ld: portfolio batch (together) run %d differs from the single run", case_no, r);
+    free(work2);
     free(ww);
 
     /* Stepped bar by bar with the same rows: the same numbers. */

@@ -70,7 +70,16 @@ def check_against_reference(panel: engine.Panel, weights: np.ndarray, cfg: engin
     assert list(ev["bar"]) == [e["bar"] for e in ref["events"]]
     for got, want in zip(ev["value"], ref["events"]):
         _close(float(got), want["value"], "event value")
+    # A return ratio divides by the deviation of the bar returns; when they barely
+    # vary (two bars, a flat book) that deviation is made of rounding, and equity
+    # equal to 1e-15 moves the ratio by about 1e-14 / deviation, relative.
+    eq = np.concatenate([[cfg.initial_capital], ref["equity"]])
+    dev = float(np.std(np.diff(eq) / eq[:-1])) if len(eq) > 2 else 0.0
+    ratio_rtol = max(RTOL, 1e-13 / dev) if dev > 0 else RTOL
     for name, want in ref["stats"].items():
+        if name in ("sharpe", "sortino") and ratio_rtol > RTOL and math.isfinite(want):
+            assert res.stats[name] == pytest.approx(want, rel=ratio_rtol), name
+            continue
         _close(res.stats[name], want, name)
     np.testing.assert_allclose(res.contributions.to_numpy(), ref["contributions"], rtol=RTOL, atol=1e-6)
     _close(res.borrow_cost, ref["borrow"], "borrow")
