@@ -46,7 +46,7 @@ PORTFOLIO_METRICS: tuple[str, ...] = (*METRICS, "turnover")
 """Stats of a portfolio: every metric of ``engine.METRICS`` plus ``turnover`` (traded
 notional over the run divided by the average equity)."""
 
-_CHUNK_BYTES = 64 << 20  # weight matrices one batch thread holds at once, at most
+_CHUNK_BYTES = 96 << 20  # weight matrices one batch thread holds at once, at most
 
 
 def _need_panel(panel: Any) -> Panel:
@@ -345,6 +345,13 @@ def _checked(panel: Panel, w: Any, run: int) -> np.ndarray:
     return as_weights(panel, w, what=f"weights_batch[{run}]")
 
 
+def _chunk_runs(matrix_bytes: int) -> int:
+    """Runs per chunk: as many weight matrices as fit in ``_CHUNK_BYTES`` (at least
+    one), rounded down to a multiple of the runs the core steps together."""
+    fit = max(1, _CHUNK_BYTES // matrix_bytes)
+    return fit if fit < _bindings.PF_GROUP else fit // _bindings.PF_GROUP * _bindings.PF_GROUP
+
+
 def run_portfolio_batch(
     panel: Panel,
     weights_batch: Any,
@@ -368,7 +375,9 @@ def run_portfolio_batch(
         threads: worker threads; 0 = every core. Results do not depend on it.
         fee_rate, slippage_bps, fee_per_unit, fixed_fee: per-symbol costs, as in
             ``backtest_portfolio``.
-        chunk_runs: runs per chunk; by default as many as fit in 64 MB of weights.
+        chunk_runs: runs per chunk; by default as many as fit in 96 MB of weights,
+            rounded down to a multiple of 8 when more fit (the core steps up to 8
+            runs together, reading each bar of the panel once for them).
 
     Returns:
         One row per run (in order) with every metric of ``PORTFOLIO_METRICS``.
@@ -376,7 +385,7 @@ def run_portfolio_batch(
     panel = _need_panel(panel)
     n, m = panel.shape
     ppy = panel.periods_per_year()
-    per_chunk = chunk_runs or max(1, _CHUNK_BYTES // (n * m * 8))
+    per_chunk = chunk_runs or _chunk_runs(n * m * 8)
     if isinstance(config, (list, tuple)):
         cfgs = [_need_config(c) for c in config]
         recs = np.concatenate([pf_record(c, ppy) for c in cfgs]) if cfgs else np.zeros(0, PF_CONFIG_DTYPE)
