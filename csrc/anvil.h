@@ -356,9 +356,10 @@ int64_t anvil_pf_work_size(int64_t n_symbols);
 int anvil_check_panel(const anvil_panel *panel, int64_t *bad_index);
 int anvil_check_pf_config(const anvil_pf_config *cfg);
 
-/* One portfolio, with per-symbol costs (NULL: the config's scalars). On ANVIL_E_SIGNAL (an infinite weight) *bad_index
- * is t * n_symbols + j. out may be NULL (stats only). Returns ANVIL_E_CAPACITY
- * when trades or events did not fit (extra holds the counts needed). */
+/* One portfolio, with per-symbol costs (NULL: the config's scalars). On
+ * ANVIL_E_SIGNAL (an infinite weight) *bad_index is t * n_symbols + j. out may
+ * be NULL (stats only). Returns ANVIL_E_CAPACITY when trades or events did not
+ * fit (extra holds the counts needed). */
 int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil_pf_config *cfg,
                     const anvil_pf_costs *costs, void *work,
                     int64_t work_size, anvil_stats *stats, anvil_pf_extra *extra,
