@@ -356,28 +356,42 @@ typedef struct {
     int64_t events_cap;
 } anvil_pf_outputs;
 
+/* Costs per symbol: each pointer is n_symbols values, or NULL for the config's
+ * scalar of the same name. The whole struct may be NULL (every scalar). */
+typedef struct {
+    const double *fee_rate;
+    const double *slippage_bps;
+    const double *fee_per_unit;
+    const double *fixed_fee;
+} anvil_pf_costs;
+
 /* Bytes of scratch memory one run over n_symbols needs (work below). */
 int64_t anvil_pf_work_size(int64_t n_symbols);
 /* Check a panel; on ANVIL_E_PRICE *bad_index is t * n_symbols + j of the first bad cell. */
 int anvil_check_panel(const anvil_panel *panel, int64_t *bad_index);
 int anvil_check_pf_config(const anvil_pf_config *cfg);
 
-/* One portfolio. fee_rate and slippage_bps are n_symbols values each, or NULL
- * for the config's scalar. On ANVIL_E_SIGNAL (an infinite weight) *bad_index
- * is t * n_symbols + j. out may be NULL (stats only). Returns ANVIL_E_CAPACITY
- * when trades or events did not fit (extra holds the counts needed). */
+/* One portfolio, with per-symbol costs (NULL: the config's scalars). On
+ * ANVIL_E_SIGNAL (an infinite weight) *bad_index is t * n_symbols + j. out may
+ * be NULL (stats only). Returns ANVIL_E_CAPACITY when trades or events did not
+ * fit (extra holds the counts needed). */
 int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil_pf_config *cfg,
-                    const double *fee_rate, const double *slippage_bps, void *work,
+                    const anvil_pf_costs *costs, void *work,
                     int64_t work_size, anvil_stats *stats, anvil_pf_extra *extra,
                     const anvil_pf_outputs *out, int64_t *bad_index);
 
 /* n_runs portfolios over one panel: weights[r] points at run r's row-major
  * [n_bars][n_symbols] weights (the matrices need not be adjacent); cfgs 1
  * (shared) or n_runs records; stats and extras (optional) n_runs records each.
+ * work holds at least one run's scratch (anvil_pf_work_size); with room for
+ * g runs' (g <= ANVIL_PF_GROUP) the runs go g at a time, stepped together bar by
+ * bar, so each row of the panel is read from memory once for g runs. The
+ * numbers do not depend on g.
  * On ANVIL_E_SIGNAL *bad_index is (run * n_bars + t) * n_symbols + j. */
+#define ANVIL_PF_GROUP 8
 int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights, int64_t n_runs,
-                          const anvil_pf_config *cfgs, int64_t n_cfgs, const double *fee_rate,
-                          const double *slippage_bps, void *work, int64_t work_size,
+                          const anvil_pf_config *cfgs, int64_t n_cfgs, const anvil_pf_costs *costs,
+                          void *work, int64_t work_size,
                           anvil_stats *stats, anvil_pf_extra *extras, int64_t *bad_index);
 /* Stepping a portfolio bar by bar (for strategies that decide on each close):
  * allocate anvil_pf_sim_size(n_symbols) bytes (8-byte aligned) and keep the
@@ -392,8 +406,8 @@ int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights
 typedef struct anvil_pf_sim anvil_pf_sim;
 int64_t anvil_pf_sim_size(int64_t n_symbols);
 int anvil_pf_sim_init(anvil_pf_sim *sim, int64_t sim_size, const anvil_panel *panel,
-                      const anvil_pf_config *cfg, const double *fee_rate,
-                      const double *slippage_bps, const anvil_pf_outputs *out);
+                      const anvil_pf_config *cfg, const anvil_pf_costs *costs,
+                      const anvil_pf_outputs *out);
 int anvil_pf_sim_open(anvil_pf_sim *sim, int64_t t);
 int anvil_pf_sim_close(anvil_pf_sim *sim, int64_t t, const double *row, int64_t *bad_index);
 /* After the last bar's close: stats and extra (ANVIL_E_CAPACITY as anvil_portfolio). */

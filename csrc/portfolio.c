@@ -47,9 +47,33 @@ static void pf_event(pf_book *b, int64_t t, int64_t j, int32_t rule, double valu
     b->n_events += 1;
 }
 
+/* Symbol j became held / flat: the list of held symbols stays in column order,
+ * so sums over it add in the same order as over every column. */
+static inline void pf_hold(pf_book *b, int64_t j)
+{
+    int64_t *h = b->s.held, i = b->n_held++;
+    for (; i > 0 && h[i - 1] > j; i--)
+        h[i] = h[i - 1];
+    h[i] = j;
+}
+
+static inline void pf_unhold(pf_book *b, int64_t j)
+{
+    int64_t *h = b->s.held, lo = 0, hi = b->n_held - 1;
+    while (lo < hi) { /* the position of j: the first entry >= j */
+        int64_t mid = lo + (hi - lo) / 2;
+        if (h[mid] < j)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    b->n_held--;
+    memmove(h + lo, h + lo + 1, (size_t)(b->n_held - lo) * sizeof *h);
+}
+
 static inline double pf_fee(const pf_book *b, int64_t j, double units, double px)
 {
-    return units * px * b->s.fee_rate[j] + units * b->fee_per_unit + b->fixed_fee;
+    return units * px * b->s.fee_rate[j] + units * b->s.fee_unit[j] + b->s.fixed[j];
 }
 
 static inline double pf_slip(const pf_book *b, int64_t j, int side, double price)
@@ -59,7 +83,7 @@ static inline double pf_slip(const pf_book *b, int64_t j, int side, double price
 
 static inline double pf_size(const pf_book *b, int64_t j, double exposure, double equity, double px)
 {
-    double u = (exposure * equity - b->fixed_fee) / (px * (1.0 + b->s.fee_rate[j]) + b->fee_per_unit);
+    double u = (exposure * equity - b->s.fixed[j]) / (px * (1.0 + b->s.fee_rate[j]) + b->s.fee_unit[j]);
     if (b->cfg->base.integer_units)
         u = trunc(u);
     return u > 0.0 ? u : 0.0;
@@ -75,6 +99,7 @@ static void pf_add(pf_book *b, int64_t j, int64_t t, int dir, double units, doub
     b->fees += fee;
     b->traded += units * px;
     if (held == 0.0) {
+        pf_hold(b, j);
         s->avg[j] = px;
         s->entry_fees[j] = fee;
         s->entry_bar[j] = t;
@@ -123,7 +148,8 @@ static void pf_reduce(pf_book *b, int64_t j, int64_t t, double units, double px,
     if (units >= held) {
         s->units[j] = 0.0;
         s->entry_fees[j] = 0.0;
-    } else {
+        pf_unhold(b, j);
+    } else { /* held - units > 0 exactly: the position stays open */
         s->units[j] -= dir * units;
     }
 }
@@ -204,7 +230,7 @@ static void pf_stops(pf_book *b, int64_t j, int64_t t, double o, double h, doubl
 /* Check one row of weights; returns the first column with an infinite weight,
  * or -1. *any is set when some weight is not NaN where the symbol trades.
  * Branch-free counting first (most rows of a monthly rebalance are all NaN). */
-static inline int64_t pf_scan_row(const double *row, const uint8_t *trad, int64_t m, int *any)
+int64_t pf_scan_row(const double *row, const uint8_t *trad, int64_t m, int *any)
 {
     int64_t given = 0; /* weights that are not NaN: a count the compiler vectorises */
     for (int64_t j = 0; j < m; j++)
@@ -237,9 +263,10 @@ static int64_t pf_rebalance(pf_book *b, int64_t t, const double *row, const doub
         return bad;
 
     double equity = b->cash;
-    for (int64_t j = 0; j < m; j++)
-        if (s->units[j] != 0.0)
-            equity += s->units[j] * (trad[j] ? px[j] : s->last_close[j]);
+    for (int64_t i = 0; i < b->n_held; i++) {
+        int64_t j = s->held[i];
+        equity += s->units[j] * (trad[j] ? px[j] : s->last_close[j]);
+    }
     if (!(equity > 0.0))
         return -1; /* a portfolio worth nothing trades no more */
 
@@ -308,13 +335,13 @@ static int64_t pf_rebalance(pf_book *b, int64_t t, const double *row, const doub
     if (n_inc == 0)
         return -1;
 
-    double need = 0.0;
+    double need = 0.0, fixed = 0.0;
     for (int64_t i = 0; i < n_inc; i++) {
         int64_t j = s->inc_sym[i];
         double u = s->inc_units[i], p = s->inc_px[i];
-        need += u * (p * s->fee_rate[j] + b->fee_per_unit) + (s->inc_dir[i] > 0 ? u * p : 0.0);
+        need += u * (p * s->fee_rate[j] + s->fee_unit[j]) + (s->inc_dir[i] > 0 ? u * p : 0.0);
+        fixed += s->fixed[j];
     }
-    double fixed = b->fixed_fee * (double)n_inc;
     double room = b->cash + (c->max_leverage - 1.0) * equity - fixed;
     double scale = 1.0;
     if (need > room * (1.0 + PF_CASH_SLACK)) {
@@ -340,9 +367,10 @@ static int64_t pf_rebalance(pf_book *b, int64_t t, const double *row, const doub
 static double pf_value(const pf_book *b, const double *px, const uint8_t *trad)
 {
     double equity = b->cash;
-    for (int64_t j = 0; j < b->m; j++)
-        if (b->s.units[j] != 0.0)
-            equity += b->s.units[j] * (trad[j] ? px[j] : b->s.last_close[j]);
+    for (int64_t i = 0; i < b->n_held; i++) {
+        int64_t j = b->s.held[i];
+        equity += b->s.units[j] * (trad[j] ? px[j] : b->s.last_close[j]);
+    }
     return equity;
 }
 
@@ -366,8 +394,8 @@ static void pf_layout(pf_state *s, void *work, int64_t m)
 {
     double *d = (double *)work;
     double **dp[PF_DOUBLES] = {&s->units, &s->avg, &s->entry_fees, &s->best, &s->last_close,
-                               &s->contrib, &s->fee_rate, &s->slip, &s->red_units, &s->red_px,
-                               &s->inc_units, &s->inc_px};
+                               &s->contrib, &s->fee_rate, &s->slip, &s->fee_unit, &s->fixed,
+                               &s->red_units, &s->red_px, &s->inc_units, &s->inc_px};
     for (int k = 0; k < PF_DOUBLES; k++)
         *dp[k] = d + k * m;
     int64_t *i = (int64_t *)(d + PF_DOUBLES * m);
@@ -377,11 +405,11 @@ static void pf_layout(pf_state *s, void *work, int64_t m)
     s->inc_dir = i + 3 * m;
     s->cool_until = i + 4 * m;
     s->delist = i + 5 * m; /* 2 * m */
+    s->held = i + 7 * m;
 }
 
 void pf_setup(pf_sim *r, const anvil_panel *p, const anvil_pf_config *cfg,
-                     const double *fee_rate, const double *slippage_bps, void *work,
-                     const anvil_pf_outputs *out)
+              const anvil_pf_costs *costs, void *work, const anvil_pf_outputs *out)
 {
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
@@ -393,21 +421,23 @@ void pf_setup(pf_sim *r, const anvil_panel *p, const anvil_pf_config *cfg,
     b->cfg = &r->cfg;
     b->m = m;
     b->cash = c->initial_capital;
-    b->fee_per_unit = c->fee_per_unit;
-    b->fixed_fee = c->fixed_fee;
     if (out) {
         r->out = *out;
         b->out = &r->out;
     }
     pf_layout(&b->s, work, m);
     pf_state *s = &b->s;
+    static const anvil_pf_costs none = {NULL, NULL, NULL, NULL};
+    const anvil_pf_costs *k = costs ? costs : &none;
     for (int64_t j = 0; j < m; j++) {
         s->units[j] = s->avg[j] = s->entry_fees[j] = s->best[j] = s->contrib[j] = 0.0;
         s->last_close[j] = 0.0; /* read only once the symbol has traded */
         s->entry_bar[j] = -1;
         s->cool_until[j] = -1;
-        s->fee_rate[j] = fee_rate ? fee_rate[j] : c->fee_rate;
-        s->slip[j] = (slippage_bps ? slippage_bps[j] : c->slippage_bps) * 1e-4;
+        s->fee_rate[j] = k->fee_rate ? k->fee_rate[j] : c->fee_rate;
+        s->slip[j] = (k->slippage_bps ? k->slippage_bps[j] : c->slippage_bps) * 1e-4;
+        s->fee_unit[j] = k->fee_per_unit ? k->fee_per_unit[j] : c->fee_per_unit;
+        s->fixed[j] = k->fixed_fee ? k->fixed_fee[j] : c->fixed_fee;
         int64_t last = -1;
         for (int64_t t = n - 1; t >= 0; t--)
             if (p->tradable[t * ts + j]) {
@@ -526,40 +556,35 @@ int64_t pf_close_bar(pf_sim *r, int64_t t, const double *row)
         for (int64_t j = 0; j < m; j++)
             pf_close(b, j, t, cl[j], ANVIL_EXIT_END);
 
-    /* Mark at the close. A flat symbol adds u * last_close = 0 exactly (last
-     * closes start at 0), so the sum needs no branch. */
-    double eq;
-    int64_t held = 0;
+    /* Mark at the close: only the symbols held (a flat one's last close is never
+     * read: it is set again at the close of the bar that opens a position, which
+     * trades there). */
+    const int64_t *hs = s->held;
+    const int64_t nh = b->n_held;
+    double *lcs = s->last_close;
+    const double *us = s->units;
     if (cfg->borrow_rate > 0.0) {
-        for (int64_t j = 0; j < m; j++) {
+        for (int64_t i = 0; i < nh; i++) {
+            int64_t j = hs[i];
             if (trad[j])
-                s->last_close[j] = cl[j];
-            double u = s->units[j];
+                lcs[j] = cl[j];
+            double u = us[j];
             if (u < 0.0) {
-                double cost = -u * s->last_close[j] * cfg->borrow_rate / c->periods_per_year;
+                double cost = -u * lcs[j] * cfg->borrow_rate / c->periods_per_year;
                 b->cash -= cost;
                 s->contrib[j] -= cost;
                 b->borrow += cost;
             }
         }
-        eq = b->cash;
-        for (int64_t j = 0; j < m; j++) {
-            double u = s->units[j];
-            eq += u * s->last_close[j];
-            held += u != 0.0;
-        }
-    } else {
-        eq = b->cash;
-        double *lcs = s->last_close;
-        const double *us = s->units;
-        for (int64_t j = 0; j < m; j++) {
-            double lc = trad[j] ? cl[j] : lcs[j];
-            lcs[j] = lc;
-            double u = us[j];
-            eq += u * lc;
-            held += u != 0.0;
-        }
     }
+    double eq = b->cash;
+    for (int64_t i = 0; i < nh; i++) {
+        int64_t j = hs[i];
+        double lc = trad[j] ? cl[j] : lcs[j];
+        lcs[j] = lc;
+        eq += us[j] * lc;
+    }
+    int64_t held = nh;
     bar_acc_add(&r->acc, eq, held != 0);
     r->last_eq = eq;
     if (eq > r->peak)
@@ -605,12 +630,11 @@ int pf_finish(pf_sim *r, anvil_stats *stats, anvil_pf_extra *extra)
 }
 
 int pf_run(const anvil_panel *p, const double *weights, const anvil_pf_config *cfg,
-                  const double *fee_rate, const double *slippage_bps, void *work,
-                  anvil_stats *stats, anvil_pf_extra *extra, const anvil_pf_outputs *out,
+           const anvil_pf_costs *costs, void *work, anvil_stats *stats, anvil_pf_extra *extra, const anvil_pf_outputs *out,
                   int64_t *bad_index)
 {
     pf_sim r;
-    pf_setup(&r, p, cfg, fee_rate, slippage_bps, work, out);
+    pf_setup(&r, p, cfg, costs, work, out);
     const int64_t n = p->n_bars, m = p->n_symbols;
     for (int64_t t = 0; t < n; t++) {
         int64_t bad = pf_open_bar(&r, t);

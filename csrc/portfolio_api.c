@@ -63,12 +63,19 @@ int anvil_check_pf_config(const anvil_pf_config *cfg)
     return ok ? ANVIL_OK : ANVIL_E_CONFIG;
 }
 
-static int check_costs(const double *fee_rate, const double *slippage_bps, int64_t m)
+/* Per-symbol costs in the ranges anvil_check_config allows their scalars. */
+static int check_costs(const anvil_pf_costs *k, int64_t m)
 {
-    for (int64_t j = 0; j < m; j++) {
-        if (fee_rate && !(fee_rate[j] >= 0.0 && fee_rate[j] < 1.0))
+    if (k == NULL)
+        return ANVIL_OK;
+    for (int64_t j = 0; j < m; j++) { /* each test is written to fail on NaN */
+        if (k->fee_rate && !(k->fee_rate[j] >= 0.0 && k->fee_rate[j] < 1.0))
             return ANVIL_E_CONFIG;
-        if (slippage_bps && !(slippage_bps[j] >= 0.0 && slippage_bps[j] < 10000.0))
+        if (k->slippage_bps && !(k->slippage_bps[j] >= 0.0 && k->slippage_bps[j] < 10000.0))
+            return ANVIL_E_CONFIG;
+        if (k->fee_per_unit && !(k->fee_per_unit[j] >= 0.0 && k->fee_per_unit[j] < INFINITY))
+            return ANVIL_E_CONFIG;
+        if (k->fixed_fee && !(k->fixed_fee[j] >= 0.0 && k->fixed_fee[j] < INFINITY))
             return ANVIL_E_CONFIG;
     }
     return ANVIL_OK;
@@ -77,18 +84,18 @@ static int check_costs(const double *fee_rate, const double *slippage_bps, int64
 /* What one run and a stepping simulation check beyond the config and the panel: a
  * daily loss limit needs the bar times, output capacities are not negative, and the
  * per-symbol costs are in range. */
-static int check_run(const anvil_panel *panel, const anvil_pf_config *cfg, const double *fee_rate,
-                     const double *slippage_bps, const anvil_pf_outputs *out)
+static int check_run(const anvil_panel *panel, const anvil_pf_config *cfg, const anvil_pf_costs *costs,
+                     const anvil_pf_outputs *out)
 {
     if (cfg->daily_loss_limit > 0.0 && panel->ts == NULL)
         return ANVIL_E_NULL;
     if (out && ((out->trades && out->trades_cap < 0) || (out->events && out->events_cap < 0)))
         return ANVIL_E_SIZE;
-    return check_costs(fee_rate, slippage_bps, panel->n_symbols);
+    return check_costs(costs, panel->n_symbols);
 }
 
 int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil_pf_config *cfg,
-                    const double *fee_rate, const double *slippage_bps, void *work,
+                    const anvil_pf_costs *costs, void *work,
                     int64_t work_size, anvil_stats *stats, anvil_pf_extra *extra,
                     const anvil_pf_outputs *out, int64_t *bad_index)
 {
@@ -102,15 +109,44 @@ int anvil_portfolio(const anvil_panel *panel, const double *weights, const anvil
         return rc;
     if (work_size < anvil_pf_work_size(panel->n_symbols))
         return ANVIL_E_SIZE;
-    rc = check_run(panel, cfg, fee_rate, slippage_bps, out);
+    rc = check_run(panel, cfg, costs, out);
     if (rc != ANVIL_OK)
         return rc;
-    return pf_run(panel, weights, cfg, fee_rate, slippage_bps, work, stats, extra, out, bad_index);
+    return pf_run(panel, weights, cfg, costs, work, stats, extra, out, bad_index);
+}
+
+/* k (<= ANVIL_PF_GROUP) runs stepped together, bar by bar, each with its own
+ * scratch (one bytes apiece in work): the panel's row t is read from memory once
+ * for all of them. Returns 1 when every run finished (stats written), 0 when a
+ * weight was bad (nothing to keep: the caller reruns them one by one). */
+static int pf_group(const anvil_panel *panel, const double *const *weights, int64_t k,
+                    const anvil_pf_config *cfgs, int shared_cfg, const anvil_pf_costs *costs,
+                    char *work, int64_t one, anvil_stats *stats, anvil_pf_extra *extras)
+{
+    pf_sim sims[ANVIL_PF_GROUP];
+    const int64_t n = panel->n_bars, m = panel->n_symbols;
+    for (int64_t r = 0; r < k; r++)
+        pf_setup(&sims[r], panel, &cfgs[shared_cfg ? 0 : r], costs, work + r * one, NULL);
+    for (int64_t t = 0; t < n; t++) {
+        for (int64_t r = 0; r < k; r++) {
+            if (pf_open_bar(&sims[r], t) >= 0 || pf_close_bar(&sims[r], t, weights[r] + t * m) >= 0)
+                return 0;
+        }
+    }
+    const uint8_t *last = panel->tradable + (n - 1) * panel->tradable_stride;
+    for (int64_t r = 0; r < k; r++) {
+        int any;
+        if (pf_scan_row(weights[r] + (n - 1) * m, last, m, &any) >= 0)
+            return 0; /* the last row is never acted on, but must hold allowed values */
+    }
+    for (int64_t r = 0; r < k; r++)
+        pf_finish(&sims[r], &stats[r], extras ? &extras[r] : NULL); /* no outputs: ANVIL_OK */
+    return 1;
 }
 
 int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights, int64_t n_runs,
-                          const anvil_pf_config *cfgs, int64_t n_cfgs, const double *fee_rate,
-                          const double *slippage_bps, void *work, int64_t work_size,
+                          const anvil_pf_config *cfgs, int64_t n_cfgs, const anvil_pf_costs *costs,
+                          void *work, int64_t work_size,
                           anvil_stats *stats, anvil_pf_extra *extras, int64_t *bad_index)
 {
     if (weights == NULL || stats == NULL || cfgs == NULL || work == NULL)
@@ -132,20 +168,32 @@ int anvil_portfolio_batch(const anvil_panel *panel, const double *const *weights
         if (cfgs[k].daily_loss_limit > 0.0 && panel->ts == NULL)
             return ANVIL_E_NULL;
     }
-    rc = check_costs(fee_rate, slippage_bps, panel->n_symbols);
+    rc = check_costs(costs, panel->n_symbols);
     if (rc != ANVIL_OK)
         return rc;
     for (int64_t run = 0; run < n_runs; run++)
         if (weights[run] == NULL)
             return ANVIL_E_NULL;
-    for (int64_t run = 0; run < n_runs; run++) {
-        int64_t bad = 0;
-        rc = pf_run(panel, weights[run], &cfgs[n_cfgs == 1 ? 0 : run], fee_rate,
-                    slippage_bps, work, &stats[run], extras ? &extras[run] : NULL, NULL, &bad);
-        if (rc != ANVIL_OK) {
-            if (bad_index)
-                *bad_index = run * cells + bad;
-            return rc;
+    const int64_t one = anvil_pf_work_size(panel->n_symbols);
+    int64_t group = work_size / one; /* one >= 8: the panel has a symbol */
+    if (group > ANVIL_PF_GROUP)
+        group = ANVIL_PF_GROUP;
+    for (int64_t lo = 0; lo < n_runs; lo += group) {
+        int64_t k = n_runs - lo < group ? n_runs - lo : group;
+        if (k > 1 && pf_group(panel, weights + lo, k, n_cfgs == 1 ? cfgs : cfgs + lo, n_cfgs == 1,
+                              costs, (char *)work, one, stats + lo, extras ? extras + lo : NULL))
+            continue;
+        /* One run, or a group that met a bad weight: one run at a time, which
+         * names the first bad weight of the first run that has one. */
+        for (int64_t run = lo; run < lo + k; run++) {
+            int64_t bad = 0;
+            rc = pf_run(panel, weights[run], &cfgs[n_cfgs == 1 ? 0 : run], costs, work, &stats[run],
+                        extras ? &extras[run] : NULL, NULL, &bad);
+            if (rc != ANVIL_OK) {
+                if (bad_index)
+                    *bad_index = run * cells + bad;
+                return rc;
+            }
         }
     }
     return ANVIL_OK;
@@ -176,8 +224,8 @@ int64_t anvil_pf_sim_size(int64_t n_symbols)
 }
 
 int anvil_pf_sim_init(anvil_pf_sim *sim, int64_t sim_size, const anvil_panel *panel,
-                      const anvil_pf_config *cfg, const double *fee_rate,
-                      const double *slippage_bps, const anvil_pf_outputs *out)
+                      const anvil_pf_config *cfg, const anvil_pf_costs *costs,
+                      const anvil_pf_outputs *out)
 {
     if (sim == NULL)
         return ANVIL_E_NULL;
@@ -190,13 +238,13 @@ int anvil_pf_sim_init(anvil_pf_sim *sim, int64_t sim_size, const anvil_panel *pa
     int64_t need = anvil_pf_sim_size(panel->n_symbols);
     if (need < 0 || sim_size < need)
         return ANVIL_E_SIZE;
-    rc = check_run(panel, cfg, fee_rate, slippage_bps, out);
+    rc = check_run(panel, cfg, costs, out);
     if (rc != ANVIL_OK)
         return rc;
     char *base = (char *)sim;
     void *work = base + pf_sim_header();
     double *rows = (double *)(base + pf_sim_header() + anvil_pf_work_size(panel->n_symbols));
-    pf_setup(&sim->run, panel, cfg, fee_rate, slippage_bps, work, out);
+    pf_setup(&sim->run, panel, cfg, costs, work, out);
     sim->next_bar = 0;
     sim->opened = 0;
     sim->finished = 0;

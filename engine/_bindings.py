@@ -430,20 +430,36 @@ def _opt_doubles(a: np.ndarray | None) -> Any:
     return ffi.NULL if a is None else _doubles(a)
 
 
-def pf_work(n_symbols: int) -> np.ndarray:
-    """Scratch memory of one portfolio run (one per thread)."""
+PF_COSTS = ("fee_rate", "slippage_bps", "fee_per_unit", "fixed_fee")
+"""The per-symbol costs of a portfolio, in the order of ``anvil_pf_costs``."""
+
+
+def _pf_costs(costs: tuple[np.ndarray | None, ...]) -> Any:
+    """An anvil_pf_costs over ``costs`` (n_symbols float64 each or None, in ``PF_COSTS``
+    order); the caller keeps the arrays alive."""
+    k = ffi.new("anvil_pf_costs *")
+    for name, a in zip(PF_COSTS, costs, strict=True):
+        setattr(k, name, _opt_doubles(a))
+    return k
+
+
+PF_GROUP: int = lib.ANVIL_PF_GROUP
+"""Runs a batch steps together bar by bar when its scratch has room for them."""
+
+
+def pf_work(n_symbols: int, runs: int = 1) -> np.ndarray:
+    """Scratch memory of ``runs`` portfolio runs stepped together (one per thread)."""
     size = int(lib.anvil_pf_work_size(n_symbols))
     if size < 0:
         raise CoreError(f"anvil_pf_work_size({n_symbols}) refused the size")
-    return np.empty(max(size // 8, 1), np.float64)
+    return np.empty(max(size * max(runs, 1) // 8, 1), np.float64)
 
 
 def portfolio(
     panel: tuple[np.ndarray, ...],
     weights: np.ndarray,
     config: np.ndarray,
-    fee_rate: np.ndarray | None,
-    slippage_bps: np.ndarray | None,
+    costs: tuple[np.ndarray | None, ...],
     want_equity: bool,
     want_weights: bool,
 ) -> dict[str, Any]:
@@ -476,8 +492,7 @@ def portfolio(
         out.events = ffi.from_buffer("anvil_pf_event[]", events, require_writable=True)
         out.events_cap = e_cap
         rc = lib.anvil_portfolio(
-            p, _doubles(weights), ffi.from_buffer("anvil_pf_config[]", config),
-            _opt_doubles(fee_rate), _opt_doubles(slippage_bps),
+            p, _doubles(weights), ffi.from_buffer("anvil_pf_config[]", config), _pf_costs(costs),
             ffi.from_buffer("char[]", work, require_writable=True), work.nbytes,
             ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
             ffi.from_buffer("anvil_pf_extra[]", extra, require_writable=True), out, bad,
@@ -498,8 +513,7 @@ def portfolio_batch(
     panel: tuple[np.ndarray, ...],
     weights: list[np.ndarray],
     configs: np.ndarray,
-    fee_rate: np.ndarray | None,
-    slippage_bps: np.ndarray | None,
+    costs: tuple[np.ndarray | None, ...],
     work: np.ndarray,
     stats: np.ndarray,
     extras: np.ndarray,
@@ -516,8 +530,7 @@ def portfolio_batch(
     ptrs = ffi.new("double *[]", bufs) if bufs else ffi.new("double *[]", 1)
     bad = ffi.new("int64_t *", -1)
     rc = lib.anvil_portfolio_batch(
-        p, ptrs, len(weights), ffi.from_buffer("anvil_pf_config[]", configs), len(configs),
-        _opt_doubles(fee_rate), _opt_doubles(slippage_bps),
+        p, ptrs, len(weights), ffi.from_buffer("anvil_pf_config[]", configs), len(configs), _pf_costs(costs),
         ffi.from_buffer("char[]", work, require_writable=True), work.nbytes,
         ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
         ffi.from_buffer("anvil_pf_extra[]", extras, require_writable=True), bad,
@@ -535,8 +548,7 @@ class PortfolioStepper:
         self,
         panel: tuple[np.ndarray, ...],
         config: np.ndarray,
-        fee_rate: np.ndarray | None,
-        slippage_bps: np.ndarray | None,
+        costs: tuple[np.ndarray | None, ...],
         want_weights: bool,
         trades_cap: int,
         events_cap: int,
@@ -562,11 +574,10 @@ class PortfolioStepper:
             raise CoreError(f"anvil_pf_sim_size({m}) refused the size")
         raw = ffi.new("char[]", size)
         self._sim = ffi.cast("anvil_pf_sim *", raw)
-        costs = (fee_rate, slippage_bps)
-        self._keep = (p, keep, raw, config, costs, out)
+        k = _pf_costs(costs)
+        self._keep = (p, keep, raw, config, costs, k, out)
         self._bad = ffi.new("int64_t *", -1)
-        rc = lib.anvil_pf_sim_init(self._sim, size, p, ffi.from_buffer("anvil_pf_config[]", config),
-                                   _opt_doubles(fee_rate), _opt_doubles(slippage_bps), out)  # fmt: skip
+        rc = lib.anvil_pf_sim_init(self._sim, size, p, ffi.from_buffer("anvil_pf_config[]", config), k, out)
         _check(rc, "anvil_pf_sim_init")
 
     def open_bar(self, t: int) -> None:

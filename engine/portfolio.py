@@ -46,7 +46,7 @@ PORTFOLIO_METRICS: tuple[str, ...] = (*METRICS, "turnover")
 """Stats of a portfolio: every metric of ``engine.METRICS`` plus ``turnover`` (traded
 notional over the run divided by the average equity)."""
 
-_CHUNK_BYTES = 64 << 20  # weight matrices one batch thread holds at once, at most
+_CHUNK_BYTES = 96 << 20  # weight matrices one batch thread holds at once, at most
 
 
 def _need_panel(panel: Any) -> Panel:
@@ -139,8 +139,8 @@ def _unknown(panel: Panel, sym: str, what: str) -> int:
                              f"{_did_you_mean(sym, panel.symbols)}")  # fmt: skip
 
 
-def _per_symbol(panel: Panel, values: Any, name: str, high: float) -> np.ndarray | None:
-    """A per-symbol cost (``fee_rate``, ``slippage_bps``) as n_symbols floats, or None."""
+def _per_symbol(panel: Panel, values: Any, name: str) -> np.ndarray | None:
+    """A per-symbol cost as n_symbols floats (NaN = the config's scalar), or None."""
     if values is None:
         return None
     m = len(panel.symbols)
@@ -150,24 +150,38 @@ def _per_symbol(panel: Panel, values: Any, name: str, high: float) -> np.ndarray
             s = str(raise_unknown[0])
             raise InvalidConfigError(f"{name} names symbol {s!r}, which the panel does not hold"
                                      f"{_did_you_mean(s, panel.symbols)}")  # fmt: skip
-        return None if not values else _per_symbol(panel, [values.get(s, np.nan) for s in panel.symbols], name, high)
-    arr = np.array(np.broadcast_to(np.asarray(values, dtype=np.float64), (m,)), dtype=np.float64)
-    return arr
+        return None if not values else _per_symbol(panel, [values.get(s, np.nan) for s in panel.symbols], name)
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+        return np.array(np.broadcast_to(arr, (m,)), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidConfigError(f"{name} must be one number per symbol ({m}) or {{symbol: number}}: {exc}") from exc
 
 
-def _costs(panel: Panel, cfg: Config, fee_rate: Any, slippage_bps: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+# Per-symbol costs: name -> the highest value allowed (exclusive), as for the scalars.
+_COST_LIMITS = {"fee_rate": 1.0, "slippage_bps": 10_000.0, "fee_per_unit": np.inf, "fixed_fee": np.inf}
+
+
+def _costs(panel: Panel, cfg: Config, **given: Any) -> tuple[np.ndarray | None, ...]:
+    """The per-symbol costs the core reads (``_bindings.PF_COSTS`` order): each None
+    (the config's scalar for every symbol) or n_symbols floats, checked.
+
+    Raises:
+        InvalidConfigError: naming the cost, the symbol and the value.
+    """
     out = []
-    for name, given, default, high in (("fee_rate", fee_rate, cfg.fee_rate, 1.0),
-                                       ("slippage_bps", slippage_bps, cfg.slippage_bps, 10_000.0)):  # fmt: skip
-        arr = _per_symbol(panel, given, name, high)
+    for name in _bindings.PF_COSTS:
+        arr = _per_symbol(panel, given.get(name), name)
         if arr is not None:
-            arr = np.where(np.isnan(arr), default, arr)
+            arr = np.where(np.isnan(arr), getattr(cfg, name), arr)
+            high = _COST_LIMITS[name]
             bad = ~((arr >= 0) & (arr < high))
             if bad.any():
                 j = int(np.flatnonzero(bad)[0])
-                raise InvalidConfigError(f"{name} of {panel.symbols[j]} is {arr[j]}; it must be >= 0 and < {high:g}")
+                limit = "finite" if high == np.inf else f"< {high:g}"
+                raise InvalidConfigError(f"{name} of {panel.symbols[j]} is {arr[j]}; it must be >= 0 and {limit}")
         out.append(arr)
-    return out[0], out[1]
+    return tuple(out)
 
 
 class PortfolioResult:
@@ -271,6 +285,8 @@ def backtest_portfolio(
     *,
     fee_rate: Any = None,
     slippage_bps: Any = None,
+    fee_per_unit: Any = None,
+    fixed_fee: Any = None,
     equity: bool = True,
     keep_weights: bool = False,
 ) -> PortfolioResult:
@@ -282,8 +298,9 @@ def backtest_portfolio(
             array, a DataFrame (symbol columns, bar-time index) or ``{symbol: values}``.
         config: costs, sizing, stops, fill timing, leverage, ``borrow_rate``,
             ``rebalance_threshold``, ``max_weight``; defaults to ``Config()``.
-        fee_rate, slippage_bps: per-symbol costs overriding the config's scalar:
-            ``{symbol: value}`` (others keep the scalar) or one value per symbol.
+        fee_rate, slippage_bps, fee_per_unit, fixed_fee: per-symbol costs overriding
+            the config's scalar of the same name: ``{symbol: value}`` (others keep the
+            scalar) or one value per symbol.
         equity: keep the equity and cash curves.
         keep_weights: keep each position's weight at every close (``n_bars x n_symbols``).
 
@@ -294,9 +311,10 @@ def backtest_portfolio(
     panel = _need_panel(panel)
     cfg = _need_config(config)
     w = as_weights(panel, weights)
-    fees, slips = _costs(panel, cfg, fee_rate, slippage_bps)
+    costs = _costs(panel, cfg, fee_rate=fee_rate, slippage_bps=slippage_bps, fee_per_unit=fee_per_unit,
+                   fixed_fee=fixed_fee)  # fmt: skip
     record = pf_record(cfg, panel.periods_per_year())
-    raw = _bindings.portfolio(_arrays(panel), w, record, fees, slips, equity, keep_weights)
+    raw = _bindings.portfolio(_arrays(panel), w, record, costs, equity, keep_weights)
     return PortfolioResult(panel, cfg, raw)
 
 
@@ -327,6 +345,13 @@ def _checked(panel: Panel, w: Any, run: int) -> np.ndarray:
     return as_weights(panel, w, what=f"weights_batch[{run}]")
 
 
+def _chunk_runs(matrix_bytes: int) -> int:
+    """Runs per chunk: as many weight matrices as fit in ``_CHUNK_BYTES`` (at least
+    one), rounded down to a multiple of the runs the core steps together."""
+    fit = max(1, _CHUNK_BYTES // matrix_bytes)
+    return fit if fit < _bindings.PF_GROUP else fit // _bindings.PF_GROUP * _bindings.PF_GROUP
+
+
 def run_portfolio_batch(
     panel: Panel,
     weights_batch: Any,
@@ -335,6 +360,8 @@ def run_portfolio_batch(
     *,
     fee_rate: Any = None,
     slippage_bps: Any = None,
+    fee_per_unit: Any = None,
+    fixed_fee: Any = None,
     chunk_runs: int | None = None,
 ) -> pd.DataFrame:
     """Many portfolios over one panel, in threads that share it with the GIL released.
@@ -346,8 +373,11 @@ def run_portfolio_batch(
             so a sweep never holds every matrix at once).
         config: one Config for all runs, or a sequence with one per run.
         threads: worker threads; 0 = every core. Results do not depend on it.
-        fee_rate, slippage_bps: per-symbol costs, as in ``backtest_portfolio``.
-        chunk_runs: runs per chunk; by default as many as fit in 64 MB of weights.
+        fee_rate, slippage_bps, fee_per_unit, fixed_fee: per-symbol costs, as in
+            ``backtest_portfolio``.
+        chunk_runs: runs per chunk; by default as many as fit in 96 MB of weights,
+            rounded down to a multiple of 8 when more fit (the core steps up to 8
+            runs together, reading each bar of the panel once for them).
 
     Returns:
         One row per run (in order) with every metric of ``PORTFOLIO_METRICS``.
@@ -355,7 +385,7 @@ def run_portfolio_batch(
     panel = _need_panel(panel)
     n, m = panel.shape
     ppy = panel.periods_per_year()
-    per_chunk = chunk_runs or max(1, _CHUNK_BYTES // (n * m * 8))
+    per_chunk = chunk_runs or _chunk_runs(n * m * 8)
     if isinstance(config, (list, tuple)):
         cfgs = [_need_config(c) for c in config]
         recs = np.concatenate([pf_record(c, ppy) for c in cfgs]) if cfgs else np.zeros(0, PF_CONFIG_DTYPE)
@@ -363,7 +393,8 @@ def run_portfolio_batch(
     else:
         first = _need_config(config)
         recs = pf_record(first, ppy)
-    fees, slips = _costs(panel, first, fee_rate, slippage_bps)
+    costs = _costs(panel, first, fee_rate=fee_rate, slippage_bps=slippage_bps, fee_per_unit=fee_per_unit,
+                   fixed_fee=fixed_fee)  # fmt: skip
     workers = resolve_threads(threads)
     results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     source = _chunks(panel, weights_batch, per_chunk)
@@ -371,7 +402,7 @@ def run_portfolio_batch(
     arrays = _arrays(panel)
 
     def work() -> None:
-        scratch = _bindings.pf_work(m)
+        scratch = _bindings.pf_work(m, runs=min(per_chunk, _bindings.PF_GROUP))
         while True:
             with lock:  # one reader of the source at a time; each thread holds one chunk
                 item = next(source, None)
@@ -384,7 +415,7 @@ def run_portfolio_batch(
             part = recs if len(recs) == 1 else recs[lo : lo + k]
             stats, extras = np.zeros(k, STATS_DTYPE), np.zeros(k, PF_EXTRA_DTYPE)
             try:
-                _bindings.portfolio_batch(arrays, w, part, fees, slips, scratch, stats, extras)
+                _bindings.portfolio_batch(arrays, w, part, costs, scratch, stats, extras)
             except InvalidSignalError:
                 for k_, wk in enumerate(w):  # raises naming the run, the symbol and the bar
                     as_weights(panel, wk, what=f"weights_batch[{lo + k_}]")
@@ -427,14 +458,16 @@ class PortfolioSimulation:
     """
 
     def __init__(self, panel: Panel, config: Config | dict | None = None, *, fee_rate: Any = None,
-                 slippage_bps: Any = None, keep_weights: bool = False) -> None:  # fmt: skip
+                 slippage_bps: Any = None, fee_per_unit: Any = None, fixed_fee: Any = None,
+                 keep_weights: bool = False) -> None:  # fmt: skip
         self.panel = _need_panel(panel)
         self.config = _need_config(config)
         n, m = self.panel.shape
-        fees, slips = _costs(self.panel, self.config, fee_rate, slippage_bps)
-        self._costs = (fee_rate, slippage_bps)
+        given = dict(fee_rate=fee_rate, slippage_bps=slippage_bps, fee_per_unit=fee_per_unit, fixed_fee=fixed_fee)
+        costs = _costs(self.panel, self.config, **given)
+        self._costs = given
         record = pf_record(self.config, self.panel.periods_per_year())
-        self._core = _bindings.PortfolioStepper(_arrays(self.panel), record, fees, slips, keep_weights,
+        self._core = _bindings.PortfolioStepper(_arrays(self.panel), record, costs, keep_weights,
                                                 n + 4 * m + 1024, n + 1024)  # fmt: skip
         self._rows = np.full((n, m), np.nan)  # what was decided: a rerun source if buffers overflow
         self._keep_weights = keep_weights
@@ -471,8 +504,8 @@ class PortfolioSimulation:
         """The result, once the last bar is closed."""
         rc, raw = self._core.finish()
         if rc != 0:  # more trades or events than the buffers held: the same run, vectorized
-            return backtest_portfolio(self.panel, self._rows, self.config, fee_rate=self._costs[0],
-                                      slippage_bps=self._costs[1], keep_weights=self._keep_weights)  # fmt: skip
+            return backtest_portfolio(self.panel, self._rows, self.config, keep_weights=self._keep_weights,
+                                      **self._costs)  # fmt: skip
         return PortfolioResult(self.panel, self.config, raw)
 
 

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from engine.bars import Bars
+from engine import _bindings
+from engine._memory import immutable
+from engine.bars import MAX_PRICE, MIN_PRICE, Bars
 from engine.store._errors import NoDataError
 
 TimeLike: TypeAlias = "str | dt.date | dt.datetime | pd.Timestamp | np.datetime64 | int"
@@ -124,7 +126,45 @@ def to_bars(table: pa.Table, symbol: str) -> Bars:
     if len(ts) > 1 and not bool(np.all(ts[1:] > ts[:-1])):  # only after a direct SQL write
         order = np.argsort(ts, kind="stable")
         ts, o, h, lo, c, v = (a[order] for a in (ts, o, h, lo, c, v))
-    return Bars(ts, o, h, lo, c, v, symbol=symbol)
+    return stored_bars(ts, o, h, lo, c, v, symbol)
+
+
+def stored_bars(ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
+                symbol: str) -> Bars:  # fmt: skip
+    """``Bars`` over arrays read from the store, checked in a few passes instead of
+    ``Bars``' rule-by-rule scan: every rule of ``engine.bars.validate`` holds when
+    times strictly increase, the core's one-pass bar check passes
+    (``0 < low <= open, close <= high < inf``), prices lie in ``[MIN_PRICE,
+    MAX_PRICE]`` and volume is finite and not negative (a NaN anywhere fails a
+    min/max test). The importer wrote valid bars, but a file can be written by
+    plain SQL, or an adjusted close can scale prices out of range: then
+    ``Bars(...)`` runs the full check and names the first bad bar."""
+    if not _holds_rules(ts, o, h, lo, c, v):
+        return Bars(ts, o, h, lo, c, v, symbol=symbol)  # raises, naming the bar
+    bars = Bars.__new__(Bars)
+    for name, a in (("_ts", ts), ("_open", o), ("_high", h), ("_low", lo), ("_close", c), ("_volume", v)):
+        a = np.ascontiguousarray(a)
+        if not immutable(a):
+            a = a.copy()
+        a.flags.writeable = False
+        setattr(bars, name, a.view())  # a view: an owner could be resized in place
+    bars.symbol = symbol
+    return bars
+
+
+def _holds_rules(ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
+                 v: np.ndarray) -> bool:  # fmt: skip
+    n = len(ts)
+    if n == 0 or ts.dtype != np.int64 or any(
+        a.dtype != np.float64 or a.shape != (n,) or not a.flags.c_contiguous for a in (o, h, lo, c, v)
+    ):
+        return False
+    if n > 1 and not bool(np.all(ts[1:] > ts[:-1])):
+        return False
+    if _bindings.check_bars(o, h, lo, c) >= 0:
+        return False
+    # NaN makes every comparison below False (np.min/np.max propagate it).
+    return bool(lo.min() >= MIN_PRICE and h.max() <= MAX_PRICE and v.min() >= 0.0 and v.max() < np.inf)
 
 
 def catalog(cur: duckdb.DuckDBPyConnection) -> list[SeriesInfo]:

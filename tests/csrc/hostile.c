@@ -2484,21 +2484,21 @@ static void test_portfolio_arguments(void)
     anvil_stats st;
     anvil_pf_extra ex;
     int64_t bad = -7;
-    expect_rc("portfolio NULL panel", CALL(anvil_portfolio(NULL, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
-    expect_rc("portfolio NULL weights", CALL(anvil_portfolio(&k.p, NULL, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
-    expect_rc("portfolio NULL config", CALL(anvil_portfolio(&k.p, k.w, NULL, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
-    expect_rc("portfolio NULL work", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, NULL, NULL, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
-    expect_rc("portfolio NULL stats", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, NULL, work, ws, NULL, &ex, NULL, &bad)), ANVIL_E_NULL);
-    expect_rc("portfolio small work", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, NULL, work, ws - 1, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
+    expect_rc("portfolio NULL panel", CALL(anvil_portfolio(NULL, k.w, &cfg, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio NULL weights", CALL(anvil_portfolio(&k.p, NULL, &cfg, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio NULL config", CALL(anvil_portfolio(&k.p, k.w, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio NULL work", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, NULL, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio NULL stats", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, work, ws, NULL, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio small work", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, work, ws - 1, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
     anvil_panel p = k.p;
     p.n_bars = 0;
-    expect_rc("portfolio empty panel", CALL(anvil_portfolio(&p, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
+    expect_rc("portfolio empty panel", CALL(anvil_portfolio(&p, k.w, &cfg, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
     p = k.p;
     p.n_symbols = 0;
-    expect_rc("portfolio no symbols", CALL(anvil_portfolio(&p, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
+    expect_rc("portfolio no symbols", CALL(anvil_portfolio(&p, k.w, &cfg, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
     p = k.p;
     p.stride = 2;
-    expect_rc("portfolio stride < n_symbols", CALL(anvil_portfolio(&p, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
+    expect_rc("portfolio stride < n_symbols", CALL(anvil_portfolio(&p, k.w, &cfg, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIZE);
     p = k.p;
     p.n_bars = INT64_MAX;
     expect_rc("portfolio huge panel", CALL(anvil_check_panel(&p, &bad)), ANVIL_E_SIZE);
@@ -2525,7 +2525,7 @@ static void test_portfolio_arguments(void)
         double w = k.w[cell];
         k.w[cell] = chance(0.5) ? INFINITY : -INFINITY;
         bad = -7;
-        expect_rc("portfolio inf weight", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIGNAL);
+        expect_rc("portfolio inf weight", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_SIGNAL);
         expect_i64("portfolio inf weight index", bad, cell);
         k.w[cell] = w;
     }
@@ -2533,13 +2533,13 @@ static void test_portfolio_arguments(void)
     /* Bad settings. */
     anvil_pf_config bc = cfg;
     bc.borrow_rate = -1e-300;
-    expect_rc("portfolio negative borrow", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio negative borrow", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
     bc = cfg;
     bc.max_weight = NAN;
-    expect_rc("portfolio NaN max_weight", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio NaN max_weight", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
     bc = cfg;
     bc.rebalance_threshold = INFINITY;
-    expect_rc("portfolio inf threshold", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio inf threshold", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
     expect_rc("check_pf_config NULL", CALL(anvil_check_pf_config(NULL)), ANVIL_E_NULL);
     expect_rc("check_pf_config ok", CALL(anvil_check_pf_config(&cfg)), ANVIL_OK);
     bc = cfg;
@@ -2551,29 +2551,34 @@ static void test_portfolio_arguments(void)
     bc = cfg;
     bc.max_drawdown_halt = 0.5;
     bc.halt_bars = 0;
-    expect_rc("portfolio halt without bars", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio halt without bars", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
     bc = cfg;
     bc.cooldown_bars = -1;
-    expect_rc("portfolio negative cooldown", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio negative cooldown", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
     bc = cfg;
     bc.daily_loss_limit = 0.1;
     p = k.p;
     p.ts = NULL;
-    expect_rc("portfolio daily limit without times", CALL(anvil_portfolio(&p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
+    expect_rc("portfolio daily limit without times", CALL(anvil_portfolio(&p, k.w, &bc, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_NULL);
     bc = cfg;
     bc.rebalance_threshold = INFINITY;
-    expect_rc("portfolio inf threshold", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio inf threshold", CALL(anvil_portfolio(&k.p, k.w, &bc, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
     double fees[3] = {0.0, NAN, 0.0}, slips[3] = {0.0, 0.0, 10000.0};
-    expect_rc("portfolio NaN fee", CALL(anvil_portfolio(&k.p, k.w, &cfg, fees, NULL, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
-    expect_rc("portfolio slippage 10000", CALL(anvil_portfolio(&k.p, k.w, &cfg, NULL, slips, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    double units[3] = {0.0, 0.0, -1.0}, fixed[3] = {INFINITY, 0.0, 0.0};
+    anvil_pf_costs bad_fee = {fees, NULL, NULL, NULL}, bad_slip = {NULL, slips, NULL, NULL};
+    anvil_pf_costs bad_unit = {NULL, NULL, units, NULL}, bad_fixed = {NULL, NULL, NULL, fixed};
+    expect_rc("portfolio NaN fee", CALL(anvil_portfolio(&k.p, k.w, &cfg, &bad_fee, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio slippage 10000", CALL(anvil_portfolio(&k.p, k.w, &cfg, &bad_slip, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio negative fee per unit", CALL(anvil_portfolio(&k.p, k.w, &cfg, &bad_unit, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
+    expect_rc("portfolio inf fixed fee", CALL(anvil_portfolio(&k.p, k.w, &cfg, &bad_fixed, work, ws, &st, &ex, NULL, &bad)), ANVIL_E_CONFIG);
 
     /* Batch arguments. */
     const double *one[1] = {k.w}, *none[1] = {NULL};
-    expect_rc("pf batch NULL run", CALL(anvil_portfolio_batch(&k.p, none, 1, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_NULL);
-    expect_rc("pf batch negative runs", CALL(anvil_portfolio_batch(&k.p, one, -1, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
-    expect_rc("pf batch config count", CALL(anvil_portfolio_batch(&k.p, one, 1, &cfg, 2, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
-    expect_rc("pf batch zero runs", CALL(anvil_portfolio_batch(&k.p, one, 0, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_OK);
-    expect_rc("pf batch huge runs", CALL(anvil_portfolio_batch(&k.p, one, INT64_MAX / 2, &cfg, 1, NULL, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
+    expect_rc("pf batch NULL run", CALL(anvil_portfolio_batch(&k.p, none, 1, &cfg, 1, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_NULL);
+    expect_rc("pf batch negative runs", CALL(anvil_portfolio_batch(&k.p, one, -1, &cfg, 1, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
+    expect_rc("pf batch config count", CALL(anvil_portfolio_batch(&k.p, one, 1, &cfg, 2, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
+    expect_rc("pf batch zero runs", CALL(anvil_portfolio_batch(&k.p, one, 0, &cfg, 1, NULL, work, ws, &st, &ex, &bad)), ANVIL_OK);
+    expect_rc("pf batch huge runs", CALL(anvil_portfolio_batch(&k.p, one, INT64_MAX / 2, &cfg, 1, NULL, work, ws, &st, &ex, &bad)), ANVIL_E_SIZE);
     free(work);
     pf_case_free(&k);
 }
@@ -2600,10 +2605,20 @@ static void random_portfolio(long case_no)
         for (int64_t j = 0; j < m; j++)
             slips[j] = 100.0 * uniform();
     }
+    double *units = NULL, *fixed = NULL;
+    if (chance(0.3)) {
+        units = xmalloc((size_t)m * sizeof(double));
+        fixed = xmalloc((size_t)m * sizeof(double));
+        for (int64_t j = 0; j < m; j++) {
+            units[j] = extreme && chance(0.2) ? 1e300 : 0.05 * uniform();
+            fixed[j] = extreme && chance(0.2) ? 1e300 : 2.0 * uniform();
+        }
+    }
+    anvil_pf_costs costs = {fees, slips, units, fixed};
     anvil_stats st, st2;
     anvil_pf_extra ex, ex2;
     int64_t bad = -7;
-    int rc = CALL(anvil_portfolio(&k.p, k.w, &cfg, fees, slips, work, ws, &st, &ex, NULL, &bad));
+    int rc = CALL(anvil_portfolio(&k.p, k.w, &cfg, &costs, work, ws, &st, &ex, NULL, &bad));
     if (!expect_rc("random portfolio (stats only)", rc, ANVIL_OK)) {
         fail("case %ld: n %lld m %lld", case_no, (long long)n, (long long)m);
         goto done;
@@ -2619,7 +2634,7 @@ static void random_portfolio(long case_no)
     out.trades_cap = tcap;
     out.events = xmalloc((size_t)ecap * sizeof(anvil_pf_event));
     out.events_cap = ecap;
-    rc = CALL(anvil_portfolio(&k.p, k.w, &cfg, fees, slips, work, ws, &st2, &ex2, &out, &bad));
+    rc = CALL(anvil_portfolio(&k.p, k.w, &cfg, &costs, work, ws, &st2, &ex2, &out, &bad));
     if (ex.n_trades > 0 || ex.n_events > 0)
         expect_rc("portfolio short buffers", rc, ANVIL_E_CAPACITY);
     else
@@ -2664,18 +2679,26 @@ static void random_portfolio(long case_no)
     const double *runs[2] = {k.w, ww};
     anvil_stats bs[2];
     anvil_pf_extra be[2];
-    rc = CALL(anvil_portfolio_batch(&k.p, runs, 2, &cfg, 1, fees, slips, work, ws, bs, be, &bad));
+    rc = CALL(anvil_portfolio_batch(&k.p, runs, 2, &cfg, 1, &costs, work, ws, bs, be, &bad));
     if (expect_rc("portfolio batch", rc, ANVIL_OK))
         for (int r = 0; r < 2; r++)
             if (stats_differ(&bs[r], &st) >= 0 || be[r].n_trades != ex.n_trades)
                 fail("case %ld: portfolio batch run %d differs from the single run", case_no, r);
+    /* With scratch for both, the two runs are stepped together: the same numbers. */
+    void *work2 = xmalloc((size_t)(2 * ws) + 1);
+    rc = CALL(anvil_portfolio_batch(&k.p, runs, 2, &cfg, 1, &costs, work2, 2 * ws + 1, bs, be, &bad));
+    if (expect_rc("portfolio batch stepped together", rc, ANVIL_OK))
+        for (int r = 0; r < 2; r++)
+            if (stats_differ(&bs[r], &st) >= 0 || be[r].n_trades != ex.n_trades)
+                fail("case %ld: portfolio batch (together) run %d differs from the single run", case_no, r);
+    free(work2);
     free(ww);
 
     /* Stepped bar by bar with the same rows: the same numbers. */
     int64_t size = anvil_pf_sim_size(m);
     anvil_pf_sim *sim = xmalloc((size_t)size);
-    expect_rc("pf_sim_init small", CALL(anvil_pf_sim_init(sim, size - 1, &k.p, &cfg, fees, slips, NULL)), ANVIL_E_SIZE);
-    if (expect_rc("pf_sim_init", CALL(anvil_pf_sim_init(sim, size, &k.p, &cfg, fees, slips, NULL)), ANVIL_OK)) {
+    expect_rc("pf_sim_init small", CALL(anvil_pf_sim_init(sim, size - 1, &k.p, &cfg, &costs, NULL)), ANVIL_E_SIZE);
+    if (expect_rc("pf_sim_init", CALL(anvil_pf_sim_init(sim, size, &k.p, &cfg, &costs, NULL)), ANVIL_OK)) {
         expect_rc("pf_sim_close before open", CALL(anvil_pf_sim_close(sim, 0, k.w, &bad)), ANVIL_E_STATE);
         int ok = 1;
         for (int64_t t = 0; t < n && ok; t++) {
@@ -2696,6 +2719,8 @@ done:
     free(work);
     free(fees);
     free(slips);
+    free(units);
+    free(fixed);
     pf_case_free(&k);
 }
 

@@ -61,10 +61,10 @@ class Book:
         return price * (1.0 + s) if side > 0 else price * (1.0 - s)
 
     def fee(self, j: int, units: float, px: float) -> float:
-        return units * px * self.cfg["fee_rate"][j] + units * self.cfg["fee_per_unit"] + self.cfg["fixed_fee"]
+        return units * px * self.cfg["fee_rate"][j] + units * self.cfg["fee_per_unit"][j] + self.cfg["fixed_fee"][j]
 
     def size(self, j: int, exposure: float, equity: float, px: float) -> float:
-        u = (exposure * equity - self.cfg["fixed_fee"]) / (px * (1.0 + self.cfg["fee_rate"][j]) + self.cfg["fee_per_unit"])
+        u = (exposure * equity - self.cfg["fixed_fee"][j]) / (px * (1.0 + self.cfg["fee_rate"][j]) + self.cfg["fee_per_unit"][j])
         if self.cfg["integer_units"]:
             u = math.trunc(u)
         return u if u > 0.0 else 0.0
@@ -223,8 +223,9 @@ def _rebalance(b: Book, t: int, row: np.ndarray, px: np.ndarray, tradable: np.nd
         b.reduce(j, t, units, p_out, SIGNAL)
     if not increases:
         return
-    need = sum(u * (p * c["fee_rate"][j] + c["fee_per_unit"]) + (u * p if d > 0 else 0.0) for j, d, u, p in increases)
-    fixed = c["fixed_fee"] * len(increases)
+    need = sum(u * (p * c["fee_rate"][j] + c["fee_per_unit"][j]) + (u * p if d > 0 else 0.0)
+               for j, d, u, p in increases)  # fmt: skip
+    fixed = sum(c["fixed_fee"][j] for j, _, _, _ in increases)
     room = b.cash + (c["max_leverage"] - 1.0) * equity - fixed
     scale = 1.0
     if need > room * (1.0 + CASH_SLACK):
@@ -244,7 +245,7 @@ def simulate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray, trada
     """Run the portfolio; returns equity, cash, trades, events, contributions, stats."""
     n, m = cl.shape
     c = dict(cfg)
-    for k in ("fee_rate", "slippage_bps"):
+    for k in ("fee_rate", "slippage_bps", "fee_per_unit", "fixed_fee"):
         c[k] = list(np.broadcast_to(np.asarray(c[k], float), (m,)))
     for k, v in (("max_drawdown_halt", 0.0), ("daily_loss_limit", 0.0), ("halt_bars", 0), ("cooldown_bars", 0)):
         c.setdefault(k, v)

@@ -84,3 +84,24 @@ def test_bad_weights_in_a_batch_name_the_run(panel: engine.Panel) -> None:
         engine.run_portfolio_batch(panel, ws, CFG, threads=2, chunk_runs=1)
     with pytest.raises(ValueError, match="3 configs for 2 runs|configs"):
         engine.run_portfolio_batch(panel, ws[:2], [CFG] * 3, threads=1)
+
+
+def test_runs_stepped_together_give_the_numbers_of_one_run_at_a_time(panel: engine.Panel) -> None:
+    # A chunk of up to ANVIL_PF_GROUP runs is stepped bar by bar together (each panel
+    # row read once for all of them); 12 runs in chunks of 12: a group of 8, then 4.
+    ws = np.stack([top_k(panel, lb, k) for lb, k in params()])
+    cfgs = [CFG.replace(fee_rate=0.0005 * (i % 3), stop_loss=None if i % 2 else 0.08) for i in range(len(ws))]
+    alone = engine.run_portfolio_batch(panel, ws, cfgs, threads=1, chunk_runs=1)
+    together = engine.run_portfolio_batch(panel, ws, cfgs, threads=1, chunk_runs=len(ws))
+    assert together.equals(alone), (together - alone).abs().max()
+    assert engine._bindings.PF_GROUP == 8 and len(ws) > 8
+
+
+@pytest.mark.parametrize("where", [(5, 30, 4), (7, -1, 3)], ids=["inside", "last_row"])
+def test_a_bad_weight_inside_a_group_names_its_run(panel: engine.Panel, where) -> None:
+    ws = np.stack([top_k(panel, 20, 5)] * 8)
+    run, t, j = where
+    ws[run, t, j] = -np.inf
+    ws[run + 1 :, 10, 0] = np.inf  # later runs of the group fail earlier in time
+    with pytest.raises(ValueError, match=rf"weights_batch\[{run}\] S0{j}\[{t % len(panel)}\]"):
+        engine.run_portfolio_batch(panel, ws, CFG, threads=1, chunk_runs=8)

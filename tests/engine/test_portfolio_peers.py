@@ -3,10 +3,13 @@
 (``RunMonthly, SelectAll, WeighEqually, Rebalance``) on the real four-stock universe
 (AAPL, FB, IBM, MSFT, adj_close-adjusted; FB lists in 2012).
 
-Both rebalance at the close with no fees: final equity, the equity curve and every
-closed trade agree to 1e-6 relative. What differs by design, one line each:
+Both rebalance at the close, without fees and with a 0.1 % fee: final equity, the
+equity curve and every closed trade (fees included) agree to 1e-6 relative. What
+differs by design, one line each:
 - fees: anvil sizes units = w x equity / (price x (1 + fee_rate)) so a full buy never
   overdraws; vectorbt sizes w x equity / price and fills partially when cash runs out.
+  With fees the cases give anvil vectorbt's weights times (1 + fee_rate), which asks
+  for the same units, and stay 90 % invested, so vectorbt never runs short of cash.
 - a row on the last bar does not fill in anvil (DESIGN.md); vectorbt fills it: the
   weights here leave the last bar empty.
 - bt rebalances on the first trading day of a month; the weights here say the same.
@@ -45,18 +48,18 @@ def month_starts(panel: engine.Panel) -> np.ndarray:
     return np.flatnonzero(first)
 
 
-def equal_weight(panel: engine.Panel) -> np.ndarray:
-    """On each month's first bar, 1 / k in each of the k symbols trading."""
+def equal_weight(panel: engine.Panel, invested: float = 1.0) -> np.ndarray:
+    """On each month's first bar, invested / k in each of the k symbols trading."""
     w = np.full(panel.shape, np.nan)
     for t in month_starts(panel):
         live = panel.tradable[t]
-        w[t, live] = 1.0 / live.sum()
+        w[t, live] = invested / live.sum()
     w[-1] = np.nan  # a row on the last bar never fills in anvil
     return w
 
 
-def momentum_top2(panel: engine.Panel, lookback: int = 63) -> np.ndarray:
-    """On each month's first bar, half in each of the two best lookback returns, 0 elsewhere."""
+def momentum_top2(panel: engine.Panel, invested: float = 1.0, lookback: int = 63) -> np.ndarray:
+    """On each month's first bar, invested / 2 in each of the two best lookback returns, 0 elsewhere."""
     w = np.full(panel.shape, np.nan)
     close = panel.close
     for t in month_starts(panel):
@@ -68,26 +71,29 @@ def momentum_top2(panel: engine.Panel, lookback: int = 63) -> np.ndarray:
             continue
         best = ok[np.argsort(-ret[ok], kind="stable")[:2]]
         w[t, panel.tradable[t]] = 0.0
-        w[t, best] = 0.5
+        w[t, best] = invested / 2
     w[-1] = np.nan  # a row on the last bar never fills in anvil
     return w
 
 
-def run_vectorbt(panel: engine.Panel, w: np.ndarray):
+def run_vectorbt(panel: engine.Panel, w: np.ndarray, fee: float = 0.0):
     close = pd.DataFrame(panel.close, index=panel.index, columns=list(panel.symbols))
     size = pd.DataFrame(w, index=panel.index, columns=list(panel.symbols))
     return vbt.Portfolio.from_orders(
         close, size=size, size_type="targetpercent", group_by=True, cash_sharing=True,
-        call_seq="auto", init_cash=CAPITAL, fees=0.0, freq="1D",
+        call_seq="auto", init_cash=CAPITAL, fees=fee, freq="1D",
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("fee", [0.0, 0.001], ids=["no_fees", "fees"])
 @pytest.mark.parametrize("strategy", [equal_weight, momentum_top2], ids=["equal_weight", "momentum_top2"])
-def test_vectorbt_agrees_on_equity_and_every_trade(panel: engine.Panel, strategy) -> None:
-    w = strategy(panel)
-    cfg = engine.Config(initial_capital=CAPITAL, fill="close")
-    ours = engine.backtest_portfolio(panel, w, cfg)
-    theirs = run_vectorbt(panel, w)
+def test_vectorbt_agrees_on_equity_and_every_trade(panel: engine.Panel, strategy, fee: float) -> None:
+    w = strategy(panel, 1.0 if fee == 0.0 else 0.9)
+    cfg = engine.Config(initial_capital=CAPITAL, fill="close", fee_rate=fee)
+    ours = engine.backtest_portfolio(panel, w * (1.0 + fee), cfg)  # the same units (see above)
+    theirs = run_vectorbt(panel, w, fee)
+    if fee:
+        assert ours.stats["total_fees"] > 100.0  # the fees are there, and they agree below
 
     np.testing.assert_allclose(ours.equity.to_numpy(), theirs.value().to_numpy(), rtol=RTOL)
     assert ours.stats["final_equity"] == pytest.approx(float(theirs.final_value()), rel=RTOL)
@@ -104,6 +110,9 @@ def test_vectorbt_agrees_on_equity_and_every_trade(panel: engine.Panel, strategy
     np.testing.assert_allclose(a["entry_price"], b["entry_price"], rtol=RTOL)
     np.testing.assert_allclose(a["exit_price"], b["exit_price"], rtol=RTOL)
     np.testing.assert_allclose(a["pnl"], b["pnl"], rtol=RTOL, atol=1e-6 * CAPITAL)
+    np.testing.assert_allclose(a["entry_fees"], b["entry_fees"], rtol=RTOL, atol=1e-9 * CAPITAL)
+    np.testing.assert_allclose(a["exit_fees"], b["exit_fees"], rtol=RTOL, atol=1e-9 * CAPITAL)
+    assert ours.stats["total_fees"] == pytest.approx(float(theirs.orders.fees.sum()), rel=RTOL, abs=1e-9)
 
 
 def test_bt_agrees_on_the_equal_weight_monthly_rebalance(panel: engine.Panel) -> None:

@@ -28,11 +28,13 @@ def _close(a: float, b: float, what: str) -> None:
         assert a == pytest.approx(b, rel=RTOL, abs=1e-9 * 10_000), f"{what}: {a} vs {b}"
 
 
-def _ref_config(cfg: engine.Config, panel: engine.Panel, fee_rate, slippage_bps) -> dict:
+def _ref_config(cfg: engine.Config, panel: engine.Panel, fee_rate, slippage_bps, fee_per_unit=None,
+                fixed_fee=None) -> dict:  # fmt: skip
     return dict(
         initial_capital=cfg.initial_capital,
         fee_rate=cfg.fee_rate if fee_rate is None else fee_rate,
-        fee_per_unit=cfg.fee_per_unit, fixed_fee=cfg.fixed_fee,
+        fee_per_unit=cfg.fee_per_unit if fee_per_unit is None else fee_per_unit,
+        fixed_fee=cfg.fixed_fee if fixed_fee is None else fixed_fee,
         slippage_bps=cfg.slippage_bps if slippage_bps is None else slippage_bps,
         stop_loss=cfg.stop_loss or 0.0, take_profit=cfg.take_profit or 0.0,
         trailing_stop=cfg.trailing_stop or 0.0, max_leverage=cfg.max_leverage,
@@ -45,11 +47,12 @@ def _ref_config(cfg: engine.Config, panel: engine.Panel, fee_rate, slippage_bps)
 
 
 def check_against_reference(panel: engine.Panel, weights: np.ndarray, cfg: engine.Config,
-                            fee_rate=None, slippage_bps=None) -> engine.PortfolioResult:  # fmt: skip
+                            fee_rate=None, slippage_bps=None, fee_per_unit=None,
+                            fixed_fee=None) -> engine.PortfolioResult:  # fmt: skip
     res = engine.backtest_portfolio(panel, weights, cfg, fee_rate=fee_rate, slippage_bps=slippage_bps,
-                                    keep_weights=True)  # fmt: skip
+                                    fee_per_unit=fee_per_unit, fixed_fee=fixed_fee, keep_weights=True)  # fmt: skip
     ref = simulate(panel.open, panel.high, panel.low, panel.close, panel.tradable, weights,
-                   _ref_config(cfg, panel, fee_rate, slippage_bps), panel.ts)  # fmt: skip
+                   _ref_config(cfg, panel, fee_rate, slippage_bps, fee_per_unit, fixed_fee), panel.ts)  # fmt: skip
     np.testing.assert_allclose(res.equity.to_numpy(), ref["equity"], rtol=RTOL, atol=1e-6)
     np.testing.assert_allclose(res.cash.to_numpy(), ref["cash"], rtol=RTOL, atol=1e-6)
     tr = res.trade_records
@@ -67,7 +70,16 @@ def check_against_reference(panel: engine.Panel, weights: np.ndarray, cfg: engin
     assert list(ev["bar"]) == [e["bar"] for e in ref["events"]]
     for got, want in zip(ev["value"], ref["events"]):
         _close(float(got), want["value"], "event value")
+    # A return ratio divides by the deviation of the bar returns; when they barely
+    # vary (two bars, a flat book) that deviation is made of rounding, and equity
+    # equal to 1e-15 moves the ratio by about 1e-14 / deviation, relative.
+    eq = np.concatenate([[cfg.initial_capital], ref["equity"]])
+    dev = float(np.std(np.diff(eq) / eq[:-1])) if len(eq) > 2 else 0.0
+    ratio_rtol = max(RTOL, 1e-13 / dev) if dev > 0 else RTOL
     for name, want in ref["stats"].items():
+        if name in ("sharpe", "sortino") and ratio_rtol > RTOL and math.isfinite(want):
+            assert res.stats[name] == pytest.approx(want, rel=ratio_rtol), name
+            continue
         _close(res.stats[name], want, name)
     np.testing.assert_allclose(res.contributions.to_numpy(), ref["contributions"], rtol=RTOL, atol=1e-6)
     _close(res.borrow_cost, ref["borrow"], "borrow")
@@ -113,14 +125,16 @@ def cases(draw):
     )  # fmt: skip
     fee_rate = rng.uniform(0, 0.01, m) if draw(st.booleans()) else None
     slip = rng.uniform(0, 20, m) if draw(st.booleans()) else None
-    return panel, w, cfg, fee_rate, slip
+    per_unit = rng.uniform(0, 0.05, m) if draw(st.booleans()) else None
+    fixed = rng.uniform(0, 3.0, m) if draw(st.booleans()) else None
+    return panel, w, cfg, fee_rate, slip, per_unit, fixed
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_core_equals_reference_on_random_panels(case) -> None:
-    panel, w, cfg, fee_rate, slip = case
-    check_against_reference(panel, w, cfg, fee_rate, slip)
+    panel, w, cfg, fee_rate, slip, per_unit, fixed = case
+    check_against_reference(panel, w, cfg, fee_rate, slip, per_unit, fixed)
 
 
 @pytest.mark.parametrize("fill", ["next_open", "close"])

@@ -135,6 +135,51 @@ def test_per_symbol_fees() -> None:
     assert res.stats["total_fees"] == pytest.approx(50 / 1.01 * 0.01)
 
 
+def test_per_symbol_fee_per_unit_and_fixed_fee() -> None:
+    # 50 % each of 100 at 10. A pays 0.1 a unit: (50 - 0) / (10 + 0.1) units, fee 0.1 each;
+    # B pays 2 an order: (50 - 2) / 10 = 4.8 units, fee 2. Nothing else pays.
+    p = flat_panel({"A": [10, 10], "B": [10, 10]})
+    res = engine.backtest_portfolio(p, rows(2, ["A", "B"], {0: {"A": 0.5, "B": 0.5}}), CLOSE,
+                                    fee_per_unit={"A": 0.1}, fixed_fee=[0.0, 2.0])  # fmt: skip
+    a_units = 50 / 10.1
+    assert res.stats["total_fees"] == pytest.approx(a_units * 0.1 + 2.0)
+    assert res.cash.iloc[0] == pytest.approx(100 - a_units * 10.1 - (4.8 * 10 + 2.0))
+    # Closing both: A pays 0.1 a unit again, B 2 again; each trade carries its own fees.
+    res = engine.backtest_portfolio(p, rows(2, ["A", "B"], {0: {"A": 0.5, "B": 0.5}}), CLOSE.replace(close_at_end=True),
+                                    fee_per_unit={"A": 0.1}, fixed_fee=[0.0, 2.0])  # fmt: skip
+    tr = res.trades.set_index("symbol")
+    assert tr.loc["A", "entry_fees"] == pytest.approx(a_units * 0.1) and tr.loc["A", "exit_fees"] == pytest.approx(a_units * 0.1)
+    assert tr.loc["B", "units"] == pytest.approx(4.8)
+    assert (tr.loc["B", "entry_fees"], tr.loc["B", "exit_fees"]) == (pytest.approx(2.0), pytest.approx(2.0))
+
+
+def test_per_symbol_fixed_fees_enter_the_common_scale_factor() -> None:
+    # Bar 0 puts half of 100 in C (5 units at 10, no fees for C). Bar 1: C has no bar
+    # and keeps its 50; A and B ask 50 % each of equity 100. The sizing rule gives A
+    # (50 - 1) / 10 = 4.9 units and B (50 - 3) / 10 = 4.7: they need 96, and the cash
+    # is 50 less the fixed fees 1 + 3: one factor 46 / 96 for both.
+    p = flat_panel({"A": [10, 10, 10], "B": [10, 10, 10], "C": [10, NaN, 10]})
+    w = rows(3, ["A", "B", "C"], {0: {"C": 0.5}, 1: {"A": 0.5, "B": 0.5}})
+    res = engine.backtest_portfolio(p, w, CLOSE, fixed_fee={"A": 1.0, "B": 3.0}, keep_weights=True)
+    ev = res.events
+    assert list(ev["rule"]) == ["cash"] and ev["value"].iloc[0] == pytest.approx(46 / 96)
+    assert res.cash.iloc[1] == pytest.approx(0.0, abs=1e-9)
+    assert res.equity.iloc[1] == pytest.approx(96.0)
+    assert res.weights.iloc[1].to_dict() == {"A": pytest.approx(4.9 * 46 / 96 * 10 / 96),
+                                             "B": pytest.approx(4.7 * 46 / 96 * 10 / 96),
+                                             "C": pytest.approx(50 / 96)}  # fmt: skip
+
+
+def test_bad_per_symbol_fees_name_the_symbol() -> None:
+    p = flat_panel({"A": [10, 10], "B": [10, 10]})
+    with pytest.raises(ValueError, match="fee_per_unit of B is -1"):
+        engine.backtest_portfolio(p, np.zeros((2, 2)), CLOSE, fee_per_unit=[0.0, -1.0])
+    with pytest.raises(ValueError, match="fixed_fee of A is inf"):
+        engine.backtest_portfolio(p, np.zeros((2, 2)), CLOSE, fixed_fee={"A": np.inf})
+    with pytest.raises(ValueError, match="fixed_fee names symbol 'C'"):
+        engine.backtest_portfolio(p, np.zeros((2, 2)), CLOSE, fixed_fee={"C": 1.0})
+
+
 def test_one_symbol_matches_the_one_series_backtest() -> None:
     # A portfolio of one symbol whose rows change only when the target does is the
     # one-series backtest of the same float signal: same sizing, fills, stops and fees.

@@ -35,9 +35,10 @@ def same(a: engine.PortfolioResult, b: engine.PortfolioResult) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_stepping_equals_the_vectorized_run(case) -> None:
-    panel, w, cfg, fee_rate, slip = case
-    vec = engine.backtest_portfolio(panel, w, cfg, fee_rate=fee_rate, slippage_bps=slip, keep_weights=True)
-    same(stepped(panel, w, cfg, fee_rate=fee_rate, slippage_bps=slip), vec)
+    panel, w, cfg, fee_rate, slip, per_unit, fixed = case
+    costs = dict(fee_rate=fee_rate, slippage_bps=slip, fee_per_unit=per_unit, fixed_fee=fixed)
+    vec = engine.backtest_portfolio(panel, w, cfg, keep_weights=True, **costs)
+    same(stepped(panel, w, cfg, **costs), vec)
 
 
 def test_more_trades_than_the_first_buffers_still_match() -> None:
