@@ -11,7 +11,8 @@ Everything lives in the schema ``jobs`` of the same file as the market data:
   ``part-<k>.parquet`` a finished job's result table when it is not simply its
   chunks (walk-forward windows, Monte Carlo paths, backtest trades). A grid or
   random sweep's chunks *are* its result: ``complete`` keeps them as they are, so a
-  row is written once. Reads go through the registered files only, never a glob,
+  row is written once (a job of more than ``MAX_CHUNK_FILES`` chunks has them joined
+  into a few large parts, file to file, never through pandas). Reads go through the registered files only, never a glob,
   so a file a crash left unregistered is never counted; DuckDB reads the files as
   one table (``top``), and pages and exports read one file at a time;
 - ``jobs.strategy``: uploaded strategies' source, by id.
@@ -61,7 +62,10 @@ from api.journal import Journal, journal_path
 from engine.store import Database
 
 log = logging.getLogger("anvil.api")
-PART_ROWS = 10_000  # rows per stored part of a finished job's results
+PART_ROWS = 10_000  # rows per stored part of a finished job's result table
+MAX_CHUNK_FILES = 64  # a finished sweep with more chunk files than this has them joined into parts
+COMPACT_ROWS = 250_000  # rows per part joined from chunk files
+ROW_GROUP_ROWS = 65_536  # rows per Parquet row group of a joined part (what it holds in memory)
 CACHED_RECORDS = 10_000  # job records kept in memory (the most recently used)
 FLUSH_EVERY = 0.05  # seconds new records gather in the journal before the flusher stores them
 
@@ -426,19 +430,29 @@ class JobStore:
         """Mark a finished job done with its summary and results — one transaction.
 
         ``table`` None: the job's chunks are its result (a grid or random sweep's runs,
-        in chunk order), kept as they are — no row is written again. Otherwise
-        ``table`` is stored as parts of ``PART_ROWS`` rows, which replace the chunks.
+        in chunk order) and stay as they are — no row is written again — unless there
+        are more than ``MAX_CHUNK_FILES`` of them: then they are joined, file to file
+        (Arrow batches, never a whole table in memory), into parts of about
+        ``COMPACT_ROWS`` rows, so a query reads a few large files rather than thousands
+        of small ones. Otherwise ``table`` is stored as parts of ``PART_ROWS`` rows.
+        Parts replace the chunks.
         """
-        parts: list[tuple[int, int, str]] = []
+        folder = self.results_dir(job_id)
+        parts: list[tuple[int, int, str]] | None = None
         if table is not None:
-            data, folder = to_arrow(table), self.results_dir(job_id)
+            parts, data = [], to_arrow(table)
             for k, start in enumerate(range(0, max(data.num_rows, 1), PART_ROWS)):
                 piece = data.slice(start, PART_ROWS)
                 name = f"part-{k:06d}.parquet"
-                _durable(_written(folder / name, piece), folder / name)
+                _durable(_written(folder / name, piece), folder / name, sync_folder=False)
                 parts.append((k, piece.num_rows, name))
+            _sync(folder)
+        else:
+            files = self._files(self.db.cursor(), job_id)
+            if len(files) > MAX_CHUNK_FILES:
+                parts = self._compact(folder, files)
         with self._writing(job_id) as cur:
-            if table is None:
+            if parts is None:
                 row = cur.execute(f"SELECT coalesce(sum(rows), 0) FROM {self.S}.fragment WHERE job_id = ? "
                                   "AND kind = 'chunk'", [job_id]).fetchone()  # fmt: skip
                 rows = int(row[0]) if row else 0
@@ -454,11 +468,58 @@ class JobStore:
                         [rows, dumps_json(summary), done, failed, when, job_id])  # fmt: skip
             self._changed(job_id, status="done", rows=rows, summary=jsonable(summary), done=done,
                           failed=failed, error=None, finished_at=when.replace(tzinfo=dt.timezone.utc))  # fmt: skip
-        if table is not None:  # the chunks the parts replaced (a crash before this leaves them unread)
+        if parts is not None:  # the chunks the parts replaced (a crash before this leaves them unread)
             keep = {name for _, _, name in parts}
-            for path in self.results_dir(job_id).glob("chunk-*.parquet"):
+            for path in folder.glob("chunk-*.parquet"):
                 if path.name not in keep:
                     path.unlink(missing_ok=True)
+
+    def _compact(self, folder: Path, files: list[tuple[int, int, Path]]) -> list[tuple[int, int, str]]:
+        """The chunk files joined in order into parts of about COMPACT_ROWS rows (durable,
+        not yet registered); at most one row group of rows is in memory at a time."""
+        schema = self._schema(files)
+        parts: list[tuple[int, int, str]] = []
+        writer: pq.ParquetWriter | None = None
+        pending: list[pa.Table] = []
+        rows = in_part = 0
+        tmp = target = folder
+
+        def flush_group() -> None:
+            nonlocal pending
+            if pending and writer is not None:
+                writer.write_table(pa.concat_tables(pending))
+            pending = []
+
+        def close_part() -> None:
+            nonlocal writer
+            flush_group()
+            if writer is not None:
+                writer.close()
+                _sync(tmp)
+                _durable(tmp, target, sync_folder=False)
+                parts.append((len(parts), in_part, target.name))
+                writer = None
+
+        for _, _, path in files:
+            fragment = pq.read_table(path)
+            columns = [fragment.column(f.name).cast(f.type) if f.name in fragment.column_names
+                       else pa.nulls(fragment.num_rows, f.type) for f in schema]  # fmt: skip
+            piece = pa.Table.from_arrays(columns, schema=schema)
+            if writer is None:
+                target = folder / f"part-{len(parts):06d}.parquet"
+                tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+                writer, in_part, rows = pq.ParquetWriter(tmp, schema), 0, 0
+            pending.append(piece)
+            rows += piece.num_rows
+            in_part += piece.num_rows
+            if rows >= ROW_GROUP_ROWS:
+                flush_group()
+                rows = 0
+            if in_part >= COMPACT_ROWS:
+                close_part()
+        close_part()
+        _sync(folder)
+        return parts
 
     def recover(self) -> list[str]:
         """Mark every job left queued or running by a previous process as interrupted."""
@@ -681,11 +742,17 @@ def _written(path: Path, data: pa.Table) -> Path:
     return tmp
 
 
-def _durable(tmp: Path, path: Path) -> None:
-    """Put a synced file in place at ``path`` and sync its folder, so the name survives a crash."""
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _durable(tmp: Path, path: Path, sync_folder: bool = True) -> None:
+    """Put a synced file in place at ``path`` and sync its folder, so the name survives a
+    crash (``sync_folder=False``: the caller syncs it once, after several)."""
+    os.replace(tmp, path)
+    if sync_folder:
+        _sync(path.parent)

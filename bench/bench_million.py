@@ -2,7 +2,7 @@
 
 Starts the service (uvicorn in a subprocess on 127.0.0.1, a store in a temporary
 folder, jobs on a local Ray of every core), uploads 10,000 one-minute synthetic
-bars through ``POST /data``, submits one grid sweep of MacdCross with ``N`` parameter
+bars through ``POST /data``, submits one grid sweep of RocMomentum with ``N`` parameter
 sets through ``POST /jobs`` and, while it runs, polls ``GET /jobs/{id}`` (about 20
 requests a second, one client) and samples the memory of the service (the sweep's
 driver runs in it) and of every process under it (Ray's). Once it is done:
@@ -17,8 +17,11 @@ driver runs in it) and of every process under it (Ray's). Once it is done:
   storing one chunk (``DuckSink.write``) likewise; Ray is what is left of the
   workers' wall time.
 
-The grid is ``fast × slow × signal × short`` with ``2 · fast · slow · signal = N``
-(fast < slow always holds), chosen so that N = 10^4, 10^5, 10^6 need no rounding.
+The strategy is RocMomentum (long while the close is up more than ``threshold``
+percent over ``period`` bars, short while down as much when ``short``): its space has
+a million distinct parameter sets (``period`` 1..250, 2,000 thresholds 0.0001 %
+apart, ``short``), and its signals cost about what its core run does. The grid is
+``2 · periods · thresholds = N`` (10^4: 125 × 40, 10^5: 250 × 200, 10^6: 250 × 2,000).
 Without ``--runs`` the sizes 10^4 and 10^5 run (``--quick``: 10^4 only); 10^6 takes
 about as long as its compute (minutes on 2 cores) and is asked for by name.
 """
@@ -45,23 +48,19 @@ BARS = 10_000
 POLL_EVERY = 0.05  # seconds between two GET /jobs/{id}
 SAMPLE_EVERY = 0.25  # seconds between two memory samples
 TOP = 100
-SIGNAL_SIZES = (10, 20, 40, 50, 25, 99)
-FAST_MAX, SLOW_LOW, SLOW_MAX = 40, 50, 300  # fast 2..41, slow 50..299: fast < slow always
+PERIODS = 250  # RocMomentum's period: 1..250 bars
+STEP = 0.0001  # threshold step, in percent: a minute's move is about 0.006 %, 250 minutes' about 0.1 %
 
 
 def grid(runs: int) -> dict[str, Any]:
-    """A MacdCross space of exactly ``runs`` parameter sets (2 · fast · slow · signal)."""
+    """A RocMomentum space of exactly ``runs`` parameter sets: 2 · periods · thresholds."""
     if runs % 2:
         raise SystemExit(f"--runs must be even (short is False or True), not {runs}")
     half = runs // 2
-    for signal_n in (10, 20, 25, 40, 50, 5, 4, 2, 1):
-        for fast_n in range(FAST_MAX, 0, -1):
-            if half % (signal_n * fast_n) == 0 and half // (signal_n * fast_n) <= SLOW_MAX - SLOW_LOW:
-                slow_n = half // (signal_n * fast_n)
-                return {"fast": {"low": 2, "high": 1 + fast_n, "step": 1},
-                        "slow": {"low": SLOW_LOW, "high": SLOW_LOW + slow_n - 1, "step": 1},
-                        "signal": {"low": 2, "high": 1 + signal_n, "step": 1}, "short": [False, True]}  # fmt: skip
-    raise SystemExit(f"--runs {runs}: no grid fast x slow x signal x 2 of that size; try a round number")
+    periods = next((p for p in range(min(PERIODS, half), 0, -1) if half % p == 0 and half // p >= p // 5), 1)
+    thresholds = half // periods
+    return {"period": {"low": 1, "high": periods, "step": 1},
+            "threshold": [round(i * STEP, 6) for i in range(thresholds)], "short": [False, True]}  # fmt: skip
 
 
 def _rss(pid: int) -> tuple[int, int]:
@@ -127,26 +126,26 @@ def _split(space: dict[str, Any], chunk: int, folder: Path) -> dict[str, float]:
     from api.jobstore import JobStore
     from cluster.space import Space
     from engine.store import open_database, release
-    from strategies.library import MacdCross
+    from strategies.library import RocMomentum
 
     bars = synthetic.bars(BARS, symbol="MIL", timeframe="1m", seed=7)
-    sp = Space.of(MacdCross, {k: (range(v["low"], v["high"] + 1) if isinstance(v, dict) else v)
-                              for k, v in space.items()})  # fmt: skip
-    block = next(iter(sp.grid_indices()))[:chunk]
+    sp = Space.of(RocMomentum, {k: (range(v["low"], v["high"] + 1) if isinstance(v, dict) else v)
+                                for k, v in space.items()})  # fmt: skip
+    block = np.sort(np.random.default_rng(0).choice(sp.size, min(chunk, sp.size), replace=False))
     params = sp.params_at(block)
-    strat = MacdCross()
+    strat = RocMomentum()
     started = time.perf_counter()
     many = getattr(strat, "signals_many", None)
     signals = (np.asarray(many(bars, params)) if many is not None
                else np.stack([strat.signals(bars, **p) for p in params]))  # fmt: skip
     signal_s = time.perf_counter() - started
     started = time.perf_counter()
-    table = engine.run_batch(bars, signals, engine.Config(), threads=1)
+    table = engine.run_batch(bars, signals, engine.Config(allow_short=True), threads=1)
     core_s = time.perf_counter() - started
     db = open_database(folder / "split.duckdb")
     store = JobStore(db)
     try:
-        job = store.create("sweep", "MacdCross", {"kind": "sweep"}, len(params)).id
+        job = store.create("sweep", "RocMomentum", {"kind": "sweep"}, len(params)).id
         frame = table.assign(item_id=np.arange(len(params)), error=None)
         started = time.perf_counter()
         store.sink(job).write(0, frame)
@@ -160,7 +159,7 @@ def _split(space: dict[str, Any], chunk: int, folder: Path) -> dict[str, float]:
 
 def one(runs: int) -> None:
     space = grid(runs)
-    print(f"\n-- {runs:,} runs: MacdCross {' x '.join(str(_count(v)) for v in space.values())} "
+    print(f"\n-- {runs:,} runs: RocMomentum {' x '.join(str(_count(v)) for v in space.values())} "
           f"on {BARS:,} one-minute bars, local Ray, {os.cpu_count()} cores --", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="anvil-million-") as tmp:
         folder = Path(tmp)
@@ -171,20 +170,27 @@ def one(runs: int) -> None:
                 _upload(client, folder)
                 _, idle_peak = _rss(proc.pid)
                 memory.start()
-                spec = {"kind": "sweep", "strategy": "macd_cross", "data": {"symbol": "MIL", "timeframe": "1m"},
+                spec = {"kind": "sweep", "strategy": "roc_momentum", "data": {"symbol": "MIL", "timeframe": "1m"},
                         "space": space, "config": {"allow_short": True}, "metric": "sharpe"}  # fmt: skip
                 r = client.post("/jobs", json=spec)
                 r.raise_for_status()
                 job_id = r.json()["id"]
                 gets: list[float] = []
-                while True:
-                    started = time.perf_counter()
-                    r = client.get(f"/jobs/{job_id}")
-                    gets.append((time.perf_counter() - started) * 1e3)
-                    job = r.json()
-                    if job["status"] not in ("queued", "running"):
-                        break
-                    time.sleep(POLL_EVERY)
+                for attempt in range(3):
+                    while True:
+                        started = time.perf_counter()
+                        r = client.get(f"/jobs/{job_id}")
+                        gets.append((time.perf_counter() - started) * 1e3)
+                        job = r.json()
+                        if job["status"] not in ("queued", "running"):
+                            break
+                        time.sleep(POLL_EVERY)
+                    if job["status"] == "failed" and "during startup" in str(job.get("error")) and attempt < 2:
+                        # Ray gives its raylet 30 s to start; a busy machine can take longer. Resuming runs again.
+                        print(f"Ray did not start ({job['error'][:60]}...); resuming the job", flush=True)
+                        client.post(f"/jobs/{job_id}/resume").raise_for_status()
+                        continue
+                    break
                 if job["status"] != "done":
                     raise SystemExit(f"the job ended {job['status']}: {job.get('error')}")
                 run_peak = memory.service_peak

@@ -147,6 +147,27 @@ def test_a_sweeps_chunks_become_its_result_without_a_second_write(store):
     assert sink.extras() == [None, None, None]  # payloads are for the run, not kept once done
 
 
+def test_many_small_chunk_files_are_joined_into_a_few_parts_in_order(store, monkeypatch):
+    import api.jobstore
+
+    monkeypatch.setattr(api.jobstore, "MAX_CHUNK_FILES", 2)
+    monkeypatch.setattr(api.jobstore, "COMPACT_ROWS", 20)
+    monkeypatch.setattr(api.jobstore, "ROW_GROUP_ROWS", 15)
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 50).id
+    sink = store.sink(job_id)
+    for k in range(5):
+        sink.write(k, _chunk(10 * k, 10))
+    store.complete(job_id, None, {"runs": 50}, done=50, failed=0)
+    files = sorted(p.name for p in store.results_dir(job_id).iterdir())
+    assert files == ["part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
+    assert [pq.ParquetFile(store.results_dir(job_id) / f).metadata.num_rows for f in files] == [20, 20, 10]
+    _, rows, count = store.page(job_id, 0, 100)
+    assert count == 50 and store.get(job_id).rows == 50 and [r["item_id"] for r in rows] == list(range(50))
+    _, top, _ = store.page(job_id, 0, 5, sort="sharpe", descending=False)
+    want = pd.concat([_chunk(10 * k, 10) for k in range(5)]).sort_values("sharpe", kind="stable")
+    assert [r["item_id"] for r in top] == want["item_id"].head(5).tolist()
+
+
 def test_a_chunk_file_a_crash_left_unregistered_is_never_counted(store):
     job_id = store.create("sweep", "x", {"kind": "sweep"}, 20).id
     sink = store.sink(job_id)
