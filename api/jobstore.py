@@ -635,16 +635,17 @@ class JobStore:
         return data.column_names, _json_rows(data), count
 
     def batches(self, job_id: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        """Every row of the job as Arrow batches, one stored file at a time, under one schema."""
+        """Every row of the job as Arrow batches under one schema, read as they are taken: at
+        most ``ROW_GROUP_ROWS`` rows of one stored file at a time."""
         files = self._files(self.db.cursor(), job_id)
         schema = self._schema(files)
 
         def read() -> Iterator[pa.RecordBatch]:
             for _, _, path in files:
-                fragment = pq.read_table(path)
-                columns = [fragment.column(f.name).cast(f.type) if f.name in fragment.column_names
-                           else pa.nulls(fragment.num_rows, f.type) for f in schema]  # fmt: skip
-                yield from pa.Table.from_arrays(columns, schema=schema).to_batches()
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
+                    columns = [batch.column(f.name).cast(f.type) if f.name in batch.schema.names
+                               else pa.nulls(batch.num_rows, f.type) for f in schema]  # fmt: skip
+                    yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
         return schema, read()
 
