@@ -605,7 +605,7 @@ class JobStore:
                     names = pq.read_schema(files[0][2]).names if files else []
                     return names, [], count
                 data = pa.concat_tables([pq.read_table(path) for _, path in wanted], promote_options="permissive")
-            except FileNotFoundError:
+            except (FileNotFoundError, duckdb.IOException):  # the job finished: its chunks made way for parts
                 continue
             data = data.slice(offset - wanted[0][0], limit)
             return data.column_names, _json_rows(data), count
@@ -614,14 +614,14 @@ class JobStore:
     def _sorted(self, cur: duckdb.DuckDBPyConnection, files: list[tuple[int, int, Path]], count: int, offset: int,
                 limit: int, sort: str, descending: bool) -> tuple[list[str], list[dict[str, Any]], int]:  # fmt: skip
         """A page of the files' rows ordered by ``sort``: DuckDB reads them as one table."""
+        if not files:  # no rows yet: nothing to rank
+            return [], [], 0
         schema = self._schema(files)
         if sort not in schema.names:
             hint = difflib.get_close_matches(sort, schema.names, n=1)
             raise ValueError(f"sort: the results have no column {sort!r}"
                              + (f"; did you mean {hint[0]!r}?" if hint else "")
-                             + f" (columns: {', '.join(schema.names) or 'none yet'})")  # fmt: skip
-        if not files:
-            return [], [], 0
+                             + f" (columns: {', '.join(schema.names)})")  # fmt: skip
         column = _quote(sort)
         missing = f"{column} IS NULL"
         if pa.types.is_floating(schema.field(sort).type):

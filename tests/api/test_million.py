@@ -172,6 +172,14 @@ def test_many_small_chunk_files_are_joined_into_a_few_parts_in_order(store, monk
     assert [r["item_id"] for r in top] == want["item_id"].head(5).tolist()
 
 
+def test_a_job_without_rows_yet_ranks_to_an_empty_page(store):
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 10).id
+    assert store.page(job_id, 0, 10, sort="sharpe") == ([], [], 0)
+    store.sink(job_id).write(0, _chunk(0, 3))
+    with pytest.raises(ValueError, match="no column 'sharpee'; did you mean 'sharpe'"):
+        store.page(job_id, 0, 10, sort="sharpee")
+
+
 def test_a_chunk_file_a_crash_left_unregistered_is_never_counted(store):
     job_id = store.create("sweep", "x", {"kind": "sweep"}, 20).id
     sink = store.sink(job_id)
