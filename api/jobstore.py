@@ -12,8 +12,8 @@ Everything lives in the schema ``jobs`` of the same file as the market data:
   chunks (walk-forward windows, Monte Carlo paths, backtest trades). A grid or
   random sweep's chunks *are* its result: ``complete`` keeps them as they are, so a
   row is written once (a job of more than ``MAX_CHUNK_FILES`` chunks has them joined
-  into a few large parts, file to file, never through pandas). Reads go through the registered files only, never a glob,
-  so a file a crash left unregistered is never counted; DuckDB reads the files as
+  into a few large parts, file to file, never through pandas). Reads go through the
+  registered files only, never a glob, so a file a crash left unregistered is never counted; DuckDB reads the files as
   one table (``top``), and pages and exports read one file at a time;
 - ``jobs.strategy``: uploaded strategies' source, by id.
 
@@ -453,8 +453,8 @@ class JobStore:
                 parts = self._compact(folder, files)
         with self._writing(job_id) as cur:
             if parts is None:
-                row = cur.execute(f"SELECT coalesce(sum(rows), 0) FROM {self.S}.fragment WHERE job_id = ? "
-                                  "AND kind = 'chunk'", [job_id]).fetchone()  # fmt: skip
+                row = cur.execute(f"SELECT coalesce(sum(rows), 0) FROM {self.S}.fragment WHERE job_id = ?",
+                                  [job_id]).fetchone()  # fmt: skip
                 rows = int(row[0]) if row else 0
                 cur.execute(f"UPDATE {self.S}.fragment SET extra = NULL, extra_kind = NULL WHERE job_id = ?", [job_id])
             else:
@@ -500,24 +500,30 @@ class JobStore:
                 parts.append((len(parts), in_part, target.name))
                 writer = None
 
-        for _, _, path in files:
-            fragment = pq.read_table(path)
-            columns = [fragment.column(f.name).cast(f.type) if f.name in fragment.column_names
-                       else pa.nulls(fragment.num_rows, f.type) for f in schema]  # fmt: skip
-            piece = pa.Table.from_arrays(columns, schema=schema)
-            if writer is None:
-                target = folder / f"part-{len(parts):06d}.parquet"
-                tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-                writer, in_part, rows = pq.ParquetWriter(tmp, schema), 0, 0
-            pending.append(piece)
-            rows += piece.num_rows
-            in_part += piece.num_rows
-            if rows >= ROW_GROUP_ROWS:
-                flush_group()
-                rows = 0
-            if in_part >= COMPACT_ROWS:
-                close_part()
-        close_part()
+        try:
+            for _, _, path in files:
+                fragment = pq.read_table(path)
+                columns = [fragment.column(f.name).cast(f.type) if f.name in fragment.column_names
+                           else pa.nulls(fragment.num_rows, f.type) for f in schema]  # fmt: skip
+                piece = pa.Table.from_arrays(columns, schema=schema)
+                if writer is None:
+                    target = folder / f"part-{len(parts):06d}.parquet"
+                    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+                    writer, in_part, rows = pq.ParquetWriter(tmp, schema), 0, 0
+                pending.append(piece)
+                rows += piece.num_rows
+                in_part += piece.num_rows
+                if rows >= ROW_GROUP_ROWS:
+                    flush_group()
+                    rows = 0
+                if in_part >= COMPACT_ROWS:
+                    close_part()
+            close_part()
+        except BaseException:
+            if writer is not None:
+                writer.close()
+                tmp.unlink(missing_ok=True)
+            raise
         _sync(folder)
         return parts
 
@@ -569,15 +575,6 @@ class JobStore:
         schemas = [pq.read_schema(path) for _, _, path in files]
         schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
         return schema.remove_metadata()
-
-    def columns(self, job_id: str) -> list[str]:
-        """The names of the job's result columns (none before its first chunk)."""
-        for _ in range(3):
-            try:
-                return self._schema(self._files(self.db.cursor(), job_id)).names
-            except FileNotFoundError:  # the job finished and its chunks made way for its parts
-                continue
-        raise RuntimeError(f"the rows of job {job_id} kept moving; try again")
 
     def page(self, job_id: str, offset: int, limit: int, sort: str | None = None,
              descending: bool = True) -> tuple[list[str], list[dict[str, Any]], int]:  # fmt: skip
