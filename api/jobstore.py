@@ -4,17 +4,25 @@ Everything lives in the schema ``jobs`` of the same file as the market data:
 
 - ``jobs.job``: one record per job — spec, status, progress, timings, error,
   summary, and the cluster's manifest (so a resumed job is the same job);
-- ``jobs.chunk``: the rows of each finished chunk of a job, as a Parquet fragment
-  (with its extra payload, if any), written in one transaction with the job's
-  counts as the chunk arrives (``DuckSink``, the cluster's ``Sink`` protocol);
-- ``jobs.result``: a finished job's result table (``api.specs.result_table``) in
-  Parquet parts of ``PART_ROWS`` rows, which replace its chunks in the same
-  transaction that marks it done;
+- ``jobs.fragment``: where a job's rows are. Each is a Parquet file in
+  ``<db>.results/<job id>/`` (``results_dir``): ``chunk-<id>.parquet`` holds the
+  rows of one finished chunk (written by ``DuckSink`` as the chunk arrives, then
+  registered with the job's counts in one transaction, so a chunk counts once), and
+  ``part-<k>.parquet`` a finished job's result table when it is not simply its
+  chunks (walk-forward windows, Monte Carlo paths, backtest trades). A grid or
+  random sweep's chunks *are* its result: ``complete`` keeps them as they are, so a
+  row is written once (a job of more than ``MAX_CHUNK_FILES`` chunks has them joined
+  into a few large parts, file to file, never through pandas). Reads go through the
+  registered files only, never a glob, so a file a crash left unregistered is never counted; DuckDB reads the files as
+  one table (``top``), and pages and exports read one file at a time;
 - ``jobs.strategy``: uploaded strategies' source, by id.
 
 Fragments (``api.fragments``) keep every column's type exactly (as
-``cluster.sinks.DirectorySink`` does with files), whatever columns a job's rows
-have, and thousands of jobs share four tables. A record is an
+``cluster.sinks.DirectorySink`` does), whatever columns a job's rows have. The
+database holds only the small things (records, the list of fragments, a chunk's
+extra payload), so its single writer is never busy with result rows. Stores written
+before fragments became files (rows as blobs in ``jobs.chunk`` and ``jobs.result``)
+have them moved out on opening. A record is an
 ``api.jobrecord.JobRecord``.
 
 A new job's record does not wait for the database's write lock (a running sweep
@@ -29,10 +37,13 @@ a folder where a crash left journal segments stores their records first.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import datetime as dt
 import json
 import logging
+import os
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,13 +56,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from api.fragments import pack, to_arrow, to_parquet, unpack
+from api.fragments import pack, to_arrow, unpack
 from api.jobrecord import STATUSES, JobRecord, dumps_json, is_job_id, jsonable, new_job_id, now
 from api.journal import Journal, journal_path
 from engine.store import Database
 
 log = logging.getLogger("anvil.api")
-PART_ROWS = 10_000  # rows per stored part of a finished job's results
+PART_ROWS = 10_000  # rows per stored part of a finished job's result table
+MAX_CHUNK_FILES = 64  # a finished sweep with more chunk files than this has them joined into parts
+COMPACT_ROWS = 250_000  # rows per part joined from chunk files
+ROW_GROUP_ROWS = 65_536  # rows per Parquet row group of a joined part (what it holds in memory)
 CACHED_RECORDS = 10_000  # job records kept in memory (the most recently used)
 FLUSH_EVERY = 0.05  # seconds new records gather in the journal before the flusher stores them
 
@@ -77,20 +91,15 @@ CREATE TABLE IF NOT EXISTS {S}.job (
     started_at TIMESTAMP,
     finished_at TIMESTAMP
 );
-CREATE TABLE IF NOT EXISTS {S}.chunk (
+CREATE TABLE IF NOT EXISTS {S}.fragment (
     job_id VARCHAR NOT NULL,
-    chunk_id INTEGER NOT NULL,
+    kind VARCHAR NOT NULL,
+    key INTEGER NOT NULL,
     rows BIGINT NOT NULL,
-    frame BLOB NOT NULL,
+    file VARCHAR NOT NULL,
     extra BLOB,
-    extra_kind VARCHAR
-);
-CREATE TABLE IF NOT EXISTS {S}.result (
-    job_id VARCHAR NOT NULL,
-    part INTEGER NOT NULL,
-    first_row BIGINT NOT NULL,
-    rows BIGINT NOT NULL,
-    frame BLOB NOT NULL
+    extra_kind VARCHAR,
+    PRIMARY KEY (job_id, kind, key)
 );
 CREATE TABLE IF NOT EXISTS {S}.strategy (
     id VARCHAR PRIMARY KEY,
@@ -171,6 +180,7 @@ class JobStore:
         self._local = threading.local()
         with db.write() as cur:
             cur.execute(_DDL.format(S=self.S))
+            self._move_blobs(cur)
         self.journal = Journal(journal_path(db.path))
         try:
             with db.write() as cur:
@@ -183,6 +193,28 @@ class JobStore:
         self._closing = threading.Event()
         self._flusher = threading.Thread(target=self._flush_in_background, name="anvil-job-journal", daemon=True)
         self._flusher.start()
+
+    def _move_blobs(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Move the rows an older store kept as blobs (``jobs.chunk``, ``jobs.result``) into files."""
+        tables = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = ? "
+                                            "AND table_schema = 'jobs'", [self.catalog]).fetchall()}  # fmt: skip
+        for table, kind, key, extras in (("chunk", "chunk", "chunk_id", "extra, extra_kind"),
+                                         ("result", "result", "part", "NULL, NULL")):  # fmt: skip
+            if table not in tables:
+                continue
+            found = cur.execute(f"SELECT job_id, {key}, rows FROM {self.S}.{table}").fetchall()
+            for job_id, k, n in found:  # one blob in memory at a time
+                blob, extra, extra_kind = cur.execute(f"SELECT frame, {extras} FROM {self.S}.{table} WHERE job_id = ? "
+                                                      f"AND {key} = ?", [job_id, k]).fetchone()  # fmt: skip
+                name = f"chunk-{k:08d}.parquet" if kind == "chunk" else f"part-{k:06d}.parquet"
+                path = self.results_dir(job_id) / name
+                _durable(_written(path, pq.read_table(pa.BufferReader(blob))), path)
+                cur.execute(f"INSERT INTO {self.S}.fragment VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            [job_id, kind, k, n, name, extra, extra_kind])  # fmt: skip
+            moved = len(found)
+            cur.execute(f"DROP TABLE {self.S}.{table}")
+            if moved:
+                log.info("anvil: %d stored %s fragment(s) moved into files beside the store", moved, table)
 
     def _replay(self, cur: duckdb.DuckDBPyConnection) -> None:
         """Store the records an earlier process journaled but did not store (idempotent)."""
@@ -393,22 +425,107 @@ class JobStore:
             cur.execute(f"UPDATE {self.S}.job SET total = ?, best = ? WHERE id = ?", [total, dumps_json(best), job_id])
             self._changed(job_id, total=total, best=jsonable(best))
 
-    def complete(self, job_id: str, table: pd.DataFrame, summary: dict[str, Any], done: int, failed: int) -> None:
-        """Store a finished job's result table and summary, and mark it done — one transaction."""
-        data = to_arrow(table)
-        parts = [(k, start, min(PART_ROWS, data.num_rows - start), to_parquet(data.slice(start, PART_ROWS)))
-                 for k, start in enumerate(range(0, max(data.num_rows, 1), PART_ROWS))]  # fmt: skip
+    def complete(self, job_id: str, table: pd.DataFrame | None, summary: dict[str, Any], done: int,
+                 failed: int) -> None:  # fmt: skip
+        """Mark a finished job done with its summary and results — one transaction.
+
+        ``table`` None: the job's chunks are its result (a grid or random sweep's runs,
+        in chunk order) and stay as they are — no row is written again — unless there
+        are more than ``MAX_CHUNK_FILES`` of them: then they are joined, file to file
+        (Arrow batches, never a whole table in memory), into parts of about
+        ``COMPACT_ROWS`` rows, so a query reads a few large files rather than thousands
+        of small ones. Otherwise ``table`` is stored as parts of ``PART_ROWS`` rows.
+        Parts replace the chunks.
+        """
+        folder = self.results_dir(job_id)
+        parts: list[tuple[int, int, str]] | None = None
+        if table is not None:
+            parts, data = [], to_arrow(table)
+            for k, start in enumerate(range(0, max(data.num_rows, 1), PART_ROWS)):
+                piece = data.slice(start, PART_ROWS)
+                name = f"part-{k:06d}.parquet"
+                _durable(_written(folder / name, piece), folder / name, sync_folder=False)
+                parts.append((k, piece.num_rows, name))
+            _sync(folder)
+        else:
+            files = self._files(self.db.cursor(), job_id)
+            if len(files) > MAX_CHUNK_FILES:
+                parts = self._compact(folder, files)
         with self._writing(job_id) as cur:
-            cur.execute(f"DELETE FROM {self.S}.result WHERE job_id = ?", [job_id])
-            cur.executemany(f"INSERT INTO {self.S}.result VALUES (?, ?, ?, ?, ?)",
-                            [[job_id, k, start, n, blob] for k, start, n, blob in parts])  # fmt: skip
-            cur.execute(f"DELETE FROM {self.S}.chunk WHERE job_id = ?", [job_id])
+            if parts is None:
+                row = cur.execute(f"SELECT coalesce(sum(rows), 0) FROM {self.S}.fragment WHERE job_id = ?",
+                                  [job_id]).fetchone()  # fmt: skip
+                rows = int(row[0]) if row else 0
+                cur.execute(f"UPDATE {self.S}.fragment SET extra = NULL, extra_kind = NULL WHERE job_id = ?", [job_id])
+            else:
+                rows = sum(n for _, n, _ in parts)
+                cur.execute(f"DELETE FROM {self.S}.fragment WHERE job_id = ?", [job_id])
+                cur.executemany(f"INSERT INTO {self.S}.fragment VALUES (?, 'result', ?, ?, ?, NULL, NULL)",
+                                [[job_id, k, n, name] for k, n, name in parts])  # fmt: skip
             when = now()
             cur.execute(f"UPDATE {self.S}.job SET status = 'done', rows = ?, summary = ?, done = ?, failed = ?, "
                         "error = NULL, finished_at = ? WHERE id = ?",
-                        [data.num_rows, dumps_json(summary), done, failed, when, job_id])  # fmt: skip
-            self._changed(job_id, status="done", rows=data.num_rows, summary=jsonable(summary), done=done,
+                        [rows, dumps_json(summary), done, failed, when, job_id])  # fmt: skip
+            self._changed(job_id, status="done", rows=rows, summary=jsonable(summary), done=done,
                           failed=failed, error=None, finished_at=when.replace(tzinfo=dt.timezone.utc))  # fmt: skip
+        if parts is not None:  # the chunks the parts replaced (a crash before this leaves them unread)
+            keep = {name for _, _, name in parts}
+            for path in folder.glob("chunk-*.parquet"):
+                if path.name not in keep:
+                    path.unlink(missing_ok=True)
+
+    def _compact(self, folder: Path, files: list[tuple[int, int, Path]]) -> list[tuple[int, int, str]]:
+        """The chunk files joined in order into parts of about COMPACT_ROWS rows (durable,
+        not yet registered); at most one row group of rows is in memory at a time."""
+        schema = self._schema(files)
+        parts: list[tuple[int, int, str]] = []
+        writer: pq.ParquetWriter | None = None
+        pending: list[pa.Table] = []
+        rows = in_part = 0
+        tmp = target = folder
+
+        def flush_group() -> None:
+            nonlocal pending
+            if pending and writer is not None:
+                writer.write_table(pa.concat_tables(pending))
+            pending = []
+
+        def close_part() -> None:
+            nonlocal writer
+            flush_group()
+            if writer is not None:
+                writer.close()
+                _sync(tmp)
+                _durable(tmp, target, sync_folder=False)
+                parts.append((len(parts), in_part, target.name))
+                writer = None
+
+        try:
+            for _, _, path in files:
+                fragment = pq.read_table(path)
+                columns = [fragment.column(f.name).cast(f.type) if f.name in fragment.column_names
+                           else pa.nulls(fragment.num_rows, f.type) for f in schema]  # fmt: skip
+                piece = pa.Table.from_arrays(columns, schema=schema)
+                if writer is None:
+                    target = folder / f"part-{len(parts):06d}.parquet"
+                    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+                    writer, in_part, rows = pq.ParquetWriter(tmp, schema), 0, 0
+                pending.append(piece)
+                rows += piece.num_rows
+                in_part += piece.num_rows
+                if rows >= ROW_GROUP_ROWS:
+                    flush_group()
+                    rows = 0
+                if in_part >= COMPACT_ROWS:
+                    close_part()
+            close_part()
+        except BaseException:
+            if writer is not None:
+                writer.close()
+                tmp.unlink(missing_ok=True)
+            raise
+        _sync(folder)
+        return parts
 
     def recover(self) -> list[str]:
         """Mark every job left queued or running by a previous process as interrupted."""
@@ -434,64 +551,98 @@ class JobStore:
             raise ValueError(f"{job_id!r} is not a job id")
         return self.db.path.with_name(self.db.path.name + ".studies") / f"{job_id}.journal"
 
-    def _parts(self, cur: duckdb.DuckDBPyConnection, job_id: str) -> tuple[str, list[tuple[int, int, int]]]:
-        """Where the job's rows are now: ("result" or "chunk", [(key, first row, rows)] in order)."""
-        for table, key in (("result", "part"), ("chunk", "chunk_id")):
-            parts = cur.execute(f"SELECT {key}, sum(rows) OVER (ORDER BY {key}) - rows, rows FROM {self.S}.{table} "
-                                f"WHERE job_id = ? ORDER BY {key}", [job_id]).fetchall()  # fmt: skip
-            if parts:
-                return table, [(int(k), int(first), int(n)) for k, first, n in parts]
-        return "chunk", []
+    def results_dir(self, job_id: str) -> Path:
+        """The folder of the job's row files: ``<db>.results/<job id>/``, beside the store file."""
+        if not is_job_id(job_id):
+            raise ValueError(f"{job_id!r} is not a job id")
+        return self.db.path.with_name(self.db.path.name + ".results") / job_id
 
-    def _fragment(self, cur: duckdb.DuckDBPyConnection, table: str, job_id: str, key: int) -> pa.Table | None:
-        column = "part" if table == "result" else "chunk_id"
-        row = cur.execute(f"SELECT frame FROM {self.S}.{table} WHERE job_id = ? AND {column} = ?", [job_id, key]).fetchone()
-        return None if row is None else pq.read_table(pa.BufferReader(row[0]))
+    def _files(self, cur: duckdb.DuckDBPyConnection, job_id: str) -> list[tuple[int, int, Path]]:
+        """Where the job's rows are now, in order: [(first row, rows, file)] — its result
+        parts once it has them, else its chunks."""
+        found = cur.execute(f"SELECT kind, rows, file FROM {self.S}.fragment WHERE job_id = ? "
+                            "ORDER BY kind DESC, key", [job_id]).fetchall()  # fmt: skip
+        folder, out, first = self.results_dir(job_id), [], 0
+        for kind, n, name in found:
+            if kind != found[0][0]:
+                break
+            out.append((first, int(n), folder / name))
+            first += int(n)
+        return out
 
-    def page(self, job_id: str, offset: int, limit: int) -> tuple[list[str], list[dict[str, Any]], int]:
+    def _schema(self, files: list[tuple[int, int, Path]]) -> pa.Schema:
+        """The one schema of the files' rows (chunks may differ in columns: their union)."""
+        schemas = [pq.read_schema(path) for _, _, path in files]
+        schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
+        return schema.remove_metadata()
+
+    def page(self, job_id: str, offset: int, limit: int, sort: str | None = None,
+             descending: bool = True) -> tuple[list[str], list[dict[str, Any]], int]:  # fmt: skip
         """One page of the job's rows (its results once done, else the chunks stored so far).
+
+        ``sort`` orders every row by that column first (a query in DuckDB over the job's
+        files; missing and NaN values last, ties in stored order), so the top 100 by a
+        metric is ``page(job, 0, 100, sort="sharpe")``.
 
         Returns:
             (columns, rows as JSON-ready dicts, how many rows there are in all).
+
+        Raises:
+            ValueError: ``sort`` is not one of the job's columns.
         """
         cur = self.db.cursor()
-        for _ in range(3):  # the job may finish (and move its rows) between two queries
-            table, parts = self._parts(cur, job_id)
-            count = parts[-1][1] + parts[-1][2] if parts else 0
-            wanted = [p for p in parts if p[1] < offset + limit and p[1] + p[2] > offset and p[2]]
-            pieces = [self._fragment(cur, table, job_id, key) for key, _, _ in wanted]
-            if any(p is None for p in pieces):
+        for _ in range(3):  # the job may finish (and move its rows) between two reads
+            files = self._files(cur, job_id)
+            count = sum(n for _, n, _ in files)
+            try:
+                if sort is not None:
+                    return self._sorted(cur, files, count, offset, limit, sort, descending)
+                wanted = [(first, path) for first, n, path in files if first < offset + limit and first + n > offset]
+                if not wanted:
+                    names = pq.read_schema(files[0][2]).names if files else []
+                    return names, [], count
+                data = pa.concat_tables([pq.read_table(path) for _, path in wanted], promote_options="permissive")
+            except (FileNotFoundError, duckdb.IOException):  # the job finished: its chunks made way for parts
                 continue
-            if not pieces:
-                first = self._fragment(cur, table, job_id, parts[0][0]) if parts else None
-                return (first.column_names if first is not None else []), [], count
-            data = pa.concat_tables(pieces, promote_options="permissive")  # type: ignore[arg-type]
-            data = data.slice(offset - wanted[0][1], limit)
-            rows = [{k: jsonable(v) for k, v in r.items()} for r in data.to_pylist()]
-            return data.column_names, rows, count
+            data = data.slice(offset - wanted[0][0], limit)
+            return data.column_names, _json_rows(data), count
         raise RuntimeError(f"the rows of job {job_id} kept moving; try again")
 
+    def _sorted(self, cur: duckdb.DuckDBPyConnection, files: list[tuple[int, int, Path]], count: int, offset: int,
+                limit: int, sort: str, descending: bool) -> tuple[list[str], list[dict[str, Any]], int]:  # fmt: skip
+        """A page of the files' rows ordered by ``sort``: DuckDB reads them as one table."""
+        if not files:  # no rows yet: nothing to rank
+            return [], [], 0
+        schema = self._schema(files)
+        if sort not in schema.names:
+            hint = difflib.get_close_matches(sort, schema.names, n=1)
+            raise ValueError(f"sort: the results have no column {sort!r}"
+                             + (f"; did you mean {hint[0]!r}?" if hint else "")
+                             + f" (columns: {', '.join(schema.names)})")  # fmt: skip
+        column = _quote(sort)
+        missing = f"{column} IS NULL"
+        if pa.types.is_floating(schema.field(sort).type):
+            missing += f" OR isnan({column})"
+        names = ", ".join(_quote(n) for n in schema.names)
+        paths = ", ".join("'" + str(path).replace("'", "''") + "'" for _, _, path in files)
+        data = cur.sql(f"SELECT {names} FROM read_parquet([{paths}], union_by_name = true, filename = true, "
+                       f"file_row_number = true) ORDER BY ({missing}), {column} {'DESC' if descending else 'ASC'}, "
+                       "filename, file_row_number LIMIT $limit OFFSET $offset",
+                       params={"limit": limit, "offset": offset}).to_arrow_table()  # fmt: skip
+        return data.column_names, _json_rows(data), count
+
     def batches(self, job_id: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        """Every row of the job as Arrow batches, one stored part at a time, under one schema."""
-        cur = self.db.cursor()
-        table, parts = self._parts(cur, job_id)
-        if table == "result":  # parts of one table: one schema
-            first = self._fragment(cur, table, job_id, parts[0][0])
-            schema = first.schema if first is not None else pa.schema([])
-        else:  # chunks may differ in columns (walk-forward): their union
-            schemas = [f.schema for f in (self._fragment(cur, table, job_id, k) for k, _, _ in parts) if f is not None]
-            schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
-        schema = schema.remove_metadata()
+        """Every row of the job as Arrow batches under one schema, read as they are taken: at
+        most ``ROW_GROUP_ROWS`` rows of one stored file at a time."""
+        files = self._files(self.db.cursor(), job_id)
+        schema = self._schema(files)
 
         def read() -> Iterator[pa.RecordBatch]:
-            reader = self.db.cursor()
-            for key, _, _ in parts:
-                fragment = self._fragment(reader, table, job_id, key)
-                if fragment is None:
-                    continue
-                columns = [fragment.column(f.name).cast(f.type) if f.name in fragment.column_names
-                           else pa.nulls(fragment.num_rows, f.type) for f in schema]  # fmt: skip
-                yield from pa.Table.from_arrays(columns, schema=schema).to_batches()
+            for _, _, path in files:
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
+                    columns = [batch.column(f.name).cast(f.type) if f.name in batch.schema.names
+                               else pa.nulls(batch.num_rows, f.type) for f in schema]  # fmt: skip
+                    yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
         return schema, read()
 
@@ -520,12 +671,14 @@ class JobStore:
 
 
 class DuckSink:
-    """The cluster ``Sink`` of one job: each chunk's rows land in one transaction,
-    with the job's done and failed counts, so a killed service loses no finished chunk."""
+    """The cluster ``Sink`` of one job. Each chunk's rows become a Parquet file in the
+    job's folder, registered with the job's done and failed counts in one transaction,
+    so a killed service loses no finished chunk and counts none twice."""
 
     def __init__(self, store: JobStore, job_id: str) -> None:
         self.store = store
         self.job_id = job_id
+        self.folder = store.results_dir(job_id)
 
     def load_manifest(self) -> dict[str, Any] | None:
         row = self.store.db.cursor().execute(f"SELECT manifest FROM {self.store.S}.job WHERE id = ?", [self.job_id]).fetchone()
@@ -536,33 +689,68 @@ class DuckSink:
             cur.execute(f"UPDATE {self.store.S}.job SET manifest = ? WHERE id = ?",
                         [json.dumps(manifest, default=str), self.job_id])  # fmt: skip
 
+    def _chunks(self, columns: str) -> list[tuple[Any, ...]]:
+        return self.store.db.cursor().execute(f"SELECT {columns} FROM {self.store.S}.fragment WHERE job_id = ? "
+                                              "AND kind = 'chunk' ORDER BY key", [self.job_id]).fetchall()  # fmt: skip
+
     def done_chunks(self) -> set[int]:
-        rows = self.store.db.cursor().execute(f"SELECT chunk_id FROM {self.store.S}.chunk WHERE job_id = ?",
-                                              [self.job_id]).fetchall()  # fmt: skip
-        return {int(r[0]) for r in rows}
+        return {int(r[0]) for r in self._chunks("key")}
 
     def write(self, chunk_id: int, frame: pd.DataFrame, extra: Any = None) -> None:
-        blob = to_parquet(to_arrow(frame))
         failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
         payload, kind = pack(extra)
-        n = len(frame)
-        with self.store._writing(self.job_id) as cur:
-            if cur.execute(f"SELECT 1 FROM {self.store.S}.chunk WHERE job_id = ? AND chunk_id = ?",
-                           [self.job_id, chunk_id]).fetchone():  # fmt: skip
-                return  # already stored: a chunk counts once
-            cur.execute(f"INSERT INTO {self.store.S}.chunk VALUES (?, ?, ?, ?, ?, ?)",
-                        [self.job_id, chunk_id, n, blob, payload, kind])  # fmt: skip
-            cur.execute(f"UPDATE {self.store.S}.job SET done = done + ?, failed = failed + ?, rows = rows + ? "
-                        "WHERE id = ?", [n, failed, n, self.job_id])  # fmt: skip
-            self.store._changed(self.job_id, done=lambda r: r.done + n, failed=lambda r: r.failed + failed,
-                                rows=lambda r: r.rows + n)  # fmt: skip
+        n, name = len(frame), f"chunk-{chunk_id:08d}.parquet"
+        target = self.folder / name
+        tmp = _written(target, to_arrow(frame))  # the slow part, outside the writers' lock
+        try:
+            with self.store._writing(self.job_id) as cur:
+                if cur.execute(f"SELECT 1 FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' "
+                               "AND key = ?", [self.job_id, chunk_id]).fetchone():  # fmt: skip
+                    return  # already stored: a chunk counts once
+                _durable(tmp, target)
+                cur.execute(f"INSERT INTO {self.store.S}.fragment VALUES (?, 'chunk', ?, ?, ?, ?, ?)",
+                            [self.job_id, chunk_id, n, name, payload, kind])  # fmt: skip
+                cur.execute(f"UPDATE {self.store.S}.job SET done = done + ?, failed = failed + ?, rows = rows + ? "
+                            "WHERE id = ?", [n, failed, n, self.job_id])  # fmt: skip
+                self.store._changed(self.job_id, done=lambda r: r.done + n, failed=lambda r: r.failed + failed,
+                                    rows=lambda r: r.rows + n)  # fmt: skip
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def frames(self) -> list[pd.DataFrame]:
-        rows = self.store.db.cursor().execute(f"SELECT frame FROM {self.store.S}.chunk WHERE job_id = ? "
-                                              "ORDER BY chunk_id", [self.job_id]).fetchall()  # fmt: skip
-        return [pq.read_table(pa.BufferReader(r[0])).to_pandas() for r in rows]
+        return [pq.read_table(self.folder / name).to_pandas() for (name,) in self._chunks("file")]
 
     def extras(self) -> list[Any]:
-        rows = self.store.db.cursor().execute(f"SELECT extra, extra_kind FROM {self.store.S}.chunk WHERE job_id = ? "
-                                              "ORDER BY chunk_id", [self.job_id]).fetchall()  # fmt: skip
-        return [unpack(blob, kind) for blob, kind in rows]
+        return [unpack(blob, kind) for blob, kind in self._chunks("extra, extra_kind")]
+
+
+def _json_rows(data: pa.Table) -> list[dict[str, Any]]:
+    return [{k: jsonable(v) for k, v in r.items()} for r in data.to_pylist()]
+
+
+def _written(path: Path, data: pa.Table) -> Path:
+    """``data`` as a Parquet file beside ``path``, synced to disk; returns that file,
+    for ``_durable`` to put in place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as f:
+        pq.write_table(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    return tmp
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _durable(tmp: Path, path: Path, sync_folder: bool = True) -> None:
+    """Put a synced file in place at ``path`` and sync its folder, so the name survives a
+    crash (``sync_folder=False``: the caller syncs it once, after several)."""
+    os.replace(tmp, path)
+    if sync_folder:
+        _sync(path.parent)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import pkgutil
 import time
 
@@ -24,13 +25,16 @@ def main() -> None:
     parser.add_argument("names", nargs="*", choices=names + [[]], metavar="name",
                         help=f"which benchmarks (default: all of {', '.join(names)})")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--runs", type=int, default=None, metavar="N",
+                        help="bench million: runs in the sweep (default: 10,000 then 100,000)")  # fmt: skip
     args = parser.parse_args()
     for name in args.names or names:
         print(f"\n=== bench {name} ===", flush=True)
         module = importlib.import_module(f"bench.bench_{name}")
         _machine.begin(name)
         start = time.perf_counter()
-        module.main(quick=args.quick)
+        options = {"runs": args.runs} if args.runs and "runs" in inspect.signature(module.main).parameters else {}
+        module.main(quick=args.quick, **options)
         print(f"(bench {name}: {time.perf_counter() - start:.1f} s)", flush=True)
         _machine.end(name)
 

@@ -497,27 +497,37 @@ def watch(job_id: str, **o: Any) -> None:
 Examples:
   anvil jobs results 3f2a...                     # a table, like the local command prints
   anvil jobs results 3f2a... --out runs.parquet  # every row
-  anvil jobs results 3f2a... --json --offset 0 --limit 100""")
+  anvil jobs results 3f2a... --json --offset 0 --limit 100
+  anvil jobs results 3f2a... --sort sharpe --limit 100   # the 100 best, ranked by the service""")
 @click.argument("job_id", metavar="ID")
 @URL
 @click.option("--out", "-o", "out", metavar="FILE", help="download every row to FILE (.csv or .parquet)")
 @click.option("--json", "as_json", is_flag=True, help="one page of rows as the service sends it (--offset, --limit)")
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True, help="with --json")
-@click.option("--limit", type=click.IntRange(1), default=None, help="with --json (default: the service's page)")
+@click.option("--limit", type=click.IntRange(1), default=None, help="with --json or --sort (default: the service's page)")
+@click.option("--sort", metavar="COLUMN", default=None,
+              help="one page of rows ordered by COLUMN (a metric), ranked by the service (--offset, --limit)")
+@click.option("--order", type=click.Choice(["desc", "asc"]), default="desc", show_default=True, help="with --sort")
 @click.option("--quiet", "-q", is_flag=True, help="no notes on stderr")
 @top_option("sweeps: 10 best")
 def results(job_id: str, url: str, out: str | None, as_json: bool, offset: int, limit: int | None,
-            quiet: bool, top: int | None) -> None:  # fmt: skip
+            sort: str | None, order: str, quiet: bool, top: int | None) -> None:  # fmt: skip
     """A finished job's results: a table, a page of JSON, or a CSV/Parquet file."""
     with Client(url) as client:
         job_id = resolve(client, job_id)
         if out:
             download(client, job_id, out, quiet)
-        if as_json:
+        if as_json or sort:
             params: dict[str, Any] = {"offset": offset}
             if limit is not None:
                 params["limit"] = limit
-            output.print_json(client.json("GET", job_path(job_id) + "/results", params=params))
+            if sort:
+                params.update(sort=sort, order=order)
+            page = client.json("GET", job_path(job_id) + "/results", params=params)
+            if as_json:
+                output.print_json(page)
+            else:
+                output.echo(output.table(page.get("data") or [], page.get("columns") or None))
             return
         if out:
             return

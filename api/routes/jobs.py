@@ -84,11 +84,16 @@ def get_results(
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     format: Literal["json", "csv", "parquet"] = "json",  # noqa: A002
+    sort: Annotated[str | None, Query(min_length=1, max_length=200,
+                                      description="order the page's rows by this column (a metric)")] = None,
+    order: Literal["desc", "asc"] = "desc",
 ) -> Any:
     """The job's result rows: a JSON page, or every row streamed as CSV or Parquet.
 
     A finished job serves its results (sweep runs, walk-forward windows, Monte Carlo
-    paths, backtest trades); an unfinished one the rows stored so far.
+    paths, backtest trades); an unfinished one the rows stored so far. ``sort`` orders
+    the JSON page by a column (``order`` desc by default, missing values last): the top
+    100 by sharpe is ``?sort=sharpe&limit=100``.
     """
     try:
         if format != "json":
@@ -97,9 +102,12 @@ def get_results(
             return StreamingResponse(body, media_type=EXPORT_FORMATS[format],
                                      headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
         record = svc.jobs.get(job_id)
-        columns, rows, count = svc.jobs.results(job_id, offset, limit)
+        columns, rows, count = svc.jobs.results(job_id, offset, limit, sort=sort, order=order)
     except JobNotFound as exc:
         raise not_found(exc) from None
+    except ValueError as exc:  # an unknown sort column: FastAPI's 422, at the query parameter
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            [{"loc": ["query", "sort"], "msg": str(exc), "type": "value_error"}]) from None  # fmt: skip
     return ResultsPublic(job_id=job_id, status=record.status, columns=columns, data=rows, count=count,  # type: ignore[arg-type]
                          offset=offset, limit=min(limit, svc.settings.max_page))  # fmt: skip
 

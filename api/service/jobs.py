@@ -99,14 +99,23 @@ class JobService:
         return dataclasses.replace(record, done=snap.done, total=snap.total, failed=snap.failed,
                                    best=snap.best if snap.best is not None else record.best)  # fmt: skip
 
-    def results(self, job_id: str, offset: int = 0, limit: int = 100) -> tuple[list[str], list[dict[str, Any]], int]:
-        """A page of the job's rows: its results when done, else the rows stored so far.
+    def results(self, job_id: str, offset: int = 0, limit: int = 100, sort: str | None = None,
+                order: str = "desc") -> tuple[list[str], list[dict[str, Any]], int]:  # fmt: skip
+        """A page of the job's rows: its results when done, else the rows stored so far;
+        with ``sort``, every row ordered by that column (``order`` "desc" or "asc"; missing
+        values last) — the top 100 by a metric is one DuckDB query over the job's files.
 
         Returns:
             (columns, rows with NaN and infinities as None, total row count).
+
+        Raises:
+            ValueError: ``sort`` is not a column of the rows, or ``order`` is neither.
         """
+        if order not in ("desc", "asc"):
+            raise ValueError(f"order must be 'desc' or 'asc', not {order!r}")
         self.get(job_id)
-        return self.store.page(job_id, offset, min(limit, self.settings.max_page))
+        return self.store.page(job_id, offset, min(limit, self.settings.max_page), sort=sort,
+                               descending=order == "desc")  # fmt: skip
 
     def export(self, job_id: str, format: str) -> Iterator[bytes]:  # noqa: A002
         """Every row of the job as CSV or Parquet, produced piece by piece."""

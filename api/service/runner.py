@@ -2,7 +2,8 @@
 
 ``max_running_jobs`` threads take queued jobs in order and call ``api.specs.execute``
 (which blocks on the cluster, mostly waiting on Ray). Each chunk's rows land in the
-job store as they arrive (``DuckSink``) — a sampler sweep's trials go to its
+job store as they arrive (``DuckSink``; a grid or random sweep's chunks are then
+its stored result, never written again) — a sampler sweep's trials go to its
 Optuna study beside the store instead (``JobStore.study_path``, removed once the
 job is done); progress goes to the job's ``LiveJob``
 (for pollers and event streams) and, at most once a second, to its record.
@@ -191,7 +192,8 @@ class Runner:
 
         timers: list[threading.Timer] = []
         try:
-            result = specs.execute(self.load_spec(record.spec), uploaded=self._lookup_for(live, timers),
+            spec = self.load_spec(record.spec)
+            result = specs.execute(spec, uploaded=self._lookup_for(live, timers),
                                    progress=progress, cancel=live.cancel, out=self.store.sink(live.id),
                                    study_path=self.store.study_path(live.id), address=self.settings.address,
                                    workers=self.settings.workers)  # fmt: skip
@@ -220,7 +222,8 @@ class Runner:
                 return
             total = live.snapshot.total or record.items
             self.store.set_progress(live.id, total, live.snapshot.best)
-            self.store.complete(live.id, table, summary, done=total, failed=live.snapshot.failed)
+            self.store.complete(live.id, None if _rows_are_chunks(spec) else table, summary, done=total,
+                                failed=live.snapshot.failed)  # fmt: skip
             self.store.study_path(live.id).unlink(missing_ok=True)  # its trials are in the results now
             self._forget(live, status="done", done=total, total=total)
 
@@ -236,6 +239,12 @@ class Runner:
         live.publish(**changes)
         with self._lock:
             self._live.pop(live.id, None)
+
+
+def _rows_are_chunks(spec: Any) -> bool:
+    """Whether the job's result table is its stored chunks, in order (a grid or random
+    sweep's runs): then the chunks stay as its result and no row is written twice."""
+    return isinstance(spec, specs.SweepJob) and spec.method not in specs.SAMPLERS
 
 
 def _broken(table: Any) -> str | None:

@@ -215,6 +215,21 @@ def test_jobs_results_ranks_from_the_parquet_file_as_the_local_report_does(servi
     assert doc["count"] == 80
 
 
+def test_jobs_results_sort_is_one_page_ranked_by_the_service(service: Cli, expected_sweep):
+    job_id = service("jobs", "submit", *SWEEP, "--no-wait").out.strip()
+    service("jobs", "watch", job_id, "-q")
+    doc = service("jobs", "results", job_id, "--sort", "sharpe", "--limit", "3", "--json").json()
+    want = expected_sweep.table["sharpe"].sort_values(ascending=False).head(3).to_numpy()
+    assert doc["count"] == 80 and [r["sharpe"] for r in doc["data"]] == pytest.approx(want, abs=1e-9)
+    lines = service("jobs", "results", job_id, "--sort", "max_drawdown", "--order", "asc", "--limit", "2").out.splitlines()
+    assert "max_drawdown" in lines[0].split() and len(lines) == 4  # a header, a rule, two rows
+    column = lines[0].split().index("max_drawdown")
+    shown = [float(line.split()[column].rstrip("%")) / 100 for line in lines[2:]]  # a fraction, shown in %
+    assert shown == pytest.approx(expected_sweep.table["max_drawdown"].nsmallest(2).to_numpy(), abs=1e-4)
+    unknown = service("jobs", "results", job_id, "--sort", "sharp", ok=False)
+    assert unknown.status == 1 and "'sharpe'" in unknown.error_line()
+
+
 ERRORS = [
     (["jobs", "submit", "sweep", "-s", "sma_crosss", "--symbol", "SPX", "--space", "fast=5:50"], {},
      ["anvil: error: strategy: ", "'sma_crosss'"]),

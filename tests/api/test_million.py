@@ -1,0 +1,235 @@
+"""A million runs, scaled down: a 20,000-run sweep through a real service, its rows
+stored once (the chunks are the result), ranked by DuckDB as pandas ranks them, and
+streamed as Parquet a stored file at a time.
+
+The service runs the sweep on its own threads (``local-threads``); the bench
+(``python -m bench million``) runs the full size on a local Ray.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from api.jobstore import COMPACT_ROWS, ROW_GROUP_ROWS, JobStore
+from engine.store import open_database, release
+from tests.api.conftest import all_rows, submit, wait_for
+
+RUNS = 20_000
+# 50 fast x 200 slow x 2: every pair has fast < slow, so the grid holds exactly RUNS sets.
+SPEC = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"},
+        "space": {"fast": {"low": 2, "high": 51, "step": 1}, "slow": {"low": 60, "high": 259, "step": 1},
+                  "short": [False, True]},
+        "config": {"allow_short": True}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """The service, and its finished 20,000-run sweep: (server, job record, streamed Parquet table)."""
+    from tests.api.conftest import Server, server_env
+
+    folder = tmp_path_factory.mktemp("million")
+    server = Server(folder, server_env(folder, ANVIL_MAX_ITEMS_PER_JOB=str(RUNS))).start()
+    try:
+        with server.client(timeout=120) as client:
+            job = wait_for(client, submit(client, SPEC)["id"], timeout=600)
+            assert job["status"] == "done", job
+            r = client.get(f"/jobs/{job['id']}/results", params={"format": "parquet"})
+            assert r.status_code == 200, r.text
+            streamed = pq.ParquetFile(io.BytesIO(r.content))
+        yield server, job, streamed
+    finally:
+        server.kill()
+
+
+def _files(server, job_id: str) -> list[Path]:
+    return sorted((server.folder / "anvil.duckdb.results" / job_id).iterdir())
+
+
+def test_every_row_is_stored_exactly_once(big):
+    server, job, streamed = big
+    assert job["rows"] == RUNS and job["progress"]["done"] == RUNS
+    files = _files(server, job["id"])
+    # The chunk files themselves, or (more than MAX_CHUNK_FILES of them) the parts they were joined into.
+    kinds = {f.name.split("-")[0] for f in files}
+    assert kinds in ({"chunk"}, {"part"}) and all(f.suffix == ".parquet" for f in files)
+    if kinds == {"part"}:
+        assert len(files) == -(-RUNS // COMPACT_ROWS)
+    ids = np.concatenate([pq.read_table(f, columns=["item_id"]).column("item_id").to_numpy() for f in files])
+    np.testing.assert_array_equal(ids, np.arange(RUNS))  # in order, each once
+    table = streamed.read()
+    assert table.num_rows == RUNS
+    np.testing.assert_array_equal(table.column("item_id").to_numpy(), np.arange(RUNS))
+
+
+def test_the_parquet_stream_equals_the_table_a_stored_file_at_a_time(big):
+    server, job, streamed = big
+    files = _files(server, job["id"])
+    stored = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    got = streamed.read().to_pandas()
+    pd.testing.assert_frame_equal(got.drop(columns="error"), stored.drop(columns="error"), check_dtype=False)
+    # The stream is written a piece of one stored file at a time: no row group is bigger.
+    largest = max(pq.ParquetFile(f).metadata.num_rows for f in files)
+    groups = [streamed.metadata.row_group(i).num_rows for i in range(streamed.num_row_groups)]
+    assert sum(groups) == RUNS and max(groups) <= min(largest, ROW_GROUP_ROWS)
+
+
+def test_the_json_pages_equal_the_stream(big):
+    server, job, streamed = big
+    with server.client(timeout=120) as client:
+        rows = pd.DataFrame(all_rows(client, job["id"]))
+    table = streamed.read().to_pandas()
+    assert list(rows["item_id"]) == list(table["item_id"])
+    np.testing.assert_allclose(rows["total_return"].astype(float), table["total_return"], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("metric", "order"), [("sharpe", "desc"), ("max_drawdown", "asc"), ("total_trades", "desc")])
+def test_the_top_100_by_a_metric_is_what_pandas_ranks_first(big, metric, order):
+    server, job, streamed = big
+    table = streamed.read().to_pandas()
+    want = table.sort_values(metric, ascending=order == "asc", kind="stable", na_position="last").head(100)
+    with server.client(timeout=120) as client:
+        r = client.get(f"/jobs/{job['id']}/results", params={"sort": metric, "order": order, "limit": 100})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["count"] == RUNS and len(body["data"]) == 100
+    assert [row["item_id"] for row in body["data"]] == want["item_id"].tolist()
+    with server.client(timeout=120) as client:  # the next page goes on where this one stopped
+        r = client.get(f"/jobs/{job['id']}/results", params={"sort": metric, "order": order, "limit": 50,
+                                                              "offset": 100})  # fmt: skip
+    nxt = table.sort_values(metric, ascending=order == "asc", kind="stable", na_position="last").iloc[100:150]
+    assert [row["item_id"] for row in r.json()["data"]] == nxt["item_id"].tolist()
+
+
+def test_sorting_by_a_column_the_results_lack_is_a_422_naming_it(big):
+    server, job, _ = big
+    with server.client() as client:
+        r = client.get(f"/jobs/{job['id']}/results", params={"sort": "sharp"})
+    assert r.status_code == 422
+    detail = r.json()["detail"][0]
+    assert detail["loc"] == ["query", "sort"] and "'sharp'" in detail["msg"] and "'sharpe'" in detail["msg"]
+
+
+# -- the store, in this process ------------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path):
+    db = open_database(tmp_path / "jobs.duckdb")
+    jobs = JobStore(db)
+    yield jobs
+    jobs.close()
+    release(db)
+
+
+def _chunk(first: int, n: int) -> pd.DataFrame:
+    ids = np.arange(first, first + n)
+    return pd.DataFrame({"item_id": ids, "sharpe": np.where(ids % 7 == 0, np.nan, np.sin(ids)), "error": None})
+
+
+def test_a_sweeps_chunks_become_its_result_without_a_second_write(store):
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 30).id
+    sink = store.sink(job_id)
+    for k in range(3):
+        sink.write(k, _chunk(10 * k, 10), np.ones(2))
+    before = {p.name: p.stat().st_mtime_ns for p in store.results_dir(job_id).iterdir()}
+    store.complete(job_id, None, {"runs": 30}, done=30, failed=0)
+    after = {p.name: p.stat().st_mtime_ns for p in store.results_dir(job_id).iterdir()}
+    assert before == after and len(after) == 3  # the same three files, untouched
+    record = store.get(job_id)
+    assert (record.status, record.rows) == ("done", 30)
+    columns, rows, count = store.page(job_id, 25, 10)
+    assert count == 30 and [r["item_id"] for r in rows] == list(range(25, 30))
+    _, top, _ = store.page(job_id, 0, 3, sort="sharpe")
+    want = pd.concat([_chunk(0, 10), _chunk(10, 10), _chunk(20, 10)]).sort_values("sharpe", ascending=False)
+    assert [r["item_id"] for r in top] == want["item_id"].head(3).tolist()
+    assert sink.extras() == [None, None, None]  # payloads are for the run, not kept once done
+
+
+def test_many_small_chunk_files_are_joined_into_a_few_parts_in_order(store, monkeypatch):
+    import api.jobstore
+
+    monkeypatch.setattr(api.jobstore, "MAX_CHUNK_FILES", 2)
+    monkeypatch.setattr(api.jobstore, "COMPACT_ROWS", 20)
+    monkeypatch.setattr(api.jobstore, "ROW_GROUP_ROWS", 15)
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 50).id
+    sink = store.sink(job_id)
+    for k in range(5):
+        sink.write(k, _chunk(10 * k, 10))
+    store.complete(job_id, None, {"runs": 50}, done=50, failed=0)
+    files = sorted(p.name for p in store.results_dir(job_id).iterdir())
+    assert files == ["part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
+    assert [pq.ParquetFile(store.results_dir(job_id) / f).metadata.num_rows for f in files] == [20, 20, 10]
+    _, rows, count = store.page(job_id, 0, 100)
+    assert count == 50 and store.get(job_id).rows == 50 and [r["item_id"] for r in rows] == list(range(50))
+    _, top, _ = store.page(job_id, 0, 5, sort="sharpe", descending=False)
+    want = pd.concat([_chunk(10 * k, 10) for k in range(5)]).sort_values("sharpe", kind="stable")
+    assert [r["item_id"] for r in top] == want["item_id"].head(5).tolist()
+
+
+def test_a_job_without_rows_yet_ranks_to_an_empty_page(store):
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 10).id
+    assert store.page(job_id, 0, 10, sort="sharpe") == ([], [], 0)
+    store.sink(job_id).write(0, _chunk(0, 3))
+    with pytest.raises(ValueError, match="no column 'sharpee'; did you mean 'sharpe'"):
+        store.page(job_id, 0, 10, sort="sharpee")
+
+
+def test_a_chunk_file_a_crash_left_unregistered_is_never_counted(store):
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 20).id
+    sink = store.sink(job_id)
+    sink.write(0, _chunk(0, 10))
+    stray = store.results_dir(job_id) / "chunk-00000001.parquet"  # written, then killed before its commit
+    _chunk(10, 10).assign(sharpe=99.0).to_parquet(stray)
+    assert store.page(job_id, 0, 100)[2] == 10 and sink.done_chunks() == {0}
+    sink.write(1, _chunk(10, 10))  # the rerun chunk replaces it
+    _, rows, count = store.page(job_id, 0, 100)
+    assert count == 20 and all(r["sharpe"] != 99.0 for r in rows)
+
+
+def test_the_stream_reads_one_stored_file_per_step(store):
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 40).id
+    sink = store.sink(job_id)
+    for k in range(4):
+        sink.write(k, _chunk(10 * k, 10))
+    schema, batches = store.batches(job_id)
+    first = next(batches)
+    assert first.num_rows == 10 and schema.names == ["item_id", "sharpe", "error"]
+    # The files after the first are read only when their turn comes: removing one now shows it.
+    (store.results_dir(job_id) / "chunk-00000003.parquet").unlink()
+    assert sum(b.num_rows for b in [next(batches), next(batches)]) == 20
+    with pytest.raises(FileNotFoundError):
+        next(batches)
+
+
+def test_a_store_with_rows_kept_as_blobs_has_them_moved_to_files(tmp_path):
+    import pyarrow as pa
+
+    from api.fragments import to_arrow
+
+    db = open_database(tmp_path / "old.duckdb")
+    store = JobStore(db)
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 2).id
+    store.flush()
+    blob = pa.BufferOutputStream()
+    pq.write_table(to_arrow(_chunk(0, 2)), blob)
+    with db.write() as cur:  # what an older version left: a chunk as a blob
+        cur.execute(f"CREATE TABLE {store.S}.chunk (job_id VARCHAR NOT NULL, chunk_id INTEGER NOT NULL, "
+                    "rows BIGINT NOT NULL, frame BLOB NOT NULL, extra BLOB, extra_kind VARCHAR)")  # fmt: skip
+        cur.execute(f"INSERT INTO {store.S}.chunk VALUES (?, 0, 2, ?, NULL, NULL)", [job_id, blob.getvalue().to_pybytes()])
+    store.close()
+    release(db)
+    db = open_database(tmp_path / "old.duckdb")
+    store = JobStore(db)
+    try:
+        assert store.sink(job_id).done_chunks() == {0}
+        _, rows, count = store.page(job_id, 0, 10)
+        assert count == 2 and [r["item_id"] for r in rows] == [0, 1]
+    finally:
+        store.close()
+        release(db)
