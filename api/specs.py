@@ -373,23 +373,24 @@ def execute(
     """
     strat = find_strategy(spec.strategy, uploaded)
     config = spec.config.build()
-    common = {"progress": progress, "cancel": cancel, "address": address, "workers": workers}
+    common = {"address": address, "workers": workers, "progress": progress, "cancel": cancel}
     if isinstance(spec, BacktestJob):
         return strategies.run(strat, spec.data.load(), config, spec.params)
     if isinstance(spec, SweepJob):
         sampled = spec.method in SAMPLERS  # rows live in the study, not in `out`
-        return cluster.sweep(strat, _data(spec.data), space_of(spec.space), config, spec.metric,
-                             spec.method, n_trials=spec.n_trials, seed=spec.seed,
-                             metrics=spec.metrics, out=out, study_path=study_path if sampled else None,
-                             **common)  # fmt: skip
+        return cluster.sweep(strat, _data(spec.data), space=space_of(spec.space), config=config,
+                             metric=spec.metric, method=spec.method, n_trials=spec.n_trials,
+                             metrics=spec.metrics, study_path=study_path if sampled else None,
+                             seed=spec.seed, out=out, **common)  # fmt: skip
     if isinstance(spec, WalkForwardJob):
-        return cluster.walk_forward(strat, spec.data.load(), space_of(spec.space), spec.train, spec.test,
-                                    spec.step, spec.anchored, spec.embargo, spec.metric, spec.method,
-                                    config, n_trials=spec.n_trials, seed=spec.seed, out=out,
-                                    carry=spec.carry, **common)  # fmt: skip
-    return cluster.monte_carlo(strat, spec.params, spec.data.load(), spec.n, spec.method, spec.seed,
-                               config, metric=spec.metric, of=spec.of, block=spec.block,
-                               confidence=spec.confidence, out=out, **common)  # fmt: skip
+        return cluster.walk_forward(strat, spec.data.load(), space=space_of(spec.space), train=spec.train,
+                                    test=spec.test, step=spec.step, anchored=spec.anchored,
+                                    embargo=spec.embargo, metric=spec.metric, method=spec.method,
+                                    config=config, n_trials=spec.n_trials, carry=spec.carry,
+                                    seed=spec.seed, out=out, **common)  # fmt: skip
+    return cluster.monte_carlo(strat, spec.params, spec.data.load(), n=spec.n, method=spec.method,
+                               config=config, metric=spec.metric, of=spec.of, block=spec.block,
+                               confidence=spec.confidence, seed=spec.seed, out=out, **common)  # fmt: skip
 
 
 def result_table(result: Any) -> pd.DataFrame:

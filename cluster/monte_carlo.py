@@ -37,11 +37,10 @@ import pandas as pd
 
 import engine
 from cluster import data as data_mod
-from cluster import jobs, manifest
+from cluster import jobs
 from cluster.executor import Executor
-from cluster.scheduler import JobRun, run_job
-from cluster.sinks import claim, open_sink
-from cluster.portable import ShipsStrategy
+from cluster.job import Job, Options, shippable
+from cluster.scheduler import JobRun
 from cluster.tasks import Chunk, ChunkResult, empty_stats
 from cluster.work import _error, per_bar_returns
 from engine.records import STATS_DTYPE
@@ -99,7 +98,7 @@ def p_value(real: float, paths: np.ndarray, maximize: bool = True) -> float:
 
 
 @dataclass(frozen=True)
-class PermutationWork(ShipsStrategy):
+class PermutationWork:
     """Runs the strategy with fixed parameters on permuted paths ``(seed, index)``."""
 
     strategy: type[Strategy]
@@ -208,13 +207,13 @@ def monte_carlo(
     data: Any,
     n: int = 1000,
     method: str = "permutation",
-    seed: int = 0,
     config: engine.Config | None = None,
     *,
     metric: str = "sharpe",
     of: str = "returns",
     block: int = 20,
     confidence: float = 0.95,
+    seed: int = 0,
     address: str | None = None,
     workers: int = 0,
     executor: Executor | None = None,
@@ -229,12 +228,14 @@ def monte_carlo(
         data: one series (as for ``cluster.sweep``).
         n: simulated paths.
         method: "permutation", "bootstrap" or "block_bootstrap".
-        seed: path ``i`` comes from ``default_rng([seed, i])``.
+        config: the engine Config every run shares.
         metric: the metric the p-value is about.
         of: bootstraps resample "returns" (per bar) or "trades" (trade returns).
         block: block length of "block_bootstrap".
         confidence: level of the bootstrap intervals.
-        address, workers, executor, progress, cancel, out: as for ``cluster.sweep``.
+        seed: path ``i`` comes from ``default_rng([seed, i])``.
+        address, workers, executor, progress, cancel, out: how the job runs, the
+            same for every job kind (``cluster.job.Options``).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -254,11 +255,12 @@ def monte_carlo(
         cfg = cfg.replace(periods_per_year=bars.periods_per_year())
     checked = strategy.check(dict(params or {}))
     strategy.check_shorts(checked, cfg.allow_short)
+    options = Options(seed, address, workers, executor, progress, cancel, out)
     real = run_strategy(strategy, bars, cfg, checked)
     work: Any
     ppy = float(cfg.periods_per_year or bars.periods_per_year())
     if method == "permutation":
-        work = PermutationWork(strategy, checked, bars, cfg, seed)
+        work = PermutationWork(shippable(strategy), checked, bars, cfg, seed)
     else:
         if of == "trades":
             values = real.trades["return"].to_numpy()
@@ -271,42 +273,33 @@ def monte_carlo(
                              block if method == "block_bootstrap" else 1, seed)  # fmt: skip
     spec = {"kind": "monte_carlo", "strategy": strategy.name, "params": checked, "method": method,
             "n": n, "seed": seed, "of": of, "block": block, "config": cfg.to_dict()}  # fmt: skip
-    job_manifest = {"job": manifest.spec_hash(spec), "spec": spec, "seed": seed,
-                    "data": data_mod.fingerprint(by_symbol), "code": manifest.code_version()}  # fmt: skip
     items = [(i, i) for i in range(n)]
-    sink = open_sink(out)
-    job_manifest = claim(sink, job_manifest)
-    ex, owned = jobs.make_executor(executor, address, workers)
-    report, finish = jobs.progress_fn(progress, n, f"{method} {strategy.name}")
-    try:
-        size = job_manifest.get("chunk_size")
-        if size is None:
-            size = jobs.chunk_size_for(jobs.calibrate(work, items[:4]), n, ex.capacity)
-            job_manifest = {**job_manifest, "chunk_size": size}
-            sink.save_manifest(job_manifest)
-        ex.start(work)
 
-        def record(result: ChunkResult, chunk: Chunk) -> None:
-            sink.write(chunk.id, jobs.stats_frame(result, {"path": list(chunk.items)}))
+    def record(result: ChunkResult, chunk: Chunk) -> None:
+        job.sink.write(chunk.id, jobs.stats_frame(result, {"path": list(chunk.items)}))
 
-        run = run_job(ex, jobs.chunked(items, int(size)), n, record, skip=sink.done_chunks(),
-                      progress=report, cancel=cancel)  # fmt: skip
-    finally:
-        finish()
-        if owned:
-            ex.close()
-    frames = sink.frames()
+    with Job("monte_carlo", spec, data_mod.fingerprint(by_symbol), work, options, n,
+             f"{method} {strategy.name}") as job:  # fmt: skip
+        size = job.chunk_size(items[:4], n)
+        run = job.run(jobs.chunked(items, size), record)
+    frames = job.sink.frames()
     paths = pd.concat(frames, ignore_index=True).drop(columns=["item_id"]) if frames else pd.DataFrame()
     result = MonteCarloResult(method, metric, real.stats, paths, confidence=confidence, run=run,
-                              manifest=job_manifest, real_equity=real.equity,
+                              manifest=job.manifest, real_equity=real.equity,
                               sample=None if method == "permutation" else values,
                               periods_per_year=None if method == "permutation" else ppy)  # fmt: skip
+    return _judge(result, real.stats[metric], maximize)
+
+
+def _judge(result: MonteCarloResult, real: float, maximize: bool) -> MonteCarloResult:
+    """The p-value (permutation) or the intervals (bootstraps) of ``result``'s paths."""
+    paths, metric, confidence = result.paths, result.metric, result.confidence
     if not paths.empty:
         vals = paths[metric].to_numpy()
         result.nan_paths = int(np.sum(np.isnan(vals)))
         vals = vals[~np.isnan(vals)]
-        if method == "permutation":
-            result.p_value = p_value(real.stats[metric], vals, maximize)
+        if result.method == "permutation":
+            result.p_value = p_value(real, vals, maximize)
         else:
             q = (1 - confidence) / 2
             for m in ("final_equity", "total_return", "max_drawdown", "sharpe", metric):
