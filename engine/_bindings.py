@@ -543,3 +543,115 @@ class PortfolioStepper:
             "weights": self.weights, "contributions": self.contributions,
             "trades": self.trades[: extra[0]["n_trades"]].copy(), "events": self.events[: extra[0]["n_events"]].copy(),
         }  # fmt: skip
+
+
+# -- cross-sectional blocks (issue 11): [n_bars, n_symbols] in, same shape out ----
+
+SCHEDULES: dict[str, int] = {
+    "every_n": lib.ANVIL_SCHED_EVERY_N, "week_start": lib.ANVIL_SCHED_WEEK_START,
+    "week_end": lib.ANVIL_SCHED_WEEK_END, "month_start": lib.ANVIL_SCHED_MONTH_START,
+    "month_end": lib.ANVIL_SCHED_MONTH_END, "quarter_start": lib.ANVIL_SCHED_QUARTER_START,
+    "quarter_end": lib.ANVIL_SCHED_QUARTER_END,
+}  # fmt: skip
+
+
+def _matrix(a: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
+    if a.ndim != 2 or a.dtype != dtype or not a.flags.c_contiguous:
+        raise CoreError(f"cross-sectional blocks take C-contiguous {np.dtype(dtype)} [n_bars, n_symbols] arrays")
+    return a
+
+
+def _mask(a: np.ndarray) -> Any:
+    return ffi.from_buffer("uint8_t[]", a)
+
+
+def _mask_out(a: np.ndarray) -> Any:
+    return ffi.from_buffer("uint8_t[]", a, require_writable=True)
+
+
+def _out(a: np.ndarray) -> Any:
+    return ffi.from_buffer("double[]", a, require_writable=True)
+
+
+def _scratch(m: int) -> Any:
+    return ffi.from_buffer("int64_t[]", np.empty(max(2 * m, 1), np.int64), require_writable=True)
+
+
+def xs_rank(x: np.ndarray) -> np.ndarray:
+    n, m = _matrix(x).shape
+    out = np.empty((n, m))
+    _check(lib.anvil_xs_rank(_doubles(x), n, m, _scratch(m), _out(out)), "anvil_xs_rank")
+    return out
+
+
+def xs_top_k(x: np.ndarray, k: int, largest: bool) -> np.ndarray:
+    n, m = _matrix(x).shape
+    out = np.empty((n, m), np.bool_)
+    _check(lib.anvil_xs_top_k(_doubles(x), n, m, k, int(largest), _scratch(m), _mask_out(out)), "anvil_xs_top_k")
+    return out
+
+
+def xs_zscore(x: np.ndarray) -> np.ndarray:
+    n, m = _matrix(x).shape
+    out = np.empty((n, m))
+    _check(lib.anvil_xs_zscore(_doubles(x), n, m, _out(out)), "anvil_xs_zscore")
+    return out
+
+
+def xs_equal_weight(mask: np.ndarray) -> np.ndarray:
+    n, m = _matrix(mask, np.bool_).shape
+    out = np.empty((n, m))
+    _check(lib.anvil_xs_equal_weight(_mask(mask), n, m, _out(out)), "anvil_xs_equal_weight")
+    return out
+
+
+def xs_inverse_vol(vol: np.ndarray) -> np.ndarray:
+    n, m = _matrix(vol).shape
+    out = np.empty((n, m))
+    _check(lib.anvil_xs_inverse_vol(_doubles(vol), n, m, _out(out)), "anvil_xs_inverse_vol")
+    return out
+
+
+def xs_rolling_vol(returns: np.ndarray, period: int) -> np.ndarray:
+    n, m = _matrix(returns).shape
+    out = np.empty((n, m))
+    _check(lib.anvil_xs_rolling_vol(_doubles(returns), n, m, period, _out(out)), "anvil_xs_rolling_vol")
+    return out
+
+
+def xs_risk_parity(returns: np.ndarray, period: int, iters: int, when: np.ndarray | None) -> np.ndarray:
+    n, m = _matrix(returns).shape
+    out = np.empty((n, m))
+    work = np.empty(max(m * m + 4 * m, 1))
+    if when is not None and (when.dtype != np.bool_ or when.shape != (n,) or not when.flags.c_contiguous):
+        raise CoreError("anvil_xs_risk_parity takes a contiguous bool row mask, one per bar")
+    _check(lib.anvil_xs_risk_parity(_doubles(returns), n, m, period, iters,
+                                    ffi.NULL if when is None else _mask(when), _out(work), _out(out)),
+           "anvil_xs_risk_parity")  # fmt: skip
+    return out
+
+
+def xs_normalize(w: np.ndarray, gross: float, net: float) -> np.ndarray:
+    n, m = _matrix(w).shape
+    out = np.empty((n, m))
+    _check(lib.anvil_xs_normalize(_doubles(w), n, m, gross, net, _out(out)), "anvil_xs_normalize")
+    return out
+
+
+def schedule(ts: np.ndarray, kind: str, every: int) -> np.ndarray:
+    if ts.dtype != np.int64 or ts.ndim != 1 or not ts.flags.c_contiguous:
+        raise CoreError("anvil_schedule takes contiguous int64 bar times")
+    out = np.empty(len(ts), np.bool_)
+    if len(ts):
+        _check(lib.anvil_schedule(ffi.from_buffer("int64_t[]", ts), len(ts), SCHEDULES[kind], every,
+                                  _mask_out(out)), "anvil_schedule")  # fmt: skip
+    return out
+
+
+def xs_on_rebalance(w: np.ndarray, when: np.ndarray) -> np.ndarray:
+    n, m = _matrix(w).shape
+    if when.dtype != np.bool_ or when.shape != (n,) or not when.flags.c_contiguous:
+        raise CoreError("anvil_xs_on_rebalance takes a contiguous bool row mask, one per bar")
+    out = np.empty((n, m))
+    _check(lib.anvil_xs_on_rebalance(_doubles(w), n, m, _mask(when), _out(out)), "anvil_xs_on_rebalance")
+    return out

@@ -19,6 +19,7 @@ from cffi import FFI
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
 HEADER = CSRC / "anvil.h"
+HEADERS = (HEADER, CSRC / "cross.h")  # public headers whose cdef regions make the cdef
 
 _DEFINE = re.compile(r"^#define\s+(\w+)\s+.*$", re.MULTILINE)
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
@@ -29,7 +30,7 @@ def cdef_from_header(text: str) -> str:
     try:
         body = text.split("/* cdef-begin */", 1)[1].split("/* cdef-end */", 1)[0]
     except IndexError as exc:  # pragma: no cover - a broken header is a build error
-        raise RuntimeError(f"{HEADER} lacks the cdef-begin / cdef-end markers") from exc
+        raise RuntimeError("a public header under csrc/ lacks the cdef-begin / cdef-end markers") from exc
     body = _COMMENT.sub("", body)
     return _DEFINE.sub(r"#define \1 ...", body)
 
@@ -40,10 +41,10 @@ def _sources() -> list[str]:
 
 
 ffibuilder = FFI()
-ffibuilder.cdef(cdef_from_header(HEADER.read_text()))
+ffibuilder.cdef("\n".join(cdef_from_header(h.read_text()) for h in HEADERS))
 ffibuilder.set_source(
     "engine._core",
-    '#include "anvil.h"',
+    "".join(f'#include "{h.name}"\n' for h in HEADERS),
     sources=_sources(),
     include_dirs=[str(CSRC.relative_to(ROOT))],
     extra_compile_args=["-std=c11", "-O3", "-Wall", "-Wextra"],

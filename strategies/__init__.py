@@ -9,13 +9,20 @@ from strategies import blocks, indicators
 from strategies.base import Strategy
 from strategies.context import Bar, Context, History
 from strategies.params import Categorical, Constraint, Float, Int, Param, ParameterError
-from strategies.runner import run, run_many, run_windows, signal, signal_matrix
+from strategies.runner import run, run_many, run_windows, signal, signal_matrix, target_weights
+from strategies.universe import PanelBar, UniverseContext, UniverseStrategy
 
 # Last: the library's modules import the names above from this package.
 from strategies.library import (  # noqa: E402
     AtrChannelBreakout,
     BollingerReversion,
+    CrossSectionalMomentum,
     DonchianBreakout,
+    DualMomentum,
+    InverseVolRotation,
+    PairsTrading,
+    ShortTermReversal,
+    TrendBasket,
     DualTimeframeTrend,
     EmaCross,
     MacdCross,
@@ -31,6 +38,12 @@ from strategies.library import (  # noqa: E402
 )
 
 __all__ = [
+    "CrossSectionalMomentum",
+    "DualMomentum",
+    "InverseVolRotation",
+    "PairsTrading",
+    "ShortTermReversal",
+    "TrendBasket",
     "AtrChannelBreakout",
     "Bar",
     "BollingerReversion",
@@ -63,4 +76,8 @@ __all__ = [
     "run_windows",
     "signal",
     "signal_matrix",
+    "target_weights",
+    "PanelBar",
+    "UniverseContext",
+    "UniverseStrategy",
 ]

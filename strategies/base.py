@@ -154,6 +154,11 @@ class Strategy:
 
     # -- kind -----------------------------------------------------------------
     @classmethod
+    def is_universe(cls) -> bool:
+        """True for a ``UniverseStrategy`` (weights over a Panel), False for one series."""
+        return False
+
+    @classmethod
     def is_vectorized(cls) -> bool:
         """True when the strategy decides with ``signals``, False for ``on_bar``."""
         return callable(getattr(cls, "signals", None))
@@ -165,6 +170,7 @@ class Strategy:
             "name": cls.name,
             "doc": (cls.__doc__ or "").strip(),
             "kind": "vectorized" if cls.is_vectorized() else "bar_by_bar",
+            "universe": cls.is_universe(),
             "parameters": cls.parameters(),
             "constraints": list(cls.constraints),
         }

@@ -13,6 +13,7 @@ import engine._run
 from engine.errors import InvalidSignalError
 from engine.records import STATS_DTYPE
 from engine.signals import as_signal, to_float
+from strategies import _panel_run
 from strategies.base import Strategy
 from strategies.context import Bar, Context
 
@@ -33,10 +34,17 @@ def _decides(strat: Strategy) -> None:
         )
 
 
+def _single_series(strat: Strategy) -> None:
+    if strat.is_universe():
+        raise TypeError(f"{type(strat).__name__} is a universe strategy: it trades an engine.Panel "
+                        "(engine.sample_panel(), engine.load_panel([...])), not one series of Bars")  # fmt: skip
+
+
 def signal(strategy: type[Strategy] | Strategy, bars: engine.Bars,
            params: dict[str, Any] | None = None) -> np.ndarray:  # fmt: skip
     """The validated signal array of a vectorized strategy."""
     strat = _instance(strategy, params)
+    _single_series(strat)
     if not strat.is_vectorized():
         raise TypeError(f"{type(strat).__name__} decides bar by bar; it has no signal array")
     return as_signal(strat.signals(bars), len(bars))
@@ -44,27 +52,41 @@ def signal(strategy: type[Strategy] | Strategy, bars: engine.Bars,
 
 def run(
     strategy: type[Strategy] | Strategy,
-    bars: engine.Bars,
+    data: engine.Bars | engine.Panel,
     config: engine.Config | None = None,
     params: dict[str, Any] | None = None,
     *,
     equity: bool = True,
     trades: bool = True,
     start: int = 0,
-) -> engine.Result:
-    """Backtest ``strategy`` with ``params`` over ``bars``, whichever way it decides.
+    keep_weights: bool = False,
+) -> Any:
+    """Backtest ``strategy`` with ``params`` over ``data``, whichever way it decides.
+
+    With ``engine.Bars`` it returns an ``engine.Result``. With an ``engine.Panel`` it
+    returns an ``engine.PortfolioResult``: a ``UniverseStrategy`` trades its target
+    weights; a single-series strategy runs on each symbol and splits weight equally
+    among the symbols in a position (long 1 -> +1/k, short -> -1/k with k symbols
+    in a position; the rule in full: ``strategies._panel_run``).
 
     Args:
+        data: one series (``engine.Bars``) or many symbols (``engine.Panel``).
         start: trade from this bar on; the bars before it are history only. The
-            strategy sees them — a vectorized one computes its signal over all
-            ``bars``, a bar-by-bar one gets them in ``prepare`` and
+            strategy sees them — a vectorized one computes its signal (or weights)
+            over all ``bars``, a bar-by-bar one gets them in ``prepare`` and
             ``ctx.history`` — so indicators are warmed up on history the same way
             for both kinds. The result covers ``bars[start:]`` and starts flat.
+        trades: (one series) keep the trades; a portfolio result always has them.
+        keep_weights: (Panel) keep each position's weight at every close.
 
     Raises:
         ParameterError: a bad parameter, or one asking for shorts the config does not allow.
     """
     strat = _instance(strategy, params)
+    if isinstance(data, engine.Panel):
+        return _panel_run.run_panel(strat, data, config, equity=equity, start=start, keep_weights=keep_weights)
+    _single_series(strat)
+    bars = data
     _decides(strat)
     strat.check_shorts(strat.params, (config or engine.Config()).allow_short)
     if start == 0 and strat.is_vectorized():
@@ -74,9 +96,21 @@ def run(
     return _run_windows([(strat, int(start), len(bars))], bars, config, equity, trades)
 
 
+def target_weights(strategy: type[Strategy] | Strategy, panel: engine.Panel,
+                   params: dict[str, Any] | None = None, *, allow_short: bool = True) -> np.ndarray:  # fmt: skip
+    """The checked ``[n_bars, n_symbols]`` target weights a vectorized strategy trades
+    over ``panel`` (a single-series one split per symbol; NaN = leave alone)."""
+    strat = _instance(strategy, params)
+    if not strat.is_vectorized():
+        raise TypeError(f"{type(strat).__name__} decides bar by bar; it has no weights matrix")
+    if not isinstance(panel, engine.Panel):
+        raise TypeError(f"target_weights needs an engine.Panel, not {type(panel).__name__}")
+    return _panel_run.universe_weights(strat, panel, None, allow_short)
+
+
 def run_windows(
     strategy: type[Strategy],
-    bars: engine.Bars,
+    bars: engine.Bars | engine.Panel,
     windows: Sequence[tuple[dict[str, Any] | None, int, int]],
     config: engine.Config | None = None,
     *,
@@ -92,6 +126,10 @@ def run_windows(
     ``cluster.walk_forward(..., carry=True)`` stitches its test windows). The
     result covers ``bars[windows[0].lo : windows[-1].hi]``.
 
+    With an ``engine.Panel`` it returns an ``engine.PortfolioResult``: each window's
+    weight rows are decided on the bars before its end and trade as they are, a NaN
+    holding what the account holds (``strategies._panel_run.run_windows_panel``).
+
     Raises:
         ValueError: windows that are empty or do not follow one another.
         ParameterError: as for ``run``.
@@ -100,6 +138,7 @@ def run_windows(
         raise ValueError("run_windows needs at least one window")
     allow_short = (config or engine.Config()).allow_short
     parts: list[tuple[Strategy | None, int, int]] = []
+    panel = isinstance(bars, engine.Panel)
     for k, (params, lo, hi) in enumerate(windows):
         if not 0 <= lo < hi <= len(bars) or (parts and lo != parts[-1][2]):
             raise ValueError(f"window {k} is [{lo}, {hi}); windows must be non-empty, within the "
@@ -110,6 +149,8 @@ def run_windows(
             _decides(strat)
             strat.check_shorts(strat.params, allow_short)
         parts.append((strat, lo, hi))
+    if panel:
+        return _panel_run.run_windows_panel(parts, bars, config, equity=equity)  # type: ignore[arg-type]
     return _run_windows(parts, bars, config, equity, trades)
 
 
@@ -179,6 +220,9 @@ def signal_matrix(strategy: type[Strategy] | Strategy, bars: engine.Bars,
         base, strategy = strategy.params, type(strategy)
     if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
         raise TypeError(f"expected a Strategy class or instance, not {type(strategy).__name__}")
+    if strategy.is_universe():
+        raise TypeError(f"{strategy.__name__} is a universe strategy: its weights need an engine.Panel "
+                        "(strategies.target_weights), it has no signal array")  # fmt: skip
     if not strategy.is_vectorized():
         raise TypeError(f"{strategy.__name__} decides bar by bar; it has no signal array")
     checked = [strategy.check({**base, **p}) for p in param_sets]
@@ -224,7 +268,7 @@ def _name_bad_row(strategy: type[Strategy], sets: Sequence[dict[str, Any]], matr
 
 def run_many(
     strategy: type[Strategy],
-    bars: engine.Bars,
+    data: engine.Bars | engine.Panel,
     param_sets: Iterable[dict[str, Any]],
     config: engine.Config | None = None,
     threads: int = 0,
@@ -235,11 +279,21 @@ def run_many(
     building its chunk's signals and backtesting them in the core (which releases
     the GIL), so both stages use every core; rows come back in the given order.
     Bar-by-bar strategies run one after another.
+
+    With an ``engine.Panel`` the metrics are ``engine.PORTFOLIO_METRICS``; the weight
+    matrices are made a chunk at a time (``weights_many`` when the strategy has
+    it) and fed lazily to ``engine.run_portfolio_batch``, never all at once.
     """
+    bars = data
+    if isinstance(strategy, type) and issubclass(strategy, Strategy) and not isinstance(bars, engine.Panel):
+        if strategy.is_universe():
+            _single_series(strategy())
     sets = [strategy.check(p) for p in param_sets]
     allow_short = (config or engine.Config()).allow_short
     for p in sets:
         strategy.check_shorts(p, allow_short)
+    if isinstance(bars, engine.Panel):
+        return _panel_run.run_many_panel(strategy, bars, sets, config, threads)
     if not strategy.is_vectorized():
         rows = [run(strategy, bars, config, p, equity=False, trades=False).stats for p in sets]
         stats = pd.DataFrame(rows, columns=list(engine.METRICS))

@@ -10,7 +10,10 @@
 - ``sizing``: direction -> target exposure (fixed fraction, volatility target, Kelly);
 - ``filters``: block entries by time of day or volatility, pause after a drawdown;
 - ``combine``: several strategies' signals -> one (majority, weighted, unanimous, any);
-- ``rows``: many parameter sets' signals at once, for ``Strategy.signals_many``.
+- ``rows``: many parameter sets' signals at once, for ``Strategy.signals_many``;
+- ``cross``: cross-sectional blocks over ``[n_bars, n_symbols]`` for universe
+  strategies (rank, top-k, z-score, equal / inverse-vol / risk-parity weights,
+  gross / net, rebalance schedules, rows on rebalance bars), in the C core.
 
 Signals follow README.md, "The fill model": int8 1 / -1 / 0 / ``engine.HOLD``, or
 float64 exposures with NaN for "change nothing". Every block is causal: its value
@@ -18,6 +21,21 @@ at bar t reads inputs up to and including bar t, and fills at the next open.
 """
 
 from strategies.blocks.combine import any_of, majority, unanimous, weighted
+from strategies.blocks.cross import (
+    bottom_k,
+    equal_weight,
+    inverse_vol,
+    momentum,
+    normalize,
+    on_rebalance,
+    rank,
+    returns,
+    risk_parity,
+    rolling_vol,
+    schedule,
+    top_k,
+    zscore,
+)
 from strategies.blocks.crossing import crossover, crossunder, effective_position, from_entries_exits
 from strategies.blocks.filters import (
     allow_entries,
@@ -35,6 +53,19 @@ from strategies.blocks.sizing import (
 )
 
 __all__ = [
+    "bottom_k",
+    "equal_weight",
+    "inverse_vol",
+    "momentum",
+    "normalize",
+    "on_rebalance",
+    "rank",
+    "returns",
+    "risk_parity",
+    "rolling_vol",
+    "schedule",
+    "top_k",
+    "zscore",
     "above_rows",
     "allow_entries",
     "any_of",

@@ -22,6 +22,7 @@ import numpy as np
 from engine.errors import InvalidSignalError
 from engine.signals import as_signal
 from strategies.base import Strategy
+from strategies.universe import UniverseStrategy
 from strategies.jail._limits import Limits
 from strategies.jail._pool import JailPool, pool
 from strategies.jail._process import JailError
@@ -39,6 +40,20 @@ def bars_message(bars: Any) -> tuple[str, dict[str, Any], list[np.ndarray]]:
     for a in arrays:
         h.update(a.data)
     return h.hexdigest(), {"symbol": bars.symbol}, arrays
+
+
+def panel_message(panel: Any) -> tuple[str, dict[str, Any], list[np.ndarray]]:
+    """``(key, header, arrays)`` that give a jail the panel ``panel`` (times, the five
+    price and volume matrices and ``tradable``, with the symbols in the header)."""
+    arrays = [np.ascontiguousarray(panel.ts, dtype=np.int64)]
+    arrays += [np.ascontiguousarray(getattr(panel, f), dtype=np.float64) for f in ("open", "high", "low", "close", "volume")]
+    arrays.append(np.ascontiguousarray(panel.tradable, dtype=np.bool_))
+    symbols = list(panel.symbols)
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        h.update(a.data)
+    h.update("\x00".join(symbols).encode())
+    return "panel-" + h.hexdigest(), {"symbols": symbols}, arrays
 
 
 class JailedStrategy(Strategy):
@@ -141,6 +156,62 @@ class JailedBars(JailedStrategy):
         return Result(traded, config, clean, eq, tr)
 
 
+class JailedUniverse(JailedStrategy, UniverseStrategy):
+    """Base of the jailed universe stand-ins: the jail answers weight matrices only,
+    each checked like any weights (``engine.portfolio.as_weights``)."""
+
+    def _matrices(self, panel: Any, request: dict[str, Any], count: int) -> list[np.ndarray]:
+        from engine.portfolio import as_weights
+
+        message = panel_message(panel)
+        head, arrays = self._pool().call({**request, "panel": message[0]}, bars=message)
+        who = type(self).__name__
+        if len(arrays) != 1 or arrays[0].dtype != np.float64 or arrays[0].ndim != 3:
+            raise InvalidSignalError(f"{who}: its jail did not answer one float64 [k, n_bars, n_symbols] array")
+        stack = arrays[0]
+        if len(stack) != count:
+            raise InvalidSignalError(f"{who}: its jail answered {len(stack)} weight matrices for {count}")
+        return [as_weights(panel, np.array(w), what=f"{who} (uploaded) weights") for w in stack]
+
+
+class JailedWeights(JailedUniverse):
+    """A vectorized uploaded universe strategy, run in its jail."""
+
+    def weights(self, panel: Any, **params: Any) -> Any:
+        return self._matrices(panel, {"op": "weights", "sets": [dict(params)]}, 1)[0]
+
+    def weights_many(self, panel: Any, param_sets: Sequence[dict[str, Any]]) -> list[np.ndarray]:
+        sets = [dict(p) for p in param_sets]
+        return self._matrices(panel, {"op": "weights", "sets": sets}, len(sets))
+
+
+class JailedUniverseBars(JailedUniverse):
+    """A bar-by-bar uploaded universe strategy: its jail steps ``on_bar`` over the panel
+    and answers the rows it decided (its context shows no account state, so those
+    rows are its whole decision); the backtest of them runs here, in the core."""
+
+    def on_bar(self, bar: Any, ctx: Any) -> None:
+        raise TypeError(f"{type(self).__name__} is uploaded code: it runs in its jail (strategies.run does that)")
+
+    def run_in_jail_panel(self, panel: Any, config: Any, equity: bool, start: int, keep_weights: bool) -> Any:
+        import engine
+
+        rows = self._rows_from(panel, start)
+        traded = panel if start == 0 else panel[start:]
+        return engine.backtest_portfolio(traded, rows, config, equity=equity, keep_weights=keep_weights)
+
+    def _rows_from(self, panel: Any, start: int) -> np.ndarray:
+        from engine.portfolio import as_weights
+
+        message = panel_message(panel)
+        head, arrays = self._pool().call({"op": "rows", "panel": message[0], "sets": [dict(self.params)],
+                                          "start": int(start)}, bars=message)  # fmt: skip
+        who = type(self).__name__
+        if len(arrays) != 1 or arrays[0].dtype != np.float64 or arrays[0].ndim != 3 or len(arrays[0]) != 1:
+            raise InvalidSignalError(f"{who}: its jail did not answer one float64 [1, n_bars, n_symbols] array")
+        return as_weights(panel[start:], np.array(arrays[0][0]), what=f"{who} (uploaded) weights")
+
+
 def _check_trades(tr: np.ndarray, n: int, who: str) -> None:
     from engine import _bindings
 
@@ -188,11 +259,15 @@ def jailed(source: str, description: dict[str, Any], job: str = "", limits: Limi
         raise JailError(f"a strategy has at most {MAX_CONSTRAINTS} constraints of at most 500 characters")
     attrs: dict[str, Any] = {}
     for key, schema in params.items():
-        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_") or hasattr(JailedBars, key) \
-                or hasattr(JailedSignals, key):
+        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_") or \
+                any(hasattr(b, key) for b in (JailedBars, JailedSignals, JailedWeights, JailedUniverseBars)):
             raise JailError(f"{str(key)[:40]!r} cannot be a parameter's name")
         attrs[key] = _param(key, schema)
-    base = JailedSignals if description.get("kind") == "vectorized" else JailedBars
+    vectorized = description.get("kind") == "vectorized"
+    if description.get("universe") is True:
+        base: type[JailedStrategy] = JailedWeights if vectorized else JailedUniverseBars
+    else:
+        base = JailedSignals if vectorized else JailedBars
     cls_name = "".join(ch for ch in name if ch.isalnum() or ch == "_") or "Uploaded"
     if not cls_name.isidentifier():
         cls_name = "Uploaded_" + cls_name

@@ -5,9 +5,14 @@ Started by ``_process.JailProcess`` inside bubblewrap as
 message is ``load`` (the source, whether the language-level checks apply, the
 limits); the limits are set before the source runs. Then, one at a time:
 
-- ``bars``: keep a series under a key (times and prices as arrays);
+- ``bars``: keep a series under a key (times and prices as arrays), or a panel
+  (the same plus ``tradable``, with its ``symbols`` in the message);
 - ``signals``: the signal matrix of parameter sets over kept bars (``signal_matrix``:
   the strategy's ``signals_many`` when it has one);
+- ``weights``: a universe strategy's weight matrices for parameter sets over a kept
+  panel, as one ``[k, n_bars, n_symbols]`` array (``weights_many`` when it has one);
+- ``rows``: the rows a bar-by-bar universe strategy decides over a kept panel from
+  bar ``start`` (``[1, n_bars - start, n_symbols]``); the trusted side backtests them;
 - ``backtest``: one bar-by-bar backtest over windows of kept bars
   (``strategies.run_windows``: one window for ``strategies.run``, several for a
   walk-forward that carries its position), answered with its stats, and its
@@ -47,7 +52,8 @@ def _load(source: str, checks: bool) -> type:
     # The language-level checks switched off (tests of the jail itself): plain Python.
     namespace: dict[str, Any] = {"__name__": "unchecked_strategy"}
     exec(compile(source, "<strategy>", "exec"), namespace)  # noqa: S102 - inside the jail, on purpose
-    found = [v for v in namespace.values() if isinstance(v, type) and issubclass(v, Strategy) and v is not Strategy]
+    found = [v for v in namespace.values()
+             if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == "unchecked_strategy"]  # fmt: skip
     if len(found) != 1:
         raise ValueError(f"the source defines {len(found)} Strategy subclasses; it must define one")
     return found[0]
@@ -56,6 +62,7 @@ def _load(source: str, checks: bool) -> type:
 def _describe(cls: Any) -> dict[str, Any]:
     out = cls.describe()
     out["signals_many"] = callable(getattr(cls, "signals_many", None))
+    out["weights_many"] = callable(getattr(cls, "weights_many", None))
     return dict(out)
 
 
@@ -67,8 +74,14 @@ class _Server:
     def bars_op(self, req: dict[str, Any], arrays: list[np.ndarray]) -> tuple[dict[str, Any], list[np.ndarray]]:
         from engine.bars import Bars
 
-        ts, o, h, lo, c, v = arrays
-        self.bars[req["key"]] = Bars(ts.astype("datetime64[ns]"), o, h, lo, c, v, symbol=req.get("symbol"))
+        if "symbols" in req:
+            from engine.panel import Panel
+
+            ts, o, h, lo, c, v, tradable = arrays
+            self.bars[req["key"]] = Panel(ts.astype("datetime64[ns]"), req["symbols"], o, h, lo, c, v, tradable)
+        else:
+            ts, o, h, lo, c, v = arrays
+            self.bars[req["key"]] = Bars(ts.astype("datetime64[ns]"), o, h, lo, c, v, symbol=req.get("symbol"))
         while len(self.bars) > KEEP_BARS:
             self.bars.popitem(last=False)
         return {}, []
@@ -78,6 +91,24 @@ class _Server:
 
         matrix = signal_matrix(self.cls, self.bars[req["bars"]], req["sets"])
         return {}, [np.ascontiguousarray(matrix)]
+
+    def weights_op(self, req: dict[str, Any], arrays: list[np.ndarray]) -> tuple[dict[str, Any], list[np.ndarray]]:
+        from strategies._panel_run import weight_stream
+
+        panel = self.bars[req["panel"]]
+        sets = [self.cls.check(p) for p in req["sets"]]
+        n, m = panel.shape
+        out = np.empty((len(sets), n, m))
+        for k, w in enumerate(weight_stream(self.cls, panel, sets)):
+            out[k] = w
+        return {}, [out]
+
+    def rows_op(self, req: dict[str, Any], arrays: list[np.ndarray]) -> tuple[dict[str, Any], list[np.ndarray]]:
+        from strategies._panel_run import decided_rows
+
+        panel = self.bars[req["panel"]]
+        rows = decided_rows(self.cls(**req["sets"][0]), panel, int(req["start"]))
+        return {}, [rows[np.newaxis]]
 
     def backtest_op(self, req: dict[str, Any], arrays: list[np.ndarray]) -> tuple[dict[str, Any], list[np.ndarray]]:
         from engine.config import Config
@@ -105,6 +136,8 @@ def main() -> None:
     import strategies  # noqa: F401
     import strategies.loader  # noqa: F401
     import strategies.runner  # noqa: F401
+    import strategies._panel_run  # noqa: F401
+    import engine.panel  # noqa: F401
 
     _wire.write_blocking(fd_out, _wire.encode({"ok": True, "ready": True, "cpu": _cpu()}))
     first = _wire.read_blocking(fd_in)
@@ -119,7 +152,8 @@ def main() -> None:
         _wire.write_blocking(fd_out, _wire.encode({"ok": False, "error": _error(exc), "cpu": _cpu()}))
         return
     _wire.write_blocking(fd_out, _wire.encode(reply))
-    ops = {"bars": server.bars_op, "signals": server.signals_op, "backtest": server.backtest_op}
+    ops = {"bars": server.bars_op, "signals": server.signals_op, "backtest": server.backtest_op,
+           "weights": server.weights_op, "rows": server.rows_op}
     while True:
         msg = _wire.read_blocking(fd_in)
         if msg is None:

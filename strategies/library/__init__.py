@@ -30,6 +30,14 @@ from strategies.library.sma_cross import SmaCross
 from strategies.library.vwap_reversion import VwapReversion
 from strategies.library.zscore_reversion import ZScoreReversion
 
+# universe strategies (issue 11): target weights over an engine.Panel
+from strategies.library.dual_momentum import DualMomentum  # noqa: E402
+from strategies.library.inverse_vol_rotation import InverseVolRotation  # noqa: E402
+from strategies.library.pairs_trading import PairsTrading  # noqa: E402
+from strategies.library.short_term_reversal import ShortTermReversal  # noqa: E402
+from strategies.library.trend_basket import TrendBasket  # noqa: E402
+from strategies.library.xs_momentum import CrossSectionalMomentum  # noqa: E402
+
 LIBRARY: tuple[type[Strategy], ...] = (
     SmaCross,
     EmaCross,
@@ -44,7 +52,17 @@ LIBRARY: tuple[type[Strategy], ...] = (
     VwapReversion,
     RsiMacd,
 )
-"""Every built-in strategy, in the order the issue lists them."""
+"""Every built-in single-series strategy, in the order the issue lists them."""
+
+UNIVERSE_LIBRARY: tuple[type[Strategy], ...] = (
+    CrossSectionalMomentum,
+    DualMomentum,
+    InverseVolRotation,
+    ShortTermReversal,
+    PairsTrading,
+    TrendBasket,
+)
+"""Every built-in universe strategy (``is_universe()``; they trade an ``engine.Panel``)."""
 
 
 class UnknownStrategyError(EngineError, LookupError):
@@ -68,10 +86,11 @@ _table: tuple[tuple[Any, ...], dict[str, type[Strategy]]] | None = None  # (what
 def _by_key() -> dict[str, type[Strategy]]:
     """Lookup key -> strategy, built once and again only if ``LIBRARY`` or a name in it changes."""
     global _table
-    source = (LIBRARY, *(cls.name for cls in LIBRARY))
+    every = (*LIBRARY, *UNIVERSE_LIBRARY)
+    source = (every, *(cls.name for cls in every))
     if _table is None or _table[0] != source:
         table: dict[str, type[Strategy]] = {}
-        for cls in LIBRARY:
+        for cls in every:
             for alias in (cls.name, cls.__name__, snake_case(cls.__name__)):
                 table[_key(alias)] = cls
         _table = (source, table)
@@ -79,8 +98,10 @@ def _by_key() -> dict[str, type[Strategy]]:
 
 
 def list_strategies() -> list[dict[str, Any]]:
-    """Every built-in strategy's ``describe()``: name, rule, kind, parameters, constraints."""
-    return [cls.describe() for cls in LIBRARY]
+    """Every built-in strategy's ``describe()``: name, rule, kind, universe, parameters,
+    constraints — the single-series ones (``LIBRARY``), then the universe ones
+    (``UNIVERSE_LIBRARY``)."""
+    return [cls.describe() for cls in (*LIBRARY, *UNIVERSE_LIBRARY)]
 
 
 def get_strategy(name: str) -> type[Strategy]:
@@ -100,7 +121,7 @@ def get_strategy(name: str) -> type[Strategy]:
     found = table.get(_key(name))
     if found is not None:
         return found
-    names = [snake_case(cls.__name__) for cls in LIBRARY]
+    names = [snake_case(cls.__name__) for cls in (*LIBRARY, *UNIVERSE_LIBRARY)]
     close = difflib.get_close_matches(_key(name), list(table), n=3, cutoff=0.5)
     hints = list(dict.fromkeys(snake_case(table[k].__name__) for k in close))
     more = f"; did you mean {' or '.join(map(repr, hints))}?" if hints else ""
@@ -111,6 +132,13 @@ def get_strategy(name: str) -> type[Strategy]:
 
 __all__ = [
     "LIBRARY",
+    "UNIVERSE_LIBRARY",
+    "CrossSectionalMomentum",
+    "DualMomentum",
+    "InverseVolRotation",
+    "PairsTrading",
+    "ShortTermReversal",
+    "TrendBasket",
     "AtrChannelBreakout",
     "BollingerReversion",
     "DonchianBreakout",

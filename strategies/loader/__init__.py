@@ -14,7 +14,7 @@ tree, without running anything; ``load_strategy`` checks it again, then runs it)
 - imports only from numpy (and numpy.random, .linalg, .fft), math, statistics,
   collections, dataclasses, typing, enum, abc, functools, itertools, operator,
   and anvil's ``strategies`` (``base``, ``params``, ``context``, ``indicators``,
-  ``blocks``) and ``engine`` (``errors``, ``signals``) — and of those only the
+  ``blocks`` with its cross-sectional ``blocks.cross``, ``universe``) and ``engine`` (``errors``, ``signals``) — and of those only the
   public, side-effect-free names (no ``np.load``, ``np.lib``, ``np.ctypeslib``,
   ``operator.attrgetter``, ``typing.get_type_hints``, ``engine.Store``...; the
   list is ``_modules.POLICIES``);
@@ -31,7 +31,8 @@ tree, without running anything; ``load_strategy`` checks it again, then runs it)
   loops, calls or comprehensions run while loading, except declarations such
   as ``Int(10, low=2, high=100)``;
 - exactly one class deriving from ``strategies.Strategy`` (other helper classes
-  are fine), which defines ``signals`` or ``on_bar``.
+  are fine), which defines ``signals`` or ``on_bar`` — or, deriving from
+  ``strategies.UniverseStrategy``, ``weights`` or ``on_bar``.
 
 What running it guarantees: the code runs with a small set of builtins (no I/O,
 no reflection, no code from strings) and a restricted ``__import__`` that hands
@@ -177,13 +178,14 @@ def load_strategy(source: str) -> type[Strategy]:
             f"must define exactly one Strategy subclass at its top level (found {names})",
         )
     cls = found[0]
-    if not (callable(getattr(cls, "signals", None)) or callable(getattr(cls, "on_bar", None))):
+    decides = "weights" if cls.is_universe() else "signals"
+    if not (callable(getattr(cls, decides, None)) or callable(getattr(cls, "on_bar", None))):
+        what = "weights(self, panel, **params)" if cls.is_universe() else "signals(self, bars, **params)"
         raise StrategyCodeError.at(
             0,
             0,
             f"the class {cls.__name__}",
-            "defines neither signals(self, bars, **params) nor on_bar(self, bar, ctx); "
-            "a strategy needs one",
+            f"defines neither {what} nor on_bar(self, bar, ctx); a strategy needs one",
         )
     setattr(cls, SOURCE_ATTRIBUTE, as_text(source))
     return cls

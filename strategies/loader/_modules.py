@@ -62,6 +62,8 @@ _STRATEGY_NAMES = _names(
     signal
     SmaCross EmaCross MacdCross RsiReversion BollingerReversion ZScoreReversion
     DonchianBreakout AtrChannelBreakout RocMomentum DualTimeframeTrend VwapReversion RsiMacd
+    UniverseStrategy UniverseContext PanelBar
+    CrossSectionalMomentum DualMomentum InverseVolRotation ShortTermReversal PairsTrading TrendBasket
     """
 )
 _INDICATOR_HIDDEN = _names("cache_info clear_cache set_cache_limit CacheInfo IndicatorStats")
@@ -111,15 +113,18 @@ POLICIES: dict[str, Policy] = {
         )
     ),
     "strategies": Policy(
-        names=_STRATEGY_NAMES, submodules=("base", "params", "context", "indicators", "blocks")
+        names=_STRATEGY_NAMES,
+        submodules=("base", "params", "context", "indicators", "blocks", "universe"),
     ),
+    "strategies.universe": Policy(names=_names("UniverseStrategy UniverseContext PanelBar")),
     "strategies.base": Policy(names=_names("Strategy")),
     "strategies.params": Policy(
         names=_names("Int Float Categorical Param Constraint ParameterError")
     ),
     "strategies.context": Policy(names=_names("Bar Context History")),
     "strategies.indicators": Policy(hidden=_INDICATOR_HIDDEN),
-    "strategies.blocks": Policy(submodules=("combine", "crossing", "filters", "sizing")),
+    "strategies.blocks": Policy(submodules=("combine", "crossing", "filters", "sizing", "cross")),
+    "strategies.blocks.cross": Policy(),
     "strategies.blocks.combine": Policy(),
     "strategies.blocks.crossing": Policy(),
     "strategies.blocks.filters": Policy(),

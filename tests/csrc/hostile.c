@@ -1,8 +1,8 @@
 /*
  * hostile.c -- drive every public entry point of csrc/anvil.h with hostile and
  * random input: the signal loop (anvil_backtest, anvil_batch), the stepping
- * API (anvil_sim_*), the indicators, anvil_compare_rows and
- * anvil_stats_from_equity. `make
+ * API (anvil_sim_*), the indicators, anvil_compare_rows,
+ * anvil_stats_from_equity and the cross-sectional blocks of cross.h. `make
  * sanitize` builds it with the core sources under AddressSanitizer and
  * UndefinedBehaviorSanitizer (-fno-sanitize-recover=all: any report aborts).
  *
@@ -2675,6 +2675,193 @@ static void test_portfolios(long scale)
 }
 /* ==== end of the portfolio section ==== */
 
+/* ---- cross-sectional blocks (issue 11): csrc/cross.h ----------------------- */
+
+#include "cross.h"
+
+static double *xs_doubles(int64_t k)
+{
+    return malloc((size_t)(k > 0 ? k : 1) * sizeof(double));
+}
+
+/* A random [n, m] matrix: NaN holes, late listings, ties, and with `extreme`
+ * infinities and huge magnitudes. */
+static void xs_fill(double *x, int64_t n, int64_t m, int extreme, int positive)
+{
+    for (int64_t j = 0; j < m; j++) {
+        int64_t first = (int64_t)(uniform() * (double)(n + 1));
+        for (int64_t t = 0; t < n; t++) {
+            double u = uniform(), v;
+            if (t < first || u < 0.1)
+                v = NAN;
+            else if (u < 0.3)
+                v = positive ? 1.0 + (double)(next_u64() % 3) : (double)(next_u64() % 3) - 1.0;
+            else if (extreme && u < 0.35)
+                v = (next_u64() & 1) ? INFINITY : -INFINITY;
+            else if (extreme && u < 0.4)
+                v = (next_u64() & 1) ? 1e300 : -1e300;
+            else
+                v = positive ? 0.5 + uniform() * 100.0 : (uniform() - 0.5) * 10.0;
+            x[t * m + j] = v;
+        }
+    }
+}
+
+static void test_cross_arguments(void)
+{
+    section = "cross arguments";
+    double x[6] = {1, 2, 3, 4, NAN, 6}, o[6], w[64];
+    int64_t work[6];
+    uint8_t mask[6] = {1, 0, 1, 1, 1, 0}, when[2] = {1, 0};
+    int64_t ts[2] = {0, 86400000000000};
+    expect_rc("rank NULL x", CALL(anvil_xs_rank(NULL, 2, 3, work, o)), ANVIL_E_NULL);
+    expect_rc("rank NULL work", CALL(anvil_xs_rank(x, 2, 3, NULL, o)), ANVIL_E_NULL);
+    expect_rc("rank n < 0", CALL(anvil_xs_rank(x, -1, 3, work, o)), ANVIL_E_SIZE);
+    expect_rc("rank m < 0", CALL(anvil_xs_rank(x, 2, -3, work, o)), ANVIL_E_SIZE);
+    expect_rc("rank n*m overflows", CALL(anvil_xs_rank(x, INT64_MAX, 3, work, o)), ANVIL_E_SIZE);
+    expect_rc("rank empty", CALL(anvil_xs_rank(x, 0, 3, work, o)), ANVIL_OK);
+    expect_rc("top_k NULL out", CALL(anvil_xs_top_k(x, 2, 3, 1, 1, work, NULL)), ANVIL_E_NULL);
+    expect_rc("top_k k < 0", CALL(anvil_xs_top_k(x, 2, 3, -1, 1, work, mask)), ANVIL_E_SIZE);
+    expect_rc("zscore NULL", CALL(anvil_xs_zscore(x, 2, 3, NULL)), ANVIL_E_NULL);
+    expect_rc("equal_weight NULL", CALL(anvil_xs_equal_weight(NULL, 2, 3, o)), ANVIL_E_NULL);
+    expect_rc("inverse_vol m < 0", CALL(anvil_xs_inverse_vol(x, 2, -1, o)), ANVIL_E_SIZE);
+    expect_rc("rolling_vol period 0", CALL(anvil_xs_rolling_vol(x, 2, 3, 0, o)), ANVIL_E_SIZE);
+    expect_rc("risk_parity period 1", CALL(anvil_xs_risk_parity(x, 2, 3, 1, 5, NULL, w, o)), ANVIL_E_SIZE);
+    expect_rc("risk_parity iters < 0", CALL(anvil_xs_risk_parity(x, 2, 3, 2, -1, NULL, w, o)), ANVIL_E_SIZE);
+    expect_rc("risk_parity NULL work", CALL(anvil_xs_risk_parity(x, 2, 3, 2, 5, NULL, NULL, o)), ANVIL_E_NULL);
+    expect_rc("risk_parity huge m", CALL(anvil_xs_risk_parity(x, 1, INT64_MAX / 4, 2, 5, NULL, w, o)), ANVIL_E_SIZE);
+    expect_rc("normalize gross < 0", CALL(anvil_xs_normalize(x, 2, 3, -1.0, NAN, o)), ANVIL_E_CONFIG);
+    expect_rc("normalize gross NaN", CALL(anvil_xs_normalize(x, 2, 3, NAN, NAN, o)), ANVIL_E_CONFIG);
+    expect_rc("normalize |net| > gross", CALL(anvil_xs_normalize(x, 2, 3, 1.0, 1.5, o)), ANVIL_E_CONFIG);
+    expect_rc("normalize net inf", CALL(anvil_xs_normalize(x, 2, 3, 1.0, INFINITY, o)), ANVIL_E_CONFIG);
+    expect_rc("schedule kind", CALL(anvil_schedule(ts, 2, 99, 1, when)), ANVIL_E_KIND);
+    expect_rc("schedule kind < 0", CALL(anvil_schedule(ts, 2, -1, 1, when)), ANVIL_E_KIND);
+    expect_rc("schedule every 0", CALL(anvil_schedule(ts, 2, ANVIL_SCHED_EVERY_N, 0, when)), ANVIL_E_SIZE);
+    expect_rc("schedule NULL", CALL(anvil_schedule(NULL, 2, ANVIL_SCHED_MONTH_END, 1, when)), ANVIL_E_NULL);
+    expect_rc("schedule n < 0", CALL(anvil_schedule(ts, -2, ANVIL_SCHED_MONTH_END, 1, when)), ANVIL_E_SIZE);
+    expect_rc("on_rebalance NULL when", CALL(anvil_xs_on_rebalance(x, 2, 3, NULL, o)), ANVIL_E_NULL);
+    /* the extremes of the time axis */
+    int64_t edge[4] = {INT64_MIN, -1, 0, INT64_MAX};
+    uint8_t e_out[4];
+    for (int kind = ANVIL_SCHED_EVERY_N; kind <= ANVIL_SCHED_QUARTER_END; kind++)
+        expect_rc("schedule at the edges of int64", CALL(anvil_schedule(edge, 4, kind, 3, e_out)), ANVIL_OK);
+}
+
+static void random_cross(long case_no)
+{
+    (void)case_no;
+    int64_t n = (int64_t)(next_u64() % 30), m = (int64_t)(next_u64() % 9);
+    int extreme = uniform() < 0.3;
+    int64_t nm = n * m;
+    double *x = xs_doubles(nm), *o = xs_doubles(nm), *o2 = xs_doubles(nm);
+    double *rw = xs_doubles(m * m + 4 * m);
+    int64_t *work = malloc((size_t)(2 * m > 0 ? 2 * m : 1) * sizeof(int64_t));
+    uint8_t *mask = malloc((size_t)(nm > 0 ? nm : 1)), *when = malloc((size_t)(n > 0 ? n : 1));
+    int64_t *ts = malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    xs_fill(x, n, m, extreme, 0);
+
+    expect_rc("rank", CALL(anvil_xs_rank(x, n, m, work, o)), ANVIL_OK);
+    for (int64_t t = 0; t < n; t++) {
+        int64_t k = 0;
+        for (int64_t j = 0; j < m; j++)
+            k += isfinite(x[t * m + j]) != 0;
+        for (int64_t j = 0; j < m; j++) {
+            double r = o[t * m + j];
+            if (isfinite(x[t * m + j]))
+                expect_true("rank within 1..k", r >= 1.0 && r <= (double)k);
+            else
+                expect_true("rank NaN where the value is", isnan(r));
+        }
+        (void)k;
+    }
+    int64_t k = (int64_t)(next_u64() % 10);
+    int largest = (int)(next_u64() & 1);
+    expect_rc("top_k", CALL(anvil_xs_top_k(x, n, m, k, largest, work, mask)), ANVIL_OK);
+    for (int64_t t = 0; t < n; t++) {
+        int64_t f = 0, chosen = 0;
+        for (int64_t j = 0; j < m; j++) {
+            f += isfinite(x[t * m + j]) != 0;
+            chosen += mask[t * m + j];
+            expect_true("top_k mask is 0 or 1", mask[t * m + j] <= 1);
+            if (mask[t * m + j])
+                expect_true("top_k never picks NaN", isfinite(x[t * m + j]));
+        }
+        expect_i64("top_k picks min(k, finite)", chosen, f < k ? f : k);
+    }
+    expect_rc("equal_weight", CALL(anvil_xs_equal_weight(mask, n, m, o)), ANVIL_OK);
+    for (int64_t t = 0; t < n; t++) {
+        double s = 0.0;
+        for (int64_t j = 0; j < m; j++)
+            s += o[t * m + j];
+        expect_true("equal_weight sums to 1 or 0", fabs(s - 1.0) < 1e-12 || s == 0.0);
+    }
+    expect_rc("zscore", CALL(anvil_xs_zscore(x, n, m, o)), ANVIL_OK);
+    expect_rc("inverse_vol", CALL(anvil_xs_inverse_vol(x, n, m, o)), ANVIL_OK);
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t j = 0; j < m; j++)
+            expect_true("inverse_vol in [0, 1]", o[t * m + j] >= 0.0 && o[t * m + j] <= 1.0 + 1e-12);
+    int64_t period = 1 + (int64_t)(next_u64() % 6);
+    expect_rc("rolling_vol", CALL(anvil_xs_rolling_vol(x, n, m, period, o)), ANVIL_OK);
+    for (int64_t t = 0; t < n; t++)
+        when[t] = (uint8_t)(next_u64() & 1);
+    expect_rc("risk_parity", CALL(anvil_xs_risk_parity(x, n, m, period + 1, (int64_t)(next_u64() % 20),
+                                                       (next_u64() & 1) ? when : NULL, rw, o)), ANVIL_OK);
+    if (!extreme)
+        for (int64_t t = 0; t < n; t++) {
+            double s = 0.0;
+            int any_nan = 0;
+            for (int64_t j = 0; j < m; j++) {
+                any_nan |= isnan(o[t * m + j]);
+                s += isnan(o[t * m + j]) ? 0.0 : o[t * m + j];
+            }
+            expect_true("risk_parity row sums to 1, 0, or is NaN", any_nan || s == 0.0 || fabs(s - 1.0) < 1e-9);
+        }
+    double gross = uniform() * 2.0, net = (next_u64() & 1) ? NAN : (uniform() * 2.0 - 1.0) * gross;
+    expect_rc("normalize", CALL(anvil_xs_normalize(x, n, m, gross, net, o)), ANVIL_OK);
+    if (!extreme && isnan(net))
+        for (int64_t t = 0; t < n; t++) {
+            double s = 0.0, before = 0.0;
+            for (int64_t j = 0; j < m; j++) {
+                double v = x[t * m + j];
+                before += isfinite(v) ? fabs(v) : 0.0;
+                s += isfinite(o[t * m + j]) ? fabs(o[t * m + j]) : 0.0;
+            }
+            expect_true("normalize reaches gross", before == 0.0 || fabs(s - gross) < 1e-9 * (1.0 + gross));
+        }
+    int64_t t0 = (int64_t)(next_u64() % 2000000) * 3600000000000LL - 1000000LL * 3600000000000LL;
+    for (int64_t t = 0; t < n; t++) {
+        t0 += 1 + (int64_t)(next_u64() % (40LL * 86400000000000LL));
+        ts[t] = t0;
+    }
+    int kind = (int)(next_u64() % 7);
+    expect_rc("schedule", CALL(anvil_schedule(ts, n, kind, 1 + (int64_t)(next_u64() % 5), when)), ANVIL_OK);
+    if (n > 0 && (kind == ANVIL_SCHED_WEEK_END || kind == ANVIL_SCHED_MONTH_END || kind == ANVIL_SCHED_QUARTER_END))
+        expect_true("an end schedule leaves the final bar unmarked", when[n - 1] == 0);
+    if (n > 0 && kind != ANVIL_SCHED_WEEK_END && kind != ANVIL_SCHED_MONTH_END && kind != ANVIL_SCHED_QUARTER_END)
+        expect_true("a start schedule marks bar 0", when[0] == 1);
+    expect_rc("on_rebalance", CALL(anvil_xs_on_rebalance(x, n, m, when, o2)), ANVIL_OK);
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t j = 0; j < m; j++)
+            expect_true("on_rebalance: the row or NaN",
+                        when[t] ? memcmp(&o2[t * m + j], &x[t * m + j], sizeof(double)) == 0 : isnan(o2[t * m + j]));
+    free(x);
+    free(o);
+    free(o2);
+    free(rw);
+    free(work);
+    free(mask);
+    free(when);
+    free(ts);
+}
+
+static void test_cross(long scale)
+{
+    test_cross_arguments();
+    section = "random cross-sectional blocks";
+    for (long k = 0; k < 3000 * scale; k++)
+        random_cross(k);
+}
+
 int main(int argc, char **argv)
 {
     /* Optional scale factor for the random part: `hostile 10` runs ten times as many. */
@@ -2715,6 +2902,7 @@ int main(int argc, char **argv)
         random_compare_rows(k);
 
     test_portfolios(scale); /* issue 10 */
+    test_cross(scale);      /* issue 11 */
 
     /* Last: its made-up trades trip UBSan (signed overflow) if the core does
      * arithmetic on their bar numbers unchecked, which aborts the run. */

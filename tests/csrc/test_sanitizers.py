@@ -13,14 +13,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = ROOT / "csrc" / "anvil.h"
+HEADERS = (HEADER, ROOT / "csrc" / "cross.h")  # the public headers (engine/_build.py reads the same)
 DRIVER = ROOT / "tests" / "csrc" / "hostile.c"
 
 
 def _public_functions() -> list[str]:
-    text = HEADER.read_text()
-    body = text.split("/* cdef-begin */", 1)[1].split("/* cdef-end */", 1)[0]
-    body = re.sub(r"/\*.*?\*/", "", body, flags=re.DOTALL)
-    return re.findall(r"^\s*(?:const\s+)?\w+\s*\*?\s*(anvil_\w+)\s*\(", body, flags=re.MULTILINE)
+    names: list[str] = []
+    for header in HEADERS:
+        text = header.read_text()
+        body = text.split("/* cdef-begin */", 1)[1].split("/* cdef-end */", 1)[0]
+        body = re.sub(r"/\*.*?\*/", "", body, flags=re.DOTALL)
+        names += re.findall(r"^\s*(?:const\s+)?\w+\s*\*?\s*(anvil_\w+)\s*\(", body, flags=re.MULTILINE)
+    return names
 
 
 def _driver_code() -> str:
@@ -30,6 +34,7 @@ def _driver_code() -> str:
 def test_header_declares_the_entry_points() -> None:
     names = _public_functions()
     assert {"anvil_backtest", "anvil_batch", "anvil_check_bars", "anvil_check_config"} <= set(names)
+    assert {"anvil_xs_rank", "anvil_xs_top_k", "anvil_schedule", "anvil_xs_risk_parity"} <= set(names)
 
 
 def test_driver_calls_every_public_function() -> None:
@@ -40,7 +45,7 @@ def test_driver_calls_every_public_function() -> None:
 
 def test_driver_uses_only_the_public_header() -> None:
     includes = re.findall(r'^#include\s+"([^"]+)"', DRIVER.read_text(), flags=re.MULTILINE)
-    assert includes == ["anvil.h"]
+    assert includes == [h.name for h in HEADERS]
 
 
 def test_driver_takes_status_codes_from_the_header() -> None:

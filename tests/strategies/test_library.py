@@ -15,10 +15,10 @@ import engine
 import strategies
 from engine.errors import EngineError
 from strategies import Strategy, library
-from strategies.library import LIBRARY, UnknownStrategyError, get_strategy, list_strategies
+from strategies.library import LIBRARY, UNIVERSE_LIBRARY, UnknownStrategyError, get_strategy, list_strategies
 
 MODULES = sorted(p for p in Path(library.__file__).parent.glob("*.py") if p.name != "__init__.py")
-BY_MODULE = {cls.__module__.rsplit(".", 1)[1]: cls for cls in LIBRARY}
+BY_MODULE = {cls.__module__.rsplit(".", 1)[1]: cls for cls in (*LIBRARY, *UNIVERSE_LIBRARY)}
 
 
 # -- the registry -------------------------------------------------------------------
@@ -27,8 +27,8 @@ BY_MODULE = {cls.__module__.rsplit(".", 1)[1]: cls for cls in LIBRARY}
 def test_list_strategies_describes_at_least_twelve():
     listed = list_strategies()
     assert len(listed) >= 12
-    assert [d["name"] for d in listed] == [cls.name for cls in LIBRARY]
-    assert listed == [cls.describe() for cls in LIBRARY]
+    assert [d["name"] for d in listed] == [cls.name for cls in (*LIBRARY, *UNIVERSE_LIBRARY)]
+    assert listed == [cls.describe() for cls in (*LIBRARY, *UNIVERSE_LIBRARY)]
     assert len({d["name"] for d in listed}) == len(listed)
     json.dumps(listed)  # ready for the job service as it is
 
@@ -164,7 +164,7 @@ def test_signals_are_causal(cls, short, sp500_bars, eurusd_bars):
 ALLOWED_IMPORTS = {
     "numpy": None,
     "math": None,
-    "strategies": {"Strategy", "Int", "Float", "Categorical", "indicators", "blocks"},
+    "strategies": {"Strategy", "UniverseStrategy", "Int", "Float", "Categorical", "indicators", "blocks"},
     "engine": {"HOLD"},
 }
 FORBIDDEN_CALLS = {"getattr", "setattr", "delattr", "eval", "exec", "open", "compile",
@@ -194,7 +194,7 @@ def test_module_source_fits_the_safe_loader(path):
             assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), (
                 f"line {node.lineno}: only imports, the class and constants at module level"
             )
-    assert len(classes) == 1 and [ast.unparse(b) for b in classes[0].bases] == ["Strategy"]
+    assert len(classes) == 1 and [ast.unparse(b) for b in classes[0].bases] in (["Strategy"], ["UniverseStrategy"])
     assert ast.get_docstring(classes[0])
     for node in ast.walk(tree):
         names = []
@@ -225,8 +225,12 @@ def test_module_source_runs_on_its_own(path, sp500_bars):
     namespace: dict = {}
     exec(compile(path.read_text(), str(path), "exec"), namespace)  # the test plays the loader
     found = [v for v in namespace.values()
-             if isinstance(v, type) and issubclass(v, Strategy) and v is not Strategy]  # fmt: skip
+             if isinstance(v, type) and issubclass(v, Strategy) and v not in (Strategy, strategies.UniverseStrategy)]  # fmt: skip
     assert len(found) == 1
     twin = BY_MODULE[path.stem]
     assert found[0].name == twin.name and found[0].parameters() == twin.parameters()
-    assert np.array_equal(found[0]().signals(sp500_bars), twin().signals(sp500_bars))
+    if twin.is_universe():
+        panel = engine.sample_panel()
+        assert np.array_equal(found[0]().weights(panel), twin().weights(panel), equal_nan=True)
+    else:
+        assert np.array_equal(found[0]().signals(sp500_bars), twin().signals(sp500_bars))
