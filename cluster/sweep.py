@@ -23,6 +23,7 @@ from cluster.sinks import Sink
 from cluster.space import Space, items
 from cluster.sweep_result import SweepResult, assemble
 from cluster.tasks import Chunk, ChunkResult
+from cluster.universe import UniverseWork
 from cluster.work import SweepWork
 from strategies import Strategy
 
@@ -61,7 +62,10 @@ def sweep(
         strategy: a Strategy class (vectorized or bar by bar).
         data: ``engine.Bars``, a symbol or store query ``{"symbol", "timeframe",
             "start", "end"}``, or a list of them (every combination then runs on
-            every symbol; ``pooled`` averages over symbols).
+            every symbol; ``pooled`` averages over symbols). A universe: an
+            ``engine.Panel`` or ``{"symbols": [...], "timeframe": ...}`` (one
+            portfolio per combination, see ``cluster.universe``); a list of symbols
+            is one universe when ``strategy`` is a universe strategy.
         space: parameter -> values (range, list, one value), ``cluster.Range`` or
             None (the declared bounds). Unnamed parameters keep their default.
         config: the engine Config every run shares.
@@ -91,7 +95,11 @@ def sweep(
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         raise ValueError(f"n_trials must be a whole number >= 1, not {n_trials!r}")
     options = Options(seed, address, workers, executor, progress, cancel, out)
-    work = SweepWork(shippable(strategy), data_mod.resolve(data), cfg, keep_returns)
+    work: SweepWork | UniverseWork
+    if data_mod.is_universe(strategy, data):
+        work = UniverseWork(shippable(strategy), data_mod.resolve_panel(data), cfg, keep_returns)
+    else:
+        work = SweepWork(shippable(strategy), data_mod.resolve(data), cfg, keep_returns)
     symbols = list(work.bars)
     if method in ("tpe", "cmaes", "nsga2"):
         return optuna_sweep(work, sp, symbols, metric, maximize, method, metrics, n_trials, options,
@@ -114,6 +122,8 @@ def _sweep(work: SweepWork, sp: Space, symbols: list[str], metric: str, maximize
         "n_trials": n_trials if method != "grid" else None, "seed": seed,
         "keep_returns": work.keep_returns,
     }  # fmt: skip
+    if isinstance(work, UniverseWork):  # only then, so that single-series jobs keep their hash
+        spec["universe"] = list(work.panel.symbols)
 
     def record(result: ChunkResult, chunk: Chunk) -> None:
         cols: dict[str, list[Any]] = {"symbol": [it[0] for it in chunk.items]}

@@ -49,6 +49,7 @@ from cluster.sinks import Sink
 from cluster.space import Space
 from cluster.space import items as sweep_items
 from cluster.tasks import Chunk, ChunkResult
+from cluster.universe import UNIVERSE, UniverseWindowWork
 from cluster.windows import Window, WindowWork, windows
 from cluster.work import per_bar_returns
 from strategies import Strategy
@@ -126,11 +127,14 @@ def walk_forward(
     cancel: threading.Event | None = None,
     out: str | Any | None = None,
 ) -> WalkForwardResult:
-    """Walk-forward optimisation of ``strategy`` over ``space`` on one series.
+    """Walk-forward optimisation of ``strategy`` over ``space`` on one series or a universe.
 
     Args:
         strategy, data, space, config, metric, n_trials, maximize: as for
-            ``cluster.sweep`` (``data`` must name one symbol).
+            ``cluster.sweep`` (``data`` names one symbol, or one universe: an
+            ``engine.Panel`` or ``{"symbols": [...]}``, whose windows are portfolio
+            runs; the stitched curve of a universe has no trade records, so its
+            trade metrics are NaN).
         train, test, step: window lengths in bars (int) or durations ("365D").
         anchored: every train window starts at the first bar.
         embargo: bars skipped between a train part and its test part.
@@ -145,10 +149,19 @@ def walk_forward(
     if method not in ("grid", "random"):
         raise ValueError(f"walk-forward searches with method 'grid' or 'random', not {method!r}")
     maximize = jobs.maximize_default(metric) if maximize is None else maximize
-    by_symbol = data_mod.resolve(data)
-    if len(by_symbol) != 1:
-        raise ValueError(f"walk-forward runs on one series; got {len(by_symbol)}: {', '.join(by_symbol)}")
-    (symbol, bars), = by_symbol.items()
+    universe = data_mod.is_universe(strategy, data)
+    if universe:
+        bars: Any = data_mod.resolve_panel(data)
+        by_symbol = {UNIVERSE: bars}
+        if carry:
+            raise ValueError("carry=True keeps one series' position across windows; a universe's "
+                             "test windows each start flat: leave carry=False")  # fmt: skip
+    else:
+        by_symbol = data_mod.resolve(data)
+        if len(by_symbol) != 1:
+            raise ValueError(f"walk-forward runs on one series; got {len(by_symbol)}: {', '.join(by_symbol)} "
+                             "(a universe: give an engine.Panel or {'symbols': [...]})")  # fmt: skip
+        (symbol, bars), = by_symbol.items()
     cfg = config or engine.Config()
     if cfg.periods_per_year is None:  # every window annualises like the whole series
         cfg = cfg.replace(periods_per_year=bars.periods_per_year())
@@ -164,7 +177,7 @@ def walk_forward(
                     f"{a.test_end}; leave step at its default (= test) or carry=False"
                 )
     options = Options(seed, address, workers, executor, progress, cancel, out)
-    work = WindowWork(shippable(strategy), bars, cfg, wins)
+    work = (UniverseWindowWork if universe else WindowWork)(shippable(strategy), bars, cfg, wins)
     stride = sp.size if method == "grid" else n_trials  # item ids: window * stride + point
     n_params = round(sp.size * sp.valid_fraction(seed=seed)) if method == "grid" else n_trials
     total = n_params * len(wins) + len(wins)
@@ -179,6 +192,8 @@ def walk_forward(
             "config": cfg.to_dict(), "seed": seed, "n_trials": n_trials}  # fmt: skip
     if carry:  # only then, so that jobs kept before this option keep their hash
         spec["carry"] = True
+    if universe:
+        spec["universe"] = list(bars.symbols)
 
     def record(result: ChunkResult, chunk: Chunk) -> None:
         cols: dict[str, list[Any]] = {"window": [it[0][1] for it in chunk.items]}
@@ -296,7 +311,7 @@ def _assemble(strategy: type[Strategy], bars: engine.Bars, cfg: engine.Config, w
     is_mean = table["is_annual_return"].mean() if "is_annual_return" in table else np.nan
     eff = stats["annual_return"] / is_mean if is_mean and np.isfinite(is_mean) else float("nan")
     return WalkForwardResult(table, curve, stats, float(eff), train_table, metric, run, job_manifest,
-                             carry=carry, bars=bars)
+                             carry=carry, bars=bars if isinstance(bars, engine.Bars) else None)
 
 
 AMOUNTS = ("total_fees", "expectancy", "profit_factor")

@@ -1,5 +1,6 @@
 """Walk-forward windows (bar positions of each train and test part) and ``WindowWork``,
-which backtests items on them; ``cluster.walk_forward`` runs them."""
+which backtests items on them; ``cluster.walk_forward`` runs them, for one series
+(``WindowWork``) or a universe (``cluster.universe.UniverseWindowWork``)."""
 
 from __future__ import annotations
 
