@@ -21,7 +21,7 @@ import hashlib
 import threading
 from typing import Any, ClassVar
 
-from strategies import Strategy
+from strategies import Strategy, UniverseStrategy
 from strategies.loader import SOURCE_ATTRIBUTE
 
 _loaded: dict[str, type[Strategy]] = {}
@@ -71,8 +71,34 @@ class UploadedBars(_Uploaded):
         self._inner().on_bar(bar, ctx)  # type: ignore[attr-defined]
 
 
+class UploadedWeights(UniverseStrategy):
+    """Stand-in for a vectorized uploaded universe strategy."""
+
+    _source: ClassVar[str] = ""
+    _inner = _Uploaded._inner
+
+    def weights(self, panel: Any, **params: Any) -> Any:
+        return self._inner().weights(panel, **params)  # type: ignore[attr-defined]
+
+
+class UploadedUniverseBars(UniverseStrategy):
+    """Stand-in for a bar-by-bar uploaded universe strategy."""
+
+    _source: ClassVar[str] = ""
+    _inner = _Uploaded._inner
+    prepare = UploadedBars.prepare
+    on_bar = UploadedBars.on_bar
+
+
+def _base(cls: type[Strategy]) -> type[Strategy]:
+    is_universe = getattr(cls, "is_universe", None)
+    if callable(is_universe) and is_universe():
+        return UploadedWeights if cls.is_vectorized() else UploadedUniverseBars
+    return UploadedSignals if cls.is_vectorized() else UploadedBars
+
+
 def _stand_in_for(cls: type[Strategy], source: str) -> type[Strategy]:
-    base = UploadedSignals if cls.is_vectorized() else UploadedBars
+    base = _base(cls)
     attrs: dict[str, Any] = dict(cls._params)
     attrs.update(name=cls.name, constraints=tuple(cls.constraints), __doc__=cls.__doc__, _source=source,
                  __module__=__name__, __qualname__=cls.__name__)  # fmt: skip
@@ -88,10 +114,13 @@ def stand_in(source: str) -> type[Strategy]:
     return _stand_in_for(loaded(source), source)
 
 
+STAND_INS = (_Uploaded, UploadedWeights, UploadedUniverseBars)
+
+
 def shippable(strategy: Any) -> Any:
     """What a job hands its workers for ``strategy``: a stand-in when it was loaded from
     uploaded source (it carries ``SOURCE_ATTRIBUTE``), else ``strategy`` itself."""
     source = getattr(strategy, SOURCE_ATTRIBUTE, None)
-    if isinstance(source, str) and not issubclass(strategy, _Uploaded):
+    if isinstance(source, str) and not issubclass(strategy, STAND_INS):
         return _stand_in_for(strategy, source)
     return strategy

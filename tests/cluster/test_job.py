@@ -77,3 +77,16 @@ def test_a_sweep_of_a_loaded_strategy_equals_the_sweep_of_the_same_code(small_ba
     a = cluster.sweep(loaded, small_bars, space, address="local-threads", workers=2)
     b = cluster.sweep(portable.stand_in(SOURCE), small_bars, space, address="local-threads", workers=1)
     assert a.table["sharpe"].tolist() == b.table["sharpe"].tolist()
+
+
+def test_a_loaded_universe_strategy_ships_as_a_universe_stand_in() -> None:
+    from tests.strategies.test_universe_upload import MOMENTUM
+
+    loaded = load_strategy(MOMENTUM)
+    shipped = pickle.loads(cloudpickle.dumps(portable.shippable(loaded)))
+    assert shipped.is_universe() and shipped.is_vectorized()
+    panel = engine.sample_panel()[-800:]
+    params = {k: v["default"] for k, v in loaded.parameters().items()}
+    ours = strategies.run(shipped, panel, engine.Config(), params).stats
+    theirs = strategies.run(loaded, panel, engine.Config(), params).stats
+    assert ours["total_trades"] > 0 and ours["sharpe"] == theirs["sharpe"]
