@@ -111,12 +111,3 @@ def _symbols(names: Any) -> list[str]:
     if not out:
         raise ValueError("a universe needs at least one symbol; got none")
     return out
-
-
-def panel_fingerprint(panel: engine.Panel) -> str:
-    """A short hash of a panel's symbols, times, prices and tradable mask."""
-    h = hashlib.sha256()
-    h.update("\0".join(panel.symbols).encode())
-    for arr in (panel.ts, panel.open, panel.high, panel.low, panel.close, panel.volume, panel.tradable):
-        h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
