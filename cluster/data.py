@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Mapping
 
-import numpy as np
-
 import engine
 
 
