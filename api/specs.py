@@ -34,6 +34,7 @@ import cluster
 import engine
 import strategies
 from cluster.space import Range
+from cluster.universe import UNIVERSE
 from strategies import Strategy
 from strategies.params import ParameterError, steps_between
 
@@ -67,6 +68,48 @@ class DataSpec(_Model):
 
     def load(self) -> engine.Bars:
         return engine.load(self.symbol, self.timeframe, start=self.start, end=self.end)
+
+
+class UniverseSpec(_Model):
+    """A universe from the store: its symbols' bars on one time axis (``engine.load_panel``).
+
+    A job on a universe runs one portfolio per parameter set (``cluster.universe``)."""
+
+    symbols: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=5000)
+    timeframe: str | None = Field(default=None, min_length=1, max_length=32,
+                                  description="bar size of every symbol (default: the stored 1d bars)")  # fmt: skip
+    start: dt.datetime | dt.date | None = None
+    end: dt.datetime | dt.date | None = None
+    adjusted: bool = Field(default=False, description="scale prices by adj_close / close where stored")
+
+    @field_validator("symbols")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for s in v:
+            if s in seen:
+                raise ValueError(f"{s!r} is listed twice; name each symbol once")
+            seen.add(s)
+        return v
+
+    @property
+    def symbol(self) -> str:
+        """What a universe's rows carry as their symbol."""
+        return UNIVERSE
+
+    def load(self) -> engine.Panel:
+        """The panel, refused when its symbols' dates never overlap."""
+        panel = engine.load_panel(self.symbols, self.timeframe or "1d", self.start, self.end, adjusted=self.adjusted)
+        first, last = panel.first_bars(), panel.last_bars()
+        late, early = int(np.argmax(first)), int(np.argmin(last))
+        if first[late] > last[early]:
+            when = panel.index
+            raise ValueError(
+                f"the symbols' dates do not overlap: {panel.symbols[late]} starts on {when[first[late]]:%Y-%m-%d}, "
+                f"after {panel.symbols[early]} ended on {when[last[early]]:%Y-%m-%d}; choose symbols that trade "
+                "at the same time (`anvil data list` shows each one's dates)"
+            )
+        return panel
 
 
 class ConfigSpec(_Model):
@@ -116,13 +159,13 @@ class _Job(_Model):
 class BacktestJob(_Job):
     kind: Literal["backtest"] = "backtest"
     params: dict[str, Any] = Field(default_factory=dict)
-    data: DataSpec
+    data: DataSpec | UniverseSpec
 
 
 class SweepJob(_Job):
     kind: Literal["sweep"] = "sweep"
     space: SpaceSpec
-    data: DataSpec | list[DataSpec]
+    data: DataSpec | UniverseSpec | list[DataSpec]
     method: Literal["grid", "random", "tpe", "cmaes", "nsga2"] = "grid"
     metric: str = "sharpe"
     metrics: list[str] | None = None
@@ -139,7 +182,7 @@ class SweepJob(_Job):
 class WalkForwardJob(_Job):
     kind: Literal["walk_forward"] = "walk_forward"
     space: SpaceSpec
-    data: DataSpec
+    data: DataSpec | UniverseSpec
     train: int | str
     test: int | str
     step: int | str | None = None
@@ -154,7 +197,7 @@ class WalkForwardJob(_Job):
 class MonteCarloJob(_Job):
     kind: Literal["monte_carlo"] = "monte_carlo"
     params: dict[str, Any] = Field(default_factory=dict)
-    data: DataSpec
+    data: DataSpec | UniverseSpec
     n: int = Field(default=1000, ge=1, le=10_000_000)
     method: Literal["permutation", "bootstrap", "block_bootstrap"] = "permutation"
     metric: str = "sharpe"
@@ -307,10 +350,14 @@ def check(
     datas = spec.data if isinstance(spec.data, list) else [spec.data]
     for i, d in enumerate(datas):
         try:
-            d.load()
+            loaded = d.load()
         except (LookupError, ValueError) as exc:
             loc: tuple[str | int, ...] = ("data", i) if isinstance(spec.data, list) else ("data",)
+            if isinstance(d, UniverseSpec):
+                loc = ("data", "symbols")
             raise SpecError(loc, str(exc)) from None
+        if isinstance(d, UniverseSpec):
+            _check_universe_size(spec, strat, len(loaded.symbols))
     for metric in [getattr(spec, "metric", "sharpe"), *(getattr(spec, "metrics", None) or [])]:
         try:
             cluster.jobs.maximize_default(metric)
@@ -350,6 +397,33 @@ def check(
     return int(items)
 
 
+HOLDINGS = ("top_k", "k")
+"""Parameters that say how many symbols a strategy holds: a universe needs at least as many."""
+
+
+def _check_universe_size(spec: Any, strat: type[Strategy], n_symbols: int) -> None:
+    """Refuse a universe with fewer symbols than the strategy is asked to hold."""
+    for name in HOLDINGS:
+        if name not in strat._params:
+            continue
+        if isinstance(spec, (BacktestJob, MonteCarloJob)):
+            loc: tuple[str | int, ...] = ("params", name)
+            values = [spec.params.get(name, strat.defaults().get(name))]
+        else:
+            loc = ("space", name)
+            given = spec.space.get(name)
+            if given is None:
+                values = [strat.defaults().get(name)]
+            elif isinstance(given, GridSpec):
+                values = [given.high]
+            else:
+                values = list(given)
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers and max(numbers) > n_symbols:
+            raise SpecError(loc, f"{name}={max(numbers):g} holds more symbols than the universe has ({n_symbols}); "
+                                 f"give at least {max(numbers):g} symbols or a smaller {name}")  # fmt: skip
+
+
 SAMPLERS = frozenset({"tpe", "cmaes", "nsga2"})
 """Sweep methods whose trials depend on the earlier ones (Optuna samplers)."""
 
@@ -373,23 +447,24 @@ def execute(
     """
     strat = find_strategy(spec.strategy, uploaded)
     config = spec.config.build()
-    common = {"progress": progress, "cancel": cancel, "address": address, "workers": workers}
+    common = {"address": address, "workers": workers, "progress": progress, "cancel": cancel}
     if isinstance(spec, BacktestJob):
         return strategies.run(strat, spec.data.load(), config, spec.params)
     if isinstance(spec, SweepJob):
         sampled = spec.method in SAMPLERS  # rows live in the study, not in `out`
-        return cluster.sweep(strat, _data(spec.data), space_of(spec.space), config, spec.metric,
-                             spec.method, n_trials=spec.n_trials, seed=spec.seed,
-                             metrics=spec.metrics, out=out, study_path=study_path if sampled else None,
-                             **common)  # fmt: skip
+        return cluster.sweep(strat, _data(spec.data), space=space_of(spec.space), config=config,
+                             metric=spec.metric, method=spec.method, n_trials=spec.n_trials,
+                             metrics=spec.metrics, study_path=study_path if sampled else None,
+                             seed=spec.seed, out=out, **common)  # fmt: skip
     if isinstance(spec, WalkForwardJob):
-        return cluster.walk_forward(strat, spec.data.load(), space_of(spec.space), spec.train, spec.test,
-                                    spec.step, spec.anchored, spec.embargo, spec.metric, spec.method,
-                                    config, n_trials=spec.n_trials, seed=spec.seed, out=out,
-                                    carry=spec.carry, **common)  # fmt: skip
-    return cluster.monte_carlo(strat, spec.params, spec.data.load(), spec.n, spec.method, spec.seed,
-                               config, metric=spec.metric, of=spec.of, block=spec.block,
-                               confidence=spec.confidence, out=out, **common)  # fmt: skip
+        return cluster.walk_forward(strat, spec.data.load(), space=space_of(spec.space), train=spec.train,
+                                    test=spec.test, step=spec.step, anchored=spec.anchored,
+                                    embargo=spec.embargo, metric=spec.metric, method=spec.method,
+                                    config=config, n_trials=spec.n_trials, carry=spec.carry,
+                                    seed=spec.seed, out=out, **common)  # fmt: skip
+    return cluster.monte_carlo(strat, spec.params, spec.data.load(), n=spec.n, method=spec.method,
+                               config=config, metric=spec.metric, of=spec.of, block=spec.block,
+                               confidence=spec.confidence, seed=spec.seed, out=out, **common)  # fmt: skip
 
 
 def result_table(result: Any) -> pd.DataFrame:
@@ -401,7 +476,7 @@ def result_table(result: Any) -> pd.DataFrame:
         return result.windows
     if isinstance(result, cluster.MonteCarloResult):
         return result.paths
-    if isinstance(result, engine.Result):
+    if isinstance(result, (engine.Result, engine.PortfolioResult)):
         return result.trades
     raise TypeError(f"not a job result: {type(result).__name__}")
 
@@ -425,4 +500,6 @@ def summary(result: Any) -> dict[str, Any]:
                 "nan_paths": result.nan_paths, "intervals": {k: list(v) for k, v in result.intervals.items()}}  # fmt: skip
     if isinstance(result, engine.Result):
         return {"stats": result.stats, "notes": result.notes}
+    if isinstance(result, engine.PortfolioResult):
+        return {"stats": result.stats, "notes": []}
     raise TypeError(f"not a job result: {type(result).__name__}")

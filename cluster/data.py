@@ -60,3 +60,52 @@ def fingerprint(bars_by_symbol: Mapping[str, engine.Bars]) -> str:
         for arr in (b.ts, b.open, b.high, b.low, b.close, b.volume):
             h.update(arr.tobytes())
     return h.hexdigest()[:16]
+
+
+def is_universe(strategy: Any, data: Any) -> bool:
+    """Whether a job runs ``strategy`` on one portfolio of many symbols: its data is an
+    ``engine.Panel`` (or ``{"symbols": [...]}``), or the strategy is a universe strategy
+    (``is_universe()``), whose symbols then make one panel. Otherwise each symbol is
+    its own series, as before."""
+    if isinstance(data, engine.Panel):
+        return True
+    if isinstance(data, Mapping) and "symbols" in data:
+        return True
+    check = getattr(strategy, "is_universe", None)
+    return bool(callable(check) and check())
+
+
+def resolve_panel(data: Any) -> engine.Panel:
+    """One panel from: an ``engine.Panel``; a list of symbols (the default store, daily
+    bars, through ``engine.load_panel``); a query ``{"symbols": [...], "timeframe",
+    "start", "end", "adjusted"}``; a mapping symbol -> Bars; or a list of Bars."""
+    if isinstance(data, engine.Panel):
+        return data
+    if isinstance(data, Mapping) and "symbols" in data:
+        unknown = set(data) - {"symbols", "timeframe", "start", "end", "adjusted"}
+        if unknown:
+            raise ValueError(
+                "a universe query is {'symbols': [...], 'timeframe': '1d', 'start': ..., 'end': ..., "
+                f"'adjusted': False}}; got unknown keys {sorted(unknown)}"
+            )
+        return engine.load_panel(_symbols(data["symbols"]), data.get("timeframe") or "1d",
+                                 data.get("start"), data.get("end"), adjusted=bool(data.get("adjusted", False)))  # fmt: skip
+    if isinstance(data, str):
+        return engine.load_panel(_symbols(data.split(",")))
+    if isinstance(data, (list, tuple)) and data and all(isinstance(s, str) for s in data):
+        return engine.load_panel(_symbols(data))
+    if isinstance(data, (list, tuple)) and data and all(isinstance(b, engine.Bars) for b in data):
+        return engine.Panel.from_frames({b.symbol or f"s{i}": b for i, b in enumerate(data)})
+    if isinstance(data, Mapping) and data and all(isinstance(b, engine.Bars) for b in data.values()):
+        return engine.Panel.from_frames({str(k): b for k, b in data.items()})
+    raise TypeError(
+        "a universe job's data must be an engine.Panel, a list of symbols, {'symbols': [...], "
+        f"'timeframe': ...}}, or Bars by symbol; not {type(data).__name__}"
+    )
+
+
+def _symbols(names: Any) -> list[str]:
+    out = [str(s).strip() for s in names if str(s).strip()]
+    if not out:
+        raise ValueError("a universe needs at least one symbol; got none")
+    return out

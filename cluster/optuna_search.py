@@ -13,7 +13,6 @@ failed and asked again.
 
 from __future__ import annotations
 
-import threading
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,10 +28,12 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from cluster import data, jobs, manifest
+from cluster import data, jobs
+from cluster.job import Job, Options
 from cluster.scheduler import JobRun, Objective, run_job
 from cluster.sinks import MemorySink
 from cluster.space import Range, Space
+from cluster.sweep_result import SweepResult, assemble
 from cluster.tasks import Chunk, ChunkResult, Progress
 from cluster.work import SweepWork
 
@@ -77,13 +78,12 @@ def _storage(study_path: str | Path | None) -> Any:
     return JournalStorage(JournalFileBackend(str(study_path)))
 
 
-def optuna_sweep(work: SweepWork, sp: Space, symbols: list[str], ex: Any, metric: str,
-                 maximize: bool, method: str, metrics: Sequence[str] | None, n_trials: int,
-                 seed: int, progress: jobs.ProgressArg, cancel: threading.Event | None,
-                 study_path: str | Path | None, batch_size: int | None) -> Any:  # fmt: skip
-    """Run an Optuna sweep on ``ex``; returns a ``SweepResult``."""
-    from cluster.sweep import SweepResult, _result
-
+def optuna_sweep(work: SweepWork, sp: Space, symbols: list[str], metric: str, maximize: bool,
+                 method: str, metrics: Sequence[str] | None, n_trials: int, options: Options,
+                 study_path: str | Path | None, batch_size: int | None) -> SweepResult:  # fmt: skip
+    """Run an Optuna sweep through the job skeleton (``cluster.job``); the study, not
+    ``options.out``, keeps its trials."""
+    seed = options.seed
     objectives = list(metrics) if method == "nsga2" else [metric]
     if method == "nsga2" and not metrics:
         objectives = [metric, "max_drawdown"]
@@ -92,8 +92,20 @@ def optuna_sweep(work: SweepWork, sp: Space, symbols: list[str], ex: Any, metric
     spec = {"kind": "sweep", "strategy": work.strategy.name, "method": method,
             "objectives": objectives, "space": sp.describe(), "symbols": symbols,
             "config": work.config.to_dict(), "seed": seed}  # fmt: skip
-    job_manifest = {"job": manifest.spec_hash(spec), "spec": spec, "seed": seed,
-                    "data": data.fingerprint(work.bars), "code": manifest.code_version()}  # fmt: skip
+    n_sym = len(symbols)
+    total = n_trials * n_sym
+    with Job("sweep", spec, data.fingerprint(work.bars), work, options, total, f"{method} {work.strategy.name}",
+             out=MemorySink()) as job:  # fmt: skip
+        return _optimise(job, work, sp, symbols, metric, maximize, method, objectives, directions, n_trials,
+                         study_path, batch_size)  # fmt: skip
+
+
+def _optimise(job: Job, work: SweepWork, sp: Space, symbols: list[str], metric: str, maximize: bool,
+              method: str, objectives: list[str], directions: list[str], n_trials: int,
+              study_path: str | Path | None, batch_size: int | None) -> SweepResult:  # fmt: skip
+    job_manifest, sink, ex = job.manifest, job.sink, job.executor
+    seed, cancel = job.options.seed, job.options.cancel
+    n_sym, total = len(symbols), job.total
     dists = distributions(sp)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -105,78 +117,72 @@ def optuna_sweep(work: SweepWork, sp: Space, symbols: list[str], ex: Any, metric
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
         study.tell(t.number, state=TrialState.FAIL)  # left behind by a driver that died
 
-    sink = MemorySink()
-    n_sym = len(symbols)
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         rows = t.user_attrs.get("anvil_rows")
         if rows:
             sink.write(t.number, pd.DataFrame(rows))
     done_trials = sum(1 for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE)
     batch = batch_size or ex.capacity
-    total = n_trials * n_sym
-    report, finish = jobs.progress_fn(progress, total, f"{method} {work.strategy.name}")
     run = JobRun(total, done_items=done_trials * n_sym)
-    ex.start(work)
+    job.start()
+    report = job.report
     asked = 0
-    try:
-        while done_trials < n_trials and not (cancel is not None and cancel.is_set()):
-            trials = []
-            while len(trials) < min(batch, n_trials - done_trials) and asked < 20 * n_trials:
-                trial = study.ask(dists)
-                asked += 1
-                params = {**sp.fixed, **trial.params}
-                if not sp.strategy.satisfies(params):
-                    study.tell(trial, state=TrialState.FAIL)
+    while done_trials < n_trials and not (cancel is not None and cancel.is_set()):
+        trials = []
+        while len(trials) < min(batch, n_trials - done_trials) and asked < 20 * n_trials:
+            trial = study.ask(dists)
+            asked += 1
+            params = {**sp.fixed, **trial.params}
+            if not sp.strategy.satisfies(params):
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            trials.append((trial, params))
+        if not trials:
+            break
+        chunks = [Chunk(t.number * n_sym + s, (t.number * n_sym + s,), ((sym, p),))
+                  for t, p in trials for s, sym in enumerate(symbols)]  # fmt: skip
+        got: dict[int, tuple[ChunkResult, Chunk]] = {}
+
+        def on_result(result: ChunkResult, chunk: Chunk) -> None:
+            got[chunk.id] = (result, chunk)
+
+        offset = run.done_items
+
+        def shifted(p: Progress) -> None:
+            if report is not None:
+                report(Progress(offset + p.done, total, run.failed_items + p.failed, p.best))
+
+        gen = run_job(ex, chunks, len(chunks), on_result, objective=Objective(objectives[0], directions[0] == "maximize"),
+                      progress=shifted, cancel=cancel)  # fmt: skip
+        run.done_items += gen.done_items
+        run.failed_items += gen.failed_items
+        run.retried_chunks += gen.retried_chunks
+        if gen.cancelled:
+            run.cancelled = True
+        for trial, params in trials:
+            rows = []
+            for s, sym in enumerate(symbols):
+                pair = got.get(trial.number * n_sym + s)
+                if pair is None:
                     continue
-                trials.append((trial, params))
-            if not trials:
-                break
-            chunks = [Chunk(t.number * n_sym + s, (t.number * n_sym + s,), ((sym, p),))
-                      for t, p in trials for s, sym in enumerate(symbols)]  # fmt: skip
-            got: dict[int, tuple[ChunkResult, Chunk]] = {}
-
-            def on_result(result: ChunkResult, chunk: Chunk) -> None:
-                got[chunk.id] = (result, chunk)
-
-            offset = run.done_items
-
-            def shifted(p: Progress) -> None:
-                if report is not None:
-                    report(Progress(offset + p.done, total, run.failed_items + p.failed, p.best))
-
-            gen = run_job(ex, chunks, len(chunks), on_result, objective=Objective(objectives[0], directions[0] == "maximize"),
-                          progress=shifted, cancel=cancel)  # fmt: skip
-            run.done_items += gen.done_items
-            run.failed_items += gen.failed_items
-            run.retried_chunks += gen.retried_chunks
-            if gen.cancelled:
-                run.cancelled = True
-            for trial, params in trials:
-                rows = []
-                for s, sym in enumerate(symbols):
-                    pair = got.get(trial.number * n_sym + s)
-                    if pair is None:
-                        continue
-                    result, chunk = pair
-                    frame = jobs.stats_frame(result, {"symbol": [sym], **{k: [params[k]] for k in sp.strategy._params}})
-                    rows.append(frame)
-                if len(rows) < n_sym:
-                    study.tell(trial, state=TrialState.FAIL)
-                    continue
-                frame = pd.concat(rows, ignore_index=True)
-                sink.write(trial.number, frame)
-                values = [float(frame[m].mean()) if frame["error"].isna().all() else float("nan")
-                          for m in objectives]  # fmt: skip
-                if any(np.isnan(v) for v in values):
-                    study.tell(trial, state=TrialState.FAIL)
-                    continue
-                trial.set_user_attr("anvil_rows", _jsonable(frame))
-                study.tell(trial, values if len(values) > 1 else values[0])
-                done_trials += 1
-    finally:
-        finish()
+                result, chunk = pair
+                frame = jobs.stats_frame(result, {"symbol": [sym], **{k: [params[k]] for k in sp.strategy._params}})
+                rows.append(frame)
+            if len(rows) < n_sym:
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            frame = pd.concat(rows, ignore_index=True)
+            sink.write(trial.number, frame)
+            values = [float(frame[m].mean()) if frame["error"].isna().all() else float("nan")
+                      for m in objectives]  # fmt: skip
+            if any(np.isnan(v) for v in values):
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            trial.set_user_attr("anvil_rows", _jsonable(frame))
+            study.tell(trial, values if len(values) > 1 else values[0])
+            done_trials += 1
     plan = jobs.Plan(method, total, 1, ex.capacity, 0.0)
-    result: SweepResult = _result(work, sp, symbols, sink, metric, maximize, plan, run, job_manifest, study)
+    result = assemble(work, sp, symbols, sink, metric, maximize, plan, run, job_manifest, study)
     if method == "nsga2":
         numbers = {t.number for t in study.best_trials}
         front = [f for k, f in sorted(sink._frames.items()) if k in numbers]

@@ -1,6 +1,6 @@
 """``RayExecutor``: chunks run by Ray actors that hold the job's data once.
 
-The actors are started once per process and shared by every job (``POOL``).
+The actors are started once per process and shared by every job (``runtime.POOL``).
 A job's work (bars, strategy, config) goes into the object store once and each
 actor loads it once, by key, so a chunk call carries only its items. Each actor
 keeps up to ``depth`` chunks in flight, so it never waits for the driver between
@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from ray.exceptions import (
 )
 
 from cluster import runtime
+from cluster.runtime import POOL
 from cluster.executor import Executor, run_chunk
 from cluster.tasks import Chunk, Failed, Lost, Outcome, Work
 
@@ -78,43 +78,6 @@ class ChunkWorker:
         return os.getpid()
 
 
-class _Pool:
-    """The process's worker actors, shared by every job (started once, reused)."""
-
-    def __init__(self) -> None:
-        self.actors: list[Any] = []
-        self.successors: dict[int, Any] = {}
-        self.session: str | None = None
-        self.lock = threading.Lock()
-
-    def take(self, n: int) -> list[Any]:
-        with self.lock:
-            ctx = ray.get_runtime_context()
-            session = f"{ctx.get_job_id()}@{ctx.get_node_id()}"  # job ids repeat across clusters
-            if session != self.session:  # a new Ray: the old handles are gone
-                self.actors, self.session, self.successors = [], session, {}
-            while len(self.actors) < n:
-                self.actors.append(ChunkWorker.remote())
-            return self.actors[:n]
-
-    def replace(self, dead: Any) -> Any:
-        """A fresh actor in the dead one's place (once, however many jobs notice)."""
-        with self.lock:
-            if id(dead) in self.successors:
-                return self.successors[id(dead)]
-            fresh = ChunkWorker.remote()
-            for i, actor in enumerate(self.actors):
-                if actor is dead:
-                    self.actors[i] = fresh
-            self.successors[id(dead)] = fresh
-            return fresh
-
-    def clear(self) -> None:
-        with self.lock:
-            self.actors, self.session, self.successors = [], None, {}
-
-
-POOL = _Pool()
 
 
 @dataclass
@@ -166,7 +129,7 @@ class RayExecutor(Executor):
         self._work_ref = ray.put(work)
         self._key = self._work_ref.hex()
         self._slots = []
-        for actor in POOL.take(self._n):
+        for actor in POOL.take(self._n, ChunkWorker.remote):
             self._started += 1
             self._slots.append(_Slot(actor, f"worker-{self._started}", actor.load.remote(self._key, self._work_ref)))
         self._up_said = 0
@@ -215,7 +178,7 @@ class RayExecutor(Executor):
             ray.kill(dead, no_restart=True)
         except Exception:  # already gone with its node
             pass
-        slot.actor = POOL.replace(dead)
+        slot.actor = POOL.replace(dead, ChunkWorker.remote)
         slot.ready, slot.up, slot.broken = slot.actor.load.remote(self._key, self._work_ref), False, ""
         self._started += 1
         slot.name = f"worker-{self._started}"
@@ -287,7 +250,7 @@ class RayExecutor(Executor):
                     ray.kill(dead, no_restart=True)
                 except Exception:
                     pass
-                slot.actor = POOL.replace(dead)
+                slot.actor = POOL.replace(dead, ChunkWorker.remote)
         self._lost = []
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 LOCAL_SECONDS = 10.0
 """A job estimated to take less than this (on this machine's cores) runs on threads
@@ -37,6 +38,49 @@ _started_here = False
 _address: str | None = None  # what this module connected to (None: a local Ray)
 _pid_file: Path | None = None
 log = logging.getLogger("anvil.cluster")
+
+
+class _Pool:
+    """The process's worker actors, shared by every job (started once, reused); the runtime
+    owns them, since ``shutdown`` forgets them with the Ray they ran on. ``start`` makes
+    one actor (``ChunkWorker.remote`` of ``cluster.ray_executor``)."""
+
+    def __init__(self) -> None:
+        self.actors: list[Any] = []
+        self.successors: dict[int, Any] = {}
+        self.session: str | None = None
+        self.lock = threading.Lock()
+
+    def take(self, n: int, start: Callable[[], Any]) -> list[Any]:
+        import ray
+
+        with self.lock:
+            ctx = ray.get_runtime_context()
+            session = f"{ctx.get_job_id()}@{ctx.get_node_id()}"  # job ids repeat across clusters
+            if session != self.session:  # a new Ray: the old handles are gone
+                self.actors, self.session, self.successors = [], session, {}
+            while len(self.actors) < n:
+                self.actors.append(start())
+            return self.actors[:n]
+
+    def replace(self, dead: Any, start: Callable[[], Any]) -> Any:
+        """A fresh actor in the dead one's place (once, however many jobs notice)."""
+        with self.lock:
+            if id(dead) in self.successors:
+                return self.successors[id(dead)]
+            fresh = start()
+            for i, actor in enumerate(self.actors):
+                if actor is dead:
+                    self.actors[i] = fresh
+            self.successors[id(dead)] = fresh
+            return fresh
+
+    def clear(self) -> None:
+        with self.lock:
+            self.actors, self.session, self.successors = [], None, {}
+
+
+POOL = _Pool()
 
 
 def ensure(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -91,8 +135,6 @@ def shutdown() -> None:
     if "ray" not in sys.modules:  # never imported: nothing was started
         return
     import ray
-
-    from cluster.ray_executor import POOL
 
     with _lock:
         POOL.clear()

@@ -270,3 +270,19 @@ class Space:
             out[k] = ({"low": c.low, "high": c.high, "log": c.log} if isinstance(c, Range)
                       else [_py(v) for v in c])  # fmt: skip
         return {"search": out, "fixed": dict(self.fixed)}
+
+
+def items(method: str, space: Space, symbols: Sequence[str], n_trials: int,
+           seed: int) -> Iterator[tuple[int, tuple[str, dict[str, Any]]]]:  # fmt: skip
+    """Lazy ``(item_id, (symbol, params))`` pairs of a grid or random search over ``space``
+    (for each symbol, every grid point meeting the constraints, or ``n_trials`` random points)."""
+    if method == "grid":
+        size = space.size
+        for s, symbol in enumerate(symbols):
+            for block in space.grid_indices():
+                for idx, params in zip(block.tolist(), space.params_at(block)):
+                    yield s * size + idx, (symbol, params)
+    else:
+        for s, symbol in enumerate(symbols):
+            for i in range(n_trials):
+                yield s * n_trials + i, (symbol, space.sample(seed, i))

@@ -32,7 +32,6 @@ the mean in-sample annual return of the chosen parameter sets.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
@@ -42,130 +41,23 @@ import pandas as pd
 
 import engine
 from cluster import data as data_mod
-from cluster import jobs, manifest
+from cluster import jobs
 from cluster.executor import Executor
-from cluster.scheduler import JobRun, Objective, run_job
-from cluster.sinks import Sink, claim, open_sink
+from cluster.job import Job, Options, shippable
+from cluster.scheduler import JobRun, Objective
+from cluster.sinks import Sink
 from cluster.space import Space
-from cluster.sweep import _items as sweep_items
-from cluster.portable import ShipsStrategy
-from cluster.tasks import Chunk, ChunkResult, Progress, empty_stats
-from cluster.work import _error, per_bar_returns
-from engine.records import STATS_DTYPE
-from engine.signals import as_signal
+from cluster.space import items as sweep_items
+from cluster.tasks import Chunk, ChunkResult
+from cluster.universe import UNIVERSE, UniverseWindowWork
+from cluster.windows import Window, WindowWork, windows
+from cluster.work import per_bar_returns
 from strategies import Strategy
-from strategies import run as run_strategy
 from strategies import run_windows
 
 
 TEST_IDS = 10**12  # item ids of test runs: TEST_IDS + window number
 TEST_CHUNKS = 10**9  # chunk ids of test runs start here
-
-
-@dataclass(frozen=True)
-class Window:
-    """One walk-forward window: bar positions of its train and test parts."""
-
-    number: int
-    train_start: int
-    train_end: int
-    test_start: int
-    test_end: int
-
-
-def windows(ts: np.ndarray, train: Any, test: Any, step: Any = None, anchored: bool = False,
-            embargo: int = 0) -> list[Window]:  # fmt: skip
-    """The windows over bar times ``ts`` (int64 ns); see the module docstring."""
-    n = len(ts)
-    if isinstance(embargo, bool) or not isinstance(embargo, (int, np.integer)) or embargo < 0:
-        raise ValueError(f"embargo must be a whole number of bars >= 0, not {embargo!r}")
-
-    def length(span: Any, start: int, name: str) -> int:
-        """Bars that ``span`` covers from bar ``start``."""
-        if isinstance(span, (int, np.integer)) and not isinstance(span, bool):
-            if span < 1:
-                raise ValueError(f"{name} must be >= 1 bar, not {span}")
-            return int(span)
-        try:
-            delta = pd.Timedelta(span)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} is {span!r}; give a number of bars or a duration like '365D'") from None
-        end = int(np.searchsorted(ts, ts[min(start, n - 1)] + delta.value, side="left"))
-        return max(1, end - start)
-
-    out: list[Window] = []
-    train_start, train_end = 0, length(train, 0, "train")
-    while True:
-        test_start = train_end + embargo
-        if test_start >= n:
-            break
-        test_end = min(test_start + length(test, test_start, "test"), n)
-        out.append(Window(len(out), train_start, train_end, test_start, test_end))
-        advance = length(step, train_start if not anchored else train_end, "step") if step is not None \
-            else test_end - test_start
-        if anchored:
-            train_end += advance
-        else:
-            train_start += advance
-            train_end = train_start + length(train, train_start, "train")
-    if not out:
-        raise ValueError(
-            f"no window fits in {n} bars with train={train!r}, test={test!r}, embargo={embargo}"
-        )
-    return out
-
-
-class WindowWork(ShipsStrategy):
-    """Backtests items ``(("train" | "test", window number), params)`` on window slices."""
-
-    def __init__(self, strategy: type[Strategy], bars: engine.Bars, config: engine.Config,
-                 wins: list[Window]) -> None:  # fmt: skip
-        self.strategy = strategy
-        self.bars = bars
-        self.config = config
-        self.windows = {w.number: w for w in wins}
-        self._slices: dict[tuple[int, int], engine.Bars] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_slices": {}}
-
-    def slice(self, lo: int, hi: int) -> engine.Bars:
-        key = (lo, hi)
-        if key not in self._slices:
-            self._slices[key] = self.bars[lo:hi]
-        return self._slices[key]
-
-    def span(self, part: str, number: int) -> tuple[int, int]:
-        w = self.windows[number]
-        return (w.train_start, w.train_end) if part == "train" else (w.test_start, w.test_end)
-
-    def run(self, chunk: Chunk) -> ChunkResult:
-        started = time.perf_counter()
-        ids = np.asarray(chunk.item_ids, dtype=np.int64)
-        (part, number) = chunk.items[0][0]
-        lo, hi = self.span(part, number)
-        window_bars = self.slice(lo, hi)
-        stats = empty_stats(len(ids))
-        errors: list[tuple[int, str]] = []
-        want_curve = part == "test"
-        curves: list[Any] = []
-        for k, (item_id, (_, params)) in enumerate(zip(chunk.item_ids, chunk.items)):
-            try:
-                if self.strategy.is_vectorized():
-                    history = self.slice(0, hi)
-                    signal = as_signal(self.strategy(**params).signals(history), hi)[lo:hi]
-                    res = engine.backtest(window_bars, signal, self.config, equity=want_curve, trades=want_curve)
-                else:  # the same history before the window as a signal gets
-                    res = run_strategy(self.strategy, self.slice(0, hi), self.config, params,
-                                       equity=want_curve, trades=want_curve, start=lo)  # fmt: skip
-            except Exception as exc:
-                errors.append((item_id, _error(exc)))
-                curves.append(None)
-                continue
-            stats[k] = tuple(res.stats[name] for name in STATS_DTYPE.names or ())
-            curves.append((res.equity.to_numpy(), res.trade_records) if want_curve else None)
-        return ChunkResult(chunk.id, ids, stats, tuple(errors), curves if want_curve else None,
-                           seconds=time.perf_counter() - started)  # fmt: skip
 
 
 @dataclass
@@ -225,40 +117,51 @@ def walk_forward(
     config: engine.Config | None = None,
     *,
     n_trials: int = 100,
-    seed: int = 0,
     maximize: bool | None = None,
+    carry: bool = False,
+    seed: int = 0,
     address: str | None = None,
     workers: int = 0,
     executor: Executor | None = None,
     progress: jobs.ProgressArg = None,
     cancel: threading.Event | None = None,
     out: str | Any | None = None,
-    carry: bool = False,
 ) -> WalkForwardResult:
-    """Walk-forward optimisation of ``strategy`` over ``space`` on one series.
+    """Walk-forward optimisation of ``strategy`` over ``space`` on one series or a universe.
 
     Args:
-        strategy, data, space, config, metric, n_trials, seed, maximize, address,
-            workers, executor, progress, cancel: as for ``cluster.sweep``
-            (``data`` must name one symbol).
+        strategy, data, space, config, metric, n_trials, maximize: as for
+            ``cluster.sweep`` (``data`` names one symbol, or one universe: an
+            ``engine.Panel`` or ``{"symbols": [...]}``, whose windows are portfolio
+            runs; the stitched curve of a universe has no trade records, so its
+            trade metrics are NaN).
         train, test, step: window lengths in bars (int) or durations ("365D").
         anchored: every train window starts at the first bar.
         embargo: bars skipped between a train part and its test part.
         method: "grid" or "random" (the search run inside each train window).
-        out: a folder or ``cluster.sinks.Sink`` keeping results as they arrive; a
-            rerun with the same output resumes where the last one stopped.
         carry: stitch the out-of-sample curve as one account that keeps its position
             across window boundaries (``strategies.run_windows``); needs test windows
             that follow one another (``step`` = ``test``, the default). Otherwise each
             window's test starts flat, as its ``oos_*`` metrics always do.
+        seed, address, workers, executor, progress, cancel, out: how the job runs,
+            the same for every job kind (``cluster.job.Options``).
     """
     if method not in ("grid", "random"):
         raise ValueError(f"walk-forward searches with method 'grid' or 'random', not {method!r}")
     maximize = jobs.maximize_default(metric) if maximize is None else maximize
-    by_symbol = data_mod.resolve(data)
-    if len(by_symbol) != 1:
-        raise ValueError(f"walk-forward runs on one series; got {len(by_symbol)}: {', '.join(by_symbol)}")
-    (symbol, bars), = by_symbol.items()
+    universe = data_mod.is_universe(strategy, data)
+    if universe:
+        bars: Any = data_mod.resolve_panel(data)
+        by_symbol = {UNIVERSE: bars}
+        if carry:
+            raise ValueError("carry=True keeps one series' position across windows; a universe's "
+                             "test windows each start flat: leave carry=False")  # fmt: skip
+    else:
+        by_symbol = data_mod.resolve(data)
+        if len(by_symbol) != 1:
+            raise ValueError(f"walk-forward runs on one series; got {len(by_symbol)}: {', '.join(by_symbol)} "
+                             "(a universe: give an engine.Panel or {'symbols': [...]})")  # fmt: skip
+        (symbol, bars), = by_symbol.items()
     cfg = config or engine.Config()
     if cfg.periods_per_year is None:  # every window annualises like the whole series
         cfg = cfg.replace(periods_per_year=bars.periods_per_year())
@@ -273,7 +176,8 @@ def walk_forward(
                     f"test starts at bar {b.test_start} and window {a.number}'s ended at bar "
                     f"{a.test_end}; leave step at its default (= test) or carry=False"
                 )
-    work = WindowWork(strategy, bars, cfg, wins)
+    options = Options(seed, address, workers, executor, progress, cancel, out)
+    work = (UniverseWindowWork if universe else WindowWork)(shippable(strategy), bars, cfg, wins)
     stride = sp.size if method == "grid" else n_trials  # item ids: window * stride + point
     n_params = round(sp.size * sp.valid_fraction(seed=seed)) if method == "grid" else n_trials
     total = n_params * len(wins) + len(wins)
@@ -288,62 +192,39 @@ def walk_forward(
             "config": cfg.to_dict(), "seed": seed, "n_trials": n_trials}  # fmt: skip
     if carry:  # only then, so that jobs kept before this option keep their hash
         spec["carry"] = True
-    job_manifest = {"job": manifest.spec_hash(spec), "spec": spec, "seed": seed,
-                    "data": data_mod.fingerprint(by_symbol), "code": manifest.code_version()}  # fmt: skip
-    ex, owned = jobs.make_executor(executor, address, workers)
-    report, finish = jobs.progress_fn(progress, total, f"walk-forward {strategy.name}")
-    try:
-        ex.start(work)
-        sink = open_sink(out)
-        job_manifest = claim(sink, job_manifest)
-        size = job_manifest.get("chunk_size")
-        if size is None:
-            per_item = jobs.calibrate(work, jobs.first(8, train_items()))
-            size = jobs.chunk_size_for(per_item, n_params * len(wins), ex.capacity)
-            job_manifest = {**job_manifest, "chunk_size": size}
-            sink.save_manifest(job_manifest)
-        done = sink.done_chunks()
+    if universe:
+        spec["universe"] = list(bars.symbols)
 
-        def record(result: ChunkResult, chunk: Chunk) -> None:
-            cols: dict[str, list[Any]] = {"window": [it[0][1] for it in chunk.items]}
-            for name in strategy._params:
-                cols[name] = [it[1][name] for it in chunk.items]
-            sink.write(chunk.id, jobs.stats_frame(result, cols), result.extra)
+    def record(result: ChunkResult, chunk: Chunk) -> None:
+        cols: dict[str, list[Any]] = {"window": [it[0][1] for it in chunk.items]}
+        for name in strategy._params:
+            cols[name] = [it[1][name] for it in chunk.items]
+        job.sink.write(chunk.id, jobs.stats_frame(result, cols), result.extra)
 
-        run = run_job(ex, jobs.chunked(train_items(), int(size)), total, record, skip=done,
-                      objective=Objective(metric, maximize), progress=report, cancel=cancel)  # fmt: skip
-        frames = [f for f in sink.frames() if len(f) and f["item_id"].iloc[0] < TEST_IDS]
+    def record_test(result: ChunkResult, chunk: Chunk) -> None:
+        curve = result.extra[0] if result.extra else None
+        extra = None
+        if curve is not None:
+            extra = {"equity": curve[0], "trades": curve[1]}
+        job.sink.write(chunk.id, jobs.stats_frame(result, {}), extra)
+
+    with Job("walk_forward", spec, data_mod.fingerprint(by_symbol), work, options, total,
+             f"walk-forward {strategy.name}") as job:  # fmt: skip
+        size = job.chunk_size(jobs.first(8, train_items()), n_params * len(wins))
+        run = job.run(jobs.chunked(train_items(), size), record, Objective(metric, maximize))
+        frames = [f for f in job.sink.frames() if len(f) and f["item_id"].iloc[0] < TEST_IDS]
         columns = ["item_id", "window", *strategy._params, *engine.METRICS, "error"]
         train_table = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns))
         train_table = train_table.sort_values("item_id", kind="stable").reset_index(drop=True)
         chosen = _choose(train_table, wins, metric, maximize, tuple(strategy._params))
         test_items = [(TEST_IDS + w.number, (("test", w.number), chosen[w.number]))
                       for w in wins if w.number in chosen and not run.cancelled]  # fmt: skip
-
-        def record_test(result: ChunkResult, chunk: Chunk) -> None:
-            curve = result.extra[0] if result.extra else None
-            extra = None
-            if curve is not None:
-                extra = {"equity": curve[0], "trades": curve[1]}
-            sink.write(chunk.id, jobs.stats_frame(result, {}), extra)
-
-        test_run = run_job(ex, jobs.chunked(test_items, 1, first_id=TEST_CHUNKS), total, record_test,
-                           skip=done, progress=_offset(report, run.done_items), cancel=cancel)  # fmt: skip
+        test_run = job.run(jobs.chunked(test_items, 1, first_id=TEST_CHUNKS), record_test, offset=run.done_items)
         run.done_items += test_run.done_items
         run.failed_items += test_run.failed_items
         run.cancelled = run.cancelled or test_run.cancelled
-    finally:
-        finish()
-        if owned:
-            ex.close()
-    return _assemble(strategy, bars, cfg, wins, train_table, chosen, sink, metric, maximize,
-                     run, job_manifest, carry)  # fmt: skip
-
-
-def _offset(report: Any, offset: int) -> Any:
-    if report is None:
-        return None
-    return lambda p: report(Progress(offset + p.done, p.total, p.failed, p.best))
+    return _assemble(strategy, bars, cfg, wins, train_table, chosen, job.sink, metric, maximize,
+                     run, job.manifest, carry)  # fmt: skip
 
 
 def _choose(table: pd.DataFrame, wins: list[Window], metric: str, maximize: bool,
@@ -430,7 +311,7 @@ def _assemble(strategy: type[Strategy], bars: engine.Bars, cfg: engine.Config, w
     is_mean = table["is_annual_return"].mean() if "is_annual_return" in table else np.nan
     eff = stats["annual_return"] / is_mean if is_mean and np.isfinite(is_mean) else float("nan")
     return WalkForwardResult(table, curve, stats, float(eff), train_table, metric, run, job_manifest,
-                             carry=carry, bars=bars)
+                             carry=carry, bars=bars if isinstance(bars, engine.Bars) else None)
 
 
 AMOUNTS = ("total_fees", "expectancy", "profit_factor")

@@ -13,12 +13,11 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 import engine
-from cluster.portable import ShipsStrategy
 from cluster.tasks import Chunk, ChunkResult, empty_stats
 from engine.records import STATS_DTYPE
 from engine.signals import as_signal, to_float
@@ -40,7 +39,7 @@ def per_bar_returns(equity: np.ndarray, initial: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SweepWork(ShipsStrategy):
+class SweepWork:
     """A strategy, its bars by symbol, and the config every item shares.
 
     Items are ``(symbol, params)``; a chunk holds items of one symbol.
@@ -52,6 +51,11 @@ class SweepWork(ShipsStrategy):
     bars: Mapping[str, engine.Bars]
     config: engine.Config
     keep_returns: bool = False
+
+    def returns_of(self, symbol: str, params: Mapping[str, Any]) -> np.ndarray:
+        """Per-bar returns of one run (the deflated Sharpe of the best)."""
+        res = run_strategy(self.strategy, self.bars[symbol], self.config, dict(params), trades=False)
+        return per_bar_returns(res.equity.to_numpy(), self.config.initial_capital)
 
     def run(self, chunk: Chunk) -> ChunkResult:
         started = time.perf_counter()

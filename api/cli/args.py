@@ -200,7 +200,8 @@ def config(given: dict[str, Any], base: str | None = None) -> dict[str, Any]:
 def data(symbols: Sequence[str], timeframe: str, start: str | None, end: str | None) -> list[dict[str, Any]]:
     """One ``data`` entry per symbol."""
     if not symbols:
-        raise UsageError("give --symbol (e.g. --symbol SPX); `anvil data list` shows what is stored")
+        raise UsageError("give --symbol (e.g. --symbol SPX), or --symbols A,B,C for a universe; "
+                         "`anvil data list` shows what is stored")
     out = []
     for symbol in symbols:
         entry: dict[str, Any] = {"symbol": symbol, "timeframe": timeframe}
@@ -210,6 +211,24 @@ def data(symbols: Sequence[str], timeframe: str, start: str | None, end: str | N
             entry["end"] = end
         out.append(entry)
     return out
+
+
+def universe(symbols: str, timeframe: str | None, start: str | None, end: str | None) -> dict[str, Any]:
+    """The ``data`` of a universe job from ``--symbols A,B,C``."""
+    names = [s.strip() for s in symbols.split(",") if s.strip()]
+    if not names:
+        raise UsageError("--symbols takes stored symbols separated by commas, e.g. --symbols AAPL,MSFT,IBM")
+    twice = sorted({s for s in names if names.count(s) > 1})
+    if twice:
+        raise UsageError(f"--symbols names {', '.join(twice)} twice; name each symbol once")
+    entry: dict[str, Any] = {"symbols": names}
+    if timeframe:
+        entry["timeframe"] = timeframe
+    if start:
+        entry["start"] = start
+    if end:
+        entry["end"] = end
+    return entry
 
 
 def span(text: str | None) -> int | str | None:
@@ -231,7 +250,12 @@ def job_spec(kind: str, o: dict[str, Any]) -> dict[str, Any]:
 
     ``o`` holds the options of ``api.cli.options`` by their Python names.
     """
-    datas = data(o["symbol"], o["timeframe"], o["start"], o["end"])
+    if o.get("symbols"):
+        if o.get("symbol"):
+            raise UsageError("give either --symbol (one series each) or --symbols (one universe), not both")
+        datas = [universe(o["symbols"], o["timeframe"], o["start"], o["end"])]
+    else:
+        datas = data(o["symbol"], o["timeframe"], o["start"], o["end"])
     spec: dict[str, Any] = {"kind": kind, "strategy": o["strategy"]}
     cfg = config({name: o.get(name) for name, _, _ in CONFIG_FIELDS}, o.get("config"))
     if cfg:

@@ -56,6 +56,9 @@ def data_options(fn: F) -> F:
     return _stack(
         click.option("--symbol", "symbol", multiple=True, metavar="SYMBOL",
                      help="the stored series to run on (`anvil data list`); repeat for several in a sweep"),
+        click.option("--symbols", "symbols", metavar="A,B,...",
+                     help="a universe: stored symbols run as one portfolio, e.g. AAPL,MSFT,IBM "
+                          "(universe strategies: `anvil strategies list`)"),
         click.option("--timeframe", help="bar size: 1m, 5m, 1h, 1d, 1w ... (default: the stored 1d bars; "
                                          "other data must be named, it is never resampled unasked)"),
         click.option("--start", metavar="TIME", help="first bar time, e.g. 2010-01-01"),

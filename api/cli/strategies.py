@@ -31,6 +31,7 @@ def _summary_rows(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows.append({
             "name": snake_case(d["name"]) if d["name"][:1].isupper() else d["name"],
             "kind": d.get("kind", "").replace("_", " "),
+            "runs on": "a universe (--symbols)" if d.get("universe") else "one series (--symbol)",
             "parameters: bounds (default)": ", ".join(_param_text(k, p) for k, p in d.get("parameters", {}).items()),
         })  # fmt: skip
     return rows
@@ -44,7 +45,8 @@ def group() -> None:
 @group.command("list", epilog="\b\nExamples:\n  anvil strategies list\n  anvil strategies list --json")
 @click.option("--json", "as_json", is_flag=True, help="every strategy's description as JSON")
 def list_(as_json: bool) -> None:
-    """The built-in strategies: name, kind, parameters with their bounds and defaults."""
+    """The built-in strategies: name, kind, what they run on (a universe of symbols or one
+    series), parameters with their bounds and defaults."""
     import strategies
 
     described = strategies.list_strategies()

@@ -67,13 +67,16 @@ def seconds_per_run(spec: Any, uploaded: Callable[[str], Any] | None = None) -> 
     import cluster
     from api import specs
     from cluster.tasks import Chunk
+    import engine
+    from cluster.universe import UniverseWork
     from cluster.work import SweepWork
 
     strat = specs.find_strategy(spec.strategy, uploaded)
     data = spec.data[0] if isinstance(spec.data, list) else spec.data
     bars = data.load()
     config = spec.config.build()
-    work = SweepWork(strat, {data.symbol: bars}, config)
+    work: Any = (UniverseWork(strat, bars, config) if isinstance(bars, engine.Panel)
+                 else SweepWork(strat, {data.symbol: bars}, config))  # fmt: skip
     if hasattr(spec, "space"):
         space = cluster.Space.of(strat, specs.space_of(spec.space))
         points = (space.sample(spec.seed, i) for i in range(SAMPLE_ITEMS))

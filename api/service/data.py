@@ -72,6 +72,8 @@ class DataService:
         return spec.model_copy(update={"data": self._cached(spec.data)})
 
     def _cached(self, data: DataSpec) -> DataSpec:
+        if not isinstance(data, DataSpec):  # a universe (UniverseSpec): its panel is read per job
+            return data
         out = CachedData(**data.model_dump())
         out._service = self
         return out
@@ -149,7 +151,7 @@ def resolve_timeframes(spec: Any, store: Store | None = None) -> Any:
     found = store or default_store()
 
     def fill(d: DataSpec) -> DataSpec:
-        if d.timeframe:
+        if d.timeframe or not isinstance(d, DataSpec):  # a universe reads its symbols' 1d bars by default
             return d
         try:
             return d.model_copy(update={"timeframe": found.pick_timeframe(d.symbol).name})
