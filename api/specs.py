@@ -28,12 +28,13 @@ from typing import Annotated, Any, Callable, Literal, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 import cluster
 import engine
 import strategies
 from cluster.space import Range
+from engine.config import FIELDS as CONFIG_FIELDS, ConfigField
 from strategies import Strategy
 from strategies.params import ParameterError, steps_between
 
@@ -69,26 +70,41 @@ class DataSpec(_Model):
         return engine.load(self.symbol, self.timeframe, start=self.start, end=self.end)
 
 
-class ConfigSpec(_Model):
-    """The engine Config; omitted fields keep ``engine.Config``'s defaults."""
+def _config_spec_field(f: ConfigField) -> tuple[Any, Any]:
+    """One ``engine.Config`` field as a ConfigSpec field: its type, its description and
+    default, and its range in the JSON schema (``engine.Config`` checks the range, so
+    its message names the field and the bound)."""
+    kind: Any = {"float": float, "int": int, "bool": bool}.get(f.kind) or Literal[f.choices]  # type: ignore[valid-type]
+    bounds: dict[str, Any] = {}
+    if math.isfinite(f.low):
+        bounds["exclusiveMinimum" if f.low_open else "minimum"] = f.low
+    if math.isfinite(f.high):
+        bounds["exclusiveMaximum"] = f.high
+    default = "off" if f.default is None else repr(f.default)
+    text = f"{f.description} Default: {default}."
+    return kind | None, Field(default=None, description=text, json_schema_extra=bounds or None)
 
-    initial_capital: float | None = None
-    fee_rate: float | None = None
-    fee_per_unit: float | None = None
-    fixed_fee: float | None = None
-    slippage_bps: float | None = None
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing_stop: float | None = None
-    max_leverage: float | None = None
-    allow_short: bool | None = None
-    integer_units: bool | None = None
-    close_at_end: bool | None = None
-    fill: Literal["next_open", "close"] | None = None
-    periods_per_year: float | None = None
 
+class _ConfigSpecBase(_Model):
     def build(self) -> engine.Config:
         return engine.Config(**self.model_dump(exclude_none=True))
+
+
+def config_spec(fields: tuple[ConfigField, ...] = CONFIG_FIELDS) -> type[_ConfigSpecBase]:
+    """The pydantic model of ``engine.Config`` with these fields (all of them by default)."""
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "ConfigSpec",
+        __base__=_ConfigSpecBase,
+        __doc__="The engine Config; omitted fields keep ``engine.Config``'s defaults.",
+        __module__=__name__,
+        **{f.name: _config_spec_field(f) for f in fields},
+    )
+
+
+ConfigSpec = config_spec()
+"""The engine Config as a job spec takes it, made from ``engine.config.FIELDS``: every
+field of ``engine.Config`` with its description, default and range; omitted fields
+keep the defaults."""
 
 
 class GridSpec(_Model):

@@ -16,7 +16,7 @@ import click
 
 from api.cli import args, html_report, output, progress, report, tables, where
 from api.cli.errors import INTERRUPTED, CliError
-from api.cli.options import backtest_files, job_options, output_options, run_options, top_option
+from api.cli.options import JobCommand, backtest_files, job_options, output_options, run_options, top_option
 
 EXAMPLES = {
     "backtest": """\b
@@ -285,7 +285,7 @@ def _command(kind: str, top_text: str) -> click.Command:
     if kind == "backtest":
         decorated = backtest_files(decorated)
     name = report.kind_name(kind)
-    return click.command(name, help=HELP[kind], epilog=EXAMPLES[kind], short_help=HELP[kind])(decorated)
+    return click.command(name, cls=JobCommand, help=HELP[kind], epilog=EXAMPLES[kind], short_help=HELP[kind])(decorated)
 
 
 backtest = _command("backtest", "with N, also the last N trades")
