@@ -23,6 +23,7 @@ import datetime as dt
 import math
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Union
 
@@ -66,8 +67,11 @@ class DataSpec(_Model):
     start: dt.datetime | dt.date | None = None
     end: dt.datetime | dt.date | None = None
 
-    def load(self) -> engine.Bars:
-        return engine.load(self.symbol, self.timeframe, start=self.start, end=self.end)
+    def load(self, store: engine.Store | None = None) -> engine.Bars:
+        """The bars, read from ``store`` (the process's default store, ``engine.load``'s, when None)."""
+        if store is None:
+            return engine.load(self.symbol, self.timeframe, start=self.start, end=self.end)
+        return store.bars(self.symbol, self.timeframe, self.start, self.end)
 
 
 def _config_spec_field(f: ConfigField) -> tuple[Any, Any]:
@@ -182,6 +186,37 @@ class MonteCarloJob(_Job):
 JobSpec = Annotated[Union[BacktestJob, SweepJob, WalkForwardJob, MonteCarloJob], Field(discriminator="kind")]
 
 StrategyLookup = Callable[[str], type[Strategy]]
+BarsOf = Callable[[DataSpec], engine.Bars]
+"""Reads the bars a ``DataSpec`` names (the service: from its store, through its memory)."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A spec made runnable: its strategy class, Config and bars, found once.
+
+    ``check`` makes it (after every check), ``prepare`` remakes it for a job checked
+    before (a stored record keeps only the spec's JSON); ``execute`` runs it.
+
+    Attributes:
+        spec: the job spec (``spec.model_dump(mode="json")`` is what is stored).
+        strategy: the strategy class.
+        config: the engine Config.
+        data: the bars (a list of them for a sweep over several series).
+        items: the runs the job makes (None when remade by ``prepare``).
+    """
+
+    spec: Any
+    strategy: type[Strategy]
+    config: engine.Config
+    data: Any
+    items: int | None = None
+
+
+def prepare(spec: Any, uploaded: StrategyLookup | None = None, bars: BarsOf | None = None) -> Checked:
+    """The strategy, Config and bars of a spec that was checked before (no checks again)."""
+    load = bars or DataSpec.load
+    data = [load(d) for d in spec.data] if isinstance(spec.data, list) else load(spec.data)
+    return Checked(spec, find_strategy(spec.strategy, uploaded), spec.config.build(), data)
 
 
 def find_strategy(name: str, uploaded: StrategyLookup | None = None) -> type[Strategy]:
@@ -245,12 +280,6 @@ def check_space_size(space: SpaceSpec, grid: bool, max_points: int) -> int | Non
     return size
 
 
-def _data(spec: Any) -> Any:
-    if isinstance(spec, list):
-        return [d.load() for d in spec]
-    return spec.load()
-
-
 _CHECKED_SPACES = 256  # spaces whose check is remembered (the most recently used)
 _checked: OrderedDict[tuple[Any, ...], int | None] = OrderedDict()
 _checked_lock = threading.Lock()
@@ -298,14 +327,19 @@ def check(
     uploaded: StrategyLookup | None = None,
     max_items: int | None = None,
     max_grid_points: int = MAX_GRID_POINTS,
-) -> int:
+    bars: BarsOf | None = None,
+) -> Checked:
     """Everything about ``spec`` that can be checked without running it.
 
     A grid's size is checked against ``max_grid_points`` by arithmetic, before the
     space is listed or the data loaded.
 
+    Args:
+        bars: reads the bars of a ``DataSpec`` (default: from the default store).
+
     Returns:
-        The number of runs the job will make (what ``max_items`` caps).
+        The spec made runnable; ``items`` is the number of runs the job will make
+        (what ``max_items`` caps).
 
     Raises:
         SpecError: naming the field at fault and why.
@@ -321,9 +355,11 @@ def check(
     if isinstance(spec, (SweepJob, WalkForwardJob)):
         check_space_size(spec.space, spec.method == "grid", max_grid_points)
     datas = spec.data if isinstance(spec.data, list) else [spec.data]
+    load = bars or DataSpec.load
+    loaded = []
     for i, d in enumerate(datas):
         try:
-            d.load()
+            loaded.append(load(d))
         except (LookupError, ValueError) as exc:
             loc: tuple[str | int, ...] = ("data", i) if isinstance(spec.data, list) else ("data",)
             raise SpecError(loc, str(exc)) from None
@@ -349,8 +385,7 @@ def check(
         items *= len(datas)
         if isinstance(spec, WalkForwardJob):
             try:
-                bars = spec.data.load()
-                wins = cluster.walk_forward_windows(bars.ts, spec.train, spec.test, spec.step,
+                wins = cluster.walk_forward_windows(loaded[0].ts, spec.train, spec.test, spec.step,
                                                     spec.anchored, spec.embargo)  # fmt: skip
             except ValueError as exc:
                 raise SpecError(("train",), str(exc)) from None
@@ -363,7 +398,8 @@ def check(
             ("space",) if not isinstance(spec, MonteCarloJob) else ("n",),
             f"the job would make {items:,} runs; this service allows at most {max_items:,} per job",
         )
-    return int(items)
+    data = loaded if isinstance(spec.data, list) else loaded[0]
+    return Checked(spec, strat, config, data, int(items))
 
 
 SAMPLERS = frozenset({"tpe", "cmaes", "nsga2"})
@@ -371,9 +407,8 @@ SAMPLERS = frozenset({"tpe", "cmaes", "nsga2"})
 
 
 def execute(
-    spec: Any,
+    checked: Checked,
     *,
-    uploaded: StrategyLookup | None = None,
     progress: cluster.jobs.ProgressArg = None,
     cancel: threading.Event | None = None,
     out: Any = None,
@@ -381,29 +416,29 @@ def execute(
     address: str | None = None,
     workers: int = 0,
 ) -> Any:
-    """Run a checked spec; returns ``engine.Result`` (backtest) or the cluster result.
+    """Run a checked spec (``check`` or ``prepare``); returns ``engine.Result`` (backtest)
+    or the cluster result.
 
     ``out`` keeps the rows of grid and random sweeps, walk-forward and Monte Carlo as
     chunks finish; a sampler sweep (TPE, CMA-ES, NSGA-II) keeps its trials in the Optuna
     study at ``study_path`` instead. Either way a rerun goes on from what was kept.
     """
-    strat = find_strategy(spec.strategy, uploaded)
-    config = spec.config.build()
+    spec, strat, config, data = checked.spec, checked.strategy, checked.config, checked.data
     common = {"progress": progress, "cancel": cancel, "address": address, "workers": workers}
     if isinstance(spec, BacktestJob):
-        return strategies.run(strat, spec.data.load(), config, spec.params)
+        return strategies.run(strat, data, config, spec.params)
     if isinstance(spec, SweepJob):
         sampled = spec.method in SAMPLERS  # rows live in the study, not in `out`
-        return cluster.sweep(strat, _data(spec.data), space_of(spec.space), config, spec.metric,
+        return cluster.sweep(strat, data, space_of(spec.space), config, spec.metric,
                              spec.method, n_trials=spec.n_trials, seed=spec.seed,
                              metrics=spec.metrics, out=out, study_path=study_path if sampled else None,
                              **common)  # fmt: skip
     if isinstance(spec, WalkForwardJob):
-        return cluster.walk_forward(strat, spec.data.load(), space_of(spec.space), spec.train, spec.test,
+        return cluster.walk_forward(strat, data, space_of(spec.space), spec.train, spec.test,
                                     spec.step, spec.anchored, spec.embargo, spec.metric, spec.method,
                                     config, n_trials=spec.n_trials, seed=spec.seed, out=out,
                                     carry=spec.carry, **common)  # fmt: skip
-    return cluster.monte_carlo(strat, spec.params, spec.data.load(), spec.n, spec.method, spec.seed,
+    return cluster.monte_carlo(strat, spec.params, data, spec.n, spec.method, spec.seed,
                                config, metric=spec.metric, of=spec.of, block=spec.block,
                                confidence=spec.confidence, out=out, **common)  # fmt: skip
 

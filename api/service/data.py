@@ -9,8 +9,6 @@ from collections import OrderedDict
 from pathlib import PurePosixPath
 from typing import Any
 
-from pydantic import PrivateAttr
-
 from api.specs import DataSpec
 from engine import Bars
 from engine.store import ImportReport, NoDataError, SourceError, Store, TimeframeError, parse_columns
@@ -58,23 +56,12 @@ class DataService:
             if found is not None:
                 self._bars.move_to_end(key)
                 return found
-        bars = DataSpec.load(data)
+        bars = data.load(self.store)
         with self._lock:
             self._bars[key] = bars
             while len(self._bars) > CACHED_SERIES:
                 self._bars.popitem(last=False)
         return bars
-
-    def cached(self, spec: Any) -> Any:
-        """``spec`` reading its bars through ``bars`` (for ``api.specs.check`` and ``execute``)."""
-        if isinstance(spec.data, list):
-            return spec.model_copy(update={"data": [self._cached(d) for d in spec.data]})
-        return spec.model_copy(update={"data": self._cached(spec.data)})
-
-    def _cached(self, data: DataSpec) -> DataSpec:
-        out = CachedData(**data.model_dump())
-        out._service = self
-        return out
 
     def catalog(self) -> list[dict[str, Any]]:
         """Every stored series: symbol, timeframe, first and last bar (UTC), bar count."""
@@ -159,15 +146,6 @@ def resolve_timeframes(spec: Any, store: Store | None = None) -> Any:
     if isinstance(spec.data, list):
         return spec.model_copy(update={"data": [fill(d) for d in spec.data]})
     return spec.model_copy(update={"data": fill(spec.data)})
-
-
-class CachedData(DataSpec):
-    """A DataSpec that loads through a DataService's memory of bars."""
-
-    _service: DataService | None = PrivateAttr(default=None)
-
-    def load(self) -> Bars:
-        return self._service.bars(self) if self._service is not None else DataSpec.load(self)
 
 
 def safe_name(name: str | None) -> str:

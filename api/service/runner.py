@@ -42,6 +42,10 @@ RECORD_EVERY = 1.0  # seconds between progress writes to a job's record
 STOP_WAIT = 30.0  # seconds a shutting-down service waits for running jobs to stop
 
 
+class ServiceStopping(RuntimeError):
+    """The service is shutting down and takes no more jobs."""
+
+
 class Runner:
     """The job queue and the threads that work through it.
 
@@ -49,12 +53,13 @@ class Runner:
         store: where jobs and their rows are kept.
         settings: ``address``, ``workers`` and ``max_running_jobs``.
         lookup: finds uploaded strategies by id (for ``specs.execute``).
-        load_spec: the runnable spec of a stored record's spec (checked when the job
-            was submitted); a queued job keeps none of its own until it starts.
+        load_spec: a stored record's spec (checked when the job was submitted) made
+            runnable with a strategy lookup bound to the job (``specs.Checked``); a queued
+            job keeps none of its own until it starts.
     """
 
     def __init__(self, store: JobStore, settings: Settings, lookup: specs.StrategyLookup,
-                 load_spec: Callable[[dict[str, Any]], Any]) -> None:  # fmt: skip
+                 load_spec: Callable[[dict[str, Any], specs.StrategyLookup], specs.Checked]) -> None:  # fmt: skip
         self.store = store
         self.settings = settings
         self.lookup = lookup
@@ -84,7 +89,7 @@ class Runner:
         live = LiveJob(job_id, snapshot, self._transition, self._snapshots)
         with self._lock:
             if self._stopping:
-                raise RuntimeError("the service is shutting down; submit the job again once it is back")
+                raise ServiceStopping("the service is shutting down; submit the job again once it is back")
             self._live[job_id] = live
         self._queue.put(job_id)
         return live
@@ -191,7 +196,7 @@ class Runner:
 
         timers: list[threading.Timer] = []
         try:
-            result = specs.execute(self.load_spec(record.spec), uploaded=self._lookup_for(live, timers),
+            result = specs.execute(self.load_spec(record.spec, self._lookup_for(live, timers)),
                                    progress=progress, cancel=live.cancel, out=self.store.sink(live.id),
                                    study_path=self.store.study_path(live.id), address=self.settings.address,
                                    workers=self.settings.workers)  # fmt: skip
