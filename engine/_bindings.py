@@ -15,6 +15,16 @@ from engine._core import ffi, lib
 from engine.errors import STATUS_NAMES, CoreError, EngineError
 from engine.records import STATS_DTYPE, TRADE_DTYPE
 
+ABI_VERSION = 1
+"""The ``ANVIL_ABI_VERSION`` of ``csrc/anvil.h`` this module is written for."""
+
+if lib.ANVIL_ABI_VERSION != ABI_VERSION:
+    raise ImportError(
+        f"the compiled C core (engine/_core) is ABI version {lib.ANVIL_ABI_VERSION}, but this anvil "
+        f"expects {ABI_VERSION}: it was built from older sources; rebuild it with `make core` "
+        "(or reinstall anvil)"
+    )
+
 HOLD: int = lib.ANVIL_HOLD
 SIGNAL_I8: int = lib.ANVIL_SIGNAL_I8
 SIGNAL_F64: int = lib.ANVIL_SIGNAL_F64
@@ -41,14 +51,6 @@ def _check(rc: int, where: str, bad_index: Any = None) -> None:
     raise cls(f"{where}: {meaning}{at}")
 
 
-def sizeof(ctype: str) -> int:
-    return int(ffi.sizeof(ctype))
-
-
-def offsetof(ctype: str, field: str) -> int:
-    return int(ffi.offsetof(ctype, field))
-
-
 def max_trades(n_bars: int) -> int:
     return int(lib.anvil_max_trades(n_bars))
 
@@ -72,17 +74,6 @@ def _signal_kind(signal: np.ndarray) -> int:
     if signal.dtype == np.float64:
         return SIGNAL_F64
     raise EngineError(f"signals reach the core as int8 or float64, not {signal.dtype}")
-
-
-def check_bars(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> int:
-    """Index of the first bar the core rejects, or -1 when all are valid."""
-    bars, _keep = _bars(open_, high, low, close)
-    bad = ffi.new("int64_t *", -1)
-    rc = lib.anvil_check_bars(bars, bad)
-    if rc == lib.ANVIL_E_PRICE:
-        return int(bad[0])
-    _check(rc, "anvil_check_bars")
-    return -1
 
 
 def _first_guess(n_bars: int) -> int:
