@@ -9,7 +9,7 @@ CC     ?= cc
 
 CORE_SRC := $(wildcard csrc/*.c csrc/*.h) engine/_build.py
 
-.PHONY: help demo test test-py quick sanitize bench core install install-test clean browser ensure-bwrap
+.PHONY: help demo test test-py lint quick sanitize bench core install install-test clean browser ensure-bwrap
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -45,7 +45,7 @@ demo: $(VENV)/.core  ## set up, then a backtest, a sweep and a walk-forward on t
 	$(ANVIL) walk-forward -s sma_cross --symbol SPX --space fast=5:50:5 slow=20:200:20 \
 		--train 1000 --test 250 $(DEMO_COSTS)
 
-test: $(VENV)/.installed-test $(VENV)/.core ensure-bwrap browser sanitize test-py  ## set up and run every test
+test: $(VENV)/.installed-test $(VENV)/.core lint ensure-bwrap browser sanitize test-py  ## set up, lint, and run every test
 
 # The browser tests drive Debian's Chromium with Playwright (which cannot download a
 # browser of its own here). Installed when missing and root; else those tests skip
@@ -56,6 +56,9 @@ browser:  ## install Chromium for the browser tests when it is missing (needs ro
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	else echo "make: no Chromium and not root: the browser tests will be SKIPPED (apt-get install chromium)"; fi
+
+lint: $(VENV)/.installed-test  ## ruff: unused and undefined names, misplaced imports ([tool.ruff] in pyproject.toml)
+	$(VENV)/bin/ruff check .
 
 test-py: $(VENV)/.installed-test $(VENV)/.core ensure-bwrap
 	PYTHONFAULTHANDLER=1 $(PY) -m pytest

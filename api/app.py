@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import API_PREFIX
-from api.routes import api_router
+from api.routes import api_router, errors
 from api.routes.health import _version
 from api import web
 from api.service import Services
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(api_router, prefix=API_PREFIX)
     app.add_exception_handler(RequestValidationError, validation_error)  # Infinity/NaN inputs too
+    errors.register(app)  # the service's exceptions as 404, 409, 422, 503
     web.mount(app)  # the web page at /
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
                        larger={("POST", f"{API_PREFIX}/data"): settings.max_upload_bytes})  # fmt: skip

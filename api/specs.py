@@ -23,18 +23,20 @@ import datetime as dt
 import math
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 import cluster
 import engine
 import strategies
 from cluster.space import Range
 from cluster.universe import UNIVERSE
+from engine.config import FIELDS as CONFIG_FIELDS, ConfigField
 from strategies import Strategy
 from strategies.params import ParameterError, steps_between
 
@@ -66,8 +68,11 @@ class DataSpec(_Model):
     start: dt.datetime | dt.date | None = None
     end: dt.datetime | dt.date | None = None
 
-    def load(self) -> engine.Bars:
-        return engine.load(self.symbol, self.timeframe, start=self.start, end=self.end)
+    def load(self, store: engine.Store | None = None) -> engine.Bars:
+        """The bars, read from ``store`` (the process's default store, ``engine.load``'s, when None)."""
+        if store is None:
+            return engine.load(self.symbol, self.timeframe, start=self.start, end=self.end)
+        return store.bars(self.symbol, self.timeframe, self.start, self.end)
 
 
 class UniverseSpec(_Model):
@@ -97,9 +102,11 @@ class UniverseSpec(_Model):
         """What a universe's rows carry as their symbol."""
         return UNIVERSE
 
-    def load(self) -> engine.Panel:
-        """The panel, refused when its symbols' dates never overlap."""
-        panel = engine.load_panel(self.symbols, self.timeframe or "1d", self.start, self.end, adjusted=self.adjusted)
+    def load(self, store: engine.Store | None = None) -> engine.Panel:
+        """The panel, read from ``store`` (the default store when None); refused when
+        its symbols' dates never overlap."""
+        panel = engine.load_panel(self.symbols, self.timeframe or "1d", self.start, self.end,
+                                  adjusted=self.adjusted, store=store)  # fmt: skip
         first, last = panel.first_bars(), panel.last_bars()
         late, early = int(np.argmax(first)), int(np.argmin(last))
         if first[late] > last[early]:
@@ -112,26 +119,41 @@ class UniverseSpec(_Model):
         return panel
 
 
-class ConfigSpec(_Model):
-    """The engine Config; omitted fields keep ``engine.Config``'s defaults."""
+def _config_spec_field(f: ConfigField) -> tuple[Any, Any]:
+    """One ``engine.Config`` field as a ConfigSpec field: its type, its description and
+    default, and its range in the JSON schema (``engine.Config`` checks the range, so
+    its message names the field and the bound)."""
+    kind: Any = {"float": float, "int": int, "bool": bool}.get(f.kind) or Literal[f.choices]  # type: ignore[valid-type]
+    bounds: dict[str, Any] = {}
+    if math.isfinite(f.low):
+        bounds["exclusiveMinimum" if f.low_open else "minimum"] = f.low
+    if math.isfinite(f.high):
+        bounds["exclusiveMaximum"] = f.high
+    default = "off" if f.default is None else repr(f.default)
+    text = f"{f.description} Default: {default}."
+    return kind | None, Field(default=None, description=text, json_schema_extra=bounds or None)
 
-    initial_capital: float | None = None
-    fee_rate: float | None = None
-    fee_per_unit: float | None = None
-    fixed_fee: float | None = None
-    slippage_bps: float | None = None
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing_stop: float | None = None
-    max_leverage: float | None = None
-    allow_short: bool | None = None
-    integer_units: bool | None = None
-    close_at_end: bool | None = None
-    fill: Literal["next_open", "close"] | None = None
-    periods_per_year: float | None = None
 
+class _ConfigSpecBase(_Model):
     def build(self) -> engine.Config:
         return engine.Config(**self.model_dump(exclude_none=True))
+
+
+def config_spec(fields: tuple[ConfigField, ...] = CONFIG_FIELDS) -> type[_ConfigSpecBase]:
+    """The pydantic model of ``engine.Config`` with these fields (all of them by default)."""
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "ConfigSpec",
+        __base__=_ConfigSpecBase,
+        __doc__="The engine Config; omitted fields keep ``engine.Config``'s defaults.",
+        __module__=__name__,
+        **{f.name: _config_spec_field(f) for f in fields},
+    )
+
+
+ConfigSpec = config_spec()
+"""The engine Config as a job spec takes it, made from ``engine.config.FIELDS``: every
+field of ``engine.Config`` with its description, default and range; omitted fields
+keep the defaults."""
 
 
 class GridSpec(_Model):
@@ -209,6 +231,43 @@ class MonteCarloJob(_Job):
 JobSpec = Annotated[Union[BacktestJob, SweepJob, WalkForwardJob, MonteCarloJob], Field(discriminator="kind")]
 
 StrategyLookup = Callable[[str], type[Strategy]]
+BarsOf = Callable[[Any], Any]
+"""Reads the bars a ``DataSpec`` names, or the panel of a ``UniverseSpec`` (the service:
+from its store, bars through its memory)."""
+
+
+def _load(data: Any) -> Any:
+    """The bars or panel ``data`` names, from the process's default store."""
+    return data.load()
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A spec made runnable: its strategy class, Config and bars, found once.
+
+    ``check`` makes it (after every check), ``prepare`` remakes it for a job checked
+    before (a stored record keeps only the spec's JSON); ``execute`` runs it.
+
+    Attributes:
+        spec: the job spec (``spec.model_dump(mode="json")`` is what is stored).
+        strategy: the strategy class.
+        config: the engine Config.
+        data: the bars (a list of them for a sweep over several series).
+        items: the runs the job makes (None when remade by ``prepare``).
+    """
+
+    spec: Any
+    strategy: type[Strategy]
+    config: engine.Config
+    data: Any
+    items: int | None = None
+
+
+def prepare(spec: Any, uploaded: StrategyLookup | None = None, bars: BarsOf | None = None) -> Checked:
+    """The strategy, Config and bars of a spec that was checked before (no checks again)."""
+    load = bars or _load
+    data = [load(d) for d in spec.data] if isinstance(spec.data, list) else load(spec.data)
+    return Checked(spec, find_strategy(spec.strategy, uploaded), spec.config.build(), data)
 
 
 def find_strategy(name: str, uploaded: StrategyLookup | None = None) -> type[Strategy]:
@@ -272,12 +331,6 @@ def check_space_size(space: SpaceSpec, grid: bool, max_points: int) -> int | Non
     return size
 
 
-def _data(spec: Any) -> Any:
-    if isinstance(spec, list):
-        return [d.load() for d in spec]
-    return spec.load()
-
-
 _CHECKED_SPACES = 256  # spaces whose check is remembered (the most recently used)
 _checked: OrderedDict[tuple[Any, ...], int | None] = OrderedDict()
 _checked_lock = threading.Lock()
@@ -325,14 +378,19 @@ def check(
     uploaded: StrategyLookup | None = None,
     max_items: int | None = None,
     max_grid_points: int = MAX_GRID_POINTS,
-) -> int:
+    bars: BarsOf | None = None,
+) -> Checked:
     """Everything about ``spec`` that can be checked without running it.
 
     A grid's size is checked against ``max_grid_points`` by arithmetic, before the
     space is listed or the data loaded.
 
+    Args:
+        bars: reads the bars of a ``DataSpec`` (default: from the default store).
+
     Returns:
-        The number of runs the job will make (what ``max_items`` caps).
+        The spec made runnable; ``items`` is the number of runs the job will make
+        (what ``max_items`` caps).
 
     Raises:
         SpecError: naming the field at fault and why.
@@ -348,16 +406,18 @@ def check(
     if isinstance(spec, (SweepJob, WalkForwardJob)):
         check_space_size(spec.space, spec.method == "grid", max_grid_points)
     datas = spec.data if isinstance(spec.data, list) else [spec.data]
+    load = bars or _load
+    loaded = []
     for i, d in enumerate(datas):
         try:
-            loaded = d.load()
+            loaded.append(load(d))
         except (LookupError, ValueError) as exc:
             loc: tuple[str | int, ...] = ("data", i) if isinstance(spec.data, list) else ("data",)
             if isinstance(d, UniverseSpec):
                 loc = ("data", "symbols")
             raise SpecError(loc, str(exc)) from None
         if isinstance(d, UniverseSpec):
-            _check_universe_size(spec, strat, len(loaded.symbols))
+            _check_universe_size(spec, strat, len(loaded[-1].symbols))
     for metric in [getattr(spec, "metric", "sharpe"), *(getattr(spec, "metrics", None) or [])]:
         try:
             cluster.jobs.maximize_default(metric)
@@ -380,8 +440,7 @@ def check(
         items *= len(datas)
         if isinstance(spec, WalkForwardJob):
             try:
-                bars = spec.data.load()
-                wins = cluster.walk_forward_windows(bars.ts, spec.train, spec.test, spec.step,
+                wins = cluster.walk_forward_windows(loaded[0].ts, spec.train, spec.test, spec.step,
                                                     spec.anchored, spec.embargo)  # fmt: skip
             except ValueError as exc:
                 raise SpecError(("train",), str(exc)) from None
@@ -394,7 +453,8 @@ def check(
             ("space",) if not isinstance(spec, MonteCarloJob) else ("n",),
             f"the job would make {items:,} runs; this service allows at most {max_items:,} per job",
         )
-    return int(items)
+    data = loaded if isinstance(spec.data, list) else loaded[0]
+    return Checked(spec, strat, config, data, int(items))
 
 
 HOLDINGS = ("top_k", "k")
@@ -429,9 +489,8 @@ SAMPLERS = frozenset({"tpe", "cmaes", "nsga2"})
 
 
 def execute(
-    spec: Any,
+    checked: Checked,
     *,
-    uploaded: StrategyLookup | None = None,
     progress: cluster.jobs.ProgressArg = None,
     cancel: threading.Event | None = None,
     out: Any = None,
@@ -439,30 +498,30 @@ def execute(
     address: str | None = None,
     workers: int = 0,
 ) -> Any:
-    """Run a checked spec; returns ``engine.Result`` (backtest) or the cluster result.
+    """Run a checked spec (``check`` or ``prepare``); returns ``engine.Result`` (backtest)
+    or the cluster result.
 
     ``out`` keeps the rows of grid and random sweeps, walk-forward and Monte Carlo as
     chunks finish; a sampler sweep (TPE, CMA-ES, NSGA-II) keeps its trials in the Optuna
     study at ``study_path`` instead. Either way a rerun goes on from what was kept.
     """
-    strat = find_strategy(spec.strategy, uploaded)
-    config = spec.config.build()
-    common = {"address": address, "workers": workers, "progress": progress, "cancel": cancel}
+    spec, strat, config, data = checked.spec, checked.strategy, checked.config, checked.data
+    common = {"progress": progress, "cancel": cancel, "address": address, "workers": workers}
     if isinstance(spec, BacktestJob):
-        return strategies.run(strat, spec.data.load(), config, spec.params)
+        return strategies.run(strat, data, config, spec.params)
     if isinstance(spec, SweepJob):
         sampled = spec.method in SAMPLERS  # rows live in the study, not in `out`
-        return cluster.sweep(strat, _data(spec.data), space=space_of(spec.space), config=config,
+        return cluster.sweep(strat, data, space=space_of(spec.space), config=config,
                              metric=spec.metric, method=spec.method, n_trials=spec.n_trials,
                              metrics=spec.metrics, study_path=study_path if sampled else None,
                              seed=spec.seed, out=out, **common)  # fmt: skip
     if isinstance(spec, WalkForwardJob):
-        return cluster.walk_forward(strat, spec.data.load(), space=space_of(spec.space), train=spec.train,
+        return cluster.walk_forward(strat, data, space=space_of(spec.space), train=spec.train,
                                     test=spec.test, step=spec.step, anchored=spec.anchored,
                                     embargo=spec.embargo, metric=spec.metric, method=spec.method,
                                     config=config, n_trials=spec.n_trials, carry=spec.carry,
                                     seed=spec.seed, out=out, **common)  # fmt: skip
-    return cluster.monte_carlo(strat, spec.params, spec.data.load(), n=spec.n, method=spec.method,
+    return cluster.monte_carlo(strat, spec.params, data, n=spec.n, method=spec.method,
                                config=config, metric=spec.metric, of=spec.of, block=spec.block,
                                confidence=spec.confidence, seed=spec.seed, out=out, **common)  # fmt: skip
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import sys
 import threading
@@ -15,6 +14,7 @@ import pandas as pd
 
 from cluster.executor import Executor, InProcessExecutor
 from cluster.tasks import Chunk, ChunkResult, Progress, Work
+from engine.errors import did_you_mean
 from engine.records import METRICS
 
 MINIMIZED = frozenset({"max_drawdown", "max_drawdown_duration", "volatility", "total_fees"})
@@ -24,8 +24,7 @@ TARGET_CHUNK_SECONDS = 0.25  # Ray's per-call cost (~1 ms) stays well under 5 % 
 def maximize_default(metric: str) -> bool:
     """Whether a higher value of ``metric`` is better."""
     if metric not in METRICS:
-        hint = difflib.get_close_matches(metric, METRICS, n=1)
-        more = f"; did you mean {hint[0]!r}?" if hint else ""
+        more = did_you_mean(metric, METRICS, before="; ", after="")
         raise ValueError(f"unknown metric {metric!r}{more} (metrics: {', '.join(METRICS)})")
     return metric not in MINIMIZED
 

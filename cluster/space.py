@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping, Sequence, Union
 import numpy as np
 
 from strategies import Strategy
-from strategies.params import ParameterError, steps_between
+from strategies.params import ParameterError
 
 BLOCK = 65_536  # grid points decoded at a time
 

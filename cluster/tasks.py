@@ -9,20 +9,11 @@ many workers there were, or how often it was retried.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any, Protocol
 
 import numpy as np
 
 from engine.records import STATS_DTYPE
-
-
-class ItemState(IntEnum):
-    """What became of one item of a job."""
-
-    PENDING = 0
-    DONE = 1
-    FAILED = 2
 
 
 @dataclass(frozen=True)
@@ -67,12 +58,6 @@ class ChunkResult:
     extra: Any = None
     worker: str = ""
     seconds: float = 0.0
-
-    @property
-    def states(self) -> np.ndarray:
-        failed = {i for i, _ in self.errors}
-        return np.array([ItemState.FAILED if i in failed else ItemState.DONE
-                         for i in self.item_ids.tolist()], dtype=np.int8)  # fmt: skip
 
 
 @dataclass(frozen=True)

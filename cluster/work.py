@@ -10,6 +10,7 @@ chunk goes on.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from cluster.tasks import Chunk, ChunkResult, empty_stats
 from engine.records import STATS_DTYPE
 from engine.signals import as_signal, to_float
 from strategies import Strategy, run as run_strategy
+
+log = logging.getLogger("anvil.cluster")
 
 
 def _error(exc: BaseException) -> str:
@@ -107,9 +110,13 @@ class SweepWork:
         try:
             sets = [self.strategy.check(dict(params)) for _, params in chunk.items]
             out = engine.run_batch_records(bars, self.strategy().signals_many(bars, sets), self.config, threads=1)
-        except Exception:
+        except Exception as exc:
+            log.warning("chunk %s: %s.signals_many failed (%s); its %d items run one by one",
+                        chunk.id, getattr(self.strategy, "name", self.strategy), _error(exc), len(chunk.items))  # fmt: skip
             return False
         if len(out) != len(sets):
+            log.warning("chunk %s: %s.signals_many gave %d rows for %d items; they run one by one",
+                        chunk.id, getattr(self.strategy, "name", self.strategy), len(out), len(sets))  # fmt: skip
             return False
         stats[:] = out
         return True

@@ -21,7 +21,7 @@ extern "C" {
 
 /* cdef-begin */
 
-#define ANVIL_ABI_VERSION 1
+#define ANVIL_ABI_VERSION 2
 
 /* Status codes. */
 #define ANVIL_OK 0

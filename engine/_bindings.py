@@ -15,6 +15,16 @@ from engine._core import ffi, lib
 from engine.errors import STATUS_NAMES, CoreError, EngineError
 from engine.records import PF_EVENT_DTYPE, STATS_DTYPE, TRADE_DTYPE
 
+ABI_VERSION = 2
+"""The ``ANVIL_ABI_VERSION`` of ``csrc/anvil.h`` this module is written for."""
+
+if lib.ANVIL_ABI_VERSION != ABI_VERSION:
+    raise ImportError(
+        f"the compiled C core (engine/_core) is ABI version {lib.ANVIL_ABI_VERSION}, but this anvil "
+        f"expects {ABI_VERSION}: it was built from older sources; rebuild it with `make core` "
+        "(or reinstall anvil)"
+    )
+
 HOLD: int = lib.ANVIL_HOLD
 SIGNAL_I8: int = lib.ANVIL_SIGNAL_I8
 SIGNAL_F64: int = lib.ANVIL_SIGNAL_F64
@@ -39,14 +49,6 @@ def _check(rc: int, where: str, bad_index: Any = None) -> None:
     cls, meaning = _ERRORS.get(rc, (CoreError, f"unknown status {rc}"))
     at = f" (at index {bad_index[0]})" if bad_index is not None else ""
     raise cls(f"{where}: {meaning}{at}")
-
-
-def sizeof(ctype: str) -> int:
-    return int(ffi.sizeof(ctype))
-
-
-def offsetof(ctype: str, field: str) -> int:
-    return int(ffi.offsetof(ctype, field))
 
 
 def max_trades(n_bars: int) -> int:
@@ -82,17 +84,6 @@ def _signal_kind(signal: np.ndarray) -> int:
     if signal.dtype == np.float64:
         return SIGNAL_F64
     raise EngineError(f"signals reach the core as int8 or float64, not {signal.dtype}")
-
-
-def check_bars(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> int:
-    """Index of the first bar the core rejects, or -1 when all are valid."""
-    bars, _keep = _bars(open_, high, low, close)
-    bad = ffi.new("int64_t *", -1)
-    rc = lib.anvil_check_bars(bars, bad)
-    if rc == lib.ANVIL_E_PRICE:
-        return int(bad[0])
-    _check(rc, "anvil_check_bars")
-    return -1
 
 
 def _first_guess(n_bars: int) -> int:
@@ -388,7 +379,7 @@ def indicator(
 
 # -- portfolios (issue 10): many symbols, one account -----------------------
 
-from engine.records import PF_EVENT_DTYPE, PF_EXTRA_DTYPE, PF_TRADE_DTYPE  # noqa: E402
+from engine.records import PF_EXTRA_DTYPE, PF_TRADE_DTYPE  # noqa: E402
 
 EXIT_DELISTED: int = lib.ANVIL_EXIT_DELISTED
 PF_EXIT_REASONS: dict[int, str] = {**EXIT_REASONS, EXIT_DELISTED: "delisted", lib.ANVIL_EXIT_RISK: "risk"}

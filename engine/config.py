@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import math
+import re
 from typing import Any
 
 import numpy as np
 
 from engine import _bindings
-from engine.errors import InvalidConfigError
+from engine.errors import InvalidConfigError, did_you_mean
 from engine.records import CONFIG_DTYPE
 
 FILLS = {"next_open": _bindings.FILL_NEXT_OPEN, "close": _bindings.FILL_CLOSE}
+
+
+def _field(default: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False,
+           choices: tuple[str, ...] | None = None) -> Any:
+    """A Config field with its allowed range (``low <= v < high``, ``low < v`` when
+    ``low_open``) or choices, kept in the field's metadata for ``FIELDS``."""
+    meta: dict[str, Any] = {}
+    if low is not None:
+        meta.update(low=low, low_open=low_open)
+    if high is not None:
+        meta["high"] = high
+    if choices is not None:
+        meta["choices"] = choices
+    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,61 +69,53 @@ class Config:
         ignore is dropped (a signal that keeps its value does not re-enter).
     """
 
-    initial_capital: float = 10_000.0
-    fee_rate: float = 0.0
-    fee_per_unit: float = 0.0
-    fixed_fee: float = 0.0
-    slippage_bps: float = 0.0
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    trailing_stop: float | None = None
-    max_leverage: float = 1.0
+    initial_capital: float = _field(10_000.0, low=0.0, low_open=True)
+    fee_rate: float = _field(0.0, low=0.0, high=1.0)
+    fee_per_unit: float = _field(0.0, low=0.0)
+    fixed_fee: float = _field(0.0, low=0.0)
+    slippage_bps: float = _field(0.0, low=0.0, high=10_000.0)
+    stop_loss: float | None = _field(None, low=0.0, high=1.0, low_open=True)
+    take_profit: float | None = _field(None, low=0.0, low_open=True)
+    trailing_stop: float | None = _field(None, low=0.0, high=1.0, low_open=True)
+    max_leverage: float = _field(1.0, low=0.0, low_open=True)
     allow_short: bool = False
     integer_units: bool = False
     close_at_end: bool = False
-    fill: str = "next_open"
-    periods_per_year: float | None = None
+    fill: str = _field("next_open", choices=tuple(FILLS))
+    periods_per_year: float | None = _field(None, low=0.0, low_open=True)
     # -- portfolios (issue 10) --
-    borrow_rate: float = 0.0
-    rebalance_threshold: float = 0.0
-    max_weight: float | None = None
-    max_drawdown_halt: float | None = None
-    halt_bars: int = 20
-    daily_loss_limit: float | None = None
-    cooldown_bars: int = 0
+    borrow_rate: float = _field(0.0, low=0.0)
+    rebalance_threshold: float = _field(0.0, low=0.0)
+    max_weight: float | None = _field(None, low=0.0, low_open=True)
+    max_drawdown_halt: float | None = _field(None, low=0.0, high=1.0, low_open=True)
+    halt_bars: int = _field(20, low=1, high=2**40 + 1)
+    daily_loss_limit: float | None = _field(None, low=0.0, high=1.0, low_open=True)
+    cooldown_bars: int = _field(0, low=0, high=2**40 + 1)
 
     def __post_init__(self) -> None:
-        for name in ("allow_short", "integer_units", "close_at_end"):
-            value = getattr(self, name)
+        # Checked in this order (bools, choices, numbers, whole numbers): the first
+        # field at fault is the one named.
+        for f in _BY_KIND["bool"]:
+            value = getattr(self, f.name)
             if not isinstance(value, (bool, np.bool_)):
-                raise InvalidConfigError(f"Config.{name} must be True or False, not {value!r}")
-            object.__setattr__(self, name, bool(value))
-        if not isinstance(self.fill, str) or self.fill not in FILLS:
-            hint = _did_you_mean(str(self.fill), FILLS)
-            raise InvalidConfigError(
-                f"Config.fill is {self.fill!r}; choose one of {', '.join(map(repr, FILLS))}{hint}"
-            )
-        _number(self, "initial_capital", low=0.0, low_open=True)
-        _number(self, "fee_rate", low=0.0, high=1.0)
-        _number(self, "fee_per_unit", low=0.0)
-        _number(self, "fixed_fee", low=0.0)
-        _number(self, "slippage_bps", low=0.0, high=10_000.0)
-        _number(self, "stop_loss", low=0.0, high=1.0, low_open=True, optional=True)
-        _number(self, "take_profit", low=0.0, low_open=True, optional=True)
-        _number(self, "trailing_stop", low=0.0, high=1.0, low_open=True, optional=True)
-        _number(self, "max_leverage", low=0.0, low_open=True)
-        _number(self, "periods_per_year", low=0.0, low_open=True, optional=True)
-        # -- portfolios, and risk rules for one series too (issue 10) --
-        _number(self, "borrow_rate", low=0.0)
-        _number(self, "rebalance_threshold", low=0.0)
-        _number(self, "max_weight", low=0.0, low_open=True, optional=True)
-        _number(self, "max_drawdown_halt", low=0.0, high=1.0, low_open=True, optional=True)
-        _number(self, "daily_loss_limit", low=0.0, high=1.0, low_open=True, optional=True)
-        for name, low in (("halt_bars", 1), ("cooldown_bars", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= 2**40:
-                raise InvalidConfigError(f"Config.{name} is {value!r}; it must be a whole number of bars >= {low}")
-            object.__setattr__(self, name, int(value))
+                raise InvalidConfigError(f"Config.{f.name} must be True or False, not {value!r}")
+            object.__setattr__(self, f.name, bool(value))
+        for f in _BY_KIND["choice"]:
+            value = getattr(self, f.name)
+            if not isinstance(value, str) or value not in f.choices:
+                raise InvalidConfigError(
+                    f"Config.{f.name} is {value!r}; choose one of {', '.join(map(repr, f.choices))}"
+                    f"{did_you_mean(value, f.choices, cutoff=0.5)}"
+                )
+        for f in _BY_KIND["float"]:
+            _number(self, f)
+        for f in _BY_KIND["int"]:
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not f.low <= value < f.high:
+                raise InvalidConfigError(
+                    f"Config.{f.name} is {value!r}; it must be a whole number of bars >= {f.low:g}"
+                )
+            object.__setattr__(self, f.name, int(value))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Config:
@@ -167,44 +173,97 @@ class Config:
         return rec
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Config))
+@dataclasses.dataclass(frozen=True)
+class ConfigField:
+    """One ``Config`` field as the API and the command line offer it.
+
+    Attributes:
+        name: the field's name.
+        kind: "float", "int", "bool" or "choice".
+        default: its default (None = off, or measured).
+        optional: whether None is allowed (to turn it off).
+        description: the line of the ``Config`` docstring about it.
+        low, high: the range of a number: ``low <= value < high`` (``low < value``
+            when ``low_open``); ``high`` is ``inf`` when unbounded.
+        choices: the allowed values of a "choice" field.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    optional: bool
+    description: str
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    choices: tuple[str, ...] = ()
 
 
-def _did_you_mean(word: str, options: Any) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def describe(cls: type) -> tuple[ConfigField, ...]:
+    """Every field of the dataclass ``cls`` (``Config``) with its type, default, range
+    (from the field's metadata) and the line its docstring's ``Attributes:`` gives it."""
+    docs = _attribute_docs(cls.__doc__ or "")
+    out = []
+    for f in dataclasses.fields(cls):
+        annotation = str(f.type)
+        optional = "None" in annotation
+        base = annotation.replace("| None", "").strip()
+        kind = "choice" if "choices" in f.metadata else {"float": "float", "int": "int", "bool": "bool"}[base]
+        bounds = {k: f.metadata[k] for k in ("low", "high", "low_open", "choices") if k in f.metadata}
+        out.append(ConfigField(f.name, kind, f.default, optional, docs.get(f.name, ""), **bounds))
+    return tuple(out)
+
+
+def _attribute_docs(doc: str) -> dict[str, str]:
+    """``{name: text}`` from the ``Attributes:`` section of a Google-style docstring."""
+    lines = inspect.cleandoc(doc).splitlines()
+    out: dict[str, str] = {}
+    if "Attributes:" not in lines:
+        return out
+    name = None
+    for line in lines[lines.index("Attributes:") + 1 :]:
+        if not line.strip():
+            break
+        head = re.match(r"^    (\w+): (.*)$", line)
+        if head:
+            name = head.group(1)
+            out[name] = head.group(2).strip()
+        elif name is not None:
+            out[name] += " " + line.strip()
+    return out
+
+
+FIELDS: tuple[ConfigField, ...] = describe(Config)
+"""Every ``Config`` field, described once: the API model (``api.specs.ConfigSpec``), the
+command-line options and the web form are made from this."""
+
+_FIELDS = tuple(f.name for f in FIELDS)
+_BY_KIND = {kind: tuple(f for f in FIELDS if f.kind == kind) for kind in ("bool", "choice", "float", "int")}
 
 
 def _reject_unknown(values: dict[str, Any]) -> None:
     for key in values:
         if key not in _FIELDS:
             raise InvalidConfigError(
-                f"Config has no field {key!r}{_did_you_mean(key, _FIELDS)}; "
+                f"Config has no field {key!r}{did_you_mean(key, _FIELDS, cutoff=0.5)}; "
                 f"fields are {', '.join(_FIELDS)}"
             )
 
 
-def _number(
-    cfg: Config,
-    name: str,
-    low: float,
-    high: float = math.inf,
-    low_open: bool = False,
-    optional: bool = False,
-) -> None:
-    value = getattr(cfg, name)
-    if value is None and optional:
+def _number(cfg: Config, f: ConfigField) -> None:
+    value = getattr(cfg, f.name)
+    if value is None and f.optional:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidConfigError(f"Config.{name} must be a number, not {value!r}")
+        raise InvalidConfigError(f"Config.{f.name} must be a number, not {value!r}")
     v = float(value)
-    too_low = v <= low if low_open else v < low
-    if not math.isfinite(v) or too_low or v >= high:
-        lo = f"> {low:g}" if low_open else f">= {low:g}"
-        hi = f" and < {high:g}" if math.isfinite(high) else ""
-        off = " (or None to turn it off)" if optional else ""
-        raise InvalidConfigError(f"Config.{name} is {value!r}; it must be {lo}{hi}{off}")
-    object.__setattr__(cfg, name, v)
+    too_low = v <= f.low if f.low_open else v < f.low
+    if not math.isfinite(v) or too_low or v >= f.high:
+        lo = f"> {f.low:g}" if f.low_open else f">= {f.low:g}"
+        hi = f" and < {f.high:g}" if math.isfinite(f.high) else ""
+        off = " (or None to turn it off)" if f.optional else ""
+        raise InvalidConfigError(f"Config.{f.name} is {value!r}; it must be {lo}{hi}{off}")
+    object.__setattr__(cfg, f.name, v)
 
 
 def _init_with_suggestions(init: Any) -> Any:

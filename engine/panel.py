@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from engine.bars import PRICE_FIELDS, Bars, _as_ns, _time_rules, _when, broken_rules
-from engine.errors import InvalidBarsError
+from engine.errors import InvalidBarsError, did_you_mean
 
 FIELDS = (*PRICE_FIELDS, "volume")
 
@@ -253,7 +253,8 @@ class Panel:
         try:
             return self._symbols.index(symbol)
         except ValueError:
-            raise InvalidPanelError(f"the panel has no symbol {symbol!r}{_did_you_mean(symbol, self._symbols)}; "
+            hint = did_you_mean(symbol, self._symbols, cutoff=0.5)
+            raise InvalidPanelError(f"the panel has no symbol {symbol!r}{hint}; "
                                     f"it holds {', '.join(self._symbols[:10])}"
                                     f"{' ...' if len(self._symbols) > 10 else ''}") from None  # fmt: skip
 
@@ -322,13 +323,6 @@ class Panel:
         n, m = self.shape
         syms = ", ".join(self._symbols[:5]) + (" ..." if m > 5 else "")
         return f"<Panel: {m} symbols ({syms}) x {n} bars, {_when(self._ts, 0)} .. {_when(self._ts, n - 1)}>"
-
-
-def _did_you_mean(word: str, options: Iterable[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _bound(value: Any, *, end: bool) -> int:

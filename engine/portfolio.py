@@ -38,7 +38,8 @@ from engine import _bindings
 from engine._run import _need_config, resolve_threads
 from engine.config import Config
 from engine.errors import InvalidConfigError, InvalidSignalError
-from engine.panel import Panel, _did_you_mean
+from engine.errors import did_you_mean
+from engine.panel import Panel
 from engine.records import METRICS, PF_CONFIG_DTYPE, PF_EXTRA_DTYPE, STATS_DTYPE
 from engine.result import stats_dict
 
@@ -136,7 +137,7 @@ def _floats(values: Any, what: str) -> np.ndarray:
 
 def _unknown(panel: Panel, sym: str, what: str) -> int:
     raise InvalidSignalError(f"{what} name symbol {sym!r}, which the panel does not hold"
-                             f"{_did_you_mean(sym, panel.symbols)}")  # fmt: skip
+                             f"{did_you_mean(sym, panel.symbols, cutoff=0.5)}")  # fmt: skip
 
 
 def _per_symbol(panel: Panel, values: Any, name: str) -> np.ndarray | None:
@@ -149,7 +150,7 @@ def _per_symbol(panel: Panel, values: Any, name: str) -> np.ndarray | None:
         if raise_unknown:
             s = str(raise_unknown[0])
             raise InvalidConfigError(f"{name} names symbol {s!r}, which the panel does not hold"
-                                     f"{_did_you_mean(s, panel.symbols)}")  # fmt: skip
+                                     f"{did_you_mean(s, panel.symbols, cutoff=0.5)}")  # fmt: skip
         return None if not values else _per_symbol(panel, [values.get(s, np.nan) for s in panel.symbols], name)
     try:
         arr = np.asarray(values, dtype=np.float64)

@@ -21,19 +21,20 @@ HOLD: int = _bindings.HOLD
 """int8 signal value meaning "change nothing"."""
 
 
-def _where(flat_index: int, n_bars: int, ndim: int) -> str:
+def _where(flat_index: int, n_bars: int, ndim: int, name: str) -> str:
     if ndim == 1:
-        return f"signal[{flat_index}]"
-    return f"signals[{flat_index // n_bars}, {flat_index % n_bars}]"
+        return f"{name}[{flat_index}]"
+    return f"{name}s[{flat_index // n_bars}, {flat_index % n_bars}]"
 
 
-def as_signal(values: Any, n_bars: int, ndim: int = 1) -> np.ndarray:
+def as_signal(values: Any, n_bars: int, ndim: int = 1, name: str = "signal") -> np.ndarray:
     """Validate ``values`` and return a C-contiguous int8 or float64 array.
 
     Args:
         values: array-like, pandas Series / DataFrame, of ints, bools or floats.
         n_bars: the number of bars the signal must cover.
         ndim: 1 for one backtest, 2 for a batch ``[n_runs, n_bars]``.
+        name: what the messages call the signal (``direction``, ...).
 
     Raises:
         InvalidSignalError: wrong shape or length, or a value outside the allowed set.
@@ -69,7 +70,7 @@ def as_signal(values: Any, n_bars: int, ndim: int = 1) -> np.ndarray:
             i = int(np.flatnonzero(bad.ravel())[0])
             v = arr.ravel()[i]
             raise InvalidSignalError(
-                f"{_where(i, n_bars, ndim)} is {v}: integer signals take 1 (long), -1 (short), "
+                f"{_where(i, n_bars, ndim, name)} is {v}: integer signals take 1 (long), -1 (short), "
                 f"0 (flat) or engine.HOLD ({HOLD}, change nothing); use floats for sizes"
             )
         return np.ascontiguousarray(arr_i, dtype=np.int8)
@@ -79,13 +80,13 @@ def as_signal(values: Any, n_bars: int, ndim: int = 1) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad.ravel())[0])
             raise InvalidSignalError(
-                f"{_where(i, n_bars, ndim)} is {arr_f.ravel()[i]}: float signals are target "
+                f"{_where(i, n_bars, ndim, name)} is {arr_f.ravel()[i]}: float signals are target "
                 "exposures (1.0 = all equity long); use NaN to change nothing"
             )
         return arr_f
     raise TypeError(
-        f"signals must be integers, bools or floats, not {arr.dtype}; "
-        "see engine.signals for what each means"
+        f"{name} must hold integers (1, -1, 0, engine.HOLD), bools or float exposures, "
+        f"not {arr.dtype}: signals must be one of these (engine.signals says what each means)"
     )
 
 

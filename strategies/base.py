@@ -32,10 +32,10 @@ and a Monte Carlo run (``strategies.run``, ``cluster``). Example::
 
 from __future__ import annotations
 
-import difflib
 import functools
 from typing import Any, ClassVar, Mapping
 
+from engine.errors import did_you_mean
 from strategies.params import Constraint, Param, ParameterError
 
 
@@ -94,8 +94,7 @@ class Strategy:
         """Raise ParameterError (with "did you mean") for a name that is not a parameter."""
         for key in names:
             if key not in cls._params:
-                hint = difflib.get_close_matches(str(key), list(cls._params), n=1)
-                more = f"; did you mean {hint[0]!r}?" if hint else ""
+                more = did_you_mean(key, cls._params, before="; ", after="")
                 known = ", ".join(cls._params) or "none"
                 raise ParameterError(
                     f"{cls.name} has no parameter {key!r}{more} (its parameters: {known})"

@@ -15,7 +15,6 @@ can filter a grid before scheduling it.
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 import numbers
 import operator
@@ -24,7 +23,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from engine.errors import EngineError
+from engine.errors import EngineError, did_you_mean
 
 
 class ParameterError(EngineError, ValueError):
@@ -229,8 +228,7 @@ class Constraint:
         for node in ast.walk(tree):
             if isinstance(node, ast.Name):
                 if node.id not in known:
-                    hint = difflib.get_close_matches(node.id, known, n=1)
-                    more = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    more = did_you_mean(node.id, known)
                     raise ParameterError(f"constraint {expr!r} names {node.id!r}, not a parameter{more}")
                 if node.id not in self._names:
                     self._names += (node.id,)

@@ -6,7 +6,7 @@ continuous range, for random and Optuna search; ``w=0.001~0.1:log`` samples it
 on a log scale), ``fast=10`` (one value). Parameters: ``fast=10``. Values read
 as numbers, ``true``/``false``, or else text.
 
-Nothing here imports the engine, so the HTTP client commands stay quick.
+Nothing here imports the engine at import time, so the HTTP client commands stay quick.
 """
 
 from __future__ import annotations
@@ -21,25 +21,6 @@ from api.cli.errors import UsageError
 
 VARIADIC = ("--space", "--param", "-p")
 """Options that take several ``NAME=VALUE`` words after one flag."""
-
-# Every engine.Config field, as the CLI offers it: (name, kind, help). A test keeps
-# this list equal to api.specs.ConfigSpec's fields.
-CONFIG_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("initial_capital", "float", "starting cash (default 10000)"),
-    ("fee_rate", "float", "fee as a fraction of each order's notional, e.g. 0.001"),
-    ("fee_per_unit", "float", "fee per unit traded"),
-    ("fixed_fee", "float", "fee per order"),
-    ("slippage_bps", "float", "basis points each fill moves against the trader"),
-    ("stop_loss", "float", "exit when price moves this fraction against the entry"),
-    ("take_profit", "float", "exit when price moves this fraction in favour"),
-    ("trailing_stop", "float", "exit this fraction off the best price since entry"),
-    ("max_leverage", "float", "cap on |target exposure| as a multiple of equity (default 1)"),
-    ("allow_short", "bool", "let a short signal open a short (default: it means flat)"),
-    ("integer_units", "bool", "trade whole units only"),
-    ("close_at_end", "bool", "close a position still open at the last bar"),
-    ("fill", "choice:next_open,close", "next_open: a signal fills at the next open (default); close: at this close"),
-    ("periods_per_year", "float", "bars per year for annualising (default: measured from the bars)"),
-)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -257,7 +238,9 @@ def job_spec(kind: str, o: dict[str, Any]) -> dict[str, Any]:
     else:
         datas = data(o["symbol"], o["timeframe"], o["start"], o["end"])
     spec: dict[str, Any] = {"kind": kind, "strategy": o["strategy"]}
-    cfg = config({name: o.get(name) for name, _, _ in CONFIG_FIELDS}, o.get("config"))
+    from engine.config import FIELDS  # parsing the options made them from it: already imported
+
+    cfg = config({f.name: o.get(f.name) for f in FIELDS}, o.get("config"))
     if cfg:
         spec["config"] = cfg
     if o.get("seed") is not None:

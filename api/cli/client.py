@@ -33,8 +33,8 @@ def base_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def _loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+def loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine's loopback."""
     if host == "localhost":
         return True
     try:
@@ -48,7 +48,7 @@ def find_token(url: str) -> str | None:
     token = os.environ.get("ANVIL_API_TOKEN", "").strip()
     if token:
         return token
-    if not _loopback(url):
+    if not loopback(urlsplit(url).hostname or ""):
         return None
     path_text = os.environ.get("ANVIL_TOKEN_FILE")
     if path_text:

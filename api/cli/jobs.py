@@ -18,7 +18,7 @@ import httpx
 from api.cli import args, html_report, output, report, tables
 from api.cli.client import DEFAULT_URL, Client
 from api.cli.errors import INTERRUPTED, CliError
-from api.cli.options import OrderedGroup, job_options, top_option
+from api.cli.options import JobCommand, OrderedGroup, job_options, top_option
 from api.cli.run import EXAMPLES, HELP
 
 FINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
@@ -340,7 +340,7 @@ def _submit_command(kind: str) -> click.Command:
     lines = EXAMPLES[kind].replace("\n  anvil ", "\n  anvil jobs submit ").split("\n")
     epilog = "\n".join(line for line in lines if "--address" not in line)
     text = f"{HELP[kind]} Runs on the service, followed with a progress bar (--no-wait: print the job id)."
-    cmd = click.command(name, help=text, short_help=HELP[kind], epilog=epilog)(
+    cmd = click.command(name, cls=JobCommand, help=text, short_help=HELP[kind], epilog=epilog)(
         job_options(kind)(client_options(callback)))  # fmt: skip
     return cmd
 

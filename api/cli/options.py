@@ -11,8 +11,6 @@ from typing import Any, Callable
 
 import click
 
-from api.cli.args import CONFIG_FIELDS
-
 F = Callable[..., Any]
 
 
@@ -34,22 +32,48 @@ def _stack(*decorators: F) -> F:
     return apply
 
 
-def _config_option(name: str, kind: str, text: str) -> F:
-    flag = "--" + name.replace("_", "-")
-    if kind == "bool":
-        return click.option(f"{flag}/--no-{flag[2:]}", name, default=None, help=text)
-    if kind.startswith("choice:"):
-        return click.option(flag, name, type=click.Choice(kind[7:].split(",")), default=None, help=text)
-    return click.option(flag, name, type=float, default=None, metavar="X", help=text)
+class JobCommand(click.Command):
+    """A job command: one option per ``engine.Config`` field, made from
+    ``engine.config.FIELDS`` when first needed (to parse a command line or show its
+    help), placed before ``--config``; so ``anvil`` starts without loading the engine."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if not any(getattr(p, "config_field", False) for p in self.params):
+            at = next((i for i, p in enumerate(self.params) if p.name == "config"), len(self.params))
+            self.params[at:at] = config_field_options()
+        return super().get_params(ctx)
+
+
+def config_field_options(fields: tuple[Any, ...] | None = None) -> list[click.Option]:
+    """One option per ``engine.Config`` field (``engine.config.FIELDS`` unless given):
+    ``--fee-rate X``, ``--allow-short/--no-allow-short``, ..."""
+    if fields is None:
+        from engine.config import FIELDS as fields
+
+    out = []
+    for f in fields:
+        flag = "--" + f.name.replace("_", "-")
+        text = f.description.rstrip(".")
+        if f.default is not None and f.kind != "bool":
+            text += f" (default {f.default:g})" if f.kind in ("float", "int") else f" (default {f.default})"
+        if f.kind == "bool":
+            option = click.Option([f"{flag}/--no-{flag[2:]}", f.name], default=None, help=text)
+        elif f.kind == "choice":
+            option = click.Option([flag, f.name], type=click.Choice(f.choices), default=None, help=text)
+        else:
+            kind, metavar = (int, "N") if f.kind == "int" else (float, "X")
+            option = click.Option([flag, f.name], type=kind, default=None, metavar=metavar, help=text)
+        option.config_field = True  # type: ignore[attr-defined]
+        out.append(option)
+    return out
 
 
 def config_options(fn: F) -> F:
-    """Every ``engine.Config`` field as an option, and ``--config`` JSON."""
-    opts = [_config_option(*f) for f in CONFIG_FIELDS]
-    opts.append(click.option("--config", "config", metavar="JSON|FILE",
-                             help='engine Config as JSON or a JSON file, e.g. \'{"fee_rate": 0.001}\'; '
-                                  "the options above override it"))  # fmt: skip
-    return _stack(*opts)(fn)
+    """``--config`` JSON; a ``JobCommand`` adds every ``engine.Config`` field as an option
+    before it."""
+    return click.option("--config", "config", metavar="JSON|FILE",
+                        help='engine Config as JSON or a JSON file, e.g. \'{"fee_rate": 0.001}\'; '
+                             "the options above override it")(fn)  # fmt: skip
 
 
 def data_options(fn: F) -> F:

@@ -16,7 +16,7 @@ import click
 
 from api.cli import args, html_report, output, progress, report, tables, where
 from api.cli.errors import INTERRUPTED, CliError
-from api.cli.options import backtest_files, job_options, output_options, run_options, top_option
+from api.cli.options import JobCommand, backtest_files, job_options, output_options, run_options, top_option
 
 EXAMPLES = {
     "backtest": """\b
@@ -154,17 +154,18 @@ def _run(kind: str, o: dict[str, Any]) -> tuple[Any, Any]:
         if o.get(option):
             output.file_format(o[option], f"--{option}")
     html_report.check_target(o.get("report_file"))
-    runs = specs.check(spec, uploaded=uploaded, max_grid_points=_max_grid_points())
+    checked = specs.check(spec, uploaded=uploaded, max_grid_points=_max_grid_points())
+    runs = checked.items or 0
     if o["dry_run"]:
         output.note(f"{report.kind_name(kind)} checked: {runs:,} run{'s' if runs != 1 else ''}", o["quiet"])
         return spec, None
-    choice = _where(kind, spec, runs, o, uploaded)
+    choice = _where(kind, checked, o, uploaded)
     bar = None
     if output.interactive(o["quiet"]) and kind != "backtest":
         bar = progress.Bar(f"{report.kind_name(kind)} {spec.strategy}", progress.stored_runs(o["checkpoint"]))
     shown = bar if bar is not None else _log_lines(kind, o, choice.address)
     try:
-        result = specs.execute(spec, uploaded=uploaded, progress=shown, address=choice.address,
+        result = specs.execute(checked, progress=shown, address=choice.address,
                                workers=o["workers"], out=o["checkpoint"] if kind != "backtest" else None)
     except KeyboardInterrupt:
         raise CliError(_interrupted(o), INTERRUPTED) from None
@@ -182,12 +183,12 @@ def _interrupted(o: dict[str, Any]) -> str:
     return "interrupted; add --checkpoint DIR to keep finished runs, so that rerunning the command resumes"
 
 
-def _where(kind: str, spec: Any, runs: int, o: dict[str, Any], uploaded: Any) -> where.Choice:
-    """The executor for the job, said in the header (a backtest runs here, always)."""
+def _where(kind: str, checked: Any, o: dict[str, Any], uploaded: Any) -> where.Choice:
+    """The executor for the checked job, said in the header (a backtest runs here, always)."""
     if kind == "backtest":
         return where.Choice("local-threads", "one run")
-    choice = where.choose(spec, runs, o["address"], o["workers"], o["checkpoint"], uploaded)
-    output.note(f"{report.kind_name(kind)}: {runs:,} runs; {choice}", o["quiet"])
+    choice = where.choose(checked, o["address"], o["workers"], o["checkpoint"])
+    output.note(f"{report.kind_name(kind)}: {checked.items:,} runs; {choice}", o["quiet"])
     if choice.address != "local-threads":  # Ray's own log lines only with --debug
         import logging
 
@@ -197,7 +198,7 @@ def _where(kind: str, spec: Any, runs: int, o: dict[str, Any], uploaded: Any) ->
     if choice.address != "local-threads" and uploaded is not None:
         from api.cli.strategies import ship_by_value
 
-        ship_by_value(uploaded(spec.strategy))
+        ship_by_value(checked.strategy)
     if choice.address != "local-threads" and output.interactive(o["quiet"]):
         output.note("connecting to Ray ..." if choice.address else "starting a local Ray ...")
     return choice
@@ -285,7 +286,7 @@ def _command(kind: str, top_text: str) -> click.Command:
     if kind == "backtest":
         decorated = backtest_files(decorated)
     name = report.kind_name(kind)
-    return click.command(name, help=HELP[kind], epilog=EXAMPLES[kind], short_help=HELP[kind])(decorated)
+    return click.command(name, cls=JobCommand, help=HELP[kind], epilog=EXAMPLES[kind], short_help=HELP[kind])(decorated)
 
 
 backtest = _command("backtest", "with N, also the last N trades")

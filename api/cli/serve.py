@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import os
 import socket
 
 import click
 
 from api.cli import output
+from api.cli.client import loopback
 from api.cli.errors import CliError
 
 APP = "api.app:create_app"
@@ -24,15 +24,6 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @click.command("serve", epilog="""\b
@@ -71,7 +62,7 @@ def serve(host: str, port: int, db: str | None, address: str | None, workers: in
     if not _port_free(host, port):
         raise CliError(f"cannot listen on {host}:{port}: the port is in use or the address is not this "
                        "machine's; pick another with --port")  # fmt: skip
-    if not _loopback(host):
+    if not loopback(host):
         output.note(f"anvil: listening on {host}, reachable from other machines; every request needs the token")
     import uvicorn
 

@@ -67,7 +67,7 @@ def metric_values(frame: pd.DataFrame, metric: str) -> pd.Series:
         return pd.Series(np.nan, index=frame.index, dtype=float)
     col = frame[metric]
     if col.dtype == object or col.dtype == bool:
-        col = pd.to_numeric(col.where(col.map(type) != bool), errors="coerce")  # type: ignore[call-overload]
+        col = pd.to_numeric(col.where(col.map(type) != bool), errors="coerce")  # type: ignore[call-overload]  # noqa: E721 - a Series of types
     return col.astype(float)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SAMPLE_ITEMS = 64  # runs timed for a vectorized strategy (one batch, as a chunk runs them)
 BUDGET_SECONDS = 0.3  # the most the estimate may take
@@ -38,32 +38,28 @@ class Choice:
         return f"runs on {self.name} ({self.reason})"
 
 
-def choose(spec: Any, runs: int, address: str | None, workers: int, checkpoint: str | None,
-           uploaded: Callable[[str], Any] | None = None) -> Choice:  # fmt: skip
-    """The executor for ``spec`` (``runs`` runs): what ``address`` says, else by the job's size."""
+def choose(checked: Any, address: str | None, workers: int, checkpoint: str | None) -> Choice:
+    """The executor for a checked job (``api.specs.Checked``): what ``address`` says, else by
+    the job's size."""
     from cluster import runtime
 
     if address == "local":
         return Choice(None, "--address local")
     if address:
         return Choice(address, f"--address {address}")
+    runs = checked.items or 0
     if checkpoint and _finished(Path(checkpoint).expanduser(), runs):
         return Choice("local-threads", "its checkpoint holds every run")
     cores = workers or runtime.local_cpus()
     try:
-        seconds = estimate(spec, runs, uploaded) / max(cores, 1)
+        seconds = seconds_per_run(checked) * runs / max(cores, 1)
     except (ValueError, LookupError, TypeError):  # the job fails as it starts, and says why
         return Choice("local-threads", "its runs cannot be timed")
     return Choice(runtime.choose(address, seconds), f"{_duration(seconds)} of work on {cores} cores")
 
 
-def estimate(spec: Any, runs: int, uploaded: Callable[[str], Any] | None = None) -> float:
-    """CPU seconds the job's ``runs`` runs take, from timing a few of them here."""
-    return seconds_per_run(spec, uploaded) * runs
-
-
-def seconds_per_run(spec: Any, uploaded: Callable[[str], Any] | None = None) -> float:
-    """Seconds one run of the job takes on one core (its bars, its strategy, its config)."""
+def seconds_per_run(checked: Any) -> float:
+    """Seconds one run of a checked job takes on one core (its bars, its strategy, its config)."""
     import cluster
     from api import specs
     from cluster.tasks import Chunk
@@ -71,12 +67,11 @@ def seconds_per_run(spec: Any, uploaded: Callable[[str], Any] | None = None) -> 
     from cluster.universe import UniverseWork
     from cluster.work import SweepWork
 
-    strat = specs.find_strategy(spec.strategy, uploaded)
+    spec, strat = checked.spec, checked.strategy
     data = spec.data[0] if isinstance(spec.data, list) else spec.data
-    bars = data.load()
-    config = spec.config.build()
-    work: Any = (UniverseWork(strat, bars, config) if isinstance(bars, engine.Panel)
-                 else SweepWork(strat, {data.symbol: bars}, config))  # fmt: skip
+    bars = checked.data[0] if isinstance(checked.data, list) else checked.data
+    work: Any = (UniverseWork(strat, bars, checked.config) if isinstance(bars, engine.Panel)
+                 else SweepWork(strat, {data.symbol: bars}, checked.config))  # fmt: skip
     if hasattr(spec, "space"):
         space = cluster.Space.of(strat, specs.space_of(spec.space))
         points = (space.sample(spec.seed, i) for i in range(SAMPLE_ITEMS))

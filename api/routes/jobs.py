@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 from api import specs
 from api.deps import API_PREFIX, ServicesDep
 from api.jobrecord import JobRecord
+from api.routes.errors import field_error
 from api.schemas.jobs import JobPublic, JobsPublic, JobStatus, ResultsPublic
-from api.service import JobConflict, JobNotFound
 from api.service.jobs import EXPORT_FORMATS, progress_of
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -27,28 +27,13 @@ def public(record: JobRecord) -> JobPublic:
     return JobPublic.of(record, API_PREFIX)
 
 
-def spec_error(exc: specs.SpecError) -> HTTPException:
-    """A SpecError as FastAPI's 422: the field (under ``body``) and the reason."""
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                         [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}])  # fmt: skip
-
-
-def not_found(exc: JobNotFound) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-
-
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
              responses={422: {"description": "the spec cannot run: the field and why"}})  # fmt: skip
 async def submit_job(spec: Annotated[specs.JobSpec, Body()], svc: ServicesDep, response: Response) -> JobPublic:
     """Check a job spec and queue it; follow it at ``links.status`` (also the Location header)."""
     # Async with one thread hop for the submit (it waits on the journal's sync): a plain
     # def would also send the response's validation through the thread pool.
-    try:
-        record = await run_in_threadpool(svc.jobs.submit, spec)
-    except specs.SpecError as exc:
-        raise spec_error(exc) from None
-    except RuntimeError as exc:  # shutting down
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    record = await run_in_threadpool(svc.jobs.submit, spec)  # errors: api.routes.errors
     job = public(record)
     response.headers["Location"] = job.links.status
     return job
@@ -70,10 +55,7 @@ def list_jobs(
 async def get_job(job_id: str, svc: ServicesDep) -> JobPublic:
     """A job's status, progress, best run so far, timings and error."""
     # Async: the record is in memory (write-through cache) nearly always, so no thread hop.
-    try:
-        return public(svc.jobs.get(job_id))
-    except JobNotFound as exc:
-        raise not_found(exc) from None
+    return public(svc.jobs.get(job_id))
 
 
 @router.get("/{job_id}/results", response_model=ResultsPublic,
@@ -95,19 +77,16 @@ def get_results(
     the JSON page by a column (``order`` desc by default, missing values last): the top
     100 by sharpe is ``?sort=sharpe&limit=100``.
     """
+    if format != "json":
+        body = svc.jobs.export(job_id, format)
+        name = f"{job_id}.{format}"
+        return StreamingResponse(body, media_type=EXPORT_FORMATS[format],
+                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    record = svc.jobs.get(job_id)
     try:
-        if format != "json":
-            body = svc.jobs.export(job_id, format)
-            name = f"{job_id}.{format}"
-            return StreamingResponse(body, media_type=EXPORT_FORMATS[format],
-                                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
-        record = svc.jobs.get(job_id)
         columns, rows, count = svc.jobs.results(job_id, offset, limit, sort=sort, order=order)
-    except JobNotFound as exc:
-        raise not_found(exc) from None
-    except ValueError as exc:  # an unknown sort column: FastAPI's 422, at the query parameter
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            [{"loc": ["query", "sort"], "msg": str(exc), "type": "value_error"}]) from None  # fmt: skip
+    except ValueError as exc:  # an unknown sort column: a 422 at the query parameter
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, field_error(["query", "sort"], str(exc))) from None
     return ResultsPublic(job_id=job_id, status=record.status, columns=columns, data=rows, count=count,  # type: ignore[arg-type]
                          offset=offset, limit=min(limit, svc.settings.max_page))  # fmt: skip
 
@@ -116,28 +95,14 @@ def get_results(
                responses={**NOT_FOUND, 409: {"description": "the job has already finished"}})  # fmt: skip
 def cancel_job(job_id: str, svc: ServicesDep) -> JobPublic:
     """Cancel a queued or running job; it stops within a second or two and keeps its rows."""
-    try:
-        return public(svc.jobs.cancel(job_id))
-    except JobNotFound as exc:
-        raise not_found(exc) from None
-    except JobConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return public(svc.jobs.cancel(job_id))
 
 
 @router.post("/{job_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
              responses={**NOT_FOUND, 409: {"description": "the job is queued, running or done"}})  # fmt: skip
 def resume_job(job_id: str, svc: ServicesDep) -> JobPublic:
     """Queue an interrupted, cancelled or failed job again; only its missing runs are computed."""
-    try:
-        return public(svc.jobs.resume(job_id))
-    except JobNotFound as exc:
-        raise not_found(exc) from None
-    except JobConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except specs.SpecError as exc:
-        raise spec_error(exc) from None
-    except RuntimeError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    return public(svc.jobs.resume(job_id))
 
 
 @router.get("/{job_id}/events", response_class=StreamingResponse,
@@ -148,10 +113,7 @@ async def job_events(job_id: str, svc: ServicesDep) -> StreamingResponse:
     queued or running, then one event named after its final status (``done``, ``failed``,
     ``cancelled``, ``interrupted``) holding the job, and the stream ends."""
     events = svc.jobs.events(job_id)
-    try:
-        first = await events.__anext__()
-    except JobNotFound as exc:
-        raise not_found(exc) from None
+    first = await events.__anext__()  # JobNotFound: 404 (api.routes.errors)
 
     async def stream() -> AsyncIterator[bytes]:
         try:

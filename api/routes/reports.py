@@ -6,7 +6,6 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 
 from api.deps import ServicesDep
-from api.service import JobNotFound
 from api.service import reports
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -28,10 +27,7 @@ def report_csp(document: str) -> str:
                        409: {"description": "the job has not finished"}})  # fmt: skip
 def job_report(job_id: str, svc: ServicesDep, download: bool = False) -> Response:
     """The report of a finished job: charts and tables in one HTML file that opens offline."""
-    try:
-        record = svc.jobs.get(job_id)
-    except JobNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    record = svc.jobs.get(job_id)
     if record.status != "done":
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"job {job_id} is {record.status}; its report is written when it is done")  # fmt: skip

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 
 from api.deps import ServicesDep
 from api.schemas.strategies import StrategiesPublic, StrategyCreate, StrategyPublic
-from api.service import StrategyRejected
-from api.service.strategies import UploadsUnavailable
 
 router = APIRouter(prefix="/strategies", tags=["strategies"])
 
@@ -30,11 +28,5 @@ async def upload_strategy(body: StrategyCreate, svc: ServicesDep) -> StrategyPub
 
     The check runs on a few threads of its own, awaited here, so uploads that hang
     or crash their jail hold no request thread."""
-    try:
-        found = await asyncio.wrap_future(svc.strategies.upload_later(body.source))
-    except StrategyRejected as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            [{"loc": ["body", "source"], "msg": str(exc), "type": "value_error"}]) from None  # fmt: skip
-    except UploadsUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    found = await asyncio.wrap_future(svc.strategies.upload_later(body.source))  # errors: api.routes.errors
     return StrategyPublic(**found)

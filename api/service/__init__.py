@@ -18,7 +18,6 @@ process started it (every process of it) and stores every journaled record.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -28,7 +27,7 @@ from api.service.jobs import JobConflict, JobNotFound, JobService, runnable
 from api.service.runner import Runner
 from api.service.strategies import StrategyRejected, StrategyService
 from api.settings import Settings
-from engine.store import Store, default_path
+from engine.store import Store
 
 __all__ = [
     "DataRejected",
@@ -58,8 +57,8 @@ class Services:
     def open(cls, settings: Settings | None = None) -> Services:
         """Open the store at ``settings.db_path()``, recover old jobs, start the job threads.
 
-        Jobs read their bars through ``engine.load`` (the process's default store), so
-        when ``settings.db`` names a file, ``ANVIL_DB`` is pointed at it for this process.
+        Jobs read their bars from this store (``DataService.bars``), never the process's
+        default store.
         """
         settings = settings or Settings()
         path = settings.db_path()
@@ -68,8 +67,6 @@ class Services:
         ray_pids = path.with_name(path.name + ".ray-processes.json")
         cluster.runtime.reap(ray_pids)  # a crashed service's Ray, if any
         cluster.runtime.record_processes(ray_pids)
-        if path != default_path().expanduser().resolve():
-            os.environ["ANVIL_DB"] = str(path)
         store = Store(path)
         jobstore: JobStore | None = None
         try:

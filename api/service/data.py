@@ -9,9 +9,7 @@ from collections import OrderedDict
 from pathlib import PurePosixPath
 from typing import Any
 
-from pydantic import PrivateAttr
-
-from api.specs import DataSpec
+from api.specs import DataSpec, UniverseSpec
 from engine import Bars
 from engine.store import ImportReport, NoDataError, SourceError, Store, TimeframeError, parse_columns
 
@@ -46,37 +44,26 @@ class DataService:
         self._bars: OrderedDict[tuple[Any, ...], Bars] = OrderedDict()
         self._lock = threading.Lock()
 
-    def bars(self, data: DataSpec) -> Bars:
+    def bars(self, data: DataSpec | UniverseSpec) -> Any:
         """The bars ``data`` asks for, read once and then kept until the next upload.
 
         The service is the store file's only writer (DuckDB locks it), and every
         change to its bars comes through ``upload``, which forgets them all.
         """
+        if isinstance(data, UniverseSpec):  # a universe's panel is read per job
+            return data.load(self.store)
         key = (data.symbol, data.timeframe, data.start, data.end)
         with self._lock:
             found = self._bars.get(key)
             if found is not None:
                 self._bars.move_to_end(key)
                 return found
-        bars = DataSpec.load(data)
+        bars = data.load(self.store)
         with self._lock:
             self._bars[key] = bars
             while len(self._bars) > CACHED_SERIES:
                 self._bars.popitem(last=False)
         return bars
-
-    def cached(self, spec: Any) -> Any:
-        """``spec`` reading its bars through ``bars`` (for ``api.specs.check`` and ``execute``)."""
-        if isinstance(spec.data, list):
-            return spec.model_copy(update={"data": [self._cached(d) for d in spec.data]})
-        return spec.model_copy(update={"data": self._cached(spec.data)})
-
-    def _cached(self, data: DataSpec) -> DataSpec:
-        if not isinstance(data, DataSpec):  # a universe (UniverseSpec): its panel is read per job
-            return data
-        out = CachedData(**data.model_dump())
-        out._service = self
-        return out
 
     def catalog(self) -> list[dict[str, Any]]:
         """Every stored series: symbol, timeframe, first and last bar (UTC), bar count."""
@@ -161,15 +148,6 @@ def resolve_timeframes(spec: Any, store: Store | None = None) -> Any:
     if isinstance(spec.data, list):
         return spec.model_copy(update={"data": [fill(d) for d in spec.data]})
     return spec.model_copy(update={"data": fill(spec.data)})
-
-
-class CachedData(DataSpec):
-    """A DataSpec that loads through a DataService's memory of bars."""
-
-    _service: DataService | None = PrivateAttr(default=None)
-
-    def load(self) -> Bars:
-        return self._service.bars(self) if self._service is not None else DataSpec.load(self)
 
 
 def safe_name(name: str | None) -> str:

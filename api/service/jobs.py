@@ -63,9 +63,8 @@ class JobService:
             SpecError: the spec cannot run (the field and why), or it would make
                 more runs than ``max_items_per_job``.
         """
-        spec = self.data.cached(spec)
         items = specs.check(spec, self.strategies.lookup, self.settings.max_items_per_job,
-                             self.settings.max_grid_points)
+                            self.settings.max_grid_points, bars=self.data.bars).items or 0
         record = self.store.create(spec.kind, spec.strategy, spec.model_dump(mode="json"), items)
         self.runner.enqueue(record.id, total=items)
         return record
@@ -150,9 +149,8 @@ class JobService:
         if record.status not in RESUMABLE:
             raise JobConflict(f"job {job_id} is {record.status}; only interrupted, cancelled or failed "
                               "jobs can be resumed")  # fmt: skip
-        spec = self.data.cached(self.parse(record.spec))
-        specs.check(spec, self.strategies.lookup, self.settings.max_items_per_job,
-                             self.settings.max_grid_points)
+        specs.check(self.parse(record.spec), self.strategies.lookup, self.settings.max_items_per_job,
+                    self.settings.max_grid_points, bars=self.data.bars)
         self.store.set_status(job_id, "queued")
         self.runner.enqueue(job_id, total=record.total, done=record.done, failed=record.failed)
         return self.get(job_id)
@@ -191,10 +189,11 @@ class JobService:
             live.unwatch(key)
 
 
-def runnable(data: DataService, spec: dict[str, Any]) -> Any:
+def runnable(data: DataService, spec: dict[str, Any], uploaded: specs.StrategyLookup) -> specs.Checked:
     """A stored job's spec (plain data, checked when it was submitted) as ``specs.execute``
-    runs it: parsed again, its bars read through ``data``."""
-    return data.cached(SPEC.validate_python(spec))
+    runs it: parsed, its strategy found through ``uploaded`` (bound to the job's jails), its
+    bars read through ``data``; not checked again."""
+    return specs.prepare(SPEC.validate_python(spec), uploaded, bars=data.bars)
 
 
 def progress_of(snap: Snapshot) -> dict[str, Any]:

@@ -43,6 +43,10 @@ RECORD_EVERY = 1.0  # seconds between progress writes to a job's record
 STOP_WAIT = 30.0  # seconds a shutting-down service waits for running jobs to stop
 
 
+class ServiceStopping(RuntimeError):
+    """The service is shutting down and takes no more jobs."""
+
+
 class Runner:
     """The job queue and the threads that work through it.
 
@@ -50,12 +54,13 @@ class Runner:
         store: where jobs and their rows are kept.
         settings: ``address``, ``workers`` and ``max_running_jobs``.
         lookup: finds uploaded strategies by id (for ``specs.execute``).
-        load_spec: the runnable spec of a stored record's spec (checked when the job
-            was submitted); a queued job keeps none of its own until it starts.
+        load_spec: a stored record's spec (checked when the job was submitted) made
+            runnable with a strategy lookup bound to the job (``specs.Checked``); a queued
+            job keeps none of its own until it starts.
     """
 
     def __init__(self, store: JobStore, settings: Settings, lookup: specs.StrategyLookup,
-                 load_spec: Callable[[dict[str, Any]], Any]) -> None:  # fmt: skip
+                 load_spec: Callable[[dict[str, Any], specs.StrategyLookup], specs.Checked]) -> None:  # fmt: skip
         self.store = store
         self.settings = settings
         self.lookup = lookup
@@ -85,7 +90,7 @@ class Runner:
         live = LiveJob(job_id, snapshot, self._transition, self._snapshots)
         with self._lock:
             if self._stopping:
-                raise RuntimeError("the service is shutting down; submit the job again once it is back")
+                raise ServiceStopping("the service is shutting down; submit the job again once it is back")
             self._live[job_id] = live
         self._queue.put(job_id)
         return live
@@ -192,8 +197,9 @@ class Runner:
 
         timers: list[threading.Timer] = []
         try:
-            spec = self.load_spec(record.spec)
-            result = specs.execute(spec, uploaded=self._lookup_for(live, timers),
+            checked = self.load_spec(record.spec, self._lookup_for(live, timers))
+            spec = checked.spec
+            result = specs.execute(checked,
                                    progress=progress, cancel=live.cancel, out=self.store.sink(live.id),
                                    study_path=self.store.study_path(live.id), address=self.settings.address,
                                    workers=self.settings.workers)  # fmt: skip

@@ -8,7 +8,6 @@ puts a 422 message next to the field its ``loc`` names.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,23 +84,21 @@ def _params(schema: dict[str, dict[str, Any]], kind: str) -> Group:
 
 
 def _config() -> Group:
-    """The config fields a job spec takes (``api.specs.ConfigSpec``), with ``engine.Config``'s
-    defaults; the portfolio-only fields of ``engine.Config`` are not offered to these jobs."""
-    import engine
-    from api.specs import ConfigSpec
+    """The config fields a job spec takes (``api.specs.ConfigSpec``: every ``engine.Config``
+    field, from ``engine.config.FIELDS``), with their defaults."""
+    from engine.config import FIELDS
 
     fields = []
-    for f in dataclasses.fields(engine.Config):
-        if f.name not in ConfigSpec.model_fields:
-            continue
-        default = f.default
-        if f.name == "fill":
-            fields.append(Field("config.fill", "fill", "choice", default, [("next_open", "next_open"), ("close", "close")]))
-        elif isinstance(default, bool):
-            fields.append(Field(f"config.{f.name}", f.name, "bool", default))
+    for f in FIELDS:
+        path = f"config.{f.name}"
+        if f.kind == "choice":
+            fields.append(Field(path, f.name, "choice", f.default, [(c, c) for c in f.choices]))
+        elif f.kind == "bool":
+            fields.append(Field(path, f.name, "bool", f.default))
         else:
-            fields.append(Field(f"config.{f.name}", f.name, "number", _num(default),
-                                hint="" if default is not None else "empty = off / measured"))  # fmt: skip
+            whole = f.kind == "int"
+            fields.append(Field(path, f.name, "int" if whole else "number", _num(f.default), step="1" if whole else "any",
+                                hint="" if f.default is not None else "empty = off / measured"))  # fmt: skip
     return Group("Config", "config", fields)
 
 

@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine import HOLD, InvalidSignalError
-
-_SIGNAL_VALUES = np.array([-1, 0, 1, HOLD])
+from engine import HOLD
+from engine.signals import as_signal
 
 
 def as_1d(values: Any, name: str) -> np.ndarray:
@@ -31,41 +30,15 @@ def as_1d(values: Any, name: str) -> np.ndarray:
 
 
 def signal(values: Any, name: str = "signal") -> np.ndarray:
-    """A signal as int8 (1, -1, 0, HOLD) or float64 (exposure, NaN = change nothing).
-
-    Bools become int8 1/0; other integer types are checked and become int8.
+    """A one-dimensional signal checked as ``engine.signals.as_signal`` checks it: int8
+    (1, -1, 0, HOLD) or float64 (exposure, NaN = change nothing); bools become int8.
 
     Raises:
         InvalidSignalError: a value outside the allowed set, or an infinite float.
         TypeError: a dtype that is neither bool, integer nor float.
     """
     arr = as_1d(values, name)
-    kind = arr.dtype.kind
-    if kind == "b":
-        return arr.astype(np.int8)
-    if kind in "iu":
-        bad = ~np.isin(arr, _SIGNAL_VALUES)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InvalidSignalError(
-                f"{name}[{i}] is {arr[i]}: integer signals take 1 (long), -1 (short), 0 (flat) "
-                f"or engine.HOLD ({HOLD}, change nothing); use floats for sizes"
-            )
-        return arr.astype(np.int8)
-    if kind == "f":
-        arr_f = arr.astype(np.float64)
-        bad = np.isinf(arr_f)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InvalidSignalError(
-                f"{name}[{i}] is {arr_f[i]}: float signals are target exposures "
-                "(1.0 = all equity long); use NaN to change nothing"
-            )
-        return arr_f
-    raise TypeError(
-        f"{name} must hold integers (1, -1, 0, engine.HOLD), bools or float exposures, "
-        f"not {arr.dtype}"
-    )
+    return as_signal(arr, len(arr), name=name)
 
 
 def flags(values: Any, name: str, n: int | None = None) -> np.ndarray:

@@ -11,11 +11,10 @@ source can go through the job service's safe loader unchanged.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
-from engine.errors import EngineError
+from engine.errors import EngineError, did_you_mean
 from strategies.base import Strategy
 from strategies.library.atr_channel_breakout import AtrChannelBreakout
 from strategies.library.bollinger_reversion import BollingerReversion
@@ -122,9 +121,8 @@ def get_strategy(name: str) -> type[Strategy]:
     if found is not None:
         return found
     names = [snake_case(cls.__name__) for cls in (*LIBRARY, *UNIVERSE_LIBRARY)]
-    close = difflib.get_close_matches(_key(name), list(table), n=3, cutoff=0.5)
-    hints = list(dict.fromkeys(snake_case(table[k].__name__) for k in close))
-    more = f"; did you mean {' or '.join(map(repr, hints))}?" if hints else ""
+    more = did_you_mean(_key(name), table, n=3, cutoff=0.5, show=lambda k: snake_case(table[k].__name__),
+                        before="; ", after="")  # fmt: skip
     raise UnknownStrategyError(
         f"no built-in strategy is called {name!r}{more} (the library holds: {', '.join(names)})"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -10,9 +11,11 @@ from pydantic import TypeAdapter
 
 import cluster.jobs
 import engine
+import engine.config as engine_config
 from api import specs
-from api.cli import args, errors, output, report
+from api.cli import args, errors, options, output, report
 from api.cli.client import base_url, parse_sse
+from tests.api.conftest_cli import main_folder, run_main  # noqa: F401 - fixtures
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -104,8 +107,40 @@ def test_config_json_then_options_override_it(tmp_path):
         args.config({}, "{oops")
 
 
-def test_every_engine_config_field_is_an_option():
-    assert [name for name, _, _ in args.CONFIG_FIELDS] == list(specs.ConfigSpec.model_fields)
+def test_every_engine_config_field_is_in_the_api_schema_and_the_cli_help(run_main):
+    schema = specs.ConfigSpec.model_json_schema()["properties"]
+    ran = run_main("backtest", "--help")
+    assert ran.status == 0
+    for f in dataclasses.fields(engine.Config):
+        assert f.name in schema and schema[f.name]["description"], f.name
+        assert "--" + f.name.replace("_", "-") in ran.out, f.name
+    assert schema["fee_rate"]["minimum"] == 0 and schema["fee_rate"]["exclusiveMaximum"] == 1
+    assert schema["initial_capital"]["exclusiveMinimum"] == 0
+    assert schema["fill"]["anyOf"][0]["enum"] == ["next_open", "close"]
+
+
+def test_a_field_added_to_config_once_shows_up_in_the_api_model_and_the_options():
+    @dataclasses.dataclass(frozen=True)
+    class Wider(engine.Config):
+        """A Config with one more field.
+
+        Attributes:
+            tick_size: the smallest price step,
+                in the quote currency.
+        """
+
+        tick_size: float = dataclasses.field(default=0.01, metadata={"low": 0.0, "low_open": True})
+
+    fields = engine_config.describe(Wider)
+    (added,) = [f for f in fields if f.name == "tick_size"]
+    assert (added.kind, added.default, added.low, added.low_open) == ("float", 0.01, 0.0, True)
+    assert added.description == "the smallest price step, in the quote currency."
+    model = specs.config_spec(fields)
+    prop = model.model_json_schema()["properties"]["tick_size"]
+    assert prop["exclusiveMinimum"] == 0 and prop["description"].startswith("the smallest price step")
+    assert model(tick_size=0.5).tick_size == 0.5
+    option = {o.name: o for o in options.config_field_options(fields)}["tick_size"]
+    assert option.opts == ["--tick-size"] and "smallest price step" in (option.help or "")
 
 
 def test_the_cli_copies_of_engine_names_are_current():

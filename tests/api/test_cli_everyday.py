@@ -4,6 +4,8 @@ a backtest writes its curve and trades and brings its buy-and-hold benchmark."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 
@@ -101,15 +103,16 @@ def _spec(kind: str = "sweep", **fields):
 def test_the_executor_follows_the_estimated_size_of_the_job(run_main):  # noqa: F811
     run_main("data", "list")  # the store of this folder, filled with the sample
     spec = _spec(space={"fast": {"low": 2, "high": 100, "step": 1}, "slow": {"low": 5, "high": 400, "step": 1}})
-    per_run = where.seconds_per_run(spec)
+    checked = specs.check(spec)
+    per_run = where.seconds_per_run(checked)
     assert 0 < per_run < 1
-    small = where.choose(spec, 100, None, 0, None)
+    small = where.choose(dataclasses.replace(checked, items=100), None, 0, None)
     assert small.address == "local-threads" and "threads in this process" in str(small)
     huge = int(runtime.LOCAL_SECONDS * 100 / per_run)  # about 100x what threads take in the limit, per core
-    big = where.choose(spec, huge * runtime.local_cpus(), None, 0, None)
+    big = where.choose(dataclasses.replace(checked, items=huge * runtime.local_cpus()), None, 0, None)
     assert big.address is None and "a local Ray" in str(big)
-    assert where.choose(spec, 100, "auto", 0, None).address == "auto"
-    assert where.choose(spec, 100, "local", 0, None).address is None  # a local Ray, whatever the size
+    assert where.choose(checked, "auto", 0, None).address == "auto"
+    assert where.choose(checked, "local", 0, None).address is None  # a local Ray, whatever the size
     assert (runtime.choose(None, 1.0), runtime.choose(None, 1e3), runtime.choose("ray://h:1", 1.0)) == \
         ("local-threads", None, "ray://h:1")  # fmt: skip
 

@@ -183,7 +183,7 @@ def test_a_journaled_record_is_served_and_every_later_write_finds_its_row(tmp_pa
 
 def test_a_failed_transaction_leaves_its_journaled_records_for_the_next(tmp_path, open_store):
     store = open_store(flush_every=3600)
-    job_id = store.create("sweep", "sma_cross", SPEC, 2).id
+    store.create("sweep", "sma_cross", SPEC, 2)
     with pytest.raises(ZeroDivisionError):
         with store._write():
             1 / 0  # noqa: B018 - the transaction fails after it stored the record: rolled back

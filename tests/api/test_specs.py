@@ -25,22 +25,22 @@ def test_a_grid_counts_the_points_its_constraints_keep_every_time():
     fresh = cluster.Space.of(strategies.SmaCross, specs.space_of(sweep("sma_cross", space).space))
     expected = round(fresh.size * fresh.valid_fraction())
     assert 0 < expected < fresh.size  # fast < slow drops some points
-    assert [specs.check(sweep("sma_cross", space)) for _ in range(3)] == [expected] * 3
+    assert [specs.check(sweep("sma_cross", space)).items for _ in range(3)] == [expected] * 3
     two = sweep("sma_cross", space, data=[DATA, {**DATA, "start": "2016-01-01"}])
-    assert specs.check(two) == 2 * expected
-    assert specs.check(sweep("sma_cross", space, method="random", n_trials=7)) == 7
+    assert specs.check(two).items == 2 * expected
+    assert specs.check(sweep("sma_cross", space, method="random", n_trials=7)).items == 7
 
 
 def test_a_space_checked_for_one_strategy_is_checked_again_for_another():
     space = {"fast": [5, 10], "slow": [50]}
-    assert specs.check(sweep("sma_cross", space)) == 2
+    assert specs.check(sweep("sma_cross", space)).items == 2
     with pytest.raises(specs.SpecError) as err:
         specs.check(sweep("rsi_reversion", space))
     assert err.value.loc == ("space",) and "'fast'" in err.value.message
 
 
 def test_values_of_another_type_are_another_space():
-    assert specs.check(sweep("roc_momentum", {"period": [1]})) == 1
+    assert specs.check(sweep("roc_momentum", {"period": [1]})).items == 1
     with pytest.raises(specs.SpecError) as err:
         specs.check(sweep("roc_momentum", {"period": [True]}))  # True == 1, but a period is a number
     assert err.value.loc == ("space",) and "must be a number" in err.value.message

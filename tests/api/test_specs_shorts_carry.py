@@ -29,7 +29,7 @@ def test_the_service_refuses_short_params_without_shorts(job, loc):
         specs.check(spec)
     assert err.value.loc == loc and SAYS in err.value.message and "allow_short" in err.value.message
     allowed = SPEC.validate_python({**job, "strategy": "sma_cross", "data": DATA, "config": {"allow_short": True}})
-    assert specs.check(allowed) >= 1
+    assert specs.check(allowed).items >= 1
 
 
 def test_the_cli_refuses_short_true_without_allow_short(run_main):  # noqa: F811
@@ -44,8 +44,9 @@ def test_the_service_runs_a_walk_forward_that_carries_its_position():
     job = {"kind": "walk_forward", "strategy": "sma_cross", "data": DATA, "space": {"fast": [10], "slow": [40]},
            "train": 500, "test": 250, "carry": True}  # fmt: skip
     spec = SPEC.validate_python(job)
-    assert specs.check(spec) == 2 * len(specs.cluster.walk_forward_windows(spec.data.load().ts, 500, 250))
-    res = specs.execute(spec, address="local-threads")
+    checked = specs.check(spec)
+    assert checked.items == 2 * len(specs.cluster.walk_forward_windows(spec.data.load().ts, 500, 250))
+    res = specs.execute(checked, address="local-threads")
     assert res.carry and res.stats["total_trades"] > 0
     with pytest.raises(specs.SpecError) as err:
         specs.check(SPEC.validate_python({**job, "step": 400}))

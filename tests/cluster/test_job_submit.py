@@ -8,7 +8,6 @@ head node has a store, so every chunk a worker node ran shows that a node needs 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess

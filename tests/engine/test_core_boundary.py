@@ -119,6 +119,13 @@ def test_every_status_in_the_header_has_an_exception() -> None:
     assert len(set(codes)) == len(codes)
 
 
+def test_the_built_core_has_the_abi_version_the_header_declares() -> None:
+    # engine._bindings refuses to import a core built from older sources (ImportError).
+    declared = re.search(r"^#define ANVIL_ABI_VERSION (\d+)", HEADER.read_text(), flags=re.MULTILINE)
+    assert declared is not None, "anvil.h declares no ANVIL_ABI_VERSION"
+    assert int(declared.group(1)) == _bindings.ABI_VERSION == lib.ANVIL_ABI_VERSION
+
+
 def test_an_unknown_status_still_raises() -> None:
     with pytest.raises(CoreError, match="unknown status 9999"):
         _bindings._check(9999, "anvil_test")

@@ -27,7 +27,6 @@ import strategies
 from strategies.library import LIBRARY
 from strategies.loader import (
     ALLOWED_MODULES,
-    MAX_AST_DEPTH,
     MAX_SOURCE_BYTES,
     StrategyCodeError,
     load_strategy,
