@@ -6,6 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 CC     ?= cc
+# pytest-xdist processes for make test, each taking whole test files (0: all in one process)
+TEST_WORKERS ?= 2
 
 CORE_SRC := $(wildcard csrc/*.c csrc/*.h) engine/_build.py
 
@@ -61,7 +63,7 @@ lint: $(VENV)/.installed-test  ## ruff: unused and undefined names, misplaced im
 	$(VENV)/bin/ruff check .
 
 test-py: $(VENV)/.installed-test $(VENV)/.core ensure-bwrap
-	PYTHONFAULTHANDLER=1 $(PY) -m pytest
+	PYTHONFAULTHANDLER=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 quick: $(VENV)/.installed-test $(VENV)/.core  ## the edit-test loop: engine and strategy tests, stop at the first failure
 	$(PY) -m pytest -x -q tests/engine tests/strategies

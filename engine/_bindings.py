@@ -86,6 +86,18 @@ def _signal_kind(signal: np.ndarray) -> int:
     raise EngineError(f"signals reach the core as int8 or float64, not {signal.dtype}")
 
 
+def check_bars(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> int:
+    """Index of the first bar the core rejects, or -1 when all are valid (the store's
+    one-pass check of a stored series, ``engine.store._query``)."""
+    bars, _keep = _bars(open_, high, low, close)
+    bad = ffi.new("int64_t *", -1)
+    rc = lib.anvil_check_bars(bars, bad)
+    if rc == lib.ANVIL_E_PRICE:
+        return int(bad[0])
+    _check(rc, "anvil_check_bars")
+    return -1
+
+
 def _first_guess(n_bars: int) -> int:
     """Trade records to allocate first: plenty for ordinary signals; a run that
     closes more is rerun with the exact count (the core reports it)."""
