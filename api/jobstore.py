@@ -166,8 +166,7 @@ class JobStore:
     def __init__(self, db: Database, flush_every: float = FLUSH_EVERY) -> None:
         self.db = db
         self.flush_every = flush_every
-        row = db.cursor().execute("SELECT current_database()").fetchone()
-        self.catalog = str(row[0]) if row else "memory"
+        self.catalog = db.catalog  # the name the file is attached under in this process
         self.S = f"{_quote(self.catalog)}.jobs"  # qualified: a file named jobs.duckdb is a catalog "jobs"
         # Write-through: this process is the file's only writer (DuckDB locks it), so the
         # records it changed are known without asking the database.

@@ -248,8 +248,8 @@ class RayExecutor(Executor):
                 dead = slot.actor
                 try:
                     ray.kill(dead, no_restart=True)
-                except Exception:
-                    pass
+                except Exception as exc:  # already gone with its node: replaced all the same
+                    log.debug("cancel: the actor of a running chunk could not be killed: %s", exc)
                 slot.actor = POOL.replace(dead, ChunkWorker.remote)
         self._lost = []
 
