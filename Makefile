@@ -59,8 +59,9 @@ browser:  ## install Chromium for the browser tests when it is missing (needs ro
 		apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	else echo "make: no Chromium and not root: the browser tests will be SKIPPED (apt-get install chromium)"; fi
 
-lint: $(VENV)/.installed-test  ## ruff: unused and undefined names, misplaced imports ([tool.ruff] in pyproject.toml)
+lint: $(VENV)/.installed-test  ## ruff: unused and undefined names, misplaced imports, and the format ([tool.ruff] in pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-py: $(VENV)/.installed-test $(VENV)/.core ensure-bwrap
 	PYTHONFAULTHANDLER=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile

@@ -72,8 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)  # Infinity/NaN inputs too
     errors.register(app)  # the service's exceptions as 404, 409, 422, 503
     web.mount(app)  # the web page at /
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
-                       larger={("POST", f"{API_PREFIX}/data"): settings.max_upload_bytes})  # fmt: skip
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, larger={("POST", f"{API_PREFIX}/data"): settings.max_upload_bytes}
+    )
     return app
 
 
@@ -114,8 +115,10 @@ class BodyLimit:
 
 
 def _too_large_text(limit: int) -> str:
-    return f"the request body is larger than {limit:,} bytes; ask the operator to raise ANVIL_MAX_BODY_BYTES or " \
-           "ANVIL_MAX_UPLOAD_BYTES"  # fmt: skip
+    return (
+        f"the request body is larger than {limit:,} bytes; ask the operator to raise ANVIL_MAX_BODY_BYTES or "
+        "ANVIL_MAX_UPLOAD_BYTES"
+    )
 
 
 def _too_large(limit: int) -> Any:

@@ -28,8 +28,15 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
         try:
             columns[str(name)] = pa.array(frame[name], from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            columns[str(name)] = pa.array([None if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
-                                           else json.dumps(jsonable(v)) for v in frame[name]], type=pa.string())  # fmt: skip
+            columns[str(name)] = pa.array(
+                [
+                    None
+                    if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+                    else json.dumps(jsonable(v))
+                    for v in frame[name]
+                ],
+                type=pa.string(),
+            )
     return pa.table(columns)
 
 

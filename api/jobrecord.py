@@ -85,13 +85,45 @@ class JobRecord:
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> JobRecord:
-        (id_, kind, strategy, spec, status, items, total, done, failed, rows, best, error, summary,
-         attempts, created, started, finished) = row  # fmt: skip
+        (
+            id_,
+            kind,
+            strategy,
+            spec,
+            status,
+            items,
+            total,
+            done,
+            failed,
+            rows,
+            best,
+            error,
+            summary,
+            attempts,
+            created,
+            started,
+            finished,
+        ) = row
         utc = dt.timezone.utc
-        return cls(id_, kind, strategy, json.loads(spec), status, int(items), int(total), int(done),
-                   int(failed), int(rows), loads_json(best), error, loads_json(summary), int(attempts),
-                   created.replace(tzinfo=utc), started and started.replace(tzinfo=utc),
-                   finished and finished.replace(tzinfo=utc))  # fmt: skip
+        return cls(
+            id_,
+            kind,
+            strategy,
+            json.loads(spec),
+            status,
+            int(items),
+            int(total),
+            int(done),
+            int(failed),
+            int(rows),
+            loads_json(best),
+            error,
+            loads_json(summary),
+            int(attempts),
+            created.replace(tzinfo=utc),
+            started and started.replace(tzinfo=utc),
+            finished and finished.replace(tzinfo=utc),
+        )
 
 
 def loads_json(text: str | None) -> Any:

@@ -110,8 +110,10 @@ CREATE TABLE IF NOT EXISTS {S}.strategy (
 );
 """
 
-_RECORD_COLUMNS = ("id, kind, strategy, spec, status, items, total, done, failed, rows, best, error, "
-                   "summary, attempts, created_at, started_at, finished_at")  # fmt: skip
+_RECORD_COLUMNS = (
+    "id, kind, strategy, spec, status, items, total, done, failed, rows, best, error, "
+    "summary, attempts, created_at, started_at, finished_at"
+)
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,10 @@ class _Pending:
 def _journal_line(row: tuple[Any, ...]) -> str:
     """A new record as one journal line (its spec is already JSON text)."""
     job_id, kind, strategy, spec, items, created = row
-    return (f'{{"id": "{job_id}", "kind": {json.dumps(kind)}, "strategy": {json.dumps(strategy)}, '
-            f'"items": {int(items)}, "created_at": "{created.isoformat()}", "spec": {spec}}}')  # fmt: skip
+    return (
+        f'{{"id": "{job_id}", "kind": {json.dumps(kind)}, "strategy": {json.dumps(strategy)}, '
+        f'"items": {int(items)}, "created_at": "{created.isoformat()}", "spec": {spec}}}'
+    )
 
 
 def _journaled_row(line: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -138,8 +142,14 @@ def _journaled_row(line: dict[str, Any]) -> tuple[Any, ...] | None:
         spec = line["spec"]
     except (KeyError, TypeError, ValueError):
         return None
-    if not (isinstance(job_id, str) and is_job_id(job_id) and isinstance(kind, str) and isinstance(strategy, str)
-            and isinstance(items, int) and isinstance(spec, dict)):  # fmt: skip
+    if not (
+        isinstance(job_id, str)
+        and is_job_id(job_id)
+        and isinstance(kind, str)
+        and isinstance(strategy, str)
+        and isinstance(items, int)
+        and isinstance(spec, dict)
+    ):
         return None
     return (job_id, kind, strategy, json.dumps(spec), items, created.replace(tzinfo=None))
 
@@ -195,21 +205,31 @@ class JobStore:
 
     def _move_blobs(self, cur: duckdb.DuckDBPyConnection) -> None:
         """Move the rows an older store kept as blobs (``jobs.chunk``, ``jobs.result``) into files."""
-        tables = {r[0] for r in cur.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = ? "
-                                            "AND table_schema = 'jobs'", [self.catalog]).fetchall()}  # fmt: skip
-        for table, kind, key, extras in (("chunk", "chunk", "chunk_id", "extra, extra_kind"),
-                                         ("result", "result", "part", "NULL, NULL")):  # fmt: skip
+        tables = {
+            r[0]
+            for r in cur.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'jobs'",
+                [self.catalog],
+            ).fetchall()
+        }
+        for table, kind, key, extras in (
+            ("chunk", "chunk", "chunk_id", "extra, extra_kind"),
+            ("result", "result", "part", "NULL, NULL"),
+        ):
             if table not in tables:
                 continue
             found = cur.execute(f"SELECT job_id, {key}, rows FROM {self.S}.{table}").fetchall()
             for job_id, k, n in found:  # one blob in memory at a time
-                blob, extra, extra_kind = cur.execute(f"SELECT frame, {extras} FROM {self.S}.{table} WHERE job_id = ? "
-                                                      f"AND {key} = ?", [job_id, k]).fetchone()  # fmt: skip
+                blob, extra, extra_kind = cur.execute(
+                    f"SELECT frame, {extras} FROM {self.S}.{table} WHERE job_id = ? AND {key} = ?", [job_id, k]
+                ).fetchone()
                 name = f"chunk-{k:08d}.parquet" if kind == "chunk" else f"part-{k:06d}.parquet"
                 path = self.results_dir(job_id) / name
                 _durable(_written(path, pq.read_table(pa.BufferReader(blob))), path)
-                cur.execute(f"INSERT INTO {self.S}.fragment VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                            [job_id, kind, k, n, name, extra, extra_kind])  # fmt: skip
+                cur.execute(
+                    f"INSERT INTO {self.S}.fragment VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [job_id, kind, k, n, name, extra, extra_kind],
+                )
             moved = len(found)
             cur.execute(f"DROP TABLE {self.S}.{table}")
             if moved:
@@ -226,8 +246,9 @@ class JobStore:
             before = self._count(cur)
             self._insert(cur, rows, skip_existing=True)
             added = self._count(cur) - before
-            log.info("anvil: %d job record(s) recovered from the journal (%d were already stored)",
-                     added, len(rows) - added)  # fmt: skip
+            log.info(
+                "anvil: %d job record(s) recovered from the journal (%d were already stored)", added, len(rows) - added
+            )
 
     def _count(self, cur: duckdb.DuckDBPyConnection) -> int:
         row = cur.execute(f"SELECT count(*) FROM {self.S}.job").fetchone()
@@ -238,9 +259,12 @@ class JobStore:
         field, unnested), whose cost hardly grows with the number of rows."""
         conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
         ids, kinds, strategies, specs, items, created = (list(column) for column in zip(*rows))
-        cur.execute(f"INSERT INTO {self.S}.job (id, kind, strategy, spec, status, items, total, created_at) "
-                    "SELECT unnest($1), unnest($2), unnest($3), unnest($4), 'queued', unnest($5), unnest($5), "
-                    f"unnest($6){conflict}", [ids, kinds, strategies, specs, items, created])  # fmt: skip
+        cur.execute(
+            f"INSERT INTO {self.S}.job (id, kind, strategy, spec, status, items, total, created_at) "
+            "SELECT unnest($1), unnest($2), unnest($3), unnest($4), 'queued', unnest($5), unnest($5), "
+            f"unnest($6){conflict}",
+            [ids, kinds, strategies, specs, items, created],
+        )
 
     @contextmanager
     def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -302,8 +326,9 @@ class JobStore:
                     self.flush()
                 self.journal.rotate()  # retired, the segment is deleted once everything in it is stored
             except Exception:
-                log.exception("anvil: storing journaled job records failed; they stay in the journal, "
-                              "retried in a second")  # fmt: skip
+                log.exception(
+                    "anvil: storing journaled job records failed; they stay in the journal, retried in a second"
+                )
                 self._closing.wait(1.0)
                 self._wake.set()
 
@@ -359,8 +384,25 @@ class JobStore:
             JournalError: the record could not be made durable (the job is not created).
         """
         job_id, created, spec = new_job_id(), now(), jsonable(spec)
-        record = JobRecord(job_id, kind, strategy, spec, "queued", items, items, 0, 0, 0, None, None, None, 0,
-                           created.replace(tzinfo=dt.timezone.utc), None, None)  # fmt: skip
+        record = JobRecord(
+            job_id,
+            kind,
+            strategy,
+            spec,
+            "queued",
+            items,
+            items,
+            0,
+            0,
+            0,
+            None,
+            None,
+            None,
+            0,
+            created.replace(tzinfo=dt.timezone.utc),
+            None,
+            None,
+        )
         row = (job_id, kind, strategy, json.dumps(spec), items, created)
         segment = self.journal.append(_journal_line(row))
         with self._pending_lock:
@@ -392,8 +434,10 @@ class JobStore:
             self.flush()  # so the query sees every job created before this call
         where, args = ("WHERE status = ?", [status]) if status else ("", [])
         cur = self.db.cursor()
-        rows = cur.execute(f"SELECT {_RECORD_COLUMNS} FROM {self.S}.job {where} ORDER BY created_at DESC, id "
-                           "LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()  # fmt: skip
+        rows = cur.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM {self.S}.job {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        ).fetchall()
         count = cur.execute(f"SELECT count(*) FROM {self.S}.job {where}", args).fetchone()
         return [JobRecord.from_row(r) for r in rows], int(count[0]) if count else 0
 
@@ -405,17 +449,30 @@ class JobStore:
         utc = when.replace(tzinfo=dt.timezone.utc)
         with self._writing(job_id) as cur:
             if status == "running":
-                cur.execute(f"UPDATE {self.S}.job SET status = 'running', started_at = ?, finished_at = NULL, "
-                            "error = NULL, attempts = attempts + 1 WHERE id = ?", [when, job_id])  # fmt: skip
-                self._changed(job_id, status=status, started_at=utc, finished_at=None, error=None,
-                              attempts=lambda r: r.attempts + 1)  # fmt: skip
+                cur.execute(
+                    f"UPDATE {self.S}.job SET status = 'running', started_at = ?, finished_at = NULL, "
+                    "error = NULL, attempts = attempts + 1 WHERE id = ?",
+                    [when, job_id],
+                )
+                self._changed(
+                    job_id,
+                    status=status,
+                    started_at=utc,
+                    finished_at=None,
+                    error=None,
+                    attempts=lambda r: r.attempts + 1,
+                )
             elif status == "queued":
-                cur.execute(f"UPDATE {self.S}.job SET status = 'queued', error = NULL, finished_at = NULL "
-                            "WHERE id = ?", [job_id])  # fmt: skip
+                cur.execute(
+                    f"UPDATE {self.S}.job SET status = 'queued', error = NULL, finished_at = NULL WHERE id = ?",
+                    [job_id],
+                )
                 self._changed(job_id, status=status, error=None, finished_at=None)
             else:
-                cur.execute(f"UPDATE {self.S}.job SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                            [status, error, when, job_id])  # fmt: skip
+                cur.execute(
+                    f"UPDATE {self.S}.job SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                    [status, error, when, job_id],
+                )
                 self._changed(job_id, status=status, error=error, finished_at=utc)
 
     def set_progress(self, job_id: str, total: int, best: dict[str, Any] | None) -> None:
@@ -424,8 +481,9 @@ class JobStore:
             cur.execute(f"UPDATE {self.S}.job SET total = ?, best = ? WHERE id = ?", [total, dumps_json(best), job_id])
             self._changed(job_id, total=total, best=jsonable(best))
 
-    def complete(self, job_id: str, table: pd.DataFrame | None, summary: dict[str, Any], done: int,
-                 failed: int) -> None:  # fmt: skip
+    def complete(
+        self, job_id: str, table: pd.DataFrame | None, summary: dict[str, Any], done: int, failed: int
+    ) -> None:
         """Mark a finished job done with its summary and results — one transaction.
 
         ``table`` None: the job's chunks are its result (a grid or random sweep's runs,
@@ -452,21 +510,34 @@ class JobStore:
                 parts = self._compact(folder, files)
         with self._writing(job_id) as cur:
             if parts is None:
-                row = cur.execute(f"SELECT coalesce(sum(rows), 0) FROM {self.S}.fragment WHERE job_id = ?",
-                                  [job_id]).fetchone()  # fmt: skip
+                row = cur.execute(
+                    f"SELECT coalesce(sum(rows), 0) FROM {self.S}.fragment WHERE job_id = ?", [job_id]
+                ).fetchone()
                 rows = int(row[0]) if row else 0
                 cur.execute(f"UPDATE {self.S}.fragment SET extra = NULL, extra_kind = NULL WHERE job_id = ?", [job_id])
             else:
                 rows = sum(n for _, n, _ in parts)
                 cur.execute(f"DELETE FROM {self.S}.fragment WHERE job_id = ?", [job_id])
-                cur.executemany(f"INSERT INTO {self.S}.fragment VALUES (?, 'result', ?, ?, ?, NULL, NULL)",
-                                [[job_id, k, n, name] for k, n, name in parts])  # fmt: skip
+                cur.executemany(
+                    f"INSERT INTO {self.S}.fragment VALUES (?, 'result', ?, ?, ?, NULL, NULL)",
+                    [[job_id, k, n, name] for k, n, name in parts],
+                )
             when = now()
-            cur.execute(f"UPDATE {self.S}.job SET status = 'done', rows = ?, summary = ?, done = ?, failed = ?, "
-                        "error = NULL, finished_at = ? WHERE id = ?",
-                        [rows, dumps_json(summary), done, failed, when, job_id])  # fmt: skip
-            self._changed(job_id, status="done", rows=rows, summary=jsonable(summary), done=done,
-                          failed=failed, error=None, finished_at=when.replace(tzinfo=dt.timezone.utc))  # fmt: skip
+            cur.execute(
+                f"UPDATE {self.S}.job SET status = 'done', rows = ?, summary = ?, done = ?, failed = ?, "
+                "error = NULL, finished_at = ? WHERE id = ?",
+                [rows, dumps_json(summary), done, failed, when, job_id],
+            )
+            self._changed(
+                job_id,
+                status="done",
+                rows=rows,
+                summary=jsonable(summary),
+                done=done,
+                failed=failed,
+                error=None,
+                finished_at=when.replace(tzinfo=dt.timezone.utc),
+            )
         if parts is not None:  # the chunks the parts replaced (a crash before this leaves them unread)
             keep = {name for _, _, name in parts}
             for path in folder.glob("chunk-*.parquet"):
@@ -502,8 +573,12 @@ class JobStore:
         try:
             for _, _, path in files:
                 fragment = pq.read_table(path)
-                columns = [fragment.column(f.name).cast(f.type) if f.name in fragment.column_names
-                           else pa.nulls(fragment.num_rows, f.type) for f in schema]  # fmt: skip
+                columns = [
+                    fragment.column(f.name).cast(f.type)
+                    if f.name in fragment.column_names
+                    else pa.nulls(fragment.num_rows, f.type)
+                    for f in schema
+                ]
                 piece = pa.Table.from_arrays(columns, schema=schema)
                 if writer is None:
                     target = folder / f"part-{len(parts):06d}.parquet"
@@ -529,10 +604,16 @@ class JobStore:
     def recover(self) -> list[str]:
         """Mark every job left queued or running by a previous process as interrupted."""
         with self._write() as cur:
-            ids = [r[0] for r in cur.execute(f"SELECT id FROM {self.S}.job WHERE status IN ('queued', 'running')").fetchall()]
-            cur.execute(f"UPDATE {self.S}.job SET status = 'interrupted', finished_at = ?, "
-                        "error = 'the service stopped before the job finished; resume it' "
-                        "WHERE status IN ('queued', 'running')", [now()])  # fmt: skip
+            ids = [
+                r[0]
+                for r in cur.execute(f"SELECT id FROM {self.S}.job WHERE status IN ('queued', 'running')").fetchall()
+            ]
+            cur.execute(
+                f"UPDATE {self.S}.job SET status = 'interrupted', finished_at = ?, "
+                "error = 'the service stopped before the job finished; resume it' "
+                "WHERE status IN ('queued', 'running')",
+                [now()],
+            )
             with self._cache_lock:
                 self._cache.clear()
         return ids
@@ -559,8 +640,9 @@ class JobStore:
     def _files(self, cur: duckdb.DuckDBPyConnection, job_id: str) -> list[tuple[int, int, Path]]:
         """Where the job's rows are now, in order: [(first row, rows, file)] — its result
         parts once it has them, else its chunks."""
-        found = cur.execute(f"SELECT kind, rows, file FROM {self.S}.fragment WHERE job_id = ? "
-                            "ORDER BY kind DESC, key", [job_id]).fetchall()  # fmt: skip
+        found = cur.execute(
+            f"SELECT kind, rows, file FROM {self.S}.fragment WHERE job_id = ? ORDER BY kind DESC, key", [job_id]
+        ).fetchall()
         folder, out, first = self.results_dir(job_id), [], 0
         for kind, n, name in found:
             if kind != found[0][0]:
@@ -575,8 +657,9 @@ class JobStore:
         schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
         return schema.remove_metadata()
 
-    def page(self, job_id: str, offset: int, limit: int, sort: str | None = None,
-             descending: bool = True) -> tuple[list[str], list[dict[str, Any]], int]:  # fmt: skip
+    def page(
+        self, job_id: str, offset: int, limit: int, sort: str | None = None, descending: bool = True
+    ) -> tuple[list[str], list[dict[str, Any]], int]:
         """One page of the job's rows (its results once done, else the chunks stored so far).
 
         ``sort`` orders every row by that column first (a query in DuckDB over the job's
@@ -607,27 +690,39 @@ class JobStore:
             return data.column_names, _json_rows(data), count
         raise RuntimeError(f"the rows of job {job_id} kept moving; try again")
 
-    def _sorted(self, cur: duckdb.DuckDBPyConnection, files: list[tuple[int, int, Path]], count: int, offset: int,
-                limit: int, sort: str, descending: bool) -> tuple[list[str], list[dict[str, Any]], int]:  # fmt: skip
+    def _sorted(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        files: list[tuple[int, int, Path]],
+        count: int,
+        offset: int,
+        limit: int,
+        sort: str,
+        descending: bool,
+    ) -> tuple[list[str], list[dict[str, Any]], int]:
         """A page of the files' rows ordered by ``sort``: DuckDB reads them as one table."""
         if not files:  # no rows yet: nothing to rank
             return [], [], 0
         schema = self._schema(files)
         if sort not in schema.names:
             hint = difflib.get_close_matches(sort, schema.names, n=1)
-            raise ValueError(f"sort: the results have no column {sort!r}"
-                             + (f"; did you mean {hint[0]!r}?" if hint else "")
-                             + f" (columns: {', '.join(schema.names)})")  # fmt: skip
+            raise ValueError(
+                f"sort: the results have no column {sort!r}"
+                + (f"; did you mean {hint[0]!r}?" if hint else "")
+                + f" (columns: {', '.join(schema.names)})"
+            )
         column = _quote(sort)
         missing = f"{column} IS NULL"
         if pa.types.is_floating(schema.field(sort).type):
             missing += f" OR isnan({column})"
         names = ", ".join(_quote(n) for n in schema.names)
         paths = ", ".join("'" + str(path).replace("'", "''") + "'" for _, _, path in files)
-        data = cur.sql(f"SELECT {names} FROM read_parquet([{paths}], union_by_name = true, filename = true, "
-                       f"file_row_number = true) ORDER BY ({missing}), {column} {'DESC' if descending else 'ASC'}, "
-                       "filename, file_row_number LIMIT $limit OFFSET $offset",
-                       params={"limit": limit, "offset": offset}).to_arrow_table()  # fmt: skip
+        data = cur.sql(
+            f"SELECT {names} FROM read_parquet([{paths}], union_by_name = true, filename = true, "
+            f"file_row_number = true) ORDER BY ({missing}), {column} {'DESC' if descending else 'ASC'}, "
+            "filename, file_row_number LIMIT $limit OFFSET $offset",
+            params={"limit": limit, "offset": offset},
+        ).to_arrow_table()
         return data.column_names, _json_rows(data), count
 
     def batches(self, job_id: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
@@ -639,8 +734,12 @@ class JobStore:
         def read() -> Iterator[pa.RecordBatch]:
             for _, _, path in files:
                 for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
-                    columns = [batch.column(f.name).cast(f.type) if f.name in batch.schema.names
-                               else pa.nulls(batch.num_rows, f.type) for f in schema]  # fmt: skip
+                    columns = [
+                        batch.column(f.name).cast(f.type)
+                        if f.name in batch.schema.names
+                        else pa.nulls(batch.num_rows, f.type)
+                        for f in schema
+                    ]
                     yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
         return schema, read()
@@ -649,8 +748,10 @@ class JobStore:
     def add_strategy(self, strategy_id: str, name: str, source: str, description: dict[str, Any]) -> None:
         """Store an uploaded strategy (the same id twice keeps the first)."""
         with self._write() as cur:
-            cur.execute(f"INSERT INTO {self.S}.strategy VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [strategy_id, name, source, json.dumps(jsonable(description)), now()])  # fmt: skip
+            cur.execute(
+                f"INSERT INTO {self.S}.strategy VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [strategy_id, name, source, json.dumps(jsonable(description)), now()],
+            )
 
     def strategy_source(self, strategy_id: str) -> str | None:
         row = self.db.cursor().execute(f"SELECT source FROM {self.S}.strategy WHERE id = ?", [strategy_id]).fetchone()
@@ -658,14 +759,20 @@ class JobStore:
 
     def strategy(self, strategy_id: str) -> tuple[str, dict[str, Any]] | None:
         """An uploaded strategy's source and description, or None."""
-        row = self.db.cursor().execute(f"SELECT source, description FROM {self.S}.strategy WHERE id = ?",
-                                       [strategy_id]).fetchone()  # fmt: skip
+        row = (
+            self.db.cursor()
+            .execute(f"SELECT source, description FROM {self.S}.strategy WHERE id = ?", [strategy_id])
+            .fetchone()
+        )
         return None if row is None else (str(row[0]), json.loads(row[1]))
 
     def strategies(self) -> list[tuple[str, dict[str, Any], dt.datetime]]:
         """Uploaded strategies: (id, description, uploaded at), oldest first."""
-        rows = self.db.cursor().execute(f"SELECT id, description, created_at FROM {self.S}.strategy "
-                                        "ORDER BY created_at, id").fetchall()  # fmt: skip
+        rows = (
+            self.db.cursor()
+            .execute(f"SELECT id, description, created_at FROM {self.S}.strategy ORDER BY created_at, id")
+            .fetchall()
+        )
         return [(r[0], json.loads(r[1]), r[2].replace(tzinfo=dt.timezone.utc)) for r in rows]
 
 
@@ -680,17 +787,29 @@ class DuckSink:
         self.folder = store.results_dir(job_id)
 
     def load_manifest(self) -> dict[str, Any] | None:
-        row = self.store.db.cursor().execute(f"SELECT manifest FROM {self.store.S}.job WHERE id = ?", [self.job_id]).fetchone()
+        row = (
+            self.store.db.cursor()
+            .execute(f"SELECT manifest FROM {self.store.S}.job WHERE id = ?", [self.job_id])
+            .fetchone()
+        )
         return None if row is None or row[0] is None else dict(json.loads(row[0]))
 
     def save_manifest(self, manifest: dict[str, Any]) -> None:
         with self.store._write() as cur:
-            cur.execute(f"UPDATE {self.store.S}.job SET manifest = ? WHERE id = ?",
-                        [json.dumps(manifest, default=str), self.job_id])  # fmt: skip
+            cur.execute(
+                f"UPDATE {self.store.S}.job SET manifest = ? WHERE id = ?",
+                [json.dumps(manifest, default=str), self.job_id],
+            )
 
     def _chunks(self, columns: str) -> list[tuple[Any, ...]]:
-        return self.store.db.cursor().execute(f"SELECT {columns} FROM {self.store.S}.fragment WHERE job_id = ? "
-                                              "AND kind = 'chunk' ORDER BY key", [self.job_id]).fetchall()  # fmt: skip
+        return (
+            self.store.db.cursor()
+            .execute(
+                f"SELECT {columns} FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' ORDER BY key",
+                [self.job_id],
+            )
+            .fetchall()
+        )
 
     def done_chunks(self) -> set[int]:
         return {int(r[0]) for r in self._chunks("key")}
@@ -703,16 +822,26 @@ class DuckSink:
         tmp = _written(target, to_arrow(frame))  # the slow part, outside the writers' lock
         try:
             with self.store._writing(self.job_id) as cur:
-                if cur.execute(f"SELECT 1 FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' "
-                               "AND key = ?", [self.job_id, chunk_id]).fetchone():  # fmt: skip
+                if cur.execute(
+                    f"SELECT 1 FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' AND key = ?",
+                    [self.job_id, chunk_id],
+                ).fetchone():
                     return  # already stored: a chunk counts once
                 _durable(tmp, target)
-                cur.execute(f"INSERT INTO {self.store.S}.fragment VALUES (?, 'chunk', ?, ?, ?, ?, ?)",
-                            [self.job_id, chunk_id, n, name, payload, kind])  # fmt: skip
-                cur.execute(f"UPDATE {self.store.S}.job SET done = done + ?, failed = failed + ?, rows = rows + ? "
-                            "WHERE id = ?", [n, failed, n, self.job_id])  # fmt: skip
-                self.store._changed(self.job_id, done=lambda r: r.done + n, failed=lambda r: r.failed + failed,
-                                    rows=lambda r: r.rows + n)  # fmt: skip
+                cur.execute(
+                    f"INSERT INTO {self.store.S}.fragment VALUES (?, 'chunk', ?, ?, ?, ?, ?)",
+                    [self.job_id, chunk_id, n, name, payload, kind],
+                )
+                cur.execute(
+                    f"UPDATE {self.store.S}.job SET done = done + ?, failed = failed + ?, rows = rows + ? WHERE id = ?",
+                    [n, failed, n, self.job_id],
+                )
+                self.store._changed(
+                    self.job_id,
+                    done=lambda r: r.done + n,
+                    failed=lambda r: r.failed + failed,
+                    rows=lambda r: r.rows + n,
+                )
         finally:
             tmp.unlink(missing_ok=True)
 

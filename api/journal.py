@@ -107,8 +107,10 @@ class Journal:
             if self._closed:
                 raise JournalError(f"the job journal {self.path} is closed; the service is shutting down")
             if self._broken is not None:
-                raise JournalError(f"the job journal {self.path} failed to sync ({self._broken}); no job can be "
-                                   "accepted safely: fix the disk, then restart the service")  # fmt: skip
+                raise JournalError(
+                    f"the job journal {self.path} failed to sync ({self._broken}); no job can be "
+                    "accepted safely: fix the disk, then restart the service"
+                )
             seg = self._current
             fd = self._fds[seg]
             before = self._sizes[seg]
@@ -121,8 +123,10 @@ class Journal:
                     os.ftruncate(fd, before)  # leave no partial line behind
                 except OSError:
                     pass
-                raise JournalError(f"cannot write to the job journal {self._segment(seg)}: {exc}; free some "
-                                   "disk space or check the folder's permissions") from exc  # fmt: skip
+                raise JournalError(
+                    f"cannot write to the job journal {self._segment(seg)}: {exc}; free some "
+                    "disk space or check the folder's permissions"
+                ) from exc
             self._sizes[seg] = before + len(data)
             self._written += 1
             number = self._written
@@ -226,8 +230,11 @@ class Journal:
         if closing:
             left = sorted(self._retired)
             if left:
-                log.warning("anvil: the job journal keeps %d record(s) not yet stored in %s; the next start "
-                            "stores them", self.holds(), ", ".join(str(self._segment(s)) for s in left))  # fmt: skip
+                log.warning(
+                    "anvil: the job journal keeps %d record(s) not yet stored in %s; the next start stores them",
+                    self.holds(),
+                    ", ".join(str(self._segment(s)) for s in left),
+                )
 
     def _segment(self, seg: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{seg}")
@@ -237,8 +244,8 @@ class Journal:
         found = []
         if self.path.parent.is_dir():
             for p in self.path.parent.iterdir():
-                if p.name.startswith(prefix) and p.name[len(prefix):].isdigit():
-                    found.append(int(p.name[len(prefix):]))
+                if p.name.startswith(prefix) and p.name[len(prefix) :].isdigit():
+                    found.append(int(p.name[len(prefix) :]))
         return found
 
     def _open(self, seg: int) -> None:
@@ -251,8 +258,9 @@ class Journal:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600)
         except OSError as exc:
-            raise JournalError(f"cannot create the job journal {path}: {exc}; check that the folder exists "
-                               "and is writable") from exc  # fmt: skip
+            raise JournalError(
+                f"cannot create the job journal {path}: {exc}; check that the folder exists and is writable"
+            ) from exc
         _sync_folder(path.parent)
         return fd
 
@@ -288,8 +296,12 @@ def _read(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             record = None
         if not isinstance(record, dict):
-            log.warning("anvil: skipped a torn line %d of the job journal %s (a crash while it was written: "
-                        "that job was never accepted)", k + 1, path)  # fmt: skip
+            log.warning(
+                "anvil: skipped a torn line %d of the job journal %s (a crash while it was written: "
+                "that job was never accepted)",
+                k + 1,
+                path,
+            )
             continue
         records.append(record)
     return records

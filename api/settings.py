@@ -40,41 +40,62 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest JSON request body")
     max_upload_bytes: int = Field(default=200_000_000, ge=1024, description="largest data upload")
     max_items_per_job: int = Field(default=1_000_000, ge=1, description="most runs one job may make")
-    max_grid_points: int = Field(default=10_000_000, ge=1,
-                                 description="most grid points (before constraints) one sweep or "
-                                             "walk-forward may ask for, and most values of one parameter; "
-                                             "checked by arithmetic before anything is listed")  # fmt: skip
+    max_grid_points: int = Field(
+        default=10_000_000,
+        ge=1,
+        description="most grid points (before constraints) one sweep or "
+        "walk-forward may ask for, and most values of one parameter; "
+        "checked by arithmetic before anything is listed",
+    )
     max_page: int = Field(default=1000, ge=1, description="most result rows or jobs in one page")
-    address: str | None = Field(default=None, description="Ray address; None = a local Ray, "
-                                                          "'local-threads' = this process")
+    address: str | None = Field(
+        default=None, description="Ray address; None = a local Ray, 'local-threads' = this process"
+    )
     workers: int = Field(default=0, ge=0, description="Ray actors or threads per job; 0 = one per CPU")
     max_running_jobs: int = Field(default=1, ge=1, description="jobs run at once; the rest queue FIFO")
-    journal_flush_seconds: float = Field(default=0.05, gt=0, le=3600,
-                                         description="seconds new job records gather in the journal (durable "
-                                                     "already) before they are moved into the store")  # fmt: skip
+    journal_flush_seconds: float = Field(
+        default=0.05,
+        gt=0,
+        le=3600,
+        description="seconds new job records gather in the journal (durable "
+        "already) before they are moved into the store",
+    )
 
     unsafe_inprocess_uploads: bool = Field(
-        default=False, description="run uploaded strategies in the service process, behind the loader's "
-                                   "language-level checks only, where no jail can be built (unsafe: an escape "
-                                   "from those checks gets the service's files, secrets and network)")
-    jail_call_seconds: float = Field(default=60.0, gt=0, le=86400,
-                                     description="seconds one call into uploaded code may take (an item, a "
-                                                 "chunk's signals, one bar-by-bar backtest)")
-    jail_load_seconds: float = Field(default=10.0, gt=0, le=3600,
-                                     description="seconds loading an upload (and describing it) may take in its jail")
-    jail_job_seconds: float = Field(default=6 * 3600.0, gt=0,
-                                    description="seconds a job of an uploaded strategy may run in all")
+        default=False,
+        description="run uploaded strategies in the service process, behind the loader's "
+        "language-level checks only, where no jail can be built (unsafe: an escape "
+        "from those checks gets the service's files, secrets and network)",
+    )
+    jail_call_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="seconds one call into uploaded code may take (an item, a "
+        "chunk's signals, one bar-by-bar backtest)",
+    )
+    jail_load_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="seconds loading an upload (and describing it) may take in its jail"
+    )
+    jail_job_seconds: float = Field(
+        default=6 * 3600.0, gt=0, description="seconds a job of an uploaded strategy may run in all"
+    )
     jail_memory_mb: int = Field(default=2048, ge=256, description="address space of one jailed process, MiB")
-    jail_processes: int = Field(default=0, ge=0, description="jailed processes per job and worker process; "
-                                                             "0 = as many as job threads or CPUs")
+    jail_processes: int = Field(
+        default=0, ge=0, description="jailed processes per job and worker process; 0 = as many as job threads or CPUs"
+    )
 
     def jail_limits(self) -> Any:
         """The ``strategies.jail.Limits`` these settings give."""
         from strategies.jail import Limits
 
         procs = self.jail_processes or self.workers or (os.cpu_count() or 1)
-        return Limits(call_seconds=self.jail_call_seconds, load_seconds=self.jail_load_seconds,
-                      memory_bytes=self.jail_memory_mb << 20, pool_size=procs)  # fmt: skip
+        return Limits(
+            call_seconds=self.jail_call_seconds,
+            load_seconds=self.jail_load_seconds,
+            memory_bytes=self.jail_memory_mb << 20,
+            pool_size=procs,
+        )
 
     @field_validator("address", "db", "token_file", "api_token", mode="before")
     @classmethod
@@ -124,8 +145,9 @@ def _create_token(path: Path) -> str:
     except FileExistsError:  # another process made it first: use theirs
         return path.read_text().strip()
     except OSError as exc:
-        raise TokenFileError(f"cannot create the API token file {path}: {exc}; set ANVIL_API_TOKEN "
-                             "or ANVIL_TOKEN_FILE") from exc  # fmt: skip
+        raise TokenFileError(
+            f"cannot create the API token file {path}: {exc}; set ANVIL_API_TOKEN or ANVIL_TOKEN_FILE"
+        ) from exc
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
     return token

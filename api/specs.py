@@ -62,9 +62,12 @@ class DataSpec(_Model):
     """Bars from the store: a symbol, its timeframe, an optional time range."""
 
     symbol: str = Field(min_length=1, max_length=64)
-    timeframe: str | None = Field(default=None, min_length=1, max_length=32,
-                                  description="bar size (1m, 1h, 1d ...); without it the stored 1d bars, "
-                                  "never bars resampled unasked")  # fmt: skip
+    timeframe: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="bar size (1m, 1h, 1d ...); without it the stored 1d bars, never bars resampled unasked",
+    )
     start: dt.datetime | dt.date | None = None
     end: dt.datetime | dt.date | None = None
 
@@ -81,8 +84,9 @@ class UniverseSpec(_Model):
     A job on a universe runs one portfolio per parameter set (``cluster.universe``)."""
 
     symbols: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=5000)
-    timeframe: str | None = Field(default=None, min_length=1, max_length=32,
-                                  description="bar size of every symbol (default: the stored 1d bars)")  # fmt: skip
+    timeframe: str | None = Field(
+        default=None, min_length=1, max_length=32, description="bar size of every symbol (default: the stored 1d bars)"
+    )
     start: dt.datetime | dt.date | None = None
     end: dt.datetime | dt.date | None = None
     adjusted: bool = Field(default=False, description="scale prices by adj_close / close where stored")
@@ -105,8 +109,9 @@ class UniverseSpec(_Model):
     def load(self, store: engine.Store | None = None) -> engine.Panel:
         """The panel, read from ``store`` (the default store when None); refused when
         its symbols' dates never overlap."""
-        panel = engine.load_panel(self.symbols, self.timeframe or "1d", self.start, self.end,
-                                  adjusted=self.adjusted, store=store)  # fmt: skip
+        panel = engine.load_panel(
+            self.symbols, self.timeframe or "1d", self.start, self.end, adjusted=self.adjusted, store=store
+        )
         first, last = panel.first_bars(), panel.last_bars()
         late, early = int(np.argmax(first)), int(np.argmin(last))
         if first[late] > last[early]:
@@ -336,9 +341,7 @@ _checked: OrderedDict[tuple[Any, ...], int | None] = OrderedDict()
 _checked_lock = threading.Lock()
 
 
-def _grid_size(
-    strat: type[Strategy], space: SpaceSpec, grid: bool, max_points: int = MAX_GRID_POINTS
-) -> int | None:
+def _grid_size(strat: type[Strategy], space: SpaceSpec, grid: bool, max_points: int = MAX_GRID_POINTS) -> int | None:
     """Check ``space`` against the strategy; for a grid, the points its constraints keep.
 
     The answer depends only on the strategy class and the space, and clients submit the
@@ -440,13 +443,17 @@ def check(
         items *= len(datas)
         if isinstance(spec, WalkForwardJob):
             try:
-                wins = cluster.walk_forward_windows(loaded[0].ts, spec.train, spec.test, spec.step,
-                                                    spec.anchored, spec.embargo)  # fmt: skip
+                wins = cluster.walk_forward_windows(
+                    loaded[0].ts, spec.train, spec.test, spec.step, spec.anchored, spec.embargo
+                )
             except ValueError as exc:
                 raise SpecError(("train",), str(exc)) from None
             if spec.carry and any(b.test_start != a.test_end for a, b in zip(wins, wins[1:])):
-                raise SpecError(("carry",), "carry needs test windows that follow one another: "
-                                            "leave step at its default (= test) or carry false")  # fmt: skip
+                raise SpecError(
+                    ("carry",),
+                    "carry needs test windows that follow one another: "
+                    "leave step at its default (= test) or carry false",
+                )
             items = items * len(wins) + len(wins)
     if max_items is not None and items > max_items:
         raise SpecError(
@@ -480,8 +487,11 @@ def _check_universe_size(spec: Any, strat: type[Strategy], n_symbols: int) -> No
                 values = list(given)
         numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
         if numbers and max(numbers) > n_symbols:
-            raise SpecError(loc, f"{name}={max(numbers):g} holds more symbols than the universe has ({n_symbols}); "
-                                 f"give at least {max(numbers):g} symbols or a smaller {name}")  # fmt: skip
+            raise SpecError(
+                loc,
+                f"{name}={max(numbers):g} holds more symbols than the universe has ({n_symbols}); "
+                f"give at least {max(numbers):g} symbols or a smaller {name}",
+            )
 
 
 SAMPLERS = frozenset({"tpe", "cmaes", "nsga2"})
@@ -511,19 +521,54 @@ def execute(
         return strategies.run(strat, data, config, spec.params)
     if isinstance(spec, SweepJob):
         sampled = spec.method in SAMPLERS  # rows live in the study, not in `out`
-        return cluster.sweep(strat, data, space=space_of(spec.space), config=config,
-                             metric=spec.metric, method=spec.method, n_trials=spec.n_trials,
-                             metrics=spec.metrics, study_path=study_path if sampled else None,
-                             seed=spec.seed, out=out, **common)  # fmt: skip
+        return cluster.sweep(
+            strat,
+            data,
+            space=space_of(spec.space),
+            config=config,
+            metric=spec.metric,
+            method=spec.method,
+            n_trials=spec.n_trials,
+            metrics=spec.metrics,
+            study_path=study_path if sampled else None,
+            seed=spec.seed,
+            out=out,
+            **common,
+        )
     if isinstance(spec, WalkForwardJob):
-        return cluster.walk_forward(strat, data, space=space_of(spec.space), train=spec.train,
-                                    test=spec.test, step=spec.step, anchored=spec.anchored,
-                                    embargo=spec.embargo, metric=spec.metric, method=spec.method,
-                                    config=config, n_trials=spec.n_trials, carry=spec.carry,
-                                    seed=spec.seed, out=out, **common)  # fmt: skip
-    return cluster.monte_carlo(strat, spec.params, data, n=spec.n, method=spec.method,
-                               config=config, metric=spec.metric, of=spec.of, block=spec.block,
-                               confidence=spec.confidence, seed=spec.seed, out=out, **common)  # fmt: skip
+        return cluster.walk_forward(
+            strat,
+            data,
+            space=space_of(spec.space),
+            train=spec.train,
+            test=spec.test,
+            step=spec.step,
+            anchored=spec.anchored,
+            embargo=spec.embargo,
+            metric=spec.metric,
+            method=spec.method,
+            config=config,
+            n_trials=spec.n_trials,
+            carry=spec.carry,
+            seed=spec.seed,
+            out=out,
+            **common,
+        )
+    return cluster.monte_carlo(
+        strat,
+        spec.params,
+        data,
+        n=spec.n,
+        method=spec.method,
+        config=config,
+        metric=spec.metric,
+        of=spec.of,
+        block=spec.block,
+        confidence=spec.confidence,
+        seed=spec.seed,
+        out=out,
+        **common,
+    )
 
 
 def result_table(result: Any) -> pd.DataFrame:
@@ -555,8 +600,13 @@ def summary(result: Any) -> dict[str, Any]:
     if isinstance(result, cluster.WalkForwardResult):
         return {"windows": len(result.windows), "stats": result.stats, "efficiency": result.efficiency}
     if isinstance(result, cluster.MonteCarloResult):
-        return {"paths": len(result.paths), "real": result.real, "p_value": result.p_value,
-                "nan_paths": result.nan_paths, "intervals": {k: list(v) for k, v in result.intervals.items()}}  # fmt: skip
+        return {
+            "paths": len(result.paths),
+            "real": result.real,
+            "p_value": result.p_value,
+            "nan_paths": result.nan_paths,
+            "intervals": {k: list(v) for k, v in result.intervals.items()},
+        }
     if isinstance(result, engine.Result):
         return {"stats": result.stats, "notes": result.notes}
     if isinstance(result, engine.PortfolioResult):

@@ -19,14 +19,23 @@ from bench import _machine
 
 
 def main() -> None:
-    names = sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules(bench.__path__)
-                   if m.name.startswith("bench_"))  # fmt: skip
+    names = sorted(m.name[len("bench_") :] for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", choices=names + [[]], metavar="name",
-                        help=f"which benchmarks (default: all of {', '.join(names)})")  # fmt: skip
+    parser.add_argument(
+        "names",
+        nargs="*",
+        choices=names + [[]],
+        metavar="name",
+        help=f"which benchmarks (default: all of {', '.join(names)})",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--runs", type=int, default=None, metavar="N",
-                        help="bench million: runs in the sweep (default: 10,000 then 100,000)")  # fmt: skip
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bench million: runs in the sweep (default: 10,000 then 100,000)",
+    )
     args = parser.parse_args()
     for name in args.names or names:
         print(f"\n=== bench {name} ===", flush=True)

@@ -98,5 +98,8 @@ def end(name: str) -> None:
     """Print the load average at the end and how much of the CPU others took meanwhile."""
     share = others_share()
     state = "quiet" if share <= BUSY_SHARE else "BUSY: targets not judged"
-    print(f"load average at end of {name}: {load_average()}; other processes used "
-          f"{share:.0%} of a core meanwhile ({state})", flush=True)  # fmt: skip
+    print(
+        f"load average at end of {name}: {load_average()}; other processes used "
+        f"{share:.0%} of a core meanwhile ({state})",
+        flush=True,
+    )

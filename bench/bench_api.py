@@ -39,13 +39,27 @@ REPO = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CLIENTS = 50
-LONG_SWEEP = {"kind": "sweep", "strategy": "rsi_macd", "data": {"symbol": "SPX"},
-              "space": {"fast": {"low": 5, "high": 30, "step": 1}, "slow": {"low": 20, "high": 120, "step": 2},
-                        "signal": [5, 9, 14], "rsi_period": [7, 14, 21], "entry_rsi": [25, 30, 35, 40],
-                        "exit_rsi": [50, 60, 70], "short": [False, True]},
-              "config": {"allow_short": True}}  # fmt: skip
-SMALL_SWEEP = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX", "start": "2010-01-01"},
-               "space": {"fast": {"low": 5, "high": 50, "step": 5}, "slow": {"low": 60, "high": 240, "step": 20}}}  # fmt: skip
+LONG_SWEEP = {
+    "kind": "sweep",
+    "strategy": "rsi_macd",
+    "data": {"symbol": "SPX"},
+    "space": {
+        "fast": {"low": 5, "high": 30, "step": 1},
+        "slow": {"low": 20, "high": 120, "step": 2},
+        "signal": [5, 9, 14],
+        "rsi_period": [7, 14, 21],
+        "entry_rsi": [25, 30, 35, 40],
+        "exit_rsi": [50, 60, 70],
+        "short": [False, True],
+    },
+    "config": {"allow_short": True},
+}
+SMALL_SWEEP = {
+    "kind": "sweep",
+    "strategy": "sma_cross",
+    "data": {"symbol": "SPX", "start": "2010-01-01"},
+    "space": {"fast": {"low": 5, "high": 50, "step": 5}, "slow": {"low": 60, "high": 240, "step": 20}},
+}
 
 
 def _free_port() -> int:
@@ -57,15 +71,35 @@ def _free_port() -> int:
 def _start(folder: Path, address: str | None, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANVIL_")}
-    env.update(ANVIL_DB=str(folder / "anvil.duckdb"), ANVIL_API_TOKEN=TOKEN, ANVIL_MAX_ITEMS_PER_JOB="10000000",
-               PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))  # fmt: skip
+    env.update(
+        ANVIL_DB=str(folder / "anvil.duckdb"),
+        ANVIL_API_TOKEN=TOKEN,
+        ANVIL_MAX_ITEMS_PER_JOB="10000000",
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
     if address:
         env["ANVIL_ADDRESS"] = address
     env["ANVIL_WORKERS"] = str(workers)
     log = open(folder / "server.log", "ab")  # noqa: SIM115 - the server writes to it until killed
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-                             "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/api/v1"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -91,8 +125,10 @@ def _cpu_ms(pid: int) -> float:
 
 def _stats(ms: list[float]) -> str:
     a = np.asarray(ms)
-    return (f"{len(a):6d} req  p50 {np.percentile(a, 50):7.2f}  p90 {np.percentile(a, 90):7.2f}  "
-            f"p99 {np.percentile(a, 99):7.2f}  max {a.max():7.2f} ms")  # fmt: skip
+    return (
+        f"{len(a):6d} req  p50 {np.percentile(a, 50):7.2f}  p90 {np.percentile(a, 90):7.2f}  "
+        f"p99 {np.percentile(a, 99):7.2f}  max {a.max():7.2f} ms"
+    )
 
 
 def _clients(url: str, timeout: float) -> list[httpx.AsyncClient]:
@@ -185,25 +221,44 @@ def _pass(address: str | None, workers: int, seconds: float) -> None:
                 for request in ("GET", "POST"):
                     cpu = _cpu_ms(proc.pid)
                     times = _sequential(api, request, seconds, job["id"])
-                    rows.append((f"{request:4} /jobs{'/{id}' if request == 'GET' else ''}", "1 client, back to back",
-                                 times, 0, (_cpu_ms(proc.pid) - cpu) / len(times)))  # fmt: skip
+                    rows.append(
+                        (
+                            f"{request:4} /jobs{'/{id}' if request == 'GET' else ''}",
+                            "1 client, back to back",
+                            times,
+                            0,
+                            (_cpu_ms(proc.pid) - cpu) / len(times),
+                        )
+                    )
                 cpu = _cpu_ms(proc.pid)
                 gets, posts, errors = asyncio.run(_realistic(url, seconds))
                 per = (_cpu_ms(proc.pid) - cpu) / (len(gets) + len(posts))
-                rows += [("GET  /jobs/{id}", f"{CLIENTS} clients, polling", gets, errors, per),
-                         ("POST /jobs", f"{CLIENTS} clients, submitting", posts, errors, per)]  # fmt: skip
+                rows += [
+                    ("GET  /jobs/{id}", f"{CLIENTS} clients, polling", gets, errors, per),
+                    ("POST /jobs", f"{CLIENTS} clients, submitting", posts, errors, per),
+                ]
                 for request in ("GET", "POST"):
                     cpu = _cpu_ms(proc.pid)
                     times, errors = asyncio.run(_flood(url, request, seconds, job["id"]))
-                    rows.append((f"{request:4} /jobs{'/{id}' if request == 'GET' else ''}",
-                                 f"{CLIENTS} clients, saturating", times, errors,
-                                 (_cpu_ms(proc.pid) - cpu) / len(times)))  # fmt: skip
+                    rows.append(
+                        (
+                            f"{request:4} /jobs{'/{id}' if request == 'GET' else ''}",
+                            f"{CLIENTS} clients, saturating",
+                            times,
+                            errors,
+                            (_cpu_ms(proc.pid) - cpu) / len(times),
+                        )
+                    )
                 for what, how, times, errors, cpu_per in rows:
-                    print(f"  {what:16} {how:26} {_stats(times)}  server CPU {cpu_per:5.2f} ms/req"
-                          f"{f'  ERRORS {errors}' if errors else ''}")  # fmt: skip
+                    print(
+                        f"  {what:16} {how:26} {_stats(times)}  server CPU {cpu_per:5.2f} ms/req"
+                        f"{f'  ERRORS {errors}' if errors else ''}"
+                    )
                 job = api.get(f"/jobs/{job['id']}").json()
-                print(f"  (the sweep was {job['status']} all along: {job['progress']['done']:,} of "
-                      f"{job['progress']['total']:,} runs done by the end)")  # fmt: skip
+                print(
+                    f"  (the sweep was {job['status']} all along: {job['progress']['done']:,} of "
+                    f"{job['progress']['total']:,} runs done by the end)"
+                )
                 api.delete(f"/jobs/{job['id']}")
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -58,7 +58,7 @@ class Cycle(Strategy):
         return (((t + phase) % cycle) < cycle // 2).astype(np.int8)
 '''
 
-RUNNER = textwrap.dedent('''
+RUNNER = textwrap.dedent("""
     import json, os, resource, sys, time
     side, strategy_file, n_phase, n_period = sys.argv[1:5]
     n_phase, n_period = int(n_phase), int(n_period)
@@ -110,7 +110,7 @@ RUNNER = textwrap.dedent('''
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     sys.stderr.write(json.dumps({"seconds": seconds, "peak": peak, "startup": startup, "report_s": report_s,
                                  "report_peak": report_peak}) + "\\n")
-''')
+""")
 
 
 def _loadavg() -> str:
@@ -123,9 +123,13 @@ def _loadavg() -> str:
 def _run(side: str, folder: Path, env: dict[str, str], runs: int) -> dict[str, float]:
     n_phase = 100
     n_period = runs // n_phase
-    proc = subprocess.run([sys.executable, "-c", RUNNER, side, str(folder / "cycle.py"), str(n_phase),
-                           str(n_period)],
-                          env=env, cwd=folder, capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, side, str(folder / "cycle.py"), str(n_phase), str(n_period)],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{side} sweep of {runs:,} runs failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stderr.strip().splitlines()[-1])
@@ -147,8 +151,10 @@ def main(quick: bool = False) -> None:
         repo = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "ANVIL_DB": str(db), "PYTHONPATH": repo + os.pathsep + os.environ.get("PYTHONPATH", "")}
         env.pop("ANVIL_ADDRESS", None)
-        print(f"{'runs':>10} {'python s':>9} {'cli s':>8} {'end-to-end':>11} {'cli work s':>11} {'share':>7} "
-              f"{'cli work MB':>12} {'python MB':>10} {'cli MB':>8} {'cli imports s':>14}")  # fmt: skip
+        print(
+            f"{'runs':>10} {'python s':>9} {'cli s':>8} {'end-to-end':>11} {'cli work s':>11} {'share':>7} "
+            f"{'cli work MB':>12} {'python MB':>10} {'cli MB':>8} {'cli imports s':>14}"
+        )
         for runs in sizes:
             py, cli = [], []
             for _ in range(REPEATS):  # taking turns, so that a busy spell hits both sides
@@ -159,12 +165,16 @@ def main(quick: bool = False) -> None:
             work_mb = max(r["report_peak"] for r in py) / 2**20
             m_py, m_cli = min(r["peak"] for r in py) / 2**20, min(r["peak"] for r in cli) / 2**20
             startup = min(r["startup"] for r in cli)
-            print(f"{runs:>10,} {t_py:>9.2f} {t_cli:>8.2f} {(t_cli - t_py) / t_py:>10.1%} {work:>11.3f} "
-                  f"{work / t_py:>6.1%} {work_mb:>12.1f} {m_py:>10.0f} {m_cli:>8.0f} {startup:>14.2f}",
-                  flush=True)  # fmt: skip
+            print(
+                f"{runs:>10,} {t_py:>9.2f} {t_cli:>8.2f} {(t_cli - t_py) / t_py:>10.1%} {work:>11.3f} "
+                f"{work / t_py:>6.1%} {work_mb:>12.1f} {m_py:>10.0f} {m_cli:>8.0f} {startup:>14.2f}",
+                flush=True,
+            )
     print(f"load average at end: {_loadavg()}")
-    print("end-to-end: the CLI's time over the Python path's (each the best of its turns; noisy on a busy "
-          "machine); cli work: the CLI's own work on the result (summary, ranked table, failed count), timed on "
-          "the Python path's result, and its share of the job (target < 5 %); cli work MB: its peak allocation "
-          "(tracemalloc; target: flat from 10^5 to 10^6 runs); python/cli MB: peak RSS; cli imports: once per "
-          "command")
+    print(
+        "end-to-end: the CLI's time over the Python path's (each the best of its turns; noisy on a busy "
+        "machine); cli work: the CLI's own work on the result (summary, ranked table, failed count), timed on "
+        "the Python path's result, and its share of the job (target < 5 %); cli work MB: its peak allocation "
+        "(tracemalloc; target: flat from 10^5 to 10^6 runs); python/cli MB: peak RSS; cli imports: once per "
+        "command"
+    )

@@ -119,13 +119,21 @@ def main(quick: bool = False) -> None:
     target_n, nodes, per_node = 10**7, 100, 16
     secs = target_n / (per_core * nodes * per_node)
     print(f"\nmodel: 10^7 combinations on {nodes} nodes x {per_node} cores, {n_bars:,} bars")
-    print(f"  measured here: {per_core:,.0f} runs/s per core, {row_bytes:,.0f} bytes per result row, "
-          f"chunks of {chunk} runs")  # fmt: skip
-    print(f"  compute: 10^7 / ({per_core:,.0f} x {nodes * per_node}) = {secs:,.0f} s "
-          f"(~{secs / 60:.1f} min) if per-core speed holds")  # fmt: skip
-    print(f"  object store per node: bars once = {bars_bytes / 2**20:.1f} MiB; results back to the "
-          f"driver {target_n * row_bytes / nodes / 2**20:,.0f} MiB per node, "
-          f"{target_n * row_bytes / 2**30:.2f} GiB in all")  # fmt: skip
-    print(f"  calls: {target_n / chunk:,.0f} chunks; at ~1 ms of Ray overhead each, spread over "
-          f"{nodes * per_node} workers, {target_n / chunk * 1e-3 / (nodes * per_node):.2f} s of overhead")  # fmt: skip
+    print(
+        f"  measured here: {per_core:,.0f} runs/s per core, {row_bytes:,.0f} bytes per result row, "
+        f"chunks of {chunk} runs"
+    )
+    print(
+        f"  compute: 10^7 / ({per_core:,.0f} x {nodes * per_node}) = {secs:,.0f} s "
+        f"(~{secs / 60:.1f} min) if per-core speed holds"
+    )
+    print(
+        f"  object store per node: bars once = {bars_bytes / 2**20:.1f} MiB; results back to the "
+        f"driver {target_n * row_bytes / nodes / 2**20:,.0f} MiB per node, "
+        f"{target_n * row_bytes / 2**30:.2f} GiB in all"
+    )
+    print(
+        f"  calls: {target_n / chunk:,.0f} chunks; at ~1 ms of Ray overhead each, spread over "
+        f"{nodes * per_node} workers, {target_n / chunk * 1e-3 / (nodes * per_node):.2f} s of overhead"
+    )
     runtime.shutdown()

@@ -216,9 +216,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 # -- the two parts -----------------------------------------------------------------------
 
 
-def bench_single(
-    vbt: Any, bars: engine.Bars, signal: np.ndarray, cfg: engine.Config, quick: bool
-) -> None:
+def bench_single(vbt: Any, bars: engine.Bars, signal: np.ndarray, cfg: engine.Config, quick: bool) -> None:
     """Single backtest latency, anvil against vectorbt's from_signals."""
     repeats, repeats_vbt = (10, 5) if quick else (30, 10)
     n_bars = len(bars)
@@ -226,9 +224,7 @@ def bench_single(
     entries, exits = (a[:, 0] for a in vbt_entries_exits(signal[None, :]))
 
     def vbt_run():
-        return vbt.Portfolio.from_signals(
-            close, entries, exits, fees=FEE, init_cash=CAPITAL, size=np.inf, freq="1min"
-        )
+        return vbt.Portfolio.from_signals(close, entries, exits, fees=FEE, init_cash=CAPITAL, size=np.inf, freq="1min")
 
     def vbt_run_and_stats():
         pf = vbt_run()
@@ -255,14 +251,14 @@ def bench_single(
         shown = f"{ratio:,.1f}x" if name.startswith("anvil") else ""
         per_bar = f"{t.best / n_bars * 1e9:,.2f}"
         rows.append([name, ms(t.best), ms(t.median), per_bar, shown, target])
-    print(f"\nsingle backtest, one signal over {n_bars:,} bars "
-          f"(final equity agrees with vectorbt: {'yes' if agree else 'NO'})")  # fmt: skip
+    print(
+        f"\nsingle backtest, one signal over {n_bars:,} bars "
+        f"(final equity agrees with vectorbt: {'yes' if agree else 'NO'})"
+    )
     print(table(["", "best", "median", "ns/bar", "vectorbt/anvil", "target"], rows))
 
 
-def bench_batch(
-    vbt: Any, bars: engine.Bars, signals: np.ndarray, cfg: engine.Config, quick: bool
-) -> None:
+def bench_batch(vbt: Any, bars: engine.Bars, signals: np.ndarray, cfg: engine.Config, quick: bool) -> None:
     """Batch throughput and scaling of anvil, next to vectorbt over the same columns."""
     repeats = 2 if quick else 3
     n_runs, n_bars = signals.shape
@@ -292,10 +288,15 @@ def bench_batch(
 
     def vbt_run(rows: int = n_bars, cols: int = n_cols, orders: int = max_orders):
         return vbt.Portfolio.from_signals(
-            close[:rows], np.ascontiguousarray(entries[:rows, :cols]),
-            np.ascontiguousarray(exits[:rows, :cols]), fees=FEE, init_cash=CAPITAL,
-            size=np.inf, freq="1min", max_orders=orders,
-        )  # fmt: skip
+            close[:rows],
+            np.ascontiguousarray(entries[:rows, :cols]),
+            np.ascontiguousarray(exits[:rows, :cols]),
+            fees=FEE,
+            init_cash=CAPITAL,
+            size=np.inf,
+            freq="1min",
+            max_orders=orders,
+        )
 
     vbt_run(1_000, 2, 2_000)  # compiles the 2-D path on a small slice
     t = timed(vbt_run, 1, warmup=0)
@@ -309,16 +310,27 @@ def bench_batch(
         target = ""
         if name.startswith("anvil run_batch"):
             target = f">= {rate(TARGET_PER_CORE)}  {mark(per_core >= TARGET_PER_CORE)}"
-        rows.append([name, f"{t.best:,.3f} s", f"{t.median:,.3f} s", rate(steps / t.best),
-                     rate(per_core), f"{1e9 / per_core:,.2f}", target])  # fmt: skip
+        rows.append(
+            [
+                name,
+                f"{t.best:,.3f} s",
+                f"{t.median:,.3f} s",
+                rate(steps / t.best),
+                rate(per_core),
+                f"{1e9 / per_core:,.2f}",
+                target,
+            ]
+        )
     print(f"\nbatch, {n_runs:,} signal sets x {n_bars:,} bars = {steps:,} bar-steps")
     print(table(["", "best", "median", "bar-steps/s", "per core", "ns/step/core", "target"], rows))
 
     t_one = results[one][0].best
     if cores > 1:
         speedup = t_one / results[every][0].best
-        print(f"speed-up 1 -> {cores} cores, run_batch: {speedup:.2f}x  "
-              f"target >= {TARGET_SCALING:g}x {mark(speedup >= TARGET_SCALING)}")  # fmt: skip
+        print(
+            f"speed-up 1 -> {cores} cores, run_batch: {speedup:.2f}x  "
+            f"target >= {TARGET_SCALING:g}x {mark(speedup >= TARGET_SCALING)}"
+        )
         alone_speedup = results[alone_label(1)][0].best / results[alone_label(cores)][0].best
         print(f"speed-up 1 -> {cores} cores, the core alone: {alone_speedup:.2f}x")
     else:
@@ -333,9 +345,7 @@ def bench_batch(
         "like run_batch.",
     ]
     if n_cols < n_runs:
-        notes.append(
-            f"vectorbt ran {n_cols:,} of the {n_runs:,} columns (memory); time scaled x{scale:.2f}."
-        )
+        notes.append(f"vectorbt ran {n_cols:,} of the {n_runs:,} columns (memory); time scaled x{scale:.2f}.")
     print("\n".join(f"note: {n}" for n in notes))
 
 
@@ -379,41 +389,62 @@ def bench_trade_heavy(vbt: Any, bars: engine.Bars, cfg: engine.Config, quick: bo
     entries[-1] = shorts[-1] = False
 
     def vbt_run():
-        return vbt.Portfolio.from_signals(close, entries, shorts, direction="both", fees=FEE,
-                                          init_cash=CAPITAL, size=np.inf, freq="1min")  # fmt: skip
+        return vbt.Portfolio.from_signals(
+            close, entries, shorts, direction="both", fees=FEE, init_cash=CAPITAL, size=np.inf, freq="1min"
+        )
 
     res = engine.backtest(bars, signal, cfg)
     agree = np.isclose(res.stats["final_equity"], vbt_run().final_value(), rtol=1e-6)
     full = timed(lambda: engine.backtest(bars, signal, cfg), repeats)
-    stats_only, bindings_only, t_core = interleaved([
-        lambda: engine.backtest(bars, signal, cfg, equity=False, trades=False),
-        lambda: _bindings.backtest(bars.prices, signal, record, False, False, bars.ts, checked=sealed(bars)),
-        core(signal),
-    ], 6 * repeats)  # fmt: skip  (a difference of microseconds needs many turns)
+    stats_only, bindings_only, t_core = interleaved(
+        [
+            lambda: engine.backtest(bars, signal, cfg, equity=False, trades=False),
+            lambda: _bindings.backtest(bars.prices, signal, record, False, False, bars.ts, checked=sealed(bars)),
+            core(signal),
+        ],
+        6 * repeats,
+    )  # a difference of microseconds needs many turns
     theirs = timed(vbt_run, repeats_vbt, warmup=2)
     door_us = (stats_only.best - t_core.best) * 1e6
-    print(f"\ntrade-heavy: SMA 10/30 long/short flips over {n_bars:,} bars, {orders:,} orders "
-          f"({res.stats['total_trades']:,.0f} trades; final equity agrees with vectorbt: "
-          f"{'yes' if agree else 'NO'})")  # fmt: skip
+    print(
+        f"\ntrade-heavy: SMA 10/30 long/short flips over {n_bars:,} bars, {orders:,} orders "
+        f"({res.stats['total_trades']:,.0f} trades; final equity agrees with vectorbt: "
+        f"{'yes' if agree else 'NO'})"
+    )
     rows = [
-        ["anvil backtest, equity + trades", ms(full.best), ms(full.median), f"{theirs.best / full.best:,.1f}x",
-         f">= {TARGET_SINGLE_RATIO:g}x  {mark(theirs.best / full.best >= TARGET_SINGLE_RATIO)}"],
-        ["anvil backtest, stats only", ms(stats_only.best), ms(stats_only.median),
-         f"{theirs.best / stats_only.best:,.1f}x", ""],
+        [
+            "anvil backtest, equity + trades",
+            ms(full.best),
+            ms(full.median),
+            f"{theirs.best / full.best:,.1f}x",
+            f">= {TARGET_SINGLE_RATIO:g}x  {mark(theirs.best / full.best >= TARGET_SINGLE_RATIO)}",
+        ],
+        [
+            "anvil backtest, stats only",
+            ms(stats_only.best),
+            ms(stats_only.median),
+            f"{theirs.best / stats_only.best:,.1f}x",
+            "",
+        ],
         ["  the core alone (batch of 1)", ms(t_heavy.best), ms(t_heavy.median), "", ""],
         ["  the core, same bars, 1 order", ms(t_quiet.best), ms(t_quiet.median), "", ""],
         ["vectorbt from_signals, direction=both", ms(theirs.best), ms(theirs.median), "", ""],
-    ]  # fmt: skip
+    ]
     print(table(["", "best", "median", "vectorbt/anvil", "target"], rows))
-    print(f"core: {per_bar * 1e9:,.2f} ns per bar, {per_order * 1e9:,.1f} ns per order  "
-          f"target <= {TARGET_NS_PER_ORDER:g} ns per order {mark(per_order * 1e9 <= TARGET_NS_PER_ORDER)}")
-    print(f"the door (engine.backtest, stats only, less the core alone): {door_us:,.1f} us; "
-          f"_bindings.backtest alone adds {(bindings_only.best - t_core.best) * 1e6:,.1f} us  "
-          f"target <= {TARGET_DOOR_US:g} us {mark(door_us <= TARGET_DOOR_US)}")
+    print(
+        f"core: {per_bar * 1e9:,.2f} ns per bar, {per_order * 1e9:,.1f} ns per order  "
+        f"target <= {TARGET_NS_PER_ORDER:g} ns per order {mark(per_order * 1e9 <= TARGET_NS_PER_ORDER)}"
+    )
+    print(
+        f"the door (engine.backtest, stats only, less the core alone): {door_us:,.1f} us; "
+        f"_bindings.backtest alone adds {(bindings_only.best - t_core.best) * 1e6:,.1f} us  "
+        f"target <= {TARGET_DOOR_US:g} us {mark(door_us <= TARGET_DOOR_US)}"
+    )
 
 
-def per_thread(bars: engine.Bars, signals: np.ndarray, record: np.ndarray, workers: int,
-               repeats: int) -> tuple[float, list[float]]:  # fmt: skip
+def per_thread(
+    bars: engine.Bars, signals: np.ndarray, record: np.ndarray, workers: int, repeats: int
+) -> tuple[float, list[float]]:
     """Wall time of the core alone on ``workers`` threads, and each thread's own rate
     (its bar-steps over its own busy time), best of ``repeats``."""
     n_runs, n_bars = signals.shape
@@ -447,26 +478,46 @@ def bench_trade_heavy_batch(bars: engine.Bars, cfg: engine.Config, quick: bool) 
     orders = sum(order_count(s) for s in signals)
     cores = min(resolve_threads(0), n_runs)
     repeats = 2 if quick else 3
-    print(f"\ntrade-heavy batch: {n_runs:,} SMA long/short signal sets x {len(bars):,} bars, "
-          f"{orders:,} orders ({orders / n_runs:,.0f} a run)")
+    print(
+        f"\ntrade-heavy batch: {n_runs:,} SMA long/short signal sets x {len(bars):,} bars, "
+        f"{orders:,} orders ({orders / n_runs:,.0f} a run)"
+    )
     one = timed(lambda: engine.run_batch(bars, signals, cfg, threads=1), repeats)
     rows = [["anvil run_batch, threads=1", f"{one.best:,.3f} s", rate(steps / one.best), rate(steps / one.best), ""]]
     if cores > 1:
         every = timed(lambda: engine.run_batch(bars, signals, cfg, threads=0), repeats)
-        rows.append([f"anvil run_batch, threads=0 ({cores} cores)", f"{every.best:,.3f} s", rate(steps / every.best),
-                     rate(steps / every.best / cores), ""])  # fmt: skip
+        rows.append(
+            [
+                f"anvil run_batch, threads=0 ({cores} cores)",
+                f"{every.best:,.3f} s",
+                rate(steps / every.best),
+                rate(steps / every.best / cores),
+                "",
+            ]
+        )
     for workers in sorted({1, cores}):
         wall, rates = per_thread(bars, signals, record, workers, repeats)
-        rows.append([f"  the core alone, {workers} thread(s)", f"{wall:,.3f} s", rate(steps / wall),
-                     rate(steps / wall / workers), " ".join(rate(r) for r in rates)])  # fmt: skip
+        rows.append(
+            [
+                f"  the core alone, {workers} thread(s)",
+                f"{wall:,.3f} s",
+                rate(steps / wall),
+                rate(steps / wall / workers),
+                " ".join(rate(r) for r in rates),
+            ]
+        )
     print(table(["", "best", "bar-steps/s", "per core", "each thread's own rate"], rows))
     if cores > 1:
         speedup = one.best / every.best
-        print(f"speed-up 1 -> {cores} cores, run_batch: {speedup:.2f}x  "
-              f"target >= {TARGET_SCALING:g}x {mark(speedup >= TARGET_SCALING)}")  # fmt: skip
-    print("note: a thread's own rate is its bar-steps over its own time in the core; when it "
-          "falls from 1 to 2 threads the threads slow each other down (shared core, caches, "
-          "memory, or other load), not the split.")
+        print(
+            f"speed-up 1 -> {cores} cores, run_batch: {speedup:.2f}x  "
+            f"target >= {TARGET_SCALING:g}x {mark(speedup >= TARGET_SCALING)}"
+        )
+    print(
+        "note: a thread's own rate is its bar-steps over its own time in the core; when it "
+        "falls from 1 to 2 threads the threads slow each other down (shared core, caches, "
+        "memory, or other load), not the split."
+    )
 
 
 def main(quick: bool) -> None:
@@ -476,9 +527,7 @@ def main(quick: bool) -> None:
     n_bars, n_runs = (10_000, 100) if quick else (100_000, 1_000)
     bars = synthetic.bars(n_bars, seed=SEED, timeframe="1m")
     signals = sma_cross_signals(bars.close, window_pairs(n_runs))
-    cfg = engine.Config(
-        initial_capital=CAPITAL, fee_rate=FEE, fill="close", periods_per_year=252.0
-    )
+    cfg = engine.Config(initial_capital=CAPITAL, fee_rate=FEE, fill="close", periods_per_year=252.0)
     print(
         f"{n_bars:,} one-minute bars (engine.synthetic, seed {SEED}); {n_runs:,} SMA-cross "
         f"signal sets; fill at close, fee {FEE:g}, all in, long only\n"

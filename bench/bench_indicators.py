@@ -68,14 +68,15 @@ def main(quick: bool = False) -> None:
         ("obv", lambda p: ind.obv(c, v), lambda p: talib.OBV(c, v)),
     ]
     print(f"{n:,} bars; best of {repeats}; milliseconds per call")
-    print(f"{'indicator':10s} {'anvil p=14':>11s} {'talib p=14':>11s} {'ratio':>6s} "
-          f"{'anvil p=500':>12s} {'talib p=500':>12s}")  # fmt: skip
+    print(
+        f"{'indicator':10s} {'anvil p=14':>11s} {'talib p=14':>11s} {'ratio':>6s} "
+        f"{'anvil p=500':>12s} {'talib p=500':>12s}"
+    )
     for name, ours, theirs in cases:
         a14 = best_ms(lambda: ours(14), repeats)
         a500 = best_ms(lambda: ours(500), max(1, repeats // 2)) if name != "cci" else float("nan")
         t14 = best_ms(lambda: theirs(14), repeats) if theirs else float("nan")
-        t500 = (best_ms(lambda: theirs(500), max(1, repeats // 2))
-                if theirs and name != "cci" else float("nan"))  # fmt: skip
+        t500 = best_ms(lambda: theirs(500), max(1, repeats // 2)) if theirs and name != "cci" else float("nan")
         print(f"{name:10s} {a14:11.2f} {t14:11.2f} {t14 / a14:6.2f} {a500:12.2f} {t500:12.2f}")
     frozen = c.copy()
     frozen.flags.writeable = False

@@ -1,6 +1,6 @@
 """The jail's costs: start-up, a jailed ``signals()`` next to in-process, a sweep next to the built-in.
 
-    python -m bench jail
+python -m bench jail
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ def main(quick: bool = False) -> None:
         proc = jail.JailProcess(SOURCE, limits)
         starts.append((proc.ready_seconds, time.perf_counter() - t))
         proc.kill()
-    print("jail start-up (bwrap + Python + anvil imported, then the source loaded): "
-          + ", ".join(f"{a:.2f} s / {b:.2f} s" for a, b in starts))  # fmt: skip
+    print(
+        "jail start-up (bwrap + Python + anvil imported, then the source loaded): "
+        + ", ".join(f"{a:.2f} s / {b:.2f} s" for a, b in starts)
+    )
     uploaded = jail.jailed(SOURCE, jail.describe(SOURCE, limits), job="bench", limits=limits)
     in_process, builtin = load_strategy(SOURCE), get_strategy("sma_cross")
     params = {"fast": 10, "slow": 50}
@@ -62,16 +64,23 @@ def main(quick: bool = False) -> None:
             strategies.signal(cls, bars, params)
         return (time.perf_counter() - t) / n * 1e3
 
-    print(f"signals() on {len(bars)} bars: jailed {per_call(uploaded):.2f} ms, in-process loader "
-          f"{per_call(in_process):.2f} ms, built-in {per_call(builtin):.2f} ms")  # fmt: skip
+    print(
+        f"signals() on {len(bars)} bars: jailed {per_call(uploaded):.2f} ms, in-process loader "
+        f"{per_call(in_process):.2f} ms, built-in {per_call(builtin):.2f} ms"
+    )
     space = {"fast": list(range(2, 101, 4 if quick else 1)), "slow": list(range(120, 401, 20))}
-    runs = (("built-in sma_cross", builtin), ("uploaded, in-process (the unsafe opt-out)", in_process),
-            ("uploaded, jailed (starting its jails)", uploaded),
-            ("uploaded, jailed (jails already up)", uploaded))  # fmt: skip
+    runs = (
+        ("built-in sma_cross", builtin),
+        ("uploaded, in-process (the unsafe opt-out)", in_process),
+        ("uploaded, jailed (starting its jails)", uploaded),
+        ("uploaded, jailed (jails already up)", uploaded),
+    )
     for name, cls in runs:
         t = time.perf_counter()
         result = cluster.sweep(cls, bars, space, address="local-threads", workers=2)
         dt = time.perf_counter() - t
-        print(f"sweep, {name}: {len(result.table)} runs in {dt:.2f} s = {len(result.table) / dt:.0f} runs/s "
-              "(local-threads, 2 workers)")  # fmt: skip
+        print(
+            f"sweep, {name}: {len(result.table)} runs in {dt:.2f} s = {len(result.table) / dt:.0f} runs/s "
+            "(local-threads, 2 workers)"
+        )
     jail.release("bench")

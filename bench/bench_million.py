@@ -59,8 +59,11 @@ def grid(runs: int) -> dict[str, Any]:
     half = runs // 2
     periods = next((p for p in range(min(PERIODS, half), 0, -1) if half % p == 0 and half // p >= p // 5), 1)
     thresholds = half // periods
-    return {"period": {"low": 1, "high": periods, "step": 1},
-            "threshold": [round(i * STEP, 6) for i in range(thresholds)], "short": [False, True]}  # fmt: skip
+    return {
+        "period": {"low": 1, "high": periods, "step": 1},
+        "threshold": [round(i * STEP, 6) for i in range(thresholds)],
+        "short": [False, True],
+    }
 
 
 def _rss(pid: int) -> tuple[int, int]:
@@ -116,8 +119,12 @@ def _percentile(ms: list[float], q: float) -> float:
 def _upload(client: httpx.Client, folder: Path) -> None:
     path = folder / "bars.parquet"
     pq.write_table(synthetic.table(BARS, symbol="MIL", timeframe="1m", seed=7), path)
-    r = client.post("/data", params={"symbol": "MIL", "timeframe": "1m", "name": "bars.parquet"},
-                    content=path.read_bytes(), timeout=120)  # fmt: skip
+    r = client.post(
+        "/data",
+        params={"symbol": "MIL", "timeframe": "1m", "name": "bars.parquet"},
+        content=path.read_bytes(),
+        timeout=120,
+    )
     r.raise_for_status()
 
 
@@ -129,15 +136,17 @@ def _split(space: dict[str, Any], chunk: int, folder: Path) -> dict[str, float]:
     from strategies.library import RocMomentum
 
     bars = synthetic.bars(BARS, symbol="MIL", timeframe="1m", seed=7)
-    sp = Space.of(RocMomentum, {k: (range(v["low"], v["high"] + 1) if isinstance(v, dict) else v)
-                                for k, v in space.items()})  # fmt: skip
+    sp = Space.of(
+        RocMomentum, {k: (range(v["low"], v["high"] + 1) if isinstance(v, dict) else v) for k, v in space.items()}
+    )
     block = np.sort(np.random.default_rng(0).choice(sp.size, min(chunk, sp.size), replace=False))
     params = sp.params_at(block)
     strat = RocMomentum()
     started = time.perf_counter()
     many = getattr(strat, "signals_many", None)
-    signals = (np.asarray(many(bars, params)) if many is not None
-               else np.stack([strat.signals(bars, **p) for p in params]))  # fmt: skip
+    signals = (
+        np.asarray(many(bars, params)) if many is not None else np.stack([strat.signals(bars, **p) for p in params])
+    )
     signal_s = time.perf_counter() - started
     started = time.perf_counter()
     table = engine.run_batch(bars, signals, engine.Config(allow_short=True), threads=1)
@@ -159,8 +168,11 @@ def _split(space: dict[str, Any], chunk: int, folder: Path) -> dict[str, float]:
 
 def one(runs: int) -> None:
     space = grid(runs)
-    print(f"\n-- {runs:,} runs: RocMomentum {' x '.join(str(_count(v)) for v in space.values())} "
-          f"on {BARS:,} one-minute bars, local Ray, {os.cpu_count()} cores --", flush=True)  # fmt: skip
+    print(
+        f"\n-- {runs:,} runs: RocMomentum {' x '.join(str(_count(v)) for v in space.values())} "
+        f"on {BARS:,} one-minute bars, local Ray, {os.cpu_count()} cores --",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="anvil-million-") as tmp:
         folder = Path(tmp)
         proc, url = _start(folder, None, 0)
@@ -170,8 +182,14 @@ def one(runs: int) -> None:
                 _upload(client, folder)
                 _, idle_peak = _rss(proc.pid)
                 memory.start()
-                spec = {"kind": "sweep", "strategy": "roc_momentum", "data": {"symbol": "MIL", "timeframe": "1m"},
-                        "space": space, "config": {"allow_short": True}, "metric": "sharpe"}  # fmt: skip
+                spec = {
+                    "kind": "sweep",
+                    "strategy": "roc_momentum",
+                    "data": {"symbol": "MIL", "timeframe": "1m"},
+                    "space": space,
+                    "config": {"allow_short": True},
+                    "metric": "sharpe",
+                }
                 r = client.post("/jobs", json=spec)
                 r.raise_for_status()
                 job_id = r.json()["id"]
@@ -194,11 +212,14 @@ def one(runs: int) -> None:
                 if job["status"] != "done":
                     raise SystemExit(f"the job ended {job['status']}: {job.get('error')}")
                 run_peak = memory.service_peak
-                print(f"GET /jobs/{{id}} while it ran: {len(gets):,} requests, p50 {_percentile(gets, 50):.2f} "
-                      f"p99 {_percentile(gets, 99):.2f} max {max(gets):.2f} ms (target p99 < 20 ms)")  # fmt: skip
+                print(
+                    f"GET /jobs/{{id}} while it ran: {len(gets):,} requests, p50 {_percentile(gets, 50):.2f} "
+                    f"p99 {_percentile(gets, 99):.2f} max {max(gets):.2f} ms (target p99 < 20 ms)"
+                )
                 seconds = _seconds(job)
-                print(f"done: {job['rows']:,} rows in {seconds:.1f} s from start to finish = "
-                      f"{runs / seconds:,.0f} runs/s")  # fmt: skip
+                print(
+                    f"done: {job['rows']:,} rows in {seconds:.1f} s from start to finish = {runs / seconds:,.0f} runs/s"
+                )
                 tops = []
                 for _ in range(7):
                     started = time.perf_counter()
@@ -206,9 +227,11 @@ def one(runs: int) -> None:
                     tops.append((time.perf_counter() - started) * 1e3)
                     r.raise_for_status()
                 best = r.json()["data"]
-                print(f"top {TOP} by sharpe (DuckDB over the job's files, over HTTP): median "
-                      f"{_percentile(tops, 50):.1f} ms, max {max(tops):.1f} ms (target < 100 ms); "
-                      f"best sharpe {best[0]['sharpe']:.3f}")  # fmt: skip
+                print(
+                    f"top {TOP} by sharpe (DuckDB over the job's files, over HTTP): median "
+                    f"{_percentile(tops, 50):.1f} ms, max {max(tops):.1f} ms (target < 100 ms); "
+                    f"best sharpe {best[0]['sharpe']:.3f}"
+                )
                 started = time.perf_counter()
                 target = folder / "rows.parquet"
                 with client.stream("GET", f"/jobs/{job_id}/results", params={"format": "parquet"}) as body:
@@ -222,13 +245,17 @@ def one(runs: int) -> None:
                 _, after_peak = _rss(proc.pid)
                 ids = pq.read_table(target, columns=["item_id"]).column("item_id").to_numpy()
                 once = len(ids) == runs and len(np.unique(ids)) == runs
-                print(f"all rows as Parquet: {target.stat().st_size / 1e6:.1f} MB in {stream_s:.1f} s; "
-                      f"{len(ids):,} rows, every item id exactly once: {once}")  # fmt: skip
+                print(
+                    f"all rows as Parquet: {target.stat().st_size / 1e6:.1f} MB in {stream_s:.1f} s; "
+                    f"{len(ids):,} rows, every item id exactly once: {once}"
+                )
                 mb = 1024 * 1024
-                print(f"peak RSS: service (the driver) {idle_peak / mb:.0f} MB idle, {run_peak / mb:.0f} MB through "
-                      f"the sweep, {after_peak / mb:.0f} MB after the Parquet stream; largest process under it "
-                      f"(Ray) {memory.others_peak / mb:.0f} MB, all of them together "
-                      f"{memory.others_total_peak / mb:.0f} MB")  # fmt: skip
+                print(
+                    f"peak RSS: service (the driver) {idle_peak / mb:.0f} MB idle, {run_peak / mb:.0f} MB through "
+                    f"the sweep, {after_peak / mb:.0f} MB after the Parquet stream; largest process under it "
+                    f"(Ray) {memory.others_peak / mb:.0f} MB, all of them together "
+                    f"{memory.others_total_peak / mb:.0f} MB"
+                )
                 chunk = _chunk_rows(folder, job_id)
                 split = _split(space, chunk, folder)
                 _print_split(split, runs, seconds, chunk)
@@ -266,12 +293,16 @@ def _print_split(split: dict[str, float], runs: int, seconds: float, chunk: int)
     storing = split["store_chunk"] * -(-runs // chunk)
     ray = max(0.0, seconds * cores - signals - core)
     total = seconds * cores
-    print(f"time split over {cores} cores x {seconds:.1f} s = {total:.1f} core-s (signals and core measured "
-          f"here on {split['runs']:,} runs, storing on one chunk of {chunk:,} rows):")  # fmt: skip
+    print(
+        f"time split over {cores} cores x {seconds:.1f} s = {total:.1f} core-s (signals and core measured "
+        f"here on {split['runs']:,} runs, storing on one chunk of {chunk:,} rows):"
+    )
     for name, value in (("signals", signals), ("core (run_batch)", core), ("Ray and the rest", ray)):
         print(f"  {name:18s} {value:8.1f} core-s  {100 * value / total:5.1f} %")
-    print(f"  {'storage':18s} {storing:8.1f} s on the driver ({1e3 * split['store_chunk']:.1f} ms a chunk), "
-          "overlapping the workers")
+    print(
+        f"  {'storage':18s} {storing:8.1f} s on the driver ({1e3 * split['store_chunk']:.1f} ms a chunk), "
+        "overlapping the workers"
+    )
 
 
 def main(quick: bool = False, runs: int | None = None) -> None:

@@ -76,8 +76,9 @@ def batch_source(bases: list[np.ndarray], n_runs: int) -> Callable[[], Iterator[
     return lambda: itertools.islice(itertools.cycle(bases), n_runs)
 
 
-def measure_batch(panel: engine.Panel, make: Callable[[], Iterator[np.ndarray]], n_runs: int,
-                  threads: int, repeats: int) -> tuple[float, float, float]:  # fmt: skip
+def measure_batch(
+    panel: engine.Panel, make: Callable[[], Iterator[np.ndarray]], n_runs: int, threads: int, repeats: int
+) -> tuple[float, float, float]:
     """(best wall seconds, its CPU seconds, peak MB Python allocated during one batch)."""
     cfg = engine.Config(fee_rate=FEE, fill="close")
     secs, cpu = best_of_cpu(lambda: engine.run_portfolio_batch(panel, make(), cfg, threads=threads), repeats)
@@ -109,28 +110,47 @@ def main(quick: bool = False) -> None:
         size = pd.DataFrame(w, index=panel.index)
 
         def run_vbt() -> None:
-            pf = vbt.Portfolio.from_orders(close, size=size, size_type="targetpercent", group_by=True,
-                                           cash_sharing=True, call_seq="auto", fees=FEE, freq="1D")  # fmt: skip
+            pf = vbt.Portfolio.from_orders(
+                close,
+                size=size,
+                size_type="targetpercent",
+                group_by=True,
+                cash_sharing=True,
+                call_seq="auto",
+                fees=FEE,
+                freq="1D",
+            )
             pf.value()
 
         theirs = best_of(run_vbt, 3)
         print(f"  vectorbt from_orders       {theirs * 1e3:9.2f} ms")
-        print(f"  ratio                      {theirs / ours:9.1f} x   (target >= {TARGET_SINGLE_RATIO:g} x: {verdict(theirs / ours >= TARGET_SINGLE_RATIO)})")
+        print(
+            f"  ratio                      {theirs / ours:9.1f} x   (target >= {TARGET_SINGLE_RATIO:g} x: {verdict(theirs / ours >= TARGET_SINGLE_RATIO)})"
+        )
 
     # -- a batch ---------------------------------------------------------------------------
-    bases = [momentum(panel, lb, k) for lb, k in [(21, 10), (63, 25), (126, 50), (252, 50)]] if not quick \
-        else [momentum(panel, lb, k) for lb, k in [(21, 5), (63, 10)]]  # fmt: skip
+    bases = (
+        [momentum(panel, lb, k) for lb, k in [(21, 10), (63, 25), (126, 50), (252, 50)]]
+        if not quick
+        else [momentum(panel, lb, k) for lb, k in [(21, 5), (63, 10)]]
+    )
     make = batch_source(bases, n_runs)
     steps = n_runs * n_bars * n_sym
     print(f"\nbatch of {n_runs} weight matrices ({steps / 1e9:.2f} G symbol-bar-steps)")
     one, cpu1, peak1 = measure_batch(panel, make, n_runs, 1, 1 if not quick else 2)
     two, cpu2, peak2 = measure_batch(panel, make, n_runs, 2, 1 if not quick else 2)
-    print(f"  1 thread   {one:8.2f} s  {steps / one / 1e6:8.0f} M steps/s per core (wall), "
-          f"{steps / cpu1 / 1e6:6.0f} M per CPU-second   (target >= {TARGET_PER_CORE / 1e6:.0f} M: {verdict(steps / one >= TARGET_PER_CORE)})"
-          f"   peak {peak1:7.1f} MB")  # fmt: skip
-    print(f"  2 threads  {two:8.2f} s  {steps / two / 2e6:8.0f} M steps/s per core (wall), "
-          f"{steps / cpu2 / 1e6:6.0f} M per CPU-second   peak {peak2:7.1f} MB")  # fmt: skip
-    print(f"  speed-up 1 -> 2 cores: {one / two:.2f} x   (target >= {TARGET_SCALING:g} x: {verdict(one / two >= TARGET_SCALING)})")
+    print(
+        f"  1 thread   {one:8.2f} s  {steps / one / 1e6:8.0f} M steps/s per core (wall), "
+        f"{steps / cpu1 / 1e6:6.0f} M per CPU-second   (target >= {TARGET_PER_CORE / 1e6:.0f} M: {verdict(steps / one >= TARGET_PER_CORE)})"
+        f"   peak {peak1:7.1f} MB"
+    )
+    print(
+        f"  2 threads  {two:8.2f} s  {steps / two / 2e6:8.0f} M steps/s per core (wall), "
+        f"{steps / cpu2 / 1e6:6.0f} M per CPU-second   peak {peak2:7.1f} MB"
+    )
+    print(
+        f"  speed-up 1 -> 2 cores: {one / two:.2f} x   (target >= {TARGET_SCALING:g} x: {verdict(one / two >= TARGET_SCALING)})"
+    )
     print(f"  (all weight matrices at once would be {steps * 8 / 1e9:.1f} GB)")
 
     if quick:
@@ -144,8 +164,12 @@ def main(quick: bool = False) -> None:
     print(f"\nwide universe: 5000 symbols x 2520 bars, batch of {runs}")
     secs, cpu, peak = measure_batch(wide, batch_source(wide_w, runs), runs, 2, 1)
     wide_steps = runs * 2520 * 5000
-    print(f"  2 threads  {secs:8.2f} s  {wide_steps / secs / 2e6:8.0f} M steps/s per core (wall), "
-          f"{wide_steps / cpu / 1e6:6.0f} M per CPU-second   peak {peak:7.1f} MB")  # fmt: skip
-    print(f"  the panel itself: {sum(a.nbytes for a in (wide.open, wide.high, wide.low, wide.close, wide.volume, wide.tradable)) / 1e6:.0f} MB")
+    print(
+        f"  2 threads  {secs:8.2f} s  {wide_steps / secs / 2e6:8.0f} M steps/s per core (wall), "
+        f"{wide_steps / cpu / 1e6:6.0f} M per CPU-second   peak {peak:7.1f} MB"
+    )
+    print(
+        f"  the panel itself: {sum(a.nbytes for a in (wide.open, wide.high, wide.low, wide.close, wide.volume, wide.tradable)) / 1e6:.0f} MB"
+    )
     one_run = best_of(lambda: engine.backtest_portfolio(wide, wide_w[0], cfg), 2)
     print(f"  one portfolio: {one_run * 1e3:.0f} ms")

@@ -43,8 +43,12 @@ TARGET_VS_VECTORBT = 100.0
 def space(quick: bool) -> dict[str, Any]:
     if quick:
         return {"lookback": [21, 63, 126], "skip": [0, 5], "top_k": list(range(2, 42, 2)), "rebalance": ["month_end"]}
-    return {"lookback": list(range(21, 301, 28)), "skip": [0, 5, 10, 15, 20],
-            "top_k": list(range(5, 105, 5)), "rebalance": ["month_end"]}  # fmt: skip
+    return {
+        "lookback": list(range(21, 301, 28)),
+        "skip": [0, 5, 10, 15, 20],
+        "top_k": list(range(5, 105, 5)),
+        "rebalance": ["month_end"],
+    }
 
 
 def rss_mb() -> float:
@@ -62,8 +66,16 @@ def vectorbt_one(vbt: Any, close: pd.DataFrame, month_end: np.ndarray, lookback:
     rank = score.rank(axis=1, ascending=False, method="first")
     weights = (rank <= top_k).astype(float) / top_k
     weights[~month_end] = np.nan  # trade on month ends only
-    pf = vbt.Portfolio.from_orders(close, size=weights, size_type="targetpercent", group_by=True,
-                                   cash_sharing=True, call_seq="auto", fees=FEE, freq="1D")  # fmt: skip
+    pf = vbt.Portfolio.from_orders(
+        close,
+        size=weights,
+        size_type="targetpercent",
+        group_by=True,
+        cash_sharing=True,
+        call_seq="auto",
+        fees=FEE,
+        freq="1D",
+    )
     return float(pf.sharpe_ratio())
 
 
@@ -75,8 +87,10 @@ def main(quick: bool = False) -> None:
     sp = space(quick)
     n = int(np.prod([len(v) for v in sp.values()]))
     cores = len(os.sched_getaffinity(0))
-    print(f"\n{n:,} parameter sets of {mom.name} over {n_sym} symbols x {n_bars} bars, month-end rebalancing, "
-          f"{cores} cores")  # fmt: skip
+    print(
+        f"\n{n:,} parameter sets of {mom.name} over {n_sym} symbols x {n_bars} bars, month-end rebalancing, "
+        f"{cores} cores"
+    )
 
     started = time.perf_counter()
     here = cluster.sweep(mom, panel, sp, cfg, address="local-threads")
@@ -95,8 +109,10 @@ def main(quick: bool = False) -> None:
     ray_s = time.perf_counter() - started
     print(f"    {n:6,} combinations   {rss_mb():8.1f} MB")
     share = in_process / ray_s
-    print(f"  local Ray ({cores} actors)     {ray_s:8.2f} s   {n / ray_s:8.1f} runs/s   "
-          f"{share:.0%} of in-process (target >= {TARGET_RAY_SHARE:.0%}: {verdict(share >= TARGET_RAY_SHARE)})")
+    print(
+        f"  local Ray ({cores} actors)     {ray_s:8.2f} s   {n / ray_s:8.1f} runs/s   "
+        f"{share:.0%} of in-process (target >= {TARGET_RAY_SHARE:.0%}: {verdict(share >= TARGET_RAY_SHARE)})"
+    )
     same = np.array_equal(here.table["sharpe"].to_numpy(), on_ray.table["sharpe"].to_numpy(), equal_nan=True)
     print(f"  same table in-process and on Ray: {same}")
     cluster.shutdown()
@@ -119,7 +135,11 @@ def main(quick: bool = False) -> None:
     per_combo = (time.perf_counter() - started) / len(rows)
     theirs = per_combo * n
     ratio = theirs / in_process
-    print(f"  vectorbt, one combination at a time: {per_combo:.2f} s each (timed on {len(rows)}), "
-          f"{theirs:,.0f} s for all {n:,}")  # fmt: skip
-    print(f"  ratio vectorbt / anvil in-process: {ratio:,.0f} x   (target >= {TARGET_VS_VECTORBT:g} x: "
-          f"{verdict(ratio >= TARGET_VS_VECTORBT)})")  # fmt: skip
+    print(
+        f"  vectorbt, one combination at a time: {per_combo:.2f} s each (timed on {len(rows)}), "
+        f"{theirs:,.0f} s for all {n:,}"
+    )
+    print(
+        f"  ratio vectorbt / anvil in-process: {ratio:,.0f} x   (target >= {TARGET_VS_VECTORBT:g} x: "
+        f"{verdict(ratio >= TARGET_VS_VECTORBT)})"
+    )

@@ -87,8 +87,10 @@ def main(quick: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="anvil-bench-") as tmp:
         results = {name: measure(Path(tmp), label, n, tick, repeats) for name, label, tick in forms}
     print(f"{n:,} one-minute bars of one symbol (engine.synthetic, seed {SEED})")
-    print(f"{'prices':<15} {'operation':<36} {'anvil best':>11} {'median':>9} "
-          f"{'peer best':>11} {'median':>9} {'ratio':>6}")  # fmt: skip
+    print(
+        f"{'prices':<15} {'operation':<36} {'anvil best':>11} {'median':>9} "
+        f"{'peer best':>11} {'median':>9} {'ratio':>6}"
+    )
     for name, r in results.items():
         load = r["load"]
         for peer in ("read_csv", "read_parquet"):
@@ -97,8 +99,9 @@ def main(quick: bool) -> None:
             print(f"{name:<15} {label:<36} {ms(load)} {ms(r[peer])} {ratio:>5.1f}x")
         print(f"{name:<15} {'one year of bars (range query)':<36} {ms(r['ranged'])}")
         print(f"{name:<15} {'resample 1m -> 1h in DuckDB -> Bars':<36} {ms(r['hourly'])}")
-        print(f"{name:<15} {'import Parquet, fresh store':<36} {r['import_parquet']:>10.2f}s "
-              f"  ({r['parquet_mb']:.0f} MB)")  # fmt: skip
+        print(
+            f"{name:<15} {'import Parquet, fresh store':<36} {r['import_parquet']:>10.2f}s   ({r['parquet_mb']:.0f} MB)"
+        )
         print(f"{name:<15} {'import CSV, fresh store':<36} {r['import_csv']:>10.2f}s   ({r['csv_mb']:.0f} MB)")
     full = results["full precision"]
     load_ms = full["load"][0] * 1e3  # type: ignore[index]

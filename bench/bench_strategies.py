@@ -46,9 +46,12 @@ def _vectorbt(bars: engine.Bars, windows: list[int]) -> tuple[float, float, int]
     entries = fast.ma_crossed_above(slow)
     exits = fast.ma_crossed_below(slow)
     signals_done = time.perf_counter()
-    max_orders = int(entries.values.sum() + exits.values.sum() + entries.shape[1])  # enough whether per column or in all
-    pf = vbt.Portfolio.from_signals(close, entries, exits, fees=0.001, init_cash=10_000,
-                                    freq="1min", max_orders=max_orders)  # fmt: skip
+    max_orders = int(
+        entries.values.sum() + exits.values.sum() + entries.shape[1]
+    )  # enough whether per column or in all
+    pf = vbt.Portfolio.from_signals(
+        close, entries, exits, fees=0.001, init_cash=10_000, freq="1min", max_orders=max_orders
+    )
     pf.total_return()
     return time.perf_counter() - started, signals_done - started, entries.shape[1]
 
@@ -60,8 +63,10 @@ def main(quick: bool = False) -> None:
     bars = synthetic.bars(n_bars, seed=5, timeframe="1m")
     cfg = engine.Config(fee_rate=0.001, fill="close")
     cores = len(os.sched_getaffinity(0))
-    print(f"{len(pairs):,} SMA-cross combinations of {len(windows)} windows over {n_bars:,} bars, "
-          f"{cores} cores, indicators and signals included")  # fmt: skip
+    print(
+        f"{len(pairs):,} SMA-cross combinations of {len(windows)} windows over {n_bars:,} bars, "
+        f"{cores} cores, indicators and signals included"
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

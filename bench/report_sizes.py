@@ -27,15 +27,20 @@ def main() -> None:
         res = engine.backtest(bars, signal, engine.Config(fee_rate=0.001))
         started = time.perf_counter()
         doc = report.html(res)
-        print(f"backtest, {n:,} bars, {int(res.stats['total_trades']):,} trades: "
-              f"{len(doc.encode()) / 1e6:.2f} MB in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        print(
+            f"backtest, {n:,} bars, {int(res.stats['total_trades']):,} trades: "
+            f"{len(doc.encode()) / 1e6:.2f} MB in {time.perf_counter() - started:.1f} s"
+        )
     with tempfile.TemporaryDirectory() as tmp, engine.Store(Path(tmp) / "x.duckdb") as store:
         bars = store.bars("SPX", "1d")[:1500]
-    sweep = cluster.sweep(strategies.SmaCross, bars, {"fast": range(2, 82), "slow": range(105, 355, 2)},
-                          address="local-threads")  # fmt: skip
+    sweep = cluster.sweep(
+        strategies.SmaCross, bars, {"fast": range(2, 82), "slow": range(105, 355, 2)}, address="local-threads"
+    )
     started = time.perf_counter()
     doc = report.html(sweep)
-    print(f"sweep, {len(sweep.table):,} runs: {len(doc.encode()) / 1e6:.2f} MB in {time.perf_counter() - started:.1f} s")
+    print(
+        f"sweep, {len(sweep.table):,} runs: {len(doc.encode()) / 1e6:.2f} MB in {time.perf_counter() - started:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,7 @@ def _query(q: Mapping[str, Any]) -> engine.Bars:
     unknown = set(q) - {"symbol", "timeframe", "start", "end"}
     if unknown or "symbol" not in q:
         raise ValueError(
-            "a data query is {'symbol': ..., 'timeframe': '1d', 'start': ..., 'end': ...}; "
-            f"got keys {sorted(q)}"
+            f"a data query is {{'symbol': ..., 'timeframe': '1d', 'start': ..., 'end': ...}}; got keys {sorted(q)}"
         )
     return engine.load(q["symbol"], q.get("timeframe"), start=q.get("start"), end=q.get("end"))
 
@@ -46,8 +45,7 @@ def resolve(data: Any) -> dict[str, engine.Bars]:
             raise ValueError("data is an empty list; give at least one symbol")
         return out
     raise TypeError(
-        f"data must be engine.Bars, a symbol, a store query dict, or a list of them; "
-        f"not {type(data).__name__}"
+        f"data must be engine.Bars, a symbol, a store query dict, or a list of them; not {type(data).__name__}"
     )
 
 
@@ -88,8 +86,13 @@ def resolve_panel(data: Any) -> engine.Panel:
                 "a universe query is {'symbols': [...], 'timeframe': '1d', 'start': ..., 'end': ..., "
                 f"'adjusted': False}}; got unknown keys {sorted(unknown)}"
             )
-        return engine.load_panel(_symbols(data["symbols"]), data.get("timeframe") or "1d",
-                                 data.get("start"), data.get("end"), adjusted=bool(data.get("adjusted", False)))  # fmt: skip
+        return engine.load_panel(
+            _symbols(data["symbols"]),
+            data.get("timeframe") or "1d",
+            data.get("start"),
+            data.get("end"),
+            adjusted=bool(data.get("adjusted", False)),
+        )
     if isinstance(data, str):
         return engine.load_panel(_symbols(data.split(",")))
     if isinstance(data, (list, tuple)) and data and all(isinstance(s, str) for s in data):

@@ -71,8 +71,9 @@ def _sharpe(s1: np.ndarray, s2: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, -np.inf)
 
 
-def probability_of_overfitting(returns: np.ndarray, blocks: int = 16,
-                               max_splits: int = 20_000, seed: int = 0) -> dict[str, float]:  # fmt: skip
+def probability_of_overfitting(
+    returns: np.ndarray, blocks: int = 16, max_splits: int = 20_000, seed: int = 0
+) -> dict[str, float]:
     """PBO by CSCV over a ``[n_bars, n_candidates]`` matrix of per-bar returns.
 
     Args:
@@ -112,5 +113,4 @@ def probability_of_overfitting(returns: np.ndarray, blocks: int = 16,
         rank = (oos_sr < best_oos[:, None]).sum(axis=1) + 0.5 * ((oos_sr == best_oos[:, None]).sum(axis=1) - 1) + 1
         w = rank / (n_cand + 1)
         logits[lo : lo + step] = np.log(w / (1 - w))
-    return {"pbo": float(np.mean(logits <= 0)), "splits": float(len(combos)),
-            "median_logit": float(np.median(logits))}  # fmt: skip
+    return {"pbo": float(np.mean(logits <= 0)), "splits": float(len(combos)), "median_logit": float(np.median(logits))}

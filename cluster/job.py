@@ -54,8 +54,13 @@ class Options:
 
 def make_manifest(spec: Mapping[str, Any], seed: int, data_fingerprint: str) -> dict[str, Any]:
     """What reproduces a job: its spec's hash, the spec, the seed, the data and the code."""
-    return {"job": manifest.spec_hash(dict(spec)), "spec": dict(spec), "seed": seed,
-            "data": data_fingerprint, "code": manifest.code_version()}  # fmt: skip
+    return {
+        "job": manifest.spec_hash(dict(spec)),
+        "spec": dict(spec),
+        "seed": seed,
+        "data": data_fingerprint,
+        "code": manifest.code_version(),
+    }
 
 
 def shippable(strategy: Any) -> Any:
@@ -77,8 +82,17 @@ class Job:
         out: overrides ``options.out`` (a sampler sweep keeps its rows in memory).
     """
 
-    def __init__(self, kind: str, spec: Mapping[str, Any], data_fingerprint: str, work: Work,
-                 options: Options, total: int, desc: str, out: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        kind: str,
+        spec: Mapping[str, Any],
+        data_fingerprint: str,
+        work: Work,
+        options: Options,
+        total: int,
+        desc: str,
+        out: Any = None,
+    ) -> None:
         self.kind, self.work, self.options, self.total = kind, work, options, total
         self.sink = open_sink(options.out if out is None else out)
         self.manifest = claim(self.sink, make_manifest(spec, options.seed, data_fingerprint))
@@ -97,14 +111,21 @@ class Job:
         if self._owned:
             self.executor.close()
 
-    def chunk_size(self, sample: list[tuple[int, Any]], n_items: int, given: int | None = None,
-                   grid_size: int | None = None, valid_fraction: float | None = None) -> int:  # fmt: skip
+    def chunk_size(
+        self,
+        sample: list[tuple[int, Any]],
+        n_items: int,
+        given: int | None = None,
+        grid_size: int | None = None,
+        valid_fraction: float | None = None,
+    ) -> int:
         """Items per chunk: ``given``, else the size this output was first run with, else
         calibrated on ``sample`` (timed here) for ``n_items`` on the executor's workers.
         The size is kept in the manifest, so a resumed job chunks the same way."""
         per_item = jobs.calibrate(self.work, sample)
-        size = int(given or self.manifest.get("chunk_size") or
-                   jobs.chunk_size_for(per_item, n_items, self.executor.capacity))  # fmt: skip
+        size = int(
+            given or self.manifest.get("chunk_size") or jobs.chunk_size_for(per_item, n_items, self.executor.capacity)
+        )
         if self.manifest.get("chunk_size") != size:
             self.manifest = {**self.manifest, "chunk_size": size}
             self.sink.save_manifest(self.manifest)
@@ -122,8 +143,14 @@ class Job:
         self.executor.start(self.work)
         self._started = True
 
-    def run(self, chunks: Iterable[Chunk], record: Callable[[ChunkResult, Chunk], None],
-            objective: Objective | None = None, offset: int = 0, total: int | None = None) -> JobRun:  # fmt: skip
+    def run(
+        self,
+        chunks: Iterable[Chunk],
+        record: Callable[[ChunkResult, Chunk], None],
+        objective: Objective | None = None,
+        offset: int = 0,
+        total: int | None = None,
+    ) -> JobRun:
         """Run ``chunks`` (those the output already holds are skipped); ``offset`` items
         done before them count in the progress report."""
         self.start()
@@ -134,6 +161,13 @@ class Job:
             def report(p: Progress) -> None:
                 inner(Progress(offset + p.done, p.total, p.failed, p.best))
 
-        return run_job(self.executor, chunks, self.total if total is None else total, record,
-                       skip=self.sink.done_chunks(), objective=objective, progress=report,
-                       cancel=self.options.cancel)  # fmt: skip
+        return run_job(
+            self.executor,
+            chunks,
+            self.total if total is None else total,
+            record,
+            skip=self.sink.done_chunks(),
+            objective=objective,
+            progress=report,
+            cancel=self.options.cancel,
+        )

@@ -142,7 +142,9 @@ class _Lines:
                 self._write(self._last)
 
 
-def progress_fn(progress: ProgressArg, total: int, desc: str) -> tuple[Callable[[Progress], None] | None, Callable[[], None]]:
+def progress_fn(
+    progress: ProgressArg, total: int, desc: str
+) -> tuple[Callable[[Progress], None] | None, Callable[[], None]]:
     """A callback for ``run_job`` and a function to call when done (``True``: a bar,
     ``LINES``: plain lines, a callable: itself)."""
     if progress is True:
@@ -160,8 +162,9 @@ def stats_frame(result: ChunkResult, columns: dict[str, list[Any]]) -> pd.DataFr
     """One chunk's rows: ``item_id``, the job's own columns, every metric, ``error``."""
     errors = dict(result.errors)
     failed = [errors.get(i) for i in result.item_ids.tolist()] if errors else [None] * len(result.item_ids)
-    return pd.DataFrame({"item_id": result.item_ids, **columns, **{name: result.stats[name] for name in METRICS},
-                         "error": failed})  # fmt: skip
+    return pd.DataFrame(
+        {"item_id": result.item_ids, **columns, **{name: result.stats[name] for name in METRICS}, "error": failed}
+    )
 
 
 @dataclass(frozen=True)
@@ -186,8 +189,10 @@ class Plan:
             size = f"grid of {self.grid_size:,} points, about {self.items:,} meeting the constraints"
         elif self.grid_size is not None:
             size = f"grid of {self.grid_size:,} points"
-        return (f"{self.kind}: {size}, {self.workers} workers, chunks of {self.chunk_size}, "
-                f"~{self.seconds_per_item * 1e3:.2f} ms a run, about {_duration(self.eta_seconds)}")  # fmt: skip
+        return (
+            f"{self.kind}: {size}, {self.workers} workers, chunks of {self.chunk_size}, "
+            f"~{self.seconds_per_item * 1e3:.2f} ms a run, about {_duration(self.eta_seconds)}"
+        )
 
 
 def _duration(s: float) -> str:

@@ -125,8 +125,7 @@ class PermutationWork:
         for k, index in enumerate(chunk.items):
             try:
                 path = permuted_bars(self.bars, np.random.default_rng([self.seed, index]))
-                res = run_strategy(self.strategy, path, self.config, dict(self.params),
-                                   equity=False, trades=False)  # fmt: skip
+                res = run_strategy(self.strategy, path, self.config, dict(self.params), equity=False, trades=False)
             except Exception as exc:
                 errors.append((int(ids[k]), _error(exc)))
                 continue
@@ -264,9 +263,11 @@ def monte_carlo(
     else:
         by_symbol = data_mod.resolve(data)
         if len(by_symbol) != 1:
-            raise ValueError(f"Monte Carlo runs on one series or one universe; got {len(by_symbol)} series "
-                             "(a universe: give an engine.Panel or {'symbols': [...]})")  # fmt: skip
-        (symbol, bars), = by_symbol.items()
+            raise ValueError(
+                f"Monte Carlo runs on one series or one universe; got {len(by_symbol)} series "
+                "(a universe: give an engine.Panel or {'symbols': [...]})"
+            )
+        ((symbol, bars),) = by_symbol.items()
     cfg = config or engine.Config()
     if cfg.periods_per_year is None:
         cfg = cfg.replace(periods_per_year=bars.periods_per_year())
@@ -286,10 +287,18 @@ def monte_carlo(
             ppy = trades_per_year(len(values), len(bars), ppy)
         else:
             values = per_bar_returns(real.equity.to_numpy(), cfg.initial_capital)
-        work = BootstrapWork(values, cfg.initial_capital, ppy,
-                             block if method == "block_bootstrap" else 1, seed)  # fmt: skip
-    spec = {"kind": "monte_carlo", "strategy": strategy.name, "params": checked, "method": method,
-            "n": n, "seed": seed, "of": of, "block": block, "config": cfg.to_dict()}  # fmt: skip
+        work = BootstrapWork(values, cfg.initial_capital, ppy, block if method == "block_bootstrap" else 1, seed)
+    spec = {
+        "kind": "monte_carlo",
+        "strategy": strategy.name,
+        "params": checked,
+        "method": method,
+        "n": n,
+        "seed": seed,
+        "of": of,
+        "block": block,
+        "config": cfg.to_dict(),
+    }
     if universe:  # only then, so that single-series jobs keep their hash
         spec["universe"] = list(bars.symbols)
     items = [(i, i) for i in range(n)]
@@ -297,16 +306,25 @@ def monte_carlo(
     def record(result: ChunkResult, chunk: Chunk) -> None:
         job.sink.write(chunk.id, jobs.stats_frame(result, {"path": list(chunk.items)}))
 
-    with Job("monte_carlo", spec, data_mod.fingerprint(by_symbol), work, options, n,
-             f"{method} {strategy.name}") as job:  # fmt: skip
+    with Job(
+        "monte_carlo", spec, data_mod.fingerprint(by_symbol), work, options, n, f"{method} {strategy.name}"
+    ) as job:
         size = job.chunk_size(items[:4], n)
         run = job.run(jobs.chunked(items, size), record)
     frames = job.sink.frames()
     paths = pd.concat(frames, ignore_index=True).drop(columns=["item_id"]) if frames else pd.DataFrame()
-    result = MonteCarloResult(method, metric, real.stats, paths, confidence=confidence, run=run,
-                              manifest=job.manifest, real_equity=real.equity,
-                              sample=None if method == "permutation" else values,
-                              periods_per_year=None if method == "permutation" else ppy)  # fmt: skip
+    result = MonteCarloResult(
+        method,
+        metric,
+        real.stats,
+        paths,
+        confidence=confidence,
+        run=run,
+        manifest=job.manifest,
+        real_equity=real.equity,
+        sample=None if method == "permutation" else values,
+        periods_per_year=None if method == "permutation" else ppy,
+    )
     return _judge(result, real.stats[metric], maximize)
 
 

@@ -78,31 +78,69 @@ def _storage(study_path: str | Path | None) -> Any:
     return JournalStorage(JournalFileBackend(str(study_path)))
 
 
-def optuna_sweep(work: SweepWork, sp: Space, symbols: list[str], metric: str, maximize: bool,
-                 method: str, metrics: Sequence[str] | None, n_trials: int, options: Options,
-                 study_path: str | Path | None, batch_size: int | None) -> SweepResult:  # fmt: skip
+def optuna_sweep(
+    work: SweepWork,
+    sp: Space,
+    symbols: list[str],
+    metric: str,
+    maximize: bool,
+    method: str,
+    metrics: Sequence[str] | None,
+    n_trials: int,
+    options: Options,
+    study_path: str | Path | None,
+    batch_size: int | None,
+) -> SweepResult:
     """Run an Optuna sweep through the job skeleton (``cluster.job``); the study, not
     ``options.out``, keeps its trials."""
     seed = options.seed
     objectives = list(metrics) if method == "nsga2" else [metric]
     if method == "nsga2" and not metrics:
         objectives = [metric, "max_drawdown"]
-    directions = ["maximize" if (jobs.maximize_default(m) if m != metric else maximize)
-                  else "minimize" for m in objectives]  # fmt: skip
-    spec = {"kind": "sweep", "strategy": work.strategy.name, "method": method,
-            "objectives": objectives, "space": sp.describe(), "symbols": symbols,
-            "config": work.config.to_dict(), "seed": seed}  # fmt: skip
+    directions = [
+        "maximize" if (jobs.maximize_default(m) if m != metric else maximize) else "minimize" for m in objectives
+    ]
+    spec = {
+        "kind": "sweep",
+        "strategy": work.strategy.name,
+        "method": method,
+        "objectives": objectives,
+        "space": sp.describe(),
+        "symbols": symbols,
+        "config": work.config.to_dict(),
+        "seed": seed,
+    }
     n_sym = len(symbols)
     total = n_trials * n_sym
-    with Job("sweep", spec, data.fingerprint(work.bars), work, options, total, f"{method} {work.strategy.name}",
-             out=MemorySink()) as job:  # fmt: skip
-        return _optimise(job, work, sp, symbols, metric, maximize, method, objectives, directions, n_trials,
-                         study_path, batch_size)  # fmt: skip
+    with Job(
+        "sweep",
+        spec,
+        data.fingerprint(work.bars),
+        work,
+        options,
+        total,
+        f"{method} {work.strategy.name}",
+        out=MemorySink(),
+    ) as job:
+        return _optimise(
+            job, work, sp, symbols, metric, maximize, method, objectives, directions, n_trials, study_path, batch_size
+        )
 
 
-def _optimise(job: Job, work: SweepWork, sp: Space, symbols: list[str], metric: str, maximize: bool,
-              method: str, objectives: list[str], directions: list[str], n_trials: int,
-              study_path: str | Path | None, batch_size: int | None) -> SweepResult:  # fmt: skip
+def _optimise(
+    job: Job,
+    work: SweepWork,
+    sp: Space,
+    symbols: list[str],
+    metric: str,
+    maximize: bool,
+    method: str,
+    objectives: list[str],
+    directions: list[str],
+    n_trials: int,
+    study_path: str | Path | None,
+    batch_size: int | None,
+) -> SweepResult:
     job_manifest, sink, ex = job.manifest, job.sink, job.executor
     seed, cancel = job.options.seed, job.options.cancel
     n_sym, total = len(symbols), job.total
@@ -110,9 +148,12 @@ def _optimise(job: Job, work: SweepWork, sp: Space, symbols: list[str], metric: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(
-            study_name=f"anvil-{job_manifest['job']}", storage=_storage(study_path),
-            sampler=_sampler(method, seed), directions=directions, load_if_exists=True,
-        )  # fmt: skip
+            study_name=f"anvil-{job_manifest['job']}",
+            storage=_storage(study_path),
+            sampler=_sampler(method, seed),
+            directions=directions,
+            load_if_exists=True,
+        )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
         study.tell(t.number, state=TrialState.FAIL)  # left behind by a driver that died
@@ -139,8 +180,11 @@ def _optimise(job: Job, work: SweepWork, sp: Space, symbols: list[str], metric: 
             trials.append((trial, params))
         if not trials:
             break
-        chunks = [Chunk(t.number * n_sym + s, (t.number * n_sym + s,), ((sym, p),))
-                  for t, p in trials for s, sym in enumerate(symbols)]  # fmt: skip
+        chunks = [
+            Chunk(t.number * n_sym + s, (t.number * n_sym + s,), ((sym, p),))
+            for t, p in trials
+            for s, sym in enumerate(symbols)
+        ]
         got: dict[int, tuple[ChunkResult, Chunk]] = {}
 
         def on_result(result: ChunkResult, chunk: Chunk) -> None:
@@ -152,8 +196,15 @@ def _optimise(job: Job, work: SweepWork, sp: Space, symbols: list[str], metric: 
             if report is not None:
                 report(Progress(offset + p.done, total, run.failed_items + p.failed, p.best))
 
-        gen = run_job(ex, chunks, len(chunks), on_result, objective=Objective(objectives[0], directions[0] == "maximize"),
-                      progress=shifted, cancel=cancel)  # fmt: skip
+        gen = run_job(
+            ex,
+            chunks,
+            len(chunks),
+            on_result,
+            objective=Objective(objectives[0], directions[0] == "maximize"),
+            progress=shifted,
+            cancel=cancel,
+        )
         run.done_items += gen.done_items
         run.failed_items += gen.failed_items
         run.retried_chunks += gen.retried_chunks
@@ -173,8 +224,7 @@ def _optimise(job: Job, work: SweepWork, sp: Space, symbols: list[str], metric: 
                 continue
             frame = pd.concat(rows, ignore_index=True)
             sink.write(trial.number, frame)
-            values = [float(frame[m].mean()) if frame["error"].isna().all() else float("nan")
-                      for m in objectives]  # fmt: skip
+            values = [float(frame[m].mean()) if frame["error"].isna().all() else float("nan") for m in objectives]
             if any(np.isnan(v) for v in values):
                 study.tell(trial, state=TrialState.FAIL)
                 continue
@@ -192,6 +242,4 @@ def _optimise(job: Job, work: SweepWork, sp: Space, symbols: list[str], metric: 
 
 def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
     rows = frame.to_dict(orient="records")
-    return [{k: (None if isinstance(v, float) and np.isnan(v) else jobs.np_py(v)) for k, v in r.items()}
-            for r in rows]  # fmt: skip
-
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else jobs.np_py(v)) for k, v in r.items()} for r in rows]

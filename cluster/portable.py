@@ -100,8 +100,14 @@ def _base(cls: type[Strategy]) -> type[Strategy]:
 def _stand_in_for(cls: type[Strategy], source: str) -> type[Strategy]:
     base = _base(cls)
     attrs: dict[str, Any] = dict(cls._params)
-    attrs.update(name=cls.name, constraints=tuple(cls.constraints), __doc__=cls.__doc__, _source=source,
-                 __module__=__name__, __qualname__=cls.__name__)  # fmt: skip
+    attrs.update(
+        name=cls.name,
+        constraints=tuple(cls.constraints),
+        __doc__=cls.__doc__,
+        _source=source,
+        __module__=__name__,
+        __qualname__=cls.__name__,
+    )
     return type(cls.__name__, (base,), attrs)
 
 

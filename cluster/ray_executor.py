@@ -78,8 +78,6 @@ class ChunkWorker:
         return os.getpid()
 
 
-
-
 @dataclass
 class _Slot:
     actor: Any
@@ -101,8 +99,9 @@ class RayExecutor(Executor):
         stall_after: seconds after which a running chunk counts as stalled.
     """
 
-    def __init__(self, address: str | None = None, workers: int = 0, depth: int = 2,
-                 stall_after: float = 600.0) -> None:  # fmt: skip
+    def __init__(
+        self, address: str | None = None, workers: int = 0, depth: int = 2, stall_after: float = 600.0
+    ) -> None:
         runtime.ensure(address)
         self._n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._depth = depth
@@ -135,8 +134,12 @@ class RayExecutor(Executor):
         self._up_said = 0
         cpus = int(ray.cluster_resources().get("CPU", 0))
         if self._n > cpus:
-            log.info("%d workers asked, the cluster has %d CPUs now: the job starts on those that fit, "
-                     "the others join as nodes do", self._n, cpus)  # fmt: skip
+            log.info(
+                "%d workers asked, the cluster has %d CPUs now: the job starts on those that fit, "
+                "the others join as nodes do",
+                self._n,
+                cpus,
+            )
 
     def _release(self) -> None:
         for slot in self._slots:

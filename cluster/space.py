@@ -159,9 +159,7 @@ class Space:
             for name, spec in space.items():
                 count = count_candidates(strategy, name, spec)
                 if count is not None and count > max_values:
-                    raise ParameterError(
-                        f"space[{name!r}] holds {count:,} values; at most {max_values:,} are allowed"
-                    )
+                    raise ParameterError(f"space[{name!r}] holds {count:,} values; at most {max_values:,} are allowed")
         names = tuple(k for k in strategy._params if k in space)
         cands = tuple(_candidates(strategy, k, space[k]) for k in names)
         fixed = {k: p.default for k, p in strategy._params.items() if k not in space}
@@ -222,8 +220,10 @@ class Space:
 
     def _keep(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         n = len(next(iter(cols.values()))) if cols else 1
-        env = {**{k: np.full(n, v, dtype=object if isinstance(v, str) else None)
-                  for k, v in self.fixed.items()}, **cols}  # fmt: skip
+        env = {
+            **{k: np.full(n, v, dtype=object if isinstance(v, str) else None) for k, v in self.fixed.items()},
+            **cols,
+        }
         keep = self.strategy.satisfies(env)
         return np.broadcast_to(np.asarray(keep, dtype=bool), (n,))
 
@@ -244,8 +244,11 @@ class Space:
         # Each column to Python values at once (tolist), not element by element: a sweep's
         # driver builds every item here, holding the GIL the job service also needs.
         columns = [[_py(v) for v in cols[k]] if cols[k].dtype == object else cols[k].tolist() for k in self.names]
-        return [{**self.fixed, **dict(zip(self.names, values))} for values in zip(*columns)] if columns \
-            else [dict(self.fixed) for _ in range(len(index))]  # fmt: skip
+        return (
+            [{**self.fixed, **dict(zip(self.names, values))} for values in zip(*columns)]
+            if columns
+            else [dict(self.fixed) for _ in range(len(index))]
+        )
 
     # -- random -----------------------------------------------------------------
     def sample(self, seed: int, index: int) -> dict[str, Any]:
@@ -259,21 +262,20 @@ class Space:
             if self.strategy.satisfies(p):
                 return p
         raise ParameterError(
-            "no parameter set drawn in 1000 tries satisfies the strategy's constraints; "
-            "check the space against them"
+            "no parameter set drawn in 1000 tries satisfies the strategy's constraints; check the space against them"
         )
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready: each searched parameter's values or range, and the fixed ones."""
         out: dict[str, Any] = {}
         for k, c in zip(self.names, self.candidates):
-            out[k] = ({"low": c.low, "high": c.high, "log": c.log} if isinstance(c, Range)
-                      else [_py(v) for v in c])  # fmt: skip
+            out[k] = {"low": c.low, "high": c.high, "log": c.log} if isinstance(c, Range) else [_py(v) for v in c]
         return {"search": out, "fixed": dict(self.fixed)}
 
 
-def items(method: str, space: Space, symbols: Sequence[str], n_trials: int,
-           seed: int) -> Iterator[tuple[int, tuple[str, dict[str, Any]]]]:  # fmt: skip
+def items(
+    method: str, space: Space, symbols: Sequence[str], n_trials: int, seed: int
+) -> Iterator[tuple[int, tuple[str, dict[str, Any]]]]:
     """Lazy ``(item_id, (symbol, params))`` pairs of a grid or random search over ``space``
     (for each symbol, every grid point meeting the constraints, or ``n_trials`` random points)."""
     if method == "grid":

@@ -102,13 +102,23 @@ def sweep(
         work = SweepWork(shippable(strategy), data_mod.resolve(data), cfg, keep_returns)
     symbols = list(work.bars)
     if method in ("tpe", "cmaes", "nsga2"):
-        return optuna_sweep(work, sp, symbols, metric, maximize, method, metrics, n_trials, options,
-                            study_path, batch_size)  # fmt: skip
+        return optuna_sweep(
+            work, sp, symbols, metric, maximize, method, metrics, n_trials, options, study_path, batch_size
+        )
     return _sweep(work, sp, symbols, metric, maximize, method, n_trials, options, chunk_size)
 
 
-def _sweep(work: SweepWork, sp: Space, symbols: list[str], metric: str, maximize: bool, method: str,
-           n_trials: int, options: Options, chunk_size: int | None) -> SweepResult:  # fmt: skip
+def _sweep(
+    work: SweepWork,
+    sp: Space,
+    symbols: list[str],
+    metric: str,
+    maximize: bool,
+    method: str,
+    n_trials: int,
+    options: Options,
+    chunk_size: int | None,
+) -> SweepResult:
     seed = options.seed
     if method == "grid":
         grid_size = sp.size
@@ -117,11 +127,17 @@ def _sweep(work: SweepWork, sp: Space, symbols: list[str], metric: str, maximize
     else:
         grid_size, fraction, total = None, None, n_trials * len(symbols)
     spec = {
-        "kind": "sweep", "strategy": work.strategy.name, "method": method, "metric": metric,
-        "space": sp.describe(), "symbols": symbols, "config": work.config.to_dict(),
-        "n_trials": n_trials if method != "grid" else None, "seed": seed,
+        "kind": "sweep",
+        "strategy": work.strategy.name,
+        "method": method,
+        "metric": metric,
+        "space": sp.describe(),
+        "symbols": symbols,
+        "config": work.config.to_dict(),
+        "n_trials": n_trials if method != "grid" else None,
+        "seed": seed,
         "keep_returns": work.keep_returns,
-    }  # fmt: skip
+    }
     if isinstance(work, UniverseWork):  # only then, so that single-series jobs keep their hash
         spec["universe"] = list(work.panel.symbols)
 
@@ -131,8 +147,9 @@ def _sweep(work: SweepWork, sp: Space, symbols: list[str], metric: str, maximize
             cols[name] = [it[1][name] for it in chunk.items]
         job.sink.write(chunk.id, jobs.stats_frame(result, cols), result.extra)
 
-    with Job("sweep", spec, data_mod.fingerprint(work.bars), work, options, total,
-             f"sweep {work.strategy.name}") as job:  # fmt: skip
+    with Job(
+        "sweep", spec, data_mod.fingerprint(work.bars), work, options, total, f"sweep {work.strategy.name}"
+    ) as job:
         sample = jobs.first(16, items(method, sp, symbols, n_trials, seed))
         size = job.chunk_size(sample, total, chunk_size, grid_size, fraction)
         chunks = jobs.chunked(items(method, sp, symbols, n_trials, seed), size)

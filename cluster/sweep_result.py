@@ -89,9 +89,18 @@ class SweepResult:
         return report.notebook(self)
 
 
-def assemble(work: Any, sp: Space, symbols: list[str], sink: Sink, metric: str,
-            maximize: bool, plan: jobs.Plan | None, run: JobRun | None,
-            job_manifest: dict[str, Any], study: Any = None) -> SweepResult:  # fmt: skip
+def assemble(
+    work: Any,
+    sp: Space,
+    symbols: list[str],
+    sink: Sink,
+    metric: str,
+    maximize: bool,
+    plan: jobs.Plan | None,
+    run: JobRun | None,
+    job_manifest: dict[str, Any],
+    study: Any = None,
+) -> SweepResult:
     frames = sink.frames()
     params = tuple(sp.strategy._params)
     if frames:
@@ -104,14 +113,16 @@ def assemble(work: Any, sp: Space, symbols: list[str], sink: Sink, metric: str,
         ok = table[table["error"].isna()]
         pooled = ok.groupby(list(params), sort=False, dropna=False)[list(engine.METRICS)].mean()
         pooled = pooled.reset_index()
-    result = SweepResult(table, metric, maximize, params, pooled, plan=plan, run=run,
-                         manifest=job_manifest, study=study)  # fmt: skip
+    result = SweepResult(
+        table, metric, maximize, params, pooled, plan=plan, run=run, manifest=job_manifest, study=study
+    )
     result.diagnostics = _diagnostics(work, sp, symbols, table, sink, result)
     return result
 
 
-def _diagnostics(work: Any, sp: Space, symbols: list[str], table: pd.DataFrame,
-                 sink: Sink, result: SweepResult) -> dict[str, Any]:  # fmt: skip
+def _diagnostics(
+    work: Any, sp: Space, symbols: list[str], table: pd.DataFrame, sink: Sink, result: SweepResult
+) -> dict[str, Any]:
     """Deflated Sharpe of the best run; PBO when per-bar returns were kept."""
     ok = table[table["error"].isna() & table["sharpe"].notna()]
     if len(ok) < 2:

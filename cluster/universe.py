@@ -47,8 +47,13 @@ log = logging.getLogger(__name__)
 _FIELDS = STATS_DTYPE.names or ()
 
 
-def run(strategy: type[Strategy], panel: engine.Panel, config: engine.Config, params: Mapping[str, Any],
-        start: int | None = None) -> Any:  # fmt: skip
+def run(
+    strategy: type[Strategy],
+    panel: engine.Panel,
+    config: engine.Config,
+    params: Mapping[str, Any],
+    start: int | None = None,
+) -> Any:
     """One portfolio run (``strategies.run`` on a panel): an ``engine.PortfolioResult``."""
     if start is None:
         return strategies.run(strategy, panel, config, dict(params))
@@ -107,8 +112,12 @@ class UniverseWork:
         try:
             table = strategies.run_many(self.strategy, self.panel, sets, self.config, threads=1)
         except Exception as exc:
-            log.info("run_many of %s failed (%s); running the chunk's %d items one by one",
-                     self.strategy.name, _error(exc), len(sets))  # fmt: skip
+            log.info(
+                "run_many of %s failed (%s); running the chunk's %d items one by one",
+                self.strategy.name,
+                _error(exc),
+                len(sets),
+            )
             return False
         if len(table) != len(sets):
             return False
@@ -139,10 +148,19 @@ class UniverseWindowWork(WindowWork):
                 curves.append(None)
                 continue
             stats[k] = _row(res.stats)
-            curves.append((np.asarray(res.equity, dtype=np.float64)[lo:hi] if len(res.equity) == hi
-                           else np.asarray(res.equity, dtype=np.float64), _NO_TRADES) if want_curve else None)  # fmt: skip
-        return ChunkResult(chunk.id, ids, stats, tuple(errors), curves if want_curve else None,
-                           seconds=time.perf_counter() - started)  # fmt: skip
+            curves.append(
+                (
+                    np.asarray(res.equity, dtype=np.float64)[lo:hi]
+                    if len(res.equity) == hi
+                    else np.asarray(res.equity, dtype=np.float64),
+                    _NO_TRADES,
+                )
+                if want_curve
+                else None
+            )
+        return ChunkResult(
+            chunk.id, ids, stats, tuple(errors), curves if want_curve else None, seconds=time.perf_counter() - started
+        )
 
 
 _NO_TRADES = np.zeros(0)

@@ -87,9 +87,11 @@ class WalkForwardResult:
     bars: engine.Bars | None = None  # the series it ran on (for reports: buy-and-hold)
 
     def __repr__(self) -> str:
-        return (f"<WalkForwardResult {len(self.windows)} windows: out-of-sample "
-                f"{self.metric}={self.stats.get(self.metric, float('nan')):.4g}, "
-                f"total_return={self.stats['total_return']:.2%}, efficiency={self.efficiency:.3g}>")  # fmt: skip
+        return (
+            f"<WalkForwardResult {len(self.windows)} windows: out-of-sample "
+            f"{self.metric}={self.stats.get(self.metric, float('nan')):.4g}, "
+            f"total_return={self.stats['total_return']:.2%}, efficiency={self.efficiency:.3g}>"
+        )
 
     def report(self, path: str | Path, **options: Any) -> Path:
         """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
@@ -154,14 +156,18 @@ def walk_forward(
         bars: Any = data_mod.resolve_panel(data)
         by_symbol = {UNIVERSE: bars}
         if carry:
-            raise ValueError("carry=True keeps one series' position across windows; a universe's "
-                             "test windows each start flat: leave carry=False")  # fmt: skip
+            raise ValueError(
+                "carry=True keeps one series' position across windows; a universe's "
+                "test windows each start flat: leave carry=False"
+            )
     else:
         by_symbol = data_mod.resolve(data)
         if len(by_symbol) != 1:
-            raise ValueError(f"walk-forward runs on one series; got {len(by_symbol)}: {', '.join(by_symbol)} "
-                             "(a universe: give an engine.Panel or {'symbols': [...]})")  # fmt: skip
-        (symbol, bars), = by_symbol.items()
+            raise ValueError(
+                f"walk-forward runs on one series; got {len(by_symbol)}: {', '.join(by_symbol)} "
+                "(a universe: give an engine.Panel or {'symbols': [...]})"
+            )
+        ((symbol, bars),) = by_symbol.items()
     cfg = config or engine.Config()
     if cfg.periods_per_year is None:  # every window annualises like the whole series
         cfg = cfg.replace(periods_per_year=bars.periods_per_year())
@@ -187,9 +193,17 @@ def walk_forward(
             for point, (_, params) in sweep_items(method, sp, ["x"], n_trials, seed):
                 yield w.number * stride + point, (("train", w.number), params)
 
-    spec = {"kind": "walk_forward", "strategy": strategy.name, "space": sp.describe(),
-            "windows": [w.__dict__ for w in wins], "metric": metric, "method": method,
-            "config": cfg.to_dict(), "seed": seed, "n_trials": n_trials}  # fmt: skip
+    spec = {
+        "kind": "walk_forward",
+        "strategy": strategy.name,
+        "space": sp.describe(),
+        "windows": [w.__dict__ for w in wins],
+        "metric": metric,
+        "method": method,
+        "config": cfg.to_dict(),
+        "seed": seed,
+        "n_trials": n_trials,
+    }
     if carry:  # only then, so that jobs kept before this option keep their hash
         spec["carry"] = True
     if universe:
@@ -208,27 +222,33 @@ def walk_forward(
             extra = {"equity": curve[0], "trades": curve[1]}
         job.sink.write(chunk.id, jobs.stats_frame(result, {}), extra)
 
-    with Job("walk_forward", spec, data_mod.fingerprint(by_symbol), work, options, total,
-             f"walk-forward {strategy.name}") as job:  # fmt: skip
+    with Job(
+        "walk_forward", spec, data_mod.fingerprint(by_symbol), work, options, total, f"walk-forward {strategy.name}"
+    ) as job:
         size = job.chunk_size(jobs.first(8, train_items()), n_params * len(wins))
         run = job.run(jobs.chunked(train_items(), size), record, Objective(metric, maximize))
         frames = [f for f in job.sink.frames() if len(f) and f["item_id"].iloc[0] < TEST_IDS]
         columns = ["item_id", "window", *strategy._params, *engine.METRICS, "error"]
-        train_table = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns))
+        train_table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
         train_table = train_table.sort_values("item_id", kind="stable").reset_index(drop=True)
         chosen = _choose(train_table, wins, metric, maximize, tuple(strategy._params))
-        test_items = [(TEST_IDS + w.number, (("test", w.number), chosen[w.number]))
-                      for w in wins if w.number in chosen and not run.cancelled]  # fmt: skip
+        test_items = [
+            (TEST_IDS + w.number, (("test", w.number), chosen[w.number]))
+            for w in wins
+            if w.number in chosen and not run.cancelled
+        ]
         test_run = job.run(jobs.chunked(test_items, 1, first_id=TEST_CHUNKS), record_test, offset=run.done_items)
         run.done_items += test_run.done_items
         run.failed_items += test_run.failed_items
         run.cancelled = run.cancelled or test_run.cancelled
-    return _assemble(strategy, bars, cfg, wins, train_table, chosen, job.sink, metric, maximize,
-                     run, job.manifest, carry)  # fmt: skip
+    return _assemble(
+        strategy, bars, cfg, wins, train_table, chosen, job.sink, metric, maximize, run, job.manifest, carry
+    )
 
 
-def _choose(table: pd.DataFrame, wins: list[Window], metric: str, maximize: bool,
-            params: tuple[str, ...]) -> dict[int, dict[str, Any]]:  # fmt: skip
+def _choose(
+    table: pd.DataFrame, wins: list[Window], metric: str, maximize: bool, params: tuple[str, ...]
+) -> dict[int, dict[str, Any]]:
     """Each window's best parameters on its train part (ties: the earliest item)."""
     chosen = {}
     ok = table[table["error"].isna() & table[metric].notna()]
@@ -241,12 +261,26 @@ def _choose(table: pd.DataFrame, wins: list[Window], metric: str, maximize: bool
     return chosen
 
 
-def _assemble(strategy: type[Strategy], bars: engine.Bars, cfg: engine.Config, wins: list[Window],
-              train_table: pd.DataFrame, chosen: dict[int, dict[str, Any]], sink: Sink, metric: str,
-              maximize: bool, run: JobRun, job_manifest: dict[str, Any], carry: bool) -> WalkForwardResult:  # fmt: skip
+def _assemble(
+    strategy: type[Strategy],
+    bars: engine.Bars,
+    cfg: engine.Config,
+    wins: list[Window],
+    train_table: pd.DataFrame,
+    chosen: dict[int, dict[str, Any]],
+    sink: Sink,
+    metric: str,
+    maximize: bool,
+    run: JobRun,
+    job_manifest: dict[str, Any],
+    carry: bool,
+) -> WalkForwardResult:
     params = tuple(strategy._params)
-    tests = {int(f["item_id"].iloc[0]) - TEST_IDS: (f, e)
-             for f, e in zip(sink.frames(), sink.extras()) if len(f) and f["item_id"].iloc[0] >= TEST_IDS}  # fmt: skip
+    tests = {
+        int(f["item_id"].iloc[0]) - TEST_IDS: (f, e)
+        for f, e in zip(sink.frames(), sink.extras())
+        if len(f) and f["item_id"].iloc[0] >= TEST_IDS
+    }
     index = bars.index
     rows, returns, times, trade_parts = [], [], [], []
     held = 0.0
@@ -254,9 +288,13 @@ def _assemble(strategy: type[Strategy], bars: engine.Bars, cfg: engine.Config, w
     level = 1.0  # stitched equity before the window, per unit of initial capital
     fees = 0.0  # paid by the stitched account (open positions' entry fees too)
     for w in wins:
-        row: dict[str, Any] = {"window": w.number, "train_start": index[w.train_start],
-                               "train_end": index[w.train_end - 1], "test_start": index[w.test_start],
-                               "test_end": index[w.test_end - 1]}  # fmt: skip
+        row: dict[str, Any] = {
+            "window": w.number,
+            "train_start": index[w.train_start],
+            "train_end": index[w.train_end - 1],
+            "test_start": index[w.test_start],
+            "test_end": index[w.test_end - 1],
+        }
         params_w = chosen.get(w.number)
         row.update(params_w or {k: None for k in params})
         if params_w is not None:
@@ -310,8 +348,18 @@ def _assemble(strategy: type[Strategy], bars: engine.Bars, cfg: engine.Config, w
         curve = pd.Series([], dtype=float, name="equity")
     is_mean = table["is_annual_return"].mean() if "is_annual_return" in table else np.nan
     eff = stats["annual_return"] / is_mean if is_mean and np.isfinite(is_mean) else float("nan")
-    return WalkForwardResult(table, curve, stats, float(eff), train_table, metric, run, job_manifest,
-                             carry=carry, bars=bars if isinstance(bars, engine.Bars) else None)
+    return WalkForwardResult(
+        table,
+        curve,
+        stats,
+        float(eff),
+        train_table,
+        metric,
+        run,
+        job_manifest,
+        carry=carry,
+        bars=bars if isinstance(bars, engine.Bars) else None,
+    )
 
 
 AMOUNTS = ("total_fees", "expectancy", "profit_factor")

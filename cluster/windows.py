@@ -31,8 +31,9 @@ class Window:
     test_end: int
 
 
-def windows(ts: np.ndarray, train: Any, test: Any, step: Any = None, anchored: bool = False,
-            embargo: int = 0) -> list[Window]:  # fmt: skip
+def windows(
+    ts: np.ndarray, train: Any, test: Any, step: Any = None, anchored: bool = False, embargo: int = 0
+) -> list[Window]:
     """The windows over bar times ``ts`` (int64 ns); see the module docstring."""
     n = len(ts)
     if isinstance(embargo, bool) or not isinstance(embargo, (int, np.integer)) or embargo < 0:
@@ -59,25 +60,25 @@ def windows(ts: np.ndarray, train: Any, test: Any, step: Any = None, anchored: b
             break
         test_end = min(test_start + length(test, test_start, "test"), n)
         out.append(Window(len(out), train_start, train_end, test_start, test_end))
-        advance = length(step, train_start if not anchored else train_end, "step") if step is not None \
+        advance = (
+            length(step, train_start if not anchored else train_end, "step")
+            if step is not None
             else test_end - test_start
+        )
         if anchored:
             train_end += advance
         else:
             train_start += advance
             train_end = train_start + length(train, train_start, "train")
     if not out:
-        raise ValueError(
-            f"no window fits in {n} bars with train={train!r}, test={test!r}, embargo={embargo}"
-        )
+        raise ValueError(f"no window fits in {n} bars with train={train!r}, test={test!r}, embargo={embargo}")
     return out
 
 
 class WindowWork:
     """Backtests items ``(("train" | "test", window number), params)`` on window slices."""
 
-    def __init__(self, strategy: type[Strategy], bars: engine.Bars, config: engine.Config,
-                 wins: list[Window]) -> None:  # fmt: skip
+    def __init__(self, strategy: type[Strategy], bars: engine.Bars, config: engine.Config, wins: list[Window]) -> None:
         self.strategy = strategy
         self.bars = bars
         self.config = config
@@ -114,13 +115,21 @@ class WindowWork:
                     signal = as_signal(self.strategy(**params).signals(history), hi)[lo:hi]
                     res = engine.backtest(window_bars, signal, self.config, equity=want_curve, trades=want_curve)
                 else:  # the same history before the window as a signal gets
-                    res = run_strategy(self.strategy, self.slice(0, hi), self.config, params,
-                                       equity=want_curve, trades=want_curve, start=lo)  # fmt: skip
+                    res = run_strategy(
+                        self.strategy,
+                        self.slice(0, hi),
+                        self.config,
+                        params,
+                        equity=want_curve,
+                        trades=want_curve,
+                        start=lo,
+                    )
             except Exception as exc:
                 errors.append((item_id, _error(exc)))
                 curves.append(None)
                 continue
             stats[k] = tuple(res.stats[name] for name in STATS_DTYPE.names or ())
             curves.append((res.equity.to_numpy(), res.trade_records) if want_curve else None)
-        return ChunkResult(chunk.id, ids, stats, tuple(errors), curves if want_curve else None,
-                           seconds=time.perf_counter() - started)  # fmt: skip
+        return ChunkResult(
+            chunk.id, ids, stats, tuple(errors), curves if want_curve else None, seconds=time.perf_counter() - started
+        )

@@ -73,19 +73,16 @@ class SweepWork:
         else:
             for k, (item_id, (_, params)) in enumerate(zip(chunk.item_ids, chunk.items)):
                 try:
-                    res = run_strategy(self.strategy, bars, self.config, params,
-                                       equity=self.keep_returns, trades=False)  # fmt: skip
+                    res = run_strategy(self.strategy, bars, self.config, params, equity=self.keep_returns, trades=False)
                 except Exception as exc:
                     errors.append((item_id, _error(exc)))
                     continue
                 stats[k] = tuple(res.stats[name] for name in STATS_DTYPE.names or ())
                 if returns is not None:
                     returns[k] = per_bar_returns(res.equity.to_numpy(), self.config.initial_capital)
-        return ChunkResult(chunk.id, ids, stats, tuple(errors), returns,
-                           seconds=time.perf_counter() - started)  # fmt: skip
+        return ChunkResult(chunk.id, ids, stats, tuple(errors), returns, seconds=time.perf_counter() - started)
 
-    def _run_batch(self, bars: engine.Bars, chunk: Chunk, stats: np.ndarray,
-                   errors: list[tuple[int, str]]) -> None:  # fmt: skip
+    def _run_batch(self, bars: engine.Bars, chunk: Chunk, stats: np.ndarray, errors: list[tuple[int, str]]) -> None:
         if callable(getattr(self.strategy, "signals_many", None)) and self._all_at_once(bars, chunk, stats):
             return
         rows: list[np.ndarray] = []
@@ -111,12 +108,22 @@ class SweepWork:
             sets = [self.strategy.check(dict(params)) for _, params in chunk.items]
             out = engine.run_batch_records(bars, self.strategy().signals_many(bars, sets), self.config, threads=1)
         except Exception as exc:
-            log.warning("chunk %s: %s.signals_many failed (%s); its %d items run one by one",
-                        chunk.id, getattr(self.strategy, "name", self.strategy), _error(exc), len(chunk.items))  # fmt: skip
+            log.warning(
+                "chunk %s: %s.signals_many failed (%s); its %d items run one by one",
+                chunk.id,
+                getattr(self.strategy, "name", self.strategy),
+                _error(exc),
+                len(chunk.items),
+            )
             return False
         if len(out) != len(sets):
-            log.warning("chunk %s: %s.signals_many gave %d rows for %d items; they run one by one",
-                        chunk.id, getattr(self.strategy, "name", self.strategy), len(out), len(sets))  # fmt: skip
+            log.warning(
+                "chunk %s: %s.signals_many gave %d rows for %d items; they run one by one",
+                chunk.id,
+                getattr(self.strategy, "name", self.strategy),
+                len(out),
+                len(sets),
+            )
             return False
         stats[:] = out
         return True

@@ -36,13 +36,23 @@ def results() -> dict[str, object]:
     threads = {"address": "local-threads"}
     return {
         "backtest": strategies.run(sma, bars, cfg, {"fast": 20, "slow": 100}),
-        "sweep": cluster.sweep(sma, bars, {"fast": range(5, 55, 5), "slow": range(60, 260, 20)}, cfg,
-                               keep_returns=True, **threads),
-        "walk_forward": cluster.walk_forward(sma, bars, {"fast": range(5, 55, 5), "slow": range(60, 260, 40)},
-                                             1000, 250, embargo=5, config=cfg, **threads),
-        "monte_carlo": cluster.monte_carlo(sma, {"fast": 20, "slow": 100}, bars, n=500, method="block_bootstrap",
-                                           config=cfg, **threads),
-    }  # fmt: skip
+        "sweep": cluster.sweep(
+            sma, bars, {"fast": range(5, 55, 5), "slow": range(60, 260, 20)}, cfg, keep_returns=True, **threads
+        ),
+        "walk_forward": cluster.walk_forward(
+            sma,
+            bars,
+            {"fast": range(5, 55, 5), "slow": range(60, 260, 40)},
+            1000,
+            250,
+            embargo=5,
+            config=cfg,
+            **threads,
+        ),
+        "monte_carlo": cluster.monte_carlo(
+            sma, {"fast": 20, "slow": 100}, bars, n=500, method="block_bootstrap", config=cfg, **threads
+        ),
+    }
 
 
 def main() -> None:

@@ -1,11 +1,11 @@
 """anvil's engine: the Python face of the C core.
 
-    import engine
-    bars = engine.Bars.from_pandas(df)
-    cfg = engine.Config(initial_capital=10_000, fee_rate=0.001, fill="next_open")
-    res = engine.backtest(bars, signal, cfg)
-    res.stats, res.equity, res.trades
-    table = engine.run_batch(bars, signals, cfg, threads=0)
+import engine
+bars = engine.Bars.from_pandas(df)
+cfg = engine.Config(initial_capital=10_000, fee_rate=0.001, fill="next_open")
+res = engine.backtest(bars, signal, cfg)
+res.stats, res.equity, res.trades
+table = engine.run_batch(bars, signals, cfg, threads=0)
 """
 
 from engine._run import backtest, run_batch, run_batch_records

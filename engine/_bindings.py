@@ -59,8 +59,14 @@ def _doubles(a: np.ndarray) -> Any:
     return ffi.from_buffer("double[]", a)
 
 
-def _bars(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-          ts: np.ndarray | None = None, checked: bool = False) -> tuple:
+def _bars(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    ts: np.ndarray | None = None,
+    checked: bool = False,
+) -> tuple:
     """An anvil_bars struct and the buffers it points into (keep both alive).
     ``ts`` (int64 ns UTC, one per bar) is read by the daily loss limit only.
     ``checked``: the prices are an ``engine.Bars``'s (validated when built, read-only
@@ -105,9 +111,11 @@ def _first_guess(n_bars: int) -> int:
 
 
 RULE_NAMES: dict[int, str] = {
-    lib.ANVIL_RULE_MAX_WEIGHT: "max_weight", lib.ANVIL_RULE_DRAWDOWN: "max_drawdown_halt",
-    lib.ANVIL_RULE_DAILY_LOSS: "daily_loss_limit", lib.ANVIL_RULE_COOLDOWN: "cooldown",
-}  # fmt: skip
+    lib.ANVIL_RULE_MAX_WEIGHT: "max_weight",
+    lib.ANVIL_RULE_DRAWDOWN: "max_drawdown_halt",
+    lib.ANVIL_RULE_DAILY_LOSS: "daily_loss_limit",
+    lib.ANVIL_RULE_COOLDOWN: "cooldown",
+}
 """Risk rules of one series (csrc/rules.h) by the code their events carry."""
 EXIT_REASONS[lib.ANVIL_EXIT_RISK] = "risk"
 
@@ -144,7 +152,12 @@ def backtest(
         trades = np.empty(capacity, TRADE_DTYPE) if want_trades else None
         events = np.empty(ev_capacity, PF_EVENT_DTYPE) if want_trades else None
         rc = lib.anvil_backtest_events(
-            bars, sig, kind, cfg, stats_p, eq_p,
+            bars,
+            sig,
+            kind,
+            cfg,
+            stats_p,
+            eq_p,
             ffi.from_buffer("anvil_trade[]", trades, require_writable=True) if trades is not None else ffi.NULL,
             capacity if trades is not None else 0,
             n_trades,
@@ -152,7 +165,7 @@ def backtest(
             ev_capacity if events is not None else 0,
             n_events,
             bad,
-        )  # fmt: skip
+        )
         if rc != lib.ANVIL_E_CAPACITY or (n_trades[0] <= capacity and n_events[0] <= ev_capacity):
             break
         # rare: more trades or events than the first guess; rerun with the exact counts
@@ -298,16 +311,13 @@ class Stepper:
         """(cash, units, avg_price, total_fees, entry_bar, n_trades, n_orders, next_bar)."""
         s = self._state
         _check(lib.anvil_sim_get_state(self._sim, s), "anvil_sim_get_state")
-        return (s.cash, s.units, s.avg_price, s.total_fees, s.entry_bar, s.n_trades,
-                s.n_orders, s.next_bar)  # fmt: skip
+        return (s.cash, s.units, s.avg_price, s.total_fees, s.entry_bar, s.n_trades, s.n_orders, s.next_bar)
 
     def finish(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         """(stats record, equity or None, trades or None, risk events or None) after the last bar."""
         stats = np.zeros(1, STATS_DTYPE)
         n_trades = ffi.new("int64_t *", 0)
-        rc = lib.anvil_sim_finish(
-            self._sim, ffi.from_buffer("anvil_stats[]", stats, require_writable=True), n_trades
-        )
+        rc = lib.anvil_sim_finish(self._sim, ffi.from_buffer("anvil_stats[]", stats, require_writable=True), n_trades)
         _check(rc, "anvil_sim_finish")
         trades = self.trades[: n_trades[0]].copy() if self.trades is not None else None
         events = None
@@ -327,24 +337,26 @@ def compare_rows(a: list[np.ndarray], b: list[np.ndarray], sign: np.ndarray | No
     array may serve many rows) and optional per-row ``sign`` flags (int8)."""
     rows, n = out.shape
     if len(a) != rows or len(b) != rows or (sign is not None and sign.shape != (rows,)):
-        raise CoreError(f"anvil_compare_rows: {rows} output rows need {rows} lines on each side"
-                        f"{' and as many sign flags' if sign is not None else ''}")  # fmt: skip
+        raise CoreError(
+            f"anvil_compare_rows: {rows} output rows need {rows} lines on each side"
+            f"{' and as many sign flags' if sign is not None else ''}"
+        )
     if out.dtype != np.int8 or not out.flags.c_contiguous:
         raise CoreError("anvil_compare_rows writes a C-contiguous int8 matrix")
     buffers: dict[int, Any] = {}  # one cdata per distinct line, alive until the call returns
     for line in (*a, *b):
         if id(line) not in buffers:
             if line.dtype != np.float64 or line.shape != (n,) or not line.flags.c_contiguous:
-                raise CoreError(f"anvil_compare_rows takes contiguous float64 lines of {n} values, "
-                                f"got {line.dtype} {line.shape}")  # fmt: skip
+                raise CoreError(
+                    f"anvil_compare_rows takes contiguous float64 lines of {n} values, got {line.dtype} {line.shape}"
+                )
             buffers[id(line)] = _doubles(line)
     a_ptrs = ffi.new("double *[]", [buffers[id(line)] for line in a])
     b_ptrs = ffi.new("double *[]", [buffers[id(line)] for line in b])
     flags = ffi.NULL if sign is None else ffi.from_buffer("int8_t[]", np.ascontiguousarray(sign, np.int8))
     if rows == 0 or n == 0:
         return
-    rc = lib.anvil_compare_rows(a_ptrs, b_ptrs, flags, rows, n,
-                                ffi.from_buffer("int8_t[]", out, require_writable=True))  # fmt: skip
+    rc = lib.anvil_compare_rows(a_ptrs, b_ptrs, flags, rows, n, ffi.from_buffer("int8_t[]", out, require_writable=True))
     _check(rc, "anvil_compare_rows")
 
 
@@ -352,10 +364,30 @@ def compare_rows(a: list[np.ndarray], b: list[np.ndarray], sign: np.ndarray | No
 # Every indicator of csrc/ (ind_*.c) reads anvil_<name>(inputs..., n, params...,
 # outputs...); strategies.indicators validates the arguments and calls `indicator`.
 
-INDICATORS = frozenset({
-    "sma", "ema", "wma", "rsi", "macd", "roc", "momentum", "stddev", "zscore", "bbands",
-    "highest", "lowest", "true_range", "atr", "stoch", "willr", "cci", "adx", "vwap", "obv",
-})  # fmt: skip
+INDICATORS = frozenset(
+    {
+        "sma",
+        "ema",
+        "wma",
+        "rsi",
+        "macd",
+        "roc",
+        "momentum",
+        "stddev",
+        "zscore",
+        "bbands",
+        "highest",
+        "lowest",
+        "true_range",
+        "atr",
+        "stoch",
+        "willr",
+        "cci",
+        "adx",
+        "vwap",
+        "obv",
+    }
+)
 
 
 def indicator(
@@ -374,10 +406,7 @@ def indicator(
     n = len(outputs[0])
     for a in (*inputs, *outputs):
         if a.dtype != np.float64 or a.ndim != 1 or not a.flags.c_contiguous or len(a) != n:
-            raise CoreError(
-                f"anvil_{name} takes contiguous 1-D float64 arrays of {n} values, "
-                f"got {a.dtype} {a.shape}"
-            )
+            raise CoreError(f"anvil_{name} takes contiguous 1-D float64 arrays of {n} values, got {a.dtype} {a.shape}")
     if n == 0:
         return
     rc = getattr(lib, f"anvil_{name}")(
@@ -396,10 +425,12 @@ from engine.records import PF_EXTRA_DTYPE, PF_TRADE_DTYPE  # noqa: E402
 EXIT_DELISTED: int = lib.ANVIL_EXIT_DELISTED
 PF_EXIT_REASONS: dict[int, str] = {**EXIT_REASONS, EXIT_DELISTED: "delisted", lib.ANVIL_EXIT_RISK: "risk"}
 PF_RULES: dict[int, str] = {
-    lib.ANVIL_RULE_MAX_WEIGHT: "max_weight", lib.ANVIL_RULE_CASH: "cash",
-    lib.ANVIL_RULE_DRAWDOWN: "max_drawdown_halt", lib.ANVIL_RULE_DAILY_LOSS: "daily_loss_limit",
+    lib.ANVIL_RULE_MAX_WEIGHT: "max_weight",
+    lib.ANVIL_RULE_CASH: "cash",
+    lib.ANVIL_RULE_DRAWDOWN: "max_drawdown_halt",
+    lib.ANVIL_RULE_DAILY_LOSS: "daily_loss_limit",
     lib.ANVIL_RULE_COOLDOWN: "cooldown",
-}  # fmt: skip
+}
 
 
 def _panel(arrays: tuple[np.ndarray, ...]) -> tuple:
@@ -413,9 +444,11 @@ def _panel(arrays: tuple[np.ndarray, ...]) -> tuple:
             raise CoreError("anvil_panel takes float64 [n_bars, n_symbols] arrays with contiguous rows of one stride")
     if trad.dtype != np.bool_ or trad.shape != (n, m) or trad.strides[1] != 1:
         raise CoreError("anvil_panel takes a bool tradable array with contiguous rows")
+
     def base(a: np.ndarray) -> Any:
         # A view may start anywhere in its parent: point at its first element.
         return ffi.cast("double *", a.__array_interface__["data"][0])
+
     if ts.dtype != np.int64 or ts.shape != (n,) or not ts.flags.c_contiguous:
         raise CoreError("anvil_panel takes contiguous int64 bar times, one per row")
     keep = [o, h, lo, c, trad, ts]
@@ -495,21 +528,32 @@ def portfolio(
         out.events = ffi.from_buffer("anvil_pf_event[]", events, require_writable=True)
         out.events_cap = e_cap
         rc = lib.anvil_portfolio(
-            p, _doubles(weights), ffi.from_buffer("anvil_pf_config[]", config), _pf_costs(costs),
-            ffi.from_buffer("char[]", work, require_writable=True), work.nbytes,
+            p,
+            _doubles(weights),
+            ffi.from_buffer("anvil_pf_config[]", config),
+            _pf_costs(costs),
+            ffi.from_buffer("char[]", work, require_writable=True),
+            work.nbytes,
             ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
-            ffi.from_buffer("anvil_pf_extra[]", extra, require_writable=True), out, bad,
-        )  # fmt: skip
+            ffi.from_buffer("anvil_pf_extra[]", extra, require_writable=True),
+            out,
+            bad,
+        )
         if rc != lib.ANVIL_E_CAPACITY:
             break
         t_cap = max(t_cap, int(extra[0]["n_trades"]))  # rare: more than the first guess
         e_cap = max(e_cap, int(extra[0]["n_events"]))
     _check(rc, "anvil_portfolio", bad)
     return {
-        "stats": stats[0], "extra": extra[0], "equity": equity, "cash": cash, "weights": wts,
-        "contributions": contrib, "trades": trades[: extra[0]["n_trades"]],
+        "stats": stats[0],
+        "extra": extra[0],
+        "equity": equity,
+        "cash": cash,
+        "weights": wts,
+        "contributions": contrib,
+        "trades": trades[: extra[0]["n_trades"]],
         "events": events[: extra[0]["n_events"]],
-    }  # fmt: skip
+    }
 
 
 def portfolio_batch(
@@ -528,24 +572,45 @@ def portfolio_batch(
     shape = (int(p.n_bars), int(p.n_symbols))
     for w in weights:
         if w.dtype != np.float64 or w.shape != shape or not w.flags.c_contiguous:
-            raise CoreError(f"anvil_portfolio_batch takes C-contiguous float64 {shape} weights, got {w.dtype} {w.shape}")
+            raise CoreError(
+                f"anvil_portfolio_batch takes C-contiguous float64 {shape} weights, got {w.dtype} {w.shape}"
+            )
     bufs = [_doubles(w) for w in weights]
     ptrs = ffi.new("double *[]", bufs) if bufs else ffi.new("double *[]", 1)
     bad = ffi.new("int64_t *", -1)
     rc = lib.anvil_portfolio_batch(
-        p, ptrs, len(weights), ffi.from_buffer("anvil_pf_config[]", configs), len(configs), _pf_costs(costs),
-        ffi.from_buffer("char[]", work, require_writable=True), work.nbytes,
+        p,
+        ptrs,
+        len(weights),
+        ffi.from_buffer("anvil_pf_config[]", configs),
+        len(configs),
+        _pf_costs(costs),
+        ffi.from_buffer("char[]", work, require_writable=True),
+        work.nbytes,
         ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
-        ffi.from_buffer("anvil_pf_extra[]", extras, require_writable=True), bad,
-    )  # fmt: skip
+        ffi.from_buffer("anvil_pf_extra[]", extras, require_writable=True),
+        bad,
+    )
     _check(rc, "anvil_portfolio_batch", bad)
 
 
 class PortfolioStepper:
     """Owns one anvil_pf_sim and the buffers it writes into; one bar at a time."""
 
-    __slots__ = ("_keep", "_sim", "_bad", "_out", "_n", "_m", "equity", "cash", "weights", "contributions",
-                 "trades", "events")  # fmt: skip
+    __slots__ = (
+        "_keep",
+        "_sim",
+        "_bad",
+        "_out",
+        "_n",
+        "_m",
+        "equity",
+        "cash",
+        "weights",
+        "contributions",
+        "trades",
+        "events",
+    )
 
     def __init__(
         self,
@@ -595,25 +660,36 @@ class PortfolioStepper:
         ANVIL_E_CAPACITY when the trade or event buffers were too small."""
         stats = np.zeros(1, STATS_DTYPE)
         extra = np.zeros(1, PF_EXTRA_DTYPE)
-        rc = lib.anvil_pf_sim_finish(self._sim, ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
-                                     ffi.from_buffer("anvil_pf_extra[]", extra, require_writable=True))  # fmt: skip
+        rc = lib.anvil_pf_sim_finish(
+            self._sim,
+            ffi.from_buffer("anvil_stats[]", stats, require_writable=True),
+            ffi.from_buffer("anvil_pf_extra[]", extra, require_writable=True),
+        )
         if rc != lib.ANVIL_E_CAPACITY:
             _check(rc, "anvil_pf_sim_finish")
         return rc, {
-            "stats": stats[0], "extra": extra[0], "equity": self.equity, "cash": self.cash,
-            "weights": self.weights, "contributions": self.contributions,
-            "trades": self.trades[: extra[0]["n_trades"]].copy(), "events": self.events[: extra[0]["n_events"]].copy(),
-        }  # fmt: skip
+            "stats": stats[0],
+            "extra": extra[0],
+            "equity": self.equity,
+            "cash": self.cash,
+            "weights": self.weights,
+            "contributions": self.contributions,
+            "trades": self.trades[: extra[0]["n_trades"]].copy(),
+            "events": self.events[: extra[0]["n_events"]].copy(),
+        }
 
 
 # -- cross-sectional blocks (issue 11): [n_bars, n_symbols] in, same shape out ----
 
 SCHEDULES: dict[str, int] = {
-    "every_n": lib.ANVIL_SCHED_EVERY_N, "week_start": lib.ANVIL_SCHED_WEEK_START,
-    "week_end": lib.ANVIL_SCHED_WEEK_END, "month_start": lib.ANVIL_SCHED_MONTH_START,
-    "month_end": lib.ANVIL_SCHED_MONTH_END, "quarter_start": lib.ANVIL_SCHED_QUARTER_START,
+    "every_n": lib.ANVIL_SCHED_EVERY_N,
+    "week_start": lib.ANVIL_SCHED_WEEK_START,
+    "week_end": lib.ANVIL_SCHED_WEEK_END,
+    "month_start": lib.ANVIL_SCHED_MONTH_START,
+    "month_end": lib.ANVIL_SCHED_MONTH_END,
+    "quarter_start": lib.ANVIL_SCHED_QUARTER_START,
     "quarter_end": lib.ANVIL_SCHED_QUARTER_END,
-}  # fmt: skip
+}
 
 
 def _matrix(a: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
@@ -686,9 +762,12 @@ def xs_risk_parity(returns: np.ndarray, period: int, iters: int, when: np.ndarra
     work = np.empty(max(m * m + 4 * m, 1))
     if when is not None and (when.dtype != np.bool_ or when.shape != (n,) or not when.flags.c_contiguous):
         raise CoreError("anvil_xs_risk_parity takes a contiguous bool row mask, one per bar")
-    _check(lib.anvil_xs_risk_parity(_doubles(returns), n, m, period, iters,
-                                    ffi.NULL if when is None else _mask(when), _out(work), _out(out)),
-           "anvil_xs_risk_parity")  # fmt: skip
+    _check(
+        lib.anvil_xs_risk_parity(
+            _doubles(returns), n, m, period, iters, ffi.NULL if when is None else _mask(when), _out(work), _out(out)
+        ),
+        "anvil_xs_risk_parity",
+    )
     return out
 
 
@@ -704,8 +783,10 @@ def schedule(ts: np.ndarray, kind: str, every: int) -> np.ndarray:
         raise CoreError("anvil_schedule takes contiguous int64 bar times")
     out = np.empty(len(ts), np.bool_)
     if len(ts):
-        _check(lib.anvil_schedule(ffi.from_buffer("int64_t[]", ts), len(ts), SCHEDULES[kind], every,
-                                  _mask_out(out)), "anvil_schedule")  # fmt: skip
+        _check(
+            lib.anvil_schedule(ffi.from_buffer("int64_t[]", ts), len(ts), SCHEDULES[kind], every, _mask_out(out)),
+            "anvil_schedule",
+        )
     return out
 
 

@@ -50,4 +50,3 @@ ffibuilder.set_source(
     extra_compile_args=["-std=c11", "-O3", "-Wall", "-Wextra"],
     libraries=["m"],
 )
-

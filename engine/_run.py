@@ -21,8 +21,7 @@ from engine.signals import as_signal
 def _need_bars(bars: Any) -> Bars:
     if not isinstance(bars, Bars):
         raise TypeError(
-            f"bars must be engine.Bars, not {type(bars).__name__}; "
-            "build them with engine.Bars.from_pandas(df)"
+            f"bars must be engine.Bars, not {type(bars).__name__}; build them with engine.Bars.from_pandas(df)"
         )
     return bars
 
@@ -67,8 +66,7 @@ def backtest(
     sig = _ready_signal(signal, n)
     record = cfg.to_record(bars.periods_per_year())
     try:
-        stats, eq, tr, ev = _bindings.backtest(bars.prices, sig, record, equity, trades, bars.ts,
-                                               checked=sealed(bars))  # fmt: skip
+        stats, eq, tr, ev = _bindings.backtest(bars.prices, sig, record, equity, trades, bars.ts, checked=sealed(bars))
     except InvalidSignalError:
         as_signal(signal, n)  # raises naming the bar and the value
         raise
@@ -91,8 +89,12 @@ def _ready_signal(signal: Any, n_bars: int) -> np.ndarray:
     """``signal`` as the core reads it. A C-contiguous int8 or float64 array of one
     value per bar goes as it is: the core checks every value it reads (a bad one is
     then named by ``as_signal``). Anything else is converted and checked first."""
-    if (type(signal) is np.ndarray and signal.shape == (n_bars,) and signal.flags.c_contiguous
-            and (signal.dtype == np.int8 or signal.dtype == np.float64)):  # fmt: skip
+    if (
+        type(signal) is np.ndarray
+        and signal.shape == (n_bars,)
+        and signal.flags.c_contiguous
+        and (signal.dtype == np.int8 or signal.dtype == np.float64)
+    ):
         return signal
     return as_signal(signal, n_bars)
 
@@ -112,9 +114,7 @@ def resolve_threads(threads: int) -> int:
 def _config_records(config: Any, n_runs: int, ppy: float) -> np.ndarray:
     if isinstance(config, (list, tuple)):
         if len(config) != n_runs:
-            raise InvalidConfigError(
-                f"got {len(config)} configs for {n_runs} runs; give one Config, or one per run"
-            )
+            raise InvalidConfigError(f"got {len(config)} configs for {n_runs} runs; give one Config, or one per run")
         recs = np.empty(n_runs, CONFIG_DTYPE)
         for i, c in enumerate(config):
             try:
@@ -153,8 +153,13 @@ def _batch_signals(signals: Any, n_bars: int) -> np.ndarray:
     of the right width goes as it is, unchecked here: the core checks every
     value it reads (one pass the batch makes anyway), and a bad one is then
     reported by ``as_signal``. Anything else is converted and checked first."""
-    if (isinstance(signals, np.ndarray) and signals.ndim == 2 and signals.shape[1] == n_bars
-            and signals.dtype in (np.int8, np.float64) and signals.flags.c_contiguous):  # fmt: skip
+    if (
+        isinstance(signals, np.ndarray)
+        and signals.ndim == 2
+        and signals.shape[1] == n_bars
+        and signals.dtype in (np.int8, np.float64)
+        and signals.flags.c_contiguous
+    ):
         return signals
     return as_signal(signals, n_bars, ndim=2)
 

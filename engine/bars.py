@@ -32,9 +32,7 @@ def _as_ns(ts: Any) -> np.ndarray:
     try:
         idx = pd.DatetimeIndex(ts)
     except (TypeError, ValueError) as exc:
-        raise InvalidBarsError(
-            f"bars.ts cannot be read as times ({exc}); give datetimes or int64 nanoseconds"
-        ) from exc
+        raise InvalidBarsError(f"bars.ts cannot be read as times ({exc}); give datetimes or int64 nanoseconds") from exc
     if idx.tz is not None:
         idx = idx.tz_convert("UTC").tz_localize(None)
     if idx.hasnans:
@@ -95,9 +93,13 @@ def broken_rules(cols: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray,
         a = cols[name]
         yield name, ~np.isfinite(a), lambda i, a=a, name=name: f"{name} is {a[i]}: prices must be finite"
         yield name, a <= 0, lambda i, a=a, name=name: f"{name} is {a[i]}: prices must be positive"
-        yield name, (a > MAX_PRICE) | ((a > 0) & (a < MIN_PRICE)), lambda i, a=a, name=name: (
-            f"{name} is {a[i]:g}: prices must lie within [{MIN_PRICE:g}, {MAX_PRICE:g}], so that "
-            "equity arithmetic cannot overflow; rescale the series (e.g. quote it in thousands)"
+        yield (
+            name,
+            (a > MAX_PRICE) | ((a > 0) & (a < MIN_PRICE)),
+            lambda i, a=a, name=name: (
+                f"{name} is {a[i]:g}: prices must lie within [{MIN_PRICE:g}, {MAX_PRICE:g}], so that "
+                "equity arithmetic cannot overflow; rescale the series (e.g. quote it in thousands)"
+            ),
         )
     o, h, lo, c = (cols[k] for k in PRICE_FIELDS)
     yield "high", h < lo, lambda i: f"high ({h[i]}) is below low ({lo[i]})"
@@ -115,12 +117,18 @@ def _time_rules(ts: np.ndarray) -> Iterator[tuple[str, np.ndarray, Reason]]:
     step = np.diff(ts)
     repeats = np.zeros(len(ts), bool)
     repeats[1:] = step == 0
-    yield "ts", repeats, lambda i: (f"ts repeats bars.ts[{i - 1}] ({_when(ts, i)}): "
-                                    "each bar needs its own time; drop duplicates")  # fmt: skip
+    yield (
+        "ts",
+        repeats,
+        lambda i: f"ts repeats bars.ts[{i - 1}] ({_when(ts, i)}): each bar needs its own time; drop duplicates",
+    )
     earlier = np.zeros(len(ts), bool)
     earlier[1:] = step < 0
-    yield "ts", earlier, lambda i: (f"ts ({_when(ts, i)}) is earlier than bars.ts[{i - 1}] "
-                                    f"({_when(ts, i - 1)}): sort the bars by time")  # fmt: skip
+    yield (
+        "ts",
+        earlier,
+        lambda i: f"ts ({_when(ts, i)}) is earlier than bars.ts[{i - 1}] ({_when(ts, i - 1)}): sort the bars by time",
+    )
 
 
 def validate(ts: np.ndarray, cols: dict[str, np.ndarray]) -> None:
@@ -309,9 +317,14 @@ class Bars:
         if not isinstance(key, slice) or key.step not in (None, 1):
             raise TypeError("Bars can be sliced by position with a step of 1, e.g. bars[100:200]")
         return Bars(
-            self._ts[key], self._open[key], self._high[key], self._low[key],
-            self._close[key], self._volume[key], self.symbol,
-        )  # fmt: skip
+            self._ts[key],
+            self._open[key],
+            self._high[key],
+            self._low[key],
+            self._close[key],
+            self._volume[key],
+            self.symbol,
+        )
 
     def periods_per_year(self) -> float:
         """Bars the data holds per year of its span (about 252 for weekday daily bars).

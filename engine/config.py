@@ -17,8 +17,14 @@ from engine.records import CONFIG_DTYPE
 FILLS = {"next_open": _bindings.FILL_NEXT_OPEN, "close": _bindings.FILL_CLOSE}
 
 
-def _field(default: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False,
-           choices: tuple[str, ...] | None = None) -> Any:
+def _field(
+    default: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
     """A Config field with its allowed range (``low <= v < high``, ``low < v`` when
     ``low_open``) or choices, kept in the field's metadata for ``FIELDS``."""
     meta: dict[str, Any] = {}
@@ -157,11 +163,16 @@ class Config:
     def _build_record(self, periods_per_year: float) -> np.ndarray:
         rec = np.zeros(1, CONFIG_DTYPE)
         r = rec[0]
-        for name in ("initial_capital", "fee_rate", "fee_per_unit", "fixed_fee", "slippage_bps",
-                     "max_leverage"):  # fmt: skip
+        for name in ("initial_capital", "fee_rate", "fee_per_unit", "fixed_fee", "slippage_bps", "max_leverage"):
             r[name] = getattr(self, name)
-        for name in ("stop_loss", "take_profit", "trailing_stop", "max_weight", "max_drawdown_halt",
-                     "daily_loss_limit"):  # fmt: skip
+        for name in (
+            "stop_loss",
+            "take_profit",
+            "trailing_stop",
+            "max_weight",
+            "max_drawdown_halt",
+            "daily_loss_limit",
+        ):
             r[name] = getattr(self, name) or 0.0
         r["halt_bars"] = self.halt_bars
         r["cooldown_bars"] = self.cooldown_bars
@@ -245,8 +256,7 @@ def _reject_unknown(values: dict[str, Any]) -> None:
     for key in values:
         if key not in _FIELDS:
             raise InvalidConfigError(
-                f"Config has no field {key!r}{did_you_mean(key, _FIELDS, cutoff=0.5)}; "
-                f"fields are {', '.join(_FIELDS)}"
+                f"Config has no field {key!r}{did_you_mean(key, _FIELDS, cutoff=0.5)}; fields are {', '.join(_FIELDS)}"
             )
 
 

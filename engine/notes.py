@@ -23,8 +23,17 @@ EVENT_COLUMNS = ("bar", "time", "symbol", "rule", "value")
 RULES_FROM_EXITS = {"margin": "margin"}
 """Exit reasons that are risk events (and the rule each one records)."""
 
-_TRADE_METRICS = ("win_rate", "profit_factor", "avg_trade_return", "best_trade", "worst_trade",
-                  "avg_win", "avg_loss", "expectancy", "avg_bars_held")  # fmt: skip
+_TRADE_METRICS = (
+    "win_rate",
+    "profit_factor",
+    "avg_trade_return",
+    "best_trade",
+    "worst_trade",
+    "avg_win",
+    "avg_loss",
+    "expectancy",
+    "avg_bars_held",
+)
 
 
 def risk_events(
@@ -78,8 +87,11 @@ def nan_notes(stats: dict[str, float], n_bars: int) -> list[str]:
     if "sortino" in nan and n_bars >= 2:
         notes.append("sortino is NaN: no bar lost money (no downside to measure)")
     if "calmar" in nan:
-        notes.append("calmar is NaN: there was no drawdown" if stats.get("max_drawdown") == 0.0
-                     else "calmar is NaN: annual return or drawdown is undefined")  # fmt: skip
+        notes.append(
+            "calmar is NaN: there was no drawdown"
+            if stats.get("max_drawdown") == 0.0
+            else "calmar is NaN: annual return or drawdown is undefined"
+        )
     trades = stats.get("total_trades", 0.0)
     if trades == 0:
         gone = [k for k in _TRADE_METRICS if k in nan]

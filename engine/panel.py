@@ -75,15 +75,19 @@ class Panel:
         if len(set(syms)) != m:
             dup = next(s for s in syms if syms.count(s) > 1)
             raise InvalidPanelError(f"panel.symbols lists {dup!r} twice; each symbol needs one column")
-        cols = {name: self._matrix(name, v, n, m) for name, v in
-                (("open", open), ("high", high), ("low", low), ("close", close))}  # fmt: skip
+        cols = {
+            name: self._matrix(name, v, n, m)
+            for name, v in (("open", open), ("high", high), ("low", low), ("close", close))
+        }
         if tradable is None:
             nan = np.isnan(cols["open"]) & np.isnan(cols["high"]) & np.isnan(cols["low"]) & np.isnan(cols["close"])
             trad = ~nan
         else:
             trad = np.asarray(tradable)
             if trad.dtype != np.bool_ or trad.shape != (n, m):
-                raise InvalidPanelError(f"panel.tradable must be a bool array of shape {(n, m)}, got {trad.dtype} {trad.shape}")
+                raise InvalidPanelError(
+                    f"panel.tradable must be a bool array of shape {(n, m)}, got {trad.dtype} {trad.shape}"
+                )
             trad = np.array(trad, dtype=bool, order="C")
         vol = np.where(trad, 0.0, np.nan) if volume is None else self._matrix("volume", volume, n, m)
         cols["volume"] = vol
@@ -106,14 +110,14 @@ class Panel:
             raise InvalidPanelError(f"panel.{name} is not numeric: {exc}") from exc
         if a.shape != (n, m):
             raise InvalidPanelError(
-                f"panel.{name} has shape {a.shape}; it needs one row per bar time and one column "
-                f"per symbol, {(n, m)}"
+                f"panel.{name} has shape {a.shape}; it needs one row per bar time and one column per symbol, {(n, m)}"
             )
         return a
 
     @classmethod
-    def _view(cls, ts: np.ndarray, symbols: tuple[str, ...], cols: dict[str, np.ndarray],
-              tradable: np.ndarray) -> Panel:  # fmt: skip
+    def _view(
+        cls, ts: np.ndarray, symbols: tuple[str, ...], cols: dict[str, np.ndarray], tradable: np.ndarray
+    ) -> Panel:
         """A panel over arrays already validated (slices of another panel)."""
         p = object.__new__(cls)
         p._ts, p._symbols, p._cols, p._tradable, p._bounds = ts, symbols, cols, tradable, None
@@ -158,8 +162,7 @@ class Panel:
             cols[f] = a
         trad = np.zeros(shape, bool)
         trad[rows, codes] = True
-        return cls(times, list(symbols), cols["open"], cols["high"], cols["low"], cols["close"],
-                   cols["volume"], trad)  # fmt: skip
+        return cls(times, list(symbols), cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], trad)
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, pd.DataFrame | Bars]) -> Panel:
@@ -181,8 +184,7 @@ class Panel:
             for f in FIELDS:
                 cols[f][rows, j] = getattr(b, f)
             trad[rows, j] = True
-        return cls(times, list(series), cols["open"], cols["high"], cols["low"], cols["close"],
-                   cols["volume"], trad)  # fmt: skip
+        return cls(times, list(series), cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"], trad)
 
     # -- access -------------------------------------------------------------
     @property
@@ -254,9 +256,11 @@ class Panel:
             return self._symbols.index(symbol)
         except ValueError:
             hint = did_you_mean(symbol, self._symbols, cutoff=0.5)
-            raise InvalidPanelError(f"the panel has no symbol {symbol!r}{hint}; "
-                                    f"it holds {', '.join(self._symbols[:10])}"
-                                    f"{' ...' if len(self._symbols) > 10 else ''}") from None  # fmt: skip
+            raise InvalidPanelError(
+                f"the panel has no symbol {symbol!r}{hint}; "
+                f"it holds {', '.join(self._symbols[:10])}"
+                f"{' ...' if len(self._symbols) > 10 else ''}"
+            ) from None
 
     # -- slicing (views) ----------------------------------------------------
     def __getitem__(self, key: slice) -> Panel:
@@ -268,7 +272,11 @@ class Panel:
             rows = key
         else:
             lo = 0 if key.start is None else int(np.searchsorted(self._ts, _bound(key.start, end=False), "left"))
-            hi = len(self._ts) if key.stop is None else int(np.searchsorted(self._ts, _bound(key.stop, end=True), "right"))
+            hi = (
+                len(self._ts)
+                if key.stop is None
+                else int(np.searchsorted(self._ts, _bound(key.stop, end=True), "right"))
+            )
             rows = slice(lo, hi)
         ts = self._ts[rows]
         if len(ts) == 0:
@@ -399,17 +407,17 @@ def load_panel(
     tf = parse_timeframe(timeframe).name
     lo, hi = _query.time_bound(start, end=False), _query.time_bound(end, end=True)
     cur = st.database.cursor()
-    found = dict(cur.execute(
-        "SELECT symbol, id FROM anvil_market.series WHERE timeframe = $tf AND list_contains($syms, symbol)",
-        {"tf": tf, "syms": names},
-    ).fetchall())  # fmt: skip
+    found = dict(
+        cur.execute(
+            "SELECT symbol, id FROM anvil_market.series WHERE timeframe = $tf AND list_contains($syms, symbol)",
+            {"tf": tf, "syms": names},
+        ).fetchall()
+    )
     for s in names:
         if s not in found:
             raise _query.no_data(st.catalog(), s, tf, lo, hi, st.path)
     f = " * coalesce(adj_close / close, 1.0)" if adjusted else ""
-    aggs = ", ".join(
-        f"max({fld}) FILTER (WHERE k = {k}) AS c{k}_{fld}" for k in range(len(names)) for fld in FIELDS
-    )
+    aggs = ", ".join(f"max({fld}) FILTER (WHERE k = {k}) AS c{k}_{fld}" for k in range(len(names)) for fld in FIELDS)
     sql = (
         "WITH s AS (SELECT id, list_position($syms, symbol) - 1 AS k FROM anvil_market.series "
         "WHERE timeframe = $tf AND list_contains($syms, symbol)), "

@@ -86,13 +86,18 @@ def as_weights(panel: Panel, weights: Any, what: str = "weights") -> np.ndarray:
     """
     n, m = panel.shape
     if isinstance(weights, Mapping):
-        weights = pd.DataFrame({str(k): np.asarray(v, dtype=float) for k, v in weights.items()}) if weights else pd.DataFrame(index=range(n))
+        weights = (
+            pd.DataFrame({str(k): np.asarray(v, dtype=float) for k, v in weights.items()})
+            if weights
+            else pd.DataFrame(index=range(n))
+        )
         if len(weights) != n:
             raise InvalidSignalError(f"{what} hold {len(weights)} values per symbol; the panel has {n} bars")
     if isinstance(weights, pd.DataFrame):
         out = np.full((n, m), np.nan)
-        cols = [panel.column(str(c)) if str(c) in panel.symbols else _unknown(panel, str(c), what)
-                for c in weights.columns]  # fmt: skip
+        cols = [
+            panel.column(str(c)) if str(c) in panel.symbols else _unknown(panel, str(c), what) for c in weights.columns
+        ]
         if isinstance(weights.index, pd.DatetimeIndex):
             idx = weights.index
             idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
@@ -101,12 +106,15 @@ def as_weights(panel: Panel, weights: Any, what: str = "weights") -> np.ndarray:
             missing = (rows >= n) | (panel.ts[np.minimum(rows, n - 1)] != ns)
             if missing.any():
                 i = int(np.flatnonzero(missing)[0])
-                raise InvalidSignalError(f"{what}.index[{i}] ({idx[i]}) is not a bar time of the panel; "
-                                         "align the weights to panel.index")  # fmt: skip
+                raise InvalidSignalError(
+                    f"{what}.index[{i}] ({idx[i]}) is not a bar time of the panel; align the weights to panel.index"
+                )
         else:
             if len(weights) != n:
-                raise InvalidSignalError(f"{what} have {len(weights)} rows; the panel has {n} bars "
-                                         "(index the rows by bar time to give only some)")  # fmt: skip
+                raise InvalidSignalError(
+                    f"{what} have {len(weights)} rows; the panel has {n} bars "
+                    "(index the rows by bar time to give only some)"
+                )
             rows = np.arange(n)
         values = _floats(weights.to_numpy(), what)
         out[np.ix_(rows, np.asarray(cols, dtype=np.int64))] = values
@@ -136,8 +144,9 @@ def _floats(values: Any, what: str) -> np.ndarray:
 
 
 def _unknown(panel: Panel, sym: str, what: str) -> int:
-    raise InvalidSignalError(f"{what} name symbol {sym!r}, which the panel does not hold"
-                             f"{did_you_mean(sym, panel.symbols, cutoff=0.5)}")  # fmt: skip
+    raise InvalidSignalError(
+        f"{what} name symbol {sym!r}, which the panel does not hold{did_you_mean(sym, panel.symbols, cutoff=0.5)}"
+    )
 
 
 def _per_symbol(panel: Panel, values: Any, name: str) -> np.ndarray | None:
@@ -149,8 +158,9 @@ def _per_symbol(panel: Panel, values: Any, name: str) -> np.ndarray | None:
         raise_unknown = [s for s in values if s not in panel.symbols]
         if raise_unknown:
             s = str(raise_unknown[0])
-            raise InvalidConfigError(f"{name} names symbol {s!r}, which the panel does not hold"
-                                     f"{did_you_mean(s, panel.symbols, cutoff=0.5)}")  # fmt: skip
+            raise InvalidConfigError(
+                f"{name} names symbol {s!r}, which the panel does not hold{did_you_mean(s, panel.symbols, cutoff=0.5)}"
+            )
         return None if not values else _per_symbol(panel, [values.get(s, np.nan) for s in panel.symbols], name)
     try:
         arr = np.asarray(values, dtype=np.float64)
@@ -235,25 +245,38 @@ class PortfolioResult:
         tr = self._raw["trades"]
         idx = self.panel.index
         syms = np.array(self.panel.symbols, dtype=object)
-        return pd.DataFrame({
-            "symbol": syms[tr["symbol"]],
-            "entry_time": idx[tr["entry_bar"]], "exit_time": idx[tr["exit_bar"]],
-            "entry_bar": tr["entry_bar"], "exit_bar": tr["exit_bar"],
-            "direction": np.where(tr["direction"] > 0, "long", "short"),
-            "units": tr["units"], "entry_price": tr["entry_price"], "exit_price": tr["exit_price"],
-            "entry_fees": tr["entry_fees"], "exit_fees": tr["exit_fees"], "pnl": tr["pnl"],
-            "return": tr["ret"],
-            "exit_reason": [_bindings.PF_EXIT_REASONS.get(int(r), str(r)) for r in tr["exit_reason"]],
-        })  # fmt: skip
+        return pd.DataFrame(
+            {
+                "symbol": syms[tr["symbol"]],
+                "entry_time": idx[tr["entry_bar"]],
+                "exit_time": idx[tr["exit_bar"]],
+                "entry_bar": tr["entry_bar"],
+                "exit_bar": tr["exit_bar"],
+                "direction": np.where(tr["direction"] > 0, "long", "short"),
+                "units": tr["units"],
+                "entry_price": tr["entry_price"],
+                "exit_price": tr["exit_price"],
+                "entry_fees": tr["entry_fees"],
+                "exit_fees": tr["exit_fees"],
+                "pnl": tr["pnl"],
+                "return": tr["ret"],
+                "exit_reason": [_bindings.PF_EXIT_REASONS.get(int(r), str(r)) for r in tr["exit_reason"]],
+            }
+        )
 
     @property
     def events(self) -> pd.DataFrame:
         ev = self._raw["events"]
         syms = np.array((*self.panel.symbols, None), dtype=object)  # -1: the whole portfolio
-        return pd.DataFrame({
-            "bar": ev["bar"], "time": self.panel.index[ev["bar"]], "symbol": syms[ev["symbol"]],
-            "rule": [_bindings.PF_RULES.get(int(r), str(r)) for r in ev["rule"]], "value": ev["value"],
-        })  # fmt: skip
+        return pd.DataFrame(
+            {
+                "bar": ev["bar"],
+                "time": self.panel.index[ev["bar"]],
+                "symbol": syms[ev["symbol"]],
+                "rule": [_bindings.PF_RULES.get(int(r), str(r)) for r in ev["rule"]],
+                "value": ev["value"],
+            }
+        )
 
     def report(self, path: Any, **options: Any) -> Any:
         """Write a self-contained HTML report of this run to ``path`` (see ``api.report``)."""
@@ -269,9 +292,11 @@ class PortfolioResult:
     def __repr__(self) -> str:
         s = self.stats
         n, m = self.panel.shape
-        return (f"<PortfolioResult: {m} symbols x {n} bars, total_return={s['total_return']:.4f}, "
-                f"sharpe={s['sharpe']:.3f}, max_drawdown={s['max_drawdown']:.4f}, "
-                f"trades={int(s['total_trades'])}, turnover={s['turnover']:.2f}>")  # fmt: skip
+        return (
+            f"<PortfolioResult: {m} symbols x {n} bars, total_return={s['total_return']:.4f}, "
+            f"sharpe={s['sharpe']:.3f}, max_drawdown={s['max_drawdown']:.4f}, "
+            f"trades={int(s['total_trades'])}, turnover={s['turnover']:.2f}>"
+        )
 
 
 def _arrays(panel: Panel) -> tuple[np.ndarray, ...]:
@@ -312,8 +337,9 @@ def backtest_portfolio(
     panel = _need_panel(panel)
     cfg = _need_config(config)
     w = as_weights(panel, weights)
-    costs = _costs(panel, cfg, fee_rate=fee_rate, slippage_bps=slippage_bps, fee_per_unit=fee_per_unit,
-                   fixed_fee=fixed_fee)  # fmt: skip
+    costs = _costs(
+        panel, cfg, fee_rate=fee_rate, slippage_bps=slippage_bps, fee_per_unit=fee_per_unit, fixed_fee=fixed_fee
+    )
     record = pf_record(cfg, panel.periods_per_year())
     raw = _bindings.portfolio(_arrays(panel), w, record, costs, equity, keep_weights)
     return PortfolioResult(panel, cfg, raw)
@@ -394,8 +420,9 @@ def run_portfolio_batch(
     else:
         first = _need_config(config)
         recs = pf_record(first, ppy)
-    costs = _costs(panel, first, fee_rate=fee_rate, slippage_bps=slippage_bps, fee_per_unit=fee_per_unit,
-                   fixed_fee=fixed_fee)  # fmt: skip
+    costs = _costs(
+        panel, first, fee_rate=fee_rate, slippage_bps=slippage_bps, fee_per_unit=fee_per_unit, fixed_fee=fixed_fee
+    )
     workers = resolve_threads(threads)
     results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     source = _chunks(panel, weights_batch, per_chunk)
@@ -441,7 +468,6 @@ def run_portfolio_batch(
     return table
 
 
-
 class PortfolioSimulation:
     """A portfolio stepped bar by bar through the core, for strategies that decide
     at each close. The same decisions as a weights matrix give the same trades and
@@ -458,9 +484,17 @@ class PortfolioSimulation:
     they fill at ``open[t+1]`` (``fill="next_open"``) or ``close[t]`` (``fill="close"``).
     """
 
-    def __init__(self, panel: Panel, config: Config | dict | None = None, *, fee_rate: Any = None,
-                 slippage_bps: Any = None, fee_per_unit: Any = None, fixed_fee: Any = None,
-                 keep_weights: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        panel: Panel,
+        config: Config | dict | None = None,
+        *,
+        fee_rate: Any = None,
+        slippage_bps: Any = None,
+        fee_per_unit: Any = None,
+        fixed_fee: Any = None,
+        keep_weights: bool = False,
+    ) -> None:
         self.panel = _need_panel(panel)
         self.config = _need_config(config)
         n, m = self.panel.shape
@@ -468,8 +502,9 @@ class PortfolioSimulation:
         costs = _costs(self.panel, self.config, **given)
         self._costs = given
         record = pf_record(self.config, self.panel.periods_per_year())
-        self._core = _bindings.PortfolioStepper(_arrays(self.panel), record, costs, keep_weights,
-                                                n + 4 * m + 1024, n + 1024)  # fmt: skip
+        self._core = _bindings.PortfolioStepper(
+            _arrays(self.panel), record, costs, keep_weights, n + 4 * m + 1024, n + 1024
+        )
         self._rows = np.full((n, m), np.nan)  # what was decided: a rerun source if buffers overflow
         self._keep_weights = keep_weights
         self._t = -1
@@ -505,13 +540,15 @@ class PortfolioSimulation:
         """The result, once the last bar is closed."""
         rc, raw = self._core.finish()
         if rc != 0:  # more trades or events than the buffers held: the same run, vectorized
-            return backtest_portfolio(self.panel, self._rows, self.config, keep_weights=self._keep_weights,
-                                      **self._costs)  # fmt: skip
+            return backtest_portfolio(
+                self.panel, self._rows, self.config, keep_weights=self._keep_weights, **self._costs
+            )
         return PortfolioResult(self.panel, self.config, raw)
 
 
-def backtest_portfolio_on_bar(panel: Panel, on_bar: Any, config: Config | dict | None = None,
-                              **kwargs: Any) -> PortfolioResult:  # fmt: skip
+def backtest_portfolio_on_bar(
+    panel: Panel, on_bar: Any, config: Config | dict | None = None, **kwargs: Any
+) -> PortfolioResult:
     """Run ``on_bar(t, sim)`` at every bar's close of a ``PortfolioSimulation``; it sets
     weights with ``sim.target_weights({...})`` / ``sim.order_target_percent(symbol, w)``."""
     sim = PortfolioSimulation(panel, config, **kwargs)

@@ -17,9 +17,20 @@ if TYPE_CHECKING:
     from engine.config import Config
 
 TRADE_COLUMNS = (
-    "entry_time", "exit_time", "entry_bar", "exit_bar", "direction", "units",
-    "entry_price", "exit_price", "entry_fees", "exit_fees", "pnl", "return", "exit_reason",
-)  # fmt: skip
+    "entry_time",
+    "exit_time",
+    "entry_bar",
+    "exit_bar",
+    "direction",
+    "units",
+    "entry_price",
+    "exit_price",
+    "entry_fees",
+    "exit_fees",
+    "pnl",
+    "return",
+    "exit_reason",
+)
 
 
 def stats_dict(record: np.void) -> dict[str, float]:
@@ -93,8 +104,7 @@ class Result:
     def risk_events(self) -> pd.DataFrame:
         if self._trades is None:
             raise AttributeError("this backtest ran with trades=False; run it again with trades=True")
-        return notes.risk_events(self._trades, self.bars.index, getattr(self.bars, "symbol", None),
-                                 self._events)  # fmt: skip
+        return notes.risk_events(self._trades, self.bars.index, getattr(self.bars, "symbol", None), self._events)
 
     @cached_property
     def notes(self) -> list[str]:
@@ -156,9 +166,18 @@ def _when(ts: pd.Timestamp) -> str:
 _COUNTS = {"total_trades", "max_drawdown_duration"}
 
 _PERCENT = {
-    "total_return", "annual_return", "max_drawdown", "volatility", "win_rate",
-    "avg_trade_return", "best_trade", "worst_trade", "avg_win", "avg_loss", "exposure",
-}  # fmt: skip
+    "total_return",
+    "annual_return",
+    "max_drawdown",
+    "volatility",
+    "win_rate",
+    "avg_trade_return",
+    "best_trade",
+    "worst_trade",
+    "avg_win",
+    "avg_loss",
+    "exposure",
+}
 
 
 def stats_from_equity(

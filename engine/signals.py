@@ -50,8 +50,7 @@ def as_signal(values: Any, n_bars: int, ndim: int = 1, name: str = "signal") -> 
         raise InvalidSignalError(f"a signal must be {what}; got an array of shape {arr.shape}")
     if arr.shape[-1] != n_bars:
         raise InvalidSignalError(
-            f"the signal has {arr.shape[-1]} values per run but the bars have {n_bars}: "
-            "give one value per bar"
+            f"the signal has {arr.shape[-1]} values per run but the bars have {n_bars}: give one value per bar"
         )
     kind = arr.dtype.kind
     if kind == "b":

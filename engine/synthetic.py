@@ -120,9 +120,18 @@ def table(n: int, *, symbol: str = "SYN", **kwargs: Any) -> pa.Table:
 
 
 def _generate(
-    n: int, seed: int, timeframe: str, start: Any, price: float, drift: float, volatility: float,
-    regimes: Regimes | None, jumps: Jumps | None, volume: float, weekdays: bool | None,
-) -> dict[str, np.ndarray]:  # fmt: skip
+    n: int,
+    seed: int,
+    timeframe: str,
+    start: Any,
+    price: float,
+    drift: float,
+    volatility: float,
+    regimes: Regimes | None,
+    jumps: Jumps | None,
+    volume: float,
+    weekdays: bool | None,
+) -> dict[str, np.ndarray]:
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a whole number of bars, at least 1 (got {n!r})")
     if not (price > 0 and np.isfinite(price)):

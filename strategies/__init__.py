@@ -1,8 +1,8 @@
 """anvil's strategies: indicators, the Strategy API, building blocks and a built-in library.
 
-    from strategies import SmaCross
-    signal = SmaCross().signals(bars, fast=10, slow=20)
-    res = strategies.run(SmaCross, bars, config, params={"fast": 10, "slow": 20})
+from strategies import SmaCross
+signal = SmaCross().signals(bars, fast=10, slow=20)
+res = strategies.run(SmaCross, bars, config, params={"fast": 10, "slow": 20})
 """
 
 from strategies import blocks, indicators

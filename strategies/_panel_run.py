@@ -41,19 +41,24 @@ def _check_start(start: Any, n: int) -> int:
 def _decides(strat: Strategy) -> None:
     if strat.is_universe():
         if not strat.is_vectorized() and not callable(getattr(strat, "on_bar", None)):
-            raise TypeError(f"{type(strat).__name__} defines neither weights(self, panel, **params) nor "
-                            "on_bar(self, bar, ctx); a universe strategy needs one of them")  # fmt: skip
+            raise TypeError(
+                f"{type(strat).__name__} defines neither weights(self, panel, **params) nor "
+                "on_bar(self, bar, ctx); a universe strategy needs one of them"
+            )
     elif not strat.is_vectorized():
-        raise TypeError(f"{type(strat).__name__} decides bar by bar over one series; on a Panel a "
-                        "single-series strategy must be vectorized (define signals), or write a "
-                        "UniverseStrategy with on_bar")  # fmt: skip
+        raise TypeError(
+            f"{type(strat).__name__} decides bar by bar over one series; on a Panel a "
+            "single-series strategy must be vectorized (define signals), or write a "
+            "UniverseStrategy with on_bar"
+        )
 
 
 # -- weights ------------------------------------------------------------------
 
 
-def universe_weights(strat: Strategy, panel: engine.Panel, params: dict[str, Any] | None = None,
-                     allow_short: bool = True) -> np.ndarray:  # fmt: skip
+def universe_weights(
+    strat: Strategy, panel: engine.Panel, params: dict[str, Any] | None = None, allow_short: bool = True
+) -> np.ndarray:
     """The checked ``[n_bars, n_symbols]`` target weights of a vectorized strategy
     (a universe one's ``weights``, or a single-series one split per symbol)."""
     if strat.is_universe():
@@ -67,8 +72,9 @@ def _raw_weights(inst: Strategy, panel: engine.Panel, params: dict[str, Any]) ->
     return raw(inst, panel, **params) if raw else inst.weights(panel, **params)  # type: ignore[attr-defined]
 
 
-def per_symbol_weights(strat: Strategy, panel: engine.Panel, params: dict[str, Any] | None = None,
-                       allow_short: bool = True) -> np.ndarray:  # fmt: skip
+def per_symbol_weights(
+    strat: Strategy, panel: engine.Panel, params: dict[str, Any] | None = None, allow_short: bool = True
+) -> np.ndarray:
     """A single-series strategy's weights over a panel (the rule: module docstring)."""
     n, m = panel.shape
     pos = np.zeros((n, m))
@@ -116,8 +122,15 @@ def _ffill(values: np.ndarray) -> np.ndarray:
 # -- one run --------------------------------------------------------------------
 
 
-def run_panel(strat: Strategy, panel: engine.Panel, config: engine.Config | None, *,
-              equity: bool = True, start: int = 0, keep_weights: bool = False) -> engine.PortfolioResult:  # fmt: skip
+def run_panel(
+    strat: Strategy,
+    panel: engine.Panel,
+    config: engine.Config | None,
+    *,
+    equity: bool = True,
+    start: int = 0,
+    keep_weights: bool = False,
+) -> engine.PortfolioResult:
     """Backtest ``strat`` (parameters already set) over ``panel`` from bar ``start``."""
     _decides(strat)
     cfg = config or engine.Config()
@@ -188,8 +201,7 @@ def decided_rows(strat: Strategy, panel: engine.Panel, start: int = 0) -> np.nda
     return rec.rows
 
 
-def window_rows(strat: Strategy | None, panel: engine.Panel, lo: int, hi: int,
-                allow_short: bool = True) -> np.ndarray:  # fmt: skip
+def window_rows(strat: Strategy | None, panel: engine.Panel, lo: int, hi: int, allow_short: bool = True) -> np.ndarray:
     """The weight rows ``[hi - lo, n_symbols]`` ``strat`` decides for bars ``[lo, hi)``
     seeing ``panel[:hi]``; ``None`` closes everything at ``lo`` and stays flat."""
     history = panel if hi == len(panel) else panel[:hi]
@@ -205,9 +217,14 @@ def window_rows(strat: Strategy | None, panel: engine.Panel, lo: int, hi: int,
     return decided_rows(strat, history, lo)
 
 
-def run_windows_panel(parts: Sequence[tuple[Strategy | None, int, int]], panel: engine.Panel,
-                      config: engine.Config | None, *, equity: bool = True,
-                      keep_weights: bool = False) -> engine.PortfolioResult:  # fmt: skip
+def run_windows_panel(
+    parts: Sequence[tuple[Strategy | None, int, int]],
+    panel: engine.Panel,
+    config: engine.Config | None,
+    *,
+    equity: bool = True,
+    keep_weights: bool = False,
+) -> engine.PortfolioResult:
     """One account trading consecutive windows of ``panel`` (``strategies.run_windows``).
 
     Each window's rows are decided on the bars before its end and trade as they are;
@@ -229,8 +246,13 @@ def run_windows_panel(parts: Sequence[tuple[Strategy | None, int, int]], panel: 
 # -- many runs --------------------------------------------------------------------
 
 
-def weight_stream(strategy: type[Strategy], panel: engine.Panel, sets: Sequence[dict[str, Any]],
-                  allow_short: bool = True, per_chunk: int | None = None) -> Iterator[np.ndarray]:  # fmt: skip
+def weight_stream(
+    strategy: type[Strategy],
+    panel: engine.Panel,
+    sets: Sequence[dict[str, Any]],
+    allow_short: bool = True,
+    per_chunk: int | None = None,
+) -> Iterator[np.ndarray]:
     """One checked weight matrix per parameter set (validated, complete), produced a
     chunk at a time (``weights_many`` when the strategy has it)."""
     n, m = panel.shape
@@ -247,8 +269,10 @@ def weight_stream(strategy: type[Strategy], panel: engine.Panel, sets: Sequence[
                 got += 1
                 yield as_weights(panel, w, what=f"{strategy.__name__}.weights_many with {part[k]}")
             if got != len(part):
-                raise InvalidSignalError(f"{strategy.__name__}.weights_many gave {got} matrices for "
-                                         f"{len(part)} parameter sets; give one per set, in order")  # fmt: skip
+                raise InvalidSignalError(
+                    f"{strategy.__name__}.weights_many gave {got} matrices for "
+                    f"{len(part)} parameter sets; give one per set, in order"
+                )
         else:
             for p in part:
                 if strategy.is_universe():
@@ -257,8 +281,9 @@ def weight_stream(strategy: type[Strategy], panel: engine.Panel, sets: Sequence[
                     yield per_symbol_weights(inst, panel, p, allow_short)
 
 
-def _batch(strategy: type[Strategy], panel: engine.Panel, sets: Sequence[dict[str, Any]],
-           cfg: engine.Config, threads: int) -> pd.DataFrame:  # fmt: skip
+def _batch(
+    strategy: type[Strategy], panel: engine.Panel, sets: Sequence[dict[str, Any]], cfg: engine.Config, threads: int
+) -> pd.DataFrame:
     """``run_portfolio_batch`` over the sets' weights, made lazily. With several threads,
     each takes a slice of the sets in turn and both makes its weights (numpy and the
     blocks release the GIL) and runs them (one chunk of matrices per thread at a time);
@@ -277,8 +302,13 @@ def _batch(strategy: type[Strategy], panel: engine.Panel, sets: Sequence[dict[st
     return pd.concat(parts, ignore_index=True)
 
 
-def run_many_panel(strategy: type[Strategy], panel: engine.Panel, sets: Sequence[dict[str, Any]],
-                   config: engine.Config | None, threads: int) -> pd.DataFrame:  # fmt: skip
+def run_many_panel(
+    strategy: type[Strategy],
+    panel: engine.Panel,
+    sets: Sequence[dict[str, Any]],
+    config: engine.Config | None,
+    threads: int,
+) -> pd.DataFrame:
     """Stats per parameter set over a panel: parameters first, then ``PORTFOLIO_METRICS``."""
     cfg = config or engine.Config()
     probe = strategy(**(sets[0] if sets else {}))

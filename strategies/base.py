@@ -96,9 +96,7 @@ class Strategy:
             if key not in cls._params:
                 more = did_you_mean(key, cls._params, before="; ", after="")
                 known = ", ".join(cls._params) or "none"
-                raise ParameterError(
-                    f"{cls.name} has no parameter {key!r}{more} (its parameters: {known})"
-                )
+                raise ParameterError(f"{cls.name} has no parameter {key!r}{more} (its parameters: {known})")
 
     @classmethod
     def check(cls, params: dict[str, Any]) -> dict[str, Any]:

@@ -117,5 +117,4 @@ class Context:
             raise ValueError(f"history needs n >= 1, not {n}")
         lo, hi = max(0, self._t - n + 1), self._t + 1
         b = self._bars
-        return History(b.ts[lo:hi], b.open[lo:hi], b.high[lo:hi], b.low[lo:hi],
-                       b.close[lo:hi], b.volume[lo:hi])  # fmt: skip
+        return History(b.ts[lo:hi], b.open[lo:hi], b.high[lo:hi], b.low[lo:hi], b.close[lo:hi], b.volume[lo:hi])

@@ -152,9 +152,7 @@ class _Cache:
     def _drop(self, key: _Key) -> None:
         self._bytes -= self._entries.pop(key).nbytes
 
-    def get(
-        self, name: str, key: _Key, inputs: tuple[np.ndarray, ...]
-    ) -> tuple[np.ndarray, ...] | None:
+    def get(self, name: str, key: _Key, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...] | None:
         with self._lock:
             self._purge()
             entry = self._entries.get(key)
@@ -165,9 +163,7 @@ class _Cache:
             self._count(name, 1)
             return None
 
-    def put(
-        self, key: _Key, inputs: tuple[np.ndarray, ...], result: tuple[np.ndarray, ...]
-    ) -> None:
+    def put(self, key: _Key, inputs: tuple[np.ndarray, ...], result: tuple[np.ndarray, ...]) -> None:
         nbytes = sum(a.nbytes for a in result)
         dead = self._dead
 
@@ -207,8 +203,7 @@ class _Cache:
         with self._lock:
             self._purge()
             stats = {k: IndicatorStats(*v) for k, v in sorted(self._counts.items())}
-            return CacheInfo(len(self._entries), self._bytes, self.max_bytes,
-                             MappingProxyType(stats))  # fmt: skip
+            return CacheInfo(len(self._entries), self._bytes, self.max_bytes, MappingProxyType(stats))
 
 
 _CACHE = _Cache(DEFAULT_CACHE_BYTES)
@@ -245,9 +240,7 @@ def _series(name: str, values: Any) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise IndicatorError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if arr.ndim != 1:
-        raise IndicatorError(
-            f"{name} must be one-dimensional (one value per bar), got shape {arr.shape}"
-        )
+        raise IndicatorError(f"{name} must be one-dimensional (one value per bar), got shape {arr.shape}")
     if arr.dtype == np.float64 and arr.flags.c_contiguous:
         return arr  # the caller's own object: the cache keys on its identity and lifetime
     return np.ascontiguousarray(arr, dtype=np.float64)
@@ -320,9 +313,7 @@ def _run(
     for k, a in named.items():
         if len(a) != n:
             first = next(iter(named))
-            raise IndicatorError(
-                f"{k} has {len(a)} values but {first} has {n}: every input needs one value per bar"
-            )
+            raise IndicatorError(f"{k} has {len(a)} values but {first} has {n}: every input needs one value per bar")
     remember = _CACHE.max_bytes > 0 and all(immutable(a) for a in arrays)
     key = (name, params, tuple(id(a) for a in arrays))
     if remember:
@@ -333,8 +324,7 @@ def _run(
     outputs = tuple(np.empty(n) for _ in range(n_out + scratch))
     for out in outputs:
         out[:start] = np.nan
-    _bindings.indicator(name, tuple(a[start:] for a in arrays), params,
-                        tuple(out[start:] for out in outputs))  # fmt: skip
+    _bindings.indicator(name, tuple(a[start:] for a in arrays), params, tuple(out[start:] for out in outputs))
     _CACHE.computed(name)
     for out in outputs[:n_out]:
         out.flags.writeable = False
@@ -390,9 +380,7 @@ def rsi(close: Any, period: int = 14) -> np.ndarray:
     return _run("rsi", {"close": close}, (_period("period", period),))[0]
 
 
-def macd(
-    close: Any, fast: int = 12, slow: int = 26, signal: int = 9
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def macd(close: Any, fast: int = 12, slow: int = 26, signal: int = 9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Moving average convergence/divergence (TA-Lib MACD).
 
     ``line = EMA(fast) - EMA(slow)``, ``signal = EMA(line, signal)``,
@@ -513,8 +501,7 @@ def bbands(
     Returns:
         (upper, middle, lower, width).
     """
-    params = (_period("period", period), _multiplier("nbdev_up", nbdev_up),
-              _multiplier("nbdev_dn", nbdev_dn))  # fmt: skip
+    params = (_period("period", period), _multiplier("nbdev_up", nbdev_up), _multiplier("nbdev_dn", nbdev_dn))
     upper, middle, lower, width = _run("bbands", {"close": close}, params, n_out=4)
     return upper, middle, lower, width
 

@@ -71,9 +71,7 @@ class Param:
         if self.type == "categorical":
             assert self.choices is not None
             if value not in self.choices:
-                raise ParameterError(
-                    f"{where} is {value!r}; choose one of {', '.join(map(repr, self.choices))}"
-                )
+                raise ParameterError(f"{where} is {value!r}; choose one of {', '.join(map(repr, self.choices))}")
             return value
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ParameterError(f"{where} must be a number, not {value!r}")
@@ -117,8 +115,7 @@ class Param:
             return range(int(self.low), int(self.high) + 1, int(self.step or 1))
         if not self.step:
             raise ParameterError(
-                f"parameter {self.name!r} is a float without a step; give step= to grid it, "
-                "or search it with a sampler"
+                f"parameter {self.name!r} is a float without a step; give step= to grid it, or search it with a sampler"
             )
         count = steps_between(self.low, self.high, self.step)
         return [self.low + i * self.step for i in range(count)]
@@ -187,11 +184,31 @@ MAX_CONSTRAINT_LENGTH = 200
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
 _DIVISIONS = {ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
-_CMPOPS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
-           ast.GtE: operator.ge, ast.Eq: operator.eq, ast.NotEq: operator.ne}  # fmt: skip
-_GRAMMAR = (ast.Compare, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Name, ast.Constant,
-            ast.Load, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd,
-            *_BINOPS, *_DIVISIONS, *_CMPOPS)  # fmt: skip
+_CMPOPS = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+_GRAMMAR = (
+    ast.Compare,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.BoolOp,
+    ast.Name,
+    ast.Constant,
+    ast.Load,
+    ast.And,
+    ast.Or,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    *_BINOPS,
+    *_DIVISIONS,
+    *_CMPOPS,
+)
 _NUMERIC_KINDS = frozenset("biuf")
 
 
@@ -213,8 +230,7 @@ class Constraint:
         self.expr = expr
         if len(expr) > MAX_CONSTRAINT_LENGTH:
             raise ParameterError(
-                f"constraint {expr[:40]!r}... is {len(expr):,} characters long; the limit is "
-                f"{MAX_CONSTRAINT_LENGTH}"
+                f"constraint {expr[:40]!r}... is {len(expr):,} characters long; the limit is {MAX_CONSTRAINT_LENGTH}"
             )
         try:
             tree = ast.parse(expr.strip(), mode="eval").body
@@ -251,15 +267,11 @@ class Constraint:
         """``value`` of parameter ``name`` as a number (int arrays as float64: no wrap-around)."""
         if isinstance(value, np.ndarray):
             if value.dtype.kind not in _NUMERIC_KINDS:
-                raise ParameterError(
-                    f"constraint {self.expr!r} uses {name!r}, whose values are not numbers"
-                )
+                raise ParameterError(f"constraint {self.expr!r} uses {name!r}, whose values are not numbers")
             return value.astype(np.float64) if value.dtype.kind in "iu" else value
         if isinstance(value, (numbers.Real, np.bool_)):
             return value.item() if isinstance(value, np.generic) else value
-        raise ParameterError(
-            f"constraint {self.expr!r} uses {name!r}, which is {value!r}, not a number"
-        )
+        raise ParameterError(f"constraint {self.expr!r} uses {name!r}, which is {value!r}, not a number")
 
     def __call__(self, values: dict[str, Any]) -> Any:
         """True/False for one parameter set, or a bool array for arrays of candidates.
@@ -276,9 +288,7 @@ class Constraint:
             with np.errstate(all="ignore"):
                 return _eval(self._tree, env)
         except (ArithmeticError, TypeError, ValueError) as exc:
-            raise ParameterError(
-                f"constraint {self.expr!r} cannot be evaluated: {type(exc).__name__}: {exc}"
-            ) from None
+            raise ParameterError(f"constraint {self.expr!r} cannot be evaluated: {type(exc).__name__}: {exc}") from None
 
     def __repr__(self) -> str:
         return f"Constraint({self.expr!r})"

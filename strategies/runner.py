@@ -36,12 +36,13 @@ def _decides(strat: Strategy) -> None:
 
 def _single_series(strat: Strategy) -> None:
     if strat.is_universe():
-        raise TypeError(f"{type(strat).__name__} is a universe strategy: it trades an engine.Panel "
-                        "(engine.sample_panel(), engine.load_panel([...])), not one series of Bars")  # fmt: skip
+        raise TypeError(
+            f"{type(strat).__name__} is a universe strategy: it trades an engine.Panel "
+            "(engine.sample_panel(), engine.load_panel([...])), not one series of Bars"
+        )
 
 
-def signal(strategy: type[Strategy] | Strategy, bars: engine.Bars,
-           params: dict[str, Any] | None = None) -> np.ndarray:  # fmt: skip
+def signal(strategy: type[Strategy] | Strategy, bars: engine.Bars, params: dict[str, Any] | None = None) -> np.ndarray:
     """The validated signal array of a vectorized strategy."""
     strat = _instance(strategy, params)
     _single_series(strat)
@@ -96,8 +97,13 @@ def run(
     return _run_windows([(strat, int(start), len(bars))], bars, config, equity, trades)
 
 
-def target_weights(strategy: type[Strategy] | Strategy, panel: engine.Panel,
-                   params: dict[str, Any] | None = None, *, allow_short: bool = True) -> np.ndarray:  # fmt: skip
+def target_weights(
+    strategy: type[Strategy] | Strategy,
+    panel: engine.Panel,
+    params: dict[str, Any] | None = None,
+    *,
+    allow_short: bool = True,
+) -> np.ndarray:
     """The checked ``[n_bars, n_symbols]`` target weights a vectorized strategy trades
     over ``panel`` (a single-series one split per symbol; NaN = leave alone)."""
     strat = _instance(strategy, params)
@@ -141,8 +147,10 @@ def run_windows(
     panel = isinstance(bars, engine.Panel)
     for k, (params, lo, hi) in enumerate(windows):
         if not 0 <= lo < hi <= len(bars) or (parts and lo != parts[-1][2]):
-            raise ValueError(f"window {k} is [{lo}, {hi}); windows must be non-empty, within the "
-                             f"{len(bars)} bars and follow one another")  # fmt: skip
+            raise ValueError(
+                f"window {k} is [{lo}, {hi}); windows must be non-empty, within the "
+                f"{len(bars)} bars and follow one another"
+            )
         strat = None
         if params is not None:
             strat = _instance(strategy, params)
@@ -154,8 +162,13 @@ def run_windows(
     return _run_windows(parts, bars, config, equity, trades)
 
 
-def _run_windows(parts: Sequence[tuple[Strategy | None, int, int]], bars: engine.Bars,
-                 config: engine.Config | None, equity: bool, trades: bool) -> engine.Result:  # fmt: skip
+def _run_windows(
+    parts: Sequence[tuple[Strategy | None, int, int]],
+    bars: engine.Bars,
+    config: engine.Config | None,
+    equity: bool,
+    trades: bool,
+) -> engine.Result:
     jailed = next((getattr(s, "run_in_jail", None) for s, _, _ in parts if s is not None), None)
     if callable(jailed):  # uploaded bar-by-bar code: the whole loop runs in its jail
         windows = [(None if s is None else s.params, lo, hi) for s, lo, hi in parts]
@@ -197,8 +210,14 @@ def _step(strat: Any, history: engine.Bars, sim: engine.Simulation, lo: int, hi:
         prepare(history)
     on_bar = strat.on_bar
     b = history
-    columns = zip(b.ts[lo:hi].tolist(), b.open[lo:hi].tolist(), b.high[lo:hi].tolist(),
-                  b.low[lo:hi].tolist(), b.close[lo:hi].tolist(), b.volume[lo:hi].tolist())  # fmt: skip
+    columns = zip(
+        b.ts[lo:hi].tolist(),
+        b.open[lo:hi].tolist(),
+        b.high[lo:hi].tolist(),
+        b.low[lo:hi].tolist(),
+        b.close[lo:hi].tolist(),
+        b.volume[lo:hi].tolist(),
+    )
     for t, (ts, o, h, low, c, v) in enumerate(columns, start=lo):
         sim.open_bar(t - first)
         ctx._t = t
@@ -206,8 +225,9 @@ def _step(strat: Any, history: engine.Bars, sim: engine.Simulation, lo: int, hi:
         sim.close_bar(t - first)
 
 
-def signal_matrix(strategy: type[Strategy] | Strategy, bars: engine.Bars,
-                  param_sets: Sequence[dict[str, Any]]) -> np.ndarray:  # fmt: skip
+def signal_matrix(
+    strategy: type[Strategy] | Strategy, bars: engine.Bars, param_sets: Sequence[dict[str, Any]]
+) -> np.ndarray:
     """Signals of a vectorized strategy for each parameter set, ``[k, n_bars]``.
 
     All rows share one dtype: int8 while every row is int8, float64 (HOLD read as
@@ -221,16 +241,17 @@ def signal_matrix(strategy: type[Strategy] | Strategy, bars: engine.Bars,
     if not (isinstance(strategy, type) and issubclass(strategy, Strategy)):
         raise TypeError(f"expected a Strategy class or instance, not {type(strategy).__name__}")
     if strategy.is_universe():
-        raise TypeError(f"{strategy.__name__} is a universe strategy: its weights need an engine.Panel "
-                        "(strategies.target_weights), it has no signal array")  # fmt: skip
+        raise TypeError(
+            f"{strategy.__name__} is a universe strategy: its weights need an engine.Panel "
+            "(strategies.target_weights), it has no signal array"
+        )
     if not strategy.is_vectorized():
         raise TypeError(f"{strategy.__name__} decides bar by bar; it has no signal array")
     checked = [strategy.check({**base, **p}) for p in param_sets]
     return as_signal(_checked_matrix(strategy, bars, checked), len(bars), ndim=2)
 
 
-def _checked_matrix(strategy: type[Strategy], bars: engine.Bars,
-                    checked: Sequence[dict[str, Any]]) -> np.ndarray:  # fmt: skip
+def _checked_matrix(strategy: type[Strategy], bars: engine.Bars, checked: Sequence[dict[str, Any]]) -> np.ndarray:
     """``signal_matrix`` for parameter sets already validated by ``strategy.check``:
     one instance, the strategy's ``signals_many`` if it has one, else its own
     ``signals`` without re-validating each set."""
@@ -242,8 +263,10 @@ def _checked_matrix(strategy: type[Strategy], bars: engine.Bars,
         if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:  # its values: checked by run_batch
             matrix = as_signal(matrix, n, ndim=2)
         if len(matrix) != len(checked):
-            raise InvalidSignalError(f"{type(inst).__name__}.signals_many returned {len(matrix)} rows for "
-                                     f"{len(checked)} parameter sets; give one row per set, in order")  # fmt: skip
+            raise InvalidSignalError(
+                f"{type(inst).__name__}.signals_many returned {len(matrix)} rows for "
+                f"{len(checked)} parameter sets; give one row per set, in order"
+            )
         return matrix
     raw = getattr(type(inst).signals, "__wrapped__", None)
     out = np.empty((len(checked), n), np.int8)

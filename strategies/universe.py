@@ -121,8 +121,10 @@ class UniverseContext:
         row = np.asarray(weights, dtype=np.float64)
         syms = self._panel.symbols
         if row.shape != (len(syms),):
-            raise ValueError(f"target_weights got {row.shape} values; give one per symbol ({len(syms)}) "
-                             "or a {symbol: weight} mapping")  # fmt: skip
+            raise ValueError(
+                f"target_weights got {row.shape} values; give one per symbol ({len(syms)}) "
+                "or a {symbol: weight} mapping"
+            )
         for j in np.flatnonzero(~np.isnan(row)):
             self._sim.order_target_percent(syms[j], float(row[j]))
 

@@ -19,8 +19,10 @@ def _version() -> str:
         return "unknown"
 
 
-@click.group(cls=OrderedGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
-             epilog="""\b
+@click.group(
+    cls=OrderedGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+    epilog="""\b
 Examples:
   anvil data list
   anvil backtest -s sma_cross --symbol SPX -p fast=10 slow=50
@@ -29,7 +31,8 @@ Examples:
   anvil jobs submit sweep -s sma_cross --symbol SPX --space fast=5:50 slow=20:200:5
 \b
 Every command takes --help. Errors end with one line, `anvil: error: ...`, exit
-status 2 for a bad command line and 1 for anything else; --debug adds the traceback.""")  # fmt: skip
+status 2 for a bad command line and 1 for anything else; --debug adds the traceback.""",
+)
 @click.version_option(version=_version(), prog_name="anvil", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="show the traceback of an error (anywhere on the line)")
 def cli(**_: Any) -> None:

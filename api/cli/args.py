@@ -181,8 +181,10 @@ def config(given: dict[str, Any], base: str | None = None) -> dict[str, Any]:
 def data(symbols: Sequence[str], timeframe: str, start: str | None, end: str | None) -> list[dict[str, Any]]:
     """One ``data`` entry per symbol."""
     if not symbols:
-        raise UsageError("give --symbol (e.g. --symbol SPX), or --symbols A,B,C for a universe; "
-                         "`anvil data list` shows what is stored")
+        raise UsageError(
+            "give --symbol (e.g. --symbol SPX), or --symbols A,B,C for a universe; "
+            "`anvil data list` shows what is stored"
+        )
     out = []
     for symbol in symbols:
         entry: dict[str, Any] = {"symbol": symbol, "timeframe": timeframe}
@@ -257,16 +259,28 @@ def job_spec(kind: str, o: dict[str, Any]) -> dict[str, Any]:
     elif kind == "walk_forward":
         spec["space"] = space(o["space"])
         spec["data"] = one_series(datas, "a walk-forward")
-        spec.update(train=span(o["train"]), test=span(o["test"]), anchored=o["anchored"],
-                    embargo=o["embargo"], method=o["method"], metric=o["metric"],
-                    n_trials=o["trials"])  # fmt: skip
+        spec.update(
+            train=span(o["train"]),
+            test=span(o["test"]),
+            anchored=o["anchored"],
+            embargo=o["embargo"],
+            method=o["method"],
+            metric=o["metric"],
+            n_trials=o["trials"],
+        )
         if o.get("step") is not None:
             spec["step"] = span(o["step"])
     elif kind == "monte_carlo":
         spec["params"] = params(o["param"])
         spec["data"] = one_series(datas, "a Monte Carlo run")
-        spec.update(n=o["paths"], method=o["method"], metric=o["metric"], of=o["of"],
-                    block=o["block"], confidence=o["confidence"])  # fmt: skip
+        spec.update(
+            n=o["paths"],
+            method=o["method"],
+            metric=o["metric"],
+            of=o["of"],
+            block=o["block"],
+            confidence=o["confidence"],
+        )
     else:  # pragma: no cover - the commands only pass the four kinds
         raise ValueError(f"unknown job kind {kind!r}")
     return spec

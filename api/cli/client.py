@@ -107,8 +107,10 @@ class Client:
 
     def _failed(self, exc: httpx.HTTPError) -> CliError:
         if isinstance(exc, httpx.ConnectError):
-            return CliError(f"cannot reach the anvil service at {self.url} ({one_line(str(exc)) or 'refused'}); "
-                            "start one with `anvil serve`, or pass --url / set ANVIL_URL")  # fmt: skip
+            return CliError(
+                f"cannot reach the anvil service at {self.url} ({one_line(str(exc)) or 'refused'}); "
+                "start one with `anvil serve`, or pass --url / set ANVIL_URL"
+            )
         if isinstance(exc, httpx.TimeoutException):
             return CliError(f"the anvil service at {self.url} did not answer in time")
         return CliError(f"talking to {self.url}: {one_line(str(exc)) or type(exc).__name__}")
@@ -119,8 +121,11 @@ class Client:
             return response
         text = detail_text(response)
         if response.status_code == 401:
-            how = ("set ANVIL_API_TOKEN to the service's token" if not self.token
-                   else "the token in ANVIL_API_TOKEN is not the service's")  # fmt: skip
+            how = (
+                "set ANVIL_API_TOKEN to the service's token"
+                if not self.token
+                else "the token in ANVIL_API_TOKEN is not the service's"
+            )
             raise CliError(f"the service refused the request: {text} ({how})")
         if response.status_code == 403:
             raise CliError(f"the service refused the request: {text}")
@@ -167,8 +172,9 @@ class Client:
     def events(self, path: str) -> Iterator[tuple[str, Any]]:
         """Server-sent events of ``path`` as ``(event name, parsed data)``."""
         try:
-            with self.http.stream("GET", path, timeout=httpx.Timeout(30.0, read=None),
-                                  headers={"Accept": "text/event-stream"}) as response:  # fmt: skip
+            with self.http.stream(
+                "GET", path, timeout=httpx.Timeout(30.0, read=None), headers={"Accept": "text/event-stream"}
+            ) as response:
                 if not response.is_success:
                     response.read()
                     self.check(response)

@@ -13,11 +13,18 @@ from api.cli import output
 from api.cli.errors import CliError, UsageError
 from api.cli.options import OrderedGroup
 
-DB_OPTION = click.option("--db", metavar="FILE", envvar="ANVIL_DB",
-                         help="the DuckDB store [env ANVIL_DB; default: anvil.duckdb in the user's data folder]")  # fmt: skip
-URL_OPTION = click.option("--url", metavar="URL",
-                          help="go through the anvil service at URL (`anvil serve`) instead of the file; the "
-                               "token is $ANVIL_API_TOKEN or the service's token file")  # fmt: skip
+DB_OPTION = click.option(
+    "--db",
+    metavar="FILE",
+    envvar="ANVIL_DB",
+    help="the DuckDB store [env ANVIL_DB; default: anvil.duckdb in the user's data folder]",
+)
+URL_OPTION = click.option(
+    "--url",
+    metavar="URL",
+    help="go through the anvil service at URL (`anvil serve`) instead of the file; the "
+    "token is $ANVIL_API_TOKEN or the service's token file",
+)
 
 
 def open_store(db: str | None) -> Any:
@@ -37,7 +44,9 @@ def group() -> None:
     """
 
 
-@group.command("import", epilog="""\b
+@group.command(
+    "import",
+    epilog="""\b
 Examples:
   anvil data import aapl.csv --symbol AAPL --timeframe 1d
   anvil data import eurusd_hourly.parquet --symbol EURUSD --timeframe 1h --skip-bad
@@ -45,27 +54,50 @@ Examples:
   anvil data import dax.csv --symbol DAX --dayfirst            # 02/01/2015 is 2 January
   anvil data import es.csv --symbol ES --columns ts=Time,close=Last
   anvil data import BTCUSDT-1h-2024-01.csv --symbol BTCUSDT    # Binance klines, with or without header
-  anvil data import aapl.csv --symbol AAPL --url http://127.0.0.1:8000   # into a running service""")
+  anvil data import aapl.csv --symbol AAPL --url http://127.0.0.1:8000   # into a running service""",
+)
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--symbol", help="the symbol of every row (unless the file has a symbol column)")
 @click.option("--timeframe", help="bar size: 1m, 5m, 1h, 1d ... (default: the usual step between bars)")
 @click.option("--tz", metavar="ZONE", help="time zone of times written without an offset (default UTC)")
-@click.option("--date-format", metavar="FMT",
-              help="how dates are written, e.g. '%d/%m/%Y' or '%d.%m.%Y %H:%M' (default: the whole column "
-                   "decides; a column that reads both day-first and month-first is refused)")  # fmt: skip
-@click.option("--dayfirst/--monthfirst", "dayfirst", default=None,
-              help="02/01/2015 is 2 January (--dayfirst) or 1 February (--monthfirst)")
-@click.option("--columns", metavar="MAP",
-              help="which column is which field, e.g. ts=Time,close=Last (ts=Date+Time joins two)")
+@click.option(
+    "--date-format",
+    metavar="FMT",
+    help="how dates are written, e.g. '%d/%m/%Y' or '%d.%m.%Y %H:%M' (default: the whole column "
+    "decides; a column that reads both day-first and month-first is refused)",
+)
+@click.option(
+    "--dayfirst/--monthfirst",
+    "dayfirst",
+    default=None,
+    help="02/01/2015 is 2 January (--dayfirst) or 1 February (--monthfirst)",
+)
+@click.option(
+    "--columns", metavar="MAP", help="which column is which field, e.g. ts=Time,close=Last (ts=Date+Time joins two)"
+)
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), help="when the file name does not say")
-@click.option("--skip-bad", is_flag=True, help="import the good rows and report the bad ones (default: reject the file)")
+@click.option(
+    "--skip-bad", is_flag=True, help="import the good rows and report the bad ones (default: reject the file)"
+)
 @click.option("--json", "as_json", is_flag=True, help="the import reports as JSON")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar")
 @URL_OPTION
 @DB_OPTION
-def import_(files: tuple[str, ...], symbol: str | None, timeframe: str | None, tz: str | None,
-            date_format: str | None, dayfirst: bool | None, columns: str | None, fmt: str | None, skip_bad: bool,
-            as_json: bool, quiet: bool, url: str | None, db: str | None) -> None:  # fmt: skip
+def import_(
+    files: tuple[str, ...],
+    symbol: str | None,
+    timeframe: str | None,
+    tz: str | None,
+    date_format: str | None,
+    dayfirst: bool | None,
+    columns: str | None,
+    fmt: str | None,
+    skip_bad: bool,
+    as_json: bool,
+    quiet: bool,
+    url: str | None,
+    db: str | None,
+) -> None:
     """Import CSV or Parquet bars (a time column, open, high, low, close, optional volume).
 
     Importing the same file twice changes nothing; a file with bad rows is
@@ -80,8 +112,15 @@ def import_(files: tuple[str, ...], symbol: str | None, timeframe: str | None, t
         mapping = parse_columns(columns) if columns else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    options = dict(symbol=symbol, timeframe=timeframe, tz=tz, format=fmt, skip_bad=skip_bad,
-                   date_format=date_format, dayfirst=dayfirst)  # fmt: skip
+    options = dict(
+        symbol=symbol,
+        timeframe=timeframe,
+        tz=tz,
+        format=fmt,
+        skip_bad=skip_bad,
+        date_format=date_format,
+        dayfirst=dayfirst,
+    )
     if url:
         _import_through(url, files, options, columns, as_json, quiet)
         return
@@ -106,8 +145,9 @@ def import_(files: tuple[str, ...], symbol: str | None, timeframe: str | None, t
         output.echo(str(r))
 
 
-def _import_through(url: str, files: tuple[str, ...], options: dict[str, Any], columns: str | None, as_json: bool,
-                    quiet: bool) -> None:  # fmt: skip
+def _import_through(
+    url: str, files: tuple[str, ...], options: dict[str, Any], columns: str | None, as_json: bool, quiet: bool
+) -> None:
     """Send each file to the service's upload endpoint (``POST /data``)."""
     from api.cli.client import Client
 
@@ -123,8 +163,13 @@ def _import_through(url: str, files: tuple[str, ...], options: dict[str, Any], c
             if output.interactive(quiet):
                 output.note(f"sending {path.name} ({path.stat().st_size:,} bytes) to {client.url}")
             with open(path, "rb") as body:
-                doc = client.json("POST", "/data", content=body, params={**params, "name": path.name},
-                                  headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+                doc = client.json(
+                    "POST",
+                    "/data",
+                    content=body,
+                    params={**params, "name": path.name},
+                    headers={"Content-Type": "application/octet-stream"},
+                )
             docs.append(doc)
     if as_json:
         output.print_json({"count": len(docs), "data": docs})
@@ -153,8 +198,10 @@ def _rejected(report: Any, as_json: bool) -> None:
         for problem in report.problems:
             output.echo(str(problem))
     good = report.rows_read - report.rows_bad - report.duplicates - report.rows_empty
-    raise CliError(f"{report.source}: {report.rows_bad} bad row{'s' if report.rows_bad != 1 else ''}, nothing "
-                   f"imported; fix them, or pass --skip-bad to import the {good} good ones")  # fmt: skip
+    raise CliError(
+        f"{report.source}: {report.rows_bad} bad row{'s' if report.rows_bad != 1 else ''}, nothing "
+        f"imported; fix them, or pass --skip-bad to import the {good} good ones"
+    )
 
 
 def _bar(n: int, quiet: bool) -> Any:
@@ -171,11 +218,14 @@ def _report_dict(report: Any) -> dict[str, Any]:
     return d
 
 
-@group.command("list", epilog="""\b
+@group.command(
+    "list",
+    epilog="""\b
 Examples:
   anvil data list
   ANVIL_DB=~/research.duckdb anvil data list --json
-  anvil data list --url http://127.0.0.1:8000""")
+  anvil data list --url http://127.0.0.1:8000""",
+)
 @click.option("--json", "as_json", is_flag=True, help="the catalog as JSON")
 @URL_OPTION
 @DB_OPTION
@@ -200,11 +250,14 @@ def list_(as_json: bool, url: str | None, db: str | None) -> None:
     output.echo(output.table(infos, ["symbol", "timeframe", "first", "last", "bars"]))
 
 
-@group.command("delete", epilog="""\b
+@group.command(
+    "delete",
+    epilog="""\b
 Examples:
   anvil data delete AAPL                  # every timeframe of AAPL
   anvil data delete EURUSD --timeframe 1h
-  anvil data delete AAPL --url http://127.0.0.1:8000""")
+  anvil data delete AAPL --url http://127.0.0.1:8000""",
+)
 @click.argument("symbol")
 @click.option("--timeframe", help="only this timeframe (default: every stored timeframe of SYMBOL)")
 @click.option("--json", "as_json", is_flag=True, help="what was deleted, as JSON")

@@ -17,8 +17,12 @@ F = Callable[..., Any]
 
 def report_option(fn: F) -> F:
     """``--report FILE.html``."""
-    return click.option("--report", "report_file", metavar="FILE.html",
-                        help="also write the result's report: one HTML file with charts that opens offline")(fn)  # fmt: skip
+    return click.option(
+        "--report",
+        "report_file",
+        metavar="FILE.html",
+        help="also write the result's report: one HTML file with charts that opens offline",
+    )(fn)
 
 
 def check_target(path: str | None) -> Path | None:
@@ -44,12 +48,21 @@ def write(result: Any, path: str | None, quiet: bool) -> None:
     output.note(f"wrote the report to {target}", quiet)
 
 
-@click.command("report", epilog="""\b
+@click.command(
+    "report",
+    epilog="""\b
 Examples:
-  anvil jobs report 3f2a... --out sweep.html""")  # fmt: skip
+  anvil jobs report 3f2a... --out sweep.html""",
+)
 @click.argument("job_id", metavar="ID")
-@click.option("--url", envvar="ANVIL_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
-              help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN")  # fmt: skip
+@click.option(
+    "--url",
+    envvar="ANVIL_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    metavar="URL",
+    help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN",
+)
 @click.option("--out", "-o", "out", metavar="FILE.html", required=True, help="where to write the report")
 @click.option("--quiet", "-q", is_flag=True, help="no notes on stderr")
 def jobs_report(job_id: str, url: str, out: str, quiet: bool) -> None:

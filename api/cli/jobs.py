@@ -25,19 +25,29 @@ FINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
 POLL_SECONDS = 0.5
 PAGE = 1000  # jobs listed per request when looking up a short id
 
-URL = click.option("--url", envvar="ANVIL_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
-                   help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN")  # fmt: skip
+URL = click.option(
+    "--url",
+    envvar="ANVIL_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    metavar="URL",
+    help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN",
+)
 
 
 def client_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for opt in reversed((
-        URL,
-        click.option("--no-wait", is_flag=True, help="print the job id and return; do not follow the job"),
-        click.option("--json", "as_json", is_flag=True, help="print one JSON document on stdout"),
-        click.option("--out", "-o", "out", metavar="FILE", help="download the full results to FILE (.csv or .parquet)"),
-        click.option("--quiet", "-q", is_flag=True, help="no progress bar or notes on stderr"),
-        top_option("sweeps: 10 best"),
-    )):  # fmt: skip
+    for opt in reversed(
+        (
+            URL,
+            click.option("--no-wait", is_flag=True, help="print the job id and return; do not follow the job"),
+            click.option("--json", "as_json", is_flag=True, help="print one JSON document on stdout"),
+            click.option(
+                "--out", "-o", "out", metavar="FILE", help="download the full results to FILE (.csv or .parquet)"
+            ),
+            click.option("--quiet", "-q", is_flag=True, help="no progress bar or notes on stderr"),
+            top_option("sweeps: 10 best"),
+        )
+    ):
         fn = opt(fn)
     return fn
 
@@ -90,8 +100,9 @@ def resolve(client: Client, job_id: str) -> str:
     if len(found) == 1:
         return found[0]
     if found:
-        raise CliError(f"several jobs start with {job_id!r} ({', '.join(f[:12] for f in found)}, ...); "
-                       "give more of the id")  # fmt: skip
+        raise CliError(
+            f"several jobs start with {job_id!r} ({', '.join(f[:12] for f in found)}, ...); give more of the id"
+        )
     client.check(response)  # the service's own "no job" message
     return job_id
 
@@ -154,8 +165,9 @@ def follow(client: Client, job_id: str, live: bool) -> dict[str, Any]:
                 if snap.get("status") in FINAL:
                     break
         except KeyboardInterrupt:
-            raise CliError(f"stopped watching; job {job_id} goes on (`anvil jobs cancel {job_id}` stops it)",
-                           INTERRUPTED) from None  # fmt: skip
+            raise CliError(
+                f"stopped watching; job {job_id} goes on (`anvil jobs cancel {job_id}` stops it)", INTERRUPTED
+            ) from None
     finally:
         bar.close()
     return client.json("GET", job_path(job_id))
@@ -237,14 +249,18 @@ def _json_rows(path: Path | None, kind: str, metric: str, top: int | None) -> It
     return tables.parquet_frames(path)
 
 
-def _report(path: Path | None, kind: str, summary: dict[str, Any], metric: str, top: int | None,
-            n_rows: int, title: str) -> str:  # fmt: skip
+def _report(
+    path: Path | None, kind: str, summary: dict[str, Any], metric: str, top: int | None, n_rows: int, title: str
+) -> str:
     """The text report of a finished job from its Parquet rows."""
     empty = tables.frame_of([])
     if kind == "sweep":
         n = top or report.SWEEP_TOP
-        view = (tables.sweep_view_parquet(path, metric, n, report.METRICS) if path is not None
-                else tables.SweepView(0, 0, 0, empty))  # fmt: skip
+        view = (
+            tables.sweep_view_parquet(path, metric, n, report.METRICS)
+            if path is not None
+            else tables.SweepView(0, 0, 0, empty)
+        )
         return report.text(kind, summary, empty, metric=metric, top=top, title=title, view=view)
     if kind == "monte_carlo":
         keys = report.spread_keys(summary, metric)
@@ -298,12 +314,17 @@ def _submit(spec: dict[str, Any], o: dict[str, Any]) -> None:
 
 
 # -- submit -------------------------------------------------------------------
-@click.group("submit", cls=OrderedGroup, invoke_without_command=True, epilog="""\b
+@click.group(
+    "submit",
+    cls=OrderedGroup,
+    invoke_without_command=True,
+    epilog="""\b
 Examples:
   anvil jobs submit sweep -s sma_cross --symbol SPX --space fast=5:50 slow=20:200:5 --out runs.csv
   anvil jobs submit backtest -s sma_cross --symbol SPX -p fast=10 slow=50 --no-wait
   anvil sweep -s sma_cross --symbol SPX --space fast=5:50 --dry-run > sweep.json
-  anvil jobs submit --spec sweep.json""")
+  anvil jobs submit --spec sweep.json""",
+)
 @click.option("--spec", "spec_file", metavar="FILE", help="submit this JSON job spec (- reads stdin)")
 @client_options
 @click.pass_context
@@ -341,7 +362,8 @@ def _submit_command(kind: str) -> click.Command:
     epilog = "\n".join(line for line in lines if "--address" not in line)
     text = f"{HELP[kind]} Runs on the service, followed with a progress bar (--no-wait: print the job id)."
     cmd = click.command(name, cls=JobCommand, help=text, short_help=HELP[kind], epilog=epilog)(
-        job_options(kind)(client_options(callback)))  # fmt: skip
+        job_options(kind)(client_options(callback))
+    )
     return cmd
 
 
@@ -350,11 +372,14 @@ for _kind in ("backtest", "sweep", "walk_forward", "monte_carlo"):
 group.add_command(submit)
 
 
-@group.command("upload", epilog="""\b
+@group.command(
+    "upload",
+    epilog="""\b
 Examples:
   anvil jobs upload my_strategy.py
   anvil jobs submit sweep -s up_3f2a9c... --symbol SPX --space window=10:60
-  anvil jobs submit sweep -s my_strategy.py --symbol SPX --space window=10:60   # uploads it first""")
+  anvil jobs submit sweep -s my_strategy.py --symbol SPX --space window=10:60   # uploads it first""",
+)
 @click.argument("file", metavar="FILE")
 @URL
 @click.option("--json", "as_json", is_flag=True, help="the service's answer as JSON")
@@ -375,8 +400,9 @@ def upload_(file: str, url: str, as_json: bool) -> None:
 # -- the other commands ------------------------------------------------------------
 @group.command("list", epilog="\b\nExamples:\n  anvil jobs list\n  anvil jobs list --status running --json")
 @URL
-@click.option("--status", metavar="STATUS", help="only jobs in this state: queued, running, done, failed, "
-                                                 "cancelled, interrupted")  # fmt: skip
+@click.option(
+    "--status", metavar="STATUS", help="only jobs in this state: queued, running, done, failed, cancelled, interrupted"
+)
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="the service's answer as JSON")
@@ -387,8 +413,11 @@ def list_(url: str, status: str | None, offset: int, limit: int, as_json: bool) 
         params["status"] = status
     with Client(url) as client:
         page = client.json("GET", "/jobs", params=params)
-        names = uploaded_names(client) if any(str(j.get("strategy", "")).startswith("up_")
-                                              for j in page.get("data", [])) else {}  # fmt: skip
+        names = (
+            uploaded_names(client)
+            if any(str(j.get("strategy", "")).startswith("up_") for j in page.get("data", []))
+            else {}
+        )
     if as_json:
         output.print_json(page)
         return
@@ -396,10 +425,17 @@ def list_(url: str, status: str | None, offset: int, limit: int, as_json: bool) 
     if not jobs:
         output.echo("no jobs" + (f" with status {status}" if status else ""))
         return
-    rows = [{"id": j.get("id"), "kind": report.kind_name(j.get("kind", "")),
-             "strategy": strategy_text(j.get("strategy"), names), "status": j.get("status"),
-             "progress": _progress_text(j), "created": j.get("created_at")}
-            for j in jobs]  # fmt: skip
+    rows = [
+        {
+            "id": j.get("id"),
+            "kind": report.kind_name(j.get("kind", "")),
+            "strategy": strategy_text(j.get("strategy"), names),
+            "status": j.get("status"),
+            "progress": _progress_text(j),
+            "created": j.get("created_at"),
+        }
+        for j in jobs
+    ]
     output.echo(output.table(rows))
     count = page.get("count", len(jobs))
     if count > offset + len(jobs):
@@ -430,10 +466,16 @@ def strategies_(url: str, as_json: bool) -> None:
         output.print_json(listed)
         return
     found = listed.get("data", [])
-    rows = [{"name": d.get("name"), "id (what -s takes)": d.get("id"),
-             "source": "built-in" if d.get("builtin") else "uploaded", "kind": str(d.get("kind", "")).replace("_", " "),
-             "parameters": ", ".join(d.get("parameters") or {})}
-            for d in sorted(found, key=lambda d: (bool(d.get("builtin")), str(d.get("name"))))]  # fmt: skip
+    rows = [
+        {
+            "name": d.get("name"),
+            "id (what -s takes)": d.get("id"),
+            "source": "built-in" if d.get("builtin") else "uploaded",
+            "kind": str(d.get("kind", "")).replace("_", " "),
+            "parameters": ", ".join(d.get("parameters") or {}),
+        }
+        for d in sorted(found, key=lambda d: (bool(d.get("builtin")), str(d.get("name"))))
+    ]
     output.echo(output.table(rows) if rows else "no strategies")
 
 
@@ -456,19 +498,31 @@ def show(job_id: str, url: str, as_json: bool) -> None:
         output.print_json(record)
         return
     items: list[tuple[str, Any]] = [
-        ("id", record.get("id")), ("kind", report.kind_name(record.get("kind", ""))),
-        ("strategy", record.get("strategy")), ("status", record.get("status")),
-        ("progress", _progress_text(record)), ("created", record.get("created_at")),
-        ("started", record.get("started_at")), ("finished", record.get("finished_at")),
-    ]  # fmt: skip
+        ("id", record.get("id")),
+        ("kind", report.kind_name(record.get("kind", ""))),
+        ("strategy", record.get("strategy")),
+        ("status", record.get("status")),
+        ("progress", _progress_text(record)),
+        ("created", record.get("created_at")),
+        ("started", record.get("started_at")),
+        ("finished", record.get("finished_at")),
+    ]
     if record.get("seconds") is not None:
         items.append(("seconds", round(float(record["seconds"]), 1)))
     if record.get("error"):
         items.append(("error", record["error"]))
     final_best = (record.get("summary") or {}).get("best")
     if isinstance(final_best, dict):
-        items.append(("best", " ".join(f"{k}={output.cell(k, v)}" for k, v in final_best.items()
-                                       if k not in report.METRICS or k == _metric(record))))  # fmt: skip
+        items.append(
+            (
+                "best",
+                " ".join(
+                    f"{k}={output.cell(k, v)}"
+                    for k, v in final_best.items()
+                    if k not in report.METRICS or k == _metric(record)
+                ),
+            )
+        )
     else:
         metric, value = best_value(record.get("best"))
         if metric:
@@ -493,25 +547,44 @@ def watch(job_id: str, **o: Any) -> None:
         finish(client, record, o)
 
 
-@group.command("results", epilog="""\b
+@group.command(
+    "results",
+    epilog="""\b
 Examples:
   anvil jobs results 3f2a...                     # a table, like the local command prints
   anvil jobs results 3f2a... --out runs.parquet  # every row
   anvil jobs results 3f2a... --json --offset 0 --limit 100
-  anvil jobs results 3f2a... --sort sharpe --limit 100   # the 100 best, ranked by the service""")
+  anvil jobs results 3f2a... --sort sharpe --limit 100   # the 100 best, ranked by the service""",
+)
 @click.argument("job_id", metavar="ID")
 @URL
 @click.option("--out", "-o", "out", metavar="FILE", help="download every row to FILE (.csv or .parquet)")
 @click.option("--json", "as_json", is_flag=True, help="one page of rows as the service sends it (--offset, --limit)")
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True, help="with --json")
-@click.option("--limit", type=click.IntRange(1), default=None, help="with --json or --sort (default: the service's page)")
-@click.option("--sort", metavar="COLUMN", default=None,
-              help="one page of rows ordered by COLUMN (a metric), ranked by the service (--offset, --limit)")
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="with --json or --sort (default: the service's page)"
+)
+@click.option(
+    "--sort",
+    metavar="COLUMN",
+    default=None,
+    help="one page of rows ordered by COLUMN (a metric), ranked by the service (--offset, --limit)",
+)
 @click.option("--order", type=click.Choice(["desc", "asc"]), default="desc", show_default=True, help="with --sort")
 @click.option("--quiet", "-q", is_flag=True, help="no notes on stderr")
 @top_option("sweeps: 10 best")
-def results(job_id: str, url: str, out: str | None, as_json: bool, offset: int, limit: int | None,
-            sort: str | None, order: str, quiet: bool, top: int | None) -> None:  # fmt: skip
+def results(
+    job_id: str,
+    url: str,
+    out: str | None,
+    as_json: bool,
+    offset: int,
+    limit: int | None,
+    sort: str | None,
+    order: str,
+    quiet: bool,
+    top: int | None,
+) -> None:
     """A finished job's results: a table, a page of JSON, or a CSV/Parquet file."""
     with Client(url) as client:
         job_id = resolve(client, job_id)
@@ -534,12 +607,16 @@ def results(job_id: str, url: str, out: str | None, as_json: bool, offset: int, 
         record = client.json("GET", job_path(job_id))
         status = record.get("status")
         if status in ("queued", "running"):
-            raise CliError(f"job {job_id} is {status}; its table comes when it is done (`anvil jobs watch "
-                           f"{job_id}` follows it; --out FILE or --json gets the rows so far)")  # fmt: skip
+            raise CliError(
+                f"job {job_id} is {status}; its table comes when it is done (`anvil jobs watch "
+                f"{job_id}` follows it; --out FILE or --json gets the rows so far)"
+            )
         if status != "done":
             more = f" ({record['error']})" if record.get("error") else ""
-            raise CliError(f"job {job_id} is {status}{more}; `anvil jobs resume {job_id}` finishes it "
-                           "(--out FILE or --json gets the rows it has)")  # fmt: skip
+            raise CliError(
+                f"job {job_id} is {status}{more}; `anvil jobs resume {job_id}` finishes it "
+                "(--out FILE or --json gets the rows it has)"
+            )
         finish(client, record, {"top": top, "quiet": quiet})
 
 
@@ -581,5 +658,7 @@ def resume(job_id: str, **o: Any) -> None:
 
 
 group.add_command(html_report.jobs_report)
-group.commands = {name: group.commands[name] for name in
-                  ("submit", "watch", "list", "show", "results", "report", "cancel", "resume", "upload", "strategies")}  # fmt: skip
+group.commands = {
+    name: group.commands[name]
+    for name in ("submit", "watch", "list", "show", "results", "report", "cancel", "resume", "upload", "strategies")
+}

@@ -20,6 +20,7 @@ class OrderedGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
 
+
 METRIC_HELP = "the metric that ranks runs: sharpe, total_return, max_drawdown, calmar, ..."
 
 
@@ -71,86 +72,157 @@ def config_field_options(fields: tuple[Any, ...] | None = None) -> list[click.Op
 def config_options(fn: F) -> F:
     """``--config`` JSON; a ``JobCommand`` adds every ``engine.Config`` field as an option
     before it."""
-    return click.option("--config", "config", metavar="JSON|FILE",
-                        help='engine Config as JSON or a JSON file, e.g. \'{"fee_rate": 0.001}\'; '
-                             "the options above override it")(fn)  # fmt: skip
+    return click.option(
+        "--config",
+        "config",
+        metavar="JSON|FILE",
+        help="engine Config as JSON or a JSON file, e.g. '{\"fee_rate\": 0.001}'; the options above override it",
+    )(fn)
 
 
 def data_options(fn: F) -> F:
     return _stack(
-        click.option("--symbol", "symbol", multiple=True, metavar="SYMBOL",
-                     help="the stored series to run on (`anvil data list`); repeat for several in a sweep"),
-        click.option("--symbols", "symbols", metavar="A,B,...",
-                     help="a universe: stored symbols run as one portfolio, e.g. AAPL,MSFT,IBM "
-                          "(universe strategies: `anvil strategies list`)"),
-        click.option("--timeframe", help="bar size: 1m, 5m, 1h, 1d, 1w ... (default: the stored 1d bars; "
-                                         "other data must be named, it is never resampled unasked)"),
+        click.option(
+            "--symbol",
+            "symbol",
+            multiple=True,
+            metavar="SYMBOL",
+            help="the stored series to run on (`anvil data list`); repeat for several in a sweep",
+        ),
+        click.option(
+            "--symbols",
+            "symbols",
+            metavar="A,B,...",
+            help="a universe: stored symbols run as one portfolio, e.g. AAPL,MSFT,IBM "
+            "(universe strategies: `anvil strategies list`)",
+        ),
+        click.option(
+            "--timeframe",
+            help="bar size: 1m, 5m, 1h, 1d, 1w ... (default: the stored 1d bars; "
+            "other data must be named, it is never resampled unasked)",
+        ),
         click.option("--start", metavar="TIME", help="first bar time, e.g. 2010-01-01"),
         click.option("--end", metavar="TIME", help="last bar time (a date includes its whole day)"),
-    )(fn)  # fmt: skip
+    )(fn)
 
 
 def strategy_options(fn: F) -> F:
     return _stack(
-        click.option("--strategy", "-s", required=True, metavar="NAME",
-                     help="a built-in strategy (`anvil strategies list`), a strategy file (my_strategy.py), "
-                          "or on a service an uploaded id"),
-        click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
-                     help="drives random points, samplers and resampling (default 0)"),
-    )(fn)  # fmt: skip
+        click.option(
+            "--strategy",
+            "-s",
+            required=True,
+            metavar="NAME",
+            help="a built-in strategy (`anvil strategies list`), a strategy file (my_strategy.py), "
+            "or on a service an uploaded id",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(0, 2**32 - 1),
+            default=None,
+            help="drives random points, samplers and resampling (default 0)",
+        ),
+    )(fn)
 
 
-PARAM = click.option("--param", "-p", "param", multiple=True, metavar="NAME=VALUE",
-                     help="a strategy parameter, e.g. -p fast=10 slow=50; unnamed ones keep their default")  # fmt: skip
-SPACE = click.option("--space", "space", multiple=True, required=True, metavar="NAME=SPEC",
-                     help="a parameter's values: fast=5:50 (grid, step 1), slow=20:200:5 (step 5), "
-                          "band=0.5,1,2 (list), w=0.1~0.9 (range for random/tpe; 0.001~0.1:log); "
-                          "several after one --space")  # fmt: skip
+PARAM = click.option(
+    "--param",
+    "-p",
+    "param",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="a strategy parameter, e.g. -p fast=10 slow=50; unnamed ones keep their default",
+)
+SPACE = click.option(
+    "--space",
+    "space",
+    multiple=True,
+    required=True,
+    metavar="NAME=SPEC",
+    help="a parameter's values: fast=5:50 (grid, step 1), slow=20:200:5 (step 5), "
+    "band=0.5,1,2 (list), w=0.1~0.9 (range for random/tpe; 0.001~0.1:log); "
+    "several after one --space",
+)
 
 
 def sweep_options(fn: F) -> F:
     return _stack(
         SPACE,
-        click.option("--method", default="grid", show_default=True, metavar="METHOD",
-                     help="grid, random, tpe, cmaes or nsga2"),
+        click.option(
+            "--method", default="grid", show_default=True, metavar="METHOD", help="grid, random, tpe, cmaes or nsga2"
+        ),
         click.option("--metric", default="sharpe", show_default=True, help=METRIC_HELP),
         click.option("--metrics", metavar="A,B", help="nsga2 objectives, e.g. sharpe,max_drawdown"),
-        click.option("--trials", type=click.IntRange(1), default=100, show_default=True,
-                     help="runs per symbol for random, tpe, cmaes and nsga2"),
-    )(fn)  # fmt: skip
+        click.option(
+            "--trials",
+            type=click.IntRange(1),
+            default=100,
+            show_default=True,
+            help="runs per symbol for random, tpe, cmaes and nsga2",
+        ),
+    )(fn)
 
 
 def walk_forward_options(fn: F) -> F:
     return _stack(
         SPACE,
-        click.option("--train", required=True, metavar="BARS|SPAN", help="train window: bars (750) or a duration (730D)"),
+        click.option(
+            "--train", required=True, metavar="BARS|SPAN", help="train window: bars (750) or a duration (730D)"
+        ),
         click.option("--test", required=True, metavar="BARS|SPAN", help="test window after it: bars or a duration"),
         click.option("--step", metavar="BARS|SPAN", help="how far each window moves (default: the test length)"),
         click.option("--anchored", is_flag=True, help="every train window starts at the first bar"),
-        click.option("--embargo", type=click.IntRange(0), default=0, show_default=True,
-                     help="bars skipped between train and test"),
+        click.option(
+            "--embargo",
+            type=click.IntRange(0),
+            default=0,
+            show_default=True,
+            help="bars skipped between train and test",
+        ),
         click.option("--method", default="grid", show_default=True, metavar="METHOD", help="grid or random"),
         click.option("--metric", default="sharpe", show_default=True, help="the metric each window optimises"),
-        click.option("--trials", type=click.IntRange(1), default=100, show_default=True,
-                     help="parameter sets per window for random"),
-    )(fn)  # fmt: skip
+        click.option(
+            "--trials",
+            type=click.IntRange(1),
+            default=100,
+            show_default=True,
+            help="parameter sets per window for random",
+        ),
+    )(fn)
 
 
 def monte_carlo_options(fn: F) -> F:
     return _stack(
         PARAM,
-        click.option("--paths", "-n", "paths", type=click.IntRange(1), default=1000, show_default=True,
-                     help="simulated paths"),
-        click.option("--method", default="permutation", show_default=True, metavar="METHOD",
-                     help="permutation (p-value), bootstrap or block_bootstrap (intervals)"),
+        click.option(
+            "--paths", "-n", "paths", type=click.IntRange(1), default=1000, show_default=True, help="simulated paths"
+        ),
+        click.option(
+            "--method",
+            default="permutation",
+            show_default=True,
+            metavar="METHOD",
+            help="permutation (p-value), bootstrap or block_bootstrap (intervals)",
+        ),
         click.option("--metric", default="sharpe", show_default=True, help="the metric tested"),
-        click.option("--of", default="returns", show_default=True, metavar="returns|trades",
-                     help="resample per-bar returns or closed trades"),
-        click.option("--block", type=click.IntRange(1), default=20, show_default=True,
-                     help="block length of block_bootstrap"),
-        click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-                     show_default=True, help="level of the bootstrap intervals"),
-    )(fn)  # fmt: skip
+        click.option(
+            "--of",
+            default="returns",
+            show_default=True,
+            metavar="returns|trades",
+            help="resample per-bar returns or closed trades",
+        ),
+        click.option(
+            "--block", type=click.IntRange(1), default=20, show_default=True, help="block length of block_bootstrap"
+        ),
+        click.option(
+            "--confidence",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=0.95,
+            show_default=True,
+            help="level of the bootstrap intervals",
+        ),
+    )(fn)
 
 
 KIND_OPTIONS: dict[str, F] = {
@@ -170,9 +242,11 @@ def output_options(fn: F) -> F:
     """``--json``, ``--out FILE``, ``--quiet``."""
     return _stack(
         click.option("--json", "as_json", is_flag=True, help="print one JSON document (summary and rows) on stdout"),
-        click.option("--out", "-o", "out", metavar="FILE", help="write the full result table to FILE (.csv or .parquet)"),
+        click.option(
+            "--out", "-o", "out", metavar="FILE", help="write the full result table to FILE (.csv or .parquet)"
+        ),
         click.option("--quiet", "-q", is_flag=True, help="no progress bars or notes on stderr"),
-    )(fn)  # fmt: skip
+    )(fn)
 
 
 def backtest_files(fn: F) -> F:
@@ -180,28 +254,46 @@ def backtest_files(fn: F) -> F:
     return _stack(
         click.option("--equity", metavar="FILE", help="write the equity curve (ts, equity) to FILE (.csv or .parquet)"),
         click.option("--trades", metavar="FILE", help="write the closed trades to FILE (.csv or .parquet)"),
-    )(fn)  # fmt: skip
+    )(fn)
 
 
 def top_option(default_text: str) -> F:
-    return click.option("--top", type=click.IntRange(1), default=None, metavar="N",
-                        help=f"rows to show ({default_text}; --json: all unless given)")  # fmt: skip
+    return click.option(
+        "--top",
+        type=click.IntRange(1),
+        default=None,
+        metavar="N",
+        help=f"rows to show ({default_text}; --json: all unless given)",
+    )
 
 
 def run_options(fn: F) -> F:
     """Where a local job runs."""
     return _stack(
-        click.option("--address", metavar="ADDR", envvar="ANVIL_ADDRESS",
-                     help="where the runs go: not given = threads of this process for a job of a few "
-                          "seconds, else a local Ray; local = a local Ray whatever the size; auto = the Ray "
-                          "cluster this machine belongs to (inside `ray job submit`); ray://host:10001; "
-                          "local-threads = this process only [env ANVIL_ADDRESS]"),
+        click.option(
+            "--address",
+            metavar="ADDR",
+            envvar="ANVIL_ADDRESS",
+            help="where the runs go: not given = threads of this process for a job of a few "
+            "seconds, else a local Ray; local = a local Ray whatever the size; auto = the Ray "
+            "cluster this machine belongs to (inside `ray job submit`); ray://host:10001; "
+            "local-threads = this process only [env ANVIL_ADDRESS]",
+        ),
         click.option("--workers", type=click.IntRange(0), default=0, help="Ray actors or threads (0: one per CPU)"),
-        click.option("--checkpoint", metavar="DIR",
-                     help="save results in DIR as they arrive; the same command with the same DIR resumes"),
-        click.option("--sandbox", is_flag=True,
-                     help="run a strategy file (-s my_strategy.py) the way the service runs an upload: "
-                          "through the safe loader, with its import and builtin limits"),
-        click.option("--dry-run", is_flag=True,
-                     help="check the job and print its JSON spec (what POST /api/v1/jobs takes); run nothing"),
-    )(fn)  # fmt: skip
+        click.option(
+            "--checkpoint",
+            metavar="DIR",
+            help="save results in DIR as they arrive; the same command with the same DIR resumes",
+        ),
+        click.option(
+            "--sandbox",
+            is_flag=True,
+            help="run a strategy file (-s my_strategy.py) the way the service runs an upload: "
+            "through the safe loader, with its import and builtin limits",
+        ),
+        click.option(
+            "--dry-run",
+            is_flag=True,
+            help="check the job and print its JSON spec (what POST /api/v1/jobs takes); run nothing",
+        ),
+    )(fn)

@@ -16,10 +16,22 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from api.cli.errors import UsageError
 
-FRACTIONS = frozenset({
-    "total_return", "annual_return", "max_drawdown", "volatility", "win_rate", "avg_trade_return",
-    "best_trade", "worst_trade", "avg_win", "avg_loss", "exposure", "return",
-})  # fmt: skip
+FRACTIONS = frozenset(
+    {
+        "total_return",
+        "annual_return",
+        "max_drawdown",
+        "volatility",
+        "win_rate",
+        "avg_trade_return",
+        "best_trade",
+        "worst_trade",
+        "avg_win",
+        "avg_loss",
+        "exposure",
+        "return",
+    }
+)
 """Metrics that are fractions (0.05 = 5 %): tables show them as percentages."""
 
 COUNTS = frozenset({"total_trades", "max_drawdown_duration", "runs", "windows", "paths", "bars"})
@@ -129,8 +141,12 @@ def _numeric(rows: Sequence[Mapping[str, Any]], col: str) -> bool:
     return bool(vals) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals)
 
 
-def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
-          headers: Mapping[str, str] | None = None, right: Sequence[str] | None = None) -> str:  # fmt: skip
+def table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    right: Sequence[str] | None = None,
+) -> str:
     """Rows as an aligned text table: numbers (or the ``right`` columns) to the right, text to the left."""
     rows = list(rows)
     if columns is None:

@@ -27,8 +27,14 @@ class Bar:
             if self._bar is None:
                 from tqdm.auto import tqdm
 
-                self._bar = tqdm(total=max(p.total, self.already), initial=self.already, desc=self.desc,
-                                 unit="run", file=sys.stderr, dynamic_ncols=True)  # fmt: skip
+                self._bar = tqdm(
+                    total=max(p.total, self.already),
+                    initial=self.already,
+                    desc=self.desc,
+                    unit="run",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
             self._bar.total = max(p.total, self.already + p.done)
             self._bar.update(self.already + p.done - self._bar.n)
             post: dict[str, Any] = {}

@@ -21,11 +21,29 @@ Rows = pd.DataFrame | Sequence[Mapping[str, Any]]
 # engine.METRICS and cluster.jobs.MINIMIZED, copied so that the HTTP client
 # commands need not import the engine; tests/api/test_cli_args.py keeps them equal.
 METRICS = (
-    "total_return", "annual_return", "net_pnl", "final_equity", "total_fees", "sharpe", "sortino",
-    "calmar", "max_drawdown", "max_drawdown_duration", "volatility", "total_trades", "win_rate",
-    "profit_factor", "avg_trade_return", "best_trade", "worst_trade", "avg_win", "avg_loss",
-    "expectancy", "exposure", "avg_bars_held",
-)  # fmt: skip
+    "total_return",
+    "annual_return",
+    "net_pnl",
+    "final_equity",
+    "total_fees",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "volatility",
+    "total_trades",
+    "win_rate",
+    "profit_factor",
+    "avg_trade_return",
+    "best_trade",
+    "worst_trade",
+    "avg_win",
+    "avg_loss",
+    "expectancy",
+    "exposure",
+    "avg_bars_held",
+)
 MINIMIZED = frozenset({"max_drawdown", "max_drawdown_duration", "volatility", "total_fees"})
 KEY_METRICS = ("total_return", "annual_return", "sharpe", "max_drawdown", "total_trades", "win_rate")
 SWEEP_TOP = 10
@@ -35,9 +53,18 @@ def kind_name(kind: str) -> str:
     return kind.replace("_", "-")
 
 
-def text(kind: str, summary: Mapping[str, Any], rows: Rows, *, metric: str = "sharpe", top: int | None = None,
-         title: str = "", pooled: Rows | None = None, view: tables.SweepView | None = None,
-         spread: Mapping[str, Sequence[float]] | None = None) -> str:  # fmt: skip
+def text(
+    kind: str,
+    summary: Mapping[str, Any],
+    rows: Rows,
+    *,
+    metric: str = "sharpe",
+    top: int | None = None,
+    title: str = "",
+    pooled: Rows | None = None,
+    view: tables.SweepView | None = None,
+    spread: Mapping[str, Sequence[float]] | None = None,
+) -> str:
     """The report of a finished job of ``kind`` (``backtest``, ``sweep``, ...).
 
     ``view`` (a sweep) and ``spread`` (Monte Carlo percentiles) may come ready-made,
@@ -69,14 +96,25 @@ def _backtest(summary: Mapping[str, Any], trades: pd.DataFrame, top: int | None)
         shown = trades.tail(top).to_dict("records")
         lines += ["", table(shown, _trade_columns(trades.columns))]
     lines.append("")
-    lines.append(f"{count:,} closed trade{'s' if count != 1 else ''}"
-                 + ("" if top else " (--top N shows the last N; --out FILE writes them all)"))  # fmt: skip
+    lines.append(
+        f"{count:,} closed trade{'s' if count != 1 else ''}"
+        + ("" if top else " (--top N shows the last N; --out FILE writes them all)")
+    )
     return "\n".join(lines)
 
 
 def _trade_columns(columns: Sequence[str]) -> list[str]:
-    wanted = ("entry_time", "exit_time", "direction", "units", "entry_price", "exit_price", "pnl", "return",
-              "exit_reason")  # fmt: skip
+    wanted = (
+        "entry_time",
+        "exit_time",
+        "direction",
+        "units",
+        "entry_price",
+        "exit_price",
+        "pnl",
+        "return",
+        "exit_reason",
+    )
     return [c for c in wanted if c in columns]
 
 
@@ -119,8 +157,10 @@ def _sweep(summary: Mapping[str, Any], view: tables.SweepView, metric: str, top:
     else:
         lines.append(f"best: none ({why_no_best(runs, view.failed, metric, view.first_error)})")
     if summary.get("deflated_sharpe") is not None:
-        lines.append(f"deflated Sharpe ratio of the best run: {cell('dsr', summary['deflated_sharpe'])} "
-                     "(the chance its Sharpe is not luck, given how many were tried)")  # fmt: skip
+        lines.append(
+            f"deflated Sharpe ratio of the best run: {cell('dsr', summary['deflated_sharpe'])} "
+            "(the chance its Sharpe is not luck, given how many were tried)"
+        )
     return "\n".join(lines)
 
 
@@ -136,12 +176,23 @@ def why_no_best(runs: int, failed: int, metric: str, first_error: str | None = N
 
 def _walk_forward(summary: Mapping[str, Any], windows: pd.DataFrame, metric: str, top: int | None) -> str:
     params = param_columns(windows, ("window", "train_start", "train_end", "test_start", "test_end", "efficiency"))
-    cols = ["window", "test_start", "test_end", *params, f"is_{metric}", f"oos_{metric}", "oos_total_return",
-            "efficiency"]  # fmt: skip
+    cols = [
+        "window",
+        "test_start",
+        "test_end",
+        *params,
+        f"is_{metric}",
+        f"oos_{metric}",
+        "oos_total_return",
+        "efficiency",
+    ]
     shown = (windows.head(top) if top else windows).to_dict("records")
-    lines = [f"{len(windows)} windows (parameters chosen on each train window, traded on its test window)",
-             table(shown, [c for c in cols if windows.empty or c in windows.columns]), "",
-             "out of sample, windows stitched:"]  # fmt: skip
+    lines = [
+        f"{len(windows)} windows (parameters chosen on each train window, traded on its test window)",
+        table(shown, [c for c in cols if windows.empty or c in windows.columns]),
+        "",
+        "out of sample, windows stitched:",
+    ]
     stats = summary.get("stats") or {}
     keys = list(dict.fromkeys([metric, *KEY_METRICS]))
     items = [(k, stats.get(k)) for k in keys if k in stats]
@@ -150,15 +201,18 @@ def _walk_forward(summary: Mapping[str, Any], windows: pd.DataFrame, metric: str
     return "\n".join(lines)
 
 
-def _monte_carlo(summary: Mapping[str, Any], paths: pd.DataFrame, metric: str,
-                 spread: Mapping[str, Sequence[float]] | None) -> str:  # fmt: skip
+def _monte_carlo(
+    summary: Mapping[str, Any], paths: pd.DataFrame, metric: str, spread: Mapping[str, Sequence[float]] | None
+) -> str:
     real = summary.get("real") or {}
     intervals = summary.get("intervals") or {}
     n = summary.get("paths", len(paths))
     lines = []
     if summary.get("p_value") is not None:
-        lines.append(f"{n:,} paths; real {metric} {cell(metric, real.get(metric))}, "
-                     f"p-value {summary['p_value']:.4f} (the share of paths that do as well)")  # fmt: skip
+        lines.append(
+            f"{n:,} paths; real {metric} {cell(metric, real.get(metric))}, "
+            f"p-value {summary['p_value']:.4f} (the share of paths that do as well)"
+        )
     else:
         lines.append(f"{n:,} paths; real {metric} {cell(metric, real.get(metric))}")
     keys = list(dict.fromkeys([metric, *intervals] if intervals else [metric, *KEY_METRICS]))

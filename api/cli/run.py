@@ -135,8 +135,11 @@ def sweep_summary(result: Any, view: tables.SweepView, metric: str) -> dict[str,
     out: dict[str, Any] = {"runs": view.runs, "best": None}
     if not view.best.empty and tables.metric_values(view.best.head(1), metric).notna().iloc[0]:
         row = view.best.iloc[0]
-        out["best"] = {k: output.plain(v) if not isinstance(v, bool) else v for k, v in row.items()
-                       if k not in ("item_id", "error")}  # fmt: skip
+        out["best"] = {
+            k: output.plain(v) if not isinstance(v, bool) else v
+            for k, v in row.items()
+            if k not in ("item_id", "error")
+        }
     dsr = result.diagnostics.get("deflated_sharpe")
     if dsr:
         out["deflated_sharpe"] = dsr.get("dsr")
@@ -165,8 +168,13 @@ def _run(kind: str, o: dict[str, Any]) -> tuple[Any, Any]:
         bar = progress.Bar(f"{report.kind_name(kind)} {spec.strategy}", progress.stored_runs(o["checkpoint"]))
     shown = bar if bar is not None else _log_lines(kind, o, choice.address)
     try:
-        result = specs.execute(checked, progress=shown, address=choice.address,
-                               workers=o["workers"], out=o["checkpoint"] if kind != "backtest" else None)
+        result = specs.execute(
+            checked,
+            progress=shown,
+            address=choice.address,
+            workers=o["workers"],
+            out=o["checkpoint"] if kind != "backtest" else None,
+        )
     except KeyboardInterrupt:
         raise CliError(_interrupted(o), INTERRUPTED) from None
     finally:
@@ -178,8 +186,7 @@ def _run(kind: str, o: dict[str, Any]) -> tuple[Any, Any]:
 def _interrupted(o: dict[str, Any]) -> str:
     """What Ctrl-C during a job says: how to go on from where it stopped."""
     if o.get("checkpoint"):
-        return (f"interrupted; the finished runs are in {o['checkpoint']}: the same command resumes "
-                "from there")  # fmt: skip
+        return f"interrupted; the finished runs are in {o['checkpoint']}: the same command resumes from there"
     return "interrupted; add --checkpoint DIR to keep finished runs, so that rerunning the command resumes"
 
 
@@ -220,8 +227,16 @@ def _write_files(kind: str, result: Any, frame: Any, o: dict[str, Any]) -> None:
         output.note(f"wrote {len(curve):,} bars of equity to {path}", o["quiet"])
 
 
-def show(kind: str, spec: Any, summary: dict[str, Any], frame: Any, o: dict[str, Any], *,
-         view: tables.SweepView | None = None, result: Any = None) -> None:  # fmt: skip
+def show(
+    kind: str,
+    spec: Any,
+    summary: dict[str, Any],
+    frame: Any,
+    o: dict[str, Any],
+    *,
+    view: tables.SweepView | None = None,
+    result: Any = None,
+) -> None:
     """Print a finished job's report (or with ``--json`` its document) from its result table."""
     metric = getattr(spec, "metric", "sharpe")
     if kind == "backtest" and result is not None:
@@ -282,7 +297,9 @@ def _command(kind: str, top_text: str) -> click.Command:
     def callback(**o: Any) -> None:
         run_job(kind, o)
 
-    decorated = job_options(kind)(run_options(output_options(html_report.report_option(top_option(top_text)(callback)))))
+    decorated = job_options(kind)(
+        run_options(output_options(html_report.report_option(top_option(top_text)(callback))))
+    )
     if kind == "backtest":
         decorated = backtest_files(decorated)
     name = report.kind_name(kind)

@@ -28,12 +28,16 @@ def _summary_rows(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     rows = []
     for d in described:
-        rows.append({
-            "name": snake_case(d["name"]) if d["name"][:1].isupper() else d["name"],
-            "kind": d.get("kind", "").replace("_", " "),
-            "runs on": "a universe (--symbols)" if d.get("universe") else "one series (--symbol)",
-            "parameters: bounds (default)": ", ".join(_param_text(k, p) for k, p in d.get("parameters", {}).items()),
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": snake_case(d["name"]) if d["name"][:1].isupper() else d["name"],
+                "kind": d.get("kind", "").replace("_", " "),
+                "runs on": "a universe (--symbols)" if d.get("universe") else "one series (--symbol)",
+                "parameters: bounds (default)": ", ".join(
+                    _param_text(k, p) for k, p in d.get("parameters", {}).items()
+                ),
+            }
+        )
     return rows
 
 
@@ -58,7 +62,9 @@ def list_(as_json: bool) -> None:
     output.echo("`anvil strategies show NAME` tells a strategy's rule and parameters in full.")
 
 
-@group.command("show", epilog="\b\nExamples:\n  anvil strategies show sma_cross\n  anvil strategies show my_strategy.py")
+@group.command(
+    "show", epilog="\b\nExamples:\n  anvil strategies show sma_cross\n  anvil strategies show my_strategy.py"
+)
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="the description as JSON")
 def show(name: str, as_json: bool) -> None:
@@ -76,9 +82,14 @@ def show(name: str, as_json: bool) -> None:
     if d.get("doc"):
         output.echo("")
         output.echo(d["doc"])
-    rows = [{"parameter": k, **{f: p.get(f) for f in ("type", "default", "low", "high", "step")},
-             "choices": ", ".join(map(str, p["choices"])) if p.get("choices") else ""}
-            for k, p in d["parameters"].items()]  # fmt: skip
+    rows = [
+        {
+            "parameter": k,
+            **{f: p.get(f) for f in ("type", "default", "low", "high", "step")},
+            "choices": ", ".join(map(str, p["choices"])) if p.get("choices") else "",
+        }
+        for k, p in d["parameters"].items()
+    ]
     output.echo("")
     output.echo(output.table(rows) if rows else "no parameters")
     if d.get("constraints"):
@@ -171,9 +182,14 @@ def import_file(path: Path) -> Any:
     except Exception as exc:
         del sys.modules[name]
         raise CliError(f"{_where_failed(exc, path)}: {type(exc).__name__}: {exc}") from exc
-    found = [v for v in vars(module).values()
-             if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == name
-             and (callable(getattr(v, "signals", None)) or callable(getattr(v, "on_bar", None)))]  # fmt: skip
+    found = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type)
+        and issubclass(v, Strategy)
+        and v.__module__ == name
+        and (callable(getattr(v, "signals", None)) or callable(getattr(v, "on_bar", None)))
+    ]
     if len(found) != 1:
         names = ", ".join(c.__name__ for c in found) or "none"
         raise CliError(f"{path}: must define exactly one Strategy subclass with signals or on_bar (found {names})")
@@ -211,8 +227,11 @@ def _pickle_by_value(module: Any) -> None:
             continue
 
 
-@group.command("validate", epilog="\b\nExamples:\n  anvil strategies validate my_strategy.py\n"
-                                  "  anvil backtest -s my_strategy.py --symbol SPX -p window=20")  # fmt: skip
+@group.command(
+    "validate",
+    epilog="\b\nExamples:\n  anvil strategies validate my_strategy.py\n"
+    "  anvil backtest -s my_strategy.py --symbol SPX -p window=20",
+)
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--json", "as_json", is_flag=True, help="one result per file as JSON")
 def validate(files: tuple[str, ...], as_json: bool) -> None:

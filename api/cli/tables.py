@@ -105,8 +105,9 @@ def param_columns(columns: Iterable[str], metrics: Iterable[str], extra: Sequenc
     return [c for c in columns if c not in skip and not str(c).startswith(("is_", "oos_"))]
 
 
-def sweep_view(frame: pd.DataFrame, metric: str, n: int, pooled: pd.DataFrame | None = None,
-               rows: int = VIEW_SLICE) -> SweepView:  # fmt: skip
+def sweep_view(
+    frame: pd.DataFrame, metric: str, n: int, pooled: pd.DataFrame | None = None, rows: int = VIEW_SLICE
+) -> SweepView:
     """The report's view of a sweep table in memory (and its pooled averages, if any).
 
     The table is read ``rows`` at a time (views, not copies): each slice gives its
@@ -144,7 +145,8 @@ def sweep_view_parquet(path: Path, metric: str, n: int, metrics: Sequence[str], 
         err = "(error IS NOT NULL AND error <> '')" if has_error else "FALSE"
         runs, failed, symbols = con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {err}), "
-            f"{'count(DISTINCT symbol)' if 'symbol' in cols else '1'} FROM {src}").fetchone()  # type: ignore[misc]
+            f"{'count(DISTINCT symbol)' if 'symbol' in cols else '1'} FROM {src}"
+        ).fetchone()  # type: ignore[misc]
         first_error = None
         if failed:
             first_error = con.execute(f"SELECT error FROM {src} WHERE {err} LIMIT 1").fetchone()[0]  # type: ignore[index]
@@ -158,8 +160,10 @@ def sweep_view_parquet(path: Path, metric: str, n: int, metrics: Sequence[str], 
             keys = ", ".join(_q(p) for p in params)
             avgs = ", ".join(f"avg({_q(m)}) AS {_q(m)}" for m in metrics if m in cols)
             where = f"WHERE NOT {err}" if has_error else ""
-            query = (f"SELECT {keys}, {avgs}, min({rowid}) AS _first FROM {src} {where} GROUP BY {keys} "
-                     f"ORDER BY {rank}, _first LIMIT {int(n)}")  # fmt: skip
+            query = (
+                f"SELECT {keys}, {avgs}, min({rowid}) AS _first FROM {src} {where} GROUP BY {keys} "
+                f"ORDER BY {rank}, _first LIMIT {int(n)}"
+            )
             best = con.execute(query).df().drop(columns="_first")
         else:
             best = con.execute(f"SELECT * FROM {src} ORDER BY {rank}, {rowid} LIMIT {int(n)}").df()
@@ -196,8 +200,9 @@ def quantiles_parquet(path: Path, keys: Sequence[str], qs: Sequence[float] = (5,
         for k in keys:
             if k not in cols or not any(t in str(cols[k]) for t in ("DOUBLE", "FLOAT", "INT", "DECIMAL")):
                 continue
-            got = con.execute(f"SELECT quantile_cont({_q(k)}, [{probs}]) FROM {src} "
-                              f"WHERE isfinite({_q(k)}::DOUBLE)").fetchone()  # fmt: skip
+            got = con.execute(
+                f"SELECT quantile_cont({_q(k)}, [{probs}]) FROM {src} WHERE isfinite({_q(k)}::DOUBLE)"
+            ).fetchone()
             if got and got[0] is not None:
                 out[k] = [float(v) for v in got[0]]
         return out
@@ -257,8 +262,9 @@ def json_lines(frames: Iterable[pd.DataFrame]) -> Iterator[str]:
                 vals = col.to_numpy(dtype=float)
                 clean[str(name)] = pd.Series(np.where(np.isfinite(vals), vals, None), index=part.index, dtype=object)
             elif pd.api.types.is_datetime64_any_dtype(col.dtype):
-                clean[str(name)] = pd.Series([None if pd.isna(t) else t.isoformat() for t in col],
-                                             index=part.index, dtype=object)  # trades, windows: few rows
+                clean[str(name)] = pd.Series(
+                    [None if pd.isna(t) else t.isoformat() for t in col], index=part.index, dtype=object
+                )  # trades, windows: few rows
             else:
                 clean[str(name)] = col.astype(object).where(col.notna(), None)
         records = pd.DataFrame(clean, index=part.index).to_dict("records")

@@ -70,8 +70,11 @@ def seconds_per_run(checked: Any) -> float:
     spec, strat = checked.spec, checked.strategy
     data = spec.data[0] if isinstance(spec.data, list) else spec.data
     bars = checked.data[0] if isinstance(checked.data, list) else checked.data
-    work: Any = (UniverseWork(strat, bars, checked.config) if isinstance(bars, engine.Panel)
-                 else SweepWork(strat, {data.symbol: bars}, checked.config))  # fmt: skip
+    work: Any = (
+        UniverseWork(strat, bars, checked.config)
+        if isinstance(bars, engine.Panel)
+        else SweepWork(strat, {data.symbol: bars}, checked.config)
+    )
     if hasattr(spec, "space"):
         space = cluster.Space.of(strat, specs.space_of(spec.space))
         points = (space.sample(spec.seed, i) for i in range(SAMPLE_ITEMS))

@@ -35,14 +35,21 @@ def kind_of(result: Any) -> str:
         TypeError: ``result`` is no anvil result.
     """
     name = type(result).__name__
-    by_name = {"Result": "backtest", "SweepResult": "sweep", "WalkForwardResult": "walk_forward",
-               "MonteCarloResult": "monte_carlo", "PortfolioResult": "portfolio"}  # fmt: skip
+    by_name = {
+        "Result": "backtest",
+        "SweepResult": "sweep",
+        "WalkForwardResult": "walk_forward",
+        "MonteCarloResult": "monte_carlo",
+        "PortfolioResult": "portfolio",
+    }
     if name in by_name:
         return by_name[name]
     if hasattr(result, "weights") and hasattr(result, "equity"):
         return "portfolio"
-    raise TypeError(f"no report for a {name}; give an engine.Result, a cluster SweepResult, WalkForwardResult, "
-                    "MonteCarloResult or a portfolio result")  # fmt: skip
+    raise TypeError(
+        f"no report for a {name}; give an engine.Result, a cluster SweepResult, WalkForwardResult, "
+        "MonteCarloResult or a portfolio result"
+    )
 
 
 def build(result: Any, **options: Any) -> Report:
@@ -80,5 +87,6 @@ def notebook(result: Any, height: int = 900) -> str:
     """The report for a notebook cell: the whole document in a sandboxed iframe, so its
     scripts and styles stay inside it."""
     doc = _html.escape(html(result), quote=True)
-    return (f'<iframe srcdoc="{doc}" sandbox="allow-scripts" '
-            f'style="width:100%;height:{int(height)}px;border:0"></iframe>')  # fmt: skip
+    return (
+        f'<iframe srcdoc="{doc}" sandbox="allow-scripts" style="width:100%;height:{int(height)}px;border:0"></iframe>'
+    )

@@ -16,10 +16,21 @@ import pandas as pd
 MAX_POINTS = 4000
 """Points per drawn series; longer series are thinned (for display only)."""
 
-PERCENT = frozenset({
-    "total_return", "annual_return", "max_drawdown", "volatility", "win_rate", "avg_trade_return",
-    "best_trade", "worst_trade", "avg_win", "avg_loss", "exposure",
-})  # fmt: skip
+PERCENT = frozenset(
+    {
+        "total_return",
+        "annual_return",
+        "max_drawdown",
+        "volatility",
+        "win_rate",
+        "avg_trade_return",
+        "best_trade",
+        "worst_trade",
+        "avg_win",
+        "avg_loss",
+        "exposure",
+    }
+)
 
 
 def thin(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
@@ -35,8 +46,9 @@ def thin(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
     low = np.concatenate([np.where(np.isfinite(v), v, np.inf), np.full(pad, np.inf)]).reshape(buckets, size)
     high = np.concatenate([np.where(np.isfinite(v), v, -np.inf), np.full(pad, -np.inf)]).reshape(buckets, size)
     starts = np.arange(buckets) * size
-    keep = np.concatenate([starts, np.minimum(starts + size, n) - 1, starts + low.argmin(axis=1),
-                           starts + high.argmax(axis=1)])  # fmt: skip
+    keep = np.concatenate(
+        [starts, np.minimum(starts + size, n) - 1, starts + low.argmin(axis=1), starts + high.argmax(axis=1)]
+    )
     return np.unique(np.minimum(keep, n - 1))
 
 
@@ -89,9 +101,16 @@ def worst_drawdowns(dd: pd.Series, top: int = 5) -> list[dict[str, Any]]:
                 j += 1
             trough = i + int(np.argmin(values[i:j]))
             end = min(j, n - 1)
-            periods.append({"start": times[start], "trough": times[trough], "end": times[end],
-                            "depth": float(values[trough]), "bars": int(j - i),
-                            "recovered": j < n})  # fmt: skip
+            periods.append(
+                {
+                    "start": times[start],
+                    "trough": times[trough],
+                    "end": times[end],
+                    "depth": float(values[trough]),
+                    "bars": int(j - i),
+                    "recovered": j < n,
+                }
+            )
             i = j
         else:
             i += 1
@@ -147,11 +166,17 @@ def _template() -> Any:
     import plotly.graph_objects as go
 
     grid = {"gridcolor": "#e4e7eb", "zerolinecolor": "#cbd2d9", "linecolor": "#cbd2d9"}
-    return go.layout.Template(layout={
-        "plot_bgcolor": "#fff", "paper_bgcolor": "#fff", "font": {"color": "#323f4b"},
-        "xaxis": grid, "yaxis": grid, "hoverlabel": {"align": "left"},
-        "colorway": ["#2680c2", "#d64545", "#2f8132", "#f0b429", "#7c5e10", "#9fb3c8", "#8e44ad", "#16a085"],
-    })  # fmt: skip
+    return go.layout.Template(
+        layout={
+            "plot_bgcolor": "#fff",
+            "paper_bgcolor": "#fff",
+            "font": {"color": "#323f4b"},
+            "xaxis": grid,
+            "yaxis": grid,
+            "hoverlabel": {"align": "left"},
+            "colorway": ["#2680c2", "#d64545", "#2f8132", "#f0b429", "#7c5e10", "#9fb3c8", "#8e44ad", "#16a085"],
+        }
+    )
 
 
 TEMPLATE = _template()

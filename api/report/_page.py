@@ -55,8 +55,9 @@ class Report:
         for s in self.sections:
             if s.key == key:
                 return s
-        raise KeyError(f"this {self.kind} report has no section {key!r}; it has "
-                       f"{', '.join(s.key for s in self.sections)}")  # fmt: skip
+        raise KeyError(
+            f"this {self.kind} report has no section {key!r}; it has {', '.join(s.key for s in self.sections)}"
+        )
 
 
 @lru_cache(maxsize=1)
@@ -119,7 +120,7 @@ def render(report: Report) -> str:
         '<link rel="icon" href="data:,">',
         f"<title>{esc(report.title)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f'<header><h1>{esc(report.title)}</h1><p>{esc(report.subtitle)}</p></header><main>',
+        f"<header><h1>{esc(report.title)}</h1><p>{esc(report.subtitle)}</p></header><main>",
     ]
     if report.headline:
         cards = "".join(f'<div class="kpi"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in report.headline)
@@ -133,14 +134,18 @@ def render(report: Report) -> str:
         if s.figure is not None:
             target = f"fig-{i}"
             parts.append(f'<div class="figure" id="{target}"></div>')
-            figures.append(f'<script type="application/json" class="anvil-figure" data-target="{target}">'
-                           f"{_json(s.figure)}</script>")  # fmt: skip
+            figures.append(
+                f'<script type="application/json" class="anvil-figure" data-target="{target}">'
+                f"{_json(s.figure)}</script>"
+            )
         if s.table is not None:
             parts.append(_table(s.table))
         parts.append("</section>")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    parts.append(f"</main><footer>anvil {report.kind} report, made {stamp}. "
-                 "Charts show long series thinned for display; every number in a table is exact.</footer>")  # fmt: skip
+    parts.append(
+        f"</main><footer>anvil {report.kind} report, made {stamp}. "
+        "Charts show long series thinned for display; every number in a table is exact.</footer>"
+    )
     parts.extend(figures)
     parts.append(f"<script>{plotly_js()}</script>")
     parts.append(f"<script>{_BOOT}</script>")

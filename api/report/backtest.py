@@ -30,8 +30,13 @@ MAX_TRADE_MARKERS = 5000
 TRADE_ROWS = 200
 
 
-def build(result: Any, *, title: str | None = None, indicators: Mapping[str, Any] | None = None,
-          provenance: Mapping[str, Any] | None = None) -> Report:  # fmt: skip
+def build(
+    result: Any,
+    *,
+    title: str | None = None,
+    indicators: Mapping[str, Any] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> Report:
     """The report of ``result`` (an ``engine.Result`` run with equity and trades).
 
     Args:
@@ -44,34 +49,68 @@ def build(result: Any, *, title: str | None = None, indicators: Mapping[str, Any
     stats = result.stats
     cfg = result.config
     symbol = getattr(bars, "symbol", None) or "series"
-    rep = Report("backtest", title or f"Backtest — {symbol}",
-                 f"{len(bars):,} bars, {d.when(bars.index[0])} to {d.when(bars.index[-1])}")  # fmt: skip
+    rep = Report(
+        "backtest",
+        title or f"Backtest — {symbol}",
+        f"{len(bars):,} bars, {d.when(bars.index[0])} to {d.when(bars.index[-1])}",
+    )
     rep.headline = [(k, d.fmt(stats[k], k)) for k in KEY_METRICS if k in stats]
     trades = _trades(result)
-    rep.sections.append(Section("Price, trades, equity and drawdown", _panels(result, equity, trades, indicators),
-                                key="panels",
-                                note="Entries are triangles; exits are marked by why they happened "
-                                     "(signal, stop-loss, take-profit). Equity is drawn against buying "
-                                     "and holding the same series with the same capital."))  # fmt: skip
+    rep.sections.append(
+        Section(
+            "Price, trades, equity and drawdown",
+            _panels(result, equity, trades, indicators),
+            key="panels",
+            note="Entries are triangles; exits are marked by why they happened "
+            "(signal, stop-loss, take-profit). Equity is drawn against buying "
+            "and holding the same series with the same capital.",
+        )
+    )
     dd = d.underwater(equity)
     worst = d.worst_drawdowns(dd)
-    rep.sections.append(Section("Worst drawdowns", table=Table(
-        ("#", "depth", "peak", "trough", "recovered", "bars"),
-        [(i + 1, d.fmt(p["depth"], "max_drawdown"), d.when(p["start"]), d.when(p["trough"]),
-          d.when(p["end"]) if p["recovered"] else "not yet", f"{p['bars']:,}") for i, p in enumerate(worst)]),
-        note=f"Maximum drawdown {d.fmt(stats.get('max_drawdown'), 'max_drawdown')}, lasting "
-             f"{d.fmt(stats.get('max_drawdown_duration'), 'max_drawdown_duration')} bars.", key="drawdowns"))  # fmt: skip
+    rep.sections.append(
+        Section(
+            "Worst drawdowns",
+            table=Table(
+                ("#", "depth", "peak", "trough", "recovered", "bars"),
+                [
+                    (
+                        i + 1,
+                        d.fmt(p["depth"], "max_drawdown"),
+                        d.when(p["start"]),
+                        d.when(p["trough"]),
+                        d.when(p["end"]) if p["recovered"] else "not yet",
+                        f"{p['bars']:,}",
+                    )
+                    for i, p in enumerate(worst)
+                ],
+            ),
+            note=f"Maximum drawdown {d.fmt(stats.get('max_drawdown'), 'max_drawdown')}, lasting "
+            f"{d.fmt(stats.get('max_drawdown_duration'), 'max_drawdown_duration')} bars.",
+            key="drawdowns",
+        )
+    )
     rep.sections.append(Section("Monthly returns", _monthly(equity, cfg.initial_capital), key="monthly"))
     rep.sections.append(Section("Yearly returns", _yearly(equity, cfg.initial_capital), key="yearly"))
     ppy = cfg.periods_per_year or bars.periods_per_year()
-    rep.sections.append(Section("Rolling Sharpe", _rolling(equity, cfg.initial_capital, ppy), key="rolling_sharpe",
-                                note=f"Annualised Sharpe of the last {_window(ppy):,} bars (about a year)."))  # fmt: skip
-    rep.sections.append(Section("Trade returns", _distribution(trades), key="trade_returns",
-                                note=f"{len(trades):,} closed trades."))  # fmt: skip
+    rep.sections.append(
+        Section(
+            "Rolling Sharpe",
+            _rolling(equity, cfg.initial_capital, ppy),
+            key="rolling_sharpe",
+            note=f"Annualised Sharpe of the last {_window(ppy):,} bars (about a year).",
+        )
+    )
+    rep.sections.append(
+        Section("Trade returns", _distribution(trades), key="trade_returns", note=f"{len(trades):,} closed trades.")
+    )
     rep.sections.append(Section("Statistics", table=Table(("metric", "value"), d.stats_rows(stats)), key="stats"))
     rep.sections.append(Section("Trades", table=_trade_table(trades), key="trades"))
-    rep.sections.append(Section("Config and provenance", table=Table(("field", "value"), _provenance(result, provenance)),
-                                key="provenance"))  # fmt: skip
+    rep.sections.append(
+        Section(
+            "Config and provenance", table=Table(("field", "value"), _provenance(result, provenance)), key="provenance"
+        )
+    )
     return rep
 
 
@@ -79,8 +118,18 @@ def _trades(result: Any) -> pd.DataFrame:
     try:
         return result.trades
     except AttributeError:
-        return pd.DataFrame(columns=["entry_time", "exit_time", "entry_price", "exit_price", "direction",
-                                     "return", "pnl", "exit_reason"])  # fmt: skip
+        return pd.DataFrame(
+            columns=[
+                "entry_time",
+                "exit_time",
+                "entry_price",
+                "exit_price",
+                "direction",
+                "return",
+                "pnl",
+                "exit_reason",
+            ]
+        )
 
 
 def _window(ppy: float) -> int:
@@ -91,11 +140,18 @@ def _panels(result: Any, equity: pd.Series, trades: pd.DataFrame, indicators: Ma
     bars = result.bars
     close = np.asarray(bars.close)
     times = d.times(bars.index)
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.03, row_heights=[0.5, 0.3, 0.2],
-                        subplot_titles=("price", "equity", "drawdown"))  # fmt: skip
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.03,
+        row_heights=[0.5, 0.3, 0.2],
+        subplot_titles=("price", "equity", "drawdown"),
+    )
     idx = d.thin(close)
-    fig.add_trace(go.Scatter(x=times[idx], y=close[idx], name="close", line={"color": "#323f4b", "width": 1}),
-                  row=1, col=1)  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=times[idx], y=close[idx], name="close", line={"color": "#323f4b", "width": 1}), row=1, col=1
+    )
     for name, values in (indicators or {}).items():
         v = np.asarray(values, dtype=np.float64)
         fig.add_trace(go.Scatter(x=times[idx], y=v[idx], name=str(name), line={"width": 1}), row=1, col=1)
@@ -104,33 +160,66 @@ def _panels(result: Any, equity: pd.Series, trades: pd.DataFrame, indicators: Ma
         for direction, symbol, colour in (("long", "triangle-up", "#2f8132"), ("short", "triangle-down", "#d64545")):
             t = shown[shown["direction"] == direction]
             if len(t):
-                fig.add_trace(go.Scatter(x=d.times(t["entry_time"]), y=t["entry_price"], mode="markers", name=f"entry ({direction})",
-                                         marker={"symbol": symbol, "size": 9, "color": colour},
-                                         customdata=t["return"], hovertemplate="entry %{x}<br>%{y}<extra></extra>"),
-                              row=1, col=1)  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=d.times(t["entry_time"]),
+                        y=t["entry_price"],
+                        mode="markers",
+                        name=f"entry ({direction})",
+                        marker={"symbol": symbol, "size": 9, "color": colour},
+                        customdata=t["return"],
+                        hovertemplate="entry %{x}<br>%{y}<extra></extra>",
+                    ),
+                    row=1,
+                    col=1,
+                )
         for reason, t in shown.groupby("exit_reason", sort=True):
             label, symbol, colour = EXIT_STYLE.get(str(reason), (f"exit ({reason})", "circle-open", "#7b8794"))
-            fig.add_trace(go.Scatter(x=d.times(t["exit_time"]), y=t["exit_price"], mode="markers", name=label,
-                                     marker={"symbol": symbol, "size": 9, "color": colour, "line": {"width": 2}},
-                                     customdata=t["return"],
-                                     hovertemplate="exit %{x}<br>%{y}<br>trade return %{customdata:.2%}<extra></extra>"),
-                          row=1, col=1)  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=d.times(t["exit_time"]),
+                    y=t["exit_price"],
+                    mode="markers",
+                    name=label,
+                    marker={"symbol": symbol, "size": 9, "color": colour, "line": {"width": 2}},
+                    customdata=t["return"],
+                    hovertemplate="exit %{x}<br>%{y}<br>trade return %{customdata:.2%}<extra></extra>",
+                ),
+                row=1,
+                col=1,
+            )
     eq = equity.to_numpy()
     eidx = d.thin(eq)
-    fig.add_trace(go.Scatter(x=times[eidx], y=eq[eidx], name="equity", line={"color": "#2680c2", "width": 1.5}),
-                  row=2, col=1)  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=times[eidx], y=eq[eidx], name="equity", line={"color": "#2680c2", "width": 1.5}), row=2, col=1
+    )
     hold = result.config.initial_capital * close / close[0] if len(close) and close[0] else close
-    fig.add_trace(go.Scatter(x=times[idx], y=hold[idx], name="buy and hold", line={"color": "#9aa5b1", "width": 1,
-                                                                                   "dash": "dot"}), row=2, col=1)  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=times[idx], y=hold[idx], name="buy and hold", line={"color": "#9aa5b1", "width": 1, "dash": "dot"}
+        ),
+        row=2,
+        col=1,
+    )
     dd = d.underwater(equity).to_numpy()
     didx = d.thin(dd)
-    fig.add_trace(go.Scatter(x=times[didx], y=dd[didx], name="drawdown", fill="tozeroy",
-                             line={"color": "#d64545", "width": 1}), row=3, col=1)  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=times[didx], y=dd[didx], name="drawdown", fill="tozeroy", line={"color": "#d64545", "width": 1}),
+        row=3,
+        col=1,
+    )
     for p in d.worst_drawdowns(d.underwater(equity), top=3):
-        fig.add_vrect(x0=d.stamp(p["start"]), x1=d.stamp(p["end"]), fillcolor="#d64545", opacity=0.08, line_width=0, row=3, col=1)
+        fig.add_vrect(
+            x0=d.stamp(p["start"]), x1=d.stamp(p["end"]), fillcolor="#d64545", opacity=0.08, line_width=0, row=3, col=1
+        )
     fig.update_yaxes(tickformat=".0%", row=3, col=1)
-    fig.update_layout(height=760, template=d.TEMPLATE, margin={"l": 50, "r": 20, "t": 30, "b": 30},
-                      legend={"orientation": "h", "y": -0.05}, hovermode="x unified")  # fmt: skip
+    fig.update_layout(
+        height=760,
+        template=d.TEMPLATE,
+        margin={"l": 50, "r": 20, "t": 30, "b": 30},
+        legend={"orientation": "h", "y": -0.05},
+        hovermode="x unified",
+    )
     return fig
 
 
@@ -143,22 +232,46 @@ def _monthly(equity: pd.Series, capital: float) -> go.Figure:
         for ts, r in monthly.items():
             grid[years.index(ts.year), ts.month - 1] = r
         text = [["" if math.isnan(v) else f"{v * 100:.1f}" for v in row] for row in grid]
-        fig.add_trace(go.Heatmap(z=grid, x=["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-                                            "Nov", "Dec"], y=[str(y) for y in years], text=text,
-                                 texttemplate="%{text}", colorscale="RdYlGn", zmid=0,
-                                 hovertemplate="%{y} %{x}: %{z:.2%}<extra></extra>", colorbar={"tickformat": ".0%"}))  # fmt: skip
-    fig.update_layout(height=max(260, 22 * len(set(monthly.index.year)) + 120), template=d.TEMPLATE,
-                      margin={"l": 50, "r": 20, "t": 20, "b": 30}, yaxis={"autorange": "reversed", "type": "category"})  # fmt: skip
+        fig.add_trace(
+            go.Heatmap(
+                z=grid,
+                x=["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+                y=[str(y) for y in years],
+                text=text,
+                texttemplate="%{text}",
+                colorscale="RdYlGn",
+                zmid=0,
+                hovertemplate="%{y} %{x}: %{z:.2%}<extra></extra>",
+                colorbar={"tickformat": ".0%"},
+            )
+        )
+    fig.update_layout(
+        height=max(260, 22 * len(set(monthly.index.year)) + 120),
+        template=d.TEMPLATE,
+        margin={"l": 50, "r": 20, "t": 20, "b": 30},
+        yaxis={"autorange": "reversed", "type": "category"},
+    )
     return fig
 
 
 def _yearly(equity: pd.Series, capital: float) -> go.Figure:
     yearly = d.period_returns(equity, capital, "YE")
     colours = ["#2f8132" if r >= 0 else "#d64545" for r in yearly.to_numpy()]
-    fig = go.Figure(go.Bar(x=[str(t.year) for t in yearly.index], y=yearly.to_numpy(), marker_color=colours,
-                           hovertemplate="%{x}: %{y:.2%}<extra></extra>"))  # fmt: skip
-    fig.update_layout(height=280, template=d.TEMPLATE, margin={"l": 50, "r": 20, "t": 20, "b": 30},
-                      yaxis={"tickformat": ".0%"}, xaxis={"type": "category"})  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=[str(t.year) for t in yearly.index],
+            y=yearly.to_numpy(),
+            marker_color=colours,
+            hovertemplate="%{x}: %{y:.2%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=280,
+        template=d.TEMPLATE,
+        margin={"l": 50, "r": 20, "t": 20, "b": 30},
+        yaxis={"tickformat": ".0%"},
+        xaxis={"type": "category"},
+    )
     return fig
 
 
@@ -166,7 +279,9 @@ def _rolling(equity: pd.Series, capital: float, ppy: float) -> go.Figure:
     returns = pd.Series(d.per_bar_returns(equity.to_numpy(), capital), index=equity.index)
     rs = d.rolling_sharpe(returns, _window(ppy), ppy).to_numpy()
     idx = d.thin(np.nan_to_num(rs))
-    fig = go.Figure(go.Scatter(x=d.times(equity.index)[idx], y=rs[idx], name="rolling Sharpe", line={"color": "#7c5e10"}))
+    fig = go.Figure(
+        go.Scatter(x=d.times(equity.index)[idx], y=rs[idx], name="rolling Sharpe", line={"color": "#7c5e10"})
+    )
     fig.add_hline(y=0, line={"color": "#9aa5b1", "width": 1})
     fig.update_layout(height=260, template=d.TEMPLATE, margin={"l": 50, "r": 20, "t": 20, "b": 30})
     return fig
@@ -177,18 +292,29 @@ def _distribution(trades: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Histogram(x=r[r >= 0], name="winners", marker_color="#2f8132", opacity=0.8, nbinsx=40))
     fig.add_trace(go.Histogram(x=r[r < 0], name="losers", marker_color="#d64545", opacity=0.8, nbinsx=40))
-    fig.update_layout(height=280, template=d.TEMPLATE, barmode="overlay", margin={"l": 50, "r": 20, "t": 20, "b": 30},
-                      xaxis={"tickformat": ".1%", "title": "trade return"}, yaxis={"title": "trades"})  # fmt: skip
+    fig.update_layout(
+        height=280,
+        template=d.TEMPLATE,
+        barmode="overlay",
+        margin={"l": 50, "r": 20, "t": 20, "b": 30},
+        xaxis={"tickformat": ".1%", "title": "trade return"},
+        yaxis={"title": "trades"},
+    )
     return fig
 
 
 def _trade_table(trades: pd.DataFrame) -> Table:
     cols = ("entry_time", "exit_time", "direction", "entry_price", "exit_price", "return", "pnl", "exit_reason")
     shown = trades.tail(TRADE_ROWS)
-    rows = [(d.when(e), d.when(x), side, d.fmt(ep), d.fmt(xp), d.fmt(r, "avg_trade_return"), d.fmt(pnl), why)
-            for e, x, side, ep, xp, r, pnl, why in shown[list(cols)].itertuples(index=False, name=None)]
-    cap = f"the last {len(shown):,} of {len(trades):,} trades (all of them: result.trades)" \
-        if len(trades) > TRADE_ROWS else f"{len(trades):,} trades"  # fmt: skip
+    rows = [
+        (d.when(e), d.when(x), side, d.fmt(ep), d.fmt(xp), d.fmt(r, "avg_trade_return"), d.fmt(pnl), why)
+        for e, x, side, ep, xp, r, pnl, why in shown[list(cols)].itertuples(index=False, name=None)
+    ]
+    cap = (
+        f"the last {len(shown):,} of {len(trades):,} trades (all of them: result.trades)"
+        if len(trades) > TRADE_ROWS
+        else f"{len(trades):,} trades"
+    )
     return Table(cols, rows, cap)
 
 
@@ -200,8 +326,10 @@ def _provenance(result: Any, extra: Mapping[str, Any] | None) -> list[tuple[str,
     symbol = getattr(bars, "symbol", None) or "series"
     rows = [(k, str(v)) for k, v in (extra or {}).items()]
     rows += [(f"config.{k}", d.fmt(v) if isinstance(v, float) else str(v)) for k, v in result.config.to_dict().items()]
-    rows += [("data", f"{symbol}: {len(bars):,} bars, {d.when(bars.index[0])} to {d.when(bars.index[-1])}"),
-             ("data hash", data_mod.fingerprint({symbol: bars})),
-             ("code version", manifest.code_version()),
-             ("seed", "none (a backtest is deterministic)")]  # fmt: skip
+    rows += [
+        ("data", f"{symbol}: {len(bars):,} bars, {d.when(bars.index[0])} to {d.when(bars.index[-1])}"),
+        ("data hash", data_mod.fingerprint({symbol: bars})),
+        ("code version", manifest.code_version()),
+        ("seed", "none (a backtest is deterministic)"),
+    ]
     return rows

@@ -28,25 +28,42 @@ def build(result: Any, *, title: str | None = None) -> Report:
     spec = (result.manifest or {}).get("spec", {})
     metric = result.metric
     real = result.real.get(metric, float("nan"))
-    rep = Report("monte_carlo", title or f"Monte Carlo — {spec.get('strategy', 'strategy')}",
-                 f"{result.method.replace('_', ' ')}, {len(result.paths):,} paths, about {metric}")  # fmt: skip
+    rep = Report(
+        "monte_carlo",
+        title or f"Monte Carlo — {spec.get('strategy', 'strategy')}",
+        f"{result.method.replace('_', ' ')}, {len(result.paths):,} paths, about {metric}",
+    )
     rep.headline = [(f"real {metric}", d.fmt(real, metric))]
     if result.p_value is not None:
         rep.headline.append(("p-value", f"{result.p_value:.4f}"))
     for m, (lo, hi) in result.intervals.items():
         if m == metric:
             rep.headline.append((f"{result.confidence:.0%} interval", f"{d.fmt(lo, m)} … {d.fmt(hi, m)}"))
-    rep.sections.append(Section(f"Distribution of {metric}", distribution(result), key="distribution",
-                                note=_reading(result)))  # fmt: skip
+    rep.sections.append(
+        Section(f"Distribution of {metric}", distribution(result), key="distribution", note=_reading(result))
+    )
     fan = fan_chart(result)
     if fan is not None:
-        rep.sections.append(Section("Bootstrap fan chart", fan, key="fan",
-                                    note=f"Percentile bands (5–95 %, 25–75 %) and the median of the first "
-                                         f"{min(FAN_PATHS, len(result.paths)):,} resampled equity paths."))  # fmt: skip
+        rep.sections.append(
+            Section(
+                "Bootstrap fan chart",
+                fan,
+                key="fan",
+                note=f"Percentile bands (5–95 %, 25–75 %) and the median of the first "
+                f"{min(FAN_PATHS, len(result.paths)):,} resampled equity paths.",
+            )
+        )
     if result.intervals:
-        rows = [(m, d.fmt(result.real.get(m), m), d.fmt(lo, m), d.fmt(hi, m)) for m, (lo, hi) in result.intervals.items()]
-        rep.sections.append(Section(f"{result.confidence:.0%} intervals", table=Table(
-            ("metric", "real", "low", "high"), rows), key="intervals"))  # fmt: skip
+        rows = [
+            (m, d.fmt(result.real.get(m), m), d.fmt(lo, m), d.fmt(hi, m)) for m, (lo, hi) in result.intervals.items()
+        ]
+        rep.sections.append(
+            Section(
+                f"{result.confidence:.0%} intervals",
+                table=Table(("metric", "real", "low", "high"), rows),
+                key="intervals",
+            )
+        )
     rep.sections.append(Section("Real run", table=Table(("metric", "value"), d.stats_rows(result.real)), key="real"))
     rep.sections.append(Section("Provenance", table=Table(("field", "value"), _provenance(result)), key="provenance"))
     return rep
@@ -59,8 +76,10 @@ def _reading(result: Any) -> str:
     if math.isnan(p):
         return "No p-value: no path produced the metric."
     verdict = "unlikely to be luck" if p < 0.05 else "could well be luck"
-    return (f"p-value {p:.4f}: {p:.1%} of shuffled price paths did at least as well as the real run — "
-            f"the result is {verdict}.")  # fmt: skip
+    return (
+        f"p-value {p:.4f}: {p:.1%} of shuffled price paths did at least as well as the real run — "
+        f"the result is {verdict}."
+    )
 
 
 def distribution(result: Any) -> go.Figure:
@@ -73,13 +92,20 @@ def distribution(result: Any) -> go.Figure:
         label = f"real {metric} {d.fmt(real, metric)}"
         if result.p_value is not None:
             label += f" (p = {result.p_value:.4f})"
-        fig.add_vline(x=real, line={"color": "#d64545", "width": 3}, annotation_text=label,
-                      annotation_position="top right")  # fmt: skip
+        fig.add_vline(
+            x=real, line={"color": "#d64545", "width": 3}, annotation_text=label, annotation_position="top right"
+        )
     for m, (lo, hi) in result.intervals.items():
         if m == metric:
             fig.add_vrect(x0=lo, x1=hi, fillcolor="#2680c2", opacity=0.08, line_width=0)
-    fig.update_layout(height=340, template=d.TEMPLATE, xaxis={"title": metric}, yaxis={"title": "paths"},
-                      margin={"l": 60, "r": 20, "t": 30, "b": 50}, showlegend=False)  # fmt: skip
+    fig.update_layout(
+        height=340,
+        template=d.TEMPLATE,
+        xaxis={"title": metric},
+        yaxis={"title": "paths"},
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+        showlegend=False,
+    )
     return fig
 
 
@@ -94,8 +120,10 @@ def fan_paths(result: Any, count: int = FAN_PATHS) -> np.ndarray | None:
     seed = int(spec.get("seed", 0))
     block = int(spec.get("block", 20)) if result.method == "block_bootstrap" else 1
     capital = float((spec.get("config") or {}).get("initial_capital", 10_000.0))
-    paths = [capital * np.cumprod(1.0 + resample(sample, np.random.default_rng([seed, int(i)]), block))
-             for i in result.paths["path"].to_numpy()[:count]]  # fmt: skip
+    paths = [
+        capital * np.cumprod(1.0 + resample(sample, np.random.default_rng([seed, int(i)]), block))
+        for i in result.paths["path"].to_numpy()[:count]
+    ]
     return np.stack(paths)
 
 
@@ -113,12 +141,25 @@ def fan_chart(result: Any) -> go.Figure | None:
     for (lo, hi), alpha in zip(BANDS, (0.18, 0.32)):
         i_lo, i_hi = [5, 25, 50, 75, 95].index(lo), [5, 25, 50, 75, 95].index(hi)
         fig.add_trace(go.Scatter(x=x[idx], y=q[i_hi], line={"width": 0}, showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=x[idx], y=q[i_lo], fill="tonexty", fillcolor=f"rgba(38,128,194,{alpha})",
-                                 line={"width": 0}, name=f"{lo}–{hi} %"))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=x[idx],
+                y=q[i_lo],
+                fill="tonexty",
+                fillcolor=f"rgba(38,128,194,{alpha})",
+                line={"width": 0},
+                name=f"{lo}–{hi} %",
+            )
+        )
     fig.add_trace(go.Scatter(x=x[idx], y=q[2], name="median", line={"color": "#2680c2"}))
     real_eq = getattr(result, "real_equity", None)
     if real_eq is not None and unit == "bar" and len(real_eq) == steps:
         fig.add_trace(go.Scatter(x=x[idx], y=np.asarray(real_eq)[idx], name="real run", line={"color": "#d64545"}))
-    fig.update_layout(height=380, template=d.TEMPLATE, xaxis={"title": unit}, yaxis={"title": "equity"},
-                      margin={"l": 60, "r": 20, "t": 20, "b": 50})  # fmt: skip
+    fig.update_layout(
+        height=380,
+        template=d.TEMPLATE,
+        xaxis={"title": unit},
+        yaxis={"title": "equity"},
+        margin={"l": 60, "r": 20, "t": 20, "b": 50},
+    )
     return fig

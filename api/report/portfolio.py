@@ -47,30 +47,52 @@ def build(result: Any, *, title: str | None = None) -> Report:
         if "symbol" in events:
             label = label.astype(str) + " " + events["symbol"].fillna("portfolio").astype(str)
         at = equity.reindex(pd.DatetimeIndex(events["time"]), method="ffill")
-        fig.add_trace(go.Scatter(x=events["time"], y=at.to_numpy(), mode="markers", name="risk events",
-                                 text=label.astype(str), marker={"symbol": "x", "color": "#d64545", "size": 9}))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=events["time"],
+                y=at.to_numpy(),
+                mode="markers",
+                name="risk events",
+                text=label.astype(str),
+                marker={"symbol": "x", "color": "#d64545", "size": 9},
+            )
+        )
     fig.update_layout(height=360, template=d.TEMPLATE, margin={"l": 60, "r": 20, "t": 20, "b": 30})
     rep.sections.append(Section("Equity and risk events", fig, key="equity"))
     if isinstance(weights, pd.DataFrame) and len(weights):
         widx = d.thin(np.arange(len(weights), dtype=np.float64))
-        wf = go.Figure([go.Scatter(x=d.times(weights.index)[widx], y=weights[c].to_numpy()[widx], name=str(c), stackgroup="w")
-                        for c in weights.columns])  # fmt: skip
-        wf.update_layout(height=320, template=d.TEMPLATE, yaxis={"tickformat": ".0%"},
-                         margin={"l": 60, "r": 20, "t": 20, "b": 30})  # fmt: skip
+        wf = go.Figure(
+            [
+                go.Scatter(x=d.times(weights.index)[widx], y=weights[c].to_numpy()[widx], name=str(c), stackgroup="w")
+                for c in weights.columns
+            ]
+        )
+        wf.update_layout(
+            height=320, template=d.TEMPLATE, yaxis={"tickformat": ".0%"}, margin={"l": 60, "r": 20, "t": 20, "b": 30}
+        )
         rep.sections.append(Section("Weights over time", wf, key="weights"))
     contrib = getattr(result, "contributions", None)
     if contrib is not None:
         c = pd.Series(contrib).sort_values()
-        cf = go.Figure(go.Bar(x=c.to_numpy(), y=[str(s) for s in c.index], orientation="h",
-                              marker_color=["#2f8132" if x >= 0 else "#d64545" for x in c.to_numpy()]))  # fmt: skip
-        cf.update_layout(height=max(240, 24 * len(c) + 80), template=d.TEMPLATE,
-                         margin={"l": 80, "r": 20, "t": 20, "b": 30})  # fmt: skip
+        cf = go.Figure(
+            go.Bar(
+                x=c.to_numpy(),
+                y=[str(s) for s in c.index],
+                orientation="h",
+                marker_color=["#2f8132" if x >= 0 else "#d64545" for x in c.to_numpy()],
+            )
+        )
+        cf.update_layout(
+            height=max(240, 24 * len(c) + 80), template=d.TEMPLATE, margin={"l": 80, "r": 20, "t": 20, "b": 30}
+        )
         rep.sections.append(Section("Contribution per symbol", cf, key="contributions"))
     turnover = getattr(result, "turnover", None)
     if isinstance(turnover, pd.Series) and len(turnover):
         t = turnover.to_numpy(dtype=np.float64)
         tidx = d.thin(t)
-        tf = go.Figure(go.Scatter(x=d.times(turnover.index)[tidx], y=t[tidx], name="turnover", line={"color": "#7c5e10"}))
+        tf = go.Figure(
+            go.Scatter(x=d.times(turnover.index)[tidx], y=t[tidx], name="turnover", line={"color": "#7c5e10"})
+        )
         tf.update_layout(height=260, template=d.TEMPLATE, margin={"l": 60, "r": 20, "t": 20, "b": 30})
         rep.sections.append(Section("Turnover", tf, key="turnover"))
     rep.sections.append(Section("Statistics", table=Table(("metric", "value"), d.stats_rows(stats)), key="stats"))

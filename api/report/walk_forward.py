@@ -28,8 +28,11 @@ def _params(result: Any) -> list[str]:
     searched = space.get("search") if isinstance(space, dict) else None
     names = list(searched) if isinstance(searched, dict) else []
     skip = {"window", "train_start", "train_end", "test_start", "test_end", "efficiency"}
-    return [c for c in (names or result.windows.columns) if c in result.windows and c not in skip
-            and not c.startswith(("is_", "oos_"))]  # fmt: skip
+    return [
+        c
+        for c in (names or result.windows.columns)
+        if c in result.windows and c not in skip and not c.startswith(("is_", "oos_"))
+    ]
 
 
 def build(result: Any, *, title: str | None = None) -> Report:
@@ -37,32 +40,71 @@ def build(result: Any, *, title: str | None = None) -> Report:
     spec = (result.manifest or {}).get("spec", {})
     w = result.windows
     metric = result.metric
-    rep = Report("walk_forward", title or f"Walk-forward — {spec.get('strategy', 'strategy')}",
-                 f"{len(w):,} windows, chosen by in-sample {metric}; out-of-sample parts stitched into one curve")  # fmt: skip
+    rep = Report(
+        "walk_forward",
+        title or f"Walk-forward — {spec.get('strategy', 'strategy')}",
+        f"{len(w):,} windows, chosen by in-sample {metric}; out-of-sample parts stitched into one curve",
+    )
     rep.headline = [(f"out-of-sample {k}", d.fmt(result.stats.get(k), k)) for k in KEY_METRICS]
     rep.headline.append(("efficiency", d.fmt(result.efficiency)))
     params = _params(result)
-    rep.sections.append(Section("Windows", timeline(result), key="timeline",
-                                note="Each row is a window: the parameters are chosen on the train part and "
-                                     "traded on the test part; the embargo is skipped."))  # fmt: skip
+    rep.sections.append(
+        Section(
+            "Windows",
+            timeline(result),
+            key="timeline",
+            note="Each row is a window: the parameters are chosen on the train part and "
+            "traded on the test part; the embargo is skipped.",
+        )
+    )
     rep.sections.append(Section(f"In-sample against out-of-sample {metric}", in_vs_out(result), key="is_oos"))
-    rep.sections.append(Section("Stitched out-of-sample equity", equity(result), key="equity",
-                                note=f"Walk-forward efficiency {d.fmt(result.efficiency)}: the out-of-sample "
-                                     "annual return over the mean in-sample annual return of the chosen "
-                                     "parameters (near 1 holds up; near 0 or below does not)."))  # fmt: skip
+    rep.sections.append(
+        Section(
+            "Stitched out-of-sample equity",
+            equity(result),
+            key="equity",
+            note=f"Walk-forward efficiency {d.fmt(result.efficiency)}: the out-of-sample "
+            "annual return over the mean in-sample annual return of the chosen "
+            "parameters (near 1 holds up; near 0 or below does not).",
+        )
+    )
     if params:
         rep.sections.append(Section("Parameters chosen per window", chosen(result, params), key="params"))
     rows = []
     for _, r in w.iterrows():
-        rows.append([int(r["window"]), d.when(r["train_start"]), d.when(r["test_start"]), d.when(r["test_end"])]
-                    + [d.fmt(r[p]) for p in params]
-                    + [d.fmt(r.get(f"is_{metric}"), metric), d.fmt(r.get(f"oos_{metric}"), metric),
-                       d.fmt(r.get("oos_total_return"), "total_return"), d.fmt(r.get("efficiency"))])  # fmt: skip
-    rep.sections.append(Section("Windows table", table=Table(
-        ["window", "train from", "test from", "test to", *params, f"in-sample {metric}", f"out-of-sample {metric}",
-         "out-of-sample return", "efficiency"], rows), key="windows"))  # fmt: skip
-    rep.sections.append(Section("Out-of-sample statistics", table=Table(("metric", "value"), d.stats_rows(result.stats)),
-                                key="stats"))  # fmt: skip
+        rows.append(
+            [int(r["window"]), d.when(r["train_start"]), d.when(r["test_start"]), d.when(r["test_end"])]
+            + [d.fmt(r[p]) for p in params]
+            + [
+                d.fmt(r.get(f"is_{metric}"), metric),
+                d.fmt(r.get(f"oos_{metric}"), metric),
+                d.fmt(r.get("oos_total_return"), "total_return"),
+                d.fmt(r.get("efficiency")),
+            ]
+        )
+    rep.sections.append(
+        Section(
+            "Windows table",
+            table=Table(
+                [
+                    "window",
+                    "train from",
+                    "test from",
+                    "test to",
+                    *params,
+                    f"in-sample {metric}",
+                    f"out-of-sample {metric}",
+                    "out-of-sample return",
+                    "efficiency",
+                ],
+                rows,
+            ),
+            key="windows",
+        )
+    )
+    rep.sections.append(
+        Section("Out-of-sample statistics", table=Table(("metric", "value"), d.stats_rows(result.stats)), key="stats")
+    )
     rep.sections.append(Section("Provenance", table=Table(("field", "value"), _provenance(result)), key="provenance"))
     return rep
 
@@ -72,17 +114,39 @@ def timeline(result: Any) -> go.Figure:
     fig = go.Figure()
     labels = [f"window {int(n)}" for n in w["window"]]
     ms = lambda a, b: (pd.to_datetime(b) - pd.to_datetime(a)).dt.total_seconds() * 1000  # noqa: E731
-    fig.add_trace(go.Bar(y=labels, base=w["train_start"], x=ms(w["train_start"], w["train_end"]), orientation="h",
-                         name="train", marker_color="#9fb3c8"))  # fmt: skip
+    fig.add_trace(
+        go.Bar(
+            y=labels,
+            base=w["train_start"],
+            x=ms(w["train_start"], w["train_end"]),
+            orientation="h",
+            name="train",
+            marker_color="#9fb3c8",
+        )
+    )
     gap = ms(w["train_end"], w["test_start"])
     if (gap > 0).any():
-        fig.add_trace(go.Bar(y=labels, base=w["train_end"], x=gap, orientation="h", name="embargo",
-                             marker_color="#f0b429"))  # fmt: skip
-    fig.add_trace(go.Bar(y=labels, base=w["test_start"], x=ms(w["test_start"], w["test_end"]), orientation="h",
-                         name="test", marker_color="#2680c2"))  # fmt: skip
-    fig.update_layout(barmode="overlay", height=max(240, 26 * len(w) + 90), template=d.TEMPLATE,
-                      xaxis={"type": "date"}, yaxis={"autorange": "reversed"},
-                      margin={"l": 90, "r": 20, "t": 20, "b": 30})  # fmt: skip
+        fig.add_trace(
+            go.Bar(y=labels, base=w["train_end"], x=gap, orientation="h", name="embargo", marker_color="#f0b429")
+        )
+    fig.add_trace(
+        go.Bar(
+            y=labels,
+            base=w["test_start"],
+            x=ms(w["test_start"], w["test_end"]),
+            orientation="h",
+            name="test",
+            marker_color="#2680c2",
+        )
+    )
+    fig.update_layout(
+        barmode="overlay",
+        height=max(240, 26 * len(w) + 90),
+        template=d.TEMPLATE,
+        xaxis={"type": "date"},
+        yaxis={"autorange": "reversed"},
+        margin={"l": 90, "r": 20, "t": 20, "b": 30},
+    )
     return fig
 
 
@@ -94,8 +158,14 @@ def in_vs_out(result: Any) -> go.Figure:
         col = f"{prefix}{m}"
         if col in w:
             fig.add_trace(go.Bar(x=[str(int(n)) for n in w["window"]], y=w[col], name=name, marker_color=colour))
-    fig.update_layout(barmode="group", height=300, template=d.TEMPLATE, xaxis={"title": "window"},
-                      yaxis={"title": m}, margin={"l": 60, "r": 20, "t": 20, "b": 50})  # fmt: skip
+    fig.update_layout(
+        barmode="group",
+        height=300,
+        template=d.TEMPLATE,
+        xaxis={"title": "window"},
+        yaxis={"title": m},
+        margin={"l": 60, "r": 20, "t": 20, "b": 50},
+    )
     return fig
 
 
@@ -105,8 +175,11 @@ def equity(result: Any) -> go.Figure:
     if len(eq):
         v = eq.to_numpy()
         idx = d.thin(v)
-        fig.add_trace(go.Scatter(x=d.times(eq.index)[idx], y=v[idx], name="walk-forward (out of sample)",
-                                 line={"color": "#2680c2"}))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=d.times(eq.index)[idx], y=v[idx], name="walk-forward (out of sample)", line={"color": "#2680c2"}
+            )
+        )
         bars = getattr(result, "bars", None)
         if bars is not None:
             # the same capital held over the same out-of-sample bars (each bar's close-to-close move)
@@ -115,10 +188,17 @@ def equity(result: Any) -> go.Figure:
             prev = all_close[np.maximum(pos - 1, 0)]
             rel = np.where(prev > 0, all_close[pos] / prev - 1.0, 0.0)
             hold = _initial(result) * np.cumprod(1.0 + rel)
-            fig.add_trace(go.Scatter(x=d.times(eq.index)[idx], y=hold[idx], name="buy and hold (same bars)",
-                                     line={"color": "#9aa5b1", "dash": "dot"}))  # fmt: skip
-    fig.update_layout(height=360, template=d.TEMPLATE, margin={"l": 60, "r": 20, "t": 20, "b": 30},
-                      hovermode="x unified")  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=d.times(eq.index)[idx],
+                    y=hold[idx],
+                    name="buy and hold (same bars)",
+                    line={"color": "#9aa5b1", "dash": "dot"},
+                )
+            )
+    fig.update_layout(
+        height=360, template=d.TEMPLATE, margin={"l": 60, "r": 20, "t": 20, "b": 30}, hovermode="x unified"
+    )
     return fig
 
 
@@ -133,9 +213,14 @@ def chosen(result: Any, params: list[str]) -> go.Figure:
     w = result.windows
     fig = make_subplots(rows=len(params), cols=1, shared_xaxes=True, subplot_titles=params)
     for i, p in enumerate(params, start=1):
-        fig.add_trace(go.Scatter(x=w["window"], y=w[p], mode="lines+markers", name=p, line={"shape": "hv"}),
-                      row=i, col=1)  # fmt: skip
-    fig.update_layout(height=140 * len(params) + 80, template=d.TEMPLATE, showlegend=False,
-                      margin={"l": 60, "r": 20, "t": 30, "b": 30})  # fmt: skip
+        fig.add_trace(
+            go.Scatter(x=w["window"], y=w[p], mode="lines+markers", name=p, line={"shape": "hv"}), row=i, col=1
+        )
+    fig.update_layout(
+        height=140 * len(params) + 80,
+        template=d.TEMPLATE,
+        showlegend=False,
+        margin={"l": 60, "r": 20, "t": 30, "b": 30},
+    )
     fig.update_xaxes(title_text="window", row=len(params), col=1)
     return fig

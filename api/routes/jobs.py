@@ -27,8 +27,12 @@ def public(record: JobRecord) -> JobPublic:
     return JobPublic.of(record, API_PREFIX)
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
-             responses={422: {"description": "the spec cannot run: the field and why"}})  # fmt: skip
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic,
+    responses={422: {"description": "the spec cannot run: the field and why"}},
+)
 async def submit_job(spec: Annotated[specs.JobSpec, Body()], svc: ServicesDep, response: Response) -> JobPublic:
     """Check a job spec and queue it; follow it at ``links.status`` (also the Location header)."""
     # Async with one thread hop for the submit (it waits on the journal's sync): a plain
@@ -58,16 +62,20 @@ async def get_job(job_id: str, svc: ServicesDep) -> JobPublic:
     return public(svc.jobs.get(job_id))
 
 
-@router.get("/{job_id}/results", response_model=ResultsPublic,
-            responses={**NOT_FOUND, 200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})  # fmt: skip
+@router.get(
+    "/{job_id}/results",
+    response_model=ResultsPublic,
+    responses={**NOT_FOUND, 200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
+)
 def get_results(
     job_id: str,
     svc: ServicesDep,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     format: Literal["json", "csv", "parquet"] = "json",  # noqa: A002
-    sort: Annotated[str | None, Query(min_length=1, max_length=200,
-                                      description="order the page's rows by this column (a metric)")] = None,
+    sort: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="order the page's rows by this column (a metric)")
+    ] = None,
     order: Literal["desc", "asc"] = "desc",
 ) -> Any:
     """The job's result rows: a JSON page, or every row streamed as CSV or Parquet.
@@ -80,34 +88,58 @@ def get_results(
     if format != "json":
         body = svc.jobs.export(job_id, format)
         name = f"{job_id}.{format}"
-        return StreamingResponse(body, media_type=EXPORT_FORMATS[format],
-                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+        return StreamingResponse(
+            body, media_type=EXPORT_FORMATS[format], headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
     record = svc.jobs.get(job_id)
     try:
         columns, rows, count = svc.jobs.results(job_id, offset, limit, sort=sort, order=order)
     except ValueError as exc:  # an unknown sort column: a 422 at the query parameter
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, field_error(["query", "sort"], str(exc))) from None
-    return ResultsPublic(job_id=job_id, status=record.status, columns=columns, data=rows, count=count,  # type: ignore[arg-type]
-                         offset=offset, limit=min(limit, svc.settings.max_page))  # fmt: skip
+    return ResultsPublic(
+        job_id=job_id,
+        status=record.status,
+        columns=columns,
+        data=rows,
+        count=count,  # type: ignore[arg-type]
+        offset=offset,
+        limit=min(limit, svc.settings.max_page),
+    )
 
 
-@router.delete("/{job_id}", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
-               responses={**NOT_FOUND, 409: {"description": "the job has already finished"}})  # fmt: skip
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic,
+    responses={**NOT_FOUND, 409: {"description": "the job has already finished"}},
+)
 def cancel_job(job_id: str, svc: ServicesDep) -> JobPublic:
     """Cancel a queued or running job; it stops within a second or two and keeps its rows."""
     return public(svc.jobs.cancel(job_id))
 
 
-@router.post("/{job_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
-             responses={**NOT_FOUND, 409: {"description": "the job is queued, running or done"}})  # fmt: skip
+@router.post(
+    "/{job_id}/resume",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic,
+    responses={**NOT_FOUND, 409: {"description": "the job is queued, running or done"}},
+)
 def resume_job(job_id: str, svc: ServicesDep) -> JobPublic:
     """Queue an interrupted, cancelled or failed job again; only its missing runs are computed."""
     return public(svc.jobs.resume(job_id))
 
 
-@router.get("/{job_id}/events", response_class=StreamingResponse,
-            responses={**NOT_FOUND, 200: {"content": {"text/event-stream": {}},
-                                          "description": "progress events, then one named after the final status"}})  # fmt: skip
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        **NOT_FOUND,
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "progress events, then one named after the final status",
+        },
+    },
+)
 async def job_events(job_id: str, svc: ServicesDep) -> StreamingResponse:
     """Server-Sent Events: ``progress`` (done, total, failed, best so far) while the job is
     queued or running, then one event named after its final status (``done``, ``failed``,
@@ -123,8 +155,9 @@ async def job_events(job_id: str, svc: ServicesDep) -> StreamingResponse:
         finally:
             await events.aclose()
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 def _event(name: str, payload: Any) -> bytes:

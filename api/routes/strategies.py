@@ -19,9 +19,15 @@ def list_strategies(svc: ServicesDep) -> StrategiesPublic:
     return StrategiesPublic(data=found, count=len(found))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=StrategyPublic,
-             responses={422: {"description": "the source was refused: each problem with its line"},
-                        503: {"description": "uploads cannot run here, or too many are being checked"}})  # fmt: skip
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StrategyPublic,
+    responses={
+        422: {"description": "the source was refused: each problem with its line"},
+        503: {"description": "uploads cannot run here, or too many are being checked"},
+    },
+)
 async def upload_strategy(body: StrategyCreate, svc: ServicesDep) -> StrategyPublic:
     """Upload a strategy's Python source; it is checked by ``strategies.loader`` and loaded in
     a jail (never in the service), and gets an id that jobs name as their ``strategy``.

@@ -57,15 +57,29 @@ class JobPublic(BaseModel):
         seconds = (end - record.started_at).total_seconds() if end and record.started_at else None
         url = f"{prefix}/jobs/{record.id}"
         return cls(
-            id=record.id, kind=record.kind, strategy=record.strategy, status=record.status,  # type: ignore[arg-type]
-            spec=record.spec, items=record.items,
-            progress=JobProgress(done=record.done, total=record.total, failed=record.failed,
-                                 fraction=min(1.0, record.done / record.total) if record.total else 0.0),
-            best=record.best, rows=record.rows, error=record.error, summary=record.summary,
-            attempts=record.attempts, created_at=record.created_at, started_at=record.started_at,
-            finished_at=record.finished_at, seconds=seconds,
+            id=record.id,
+            kind=record.kind,
+            strategy=record.strategy,
+            status=record.status,  # type: ignore[arg-type]
+            spec=record.spec,
+            items=record.items,
+            progress=JobProgress(
+                done=record.done,
+                total=record.total,
+                failed=record.failed,
+                fraction=min(1.0, record.done / record.total) if record.total else 0.0,
+            ),
+            best=record.best,
+            rows=record.rows,
+            error=record.error,
+            summary=record.summary,
+            attempts=record.attempts,
+            created_at=record.created_at,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            seconds=seconds,
             links=JobLinks(status=url, results=f"{url}/results", events=f"{url}/events"),
-        )  # fmt: skip
+        )
 
 
 class JobsPublic(BaseModel):

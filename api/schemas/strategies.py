@@ -18,8 +18,9 @@ class StrategyPublic(BaseModel):
     builtin: bool
     doc: str
     kind: str = Field(description="vectorized or bar_by_bar")
-    parameters: dict[str, dict[str, Any]] = Field(description="each parameter's schema: type, low, high, "
-                                                              "step, log, default, choices")
+    parameters: dict[str, dict[str, Any]] = Field(
+        description="each parameter's schema: type, low, high, step, log, default, choices"
+    )
     constraints: list[str]
     uploaded_at: dt.datetime | None = None
 

@@ -99,9 +99,18 @@ class DataService:
         label = safe_name(name)
         try:
             mapping = parse_columns(columns) if isinstance(columns, str) else columns
-            report = self.store.import_bars(content, symbol=symbol, timeframe=timeframe, name=label,
-                                            format=format, tz=tz, skip_bad=skip_bad, date_format=date_format,
-                                            dayfirst=dayfirst, columns=mapping)  # fmt: skip
+            report = self.store.import_bars(
+                content,
+                symbol=symbol,
+                timeframe=timeframe,
+                name=label,
+                format=format,
+                tz=tz,
+                skip_bad=skip_bad,
+                date_format=date_format,
+                dayfirst=dayfirst,
+                columns=mapping,
+            )
         except SourceError as exc:
             bad = getattr(exc, "report", None)
             raise DataRejected(str(exc), report_dict(bad) if bad is not None else None) from None

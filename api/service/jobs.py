@@ -43,8 +43,9 @@ class JobConflict(RuntimeError):
 class JobService:
     """The job half of the service: everything a client can do with jobs."""
 
-    def __init__(self, store: JobStore, runner: Runner, strategies: StrategyService, data: DataService,
-                 settings: Settings) -> None:  # fmt: skip
+    def __init__(
+        self, store: JobStore, runner: Runner, strategies: StrategyService, data: DataService, settings: Settings
+    ) -> None:
         self.store = store
         self.runner = runner
         self.strategies = strategies
@@ -63,8 +64,16 @@ class JobService:
             SpecError: the spec cannot run (the field and why), or it would make
                 more runs than ``max_items_per_job``.
         """
-        items = specs.check(spec, self.strategies.lookup, self.settings.max_items_per_job,
-                            self.settings.max_grid_points, bars=self.data.bars).items or 0
+        items = (
+            specs.check(
+                spec,
+                self.strategies.lookup,
+                self.settings.max_items_per_job,
+                self.settings.max_grid_points,
+                bars=self.data.bars,
+            ).items
+            or 0
+        )
         record = self.store.create(spec.kind, spec.strategy, spec.model_dump(mode="json"), items)
         self.runner.enqueue(record.id, total=items)
         return record
@@ -95,11 +104,17 @@ class JobService:
         if live is None:
             return record
         snap = live.snapshot
-        return dataclasses.replace(record, done=snap.done, total=snap.total, failed=snap.failed,
-                                   best=snap.best if snap.best is not None else record.best)  # fmt: skip
+        return dataclasses.replace(
+            record,
+            done=snap.done,
+            total=snap.total,
+            failed=snap.failed,
+            best=snap.best if snap.best is not None else record.best,
+        )
 
-    def results(self, job_id: str, offset: int = 0, limit: int = 100, sort: str | None = None,
-                order: str = "desc") -> tuple[list[str], list[dict[str, Any]], int]:  # fmt: skip
+    def results(
+        self, job_id: str, offset: int = 0, limit: int = 100, sort: str | None = None, order: str = "desc"
+    ) -> tuple[list[str], list[dict[str, Any]], int]:
         """A page of the job's rows: its results when done, else the rows stored so far;
         with ``sort``, every row ordered by that column (``order`` "desc" or "asc"; missing
         values last) — the top 100 by a metric is one DuckDB query over the job's files.
@@ -113,8 +128,9 @@ class JobService:
         if order not in ("desc", "asc"):
             raise ValueError(f"order must be 'desc' or 'asc', not {order!r}")
         self.get(job_id)
-        return self.store.page(job_id, offset, min(limit, self.settings.max_page), sort=sort,
-                               descending=order == "desc")  # fmt: skip
+        return self.store.page(
+            job_id, offset, min(limit, self.settings.max_page), sort=sort, descending=order == "desc"
+        )
 
     def export(self, job_id: str, format: str) -> Iterator[bytes]:  # noqa: A002
         """Every row of the job as CSV or Parquet, produced piece by piece."""
@@ -147,10 +163,16 @@ class JobService:
         """
         record = self.get(job_id)
         if record.status not in RESUMABLE:
-            raise JobConflict(f"job {job_id} is {record.status}; only interrupted, cancelled or failed "
-                              "jobs can be resumed")  # fmt: skip
-        specs.check(self.parse(record.spec), self.strategies.lookup, self.settings.max_items_per_job,
-                    self.settings.max_grid_points, bars=self.data.bars)
+            raise JobConflict(
+                f"job {job_id} is {record.status}; only interrupted, cancelled or failed jobs can be resumed"
+            )
+        specs.check(
+            self.parse(record.spec),
+            self.strategies.lookup,
+            self.settings.max_items_per_job,
+            self.settings.max_grid_points,
+            bars=self.data.bars,
+        )
         self.store.set_status(job_id, "queued")
         self.runner.enqueue(job_id, total=record.total, done=record.done, failed=record.failed)
         return self.get(job_id)
@@ -198,8 +220,7 @@ def runnable(data: DataService, spec: dict[str, Any], uploaded: specs.StrategyLo
 
 def progress_of(snap: Snapshot) -> dict[str, Any]:
     """A progress event's payload."""
-    return {"status": snap.status, "done": snap.done, "total": snap.total, "failed": snap.failed,
-            "best": snap.best}  # fmt: skip
+    return {"status": snap.status, "done": snap.done, "total": snap.total, "failed": snap.failed, "best": snap.best}
 
 
 def _csv(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:

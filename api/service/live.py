@@ -19,6 +19,7 @@ from api.jobrecord import ACTIVE
 
 _runs = itertools.count(1)
 
+
 @dataclass
 class Snapshot:
     """A job's state at one moment."""
@@ -52,7 +53,17 @@ class LiveJob:
         lock: guards snapshots and watchers (shared as well).
     """
 
-    __slots__ = ("id", "jail_key", "snapshot", "stop_reason", "stop_error", "transition", "_lock", "_cancel", "_watchers")
+    __slots__ = (
+        "id",
+        "jail_key",
+        "snapshot",
+        "stop_reason",
+        "stop_error",
+        "transition",
+        "_lock",
+        "_cancel",
+        "_watchers",
+    )
 
     def __init__(self, id: str, snapshot: Snapshot, transition: threading.RLock, lock: threading.Lock) -> None:  # noqa: A002
         self.id = id

@@ -59,8 +59,13 @@ class Runner:
             job keeps none of its own until it starts.
     """
 
-    def __init__(self, store: JobStore, settings: Settings, lookup: specs.StrategyLookup,
-                 load_spec: Callable[[dict[str, Any], specs.StrategyLookup], specs.Checked]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: JobStore,
+        settings: Settings,
+        lookup: specs.StrategyLookup,
+        load_spec: Callable[[dict[str, Any], specs.StrategyLookup], specs.Checked],
+    ) -> None:
         self.store = store
         self.settings = settings
         self.lookup = lookup
@@ -127,9 +132,11 @@ class Runner:
             if isinstance(cls, type) and issubclass(cls, jail.JailedStrategy):
                 if not timers:
                     limit = self.settings.jail_job_seconds
-                    timer = threading.Timer(limit, self._stop_with, (live, "failed",
-                                            f"the job ran longer than its limit of {limit:g} s "
-                                            "(ANVIL_JAIL_JOB_SECONDS)"))  # fmt: skip
+                    timer = threading.Timer(
+                        limit,
+                        self._stop_with,
+                        (live, "failed", f"the job ran longer than its limit of {limit:g} s (ANVIL_JAIL_JOB_SECONDS)"),
+                    )
                     timer.daemon = True
                     timer.start()
                     timers.append(timer)
@@ -189,8 +196,12 @@ class Runner:
         saved = [0.0]
 
         def progress(p: Progress) -> None:
-            snap = live.publish(done=base_done + p.done, failed=base_failed + p.failed,
-                                total=max(p.total, base_done + p.done), best=_best(p.best) or live.snapshot.best)  # fmt: skip
+            snap = live.publish(
+                done=base_done + p.done,
+                failed=base_failed + p.failed,
+                total=max(p.total, base_done + p.done),
+                best=_best(p.best) or live.snapshot.best,
+            )
             if time.monotonic() - saved[0] >= RECORD_EVERY:
                 saved[0] = time.monotonic()
                 self.store.set_progress(live.id, snap.total, snap.best)
@@ -199,10 +210,15 @@ class Runner:
         try:
             checked = self.load_spec(record.spec, self._lookup_for(live, timers))
             spec = checked.spec
-            result = specs.execute(checked,
-                                   progress=progress, cancel=live.cancel, out=self.store.sink(live.id),
-                                   study_path=self.store.study_path(live.id), address=self.settings.address,
-                                   workers=self.settings.workers)  # fmt: skip
+            result = specs.execute(
+                checked,
+                progress=progress,
+                cancel=live.cancel,
+                out=self.store.sink(live.id),
+                study_path=self.store.study_path(live.id),
+                address=self.settings.address,
+                workers=self.settings.workers,
+            )
             if not live.cancel.is_set():
                 table, summary = specs.result_table(result), specs.summary(result)
                 broken = _broken(table)
@@ -223,13 +239,15 @@ class Runner:
         with live.transition:
             if live.cancel.is_set():
                 why = {"cancelled": None, "failed": live.stop_error}.get(
-                    live.stop_reason, "the service stopped while the job ran; resume it")
+                    live.stop_reason, "the service stopped while the job ran; resume it"
+                )
                 self._finish(live, live.stop_reason, why)
                 return
             total = live.snapshot.total or record.items
             self.store.set_progress(live.id, total, live.snapshot.best)
-            self.store.complete(live.id, None if _rows_are_chunks(spec) else table, summary, done=total,
-                                failed=live.snapshot.failed)  # fmt: skip
+            self.store.complete(
+                live.id, None if _rows_are_chunks(spec) else table, summary, done=total, failed=live.snapshot.failed
+            )
             self.store.study_path(live.id).unlink(missing_ok=True)  # its trials are in the results now
             self._forget(live, status="done", done=total, total=total)
 
@@ -278,4 +296,3 @@ def _best(best: dict[str, Any] | None) -> dict[str, Any] | None:
     elif item is not None:
         out["item"] = item
     return jsonable(out)  # type: ignore[no-any-return]
-

@@ -59,9 +59,11 @@ class StrategyService:
         reason = jail.available()
         if reason is None:
             return None
-        return (f"uploaded strategies are off on this service: their jail cannot be built here ({reason}). "
-                "Install bubblewrap, or have the operator set ANVIL_UNSAFE_INPROCESS_UPLOADS=1 to run them "
-                "in the service process behind language-level checks only (unsafe; see the README)")  # fmt: skip
+        return (
+            f"uploaded strategies are off on this service: their jail cannot be built here ({reason}). "
+            "Install bubblewrap, or have the operator set ANVIL_UNSAFE_INPROCESS_UPLOADS=1 to run them "
+            "in the service process behind language-level checks only (unsafe; see the README)"
+        )
 
     def upload_later(self, source: str) -> Future[dict[str, Any]]:
         """``upload`` on one of a few checker threads, so no request thread waits on uploaded code.
@@ -141,8 +143,9 @@ class StrategyService:
             try:
                 return get_strategy(name)
             except UnknownStrategyError as exc:
-                raise LookupError(f"{exc}; nor is it the id of an uploaded strategy (GET /api/v1/strategies "
-                                  "lists both)") from None  # fmt: skip
+                raise LookupError(
+                    f"{exc}; nor is it the id of an uploaded strategy (GET /api/v1/strategies lists both)"
+                ) from None
         source, description = stored
         if self.settings.unsafe_inprocess_uploads:
             cls = stand_in(source)

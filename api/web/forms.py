@@ -14,9 +14,20 @@ from typing import Any
 
 KINDS = ("backtest", "sweep", "walk_forward", "monte_carlo")
 METRICS = (
-    "sharpe", "sortino", "calmar", "total_return", "annual_return", "net_pnl", "final_equity", "max_drawdown",
-    "volatility", "win_rate", "profit_factor", "expectancy", "total_trades",
-)  # fmt: skip
+    "sharpe",
+    "sortino",
+    "calmar",
+    "total_return",
+    "annual_return",
+    "net_pnl",
+    "final_equity",
+    "max_drawdown",
+    "volatility",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "total_trades",
+)
 
 
 @dataclass
@@ -53,19 +64,39 @@ def _params(schema: dict[str, dict[str, Any]], kind: str) -> Group:
         whole = typ in ("int", "integer")
         if kind in ("backtest", "monte_carlo"):
             if choices:  # option values are JSON, so True stays a boolean and 5 a number
-                fields.append(Field(f"params.{name}", name, "json", json.dumps(p.get("default")),
-                                    [(json.dumps(c), str(c)) for c in choices]))  # fmt: skip
+                fields.append(
+                    Field(
+                        f"params.{name}",
+                        name,
+                        "json",
+                        json.dumps(p.get("default")),
+                        [(json.dumps(c), str(c)) for c in choices],
+                    )
+                )
             elif typ in ("bool", "boolean"):
                 fields.append(Field(f"params.{name}", name, "bool", bool(p.get("default"))))
             else:
-                fields.append(Field(f"params.{name}", name, "int" if whole else "number", _num(p.get("default")),
-                                    step="1" if whole else "any"))  # fmt: skip
+                fields.append(
+                    Field(
+                        f"params.{name}",
+                        name,
+                        "int" if whole else "number",
+                        _num(p.get("default")),
+                        step="1" if whole else "any",
+                    )
+                )
         else:
             if choices or typ in ("bool", "boolean"):
                 vals = choices if choices else [True, False]
-                fields.append(Field(f"space.{name}.values", name, "list", ", ".join(str(v).lower() if isinstance(v, bool)
-                                                                                     else str(v) for v in vals),
-                                    hint="values, comma separated"))  # fmt: skip
+                fields.append(
+                    Field(
+                        f"space.{name}.values",
+                        name,
+                        "list",
+                        ", ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in vals),
+                        hint="values, comma separated",
+                    )
+                )
                 continue
             low, high = p.get("low"), p.get("high")
             step = p.get("step")
@@ -73,12 +104,34 @@ def _params(schema: dict[str, dict[str, Any]], kind: str) -> Group:
                 span = float(high) - float(low)
                 step = max(1, round(span / 10)) if whole else span / 10
             hint = "low / high / step (one value: low = high)"
-            fields.append(Field(f"space.{name}.low", f"{name} from", "int" if whole else "number", _num(low), hint=hint,
-                                step="1" if whole else "any"))  # fmt: skip
-            fields.append(Field(f"space.{name}.high", f"{name} to", "int" if whole else "number", _num(high),
-                                step="1" if whole else "any"))  # fmt: skip
-            fields.append(Field(f"space.{name}.step", f"{name} step", "int" if whole else "number", _num(step),
-                                step="1" if whole else "any"))  # fmt: skip
+            fields.append(
+                Field(
+                    f"space.{name}.low",
+                    f"{name} from",
+                    "int" if whole else "number",
+                    _num(low),
+                    hint=hint,
+                    step="1" if whole else "any",
+                )
+            )
+            fields.append(
+                Field(
+                    f"space.{name}.high",
+                    f"{name} to",
+                    "int" if whole else "number",
+                    _num(high),
+                    step="1" if whole else "any",
+                )
+            )
+            fields.append(
+                Field(
+                    f"space.{name}.step",
+                    f"{name} step",
+                    "int" if whole else "number",
+                    _num(step),
+                    step="1" if whole else "any",
+                )
+            )
     title = "Parameters" if kind in ("backtest", "monte_carlo") else "Parameter space"
     return Group(title, "params" if kind in ("backtest", "monte_carlo") else "space", fields)
 
@@ -97,8 +150,16 @@ def _config() -> Group:
             fields.append(Field(path, f.name, "bool", f.default))
         else:
             whole = f.kind == "int"
-            fields.append(Field(path, f.name, "int" if whole else "number", _num(f.default), step="1" if whole else "any",
-                                hint="" if f.default is not None else "empty = off / measured"))  # fmt: skip
+            fields.append(
+                Field(
+                    path,
+                    f.name,
+                    "int" if whole else "number",
+                    _num(f.default),
+                    step="1" if whole else "any",
+                    hint="" if f.default is not None else "empty = off / measured",
+                )
+            )
     return Group("Config", "config", fields)
 
 
@@ -106,35 +167,59 @@ def _job(kind: str) -> Group:
     metric = Field("metric", "metric", "choice", "sharpe", [(m, m) for m in METRICS])
     seed = Field("seed", "seed", "int", "0", step="1")
     if kind == "sweep":
-        fields = [Field("method", "method", "choice", "grid", [(m, m) for m in ("grid", "random", "tpe", "cmaes",
-                                                                               "nsga2")]),
-                  metric, Field("n_trials", "trials (random and samplers)", "int", "100", step="1"), seed]  # fmt: skip
+        fields = [
+            Field("method", "method", "choice", "grid", [(m, m) for m in ("grid", "random", "tpe", "cmaes", "nsga2")]),
+            metric,
+            Field("n_trials", "trials (random and samplers)", "int", "100", step="1"),
+            seed,
+        ]
     elif kind == "walk_forward":
-        fields = [Field("train", "train (bars or e.g. 365D)", "text", "1000"),
-                  Field("test", "test (bars or e.g. 90D)", "text", "250"),
-                  Field("embargo", "embargo (bars)", "int", "0", step="1"),
-                  Field("anchored", "anchored", "bool", False),
-                  Field("method", "method", "choice", "grid", [("grid", "grid"), ("random", "random")]),
-                  metric, Field("n_trials", "trials (random)", "int", "100", step="1"), seed]  # fmt: skip
+        fields = [
+            Field("train", "train (bars or e.g. 365D)", "text", "1000"),
+            Field("test", "test (bars or e.g. 90D)", "text", "250"),
+            Field("embargo", "embargo (bars)", "int", "0", step="1"),
+            Field("anchored", "anchored", "bool", False),
+            Field("method", "method", "choice", "grid", [("grid", "grid"), ("random", "random")]),
+            metric,
+            Field("n_trials", "trials (random)", "int", "100", step="1"),
+            seed,
+        ]
     elif kind == "monte_carlo":
-        fields = [Field("n", "paths", "int", "1000", step="1"),
-                  Field("method", "method", "choice", "permutation",
-                        [(m, m) for m in ("permutation", "bootstrap", "block_bootstrap")]),
-                  metric, Field("of", "bootstrap of", "choice", "returns", [("returns", "returns"), ("trades", "trades")]),
-                  Field("block", "block length", "int", "20", step="1"),
-                  Field("confidence", "confidence", "number", "0.95"), seed]  # fmt: skip
+        fields = [
+            Field("n", "paths", "int", "1000", step="1"),
+            Field(
+                "method",
+                "method",
+                "choice",
+                "permutation",
+                [(m, m) for m in ("permutation", "bootstrap", "block_bootstrap")],
+            ),
+            metric,
+            Field("of", "bootstrap of", "choice", "returns", [("returns", "returns"), ("trades", "trades")]),
+            Field("block", "block length", "int", "20", step="1"),
+            Field("confidence", "confidence", "number", "0.95"),
+            seed,
+        ]
     else:
         fields = []
     return Group("Job", "", fields)
 
 
 def _data(catalog: list[dict[str, Any]], multi: bool) -> Group:
-    choices = [(f"{s['symbol']}|{s['timeframe']}", f"{s['symbol']} ({s['timeframe']}, {s.get('bars', '?')} bars)")
-               for s in catalog]  # fmt: skip
+    choices = [
+        (f"{s['symbol']}|{s['timeframe']}", f"{s['symbol']} ({s['timeframe']}, {s.get('bars', '?')} bars)")
+        for s in catalog
+    ]
     kind, label = ("symbols", "symbols (several: ctrl-click; pooled)") if multi else ("symbol", "symbol")
-    return Group("Data", "data", [Field("data", label, kind, choices[0][0] if choices else "", choices),
-                                  Field("data.start", "from (optional)", "date", ""),
-                                  Field("data.end", "to (optional)", "date", "")])  # fmt: skip
+    return Group(
+        "Data",
+        "data",
+        [
+            Field("data", label, kind, choices[0][0] if choices else "", choices),
+            Field("data.start", "from (optional)", "date", ""),
+            Field("data.end", "to (optional)", "date", ""),
+        ],
+    )
 
 
 def groups(strategy: dict[str, Any], kind: str, catalog: list[dict[str, Any]]) -> list[Group]:

@@ -22,8 +22,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def _page(request: Request, name: str, session: web_session.Session, **context: Any) -> Response:
-    return templates.TemplateResponse(request, name, {"csrf": session.csrf, "page": name.removesuffix(".html"),
-                                                      **context})  # fmt: skip
+    return templates.TemplateResponse(
+        request, name, {"csrf": session.csrf, "page": name.removesuffix(".html"), **context}
+    )
 
 
 def _signin() -> RedirectResponse:
@@ -37,10 +38,18 @@ def _cookie_secure(request: Request) -> bool:
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, error: str = "") -> Response:
     nonce = secrets.token_urlsafe(24)
-    resp = templates.TemplateResponse(request, "login.html", {"nonce": nonce, "error": error, "page": "login"},
-                                      status_code=401 if error else 200)  # fmt: skip
-    resp.set_cookie(web_session.LOGIN_COOKIE, nonce, max_age=900, httponly=True, samesite="strict", path="/login",
-                    secure=_cookie_secure(request))  # fmt: skip
+    resp = templates.TemplateResponse(
+        request, "login.html", {"nonce": nonce, "error": error, "page": "login"}, status_code=401 if error else 200
+    )
+    resp.set_cookie(
+        web_session.LOGIN_COOKIE,
+        nonce,
+        max_age=900,
+        httponly=True,
+        samesite="strict",
+        path="/login",
+        secure=_cookie_secure(request),
+    )
     return resp
 
 
@@ -51,12 +60,22 @@ def login(request: Request, token: str = Form(""), nonce: str = Form("")) -> Res
     if not expected_nonce or not hmac.compare_digest(nonce.encode(), expected_nonce.encode()):
         return login_form(request, error="the sign-in form expired; try again")
     if not hmac.compare_digest(token.strip().encode(), request.app.state.token.encode()):
-        return login_form(request, error="that is not the service's token (see ANVIL_API_TOKEN or the token file "
-                                         "the service named when it started)")  # fmt: skip
+        return login_form(
+            request,
+            error="that is not the service's token (see ANVIL_API_TOKEN or the token file "
+            "the service named when it started)",
+        )
     session = web_session.sessions_of(request).open()
     resp = RedirectResponse("/", status_code=303)
-    resp.set_cookie(web_session.COOKIE, session.id, max_age=int(web_session.LIFETIME), httponly=True,
-                    samesite="strict", path="/", secure=_cookie_secure(request))  # fmt: skip
+    resp.set_cookie(
+        web_session.COOKIE,
+        session.id,
+        max_age=int(web_session.LIFETIME),
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=_cookie_secure(request),
+    )
     resp.delete_cookie(web_session.LOGIN_COOKIE, path="/login")
     return resp
 
@@ -109,8 +128,9 @@ def submit_page(request: Request, strategy: str = "", kind: str = "sweep") -> Re
         kind = "sweep"
     chosen = next((s for s in found if s["id"] == strategy), None) or (found[0] if found else None)
     groups = forms.groups(chosen, kind, svc.data.catalog()) if chosen else []
-    return _page(request, "submit.html", session, strategies=found, chosen=chosen, kind=kind, kinds=forms.KINDS,
-                 groups=groups)  # fmt: skip
+    return _page(
+        request, "submit.html", session, strategies=found, chosen=chosen, kind=kind, kinds=forms.KINDS, groups=groups
+    )
 
 
 @router.get("/strategies", response_class=HTMLResponse)

@@ -101,6 +101,9 @@ def authorize(request: Request) -> bool:
     if session is None:
         return False
     if request.method not in SAFE_METHODS and not csrf_ok(request, session):
-        raise SessionRefused(403, "this request changes state and needs the page's CSRF token in the "
-                                  "X-CSRF-Token header; reload the page and try again")  # fmt: skip
+        raise SessionRefused(
+            403,
+            "this request changes state and needs the page's CSRF token in the "
+            "X-CSRF-Token header; reload the page and try again",
+        )
     return True

@@ -1,11 +1,11 @@
 """anvil's market-data store: bars by symbol, timeframe and time in one DuckDB file.
 
-    from engine.store import Store
-    with Store() as store:                     # $ANVIL_DB or the user's data folder
-        report = store.import_bars("aapl.csv", symbol="AAPL", timeframe="1d")
-        bars = store.bars("AAPL", "1d", start="2015-01-01")
-        store.catalog()                        # what is stored
-    engine.load("SPX", "1d")                   # the default store; the shipped sample offline
+from engine.store import Store
+with Store() as store:                     # $ANVIL_DB or the user's data folder
+    report = store.import_bars("aapl.csv", symbol="AAPL", timeframe="1d")
+    bars = store.bars("AAPL", "1d", start="2015-01-01")
+    store.catalog()                        # what is stored
+engine.load("SPX", "1d")                   # the default store; the shipped sample offline
 """
 
 from engine.store._db import Database, open_database, release

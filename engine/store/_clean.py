@@ -76,14 +76,20 @@ class _Problems:
         for line, text, found in self.source.bad_lines[:SHOWN_PROBLEMS]:
             reason = f"has {found} fields, the header has {self.source.fields}: {text[:80]!r}"
             out.append(RowProblem(self.source.name, line, None, None, reason))
-        out.sort(key=lambda p: (p.line if p.line is not None else p.row or 0))
+        out.sort(key=lambda p: p.line if p.line is not None else p.row or 0)
         return out[:SHOWN_PROBLEMS]
 
 
 def clean(
-    raw: RawSource, symbol: str | None, tz: str | None, skip_bad: bool, *, date_format: str | None = None,
-    dayfirst: bool | None = None, columns: dict[str, str] | None = None,
-) -> Batch:  # fmt: skip
+    raw: RawSource,
+    symbol: str | None,
+    tz: str | None,
+    skip_bad: bool,
+    *,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+    columns: dict[str, str] | None = None,
+) -> Batch:
     """Check ``raw`` row by row and return the rows to store.
 
     ``date_format`` / ``dayfirst`` say how text dates are written (else the whole
@@ -173,16 +179,16 @@ def _without_empty_bars(table: pa.Table, rows: np.ndarray, colmap: ColumnMap) ->
     return table.take(pa.array(kept)), rows[kept], int(empty.sum())
 
 
-def _times(table: pa.Table, colmap: ColumnMap, tz: str | None, probs: _Problems, date_format: str | None,
-           dayfirst: bool | None) -> np.ndarray:  # fmt: skip
+def _times(
+    table: pa.Table, colmap: ColumnMap, tz: str | None, probs: _Problems, date_format: str | None, dayfirst: bool | None
+) -> np.ndarray:
     cols = [table.column(c) for c in colmap.time]
     label = " + ".join(colmap.time)
     parsed = parse_times(cols, tz, label, probs.source.name, date_format=date_format, dayfirst=dayfirst)
     where = f" in {tz}" if tz else ""
     how = f" (the column is {parsed.note})" if parsed.note else ""
     probs.add("ts", parsed.missing, lambda i: f"time ({label}) is missing")
-    probs.add("ts", parsed.unreadable,
-              lambda i: f"time {_text(cols, i)!r} cannot be read as a time{where}{how}")  # fmt: skip
+    probs.add("ts", parsed.unreadable, lambda i: f"time {_text(cols, i)!r} cannot be read as a time{where}{how}")
     return parsed.values
 
 
@@ -211,8 +217,11 @@ def _values(table: pa.Table, colmap: ColumnMap, probs: _Problems) -> dict[str, n
         out[name] = parsed.values
     adj = out["adj_close"]
     given = ~np.isnan(adj)
-    probs.add("adj_close", given & ~(np.isfinite(adj) & (adj > 0)),
-              lambda i: f"adj_close is {adj[i]}: prices must be finite and positive")  # fmt: skip
+    probs.add(
+        "adj_close",
+        given & ~(np.isfinite(adj) & (adj > 0)),
+        lambda i: f"adj_close is {adj[i]}: prices must be finite and positive",
+    )
     return out
 
 
@@ -301,8 +310,9 @@ def _one_row_per_time(
     return good[~repeat & ~clash], int(repeat.sum())
 
 
-def _batch(ts: np.ndarray, codes: np.ndarray, names: list[str], cols: dict[str, np.ndarray],
-           report: ImportReport) -> Batch:  # fmt: skip
+def _batch(
+    ts: np.ndarray, codes: np.ndarray, names: list[str], cols: dict[str, np.ndarray], report: ImportReport
+) -> Batch:
     """Group by symbol (rows are sorted by code), check each with ``engine.bars.validate``."""
     present = np.unique(codes)
     starts = np.searchsorted(codes, present).tolist() + [len(codes)]

@@ -106,9 +106,7 @@ def map_columns(names: list[str], source: str, columns: dict[str, str] | None = 
     for name in (n for n in names if n not in taken):
         key = _norm(name)
         if key in by_norm:
-            raise SourceError(
-                f"{source}: columns {by_norm[key]!r} and {name!r} both mean {key!r}; keep one of them"
-            )
+            raise SourceError(f"{source}: columns {by_norm[key]!r} and {name!r} both mean {key!r}; keep one of them")
         by_norm[key] = name
     fields: dict[str, str] = dict(given)
     for field, aliases in _ALIASES.items():
@@ -133,7 +131,9 @@ def map_columns(names: list[str], source: str, columns: dict[str, str] | None = 
         hint = "; name the time 'ts', 'date', 'datetime' or 'timestamp'," if "ts" in missing else ";"
         example = ",".join(f"{f}=<column>" for f in missing[:2])
         plural = "s" if len(missing) > 1 else ""
-        raise SourceError(f"{source}: missing column{plural} {', '.join(missing)} (the source has {have}){hint} "
-                          f"or map them with columns= (CLI --columns {example})")  # fmt: skip
+        raise SourceError(
+            f"{source}: missing column{plural} {', '.join(missing)} (the source has {have}){hint} "
+            f"or map them with columns= (CLI --columns {example})"
+        )
     used = set(fields.values()) | set(time) | ({tick} if tick else set())
     return ColumnMap(fields, time, tuple(n for n in names if n not in used), tick)

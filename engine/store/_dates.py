@@ -20,9 +20,7 @@ from engine.store._errors import SourceError
 # A date at the start of a value: three numbers joined by one separator, then the rest
 # (a time, an offset), e.g. 02/01/2015, 2.1.15, 2015.01.02 09:30, 02-01-2015T09:30:00Z.
 # RE2 (Arrow's engine): no back-references, so the two separators are compared after.
-_DATE = (
-    r"^\s*(?P<a>\d{1,4})(?P<s1>[/.\-])(?P<b>\d{1,2})(?P<s2>[/.\-])(?P<c>\d{1,4})(?P<rest>(?:[\sT].*)?)$"
-)
+_DATE = r"^\s*(?P<a>\d{1,4})(?P<s1>[/.\-])(?P<b>\d{1,2})(?P<s2>[/.\-])(?P<c>\d{1,4})(?P<rest>(?:[\sT].*)?)$"
 
 DAY_FIRST = "day-first"
 MONTH_FIRST = "month-first"
@@ -51,9 +49,7 @@ def _fmt(order: str, sep: str, long_year: bool) -> str:
     return sep.join(parts)
 
 
-def as_iso(
-    text: pd.Series, *, dayfirst: bool | None, label: str, source: str
-) -> tuple[pd.Series, DateOrder | None]:
+def as_iso(text: pd.Series, *, dayfirst: bool | None, label: str, source: str) -> tuple[pd.Series, DateOrder | None]:
     """``text`` with its numeric dates rewritten as ISO 8601, and the order they were read in.
 
     Values that do not start with a numeric date are left as they are (ISO parsing or
@@ -71,8 +67,10 @@ def as_iso(
     parts = pc.extract_regex(arr, _DATE)
     found = np.asarray(
         pc.and_kleene(parts.is_valid(), pc.equal(pc.struct_field(parts, "s1"), pc.struct_field(parts, "s2")))
-        .fill_null(False).to_numpy(zero_copy_only=False), dtype=bool,
-    )  # fmt: skip
+        .fill_null(False)
+        .to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
     if not found.any():
         return text, None
     hits = parts.filter(pa.array(found))
@@ -118,9 +116,15 @@ def _padded(values: np.ndarray, width: int) -> pa.Array:
 
 
 def _day_or_month(
-    a: np.ndarray, b: np.ndarray, dayfirst: bool | None, text: pd.Series, label: str, source: str, sep: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    dayfirst: bool | None,
+    text: pd.Series,
+    label: str,
+    source: str,
+    sep: str,
     long_year: bool,
-) -> str:  # fmt: skip
+) -> str:
     a_big = a > 12
     b_big = b > 12
     if dayfirst is not None:

@@ -39,6 +39,7 @@ _changed = threading.Condition(threading.Lock())
 _roots: dict[int, duckdb.DuckDBPyConnection] = {}
 _aliases = itertools.count(1)
 
+
 def _lock_wait() -> float:
     try:
         return max(0.0, float(os.environ.get("ANVIL_DB_WAIT") or 30))

@@ -67,9 +67,14 @@ def parse_numbers(col: pa.ChunkedArray, field: str, source: str) -> Parsed:
 
 
 def parse_times(
-    cols: list[pa.ChunkedArray], tz: str | None, field: str, source: str, *,
-    date_format: str | None = None, dayfirst: bool | None = None,
-) -> Parsed:  # fmt: skip
+    cols: list[pa.ChunkedArray],
+    tz: str | None,
+    field: str,
+    source: str,
+    *,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+) -> Parsed:
     """int64 nanoseconds since the epoch in UTC from one time column (or a date and a
     time-of-day column joined). Times with an offset or zone are converted to UTC;
     times without one are read in ``tz`` (UTC when None).
@@ -147,9 +152,14 @@ def _from_epoch(col: pa.ChunkedArray, missing: np.ndarray) -> Parsed:
 
 
 def _from_strings(
-    col: pa.ChunkedArray, tz: str | None, *, date_format: str | None = None, dayfirst: bool | None = None,
-    label: str = "ts", source: str = "",
-) -> Parsed:  # fmt: skip
+    col: pa.ChunkedArray,
+    tz: str | None,
+    *,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+    label: str = "ts",
+    source: str = "",
+) -> Parsed:
     text = pd.Series(col.to_pandas(), dtype="string").str.strip()
     missing = np.asarray((text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True))
     if date_format is not None:

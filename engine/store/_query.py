@@ -92,9 +92,14 @@ def _range_sql(lo: int | None, hi: int | None) -> str:
 
 
 def read_table(
-    cur: duckdb.DuckDBPyConnection, sid: int, lo: int | None, hi: int | None, *, adjusted: bool = False,
+    cur: duckdb.DuckDBPyConnection,
+    sid: int,
+    lo: int | None,
+    hi: int | None,
+    *,
+    adjusted: bool = False,
     adj_close: bool = False,
-) -> pa.Table:  # fmt: skip
+) -> pa.Table:
     """One series' bars in [lo, hi] as an Arrow table (``ts`` is ``timestamp[ns]``), in
     stored order, which the importer keeps in time order."""
     f = " * coalesce(adj_close / close, 1.0)" if adjusted else ""
@@ -129,8 +134,9 @@ def to_bars(table: pa.Table, symbol: str) -> Bars:
     return stored_bars(ts, o, h, lo, c, v, symbol)
 
 
-def stored_bars(ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
-                symbol: str) -> Bars:  # fmt: skip
+def stored_bars(
+    ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, symbol: str
+) -> Bars:
     """``Bars`` over arrays read from the store, checked in a few passes instead of
     ``Bars``' rule-by-rule scan: every rule of ``engine.bars.validate`` holds when
     times strictly increase, the core's one-pass bar check passes
@@ -152,11 +158,12 @@ def stored_bars(ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c:
     return bars
 
 
-def _holds_rules(ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
-                 v: np.ndarray) -> bool:  # fmt: skip
+def _holds_rules(ts: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray) -> bool:
     n = len(ts)
-    if n == 0 or ts.dtype != np.int64 or any(
-        a.dtype != np.float64 or a.shape != (n,) or not a.flags.c_contiguous for a in (o, h, lo, c, v)
+    if (
+        n == 0
+        or ts.dtype != np.int64
+        or any(a.dtype != np.float64 or a.shape != (n,) or not a.flags.c_contiguous for a in (o, h, lo, c, v))
     ):
         return False
     if n > 1 and not bool(np.all(ts[1:] > ts[:-1])):
@@ -185,7 +192,7 @@ def _utc(ns: int) -> dt.datetime:
 
 def no_data(
     infos: list[SeriesInfo], symbol: str, timeframe: str, lo: int | None, hi: int | None, where: object
-) -> NoDataError:  # fmt: skip
+) -> NoDataError:
     """The error for a query that found nothing, listing what the store holds."""
     if not infos:
         return NoDataError(
@@ -206,14 +213,9 @@ def no_data(
     same = [i for i in mine if i.timeframe == timeframe]
     if not same:
         have = ", ".join(str(i) for i in mine)
-        return NoDataError(
-            f"no {timeframe} bars for {symbol}, and none finer to resample from; {symbol} has: {have}"
-        )
+        return NoDataError(f"no {timeframe} bars for {symbol}, and none finer to resample from; {symbol} has: {have}")
     info = same[0]
-    asked = " ".join(
-        f"{word} {pd.Timestamp(v, tz='UTC')}" for word, v in (("from", lo), ("to", hi)) if v is not None
-    )
+    asked = " ".join(f"{word} {pd.Timestamp(v, tz='UTC')}" for word, v in (("from", lo), ("to", hi)) if v is not None)
     return NoDataError(
-        f"{symbol} {timeframe} has no bars {asked}; it spans {_day(info.first)} .. {_day(info.last)} "
-        f"({info.bars} bars)"
+        f"{symbol} {timeframe} has no bars {asked}; it spans {_day(info.first)} .. {_day(info.last)} ({info.bars} bars)"
     )

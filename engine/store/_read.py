@@ -181,8 +181,20 @@ def _delimiter(header: bytes) -> str:
     return ","
 
 
-_BINANCE_KLINES = ("open_time", "open", "high", "low", "close", "volume", "close_time", "quote_volume", "count",
-                   "taker_buy_volume", "taker_buy_quote_volume", "ignore")  # fmt: skip
+_BINANCE_KLINES = (
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+)
 _TIME_OF_DAY = re.compile(rb"^\d{1,2}:\d{2}")
 _DECIMAL_COMMA = re.compile(rb"(?:^|[;\t])\s*-?\d+,\d+\s*(?=$|[;\t])")
 
@@ -254,4 +266,3 @@ def _read_csv(label: str, head: bytes, where: Path | bytes) -> RawSource:
     bad_lines = tuple((int(n), text, actual) for n, text, _, actual in bad if n is not None)
     fields = table.num_columns
     return RawSource(label, table, line_of, bad_lines, fields)
-

@@ -43,9 +43,15 @@ def bucket_start(ns: int, tf: Timeframe) -> int:
 
 
 def resample(
-    cur: duckdb.DuckDBPyConnection, sid: int, source: Timeframe, target: Timeframe,
-    lo: int | None, hi: int | None, *, adjusted: bool = False,
-) -> pa.Table:  # fmt: skip
+    cur: duckdb.DuckDBPyConnection,
+    sid: int,
+    source: Timeframe,
+    target: Timeframe,
+    lo: int | None,
+    hi: int | None,
+    *,
+    adjusted: bool = False,
+) -> pa.Table:
     """Buckets of ``target`` width starting in [lo, hi], each built from all its bars.
 
     Returns:

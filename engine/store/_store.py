@@ -320,8 +320,15 @@ class Store:
         with self._reading():  # one attachment for every step below
             return self._bars(symbol, timeframe, start, end, adjusted, partial)
 
-    def _bars(self, symbol: str, timeframe: str | Timeframe | None, start: TimeLike | None, end: TimeLike | None,
-              adjusted: bool, partial: str) -> Bars:  # fmt: skip
+    def _bars(
+        self,
+        symbol: str,
+        timeframe: str | Timeframe | None,
+        start: TimeLike | None,
+        end: TimeLike | None,
+        adjusted: bool,
+        partial: str,
+    ) -> Bars:
         tf = self.pick_timeframe(symbol, timeframe)
         lo, hi = _bounds(start, end)
         with self._reading() as cur:

@@ -11,12 +11,21 @@ from engine.store._errors import TimeframeError
 
 _NS = {"s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
 _UNIT_WORDS = {
-    "s": "s", "sec": "s", "second": "s",
-    "m": "m", "min": "m", "minute": "m",
-    "h": "h", "hr": "h", "hour": "h",
-    "d": "d", "day": "d",
-    "w": "w", "wk": "w", "week": "w",
-}  # fmt: skip
+    "s": "s",
+    "sec": "s",
+    "second": "s",
+    "m": "m",
+    "min": "m",
+    "minute": "m",
+    "h": "h",
+    "hr": "h",
+    "hour": "h",
+    "d": "d",
+    "day": "d",
+    "w": "w",
+    "wk": "w",
+    "week": "w",
+}
 _WORDS = {"daily": "1d", "hourly": "1h", "weekly": "1w", "minutely": "1m"}
 _PATTERN = re.compile(r"^\s*(\d*)\s*([a-z]+?)s?\s*$")
 # Monday 1970-01-05: weekly buckets start on Mondays; every other width is aligned to the epoch.
@@ -86,9 +95,7 @@ def parse_timeframe(text: str | Timeframe) -> Timeframe:
 
 
 def _too_wide(text: str) -> TimeframeError:
-    return TimeframeError(
-        f"timeframe {text[:40]!r} is wider than anvil reads; the widest is 366d (or 52w)"
-    )
+    return TimeframeError(f"timeframe {text[:40]!r} is wider than anvil reads; the widest is 366d (or 52w)")
 
 
 def infer_timeframe(ts: np.ndarray) -> Timeframe | None:

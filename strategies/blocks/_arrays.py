@@ -51,9 +51,7 @@ def flags(values: Any, name: str, n: int | None = None) -> np.ndarray:
             raise ValueError(f"{name}[{i}] is {arr[i]}: {name} must be True/False (or 1/0) per bar")
         arr = arr.astype(bool)
     elif arr.dtype.kind != "b":
-        raise TypeError(
-            f"{name} must be booleans, one per bar (e.g. crossover(fast, slow)), not {arr.dtype}"
-        )
+        raise TypeError(f"{name} must be booleans, one per bar (e.g. crossover(fast, slow)), not {arr.dtype}")
     if n is not None:
         same_length(arr, name, n)
     return arr
@@ -80,9 +78,7 @@ def prices(values: Any, name: str, n: int) -> np.ndarray:
 
 def same_length(arr: np.ndarray, name: str, n: int, other: str = "signal") -> None:
     if len(arr) != n:
-        raise ValueError(
-            f"{name} has {len(arr)} values but {other} has {n}: give one value per bar of the same bars"
-        )
+        raise ValueError(f"{name} has {len(arr)} values but {other} has {n}: give one value per bar of the same bars")
 
 
 def number(

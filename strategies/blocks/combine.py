@@ -32,8 +32,7 @@ def _positions(signals: Any) -> np.ndarray:
     elif isinstance(signals, np.ndarray):
         if signals.ndim != 2:
             raise ValueError(
-                f"signals must be a 2-D array [k strategies, n bars] or a list of signals, "
-                f"got shape {signals.shape}"
+                f"signals must be a 2-D array [k strategies, n bars] or a list of signals, got shape {signals.shape}"
             )
         rows = list(signals)
         names = [f"signals[{i}]" for i in range(len(rows))]
@@ -41,10 +40,7 @@ def _positions(signals: Any) -> np.ndarray:
         rows = list(signals)
         names = [f"signals[{i}]" for i in range(len(rows))]
     else:
-        raise TypeError(
-            "signals must be a list of signals, a 2-D array or a DataFrame, "
-            f"not {type(signals).__name__}"
-        )
+        raise TypeError(f"signals must be a list of signals, a 2-D array or a DataFrame, not {type(signals).__name__}")
     if not rows:
         raise ValueError("signals is empty: give at least one strategy's signal")
     held = [_arrays.held(_arrays.signal(r, name)).astype(np.float64) for r, name in zip(rows, names)]
@@ -100,8 +96,7 @@ def weighted(signals: Any, weights: Any, threshold: float | None = None) -> np.n
     w = _arrays.numbers(weights, "weights")
     if len(w) != len(positions):
         raise ValueError(
-            f"weights has {len(w)} values but there are {len(positions)} signals: "
-            "give one weight per signal"
+            f"weights has {len(w)} values but there are {len(positions)} signals: give one weight per signal"
         )
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
@@ -124,9 +119,7 @@ def unanimous(signals: Any) -> np.ndarray:
         int8 per bar: 1, -1 or 0.
     """
     sides = _sides(signals)
-    return np.where((sides == 1).all(axis=0), 1, np.where((sides == -1).all(axis=0), -1, 0)).astype(
-        np.int8
-    )
+    return np.where((sides == 1).all(axis=0), 1, np.where((sides == -1).all(axis=0), -1, 0)).astype(np.int8)
 
 
 def any_of(signals: Any) -> np.ndarray:

@@ -131,11 +131,7 @@ def from_entries_exits(
         short_out = np.zeros(n, dtype=bool)
     else:
         short_in = _arrays.flags(short_entries, "short_entries", n)
-        short_out = (
-            np.zeros(n, dtype=bool)
-            if short_exits is None
-            else _arrays.flags(short_exits, "short_exits", n)
-        )
+        short_out = np.zeros(n, dtype=bool) if short_exits is None else _arrays.flags(short_exits, "short_exits", n)
 
     go_long = long_in & ~long_out
     go_short = short_in & ~short_out

@@ -147,16 +147,13 @@ def _in_window(idx: pd.DatetimeIndex, start: Any, end: Any, tz: str) -> np.ndarr
     lo, hi = _clock("start", start), _clock("end", end)
     if lo == hi:
         raise ValueError(
-            f"start and end are both {start!r}: the window would be empty; "
-            "for every hour leave the filter out"
+            f"start and end are both {start!r}: the window would be empty; for every hour leave the filter out"
         )
     try:
         zone = zoneinfo.ZoneInfo(_zone_name(tz))
         local = idx.tz_convert(zone)
     except (KeyError, ValueError, TypeError, AttributeError, zoneinfo.ZoneInfoNotFoundError) as exc:
-        raise ValueError(
-            f"tz is {tz!r} ({exc}); give a time-zone name such as 'America/New_York'"
-        ) from None
+        raise ValueError(f"tz is {tz!r} ({exc}); give a time-zone name such as 'America/New_York'") from None
     tod = local.tz_localize(None).asi8 % _NS_PER_DAY
     if lo < hi:
         return (tod >= lo) & (tod < hi)
@@ -301,9 +298,7 @@ def drawdown_pause(signal: Any, close: Any, max_drawdown: float, pause_bars: int
     """
     sig = _arrays.signal(signal)
     c = _arrays.prices(close, "close", len(sig))
-    max_dd = _arrays.number(
-        "max_drawdown", max_drawdown, low=0.0, high=1.0, low_open=True, high_open=True
-    )
+    max_dd = _arrays.number("max_drawdown", max_drawdown, low=0.0, high=1.0, low_open=True, high_open=True)
     pause = _arrays.count("pause_bars", pause_bars, 1)
     wanted = _arrays.held(sig)
     out = sig.copy()
@@ -312,4 +307,3 @@ def drawdown_pause(signal: Any, close: Any, max_drawdown: float, pause_bars: int
         if hit + pause < len(out):
             out[hit + pause] = wanted[hit + pause]
     return out
-

@@ -76,17 +76,39 @@ def available() -> str | None:
     exe = bwrap()
     if exe is None:
         return "bubblewrap (bwrap) is not installed; install it (Debian/Ubuntu: apt-get install bubblewrap)"
-    probe = [exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin",
-             "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc",
-             "--dev", "/dev", "--", "/usr/bin/true"]  # fmt: skip
+    probe = [
+        exe,
+        "--unshare-all",
+        "--die-with-parent",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--",
+        "/usr/bin/true",
+    ]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=30, env={})
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap could not run: {exc}"
     if done.returncode != 0:
         why = (done.stderr or "").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
-        return (f"bwrap cannot create namespaces here ({why[0]}); user namespaces may be disabled "
-                "(sysctl kernel.unprivileged_userns_clone / user.max_user_namespaces)")  # fmt: skip
+        return (
+            f"bwrap cannot create namespaces here ({why[0]}); user namespaces may be disabled "
+            "(sysctl kernel.unprivileged_userns_clone / user.max_user_namespaces)"
+        )
     return None
 
 

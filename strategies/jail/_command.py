@@ -19,8 +19,7 @@ import sys
 from pathlib import Path
 
 WORKER = "strategies.jail._worker"
-THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "MALLOC_ARENA_MAX": "2"}  # fmt: skip
+THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
 SCRATCH = "/tmp"
 
 
@@ -43,8 +42,14 @@ def read_only_paths() -> tuple[str, ...]:
     import numpy
 
     wanted = {"/usr", "/etc/ld.so.cache", "/etc/alternatives"}
-    for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-              str(Path(numpy.__file__).resolve().parents[1]), str(anvil_root())):  # fmt: skip
+    for p in (
+        sys.base_prefix,
+        sys.prefix,
+        sys.exec_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+        str(Path(numpy.__file__).resolve().parents[1]),
+        str(anvil_root()),
+    ):
         wanted.add(os.path.realpath(p))
     # The unresolved prefixes too, since sys.executable may be a symlink into them.
     wanted.update({sys.prefix, os.path.dirname(sys.executable)})
@@ -60,8 +65,17 @@ def command(seccomp_fd: int | None, scratch_bytes: int) -> list[str]:
     exe = bwrap()
     if exe is None:
         raise FileNotFoundError("bwrap (bubblewrap) is not installed")
-    argv = [exe, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--hostname", "jail", "--clearenv"]  # fmt: skip
+    argv = [
+        exe,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--hostname",
+        "jail",
+        "--clearenv",
+    ]
     for key, value in THREAD_ENV.items():
         argv += ["--setenv", key, value]
     for name in ("lib", "lib64", "bin", "sbin"):

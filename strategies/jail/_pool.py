@@ -58,8 +58,12 @@ class JailPool:
         self._lock = threading.Lock()
         self.on_broken: Callable[[str], None] | None = None
 
-    def call(self, request: dict[str, Any], arrays: Sequence[np.ndarray] = (),
-             bars: tuple[str, dict[str, Any], Sequence[np.ndarray]] | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:  # fmt: skip
+    def call(
+        self,
+        request: dict[str, Any],
+        arrays: Sequence[np.ndarray] = (),
+        bars: tuple[str, dict[str, Any], Sequence[np.ndarray]] | None = None,
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
         """Answer ``request`` in one of the pool's processes, first sending ``bars``
         (key, header, arrays) to a process that does not hold them.
 

@@ -54,8 +54,12 @@ def _why(returncode: int | None) -> str:
         return f"killed by {_signal_name(-returncode)}"
     if returncode > 128:
         sig = returncode - 128
-        extra = {signal.SIGXCPU: " (its CPU-time limit)", signal.SIGXFSZ: " (its file-size limit)",
-                 signal.SIGSEGV: " (a crash)", signal.SIGKILL: ""}.get(sig, "")  # fmt: skip
+        extra = {
+            signal.SIGXCPU: " (its CPU-time limit)",
+            signal.SIGXFSZ: " (its file-size limit)",
+            signal.SIGSEGV: " (a crash)",
+            signal.SIGKILL: "",
+        }.get(sig, "")
         return f"killed by {_signal_name(sig)}{extra}"
     return f"exited with status {returncode}"
 
@@ -87,10 +91,16 @@ class JailProcess:
         started = time.monotonic()
         try:
             self.proc = _SPAWNER.submit(
-                subprocess.Popen, _command.command(rfd, limits.scratch_bytes), stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=None if os.environ.get("ANVIL_JAIL_DEBUG") else subprocess.DEVNULL,
-                pass_fds=(rfd,) if rfd is not None else (), start_new_session=True, env={}, cwd="/",
-            ).result()  # fmt: skip
+                subprocess.Popen,
+                _command.command(rfd, limits.scratch_bytes),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None if os.environ.get("ANVIL_JAIL_DEBUG") else subprocess.DEVNULL,
+                pass_fds=(rfd,) if rfd is not None else (),
+                start_new_session=True,
+                env={},
+                cwd="/",
+            ).result()
         except OSError as exc:
             raise JailError(f"cannot start the jail: {exc}") from None
         finally:
@@ -120,8 +130,9 @@ class JailProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def call(self, request: dict[str, Any], arrays: Sequence[np.ndarray] = (),
-             timeout: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:  # fmt: skip
+    def call(
+        self, request: dict[str, Any], arrays: Sequence[np.ndarray] = (), timeout: float | None = None
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
         """Send one request and wait for its answer.
 
         Raises:
@@ -137,8 +148,9 @@ class JailProcess:
     def _receive(self, timeout: float) -> tuple[dict[str, Any], list[np.ndarray]]:
         return self._exchange(None, (), timeout)
 
-    def _exchange(self, request: dict[str, Any] | None, arrays: Sequence[np.ndarray],
-                  timeout: float) -> tuple[dict[str, Any], list[np.ndarray]]:  # fmt: skip
+    def _exchange(
+        self, request: dict[str, Any] | None, arrays: Sequence[np.ndarray], timeout: float
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
         deadline = time.monotonic() + timeout
         with self._lock:
             try:
@@ -147,8 +159,9 @@ class JailProcess:
                 head, out = _wire.read(self._out, deadline, MAX_REPLY_BYTES)
             except _wire.Timeout:
                 self._reap()
-                raise JailDied(f"it ran longer than its limit of {timeout:g} s and was stopped",
-                               timed_out=True) from None  # fmt: skip
+                raise JailDied(
+                    f"it ran longer than its limit of {timeout:g} s and was stopped", timed_out=True
+                ) from None
             except (_wire.Closed, _wire.WireError) as exc:
                 self._reap()
                 raise JailDied(_why(self.proc.returncode) if isinstance(exc, _wire.Closed) else str(exc)) from None

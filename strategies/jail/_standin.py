@@ -38,7 +38,9 @@ PARAM_TYPES = frozenset({"int", "float", "categorical"})
 def bars_message(bars: Any) -> tuple[str, dict[str, Any], list[np.ndarray]]:
     """``(key, header, arrays)`` that give a jail the series ``bars``."""
     arrays = [np.ascontiguousarray(bars.ts, dtype=np.int64)]
-    arrays += [np.ascontiguousarray(getattr(bars, f), dtype=np.float64) for f in ("open", "high", "low", "close", "volume")]
+    arrays += [
+        np.ascontiguousarray(getattr(bars, f), dtype=np.float64) for f in ("open", "high", "low", "close", "volume")
+    ]
     h = hashlib.blake2b(digest_size=16)
     for a in arrays:
         h.update(a.data)
@@ -49,7 +51,9 @@ def panel_message(panel: Any) -> tuple[str, dict[str, Any], list[np.ndarray]]:
     """``(key, header, arrays)`` that give a jail the panel ``panel`` (times, the five
     price and volume matrices and ``tradable``, with the symbols in the header)."""
     arrays = [np.ascontiguousarray(panel.ts, dtype=np.int64)]
-    arrays += [np.ascontiguousarray(getattr(panel, f), dtype=np.float64) for f in ("open", "high", "low", "close", "volume")]
+    arrays += [
+        np.ascontiguousarray(getattr(panel, f), dtype=np.float64) for f in ("open", "high", "low", "close", "volume")
+    ]
     arrays.append(np.ascontiguousarray(panel.tradable, dtype=np.bool_))
     symbols = list(panel.symbols)
     h = hashlib.blake2b(digest_size=16)
@@ -73,8 +77,13 @@ class JailedStrategy(Strategy):
     @classmethod
     def for_job(cls, job: str, limits: Limits | None = None) -> type[JailedStrategy]:
         """This strategy with its jails pooled under ``job`` (killed by ``release(job)``)."""
-        attrs = {"_job": job, "_limits": limits or cls._limits, "__module__": cls.__module__,
-                 "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}  # fmt: skip
+        attrs = {
+            "_job": job,
+            "_limits": limits or cls._limits,
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+        }
         return type(cls.__name__, (cls,), attrs)
 
     @classmethod
@@ -104,8 +113,9 @@ class JailedSignals(JailedStrategy):
             raise InvalidSignalError(f"{type(self).__name__}: its jail answered {len(arrays)} arrays, not one")
         matrix = as_signal(arrays[0], len(bars), ndim=2)
         if len(matrix) != len(sets):
-            raise InvalidSignalError(f"{type(self).__name__}: its jail answered {len(matrix)} rows for "
-                                     f"{len(sets)} parameter sets")  # fmt: skip
+            raise InvalidSignalError(
+                f"{type(self).__name__}: its jail answered {len(matrix)} rows for {len(sets)} parameter sets"
+            )
         return matrix
 
 
@@ -115,8 +125,14 @@ class JailedBars(JailedStrategy):
     def on_bar(self, bar: Any, ctx: Any) -> None:
         raise TypeError(f"{type(self).__name__} is uploaded code: it runs in its jail (strategies.run does that)")
 
-    def run_in_jail(self, bars: Any, config: Any, equity: bool, trades: bool,
-                    windows: Sequence[tuple[dict[str, Any] | None, int, int]] | None = None) -> Any:  # fmt: skip
+    def run_in_jail(
+        self,
+        bars: Any,
+        config: Any,
+        equity: bool,
+        trades: bool,
+        windows: Sequence[tuple[dict[str, Any] | None, int, int]] | None = None,
+    ) -> Any:
         """The ``engine.Result`` of one backtest, run in the jail: with this instance's
         parameters over all ``bars``, or over ``windows`` as ``strategies.run_windows``
         (``(params, lo, hi)``, checked by the caller) would run them."""
@@ -128,8 +144,14 @@ class JailedBars(JailedStrategy):
         spans = [(None if p is None else dict(p), int(lo), int(hi)) for p, lo, hi in windows]
         first, last = spans[0][1], spans[-1][2]
         message = bars_message(bars)
-        request = {"op": "backtest", "bars": message[0], "config": config.to_dict(), "windows": spans,
-                   "equity": bool(equity), "trades": bool(trades)}  # fmt: skip
+        request = {
+            "op": "backtest",
+            "bars": message[0],
+            "config": config.to_dict(),
+            "windows": spans,
+            "equity": bool(equity),
+            "trades": bool(trades),
+        }
         head, arrays = self._pool().call(request, bars=message)
         traded = bars if (first, last) == (0, len(bars)) else bars[first:last]
         n = len(traded)
@@ -207,8 +229,9 @@ class JailedUniverseBars(JailedUniverse):
         from engine.portfolio import as_weights
 
         message = panel_message(panel)
-        head, arrays = self._pool().call({"op": "rows", "panel": message[0], "sets": [dict(self.params)],
-                                          "start": int(start)}, bars=message)  # fmt: skip
+        head, arrays = self._pool().call(
+            {"op": "rows", "panel": message[0], "sets": [dict(self.params)], "start": int(start)}, bars=message
+        )
         who = type(self).__name__
         if len(arrays) != 1 or arrays[0].dtype != np.float64 or arrays[0].ndim != 3 or len(arrays[0]) != 1:
             raise InvalidSignalError(f"{who}: its jail did not answer one float64 [1, n_bars, n_symbols] array")
@@ -239,11 +262,21 @@ def _param(name: str, schema: Any) -> Param:
         v = schema.get(key)
         if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)):
             raise JailError(f"parameter {name!r}: {key} is not a finite number")
-    return Param(schema["type"], schema.get("default"), schema.get("low"), schema.get("high"), schema.get("step"),
-                 bool(schema.get("log")), choices, str(schema.get("doc") or "")[:MAX_DOC])  # fmt: skip
+    return Param(
+        schema["type"],
+        schema.get("default"),
+        schema.get("low"),
+        schema.get("high"),
+        schema.get("step"),
+        bool(schema.get("log")),
+        choices,
+        str(schema.get("doc") or "")[:MAX_DOC],
+    )
 
 
-def jailed(source: str, description: dict[str, Any], job: str = "", limits: Limits | None = None) -> type[JailedStrategy]:
+def jailed(
+    source: str, description: dict[str, Any], job: str = "", limits: Limits | None = None
+) -> type[JailedStrategy]:
     """A stand-in running ``source`` in jails, declared as ``description`` says (as the jail
     described it: ``name``, ``doc``, ``kind``, ``parameters``, ``constraints``).
 
@@ -257,13 +290,20 @@ def jailed(source: str, description: dict[str, Any], job: str = "", limits: Limi
         raise JailError(f"the strategy's name must be text of 1 to {MAX_NAME} characters")
     if not isinstance(params, dict) or len(params) > MAX_PARAMS:
         raise JailError(f"a strategy declares at most {MAX_PARAMS} parameters")
-    if not isinstance(constraints, list) or len(constraints) > MAX_CONSTRAINTS or \
-            not all(isinstance(c, str) and len(c) <= 500 for c in constraints):  # fmt: skip
+    if (
+        not isinstance(constraints, list)
+        or len(constraints) > MAX_CONSTRAINTS
+        or not all(isinstance(c, str) and len(c) <= 500 for c in constraints)
+    ):
         raise JailError(f"a strategy has at most {MAX_CONSTRAINTS} constraints of at most 500 characters")
     attrs: dict[str, Any] = {}
     for key, schema in params.items():
-        if not isinstance(key, str) or not key.isidentifier() or key.startswith("_") or \
-                any(hasattr(b, key) for b in (JailedBars, JailedSignals, JailedWeights, JailedUniverseBars)):
+        if (
+            not isinstance(key, str)
+            or not key.isidentifier()
+            or key.startswith("_")
+            or any(hasattr(b, key) for b in (JailedBars, JailedSignals, JailedWeights, JailedUniverseBars))
+        ):
             raise JailError(f"{str(key)[:40]!r} cannot be a parameter's name")
         attrs[key] = _param(key, schema)
     vectorized = description.get("kind") == "vectorized"
@@ -274,9 +314,16 @@ def jailed(source: str, description: dict[str, Any], job: str = "", limits: Limi
     cls_name = "".join(ch for ch in name if ch.isalnum() or ch == "_") or "Uploaded"
     if not cls_name.isidentifier():
         cls_name = "Uploaded_" + cls_name
-    attrs.update(name=name, constraints=tuple(constraints), __doc__=str(description.get("doc") or "")[:MAX_DOC],
-                 _source=source, _job=job, _limits=limits or Limits(), __module__=__name__,
-                 __qualname__=cls_name)  # fmt: skip
+    attrs.update(
+        name=name,
+        constraints=tuple(constraints),
+        __doc__=str(description.get("doc") or "")[:MAX_DOC],
+        _source=source,
+        _job=job,
+        _limits=limits or Limits(),
+        __module__=__name__,
+        __qualname__=cls_name,
+    )
     try:
         return type(cls_name, (base,), attrs)
     except Exception as exc:  # a constraint the parser refuses, a default out of bounds ...

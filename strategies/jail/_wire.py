@@ -58,8 +58,13 @@ def decode(text: bytes, body: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
     arrays: list[np.ndarray] = []
     offset = 0
     for spec in head.pop("arrays", []):
-        if (not isinstance(spec, list) or len(spec) != 2 or spec[0] not in DTYPES or not isinstance(spec[1], list)
-                or not all(type(d) is int and 0 <= d < 1 << 40 for d in spec[1])):  # fmt: skip
+        if (
+            not isinstance(spec, list)
+            or len(spec) != 2
+            or spec[0] not in DTYPES
+            or not isinstance(spec[1], list)
+            or not all(type(d) is int and 0 <= d < 1 << 40 for d in spec[1])
+        ):
             raise WireError(f"bad array description {str(spec)[:80]}")
         dtype = np.dtype(spec[0])
         size = dtype.itemsize * int(np.prod(spec[1], dtype=object))

@@ -52,8 +52,11 @@ def _load(source: str, checks: bool) -> type:
     # The language-level checks switched off (tests of the jail itself): plain Python.
     namespace: dict[str, Any] = {"__name__": "unchecked_strategy"}
     exec(compile(source, "<strategy>", "exec"), namespace)  # noqa: S102 - inside the jail, on purpose
-    found = [v for v in namespace.values()
-             if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == "unchecked_strategy"]  # fmt: skip
+    found = [
+        v
+        for v in namespace.values()
+        if isinstance(v, type) and issubclass(v, Strategy) and v.__module__ == "unchecked_strategy"
+    ]
     if len(found) != 1:
         raise ValueError(f"the source defines {len(found)} Strategy subclasses; it must define one")
     return found[0]
@@ -115,8 +118,14 @@ class _Server:
         from strategies.runner import run_windows
 
         windows = [(p, int(lo), int(hi)) for p, lo, hi in req["windows"]]
-        res = run_windows(self.cls, self.bars[req["bars"]], windows, Config.from_dict(req["config"]),
-                          equity=bool(req["equity"]), trades=bool(req["trades"]))  # fmt: skip
+        res = run_windows(
+            self.cls,
+            self.bars[req["bars"]],
+            windows,
+            Config.from_dict(req["config"]),
+            equity=bool(req["equity"]),
+            trades=bool(req["trades"]),
+        )
         out: list[np.ndarray] = []
         if req["equity"]:
             out.append(np.ascontiguousarray(res._equity, dtype=np.float64))
@@ -152,8 +161,13 @@ def main() -> None:
         _wire.write_blocking(fd_out, _wire.encode({"ok": False, "error": _error(exc), "cpu": _cpu()}))
         return
     _wire.write_blocking(fd_out, _wire.encode(reply))
-    ops = {"bars": server.bars_op, "signals": server.signals_op, "backtest": server.backtest_op,
-           "weights": server.weights_op, "rows": server.rows_op}
+    ops = {
+        "bars": server.bars_op,
+        "signals": server.signals_op,
+        "backtest": server.backtest_op,
+        "weights": server.weights_op,
+        "rows": server.rows_op,
+    }
     while True:
         msg = _wire.read_blocking(fd_in)
         if msg is None:

@@ -121,11 +121,10 @@ def get_strategy(name: str) -> type[Strategy]:
     if found is not None:
         return found
     names = [snake_case(cls.__name__) for cls in (*LIBRARY, *UNIVERSE_LIBRARY)]
-    more = did_you_mean(_key(name), table, n=3, cutoff=0.5, show=lambda k: snake_case(table[k].__name__),
-                        before="; ", after="")  # fmt: skip
-    raise UnknownStrategyError(
-        f"no built-in strategy is called {name!r}{more} (the library holds: {', '.join(names)})"
+    more = did_you_mean(
+        _key(name), table, n=3, cutoff=0.5, show=lambda k: snake_case(table[k].__name__), before="; ", after=""
     )
+    raise UnknownStrategyError(f"no built-in strategy is called {name!r}{more} (the library holds: {', '.join(names)})")
 
 
 __all__ = [

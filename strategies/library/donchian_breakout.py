@@ -30,9 +30,7 @@ class DonchianBreakout(Strategy):
         if short:
             entry_low = self.previous(indicators.lowest(bars.low, entry_period))
             exit_high = self.previous(indicators.highest(bars.high, exit_period))
-            events = blocks.from_entries_exits(
-                c > entry_high, c < exit_low, c < entry_low, c > exit_high
-            )
+            events = blocks.from_entries_exits(c > entry_high, c < exit_low, c < entry_low, c > exit_high)
         else:
             events = blocks.from_entries_exits(c > entry_high, c < exit_low)
         return blocks.effective_position(events)

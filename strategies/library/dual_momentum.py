@@ -18,7 +18,9 @@ class DualMomentum(UniverseStrategy):
     lookback = Int(250, low=5, high=500, doc="bars the return is measured over")
     top_k = Int(1, low=1, high=500, doc="symbols held at most")
     threshold = Float(0.0, low=-0.5, high=1.0, step=0.01, doc="return a pick needs (0.0: it must be up)")
-    rebalance = Categorical("month_end", ("daily", "week_end", "month_end", "quarter_end"), doc="when the holdings are chosen")
+    rebalance = Categorical(
+        "month_end", ("daily", "week_end", "month_end", "quarter_end"), doc="when the holdings are chosen"
+    )
 
     def weights(self, panel, lookback, top_k, threshold, rebalance):
         ret = blocks.momentum(panel.close, lookback)

@@ -33,5 +33,8 @@ class EmaCross(Strategy):
         """The signals of many parameter sets at once: the sets' EMAs compared in
         one pass (``blocks.above_rows``)."""
         ema = {w: indicators.ema(bars.close, w) for w in {p[k] for p in param_sets for k in ("fast", "slow")}}
-        return blocks.above_rows([ema[p["fast"]] for p in param_sets], [ema[p["slow"]] for p in param_sets],
-                                 short=[p["short"] for p in param_sets])  # fmt: skip
+        return blocks.above_rows(
+            [ema[p["fast"]] for p in param_sets],
+            [ema[p["slow"]] for p in param_sets],
+            short=[p["short"] for p in param_sets],
+        )

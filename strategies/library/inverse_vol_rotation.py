@@ -18,7 +18,9 @@ class InverseVolRotation(UniverseStrategy):
     lookback = Int(120, low=5, high=500, doc="bars the return is measured over")
     vol_period = Int(60, low=2, high=500, doc="returns in the volatility")
     top_k = Int(3, low=1, high=500, doc="symbols held")
-    rebalance = Categorical("month_end", ("daily", "week_end", "month_end", "quarter_end"), doc="when the holdings are chosen")
+    rebalance = Categorical(
+        "month_end", ("daily", "week_end", "month_end", "quarter_end"), doc="when the holdings are chosen"
+    )
 
     def weights(self, panel, lookback, vol_period, top_k, rebalance):
         vol = blocks.rolling_vol(panel.close, vol_period)

@@ -26,9 +26,7 @@ class RsiReversion(Strategy):
     def signals(self, bars, period, lower, upper, exit_level, short):
         r = indicators.rsi(bars.close, period)
         if short:
-            events = blocks.from_entries_exits(
-                r < lower, r > exit_level, r > upper, r < exit_level
-            )
+            events = blocks.from_entries_exits(r < lower, r > exit_level, r > upper, r < exit_level)
         else:
             events = blocks.from_entries_exits(r < lower, r > exit_level)
         return blocks.effective_position(events)

@@ -19,7 +19,9 @@ class ShortTermReversal(UniverseStrategy):
     lookback = Int(5, low=1, high=120, doc="bars the return is measured over")
     k = Int(1, low=1, high=250, doc="symbols on each side")
     short = Categorical(True, (False, True), doc="also short the winners (needs allow_short)")
-    rebalance = Categorical("week_end", ("daily", "week_end", "month_end", "quarter_end"), doc="when the book is rebuilt")
+    rebalance = Categorical(
+        "week_end", ("daily", "week_end", "month_end", "quarter_end"), doc="when the book is rebuilt"
+    )
 
     def weights(self, panel, lookback, k, short, rebalance):
         ret = blocks.momentum(panel.close, lookback)

@@ -33,5 +33,8 @@ class SmaCross(Strategy):
         """The signals of many parameter sets at once: the sets' SMAs (45 windows
         serve 990 pairs) compared in one pass (``blocks.above_rows``)."""
         sma = {w: indicators.sma(bars.close, w) for w in {p[k] for p in param_sets for k in ("fast", "slow")}}
-        return blocks.above_rows([sma[p["fast"]] for p in param_sets], [sma[p["slow"]] for p in param_sets],
-                                 short=[p["short"] for p in param_sets])  # fmt: skip
+        return blocks.above_rows(
+            [sma[p["fast"]] for p in param_sets],
+            [sma[p["slow"]] for p in param_sets],
+            short=[p["short"] for p in param_sets],
+        )

@@ -18,7 +18,11 @@ class TrendBasket(UniverseStrategy):
 
     name = "TrendBasket"
     period = Int(200, low=2, high=500, doc="bars in the basket's moving average")
-    rebalance = Categorical("month_end", ("daily", "week_end", "month_end", "quarter_end"), doc="when the basket is brought back to equal weight")
+    rebalance = Categorical(
+        "month_end",
+        ("daily", "week_end", "month_end", "quarter_end"),
+        doc="when the basket is brought back to equal weight",
+    )
 
     def weights(self, panel, period, rebalance):
         r = blocks.returns(panel.close)

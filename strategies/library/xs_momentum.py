@@ -18,8 +18,9 @@ class CrossSectionalMomentum(UniverseStrategy):
     lookback = Int(120, low=5, high=500, doc="bars the return is measured over")
     skip = Int(0, low=0, high=100, doc="most recent bars left out of the return")
     top_k = Int(2, low=1, high=500, doc="symbols held")
-    rebalance = Categorical("month_end", ("daily", "week_end", "month_end", "quarter_end"),
-                            doc="when the holdings are chosen")
+    rebalance = Categorical(
+        "month_end", ("daily", "week_end", "month_end", "quarter_end"), doc="when the holdings are chosen"
+    )
     constraints = ("skip < lookback",)
 
     def weights(self, panel, lookback, skip, top_k, rebalance):

@@ -162,12 +162,7 @@ def load_strategy(source: str) -> type[Strategy]:
     namespace, guards = execute(compile_checked(guarded(_checked(source))))
     found: list[type[Strategy]] = []
     for value in namespace.values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, Strategy)
-            and guards.owns(value)
-            and value not in found
-        ):
+        if isinstance(value, type) and issubclass(value, Strategy) and guards.owns(value) and value not in found:
             found.append(value)
     if len(found) != 1:
         names = ", ".join(c.__name__ for c in found) or "none"

@@ -105,9 +105,7 @@ def check_binop(op: ast.operator, left: Any, right: Any) -> None:
             if n is None:
                 continue
             if isinstance(seq, _SEQUENCES) and len(seq) * n > MAX_CONSTANT_LENGTH:
-                raise TooBig(
-                    f"repeating {len(seq)} items {n} times (the limit is {MAX_CONSTANT_LENGTH})"
-                )
+                raise TooBig(f"repeating {len(seq)} items {n} times (the limit is {MAX_CONSTANT_LENGTH})")
             if known and isinstance(seq, int) and _bits(seq) + _bits(n) > MAX_INT_BITS + 1:
                 raise TooBig(f"{_short(seq)} * {n} (about {_bits(seq) + _bits(n)} bits)")
         return

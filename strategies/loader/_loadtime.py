@@ -45,11 +45,17 @@ TRUSTED_CALLS = frozenset(
     + [("collections", "namedtuple")]
     + [("builtins", n) for n in "float int str bool tuple frozenset complex dict list set".split()]
     + [("builtins", n) for n in ("staticmethod", "classmethod", "property")]
-    + [("math", n) for n in """sqrt exp log log2 log10 log1p expm1 pow hypot floor ceil fabs
-                                copysign sin cos tan atan atan2 radians degrees erf""".split()]
-    + [("numpy", n) for n in """array asarray float64 float32 int64 int32 int16 int8 uint8 bool_
-                                 dtype datetime64 timedelta64""".split()]
-)  # fmt: skip
+    + [
+        ("math", n)
+        for n in """sqrt exp log log2 log10 log1p expm1 pow hypot floor ceil fabs
+                                copysign sin cos tan atan atan2 radians degrees erf""".split()
+    ]
+    + [
+        ("numpy", n)
+        for n in """array asarray float64 float32 int64 int32 int16 int8 uint8 bool_
+                                 dtype datetime64 timedelta64""".split()
+    ]
+)
 """Calls allowed while loading: declarations that build a value from their arguments."""
 
 TRUSTED_DECORATORS = frozenset(
@@ -213,9 +219,7 @@ class LoadTimeRules:
             self._top_statement(stmt)
             if isinstance(stmt, ast.ClassDef):
                 for base in stmt.bases:
-                    if self.scope.target_of(base) in bases or (
-                        isinstance(base, ast.Name) and base.id in strategies
-                    ):
+                    if self.scope.target_of(base) in bases or (isinstance(base, ast.Name) and base.id in strategies):
                         strategies.add(stmt.name)
                         self.strategy_classes.append(stmt)
                         break
@@ -262,9 +266,7 @@ class LoadTimeRules:
                 not isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Starred, ast.Load, ast.Store))
                 for n in ast.walk(target)
             ):
-                self.report(
-                    target, f"an assignment at the {where}", "only plain names can be assigned here"
-                )
+                self.report(target, f"an assignment at the {where}", "only plain names can be assigned here")
         if isinstance(stmt, ast.AnnAssign):
             self._annotation(stmt.annotation, scope)
         if stmt.value is None:
@@ -294,9 +296,7 @@ class LoadTimeRules:
                 continue
             if isinstance(stmt, ast.Expr):
                 if not isinstance(stmt.value, ast.Constant):
-                    self.report(
-                        stmt, "an expression in a class body", f"{_LOADS}; move it into a method"
-                    )
+                    self.report(stmt, "an expression in a class body", f"{_LOADS}; move it into a method")
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 self._assignment(stmt, scope, "class body")
             elif isinstance(stmt, ast.FunctionDef):
@@ -354,9 +354,7 @@ class LoadTimeRules:
             while isinstance(root, ast.Attribute):
                 root = root.value
             if not isinstance(root, ast.Name):
-                self.report(
-                    node, f"reading .{node.attr}", f"{_LOADS}; only name.attribute can be read here"
-                )
+                self.report(node, f"reading .{node.attr}", f"{_LOADS}; only name.attribute can be read here")
             return
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
             for elt in node.elts:
@@ -436,13 +434,11 @@ class LoadTimeRules:
             node,
             scope,
             "an annotation",
-            "annotations are evaluated while loading; use plain types or add "
-            "'from __future__ import annotations'",
+            "annotations are evaluated while loading; use plain types or add 'from __future__ import annotations'",
         )
 
     def _type_expr(self, node: ast.AST, scope: Scope, what: str, why: str) -> None:
-        ok = (ast.Name, ast.Attribute, ast.Subscript, ast.Constant, ast.Tuple, ast.List,
-              ast.Load, ast.BitOr, ast.Slice)  # fmt: skip
+        ok = (ast.Name, ast.Attribute, ast.Subscript, ast.Constant, ast.Tuple, ast.List, ast.Load, ast.BitOr, ast.Slice)
         for sub in ast.walk(node):
             if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.BitOr):
                 continue

@@ -45,13 +45,16 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-NUMPY_HIDDEN = _names(
-    """
+NUMPY_HIDDEN = (
+    _names(
+        """
     load loadtxt save savetxt savez savez_compressed genfromtxt fromfile fromregex memmap
     frombuffer from_dlpack get_include show_config show_runtime test info
     set_printoptions setbufsize seterr seterrcall bmat r_ c_
     """
-) | _numpy.HIDDEN
+    )
+    | _numpy.HIDDEN
+)
 """numpy names refused: files, raw buffers and object dtypes (``_numpy``), process-wide
 settings, and the ``r_``/``c_``/``bmat`` string builders, which read variables from the
 caller's frame by name."""
@@ -71,9 +74,7 @@ _INDICATOR_HIDDEN = _names("cache_info clear_cache set_cache_limit CacheInfo Ind
 POLICIES: dict[str, Policy] = {
     "numpy": Policy(hidden=NUMPY_HIDDEN, submodules=("random", "linalg", "fft")),
     "numpy.random": Policy(
-        names=_names(
-            "default_rng Generator SeedSequence PCG64 PCG64DXSM Philox SFC64 MT19937 RandomState"
-        )
+        names=_names("default_rng Generator SeedSequence PCG64 PCG64DXSM Philox SFC64 MT19937 RandomState")
     ),
     "numpy.linalg": Policy(hidden=_names("test")),
     "numpy.fft": Policy(hidden=_names("test")),
@@ -82,9 +83,7 @@ POLICIES: dict[str, Policy] = {
     "itertools": Policy(),
     "operator": Policy(hidden=_names("attrgetter methodcaller")),
     "collections": Policy(
-        names=_names(
-            "ChainMap Counter OrderedDict UserDict UserList UserString defaultdict deque namedtuple"
-        ),
+        names=_names("ChainMap Counter OrderedDict UserDict UserList UserString defaultdict deque namedtuple"),
         submodules=("abc",),
     ),
     "collections.abc": Policy(),
@@ -108,9 +107,7 @@ POLICIES: dict[str, Policy] = {
     "enum": Policy(names=_names("Enum IntEnum Flag IntFlag StrEnum auto unique")),
     "abc": Policy(names=_names("ABC abstractmethod")),
     "functools": Policy(
-        names=_names(
-            "partial partialmethod reduce lru_cache cache cached_property cmp_to_key total_ordering"
-        )
+        names=_names("partial partialmethod reduce lru_cache cache cached_property cmp_to_key total_ordering")
     ),
     "strategies": Policy(
         names=_STRATEGY_NAMES,
@@ -118,9 +115,7 @@ POLICIES: dict[str, Policy] = {
     ),
     "strategies.universe": Policy(names=_names("UniverseStrategy UniverseContext PanelBar")),
     "strategies.base": Policy(names=_names("Strategy")),
-    "strategies.params": Policy(
-        names=_names("Int Float Categorical Param Constraint ParameterError")
-    ),
+    "strategies.params": Policy(names=_names("Int Float Categorical Param Constraint ParameterError")),
     "strategies.context": Policy(names=_names("Bar Context History")),
     "strategies.indicators": Policy(hidden=_INDICATOR_HIDDEN),
     "strategies.blocks": Policy(submodules=("combine", "crossing", "filters", "sizing", "cross")),
@@ -130,15 +125,10 @@ POLICIES: dict[str, Policy] = {
     "strategies.blocks.filters": Policy(),
     "strategies.blocks.sizing": Policy(),
     "engine": Policy(
-        names=_names(
-            "HOLD METRICS Bars Config EngineError InvalidBarsError InvalidConfigError "
-            "InvalidSignalError"
-        ),
+        names=_names("HOLD METRICS Bars Config EngineError InvalidBarsError InvalidConfigError InvalidSignalError"),
         submodules=("errors", "signals"),
     ),
-    "engine.errors": Policy(
-        names=_names("EngineError InvalidBarsError InvalidConfigError InvalidSignalError")
-    ),
+    "engine.errors": Policy(names=_names("EngineError InvalidBarsError InvalidConfigError InvalidSignalError")),
     "engine.signals": Policy(names=_names("HOLD")),
     "__future__": Policy(names=_names("annotations")),
 }
@@ -232,9 +222,7 @@ def _enums_without_functional_api() -> dict[tuple[str, str], type]:
     import enum
 
     def refuse(cls: type, *args: Any, **kwargs: Any) -> Any:
-        raise refusal(
-            f"{cls.__name__}('Name', ...)", "the functional Enum API is not available; write a class"
-        )
+        raise refusal(f"{cls.__name__}('Name', ...)", "the functional Enum API is not available; write a class")
 
     out: dict[tuple[str, str], type] = {}
     for name in ("Enum", "IntEnum", "Flag", "IntFlag", "StrEnum"):
@@ -291,9 +279,7 @@ def _wrappers(owns: Owns) -> dict[tuple[str, str], Any]:
         **_enums_without_functional_api(),
         **_zoned_blocks(),
         ("dataclasses", "dataclass"): _own_only(dataclasses.dataclass, "dataclass", owns),
-        ("functools", "total_ordering"): _own_only(
-            functools.total_ordering, "total_ordering", owns
-        ),
+        ("functools", "total_ordering"): _own_only(functools.total_ordering, "total_ordering", owns),
         ("abc", "abstractmethod"): _own_only(abc.abstractmethod, "abstractmethod", owns),
     }
 

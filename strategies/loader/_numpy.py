@@ -29,13 +29,8 @@ import numpy as np
 
 from strategies.loader._errors import refusal
 
-NO_RAW_MEMORY = (
-    "strategies cannot build arrays over raw memory; use np.zeros, np.empty or np.array"
-)
-NO_OBJECT_DTYPE = (
-    "object arrays (dtype 'O') are not available to strategies; use numeric, bool or "
-    "string dtypes"
-)
+NO_RAW_MEMORY = "strategies cannot build arrays over raw memory; use np.zeros, np.empty or np.array"
+NO_OBJECT_DTYPE = "object arrays (dtype 'O') are not available to strategies; use numeric, bool or string dtypes"
 HIDDEN = frozenset("frombuffer fromstring from_dlpack recarray chararray memmap object_".split())
 """numpy names a strategy does not see (besides files and process-wide settings)."""
 

@@ -79,10 +79,28 @@ DENIED_MODULES = (
 files, reach raw memory, or are the loader itself."""
 
 _DANGEROUS_BUILTINS = (
-    "eval", "exec", "compile", "open", "input", "breakpoint", "help", "print",
-    "__import__", "__build_class__", "getattr", "setattr", "delattr", "hasattr",
-    "globals", "locals", "vars", "dir", "id", "type", "memoryview",
-)  # fmt: skip
+    "eval",
+    "exec",
+    "compile",
+    "open",
+    "input",
+    "breakpoint",
+    "help",
+    "print",
+    "__import__",
+    "__build_class__",
+    "getattr",
+    "setattr",
+    "delattr",
+    "hasattr",
+    "globals",
+    "locals",
+    "vars",
+    "dir",
+    "id",
+    "type",
+    "memoryview",
+)
 _REFUSED_TYPES: tuple[type, ...] = (
     types.ModuleType,
     types.FrameType,

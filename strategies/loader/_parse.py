@@ -48,9 +48,7 @@ def parse(source: object) -> ast.Module:
     except SyntaxError as exc:
         raise _refuse("syntax error", exc.msg, exc.lineno or 0, exc.offset or 0) from None
     except (MemoryError, RecursionError, ValueError, OverflowError) as exc:
-        raise _refuse(
-            "the source", f"is too complex for Python's parser ({type(exc).__name__}); simplify it"
-        ) from None
+        raise _refuse("the source", f"is too complex for Python's parser ({type(exc).__name__}); simplify it") from None
     check_shape(tree)
     return tree
 
@@ -67,7 +65,5 @@ def check_shape(tree: ast.AST) -> None:
             raise _refuse("the source", why)
         if depth > MAX_AST_DEPTH:
             line, col = getattr(node, "lineno", 0), getattr(node, "col_offset", -1) + 1
-            raise _refuse(
-                "an expression", f"nests deeper than {MAX_AST_DEPTH} levels; simplify it", line, col
-            )
+            raise _refuse("an expression", f"nests deeper than {MAX_AST_DEPTH} levels; simplify it", line, col)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))

@@ -21,17 +21,67 @@ _OPERATORS = tuple(
     Invert Not UAdd USub And Or Eq NotEq Lt LtE Gt GtE Is IsNot In NotIn""".split()
 )
 ALLOWED_NODES: tuple[type, ...] = (
-    ast.Module, ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return, ast.Delete,
-    ast.Pass, ast.Break, ast.Continue, ast.If, ast.For, ast.While, ast.With, ast.withitem,
-    ast.Raise, ast.Try, ast.ExceptHandler, ast.Assert, ast.Import, ast.ImportFrom, ast.alias,
-    ast.FunctionDef, ast.ClassDef, ast.Lambda, ast.arguments, ast.arg, ast.keyword,
-    ast.Global, ast.Nonlocal, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.IfExp, ast.Compare,
-    ast.Dict, ast.Set, ast.List, ast.Tuple, ast.ListComp, ast.SetComp, ast.DictComp,
-    ast.GeneratorExp, ast.comprehension, ast.Yield, ast.YieldFrom, ast.Call,
-    ast.FormattedValue, ast.JoinedStr, ast.Constant, ast.Attribute, ast.Subscript,
-    ast.Starred, ast.Name, ast.Slice, ast.NamedExpr, ast.Load, ast.Store, ast.Del,
+    ast.Module,
+    ast.Expr,
+    ast.Assign,
+    ast.AnnAssign,
+    ast.AugAssign,
+    ast.Return,
+    ast.Delete,
+    ast.Pass,
+    ast.Break,
+    ast.Continue,
+    ast.If,
+    ast.For,
+    ast.While,
+    ast.With,
+    ast.withitem,
+    ast.Raise,
+    ast.Try,
+    ast.ExceptHandler,
+    ast.Assert,
+    ast.Import,
+    ast.ImportFrom,
+    ast.alias,
+    ast.FunctionDef,
+    ast.ClassDef,
+    ast.Lambda,
+    ast.arguments,
+    ast.arg,
+    ast.keyword,
+    ast.Global,
+    ast.Nonlocal,
+    ast.BoolOp,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.IfExp,
+    ast.Compare,
+    ast.Dict,
+    ast.Set,
+    ast.List,
+    ast.Tuple,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.comprehension,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.Call,
+    ast.FormattedValue,
+    ast.JoinedStr,
+    ast.Constant,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Starred,
+    ast.Name,
+    ast.Slice,
+    ast.NamedExpr,
+    ast.Load,
+    ast.Store,
+    ast.Del,
     *_OPERATORS,
-)  # fmt: skip
+)
 """Syntax a strategy may use; anything else (async, await, match, except*, type
 statements, whatever later Pythons add) is refused."""
 
@@ -190,11 +240,7 @@ class NodeRules:
     def _dtype(self, node: ast.AST) -> None:
         """A dtype argument: no string constant in it may name an object dtype ("O", "object")."""
         for sub in ast.walk(node):
-            if (
-                isinstance(sub, ast.Constant)
-                and isinstance(sub.value, str)
-                and _numpy.object_dtype(sub.value)
-            ):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and _numpy.object_dtype(sub.value):
                 self.report(sub, f"the dtype {sub.value!r}", _numpy.NO_OBJECT_DTYPE)
 
     def _Global(self, node: ast.Global | ast.Nonlocal) -> None:
@@ -316,4 +362,3 @@ class NodeRules:
 def check_nodes(tree: ast.Module) -> list[Problem]:
     """Every problem the node rules find in ``tree``."""
     return NodeRules(tree).run()
-

@@ -35,8 +35,7 @@ _counter = itertools.count(1)
 
 
 SIDE_EFFECT_IMPORTS = frozenset(
-    "numpy time _strptime datetime _datetime locale encodings warnings re decimal _decimal "
-    "copyreg string math".split()
+    "numpy time _strptime datetime _datetime locale encodings warnings re decimal _decimal copyreg string math".split()
 )
 """Packages that C code (numpy's, ``datetime``'s) may import for itself while the strategy's
 frame is the current one: numpy imports ``numpy._core.arrayprint`` the first time an
@@ -65,9 +64,7 @@ def _import(views: dict[str, ModuleView]) -> Any:
             raise ImportError("relative imports are not available to strategies")
         view = views.get(name)
         if view is None:
-            raise ImportError(
-                f"module {name!r} is not available to strategies (allowed: {', '.join(ALLOWED_MODULES)})"
-            )
+            raise ImportError(f"module {name!r} is not available to strategies (allowed: {', '.join(ALLOWED_MODULES)})")
         if not fromlist:
             return views[name.partition(".")[0]]
         for item in fromlist:
@@ -138,9 +135,7 @@ def execute(code: CodeType) -> tuple[dict[str, Any], Guards]:
         raise
     except Exception as exc:
         line = _line_in_strategy(sys.exc_info()[2])
-        raise StrategyCodeError(
-            [Problem(line, 0, "loading the strategy", f"{type(exc).__name__}: {exc}")]
-        ) from exc
+        raise StrategyCodeError([Problem(line, 0, "loading the strategy", f"{type(exc).__name__}: {exc}")]) from exc
     finally:
         sys.modules.pop(name, None)
     return glb, guards

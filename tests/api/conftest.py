@@ -75,8 +75,19 @@ class Server:
     def start(self, timeout: float = 120) -> Server:
         """Start uvicorn and wait until /health answers."""
         self.port = free_port()
-        cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-               "--port", str(self.port), "--log-level", "warning"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+        ]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -148,8 +159,9 @@ def launch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
 def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server per test module, on a fresh store."""
     folder = tmp_path_factory.mktemp("service")
-    server = Server(folder, server_env(folder, ANVIL_MAX_UPLOAD_BYTES="300000",
-                                       ANVIL_MAX_ITEMS_PER_JOB="20000")).start()  # fmt: skip
+    server = Server(
+        folder, server_env(folder, ANVIL_MAX_UPLOAD_BYTES="300000", ANVIL_MAX_ITEMS_PER_JOB="20000")
+    ).start()
     yield server
     server.kill()
 
@@ -168,8 +180,9 @@ def submit(client: httpx.Client, spec: dict[str, Any]) -> dict[str, Any]:
     return dict(r.json())
 
 
-def wait_for(client: httpx.Client, job_id: str, until: Callable[[dict[str, Any]], bool] | None = None,
-             timeout: float = 120) -> dict[str, Any]:  # fmt: skip
+def wait_for(
+    client: httpx.Client, job_id: str, until: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 120
+) -> dict[str, Any]:
     """Poll a job until ``until(job)`` (default: a final status); fails after ``timeout``."""
     until = until or (lambda job: job["status"] in FINAL)
     deadline = time.monotonic() + timeout

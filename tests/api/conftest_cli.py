@@ -56,8 +56,15 @@ def cli_env(folder: Path, **extra: str) -> dict[str, str]:
 
 def anvil(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None, timeout: float = 300) -> Ran:
     """Run ``anvil ARGS`` and capture what it did."""
-    proc = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return Ran(tuple(args), proc.returncode, proc.stdout, proc.stderr)
 
 

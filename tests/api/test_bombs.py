@@ -65,42 +65,60 @@ def sweep(space: dict[str, Any], **more: Any) -> dict[str, Any]:
 BOMBS = [
     pytest.param(
         sweep({"fast": {"low": 2, "high": 1e15, "step": 1}, "slow": [50]}),
-        ["body", "space", "fast"], ["999,999,999,999,999 values", f"at most {MAX_GRID:,}"], id="1e15-values",
+        ["body", "space", "fast"],
+        ["999,999,999,999,999 values", f"at most {MAX_GRID:,}"],
+        id="1e15-values",
     ),
     pytest.param(
         sweep({"fast": {"low": 2, "high": 1001, "step": 1}, "slow": {"low": 5, "high": 1004, "step": 1}}),
-        ["body", "space"], ["1,000,000 points", f"at most {MAX_GRID:,}", "max_grid_points"], id="product-over-limit",
+        ["body", "space"],
+        ["1,000,000 points", f"at most {MAX_GRID:,}", "max_grid_points"],
+        id="product-over-limit",
     ),
     pytest.param(
         sweep({"fast": {"low": 2, "high": 50, "step": 1e-300}, "slow": [50]}),
-        ["body", "space", "fast"], ["values", f"at most {MAX_GRID:,}"], id="tiny-step",
+        ["body", "space", "fast"],
+        ["values", f"at most {MAX_GRID:,}"],
+        id="tiny-step",
     ),
     pytest.param(
         sweep({"fast": {"low": 2, "high": 1e15, "step": 1}, "slow": [50]}, method="random", n_trials=10),
-        ["body", "space", "fast"], ["values", f"at most {MAX_GRID:,}"], id="random-over-a-huge-list",
+        ["body", "space", "fast"],
+        ["values", f"at most {MAX_GRID:,}"],
+        id="random-over-a-huge-list",
     ),
     pytest.param(
         '{"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"}, '
         '"space": {"fast": {"low": 2, "high": Infinity, "step": 1}}}',
-        ["body", "sweep", "space", "fast"], ["finite"], id="high-Infinity",
+        ["body", "sweep", "space", "fast"],
+        ["finite"],
+        id="high-Infinity",
     ),
     pytest.param(
         '{"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"}, '
         '"space": {"fast": {"low": NaN, "high": 5, "step": 1}}}',
-        ["body", "sweep", "space", "fast"], ["finite"], id="low-NaN",
+        ["body", "sweep", "space", "fast"],
+        ["finite"],
+        id="low-NaN",
     ),
     pytest.param(
         '{"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}, '
         '"config": {"initial_capital": Infinity}}',
-        ["body", "backtest", "config", "initial_capital"], ["finite"], id="capital-Infinity",
+        ["body", "backtest", "config", "initial_capital"],
+        ["finite"],
+        id="capital-Infinity",
     ),
     pytest.param(
         {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX", "timeframe": "99999999999999999999d"}},
-        ["body", "data"], ["wider than anvil reads", "366d"], id="timeframe-1e20-days",
+        ["body", "data"],
+        ["wider than anvil reads", "366d"],
+        id="timeframe-1e20-days",
     ),
     pytest.param(
         {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX", "timeframe": "9" * 5000 + "d"}},
-        ["body", "backtest", "data", "timeframe"], ["at most 32"], id="timeframe-5000-digits",
+        ["body", "backtest", "data", "timeframe"],
+        ["at most 32"],
+        id="timeframe-5000-digits",
     ),
 ]
 
@@ -172,11 +190,33 @@ def test_the_cli_names_the_grid_size_and_the_limit(tmp_path: Path) -> None:
     from tests.api.conftest_cli import REPO, anvil, cli_env
 
     env = cli_env(tmp_path, ANVIL_MAX_GRID_POINTS="1000")
-    ran = anvil("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=2:1000000000000", "slow=50",
-                "--dry-run", env=env, cwd=REPO)  # fmt: skip
+    ran = anvil(
+        "sweep",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "--space",
+        "fast=2:1000000000000",
+        "slow=50",
+        "--dry-run",
+        env=env,
+        cwd=REPO,
+    )
     assert ran.status != 0  # refused at the schema's bound, from the range's ends: nothing is listed
     line = ran.error_line()
     assert "1000000000000" in line and "it must lie in [2, 100]" in line, line
-    ran = anvil("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=2:100", "slow=50:400",
-                "--dry-run", env=env, cwd=REPO)  # fmt: skip
+    ran = anvil(
+        "sweep",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "--space",
+        "fast=2:100",
+        "slow=50:400",
+        "--dry-run",
+        env=env,
+        cwd=REPO,
+    )
     assert ran.status != 0 and "34,749 points" in ran.error_line() and "at most 1,000" in ran.error_line()

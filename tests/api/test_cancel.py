@@ -61,8 +61,14 @@ def test_a_finished_job_cannot_be_cancelled_or_resumed(api):
 
 def test_unknown_jobs_are_404_everywhere(api):
     unknown = "0123456789abcdef0123456789abcdef"
-    for method, path in [("GET", ""), ("GET", "/results"), ("GET", "/results?format=csv"), ("DELETE", ""),
-                         ("POST", "/resume"), ("GET", "/events")]:  # fmt: skip
+    for method, path in [
+        ("GET", ""),
+        ("GET", "/results"),
+        ("GET", "/results?format=csv"),
+        ("DELETE", ""),
+        ("POST", "/resume"),
+        ("GET", "/events"),
+    ]:
         for job_id in (unknown, "no-such-job", "..%2F..%2Fetc"):
             r = api.request(method, f"/jobs/{job_id}{path}")
             assert r.status_code == 404, (method, path, job_id, r.text)

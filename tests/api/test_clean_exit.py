@@ -18,8 +18,12 @@ import pytest
 from cluster.runtime import _start_time
 from tests.api.conftest import REPO, Server, free_port, server_env, submit, wait_for
 
-SWEEP = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"},
-         "space": {"fast": [5, 10], "slow": [50, 100]}}  # fmt: skip
+SWEEP = {
+    "kind": "sweep",
+    "strategy": "sma_cross",
+    "data": {"symbol": "SPX"},
+    "space": {"fast": [5, 10], "slow": [50, 100]},
+}
 
 
 def ray_processes(folder: Path) -> list[tuple[int, int]]:
@@ -62,8 +66,13 @@ def test_anvil_serve_stops_its_ray_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     env = server_env(tmp_path, ANVIL_ADDRESS="", ANVIL_WORKERS="1")
     log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     server = Server(tmp_path, env, port=port, proc=proc)
     try:
         deadline = time.monotonic() + 120

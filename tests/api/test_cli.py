@@ -37,11 +37,29 @@ def _bars(cli: Cli, symbol: str) -> engine.Bars:  # noqa: F811
 
 # -- help -----------------------------------------------------------------------------
 COMMANDS = [
-    [], ["backtest"], ["sweep"], ["walk-forward"], ["monte-carlo"], ["data"], ["data", "import"],
-    ["data", "list"], ["strategies"], ["strategies", "list"], ["strategies", "show"], ["strategies", "validate"],
-    ["serve"], ["jobs"], ["jobs", "submit"], ["jobs", "submit", "sweep"], ["jobs", "list"], ["jobs", "show"],
-    ["jobs", "watch"], ["jobs", "results"], ["jobs", "cancel"], ["jobs", "resume"],
-]  # fmt: skip
+    [],
+    ["backtest"],
+    ["sweep"],
+    ["walk-forward"],
+    ["monte-carlo"],
+    ["data"],
+    ["data", "import"],
+    ["data", "list"],
+    ["strategies"],
+    ["strategies", "list"],
+    ["strategies", "show"],
+    ["strategies", "validate"],
+    ["serve"],
+    ["jobs"],
+    ["jobs", "submit"],
+    ["jobs", "submit", "sweep"],
+    ["jobs", "list"],
+    ["jobs", "show"],
+    ["jobs", "watch"],
+    ["jobs", "results"],
+    ["jobs", "cancel"],
+    ["jobs", "resume"],
+]
 
 
 def test_anvil_help(cli: Cli):  # noqa: F811
@@ -61,8 +79,23 @@ def test_every_command_has_help_with_examples(run_main, words):  # noqa: F811
 
 # -- backtest -----------------------------------------------------------------------------
 def test_backtest_prints_the_stats_the_engine_computes(cli: Cli):  # noqa: F811
-    ran = cli("backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=10", "slow=50", "--fee-rate", "0.001",
-              "--slippage-bps", "2", "--fill", "close", "--json")  # fmt: skip
+    ran = cli(
+        "backtest",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "-p",
+        "fast=10",
+        "slow=50",
+        "--fee-rate",
+        "0.001",
+        "--slippage-bps",
+        "2",
+        "--fill",
+        "close",
+        "--json",
+    )
     doc = ran.json()
     bars = _bars(cli, "SPX")
     cfg = engine.Config(fee_rate=0.001, slippage_bps=2, fill="close")
@@ -127,8 +160,9 @@ def test_sweep_table_shows_the_top_runs_best_first(cli: Cli, sweep_json):  # noq
 
 
 def test_sweep_over_two_symbols_ranks_the_averages(cli: Cli):  # noqa: F811
-    ran = cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--symbol", "IXIC", "--space", "fast=10,20",
-              "slow=100", *LOCAL)  # fmt: skip
+    ran = cli(
+        "sweep", "-s", "sma_cross", "--symbol", "SPX", "--symbol", "IXIC", "--space", "fast=10,20", "slow=100", *LOCAL
+    )
     assert "4 runs" in ran.out and "averaged over symbols" in ran.out
 
 
@@ -140,8 +174,23 @@ def test_sweep_on_a_local_ray_gives_the_same_runs(cli: Cli, sweep_json):  # noqa
 
 
 def test_dry_run_prints_the_spec_the_service_takes(cli: Cli):  # noqa: F811
-    ran = cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50", "slow=60:200:20",
-              "--method", "random", "--trials", "7", "--fee-rate", "0.001", "--dry-run")  # fmt: skip
+    ran = cli(
+        "sweep",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "--space",
+        "fast=5:50",
+        "slow=60:200:20",
+        "--method",
+        "random",
+        "--trials",
+        "7",
+        "--fee-rate",
+        "0.001",
+        "--dry-run",
+    )
     spec = TypeAdapter(specs.JobSpec).validate_python(ran.json())
     assert isinstance(spec, specs.SweepJob)
     assert (spec.method, spec.n_trials, spec.config.fee_rate) == ("random", 7, 0.001)
@@ -157,8 +206,21 @@ def test_checkpoint_folder_lets_a_sweep_resume(cli: Cli, sweep_json):  # noqa: F
 
 # -- walk-forward and Monte Carlo -------------------------------------------------------------------
 def test_walk_forward_reports_windows_and_the_stitched_curve(cli: Cli, run_main):  # noqa: F811
-    words = ("walk-forward", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=10,20", "slow=50,100",
-             "--train", "1000", "--test", "500", *LOCAL)  # fmt: skip
+    words = (
+        "walk-forward",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "--space",
+        "fast=10,20",
+        "slow=50,100",
+        "--train",
+        "1000",
+        "--test",
+        "500",
+        *LOCAL,
+    )
     doc = cli(*words, "--json").json()
     bars = _bars(cli, "SPX")
     windows = specs.cluster.walk_forward_windows(bars.ts, 1000, 500)
@@ -179,8 +241,20 @@ def test_monte_carlo_permutation_gives_a_p_value(cli: Cli, run_main):  # noqa: F
 
 
 def test_monte_carlo_bootstrap_gives_intervals(run_main):
-    ran = run_main("monte-carlo", "-s", "sma_cross", "--symbol", "SPX", "-n", "40", "--method", "bootstrap",
-              "--confidence", "0.8", *LOCAL)  # fmt: skip
+    ran = run_main(
+        "monte-carlo",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "-n",
+        "40",
+        "--method",
+        "bootstrap",
+        "--confidence",
+        "0.8",
+        *LOCAL,
+    )
     lines = ran.out.splitlines()
     assert "interval low" in lines[2] and "interval high" in lines[2]
     assert lines[4].split()[0] == "sharpe"
@@ -190,23 +264,59 @@ def test_monte_carlo_bootstrap_gives_intervals(run_main):
 ERRORS = [
     (["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:x"], 2, "--space fast: 'x' is not a number"),
     (["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=50:5"], 2, "low 50 is above high 5"),
-    (["sweep", "-s", "sma_crosss", "--symbol", "SPX", "--space", "fast=5:50"], 1, "strategy: no built-in strategy is called 'sma_crosss'; did you mean 'sma_cross'"),
-    (["sweep", "-s", "sma_cross", "--symbol", "SPY", "--space", "fast=5:50"], 1, "data: no bars for symbol 'SPY'. Did you mean 'SPX'?"),
-    (["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fats=5:50"], 1, "space: SmaCross has no parameter 'fats'; did you mean 'fast'?"),
-    (["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50", "--metric", "sharp"], 1, "metric: unknown metric 'sharp'; did you mean 'sharpe'?"),
-    (["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50", "--method", "grd"], 1, "method: Input should be"),
-    (["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50", "--out", "runs.xlsx"], 2, "--out runs.xlsx: name a .csv or .parquet file"),
-    (["backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=60", "slow=50"], 1, "params: SmaCross needs fast < slow"),
+    (
+        ["sweep", "-s", "sma_crosss", "--symbol", "SPX", "--space", "fast=5:50"],
+        1,
+        "strategy: no built-in strategy is called 'sma_crosss'; did you mean 'sma_cross'",
+    ),
+    (
+        ["sweep", "-s", "sma_cross", "--symbol", "SPY", "--space", "fast=5:50"],
+        1,
+        "data: no bars for symbol 'SPY'. Did you mean 'SPX'?",
+    ),
+    (
+        ["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fats=5:50"],
+        1,
+        "space: SmaCross has no parameter 'fats'; did you mean 'fast'?",
+    ),
+    (
+        ["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50", "--metric", "sharp"],
+        1,
+        "metric: unknown metric 'sharp'; did you mean 'sharpe'?",
+    ),
+    (
+        ["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50", "--method", "grd"],
+        1,
+        "method: Input should be",
+    ),
+    (
+        ["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50", "--out", "runs.xlsx"],
+        2,
+        "--out runs.xlsx: name a .csv or .parquet file",
+    ),
+    (
+        ["backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=60", "slow=50"],
+        1,
+        "params: SmaCross needs fast < slow",
+    ),
     (["backtest", "-s", "sma_cross", "--symbol", "SPX", "--fee-rate", "2"], 1, "config: Config.fee_rate is 2.0"),
-    (["backtest", "-s", "sma_cross", "--symbol", "SPX", "--config", '{"fee_rat": 1}'], 1, "config.fee_rat: Extra inputs are not permitted"),
+    (
+        ["backtest", "-s", "sma_cross", "--symbol", "SPX", "--config", '{"fee_rat": 1}'],
+        1,
+        "config.fee_rat: Extra inputs are not permitted",
+    ),
     (["backtest", "-s", "sma_cross", "--symbol", "SPX", "--symbol", "IXIC"], 2, "a backtest runs on one symbol"),
     (["backtest", "-s", "sma_cross", "--symbol", "SPX", "--start", "someday"], 1, "data.start: "),
     (["backtest", "--symbol", "SPX"], 2, "Missing option '--strategy'"),
     (["backtest", "-s", "sma_cross"], 2, "give --symbol"),
-    (["walk-forward", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:9", "--train", "9000", "--test", "5"], 1, "train: no window fits in 5031 bars"),
+    (
+        ["walk-forward", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:9", "--train", "9000", "--test", "5"],
+        1,
+        "train: no window fits in 5031 bars",
+    ),
     (["monte-carlo", "-s", "sma_cross", "--symbol", "SPX", "-n", "0"], 2, "Invalid value for '--paths'"),
     (["frobnicate"], 2, "No such command 'frobnicate'"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("words", "status", "says"), ERRORS, ids=[" ".join(w[:1] + w[-2:]) for w, _, _ in ERRORS])
@@ -234,8 +344,16 @@ def test_debug_adds_the_traceback(cli: Cli):  # noqa: F811
 def _write_bars(path, n=300, bad_row=None):
     ts = pd.bdate_range("2020-01-01", periods=n)
     close = 100 + pd.Series(range(n), dtype=float).map(lambda i: 10 * math.sin(i / 9) + i * 0.05)
-    frame = pd.DataFrame({"Date": ts.strftime("%Y-%m-%d"), "Open": close.shift(1).fillna(100).to_numpy(),
-                          "High": close + 1, "Low": close - 1, "Close": close, "Volume": 1000})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "Date": ts.strftime("%Y-%m-%d"),
+            "Open": close.shift(1).fillna(100).to_numpy(),
+            "High": close + 1,
+            "Low": close - 1,
+            "Close": close,
+            "Volume": 1000,
+        }
+    )
     frame["High"] = frame[["Open", "High"]].max(axis=1) + 0.5
     frame["Low"] = frame[["Open", "Low"]].min(axis=1) - 0.5
     if bad_row is not None:
@@ -276,7 +394,7 @@ def test_strategies_list(cli: Cli, run_main):  # noqa: F811
     doc = cli("strategies", "list", "--json").json()
     assert doc["count"] == len(strategies.list_strategies()) == len(doc["data"])
     lines = run_main("strategies", "list").out.splitlines()
-    names = [line.split()[0] for line in lines[2:2 + doc["count"]]]
+    names = [line.split()[0] for line in lines[2 : 2 + doc["count"]]]
     assert names[:3] == ["sma_cross", "ema_cross", "macd_cross"]
     assert "fast 2..100 (10)" in lines[2]
 
@@ -295,7 +413,7 @@ class PriceAboveAverage(Strategy):
         return (bars.close > indicators.sma(bars.close, window)).astype(np.int8)
 '''
 
-HOSTILE = '''
+HOSTILE = """
 import subprocess
 from strategies import Strategy
 
@@ -304,7 +422,7 @@ class Sneaky(Strategy):
     def signals(self, bars):
         subprocess.run(["touch", "owned"])
         return bars.close * 0
-'''
+"""
 
 
 def test_strategies_validate_a_good_and_a_hostile_file(cli: Cli):  # noqa: F811

@@ -83,21 +83,40 @@ def test_a_parameter_named_twice_is_refused():
 
 def test_params_read_numbers_bools_and_text():
     assert args.params(["fast=10", "w=0.5", "short=true", "kind=ema", "n=-3"]) == {
-        "fast": 10, "w": 0.5, "short": True, "kind": "ema", "n": -3}  # fmt: skip
+        "fast": 10,
+        "w": 0.5,
+        "short": True,
+        "kind": "ema",
+        "n": -3,
+    }
 
 
 def test_several_words_after_one_variadic_option():
     argv = ["sweep", "--space", "fast=5:50", "slow=20:200:5", "--symbol", "SPX", "-p", "a=1", "b=2", "--", "x=1"]
     assert args.expand_variadic(argv) == [
-        "sweep", "--space", "fast=5:50", "--space", "slow=20:200:5", "--symbol", "SPX",
-        "-p", "a=1", "-p", "b=2", "--", "x=1"]  # fmt: skip
+        "sweep",
+        "--space",
+        "fast=5:50",
+        "--space",
+        "slow=20:200:5",
+        "--symbol",
+        "SPX",
+        "-p",
+        "a=1",
+        "-p",
+        "b=2",
+        "--",
+        "x=1",
+    ]
     # a word without "=" after the value is left alone (a positional argument)
     assert args.expand_variadic(["--space", "a=1", "file.csv"]) == ["--space", "a=1", "file.csv"]
 
 
 def test_config_json_then_options_override_it(tmp_path):
     assert args.config({"fee_rate": 0.002, "fill": None}, '{"fee_rate": 0.001, "fill": "close"}') == {
-        "fee_rate": 0.002, "fill": "close"}  # fmt: skip
+        "fee_rate": 0.002,
+        "fill": "close",
+    }
     path = tmp_path / "cfg.json"
     path.write_text('{"slippage_bps": 3}')
     assert args.config({}, str(path)) == {"slippage_bps": 3}
@@ -156,7 +175,8 @@ def test_walk_forward_spans_are_bars_or_durations():
 def test_pydantic_errors_read_as_the_field_at_fault():
     try:
         TypeAdapter(specs.JobSpec).validate_python(
-            {"kind": "backtest", "strategy": "x", "data": {"symbol": "SPX", "start": "nope"}})  # fmt: skip
+            {"kind": "backtest", "strategy": "x", "data": {"symbol": "SPX", "start": "nope"}}
+        )
     except Exception as exc:  # noqa: BLE001
         text = errors.describe(exc)
     assert text.startswith("data.start: "), text

@@ -58,11 +58,11 @@ class AboveAverage(Strategy):
         return _Helper().rule(pd.Series(bars.close), window).to_numpy()
 '''
 
-BROKEN = '''
+BROKEN = """
 from strategies import Strategy
 
 x = 1 / 0
-'''
+"""
 
 
 # -- a sweep with nothing to rank ------------------------------------------------------------
@@ -91,8 +91,9 @@ def test_a_small_sweep_runs_on_threads_and_the_header_says_so(cli: Cli):  # noqa
     ran = cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20")
     assert ran.err.splitlines() == [ran.err.splitlines()[0]]  # one line: the header, no Ray
     assert ran.err.startswith("sweep: 80 runs; runs on threads in this process (")
-    assert cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20",
-               "-q").err == ""  # fmt: skip
+    assert (
+        cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20", "-q").err == ""
+    )
 
 
 def _spec(kind: str = "sweep", **fields):
@@ -113,8 +114,11 @@ def test_the_executor_follows_the_estimated_size_of_the_job(run_main):  # noqa: 
     assert big.address is None and "a local Ray" in str(big)
     assert where.choose(checked, "auto", 0, None).address == "auto"
     assert where.choose(checked, "local", 0, None).address is None  # a local Ray, whatever the size
-    assert (runtime.choose(None, 1.0), runtime.choose(None, 1e3), runtime.choose("ray://h:1", 1.0)) == \
-        ("local-threads", None, "ray://h:1")  # fmt: skip
+    assert (runtime.choose(None, 1.0), runtime.choose(None, 1e3), runtime.choose("ray://h:1", 1.0)) == (
+        "local-threads",
+        None,
+        "ray://h:1",
+    )
 
 
 def test_ray_logs_stay_quiet_unless_debug():
@@ -129,8 +133,19 @@ def test_ray_logs_stay_quiet_unless_debug():
 
 
 def test_rerunning_a_finished_checkpoint_needs_no_workers(cli: Cli):  # noqa: F811
-    words = ("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20",
-             "--checkpoint", "done", "--json")  # fmt: skip
+    words = (
+        "sweep",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "--space",
+        "fast=5:50:5",
+        "slow=60:200:20",
+        "--checkpoint",
+        "done",
+        "--json",
+    )
     first = cli(*words)
     again = cli(*words)
     assert "its checkpoint holds every run" in again.err
@@ -146,8 +161,9 @@ def test_your_own_strategy_file_is_ordinary_python(cli: Cli):  # noqa: F811
     want = (close > close.rolling(10).mean()).astype("int8").to_numpy()
     got = engine.backtest(_spx(cli), want, engine.Config())
     assert doc["rows"][0]["total_return"] == pytest.approx(got.stats["total_return"], rel=1e-12)
-    checked = cli("sweep", "-s", "ordinary.py", "--symbol", "SPX", "--space", "window=10,20", *LOCAL, "--sandbox",
-                  ok=False)  # fmt: skip
+    checked = cli(
+        "sweep", "-s", "ordinary.py", "--symbol", "SPX", "--space", "window=10,20", *LOCAL, "--sandbox", ok=False
+    )
     assert checked.status == 1 and "import pandas" in checked.error_line()
 
 
@@ -169,10 +185,13 @@ def _spx_close(cli: Cli) -> np.ndarray:  # noqa: F811
 
 
 # -- errors quote the value at fault ---------------------------------------------------------
-@pytest.mark.parametrize(("space", "says"), [
-    ("fast=5,10,x", "--space fast=5,10,x: parameter 'fast' must be a number, not 'x'"),
-    ("fast=5:500", "--space fast=5:500: parameter 'fast' is 500; it must lie in [2, 100]"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("space", "says"),
+    [
+        ("fast=5,10,x", "--space fast=5,10,x: parameter 'fast' must be a number, not 'x'"),
+        ("fast=5:500", "--space fast=5:500: parameter 'fast' is 500; it must lie in [2, 100]"),
+    ],
+)
 def test_a_space_value_outside_the_schema_is_quoted(run_main, space, says):  # noqa: F811
     ran = run_main("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", space, "--dry-run")
     assert ran.status == 1
@@ -181,8 +200,22 @@ def test_a_space_value_outside_the_schema_is_quoted(run_main, space, says):  # n
 
 # -- backtest files and benchmark -----------------------------------------------------------------
 def test_backtest_writes_equity_and_trades_and_shows_buy_and_hold(cli: Cli):  # noqa: F811
-    ran = cli("backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=10", "slow=50", "--equity", "eq.csv",
-              "--trades", "trades.parquet", "--out", "out.csv")  # fmt: skip
+    ran = cli(
+        "backtest",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "-p",
+        "fast=10",
+        "slow=50",
+        "--equity",
+        "eq.csv",
+        "--trades",
+        "trades.parquet",
+        "--out",
+        "out.csv",
+    )
     bars = _spx(cli)
     equity = pd.read_csv(cli.folder / "eq.csv")
     trades = pd.read_parquet(cli.folder / "trades.parquet")
@@ -239,7 +272,19 @@ def test_ctrl_c_says_that_the_same_command_resumes():
 def test_a_checkpoint_counts_its_runs(cli: Cli):  # noqa: F811
     from api.cli import progress
 
-    cli("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20", *LOCAL,
-        "--checkpoint", "counted", "-q")  # fmt: skip
+    cli(
+        "sweep",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "--space",
+        "fast=5:50:5",
+        "slow=60:200:20",
+        *LOCAL,
+        "--checkpoint",
+        "counted",
+        "-q",
+    )
     assert progress.stored_runs(str(cli.folder / "counted")) == 80
     assert progress.stored_runs(str(cli.folder / "nowhere")) == 0

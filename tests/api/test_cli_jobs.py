@@ -34,9 +34,24 @@ def service(tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     cli = Cli(folder, ANVIL_URL=f"http://127.0.0.1:{port}")
     log = open(folder / "serve.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--address",
-                             "local-threads", "--log-level", "warning"],
-                            env=cli.env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--address",
+            "local-threads",
+            "--log-level",
+            "warning",
+        ],
+        env=cli.env,
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
@@ -102,8 +117,9 @@ def test_submit_json_is_the_summary_and_rows(service: Cli, expected_sweep):
 
 
 def test_no_wait_then_show_watch_results_list(service: Cli):
-    job_id = service("jobs", "submit", "backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=10",
-                     "slow=50", "--no-wait").out.strip()  # fmt: skip
+    job_id = service(
+        "jobs", "submit", "backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=10", "slow=50", "--no-wait"
+    ).out.strip()
     assert len(job_id) == 32
     watched = service("jobs", "watch", job_id)
     assert watched.out.splitlines()[0] == f"job {job_id}: backtest sma_cross"
@@ -127,8 +143,21 @@ def test_no_wait_then_show_watch_results_list(service: Cli):
 def test_submit_a_spec_file_made_by_dry_run(service: Cli):
     local = Cli(service.folder / "local")
     local.folder.mkdir()
-    spec = local("walk-forward", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=10,20", "slow=50,100",
-                 "--train", "1000", "--test", "500", "--dry-run").out  # fmt: skip
+    spec = local(
+        "walk-forward",
+        "-s",
+        "sma_cross",
+        "--symbol",
+        "SPX",
+        "--space",
+        "fast=10,20",
+        "slow=50,100",
+        "--train",
+        "1000",
+        "--test",
+        "500",
+        "--dry-run",
+    ).out
     (service.folder / "wf.json").write_text(spec)
     doc = service("jobs", "submit", "--spec", "wf.json", "--json").json()
     assert doc["kind"] == "walk_forward" and doc["count"] == doc["summary"]["windows"] > 3
@@ -159,8 +188,9 @@ class SlowTrend(Strategy):
 
 def test_cancel_watch_resume(service: Cli):
     (service.folder / "slow.py").write_text(SLOW)
-    job_id = service("jobs", "submit", "sweep", "-s", "slow.py", "--symbol", "SPX", "--space", "window=2:400",
-                     "--no-wait").out.strip()  # fmt: skip
+    job_id = service(
+        "jobs", "submit", "sweep", "-s", "slow.py", "--symbol", "SPX", "--space", "window=2:400", "--no-wait"
+    ).out.strip()
     said = service("jobs", "cancel", job_id).out
     assert said.startswith(f"job {job_id}: cancel")
     record = _wait_for(service, job_id, {"cancelled", "done"})
@@ -179,8 +209,9 @@ def test_cancel_watch_resume(service: Cli):
 def test_a_strategy_file_is_uploaded_and_run(service: Cli):
     (service.folder / "good.py").write_text(GOOD)
     (service.folder / "hostile.py").write_text(HOSTILE)
-    doc = service("jobs", "submit", "sweep", "-s", "good.py", "--symbol", "SPX", "--space", "window=10,20",
-                  "--json").json()  # fmt: skip
+    doc = service(
+        "jobs", "submit", "sweep", "-s", "good.py", "--symbol", "SPX", "--space", "window=10,20", "--json"
+    ).json()
     assert doc["spec"]["strategy"].startswith("up_")
     assert sorted(r["window"] for r in doc["rows"]) == [10, 20]
     refused = service("jobs", "upload", "hostile.py", ok=False)
@@ -221,7 +252,9 @@ def test_jobs_results_sort_is_one_page_ranked_by_the_service(service: Cli, expec
     doc = service("jobs", "results", job_id, "--sort", "sharpe", "--limit", "3", "--json").json()
     want = expected_sweep.table["sharpe"].sort_values(ascending=False).head(3).to_numpy()
     assert doc["count"] == 80 and [r["sharpe"] for r in doc["data"]] == pytest.approx(want, abs=1e-9)
-    lines = service("jobs", "results", job_id, "--sort", "max_drawdown", "--order", "asc", "--limit", "2").out.splitlines()
+    lines = service(
+        "jobs", "results", job_id, "--sort", "max_drawdown", "--order", "asc", "--limit", "2"
+    ).out.splitlines()
     assert "max_drawdown" in lines[0].split() and len(lines) == 4  # a header, a rule, two rows
     column = lines[0].split().index("max_drawdown")
     shown = [float(line.split()[column].rstrip("%")) / 100 for line in lines[2:]]  # a fraction, shown in %
@@ -231,16 +264,25 @@ def test_jobs_results_sort_is_one_page_ranked_by_the_service(service: Cli, expec
 
 
 ERRORS = [
-    (["jobs", "submit", "sweep", "-s", "sma_crosss", "--symbol", "SPX", "--space", "fast=5:50"], {},
-     ["anvil: error: strategy: ", "'sma_crosss'"]),
+    (
+        ["jobs", "submit", "sweep", "-s", "sma_crosss", "--symbol", "SPX", "--space", "fast=5:50"],
+        {},
+        ["anvil: error: strategy: ", "'sma_crosss'"],
+    ),
     (["jobs", "submit", "backtest", "-s", "sma_cross", "--symbol", "SPY"], {}, ["anvil: error: data: ", "'SPY'"]),
-    (["jobs", "submit", "sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50", "--method", "grd"], {},
-     ["anvil: error: method: "]),
+    (
+        ["jobs", "submit", "sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50", "--method", "grd"],
+        {},
+        ["anvil: error: method: "],
+    ),
     (["jobs", "show", "0" * 32], {}, ["anvil: error: ", "0" * 32]),
     (["jobs", "list"], {"ANVIL_API_TOKEN": "wrong"}, ["anvil: error: the service refused the request", "token"]),
-    (["jobs", "list", "--url", "http://127.0.0.1:9"], {},
-     ["anvil: error: cannot reach the anvil service at http://127.0.0.1:9/api/v1"]),
-]  # fmt: skip
+    (
+        ["jobs", "list", "--url", "http://127.0.0.1:9"],
+        {},
+        ["anvil: error: cannot reach the anvil service at http://127.0.0.1:9/api/v1"],
+    ),
+]
 
 
 @pytest.mark.parametrize(("words", "env", "says"), ERRORS, ids=[w[1] + " " + w[-1] for w, _, _ in ERRORS])

@@ -11,13 +11,33 @@ from tests.api.report.conftest import outside, parse
 LOCAL = ("--address", "local-threads", "-q")
 
 
-@pytest.mark.parametrize("words, title", [
-    (("backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=20", "slow=100"), "Backtest — SPX"),
-    (("monte-carlo", "-s", "sma_cross", "--symbol", "SPX", "--paths", "40", "--method", "bootstrap"),
-     "Monte Carlo — SmaCross"),
-    (("walk-forward", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:30:5", "slow=60:120:30",
-      "--train", "1500", "--test", "500"), "Walk-forward — SmaCross"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "words, title",
+    [
+        (("backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=20", "slow=100"), "Backtest — SPX"),
+        (
+            ("monte-carlo", "-s", "sma_cross", "--symbol", "SPX", "--paths", "40", "--method", "bootstrap"),
+            "Monte Carlo — SmaCross",
+        ),
+        (
+            (
+                "walk-forward",
+                "-s",
+                "sma_cross",
+                "--symbol",
+                "SPX",
+                "--space",
+                "fast=5:30:5",
+                "slow=60:120:30",
+                "--train",
+                "1500",
+                "--test",
+                "500",
+            ),
+            "Walk-forward — SmaCross",
+        ),
+    ],
+)
 def test_a_job_run_here_writes_its_report(cli: Cli, words, title):
     (cli.folder / "out").mkdir(exist_ok=True)
     ran = cli(*words, *LOCAL, "--report", "out/r.html")

@@ -27,8 +27,15 @@ def _sweep_table(n: int = ROWS, symbols: tuple[str, ...] = ("SPX",), seed: int =
     slow = np.arange(per) // 250 + 5
     frames = []
     for s, symbol in enumerate(symbols):
-        frame = pd.DataFrame({"item_id": np.arange(per) + s * per, "symbol": symbol, "fast": fast, "slow": slow,
-                              "short": (np.arange(per) % 2 == 0)})  # fmt: skip
+        frame = pd.DataFrame(
+            {
+                "item_id": np.arange(per) + s * per,
+                "symbol": symbol,
+                "fast": fast,
+                "slow": slow,
+                "short": (np.arange(per) % 2 == 0),
+            }
+        )
         for name in engine.METRICS:
             frame[name] = rng.normal(size=per)
         frame["total_trades"] = rng.integers(0, 200, per).astype(float)
@@ -92,8 +99,9 @@ def test_ranking_50k_runs_costs_about_what_the_python_path_pays_to_find_the_best
 
 
 def test_ranked_keeps_table_order_for_ties_and_puts_runs_without_the_metric_last():
-    frame = pd.DataFrame({"fast": [1, 2, 3, 4, 5], "sharpe": [0.5, np.nan, 0.9, 0.5, 0.1],
-                          "max_drawdown": [0.3, 0.1, np.nan, 0.1, 0.2]})  # fmt: skip
+    frame = pd.DataFrame(
+        {"fast": [1, 2, 3, 4, 5], "sharpe": [0.5, np.nan, 0.9, 0.5, 0.1], "max_drawdown": [0.3, 0.1, np.nan, 0.1, 0.2]}
+    )
     assert report.ranked(frame, "sharpe")["fast"].tolist() == [3, 1, 4, 5, 2]
     assert report.ranked(frame, "sharpe", 2)["fast"].tolist() == [3, 1]
     assert report.ranked(frame, "max_drawdown")["fast"].tolist() == [2, 4, 5, 1, 3]  # smaller is better
@@ -111,10 +119,16 @@ def test_duckdb_on_the_parquet_file_ranks_as_pandas_does(tmp_path, symbols):
         pooled = ok.groupby(["fast", "slow", "short"], sort=False)[list(engine.METRICS)].mean().reset_index()
     here = tables.sweep_view(frame, "sharpe", 10, pooled)
     there = tables.sweep_view_parquet(path, "sharpe", 10, engine.METRICS)
-    assert (there.runs, there.failed, there.symbols, there.pooled) == (here.runs, here.failed, here.symbols,
-                                                                         here.pooled)  # fmt: skip
-    assert there.best[["fast", "slow", "short"]].to_numpy().tolist() == \
-        here.best[["fast", "slow", "short"]].to_numpy().tolist()  # fmt: skip
+    assert (there.runs, there.failed, there.symbols, there.pooled) == (
+        here.runs,
+        here.failed,
+        here.symbols,
+        here.pooled,
+    )
+    assert (
+        there.best[["fast", "slow", "short"]].to_numpy().tolist()
+        == here.best[["fast", "slow", "short"]].to_numpy().tolist()
+    )
     assert there.best["sharpe"].to_numpy() == pytest.approx(here.best["sharpe"].to_numpy(), rel=1e-12)
     assert there.first_error == here.first_error == "ValueError: boom"
 
@@ -134,18 +148,27 @@ def test_out_streams_the_table_to_csv_and_parquet_that_read_back_equal(tmp_path)
 def test_json_lines_are_valid_json_with_nan_and_inf_as_null():
     import json
 
-    frame = pd.DataFrame({"a": [1.5, np.nan, np.inf], "ts": pd.to_datetime(["2020-01-02", None, "2021-03-04"]),
-                          "n": [1, 2, 3], "e": [None, "x", None]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "a": [1.5, np.nan, np.inf],
+            "ts": pd.to_datetime(["2020-01-02", None, "2021-03-04"]),
+            "n": [1, 2, 3],
+            "e": [None, "x", None],
+        }
+    )
     rows = [json.loads(line) for line in tables.json_lines(tables.slices(frame, 2))]
-    assert rows == [{"a": 1.5, "ts": "2020-01-02T00:00:00", "n": 1, "e": None},
-                    {"a": None, "ts": None, "n": 2, "e": "x"},
-                    {"a": None, "ts": "2021-03-04T00:00:00", "n": 3, "e": None}]  # fmt: skip
+    assert rows == [
+        {"a": 1.5, "ts": "2020-01-02T00:00:00", "n": 1, "e": None},
+        {"a": None, "ts": None, "n": 2, "e": "x"},
+        {"a": None, "ts": "2021-03-04T00:00:00", "n": 3, "e": None},
+    ]
 
 
 def test_monte_carlo_percentiles_from_parquet_match_those_in_memory(tmp_path):
     rng = np.random.default_rng(3)
-    paths = pd.DataFrame({"path": np.arange(5_000), "sharpe": rng.normal(size=5_000),
-                          "total_return": rng.normal(size=5_000)})  # fmt: skip
+    paths = pd.DataFrame(
+        {"path": np.arange(5_000), "sharpe": rng.normal(size=5_000), "total_return": rng.normal(size=5_000)}
+    )
     paths.loc[::97, "sharpe"] = np.nan
     paths.loc[5, "total_return"] = np.inf
     output.write_frame(paths, str(tmp_path / "paths.parquet"))

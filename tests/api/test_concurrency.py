@@ -21,8 +21,12 @@ def test_fifty_concurrent_clients_submit_and_poll_without_error_or_loss(api_serv
         with api_server.client(timeout=60) as api:
             start.wait()
             for k in range(JOBS_EACH):
-                spec = {"kind": "backtest", "strategy": "sma_cross", "params": {"fast": 5 + n % 20, "slow": 50 + k},
-                        "data": {"symbol": "SPX", "start": "2015-01-01"}}  # fmt: skip
+                spec = {
+                    "kind": "backtest",
+                    "strategy": "sma_cross",
+                    "params": {"fast": 5 + n % 20, "slow": 50 + k},
+                    "data": {"symbol": "SPX", "start": "2015-01-01"},
+                }
                 r = api.post("/jobs", json=spec)
                 if r.status_code != 202:
                     problems.append(f"client {n}: POST /jobs answered {r.status_code}: {r.text}")

@@ -27,14 +27,23 @@ def test_import_reads_day_first_dates_when_told(run_main):  # noqa: F811
     listed = run_main("data", "list", "--json").json()["data"]
     days = next(s for s in listed if s["symbol"] == "DAYS")
     assert (days["first"][:10], days["last"][:10], days["bars"]) == ("2015-01-02", "2015-01-12", 7)
-    fmt = run_main("data", "import", str(DATA / "spx_ambiguous_dates.csv"), "--symbol", "DAYS2",
-                   "--date-format", "%d/%m/%Y", "--json")  # fmt: skip
+    fmt = run_main(
+        "data",
+        "import",
+        str(DATA / "spx_ambiguous_dates.csv"),
+        "--symbol",
+        "DAYS2",
+        "--date-format",
+        "%d/%m/%Y",
+        "--json",
+    )
     assert fmt.status == 0 and fmt.json()["data"][0]["added"] == 7
 
 
 def test_import_columns_maps_names(run_main):  # noqa: F811
-    ran = run_main("data", "import", str(DATA / "last_price.csv"), "--symbol", "LAST",
-                   "--columns", "close=Last,volume=Vol.Traded")  # fmt: skip
+    ran = run_main(
+        "data", "import", str(DATA / "last_price.csv"), "--symbol", "LAST", "--columns", "close=Last,volume=Vol.Traded"
+    )
     assert ran.status == 0, ran.err
     assert "LAST 1h: +48 new" in ran.out
     bad = run_main("data", "import", str(DATA / "last_price.csv"), "--symbol", "LAST", "--columns", "close")
@@ -57,8 +66,9 @@ def test_hourly_data_is_not_resampled_unasked_and_the_header_names_the_timeframe
     assert refused.status == 1
     line = refused.error_line()
     assert "EURUSD has no 1d bars, only EURUSD 1h" in line and "--timeframe 1h" in line
-    hourly = run_main("backtest", "-s", "sma_cross", "--symbol", "EURUSD", "--timeframe", "1h", "-p", "fast=3",
-                      "slow=8")  # fmt: skip
+    hourly = run_main(
+        "backtest", "-s", "sma_cross", "--symbol", "EURUSD", "--timeframe", "1h", "-p", "fast=3", "slow=8"
+    )
     assert hourly.status == 0, hourly.err
     assert hourly.out.startswith("backtest sma_cross on EURUSD 1h")
     daily = run_main("backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=5", "slow=20")
@@ -92,11 +102,19 @@ def test_data_commands_go_through_the_service_with_url(served):
     ran = cli("data", "import", str(DATA / "mt5_eurusd_h1.csv"), "--symbol", "EURUSD", "--url", url, "-q")
     assert "mt5_eurusd_h1.csv: 48 rows read, 48 bars added" in ran.out
     assert "EURUSD 1h: +48 new" in ran.out
-    days = cli("data", "import", str(DATA / "spx_ambiguous_dates.csv"), "--symbol", "DAYS", "--dayfirst",
-               "--url", url, "--json").json()  # fmt: skip
+    days = cli(
+        "data",
+        "import",
+        str(DATA / "spx_ambiguous_dates.csv"),
+        "--symbol",
+        "DAYS",
+        "--dayfirst",
+        "--url",
+        url,
+        "--json",
+    ).json()
     assert days["data"][0]["added"] == 7
-    refused = cli("data", "import", str(DATA / "spx_ambiguous_dates.csv"), "--symbol", "DAYS2", "--url", url,
-                  ok=False)  # fmt: skip
+    refused = cli("data", "import", str(DATA / "spx_ambiguous_dates.csv"), "--symbol", "DAYS2", "--url", url, ok=False)
     assert refused.status == 1 and "read both day-first" in refused.error_line()
     listed = cli("data", "list", "--url", url, "--json").json()["data"]
     assert {(s["symbol"], s["timeframe"]) for s in listed} >= {("EURUSD", "1h"), ("DAYS", "1d"), ("SPX", "1d")}

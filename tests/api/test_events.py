@@ -19,18 +19,22 @@ def read_events(client: httpx.Client, job_id: str) -> list[tuple[str, dict[str, 
         assert r.headers["content-type"].startswith("text/event-stream")
         for line in r.iter_lines():
             if line.startswith("event: "):
-                name = line[len("event: "):]
+                name = line[len("event: ") :]
             elif line.startswith("data: "):
                 assert name is not None
-                events.append((name, json.loads(line[len("data: "):])))
+                events.append((name, json.loads(line[len("data: ") :])))
                 name = None
     return events
 
 
 def test_progress_arrives_before_the_job_is_done(api):
     slow = upload_slow(api)
-    spec = {"kind": "sweep", "strategy": slow, "data": {"symbol": "SPX", "start": "2008-01-01"},
-            "space": {"window": {"low": 10, "high": 100, "step": 2}}}  # fmt: skip
+    spec = {
+        "kind": "sweep",
+        "strategy": slow,
+        "data": {"symbol": "SPX", "start": "2008-01-01"},
+        "space": {"window": {"low": 10, "high": 100, "step": 2}},
+    }
     job = submit(api, spec)
     events = read_events(api, job["id"])
 

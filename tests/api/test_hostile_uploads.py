@@ -23,8 +23,12 @@ import pytest
 from tests.api.conftest import TOKEN, submit, wait_for
 from tests.strategies.jail_fixtures import HOSTILE_SOURCES, hostile, hostile_port, markers_on_host, require_jail
 
-LIMITS = {"ANVIL_JAIL_CALL_SECONDS": "4", "ANVIL_JAIL_LOAD_SECONDS": "4", "ANVIL_JAIL_MEMORY_MB": "1024",
-          "ANVIL_WORKERS": "2"}  # fmt: skip
+LIMITS = {
+    "ANVIL_JAIL_CALL_SECONDS": "4",
+    "ANVIL_JAIL_LOAD_SECONDS": "4",
+    "ANVIL_JAIL_MEMORY_MB": "1024",
+    "ANVIL_WORKERS": "2",
+}
 
 
 class HealthWatch:
@@ -80,8 +84,14 @@ def backtest(sid: str) -> dict[str, Any]:
 
 
 def sweep(sid: str) -> dict[str, Any]:
-    return {"kind": "sweep", "strategy": sid, "data": {"symbol": "SPX"}, "space": {}, "method": "random",
-            "n_trials": 40}  # fmt: skip
+    return {
+        "kind": "sweep",
+        "strategy": sid,
+        "data": {"symbol": "SPX"},
+        "space": {},
+        "method": "random",
+        "n_trials": 40,
+    }
 
 
 def test_the_hostile_set_stays_in_its_jails_and_the_service_keeps_answering(launch_server, listener) -> None:
@@ -124,14 +134,18 @@ def test_the_hostile_set_stays_in_its_jails_and_the_service_keeps_answering(laun
             again = wait_for(api, jobs["object_buffer"], timeout=300)
             assert again["status"] == "failed" and "crashed its jail twice" in again["error"], again
         # and the service still does its job
-        done = wait_for(api, submit(api, {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}})["id"])
+        done = wait_for(
+            api, submit(api, {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}})["id"]
+        )
         assert done["status"] == "done", done
     for name in HOSTILE_SOURCES:
         assert any(n == name or n.startswith(name + " ") for n in outcomes), f"{name} neither refused nor run"
     print("\nhostile outcomes:\n  " + "\n  ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())))
     lat = sorted(health.latencies)
-    print(f"/health: {len(lat)} answers, median {statistics.median(lat) * 1e3:.1f} ms, "
-          f"p99 {lat[int(len(lat) * 0.99)] * 1e3:.1f} ms, max {lat[-1] * 1e3:.1f} ms")  # fmt: skip
+    print(
+        f"/health: {len(lat)} answers, median {statistics.median(lat) * 1e3:.1f} ms, "
+        f"p99 {lat[int(len(lat) * 0.99)] * 1e3:.1f} ms, max {lat[-1] * 1e3:.1f} ms"
+    )
     assert health.failures == [], health.failures[:5]
     assert markers_on_host() == []
     with pytest.raises(socket.timeout):

@@ -54,8 +54,16 @@ def new_job(store: JobStore, items: int = 10) -> str:
 
 def test_a_sink_gives_back_exactly_what_was_written(store):
     sink = store.sink(new_job(store))
-    a = pd.DataFrame({"item_id": [0, 1], "symbol": ["X", "X"], "fast": [5, 6], "flag": [True, False],
-                      "sharpe": [1.5, np.nan], "error": [None, None]})  # fmt: skip
+    a = pd.DataFrame(
+        {
+            "item_id": [0, 1],
+            "symbol": ["X", "X"],
+            "fast": [5, 6],
+            "flag": [True, False],
+            "sharpe": [1.5, np.nan],
+            "error": [None, None],
+        }
+    )
     b = pd.DataFrame({"item_id": [7], "sharpe": [np.inf], "error": ["boom"]})  # other columns, as walk-forward writes
     sink.write(3, b, {"equity": np.arange(4.0), "trades": np.zeros(2, [("pnl", "f8"), ("bar", "i8")])})
     sink.write(1, a, np.ones((2, 3)))
@@ -107,8 +115,18 @@ def test_an_interrupted_sweep_resumes_from_the_store_running_only_missing_chunks
         if p.done >= 6:
             cancel.set()
 
-    first = cluster.sweep(Slow, bars, SPACE, COST, out=store.sink(job_id), chunk_size=2, progress=stop_after_some,
-                          cancel=cancel, address="local-threads", workers=1)  # fmt: skip
+    first = cluster.sweep(
+        Slow,
+        bars,
+        SPACE,
+        COST,
+        out=store.sink(job_id),
+        chunk_size=2,
+        progress=stop_after_some,
+        cancel=cancel,
+        address="local-threads",
+        workers=1,
+    )
     assert first.run.cancelled
     stored = len(store.sink(job_id).done_chunks())
     assert 0 < stored
@@ -126,8 +144,9 @@ def test_completing_a_job_moves_its_rows_to_its_results(store):
     store.sink(job_id).write(0, pd.DataFrame({"item_id": [0, 1], "sharpe": [1.0, np.nan], "error": [None, "x"]}))
     columns, rows, count = store.page(job_id, 0, 10)
     assert count == 2 and columns == ["item_id", "sharpe", "error"] and rows[1]["sharpe"] is None
-    table = pd.DataFrame({"window": [0, 1], "when": pd.to_datetime(["2020-01-01", "2020-02-01"], utc=True),
-                          "oos_sharpe": [0.5, -np.inf]})  # fmt: skip
+    table = pd.DataFrame(
+        {"window": [0, 1], "when": pd.to_datetime(["2020-01-01", "2020-02-01"], utc=True), "oos_sharpe": [0.5, -np.inf]}
+    )
     store.complete(job_id, table, {"windows": 2, "p": np.float64(np.nan)}, done=2, failed=1)
     record = store.get(job_id)
     assert (record.status, record.rows, record.done, record.failed) == ("done", 2, 2, 1)
@@ -180,17 +199,39 @@ def test_uploaded_strategies_are_kept_by_id(store):
 
 
 def test_jsonable_leaves_no_nan_infinity_or_numpy():
-    value = {"a": np.float32(np.nan), "b": [np.inf, -np.inf, 1.5], "c": (np.int64(3), np.bool_(True)),
-             "d": pd.Timestamp("2020-01-01", tz="UTC"), "e": pd.NaT, "f": np.array([1.0, np.nan]), 7: None}  # fmt: skip
-    assert jsonable(value) == {"a": None, "b": [None, None, 1.5], "c": [3, True], "d": "2020-01-01T00:00:00+00:00",
-                               "e": None, "f": [1.0, None], "7": None}  # fmt: skip
+    value = {
+        "a": np.float32(np.nan),
+        "b": [np.inf, -np.inf, 1.5],
+        "c": (np.int64(3), np.bool_(True)),
+        "d": pd.Timestamp("2020-01-01", tz="UTC"),
+        "e": pd.NaT,
+        "f": np.array([1.0, np.nan]),
+        7: None,
+    }
+    assert jsonable(value) == {
+        "a": None,
+        "b": [None, None, 1.5],
+        "c": [3, True],
+        "d": "2020-01-01T00:00:00+00:00",
+        "e": None,
+        "f": [1.0, None],
+        "7": None,
+    }
 
 
 @pytest.mark.parametrize(
     ("name", "label"),
-    [("../../etc/passwd", "passwd"), ("C:\\Users\\me\\aapl.csv", "aapl.csv"), ("..", "upload"), ("", "upload"),
-     (None, "upload"), ("a\x00b.csv", "ab.csv"), ("/", "upload"), ("spy.parquet", "spy.parquet")],
-)  # fmt: skip
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\aapl.csv", "aapl.csv"),
+        ("..", "upload"),
+        ("", "upload"),
+        (None, "upload"),
+        ("a\x00b.csv", "ab.csv"),
+        ("/", "upload"),
+        ("spy.parquet", "spy.parquet"),
+    ],
+)
 def test_an_uploaded_file_name_becomes_a_bare_label(name, label):
     assert safe_name(name) == label
 

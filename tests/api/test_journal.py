@@ -19,7 +19,7 @@ from api.jobstore import JobStore
 from engine.store import open_database, release
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = {"kind": "sweep", "strategy": "sma_cross", "space": {"fast": [5, 10]}, "note": "ünïcode \"quoted\"\nline"}
+SPEC = {"kind": "sweep", "strategy": "sma_cross", "space": {"fast": [5, 10]}, "note": 'ünïcode "quoted"\nline'}
 
 # Creates jobs in a store whose flusher never runs, prints their ids, and dies without
 # storing or closing anything: what a SIGKILL right after the 202s leaves behind.
@@ -38,8 +38,15 @@ os._exit(0)
 def crash_after_creating(db: Path, n: int) -> list[str]:
     """Create ``n`` jobs in another process that then dies at once; their ids."""
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-c", CRASH, str(db), str(n), json.dumps(SPEC)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", CRASH, str(db), str(n), json.dumps(SPEC)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 

@@ -12,15 +12,38 @@ from tests.api.conftest import all_rows, submit, wait_for
 
 DATA = {"symbol": "SPX", "start": "2012-01-01", "end": "2018-12-31"}
 SPECS = {
-    "backtest": {"kind": "backtest", "strategy": "sma_cross", "data": DATA, "params": {"fast": 10, "slow": 40},
-                 "config": {"fee_rate": 0.001}},
-    "sweep": {"kind": "sweep", "strategy": "sma_cross", "data": DATA, "metric": "sharpe",
-              "space": {"fast": {"low": 5, "high": 25, "step": 5}, "slow": [40, 60, 80]}},
-    "walk_forward": {"kind": "walk_forward", "strategy": "ema_cross", "data": DATA, "train": 500, "test": 250,
-                     "space": {"fast": [5, 10], "slow": [30, 60]}},
-    "monte_carlo": {"kind": "monte_carlo", "strategy": "sma_cross", "data": DATA, "n": 60, "seed": 7,
-                    "params": {"fast": 10, "slow": 40}, "method": "bootstrap"},
-}  # fmt: skip
+    "backtest": {
+        "kind": "backtest",
+        "strategy": "sma_cross",
+        "data": DATA,
+        "params": {"fast": 10, "slow": 40},
+        "config": {"fee_rate": 0.001},
+    },
+    "sweep": {
+        "kind": "sweep",
+        "strategy": "sma_cross",
+        "data": DATA,
+        "metric": "sharpe",
+        "space": {"fast": {"low": 5, "high": 25, "step": 5}, "slow": [40, 60, 80]},
+    },
+    "walk_forward": {
+        "kind": "walk_forward",
+        "strategy": "ema_cross",
+        "data": DATA,
+        "train": 500,
+        "test": 250,
+        "space": {"fast": [5, 10], "slow": [30, 60]},
+    },
+    "monte_carlo": {
+        "kind": "monte_carlo",
+        "strategy": "sma_cross",
+        "data": DATA,
+        "n": 60,
+        "seed": 7,
+        "params": {"fast": 10, "slow": 40},
+        "method": "bootstrap",
+    },
+}
 # What each kind's results are: trades, runs, windows, paths.
 COLUMNS = {"backtest": "pnl", "sweep": "sharpe", "walk_forward": "oos_sharpe", "monte_carlo": "sharpe"}
 
@@ -76,15 +99,21 @@ def test_csv_and_parquet_downloads_hold_the_same_rows_as_the_json_pages(api, kin
     for frame in (from_csv, from_parquet):
         assert list(frame.columns) == list(rows.columns)
         assert len(frame) == len(rows) == job["rows"]
-        pd.testing.assert_series_equal(frame["oos_sharpe" if kind == "walk_forward" else "sharpe"].astype(float),
-                                       rows["oos_sharpe" if kind == "walk_forward" else "sharpe"].astype(float),
-                                       check_names=False)  # fmt: skip
+        pd.testing.assert_series_equal(
+            frame["oos_sharpe" if kind == "walk_forward" else "sharpe"].astype(float),
+            rows["oos_sharpe" if kind == "walk_forward" else "sharpe"].astype(float),
+            check_names=False,
+        )
 
 
 def test_result_rows_have_no_nan_or_infinity_only_null(api):
     # Windows this short leave some runs without trades: their trade metrics are NaN.
-    spec = {"kind": "sweep", "strategy": "donchian_breakout", "data": {"symbol": "SPX", "start": "2018-06-01"},
-            "space": {"entry_period": [5, 150], "exit_period": [5, 100]}}  # fmt: skip
+    spec = {
+        "kind": "sweep",
+        "strategy": "donchian_breakout",
+        "data": {"symbol": "SPX", "start": "2018-06-01"},
+        "space": {"entry_period": [5, 150], "exit_period": [5, 100]},
+    }
     job = wait_for(api, submit(api, spec)["id"])
     assert job["status"] == "done", job["error"]
     r = api.get(f"/jobs/{job['id']}/results")
@@ -154,8 +183,9 @@ def test_a_job_that_raises_fails_and_says_why_and_a_sweep_records_each_failed_ru
     assert job["status"] == "failed"
     assert "broken on purpose" in job["error"]
 
-    sweep = wait_for(api, submit(api, {"kind": "sweep", "strategy": broken, "data": DATA,
-                                       "space": {"window": [10, 20, 30]}})["id"])  # fmt: skip
+    sweep = wait_for(
+        api, submit(api, {"kind": "sweep", "strategy": broken, "data": DATA, "space": {"window": [10, 20, 30]}})["id"]
+    )
     assert sweep["status"] == "done"
     assert sweep["progress"]["failed"] == sweep["progress"]["total"] == 3
     rows = all_rows(api, sweep["id"])

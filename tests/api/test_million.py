@@ -22,10 +22,17 @@ from tests.api.conftest import all_rows, submit, wait_for
 
 RUNS = 20_000
 # 50 fast x 200 slow x 2: every pair has fast < slow, so the grid holds exactly RUNS sets.
-SPEC = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"},
-        "space": {"fast": {"low": 2, "high": 51, "step": 1}, "slow": {"low": 60, "high": 259, "step": 1},
-                  "short": [False, True]},
-        "config": {"allow_short": True}}  # fmt: skip
+SPEC = {
+    "kind": "sweep",
+    "strategy": "sma_cross",
+    "data": {"symbol": "SPX"},
+    "space": {
+        "fast": {"low": 2, "high": 51, "step": 1},
+        "slow": {"low": 60, "high": 259, "step": 1},
+        "short": [False, True],
+    },
+    "config": {"allow_short": True},
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +107,9 @@ def test_the_top_100_by_a_metric_is_what_pandas_ranks_first(big, metric, order):
     assert body["count"] == RUNS and len(body["data"]) == 100
     assert [row["item_id"] for row in body["data"]] == want["item_id"].tolist()
     with server.client(timeout=120) as client:  # the next page goes on where this one stopped
-        r = client.get(f"/jobs/{job['id']}/results", params={"sort": metric, "order": order, "limit": 50,
-                                                              "offset": 100})  # fmt: skip
+        r = client.get(
+            f"/jobs/{job['id']}/results", params={"sort": metric, "order": order, "limit": 50, "offset": 100}
+        )
     nxt = table.sort_values(metric, ascending=order == "asc", kind="stable", na_position="last").iloc[100:150]
     assert [row["item_id"] for row in r.json()["data"]] == nxt["item_id"].tolist()
 
@@ -219,9 +227,13 @@ def test_a_store_with_rows_kept_as_blobs_has_them_moved_to_files(tmp_path):
     blob = pa.BufferOutputStream()
     pq.write_table(to_arrow(_chunk(0, 2)), blob)
     with db.write() as cur:  # what an older version left: a chunk as a blob
-        cur.execute(f"CREATE TABLE {store.S}.chunk (job_id VARCHAR NOT NULL, chunk_id INTEGER NOT NULL, "
-                    "rows BIGINT NOT NULL, frame BLOB NOT NULL, extra BLOB, extra_kind VARCHAR)")  # fmt: skip
-        cur.execute(f"INSERT INTO {store.S}.chunk VALUES (?, 0, 2, ?, NULL, NULL)", [job_id, blob.getvalue().to_pybytes()])
+        cur.execute(
+            f"CREATE TABLE {store.S}.chunk (job_id VARCHAR NOT NULL, chunk_id INTEGER NOT NULL, "
+            "rows BIGINT NOT NULL, frame BLOB NOT NULL, extra BLOB, extra_kind VARCHAR)"
+        )
+        cur.execute(
+            f"INSERT INTO {store.S}.chunk VALUES (?, 0, 2, ?, NULL, NULL)", [job_id, blob.getvalue().to_pybytes()]
+        )
     store.close()
     release(db)
     db = open_database(tmp_path / "old.duckdb")

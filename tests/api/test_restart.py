@@ -9,8 +9,12 @@ from pathlib import Path
 from tests.api.conftest import all_rows, submit, upload_slow, wait_for
 
 SWEEP = {"kind": "sweep", "data": {"symbol": "SPX"}, "space": {"window": {"low": 2, "high": 60, "step": 1}}}
-QUICK = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX", "start": "2010-01-01"},
-         "space": {"fast": [5, 10, 20], "slow": [50, 100]}}  # fmt: skip
+QUICK = {
+    "kind": "sweep",
+    "strategy": "sma_cross",
+    "data": {"symbol": "SPX", "start": "2010-01-01"},
+    "space": {"fast": [5, 10, 20], "slow": [50, 100]},
+}
 
 
 def test_a_killed_service_keeps_finished_jobs_and_resumes_interrupted_ones(launch_server):
@@ -114,8 +118,14 @@ def test_a_killed_sampler_sweep_resumes_with_the_trials_it_finished(launch_serve
     store while the job runs; resume goes on with the trials finished before the kill."""
     server = launch_server()
     with server.client() as api:
-        spec = {**SWEEP, "strategy": upload_slow(api), "method": "tpe", "n_trials": 60, "seed": 5,
-                "space": {"window": {"low": 2, "high": 300, "step": 1}}}  # fmt: skip
+        spec = {
+            **SWEEP,
+            "strategy": upload_slow(api),
+            "method": "tpe",
+            "n_trials": 60,
+            "seed": 5,
+            "space": {"window": {"low": 2, "high": 300, "step": 1}},
+        }
         job = submit(api, spec)
         wait_for(api, job["id"], lambda j: j["progress"]["done"] >= 10)
     server.kill()

@@ -27,8 +27,14 @@ def every_operation(api) -> list[tuple[str, str]]:
 def test_every_endpoint_but_health_needs_the_token(api_server, api):
     operations = every_operation(api)
     assert len(operations) >= 11
-    bad_headers = [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {TOKEN}"},
-                   {"Authorization": TOKEN}, {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": "Bearer"}]  # fmt: skip
+    bad_headers = [
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": "Bearer"},
+    ]
     with api_server.client(token=None) as anonymous:
         for method, path in [*operations, ("GET", "/openapi.json")]:
             for headers in bad_headers:
@@ -43,7 +49,12 @@ def test_every_endpoint_but_health_needs_the_token(api_server, api):
 
 
 def test_bodies_over_the_limits_are_refused_with_413(api):
-    huge = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "space": {"fast": list(range(200_000))}}
+    huge = {
+        "kind": "sweep",
+        "strategy": "sma_cross",
+        "data": {"symbol": "SPX"},
+        "space": {"fast": list(range(200_000))},
+    }
     r = api.post("/jobs", json=huge)
     assert r.status_code == 413 and "larger than" in r.json()["detail"]
 
@@ -62,8 +73,12 @@ def test_bodies_over_the_limits_are_refused_with_413(api):
 
 def test_a_job_over_the_item_cap_is_refused_before_it_runs(api):
     before = api.get("/jobs").json()["count"]
-    big = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"},
-           "space": {"fast": {"low": 2, "high": 100, "step": 1}, "slow": {"low": 5, "high": 400, "step": 1}}}  # fmt: skip
+    big = {
+        "kind": "sweep",
+        "strategy": "sma_cross",
+        "data": {"symbol": "SPX"},
+        "space": {"fast": {"low": 2, "high": 100, "step": 1}, "slow": {"low": 5, "high": 400, "step": 1}},
+    }
     r = api.post("/jobs", json=big)
     assert r.status_code == 422
     detail = r.json()["detail"][0]
@@ -76,26 +91,63 @@ def test_a_job_over_the_item_cap_is_refused_before_it_runs(api):
 @pytest.mark.parametrize(
     ("spec", "loc", "words"),
     [
-        ({"kind": "sweep", "strategy": "sma_crosss", "data": {"symbol": "SPX"}, "space": {"fast": [5]}},
-         ["body", "strategy"], "did you mean 'sma_cross'"),
+        (
+            {"kind": "sweep", "strategy": "sma_crosss", "data": {"symbol": "SPX"}, "space": {"fast": [5]}},
+            ["body", "strategy"],
+            "did you mean 'sma_cross'",
+        ),
         ({"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "NOPE"}}, ["body", "data"], "NOPE"),
-        ({"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "space": {"fast": [5]},
-          "metric": "sharp"}, ["body", "metric"], "did you mean 'sharpe'"),
-        ({"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "params": {"fast": 500}},
-         ["body", "params"], "fast"),
-        ({"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "space": {"fats": [5]}},
-         ["body", "space"], "fast"),
-        ({"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "config": {"fee_rate": -1}},
-         ["body", "config"], "fee_rate"),
-        ({"kind": "walk_forward", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "space": {"fast": [5]},
-          "train": 100_000, "test": 10}, ["body", "train"], ""),
-        ({"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "colour": "red"},
-         ["body", "backtest", "colour"], "Extra inputs"),
+        (
+            {
+                "kind": "sweep",
+                "strategy": "sma_cross",
+                "data": {"symbol": "SPX"},
+                "space": {"fast": [5]},
+                "metric": "sharp",
+            },
+            ["body", "metric"],
+            "did you mean 'sharpe'",
+        ),
+        (
+            {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "params": {"fast": 500}},
+            ["body", "params"],
+            "fast",
+        ),
+        (
+            {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "space": {"fats": [5]}},
+            ["body", "space"],
+            "fast",
+        ),
+        (
+            {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "config": {"fee_rate": -1}},
+            ["body", "config"],
+            "fee_rate",
+        ),
+        (
+            {
+                "kind": "walk_forward",
+                "strategy": "sma_cross",
+                "data": {"symbol": "SPX"},
+                "space": {"fast": [5]},
+                "train": 100_000,
+                "test": 10,
+            },
+            ["body", "train"],
+            "",
+        ),
+        (
+            {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "colour": "red"},
+            ["body", "backtest", "colour"],
+            "Extra inputs",
+        ),
         ({"kind": "bake", "strategy": "sma_cross"}, ["body"], "backtest"),
-        ({"kind": "monte_carlo", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "n": 0},
-         ["body", "monte_carlo", "n"], "greater than"),
+        (
+            {"kind": "monte_carlo", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "n": 0},
+            ["body", "monte_carlo", "n"],
+            "greater than",
+        ),
     ],
-)  # fmt: skip
+)
 def test_invalid_specs_get_422_naming_the_field_and_never_run(api, spec, loc, words):
     before = api.get("/jobs").json()["count"]
     r = api.post("/jobs", json=spec)
@@ -113,8 +165,9 @@ def test_malformed_json_is_422(api):
 
 def test_an_uploaded_file_name_is_a_label_never_a_path(api, api_server):
     content = (DATA / "yahoo_acme.csv").read_bytes()
-    r = api.post("/data", params={"symbol": "ACME", "timeframe": "1d", "name": "../../../../tmp/evil.csv"},
-                 content=content)  # fmt: skip
+    r = api.post(
+        "/data", params={"symbol": "ACME", "timeframe": "1d", "name": "../../../../tmp/evil.csv"}, content=content
+    )
     assert r.status_code == 201, r.text
     assert r.json()["source"] == "evil.csv"
     assert not Path("/tmp/evil.csv").exists()

@@ -16,8 +16,9 @@ DATA = {"symbol": "SPX", "start": "2015-01-01"}
 
 
 def sweep(strategy: str, space: dict, method: str = "grid", **more) -> object:
-    return SPEC.validate_python({"kind": "sweep", "strategy": strategy, "data": DATA, "space": space,
-                                 "method": method, **more})  # fmt: skip
+    return SPEC.validate_python(
+        {"kind": "sweep", "strategy": strategy, "data": DATA, "space": space, "method": method, **more}
+    )
 
 
 def test_a_grid_counts_the_points_its_constraints_keep_every_time():

@@ -17,12 +17,14 @@ SAYS = "SmaCross with short=True sells short, but the config does not allow shor
 
 @pytest.mark.parametrize(
     "job, loc",
-    [({"kind": "backtest", "params": {"short": True}}, ("params",)),
-     ({"kind": "monte_carlo", "params": {"short": True}, "n": 10}, ("params",)),
-     ({"kind": "sweep", "space": {"fast": [5, 10], "short": [False, True]}}, ("space",)),
-     ({"kind": "walk_forward", "space": {"short": [True]}, "train": 500, "test": 100}, ("space",))],
+    [
+        ({"kind": "backtest", "params": {"short": True}}, ("params",)),
+        ({"kind": "monte_carlo", "params": {"short": True}, "n": 10}, ("params",)),
+        ({"kind": "sweep", "space": {"fast": [5, 10], "short": [False, True]}}, ("space",)),
+        ({"kind": "walk_forward", "space": {"short": [True]}, "train": 500, "test": 100}, ("space",)),
+    ],
     ids=["backtest", "monte-carlo", "sweep", "walk-forward"],
-)  # fmt: skip
+)
 def test_the_service_refuses_short_params_without_shorts(job, loc):
     spec = SPEC.validate_python({**job, "strategy": "sma_cross", "data": DATA})
     with pytest.raises(specs.SpecError) as err:
@@ -41,8 +43,15 @@ def test_the_cli_refuses_short_true_without_allow_short(run_main):  # noqa: F811
 
 
 def test_the_service_runs_a_walk_forward_that_carries_its_position():
-    job = {"kind": "walk_forward", "strategy": "sma_cross", "data": DATA, "space": {"fast": [10], "slow": [40]},
-           "train": 500, "test": 250, "carry": True}  # fmt: skip
+    job = {
+        "kind": "walk_forward",
+        "strategy": "sma_cross",
+        "data": DATA,
+        "space": {"fast": [10], "slow": [40]},
+        "train": 500,
+        "test": 250,
+        "carry": True,
+    }
     spec = SPEC.validate_python(job)
     checked = specs.check(spec)
     assert checked.items == 2 * len(specs.cluster.walk_forward_windows(spec.data.load().ts, 500, 250))

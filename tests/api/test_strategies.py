@@ -65,8 +65,9 @@ def test_an_upload_gets_an_id_that_jobs_can_name(api):
     listed = [s for s in api.get("/strategies").json()["data"] if s["id"] == up["id"]]
     assert len(listed) == 1 and listed[0]["uploaded_at"]
 
-    job = wait_for(api, submit(api, {"kind": "sweep", "strategy": up["id"], "data": DATA,
-                                     "space": {"window": [10, 20, 50]}})["id"])  # fmt: skip
+    job = wait_for(
+        api, submit(api, {"kind": "sweep", "strategy": up["id"], "data": DATA, "space": {"window": [10, 20, 50]}})["id"]
+    )
     assert job["status"] == "done", job["error"]
     assert {row["window"] for row in all_rows(api, job["id"])} == {10, 20, 50}
     bad = api.post("/jobs", json={"kind": "backtest", "strategy": up["id"], "data": DATA, "params": {"windo": 3}})

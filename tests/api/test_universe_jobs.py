@@ -40,8 +40,12 @@ def stocked_here(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) ->
 
 
 def sweep_spec(**data) -> dict:
-    return {"kind": "sweep", "strategy": MOM, "space": {"lookback": [60, 120], "top_k": [1, 2]},
-            "data": {"symbols": STOCKS, "start": "2010-01-01", **data}}  # fmt: skip
+    return {
+        "kind": "sweep",
+        "strategy": MOM,
+        "space": {"lookback": [60, 120], "top_k": [1, 2]},
+        "data": {"symbols": STOCKS, "start": "2010-01-01", **data},
+    }
 
 
 def test_the_service_runs_sweeps_walk_forward_and_monte_carlo_over_a_universe(launch_server, stocked):
@@ -50,11 +54,20 @@ def test_the_service_runs_sweeps_walk_forward_and_monte_carlo_over_a_universe(la
         jobs = {
             "sweep": submit(api, sweep_spec())["id"],
             "walk_forward": submit(api, {**sweep_spec(), "kind": "walk_forward", "train": 500, "test": 250})["id"],
-            "monte_carlo": submit(api, {"kind": "monte_carlo", "strategy": MOM, "params": {"top_k": 2}, "n": 20,
-                                        "data": {"symbols": STOCKS, "start": "2010-01-01"}})["id"],
-            "backtest": submit(api, {"kind": "backtest", "strategy": MOM, "params": {"top_k": 2},
-                                     "data": {"symbols": STOCKS}})["id"],
-        }  # fmt: skip
+            "monte_carlo": submit(
+                api,
+                {
+                    "kind": "monte_carlo",
+                    "strategy": MOM,
+                    "params": {"top_k": 2},
+                    "n": 20,
+                    "data": {"symbols": STOCKS, "start": "2010-01-01"},
+                },
+            )["id"],
+            "backtest": submit(
+                api, {"kind": "backtest", "strategy": MOM, "params": {"top_k": 2}, "data": {"symbols": STOCKS}}
+            )["id"],
+        }
         for kind, job_id in jobs.items():
             job = wait_for(api, job_id, timeout=300)
             assert job["status"] == "done", (kind, job)
@@ -64,12 +77,14 @@ def test_the_service_runs_sweeps_walk_forward_and_monte_carlo_over_a_universe(la
         assert 0 < mc["summary"]["p_value"] <= 1
 
 
-@pytest.mark.parametrize("data, field, words", [
-    ({"symbols": ["AAPL", "NOPE"]}, "symbols", "NOPE"),
-    ({"symbols": ["AAPL", "OLD1999"], "start": None}, "symbols", "do not overlap"),
-])  # fmt: skip
-def test_a_universe_the_store_cannot_make_is_refused_naming_the_symbols(stocked_here, monkeypatch, data, field,
-                                                                        words):  # fmt: skip
+@pytest.mark.parametrize(
+    "data, field, words",
+    [
+        ({"symbols": ["AAPL", "NOPE"]}, "symbols", "NOPE"),
+        ({"symbols": ["AAPL", "OLD1999"], "start": None}, "symbols", "do not overlap"),
+    ],
+)
+def test_a_universe_the_store_cannot_make_is_refused_naming_the_symbols(stocked_here, monkeypatch, data, field, words):
     monkeypatch.setenv("ANVIL_DB", str(stocked_here / "anvil.duckdb"))
     spec = specs.SweepJob.model_validate({**sweep_spec(), "data": {k: v for k, v in data.items() if v}})
     with pytest.raises(specs.SpecError) as caught:
@@ -89,8 +104,9 @@ def test_over_http_unknown_symbols_too_few_symbols_and_no_overlap_are_422(launch
             assert loc == [str(x) for x in r.json()["detail"][0]["loc"]][-2:], r.text
         r = api.post("/jobs", json={**sweep_spec(), "space": {"top_k": [2, 5]}})
         assert r.status_code == 422 and "top_k=5" in r.text and "(4)" in r.text, r.text
-        r = api.post("/jobs", json={"kind": "backtest", "strategy": MOM, "params": {"top_k": 9},
-                                    "data": {"symbols": STOCKS}})  # fmt: skip
+        r = api.post(
+            "/jobs", json={"kind": "backtest", "strategy": MOM, "params": {"top_k": 9}, "data": {"symbols": STOCKS}}
+        )
         assert r.status_code == 422 and "top_k=9" in r.text, r.text
 
 
@@ -101,11 +117,36 @@ def test_the_cli_runs_a_universe_and_says_what_is_wrong(tmp_path_factory, shared
     line = next(ln for ln in listed.out.splitlines() if ln.startswith(MOM))
     assert "universe" in line
     assert "one series" in next(ln for ln in listed.out.splitlines() if ln.startswith("sma_cross"))
-    ran = cli("sweep", "-s", MOM, "--symbols", ",".join(STOCKS), "--start", "2010-01-01",
-              "--space", "lookback=60,120", "top_k=1,2", "--address", "local-threads", "--json")
+    ran = cli(
+        "sweep",
+        "-s",
+        MOM,
+        "--symbols",
+        ",".join(STOCKS),
+        "--start",
+        "2010-01-01",
+        "--space",
+        "lookback=60,120",
+        "top_k=1,2",
+        "--address",
+        "local-threads",
+        "--json",
+    )
     assert ran.json()["summary"]["runs"] == 4, ran.json()
-    mc = cli("monte-carlo", "-s", MOM, "--symbols", ",".join(STOCKS), "-p", "top_k=2", "--paths", "10",
-             "--address", "local-threads", "--json")
+    mc = cli(
+        "monte-carlo",
+        "-s",
+        MOM,
+        "--symbols",
+        ",".join(STOCKS),
+        "-p",
+        "top_k=2",
+        "--paths",
+        "10",
+        "--address",
+        "local-threads",
+        "--json",
+    )
     assert 0 < mc.json()["summary"]["p_value"] <= 1
     bad = cli("sweep", "-s", MOM, "--symbols", "AAPL,NOPE", "--space", "top_k=1,2", ok=False)
     assert bad.status != 0 and "NOPE" in bad.err

@@ -13,8 +13,12 @@ import pytest
 
 from tests.api.conftest import TOKEN, Server, submit, wait_for
 
-SWEEP = {"kind": "sweep", "strategy": "sma_cross", "data": {"symbol": "SPX"},
-         "space": {"fast": {"low": 5, "high": 30, "step": 5}, "slow": {"low": 40, "high": 120, "step": 40}}}  # fmt: skip
+SWEEP = {
+    "kind": "sweep",
+    "strategy": "sma_cross",
+    "data": {"symbol": "SPX"},
+    "space": {"fast": {"low": 5, "high": 30, "step": 5}, "slow": {"low": 40, "high": 120, "step": 40}},
+}
 
 
 def root(server: Server) -> str:
@@ -82,8 +86,9 @@ def test_every_page_has_a_csp_without_inline_or_outside_scripts(browser_client: 
             assert re.search(r"<[^>]+\s(on\w+|style)=", r.text) is None, "an inline handler or style"
 
 
-def test_the_api_takes_the_session_for_reads_and_the_csrf_token_for_writes(browser_client: httpx.Client,
-                                                                          api_server: Server):  # fmt: skip
+def test_the_api_takes_the_session_for_reads_and_the_csrf_token_for_writes(
+    browser_client: httpx.Client, api_server: Server
+):
     assert browser_client.get("/api/v1/jobs").status_code == 200
     r = browser_client.post("/api/v1/jobs", json=SWEEP)
     assert r.status_code == 403 and "CSRF" in r.json()["detail"]
@@ -106,10 +111,12 @@ def test_sign_out_ends_the_session(api_server: Server):
 
 
 def test_user_strings_are_escaped_in_pages(browser_client: httpx.Client, api: httpx.Client):
-    source = ('"""Evil."""\nfrom strategies import Int, Strategy\n\n\nclass Evil(Strategy):\n'
-              '    """<script>alert(1)</script>"""\n\n    name = "<script>alert(2)</script>"\n'
-              '    window = Int(5, low=2, high=50)\n\n    def signals(self, bars):\n'
-              '        return bars.close > 0\n')  # fmt: skip
+    source = (
+        '"""Evil."""\nfrom strategies import Int, Strategy\n\n\nclass Evil(Strategy):\n'
+        '    """<script>alert(1)</script>"""\n\n    name = "<script>alert(2)</script>"\n'
+        "    window = Int(5, low=2, high=50)\n\n    def signals(self, bars):\n"
+        "        return bars.close > 0\n"
+    )
     r = api.post("/strategies", json={"source": source})
     assert r.status_code == 201, r.text
     for path in ("/strategies", f"/submit?strategy={r.json()['id']}&kind=backtest"):
@@ -120,8 +127,19 @@ def test_user_strings_are_escaped_in_pages(browser_client: httpx.Client, api: ht
 
 def test_the_submit_form_follows_the_parameter_schema(browser_client: httpx.Client):
     page = browser_client.get("/submit?strategy=sma_cross&kind=sweep").text
-    for path in ("space.fast.low", "space.fast.high", "space.fast.step", "space.slow.low", "space.short.values",
-                 "config.fee_rate", "config.fill", "method", "metric", "n_trials", "data"):  # fmt: skip
+    for path in (
+        "space.fast.low",
+        "space.fast.high",
+        "space.fast.step",
+        "space.slow.low",
+        "space.short.values",
+        "config.fee_rate",
+        "config.fill",
+        "method",
+        "metric",
+        "n_trials",
+        "data",
+    ):
         assert f'data-path="{path}"' in page, path
     assert 'value="SPX|1d"' in page  # symbols come from the store's catalog
     page = browser_client.get("/submit?strategy=sma_cross&kind=backtest").text

@@ -133,8 +133,15 @@ def test_sign_in_submit_a_sweep_watch_it_and_read_its_report(tab: Tab, api: http
 
 
 def test_cancel_a_running_job(tab: Tab, api: httpx.Client, slow_id: str):
-    job = submit(api, {"kind": "sweep", "strategy": slow_id, "data": {"symbol": "SPX"},
-                       "space": {"window": {"low": 2, "high": 400, "step": 1}}})  # fmt: skip
+    job = submit(
+        api,
+        {
+            "kind": "sweep",
+            "strategy": slow_id,
+            "data": {"symbol": "SPX"},
+            "space": {"window": {"low": 2, "high": 400, "step": 1}},
+        },
+    )
     tab.sign_in()
     page = tab.go(f"/jobs/{job['id']}")
     page.locator("#cancel").wait_for(state="visible")
@@ -151,13 +158,28 @@ def test_cancel_a_running_job(tab: Tab, api: httpx.Client, slow_id: str):
     assert tab.errors == []
 
 
-@pytest.mark.parametrize("kind, fill, section", [
-    ("backtest", {"params.fast": "15", "params.slow": "60"}, "panels"),
-    ("walk_forward", {"space.fast.low": "5", "space.fast.high": "25", "space.fast.step": "10", "space.slow.low": "50",
-                      "space.slow.high": "150", "space.slow.step": "50", "space.short.values": "false",
-                      "train": "1500", "test": "500"}, "timeline"),
-    ("monte_carlo", {"n": "30", "params.fast": "15", "params.slow": "60"}, "distribution"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind, fill, section",
+    [
+        ("backtest", {"params.fast": "15", "params.slow": "60"}, "panels"),
+        (
+            "walk_forward",
+            {
+                "space.fast.low": "5",
+                "space.fast.high": "25",
+                "space.fast.step": "10",
+                "space.slow.low": "50",
+                "space.slow.high": "150",
+                "space.slow.step": "50",
+                "space.short.values": "false",
+                "train": "1500",
+                "test": "500",
+            },
+            "timeline",
+        ),
+        ("monte_carlo", {"n": "30", "params.fast": "15", "params.slow": "60"}, "distribution"),
+    ],
+)
 def test_other_kinds_from_the_form(tab: Tab, api: httpx.Client, kind: str, fill: dict[str, str], section: str):
     tab.sign_in()
     page = tab.go(f"/submit?strategy=sma_cross&kind={kind}")
@@ -181,8 +203,15 @@ def test_a_sweep_over_several_symbols_from_the_form(tab: Tab, api: httpx.Client)
     page = tab.go("/submit?strategy=sma_cross&kind=sweep")
     page.select_option('[data-path="data"]', ["IXIC|1d", "SPX|1d"])
     page.fill('[data-path="data.start"]', "2010-01-01")
-    for path, value in {"space.fast.low": "5", "space.fast.high": "15", "space.fast.step": "5", "space.slow.low": "50",
-                        "space.slow.high": "100", "space.slow.step": "50", "space.short.values": "false"}.items():
+    for path, value in {
+        "space.fast.low": "5",
+        "space.fast.high": "15",
+        "space.fast.step": "5",
+        "space.slow.low": "50",
+        "space.slow.high": "100",
+        "space.slow.step": "50",
+        "space.short.values": "false",
+    }.items():
         page.fill(f'[data-path="{path}"]', value)
     page.click("#submit")
     page.wait_for_url(f"{tab.base}/jobs/*")
@@ -212,7 +241,10 @@ def test_a_bad_form_value_shows_its_message_by_its_field(tab: Tab):
 def test_an_uploaded_strategys_name_and_error_are_shown_escaped(tab: Tab):
     tab.sign_in()
     page = tab.go("/strategies")
-    evil = SLOW_SOURCE.replace("class SlowTrend(Strategy):", "class SlowTrend(Strategy):\n    name = '<script>window.pwned=1</script><img src=x onerror=alert(1)>'")
+    evil = SLOW_SOURCE.replace(
+        "class SlowTrend(Strategy):",
+        "class SlowTrend(Strategy):\n    name = '<script>window.pwned=1</script><img src=x onerror=alert(1)>'",
+    )
     page.fill("#strategy-source", evil)
     page.click("#upload-strategy button[type=submit]")
     page.locator("#upload-ok").wait_for(state="visible")

@@ -97,13 +97,33 @@ class JobCluster:
         port, dashboard_port = free_port(HEAD_IP), free_port(HEAD_IP)
         nodes: list[Node] = []
         try:
-            nodes.append(_start_node("head", HEAD_IP, temp_dir, {**env, "HOME": str(home)}, [
-                "--head", f"--port={port}", "--include-dashboard=true", f"--dashboard-host={HEAD_IP}",
-                f"--dashboard-port={dashboard_port}", f"--ray-client-server-port={free_port(HEAD_IP)}",
-                "--disable-usage-stats", f"--system-config={json.dumps(HEALTH_CHECK)}",
-            ]))  # fmt: skip
-            nodes.append(_start_node("worker", "127.0.0.3", temp_dir, {**env, "HOME": str(worker_home),
-                                     "ANVIL_DB": NO_STORE}, [f"--address={HEAD_IP}:{port}"]))  # fmt: skip
+            nodes.append(
+                _start_node(
+                    "head",
+                    HEAD_IP,
+                    temp_dir,
+                    {**env, "HOME": str(home)},
+                    [
+                        "--head",
+                        f"--port={port}",
+                        "--include-dashboard=true",
+                        f"--dashboard-host={HEAD_IP}",
+                        f"--dashboard-port={dashboard_port}",
+                        f"--ray-client-server-port={free_port(HEAD_IP)}",
+                        "--disable-usage-stats",
+                        f"--system-config={json.dumps(HEALTH_CHECK)}",
+                    ],
+                )
+            )
+            nodes.append(
+                _start_node(
+                    "worker",
+                    "127.0.0.3",
+                    temp_dir,
+                    {**env, "HOME": str(worker_home), "ANVIL_DB": NO_STORE},
+                    [f"--address={HEAD_IP}:{port}"],
+                )
+            )
             c = cls(temp_dir, token, port, dashboard_port, home, nodes[0], nodes[1], env)
             c.wait_for_job_server()
         except BaseException:
@@ -119,8 +139,15 @@ class JobCluster:
 
     def ray(self, *words: str, timeout: float = JOB_TIMEOUT, cwd: Path | None = None) -> subprocess.CompletedProcess:
         """Run ``ray <words>`` as a user would (this interpreter's ``ray`` command)."""
-        return subprocess.run([*RAY, *words], env=self.client_env(), cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
+        return subprocess.run(
+            [*RAY, *words],
+            env=self.client_env(),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
     def wait_for_job_server(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout

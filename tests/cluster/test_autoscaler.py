@@ -46,9 +46,14 @@ def fake_config(gcs_address: str) -> dict:
     real = yaml.safe_load(CONFIG.read_text())
     out = copy.deepcopy(real)
     # A fake node is started ready (nothing to update over ssh) and known by its node id.
-    out["provider"] = {"type": "fake_multinode", "gcs_address": gcs_address, "launch_multiple": True,
-                       "disable_node_updaters": True, "disable_launch_config_check": True,
-                       "use_node_id_as_ip": True}  # fmt: skip
+    out["provider"] = {
+        "type": "fake_multinode",
+        "gcs_address": gcs_address,
+        "launch_multiple": True,
+        "disable_node_updaters": True,
+        "disable_launch_config_check": True,
+        "use_node_id_as_ip": True,
+    }
     out["idle_timeout_minutes"] = IDLE_MINUTES
     out["max_workers"] = MAX_NODES
     head, worker = real["head_node_type"], next(n for n in real["available_node_types"] if n != real["head_node_type"])
@@ -61,8 +66,15 @@ def fake_config(gcs_address: str) -> dict:
     }
     out["head_node_type"] = "ray.head.default"
     # Nothing to install or copy: the nodes are processes of this machine, anvil is in this venv.
-    for key in ("file_mounts", "initialization_commands", "setup_commands", "head_setup_commands",
-                "worker_setup_commands", "head_start_ray_commands", "worker_start_ray_commands"):  # fmt: skip
+    for key in (
+        "file_mounts",
+        "initialization_commands",
+        "setup_commands",
+        "head_setup_commands",
+        "worker_setup_commands",
+        "head_start_ray_commands",
+        "worker_start_ray_commands",
+    ):
         out[key] = {} if key == "file_mounts" else []
     return out
 
@@ -95,17 +107,35 @@ def autoscaling() -> Iterator[JobCluster]:
     port, dashboard_port = free_port(HEAD_IP), free_port(HEAD_IP)
     config = temp_dir / "ray-cluster-fake.yaml"
     config.write_text(yaml.safe_dump(fake_config(f"{HEAD_IP}:{port}")))
-    head_env = {**env, "ANVIL_DB": str(store), "RAY_FAKE_CLUSTER": "1", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-                "AUTOSCALER_UPDATE_INTERVAL_S": "2",
-                # the node id the fake provider knows the head by
-                "RAY_OVERRIDE_NODE_ID_FOR_TESTING": FAKE_HEAD_NODE_ID, "RAY_CLOUD_INSTANCE_ID": FAKE_HEAD_NODE_ID}  # fmt: skip
+    head_env = {
+        **env,
+        "ANVIL_DB": str(store),
+        "RAY_FAKE_CLUSTER": "1",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "AUTOSCALER_UPDATE_INTERVAL_S": "2",
+        # the node id the fake provider knows the head by
+        "RAY_OVERRIDE_NODE_ID_FOR_TESTING": FAKE_HEAD_NODE_ID,
+        "RAY_CLOUD_INSTANCE_ID": FAKE_HEAD_NODE_ID,
+    }
     head: Node | None = None
     try:
-        head = _start_node("head", HEAD_IP, temp_dir, head_env, [
-            "--head", f"--port={port}", "--include-dashboard=true", f"--dashboard-host={HEAD_IP}",
-            f"--dashboard-port={dashboard_port}", f"--ray-client-server-port={free_port(HEAD_IP)}",
-            f"--autoscaling-config={config}", "--disable-usage-stats", f"--system-config={json.dumps(HEALTH_CHECK)}",
-        ])  # fmt: skip
+        head = _start_node(
+            "head",
+            HEAD_IP,
+            temp_dir,
+            head_env,
+            [
+                "--head",
+                f"--port={port}",
+                "--include-dashboard=true",
+                f"--dashboard-host={HEAD_IP}",
+                f"--dashboard-port={dashboard_port}",
+                f"--ray-client-server-port={free_port(HEAD_IP)}",
+                f"--autoscaling-config={config}",
+                "--disable-usage-stats",
+                f"--system-config={json.dumps(HEALTH_CHECK)}",
+            ],
+        )
         # The head is the "worker" too as far as stopping goes: the fake nodes are its descendants.
         c = JobCluster(temp_dir, token, port, dashboard_port, store, head, head, env)
         c.wait_for_job_server()

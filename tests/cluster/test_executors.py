@@ -68,8 +68,13 @@ def test_the_scheduler_runs_a_job_to_the_end_on_either_executor(executor):
     executor.start(Square())
     seen: dict[int, ChunkResult] = {}
     progress = []
-    run = run_job(executor, chunked(((i, i) for i in range(100)), 7), 100,
-                  lambda r, c: seen.setdefault(r.chunk_id, r), progress=progress.append)  # fmt: skip
+    run = run_job(
+        executor,
+        chunked(((i, i) for i in range(100)), 7),
+        100,
+        lambda r, c: seen.setdefault(r.chunk_id, r),
+        progress=progress.append,
+    )
     assert run.done_items == 100 and run.failed_items == 0 and not run.cancelled
     assert sum(len(r.item_ids) for r in seen.values()) == 100
     assert progress[-1].done == 100 and progress[-1].total == 100
@@ -80,8 +85,7 @@ def test_cancel_stops_a_job_without_running_the_rest(executor):
     cancel = threading.Event()
     timer = threading.Timer(0.5, cancel.set)
     timer.start()
-    run = run_job(executor, chunked(((i, 1500) for i in range(40)), 1), 40, lambda r, c: None,
-                  cancel=cancel)  # fmt: skip
+    run = run_job(executor, chunked(((i, 1500) for i in range(40)), 1), 40, lambda r, c: None, cancel=cancel)
     # What was run, not how long it took: only chunks already in flight when the cancel
     # came (the scheduler keeps 2 x capacity of them) may have finished; the rest never ran.
     assert run.cancelled
@@ -127,7 +131,6 @@ def test_lost_chunks_are_retried_and_duplicates_counted_once(executor):
     lossy = LossyExecutor(executor)
     lossy.start(Square())
     seen: list[int] = []
-    run = run_job(lossy, chunked(((i, i) for i in range(60)), 5), 60,
-                  lambda r, c: seen.extend(r.item_ids.tolist()))  # fmt: skip
+    run = run_job(lossy, chunked(((i, i) for i in range(60)), 5), 60, lambda r, c: seen.extend(r.item_ids.tolist()))
     assert sorted(seen) == list(range(60))
     assert run.retried_chunks == 4 and run.done_items == 60

@@ -86,8 +86,9 @@ def test_a_worker_process_killed_mid_sweep_costs_a_retry_not_a_result(ray_cluste
         return None  # its worker has not started yet
 
     kill = a_quarter_in(kill_a_worker)
-    result = cluster.sweep(Unhurried, small_bars, SPACE, COST, chunk_size=CHUNK, progress=kill,
-                           address=ray_cluster.address)  # fmt: skip
+    result = cluster.sweep(
+        Unhurried, small_bars, SPACE, COST, chunk_size=CHUNK, progress=kill, address=ray_cluster.address
+    )
     assert kill.done, "the sweep ended before the kill"
     assert result.run.retried_chunks >= 1
     assert_complete_and_identical(result, undisturbed)
@@ -147,8 +148,7 @@ def test_the_worker_node_killed_mid_sweep_costs_retries_not_results(ray_cluster,
     # A chunk stalled for 30 s (300 times its work) is taken back: were a chunk left waiting
     # for a worker that cannot start, this test would fail in minutes rather than hang.
     with RayExecutor(address=ray_cluster.address, stall_after=30) as executor:
-        result = cluster.sweep(Unhurried, small_bars, SPACE, COST, chunk_size=CHUNK, progress=kill,
-                               executor=executor)  # fmt: skip
+        result = cluster.sweep(Unhurried, small_bars, SPACE, COST, chunk_size=CHUNK, progress=kill, executor=executor)
     assert kill.done, "the sweep ended before the kill"
     assert not ray_cluster.worker.alive
     ray_cluster.wait_for_nodes()  # the head's GCS has seen the worker node die

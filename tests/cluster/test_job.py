@@ -36,7 +36,7 @@ def test_the_three_entry_points_take_the_job_options_last_keyword_only_in_one_or
     order = [f.name for f in dataclasses.fields(Options)]
     for fn in (cluster.sweep, cluster.walk_forward, cluster.monte_carlo):
         params = inspect.signature(fn).parameters
-        tail = list(params)[-len(order):]
+        tail = list(params)[-len(order) :]
         assert tail == order, fn.__name__
         assert all(params[name].kind is inspect.Parameter.KEYWORD_ONLY for name in order), fn.__name__
 

@@ -22,18 +22,55 @@ from tests.cluster.job_cluster import JOB_TIMEOUT, VENV_BIN, JobCluster, job_clu
 STRATEGIES = Path(__file__).resolve().parents[1] / "data" / "cloud_strategies"  # `cd my-strategies`
 SPACE = ["--space", "fast=5:30:5", "slow=40:120:20"]  # 30 parameter sets
 SWEEP = ["anvil", "sweep", "--address", "auto", "--workers", "2", "-s", "my_strategy.py", "--symbol", "SPX", *SPACE]
-WALK_FORWARD = ["anvil", "walk-forward", "--address", "auto", "-s", "my_strategy.py", "--symbol", "SPX",
-                "--space", "fast=5:20:5", "slow=40:100:20", "--train", "1000", "--test", "500"]  # fmt: skip
-MONTE_CARLO = ["anvil", "monte-carlo", "--address", "auto", "-s", "my_strategy.py", "--symbol", "SPX",
-               "-p", "fast=10", "slow=50", "--paths", "40", "--seed", "7"]  # fmt: skip
+WALK_FORWARD = [
+    "anvil",
+    "walk-forward",
+    "--address",
+    "auto",
+    "-s",
+    "my_strategy.py",
+    "--symbol",
+    "SPX",
+    "--space",
+    "fast=5:20:5",
+    "slow=40:100:20",
+    "--train",
+    "1000",
+    "--test",
+    "500",
+]
+MONTE_CARLO = [
+    "anvil",
+    "monte-carlo",
+    "--address",
+    "auto",
+    "-s",
+    "my_strategy.py",
+    "--symbol",
+    "SPX",
+    "-p",
+    "fast=10",
+    "slow=50",
+    "--paths",
+    "40",
+    "--seed",
+    "7",
+]
 
 
 def here(c: JobCluster, command: list[str], out: Path) -> pd.DataFrame:
     """The same command run on this machine's threads, on the head's store: the reference."""
     local = [w if w != "auto" else "local-threads" for w in command]
     env = {**c.client_env(ANVIL_DB=str(c.store))}
-    got = subprocess.run([*local, "--out", str(out)], cwd=STRATEGIES, env=env, capture_output=True, text=True,
-                         timeout=JOB_TIMEOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+    got = subprocess.run(
+        [*local, "--out", str(out)],
+        cwd=STRATEGIES,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=JOB_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
     assert got.returncode == 0, got.stderr
     return pd.read_parquet(out)
 
@@ -114,7 +151,7 @@ def test_more_workers_than_the_cluster_has_wait_and_the_table_is_the_same(job_cl
 
 def test_a_worker_node_without_a_store_runs_chunks_and_a_stopped_job_leaves_no_actors(job_cluster):
     c = job_cluster
-    long = [w if w != "my_strategy.py" else "slow_cross.py" for w in SWEEP[:-len(SPACE)]]
+    long = [w if w != "my_strategy.py" else "slow_cross.py" for w in SWEEP[: -len(SPACE)]]
     long += ["--space", "fast=2:100", "slow=5:400"]  # 39,204 runs of 0.2 s each: running until stopped
     job = c.submit(long, working_dir=STRATEGIES, wait=False)
     deadline = time.monotonic() + JOB_TIMEOUT

@@ -46,10 +46,8 @@ def test_block_resampling_keeps_runs_of_returns():
 
 
 def test_permutation_p_value_and_worker_independence(small_bars):
-    a = cluster.monte_carlo(SmaX, PARAMS, small_bars, n=60, seed=4, config=COST,
-                            address="local-threads", workers=2)  # fmt: skip
-    b = cluster.monte_carlo(SmaX, PARAMS, small_bars, n=60, seed=4, config=COST,
-                            address="local-threads", workers=1)  # fmt: skip
+    a = cluster.monte_carlo(SmaX, PARAMS, small_bars, n=60, seed=4, config=COST, address="local-threads", workers=2)
+    b = cluster.monte_carlo(SmaX, PARAMS, small_bars, n=60, seed=4, config=COST, address="local-threads", workers=1)
     pd.testing.assert_frame_equal(a.paths, b.paths)
     better = int((a.paths["sharpe"] >= a.real["sharpe"]).sum())
     assert a.p_value == pytest.approx((1 + better) / 61)
@@ -58,8 +56,9 @@ def test_permutation_p_value_and_worker_independence(small_bars):
 
 @pytest.mark.parametrize("method", ["bootstrap", "block_bootstrap"])
 def test_bootstrap_intervals_bracket_the_real_run(small_bars, method):
-    res = cluster.monte_carlo(SmaX, PARAMS, small_bars, n=300, method=method, seed=1, config=COST,
-                              address="local-threads")  # fmt: skip
+    res = cluster.monte_carlo(
+        SmaX, PARAMS, small_bars, n=300, method=method, seed=1, config=COST, address="local-threads"
+    )
     lo, hi = res.intervals["final_equity"]
     assert lo < res.real["final_equity"] < hi
     lo_dd, hi_dd = res.intervals["max_drawdown"]
@@ -68,14 +67,21 @@ def test_bootstrap_intervals_bracket_the_real_run(small_bars, method):
 
 
 def test_bootstrap_of_trades(small_bars):
-    res = cluster.monte_carlo(SmaX, PARAMS, small_bars, n=100, method="bootstrap", of="trades",
-                              config=COST, address="local-threads")  # fmt: skip
+    res = cluster.monte_carlo(
+        SmaX, PARAMS, small_bars, n=100, method="bootstrap", of="trades", config=COST, address="local-threads"
+    )
     assert res.intervals["total_return"][0] < res.intervals["total_return"][1]
 
 
-@pytest.mark.parametrize("bad, message", [({"method": "shuffle"}, "method must be one of"),
-                                          ({"n": 0}, "n must be"), ({"of": "bars"}, "of must be"),
-                                          ({"params": {"fats": 3}}, "did you mean 'fast'")])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"method": "shuffle"}, "method must be one of"),
+        ({"n": 0}, "n must be"),
+        ({"of": "bars"}, "of must be"),
+        ({"params": {"fats": 3}}, "did you mean 'fast'"),
+    ],
+)
 def test_bad_requests_are_explained(small_bars, bad, message):
     args = {"params": PARAMS, "n": 10, "method": "permutation", **bad}
     with pytest.raises(ValueError, match=message):
@@ -97,8 +103,9 @@ class AboveLevel(Strategy):
 
 def test_a_real_run_that_never_trades_has_no_p_value(small_bars):
     level = float(small_bars.close.max())
-    res = cluster.monte_carlo(AboveLevel, {"level": level}, small_bars, n=40, seed=3, config=COST,
-                              address="local-threads")  # fmt: skip
+    res = cluster.monte_carlo(
+        AboveLevel, {"level": level}, small_bars, n=40, seed=3, config=COST, address="local-threads"
+    )
     assert res.real["total_trades"] == 0 and np.isnan(res.real["sharpe"])
     sharpe = res.paths["sharpe"].to_numpy()
     assert np.isfinite(sharpe).any()  # some paths did trade: before, p was 1 / (1 + #those)
@@ -109,8 +116,9 @@ def test_a_real_run_that_never_trades_has_no_p_value(small_bars):
 
 def test_paths_that_never_trade_are_counted_and_left_out_of_the_p_value(small_bars):
     level = float(np.quantile(small_bars.close, 0.9))
-    res = cluster.monte_carlo(AboveLevel, {"level": level}, small_bars, n=40, seed=3, config=COST,
-                              address="local-threads")  # fmt: skip
+    res = cluster.monte_carlo(
+        AboveLevel, {"level": level}, small_bars, n=40, seed=3, config=COST, address="local-threads"
+    )
     sharpe = res.paths["sharpe"].to_numpy()
     defined = sharpe[~np.isnan(sharpe)]
     assert 0 < res.nan_paths == len(sharpe) - len(defined)
@@ -120,8 +128,18 @@ def test_paths_that_never_trade_are_counted_and_left_out_of_the_p_value(small_ba
 @pytest.mark.parametrize("method", ["bootstrap", "block_bootstrap"])
 def test_trade_bootstrap_is_annualised_with_trades_per_year(small_bars, method):
     n, seed = 50, 5
-    res = cluster.monte_carlo(SmaX, PARAMS, small_bars, n=n, method=method, of="trades", seed=seed,
-                              block=3, config=COST, address="local-threads")  # fmt: skip
+    res = cluster.monte_carlo(
+        SmaX,
+        PARAMS,
+        small_bars,
+        n=n,
+        method=method,
+        of="trades",
+        seed=seed,
+        block=3,
+        config=COST,
+        address="local-threads",
+    )
     real = strategies.run(SmaX, small_bars, COST, PARAMS)
     trades = real.trades["return"].to_numpy()
     years = len(small_bars) / small_bars.periods_per_year()

@@ -90,18 +90,33 @@ def test_a_failing_signals_many_falls_back_to_items(small_bars):
 
 
 def test_random_search_is_reproducible_and_respects_constraints(small_bars):
-    a = cluster.sweep(SmaX, small_bars, {"fast": range(2, 60), "slow": range(5, 200)}, COST,
-                      method="random", n_trials=40, seed=5, **local())  # fmt: skip
-    b = cluster.sweep(SmaX, small_bars, {"fast": range(2, 60), "slow": range(5, 200)}, COST,
-                      method="random", n_trials=40, seed=5, **local(workers=1))  # fmt: skip
+    a = cluster.sweep(
+        SmaX,
+        small_bars,
+        {"fast": range(2, 60), "slow": range(5, 200)},
+        COST,
+        method="random",
+        n_trials=40,
+        seed=5,
+        **local(),
+    )
+    b = cluster.sweep(
+        SmaX,
+        small_bars,
+        {"fast": range(2, 60), "slow": range(5, 200)},
+        COST,
+        method="random",
+        n_trials=40,
+        seed=5,
+        **local(workers=1),
+    )
     pd.testing.assert_frame_equal(a.table, b.table)
     assert (a.table["fast"] < a.table["slow"]).all() and len(a.table) == 40
 
 
 def test_several_symbols_report_each_and_pooled(sp500_bars, shared_data):
     nasdaq = engine.Bars.from_pandas(pd.read_parquet(shared_data / "nasdaq_daily.parquet"))
-    res = cluster.sweep(SmaX, [sp500_bars[-1500:], nasdaq[-1500:]], {"fast": [10, 20], "slow": [50]},
-                        COST, **local())  # fmt: skip
+    res = cluster.sweep(SmaX, [sp500_bars[-1500:], nasdaq[-1500:]], {"fast": [10, 20], "slow": [50]}, COST, **local())
     assert sorted(res.table["symbol"].unique()) == ["IXIC", "SPX"]
     assert len(res.table) == 4 and len(res.pooled) == 2
     row = res.pooled[res.pooled["fast"] == 10].iloc[0]
@@ -118,13 +133,23 @@ def test_results_persist_as_they_arrive_and_a_rerun_resumes(small_bars, tmp_path
         if p.done >= 6:
             cancel.set()
 
-    first = cluster.sweep(Slow, small_bars, SPACE, COST, out=out, chunk_size=2, progress=stop_after_some,
-                          cancel=cancel, **local(workers=1))  # fmt: skip
+    first = cluster.sweep(
+        Slow,
+        small_bars,
+        SPACE,
+        COST,
+        out=out,
+        chunk_size=2,
+        progress=stop_after_some,
+        cancel=cancel,
+        **local(workers=1),
+    )
     assert first.run.cancelled and 0 < len(first.table) < len(VALID)
     stored = len(list(out.glob("chunk-*.parquet")))
     finished: list[int] = []
-    second = cluster.sweep(Slow, small_bars, SPACE, COST, out=out,
-                           progress=lambda p: finished.append(p.done), **local())  # fmt: skip
+    second = cluster.sweep(
+        Slow, small_bars, SPACE, COST, out=out, progress=lambda p: finished.append(p.done), **local()
+    )
     assert list(zip(second.table["fast"], second.table["slow"])) == VALID
     assert second.run.done_items == len(VALID) - 2 * stored  # only the missing chunks ran
     full = cluster.sweep(SmaX, small_bars, SPACE, COST, **local())
@@ -153,14 +178,24 @@ def test_optuna_samplers_find_good_parameters(small_bars, method):
 
 
 def test_nsga2_returns_a_pareto_front(small_bars):
-    res = cluster.sweep(SmaX, small_bars, {"fast": range(2, 60), "slow": range(20, 250)}, COST,
-                        method="nsga2", metrics=["sharpe", "max_drawdown"], n_trials=20, seed=2,
-                        **local())  # fmt: skip
+    res = cluster.sweep(
+        SmaX,
+        small_bars,
+        {"fast": range(2, 60), "slow": range(20, 250)},
+        COST,
+        method="nsga2",
+        metrics=["sharpe", "max_drawdown"],
+        n_trials=20,
+        seed=2,
+        **local(),
+    )
     front = res.pareto
     assert 1 <= len(front) <= 20
     for _, row in front.iterrows():  # nothing in the table dominates a front row
-        dominated = (res.table["sharpe"] >= row["sharpe"]) & (res.table["max_drawdown"] <= row["max_drawdown"]) & (
-            (res.table["sharpe"] > row["sharpe"]) | (res.table["max_drawdown"] < row["max_drawdown"])
+        dominated = (
+            (res.table["sharpe"] >= row["sharpe"])
+            & (res.table["max_drawdown"] <= row["max_drawdown"])
+            & ((res.table["sharpe"] > row["sharpe"]) | (res.table["max_drawdown"] < row["max_drawdown"]))
         )
         assert not dominated.any()
 
@@ -168,13 +203,12 @@ def test_nsga2_returns_a_pareto_front(small_bars):
 def test_an_optuna_study_resumes_from_its_journal(small_bars, tmp_path):
     path = tmp_path / "study.log"
     space = {"fast": range(2, 60), "slow": range(20, 250)}
-    first = cluster.sweep(SmaX, small_bars, space, COST, method="tpe", n_trials=8, seed=3,
-                          study_path=path, **local())  # fmt: skip
-    more = cluster.sweep(SmaX, small_bars, space, COST, method="tpe", n_trials=14, seed=3,
-                         study_path=path, **local())  # fmt: skip
+    first = cluster.sweep(SmaX, small_bars, space, COST, method="tpe", n_trials=8, seed=3, study_path=path, **local())
+    more = cluster.sweep(SmaX, small_bars, space, COST, method="tpe", n_trials=14, seed=3, study_path=path, **local())
     assert len(first.table) == 8 and len(more.table) == 14
-    pd.testing.assert_frame_equal(more.table.iloc[:8][METRIC_COLS].reset_index(drop=True),
-                                  first.table[METRIC_COLS].reset_index(drop=True))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        more.table.iloc[:8][METRIC_COLS].reset_index(drop=True), first.table[METRIC_COLS].reset_index(drop=True)
+    )
 
 
 def test_diagnostics_deflate_the_best_sharpe_and_measure_overfitting(small_bars):

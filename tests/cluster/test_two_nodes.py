@@ -47,8 +47,9 @@ def ask_for_nodes(ray_cluster, token: str | None) -> subprocess.CompletedProcess
         env["RAY_AUTH_MODE"] = "disabled"
     else:
         env["RAY_AUTH_TOKEN"] = token
-    return subprocess.run([sys.executable, "-c", ASK_FOR_NODES, ray_cluster.address], env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", ASK_FOR_NODES, ray_cluster.address], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_cluster_is_two_nodes_of_one_cpu_on_loopback_addresses(ray_cluster):
@@ -77,8 +78,9 @@ def test_chunks_run_on_both_nodes(ray_cluster, small_bars):
     with executor:
         executor.start(SweepWork(SmaX, {"SPX": small_bars}, COST))
         ray.get([actor.pid.remote() for actor in executor.actors])  # both workers are up
-        run = run_job(executor, chunked(iter(items), 3), len(items),
-                      lambda r, c: ran_on.setdefault(r.chunk_id, r.worker))  # fmt: skip
+        run = run_job(
+            executor, chunked(iter(items), 3), len(items), lambda r, c: ran_on.setdefault(r.chunk_id, r.worker)
+        )
     assert run.done_items == len(items) and run.failed_items == 0
     pids = {int(where.rsplit(":", 1)[1]) for where in ran_on.values()}
     on_head = pids & set(ray_cluster.head.pids)
@@ -86,17 +88,19 @@ def test_chunks_run_on_both_nodes(ray_cluster, small_bars):
     assert on_head and on_worker, f"chunks ran in processes {pids}, not on both nodes"
 
 
-@pytest.mark.parametrize("method, extra", [
-    ("grid", {}),
-    ("random", {"n_trials": 60, "seed": 7}),
-    ("tpe", {"n_trials": 24, "seed": 3, "batch_size": 4}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "method, extra",
+    [
+        ("grid", {}),
+        ("random", {"n_trials": 60, "seed": 7}),
+        ("tpe", {"n_trials": 24, "seed": 3, "batch_size": 4}),
+    ],
+)
 def test_a_sweep_gives_the_same_table_on_one_thread_and_on_two_nodes(ray_cluster, small_bars, method, extra):
     space = SPACE if method == "grid" else {"fast": range(2, 60), "slow": range(20, 250)}
     kw = {"chunk_size": 4} if method != "tpe" else {}
     alone = cluster.sweep(SmaX, small_bars, space, COST, method=method, **extra, **kw, **one_thread())
-    spread = cluster.sweep(SmaX, small_bars, space, COST, method=method, **extra, **kw,
-                           address=ray_cluster.address)  # fmt: skip
+    spread = cluster.sweep(SmaX, small_bars, space, COST, method=method, **extra, **kw, address=ray_cluster.address)
     assert len(spread.table) == len(alone.table) > 20
     assert spread.table["item_id"].is_unique and spread.table["error"].isna().all()
     pd.testing.assert_frame_equal(spread.table, alone.table)

@@ -44,8 +44,15 @@ def test_a_universe_sweep_runs_one_portfolio_per_parameter_set_as_run_many_does(
 
 
 def test_kept_portfolio_returns_give_pbo_as_for_one_series(panel):
-    res = cluster.sweep(MOM, panel, {"lookback": [20, 40, 60, 80, 100, 120, 140, 160], "top_k": [1, 2, 3, 4]}, COST,
-                        keep_returns=True, address="local-threads", workers=2)  # fmt: skip
+    res = cluster.sweep(
+        MOM,
+        panel,
+        {"lookback": [20, 40, 60, 80, 100, 120, 140, 160], "top_k": [1, 2, 3, 4]},
+        COST,
+        keep_returns=True,
+        address="local-threads",
+        workers=2,
+    )
     assert len(res.table) == 32 and res.table["error"].isna().all()
     assert 0.0 <= res.diagnostics["pbo"]["pbo"] <= 1.0
 
@@ -53,7 +60,9 @@ def test_kept_portfolio_returns_give_pbo_as_for_one_series(panel):
 def test_a_list_of_symbols_makes_one_universe_for_a_universe_strategy(panel):
     work = UniverseWork(MOM, panel, COST)
     assert work.bars == {UNIVERSE: panel}
-    assert cluster.data.is_universe(MOM, ["AAPL", "MSFT"]) and not cluster.data.is_universe(strategies.SmaCross, ["SPX"])
+    assert cluster.data.is_universe(MOM, ["AAPL", "MSFT"]) and not cluster.data.is_universe(
+        strategies.SmaCross, ["SPX"]
+    )
     assert cluster.data.is_universe(strategies.SmaCross, panel)  # a single-series strategy on a panel: one portfolio
 
 
@@ -64,8 +73,9 @@ def test_a_universe_walk_forward_trades_each_window_with_its_chosen_parameters(p
     w = wf.windows.iloc[1]
     params = {k: w[k] for k in MOM._params}
     lo, hi = 750, 1000
-    res = strategies.run(MOM, panel[:hi], cfg, {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()},
-                         start=lo)  # fmt: skip
+    res = strategies.run(
+        MOM, panel[:hi], cfg, {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}, start=lo
+    )
     assert w["oos_sharpe"] == pytest.approx(res.stats["sharpe"])
     assert len(wf.equity) == 1000 and np.isfinite(wf.equity).all()
     with pytest.raises(ValueError, match="carry"):

@@ -21,7 +21,9 @@ def test_rolling_windows_step_by_the_test_length():
     ts = np.arange(1000, dtype=np.int64) * DAY
     w = windows(ts, 300, 100)
     assert [(x.train_start, x.train_end, x.test_start, x.test_end) for x in w[:2]] == [
-        (0, 300, 300, 400), (100, 400, 400, 500)]  # fmt: skip
+        (0, 300, 300, 400),
+        (100, 400, 400, 500),
+    ]
     assert w[-1].test_end == 1000 and len(w) == 7
 
 
@@ -29,7 +31,11 @@ def test_anchored_windows_embargo_and_step():
     ts = np.arange(1000, dtype=np.int64) * DAY
     w = windows(ts, 300, 100, step=200, anchored=True, embargo=5)
     assert [(x.train_start, x.train_end, x.test_start, x.test_end) for x in w] == [
-        (0, 300, 305, 405), (0, 500, 505, 605), (0, 700, 705, 805), (0, 900, 905, 1000)]  # fmt: skip
+        (0, 300, 305, 405),
+        (0, 500, 505, 605),
+        (0, 700, 705, 805),
+        (0, 900, 905, 1000),
+    ]
 
 
 def test_durations_become_bar_counts():
@@ -38,10 +44,15 @@ def test_durations_become_bar_counts():
     assert (w[0].train_end, w[0].test_end) == (200, 250)
 
 
-@pytest.mark.parametrize("bad, message", [({"train": 0}, "train must be >= 1"),
-                                          ({"embargo": -1}, "embargo"),
-                                          ({"train": 2000}, "no window fits"),
-                                          ({"test": "soon"}, "a duration like")])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"train": 0}, "train must be >= 1"),
+        ({"embargo": -1}, "embargo"),
+        ({"train": 2000}, "no window fits"),
+        ({"test": "soon"}, "a duration like"),
+    ],
+)
 def test_bad_windows_are_explained(bad, message):
     ts = np.arange(1000, dtype=np.int64) * DAY
     args = {"train": 300, "test": 100, **bad}
@@ -51,8 +62,7 @@ def test_bad_windows_are_explained(bad, message):
 
 def test_each_window_picks_its_best_in_sample_and_trades_it_out_of_sample(sp500_bars):
     bars = sp500_bars[-2500:]
-    res = cluster.walk_forward(SmaX, bars, SPACE, train=750, test=250, config=COST,
-                               address="local-threads", workers=2)  # fmt: skip
+    res = cluster.walk_forward(SmaX, bars, SPACE, train=750, test=250, config=COST, address="local-threads", workers=2)
     assert len(res.windows) == 7
     cfg = COST.replace(periods_per_year=bars.periods_per_year())
     for _, w in res.windows.iterrows():
@@ -75,10 +85,8 @@ def test_each_window_picks_its_best_in_sample_and_trades_it_out_of_sample(sp500_
 
 def test_walk_forward_resumes_from_its_output(sp500_bars, tmp_path):
     bars = sp500_bars[-1500:]
-    a = cluster.walk_forward(SmaX, bars, SPACE, 500, 250, config=COST, out=tmp_path,
-                             address="local-threads")  # fmt: skip
-    b = cluster.walk_forward(SmaX, bars, SPACE, 500, 250, config=COST, out=tmp_path,
-                             address="local-threads")  # fmt: skip
+    a = cluster.walk_forward(SmaX, bars, SPACE, 500, 250, config=COST, out=tmp_path, address="local-threads")
+    b = cluster.walk_forward(SmaX, bars, SPACE, 500, 250, config=COST, out=tmp_path, address="local-threads")
     assert b.run.done_items == 0  # everything was already stored
     pd.testing.assert_frame_equal(a.windows, b.windows)
     pd.testing.assert_series_equal(a.equity, b.equity)
@@ -89,8 +97,9 @@ def test_a_walk_forward_cancelled_at_once_returns_what_it_has(sp500_bars):
 
     cancel = threading.Event()
     cancel.set()
-    res = cluster.walk_forward(SmaX, sp500_bars[-1500:], SPACE, 500, 250, config=COST, cancel=cancel,
-                               address="local-threads")  # fmt: skip
+    res = cluster.walk_forward(
+        SmaX, sp500_bars[-1500:], SPACE, 500, 250, config=COST, cancel=cancel, address="local-threads"
+    )
     assert res.run.cancelled and res.train_table.empty and len(res.equity) == 0
 
 
@@ -189,32 +198,37 @@ def test_stitched_fees_and_expectancy_are_those_of_the_stitched_curve(wf_bars):
 
 def test_stitched_amounts_that_do_not_scale_with_capital_are_left_out(wf_bars):
     cfg = engine.Config(fee_rate=0.001, fixed_fee=1.0)
-    res = cluster.walk_forward(SmaX, wf_bars, {"fast": [10], "slow": [40]}, 500, 260, config=cfg,
-                               address="local-threads")  # fmt: skip
+    res = cluster.walk_forward(
+        SmaX, wf_bars, {"fast": [10], "slow": [40]}, 500, 260, config=cfg, address="local-threads"
+    )
     assert all(np.isnan(res.stats[m]) for m in ("total_fees", "expectancy", "profit_factor"))
     assert np.isfinite(res.stats["sharpe"])
-    carried = cluster.walk_forward(SmaX, wf_bars, {"fast": [10], "slow": [40]}, 500, 260, config=cfg,
-                                   address="local-threads", carry=True)  # fmt: skip
+    carried = cluster.walk_forward(
+        SmaX, wf_bars, {"fast": [10], "slow": [40]}, 500, 260, config=cfg, address="local-threads", carry=True
+    )
     assert carried.stats["total_fees"] > 0  # one account: its own fees
 
 
 def test_carry_needs_test_windows_that_follow_one_another(wf_bars):
     with pytest.raises(ValueError, match="carry=True needs test windows that follow one another"):
-        cluster.walk_forward(SmaX, wf_bars, SPACE, 500, 100, step=200, config=COST,
-                             address="local-threads", carry=True)  # fmt: skip
+        cluster.walk_forward(SmaX, wf_bars, SPACE, 500, 100, step=200, config=COST, address="local-threads", carry=True)
 
 
 def test_a_short_space_without_shorts_allowed_is_refused(wf_bars):
     says = "SmaCross with short=True sells short, but the config does not allow shorts"
     with pytest.raises(ParameterError, match=says):
-        cluster.walk_forward(strategies.SmaCross, wf_bars, {"short": [False, True]}, 500, 260,
-                             config=COST, address="local-threads")  # fmt: skip
+        cluster.walk_forward(
+            strategies.SmaCross, wf_bars, {"short": [False, True]}, 500, 260, config=COST, address="local-threads"
+        )
     with pytest.raises(ParameterError, match=says):
-        cluster.sweep(strategies.SmaCross, wf_bars, {"fast": [5, 10], "short": [True]}, COST,
-                      address="local-threads")  # fmt: skip
+        cluster.sweep(strategies.SmaCross, wf_bars, {"fast": [5, 10], "short": [True]}, COST, address="local-threads")
     with pytest.raises(ParameterError, match=says):
-        cluster.monte_carlo(strategies.SmaCross, {"short": True}, wf_bars, n=5, config=COST,
-                            address="local-threads")  # fmt: skip
-    ok = cluster.sweep(strategies.SmaCross, wf_bars, {"fast": [5, 10], "short": [True]},
-                       COST.replace(allow_short=True), address="local-threads")  # fmt: skip
+        cluster.monte_carlo(strategies.SmaCross, {"short": True}, wf_bars, n=5, config=COST, address="local-threads")
+    ok = cluster.sweep(
+        strategies.SmaCross,
+        wf_bars,
+        {"fast": [5, 10], "short": [True]},
+        COST.replace(allow_short=True),
+        address="local-threads",
+    )
     assert len(ok.table) == 2

@@ -41,8 +41,7 @@ WORKER_IP = "127.0.0.3"
 OBJECT_STORE_BYTES = 100 * 1024 * 1024
 # The GCS declares a node dead after this many missed health checks, a second apart
 # (Ray's default is minutes on a busy machine; a killed node should be noticed in seconds).
-HEALTH_CHECK = {"health_check_period_ms": 1000, "health_check_timeout_ms": 2000,
-                "health_check_failure_threshold": 5}  # fmt: skip
+HEALTH_CHECK = {"health_check_period_ms": 1000, "health_check_timeout_ms": 2000, "health_check_failure_threshold": 5}
 START_TIMEOUT = 90.0
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]  # the `ray` command of this interpreter
 _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in a forked child
@@ -173,10 +172,21 @@ class TwoNodeCluster:
         port = free_port(HEAD_IP)
         nodes: list[Node] = []
         try:
-            nodes.append(_start_node("head", HEAD_IP, temp_dir, env, [
-                "--head", f"--port={port}", "--include-dashboard=false", "--disable-usage-stats",
-                f"--system-config={json.dumps(HEALTH_CHECK)}",
-            ]))  # fmt: skip
+            nodes.append(
+                _start_node(
+                    "head",
+                    HEAD_IP,
+                    temp_dir,
+                    env,
+                    [
+                        "--head",
+                        f"--port={port}",
+                        "--include-dashboard=false",
+                        "--disable-usage-stats",
+                        f"--system-config={json.dumps(HEALTH_CHECK)}",
+                    ],
+                )
+            )
             nodes.append(_start_worker(temp_dir, env, f"{HEAD_IP}:{port}"))
         except BaseException:
             for node in reversed(nodes):
@@ -221,15 +231,28 @@ def _start_worker(temp_dir: Path, env: dict[str, str], head_address: str) -> Nod
 def _start_node(name: str, ip: str, temp_dir: Path, env: dict[str, str], extra: list[str]) -> Node:
     log = temp_dir / f"{name}.log"
     args = [
-        *RAY, "start", "--block", f"--node-ip-address={ip}", "--num-cpus=1",
-        f"--object-store-memory={OBJECT_STORE_BYTES}", f"--temp-dir={temp_dir}",
-        f"--dashboard-agent-listen-port={free_port(ip)}", f"--dashboard-agent-grpc-port={free_port(ip)}",
-        f"--runtime-env-agent-port={free_port(ip)}", f"--metrics-export-port={free_port(ip)}",
+        *RAY,
+        "start",
+        "--block",
+        f"--node-ip-address={ip}",
+        "--num-cpus=1",
+        f"--object-store-memory={OBJECT_STORE_BYTES}",
+        f"--temp-dir={temp_dir}",
+        f"--dashboard-agent-listen-port={free_port(ip)}",
+        f"--dashboard-agent-grpc-port={free_port(ip)}",
+        f"--runtime-env-agent-port={free_port(ip)}",
+        f"--metrics-export-port={free_port(ip)}",
         *extra,
-    ]  # fmt: skip
+    ]
     with open(log, "wb") as out:
-        process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   preexec_fn=_stop_with_this_process)  # fmt: skip
+        process = subprocess.Popen(
+            args,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_stop_with_this_process,
+        )
     node = Node(name, ip, process, log)
     try:
         _wait(lambda: b"Ray runtime started" in log.read_bytes(), f"the {name} node to start (see {log})", node)

@@ -28,7 +28,14 @@ import numpy as np
 from tests.engine.reference import metrics
 
 SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING, END, DELISTED, RISK = (
-    "signal", "stop_loss", "take_profit", "trailing_stop", "end", "delisted", "risk")
+    "signal",
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "end",
+    "delisted",
+    "risk",
+)
 DAY_NS = 86_400 * 10**9
 CASH_SLACK = 1e-12  # increases shrink only when they need more than cash by this relative margin
 
@@ -64,7 +71,9 @@ class Book:
         return units * px * self.cfg["fee_rate"][j] + units * self.cfg["fee_per_unit"][j] + self.cfg["fixed_fee"][j]
 
     def size(self, j: int, exposure: float, equity: float, px: float) -> float:
-        u = (exposure * equity - self.cfg["fixed_fee"][j]) / (px * (1.0 + self.cfg["fee_rate"][j]) + self.cfg["fee_per_unit"][j])
+        u = (exposure * equity - self.cfg["fixed_fee"][j]) / (
+            px * (1.0 + self.cfg["fee_rate"][j]) + self.cfg["fee_per_unit"][j]
+        )
         if self.cfg["integer_units"]:
             u = math.trunc(u)
         return u if u > 0.0 else 0.0
@@ -99,9 +108,22 @@ class Book:
         self.fees += fee
         self.traded += units * px
         p.entry_fees -= ef
-        self.trades.append(dict(symbol=j, entry_bar=p.entry_bar, exit_bar=t, units=units, entry_price=p.avg,
-                                exit_price=px, entry_fees=ef, exit_fees=fee, pnl=pnl,
-                                **{"return": pnl / (units * p.avg)}, direction=d, exit_reason=why))  # fmt: skip
+        self.trades.append(
+            dict(
+                symbol=j,
+                entry_bar=p.entry_bar,
+                exit_bar=t,
+                units=units,
+                entry_price=p.avg,
+                exit_price=px,
+                entry_fees=ef,
+                exit_fees=fee,
+                pnl=pnl,
+                **{"return": pnl / (units * p.avg)},
+                direction=d,
+                exit_reason=why,
+            )
+        )
         if units >= held:
             p.units, p.entry_fees = 0.0, 0.0
         else:
@@ -223,8 +245,9 @@ def _rebalance(b: Book, t: int, row: np.ndarray, px: np.ndarray, tradable: np.nd
         b.reduce(j, t, units, p_out, SIGNAL)
     if not increases:
         return
-    need = sum(u * (p * c["fee_rate"][j] + c["fee_per_unit"][j]) + (u * p if d > 0 else 0.0)
-               for j, d, u, p in increases)  # fmt: skip
+    need = sum(
+        u * (p * c["fee_rate"][j] + c["fee_per_unit"][j]) + (u * p if d > 0 else 0.0) for j, d, u, p in increases
+    )
     fixed = sum(c["fixed_fee"][j] for j, _, _, _ in increases)
     room = b.cash + (c["max_leverage"] - 1.0) * equity - fixed
     scale = 1.0
@@ -240,8 +263,16 @@ def _rebalance(b: Book, t: int, row: np.ndarray, px: np.ndarray, tradable: np.nd
             b.add(j, t, d, u, p)
 
 
-def simulate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray, tradable: np.ndarray,
-             weights: np.ndarray, cfg: dict[str, Any], ts: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
+def simulate(
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    cl: np.ndarray,
+    tradable: np.ndarray,
+    weights: np.ndarray,
+    cfg: dict[str, Any],
+    ts: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Run the portfolio; returns equity, cash, trades, events, contributions, stats."""
     n, m = cl.shape
     c = dict(cfg)
@@ -318,5 +349,13 @@ def simulate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, cl: np.ndarray, trada
     contrib = [b.contrib[j] + b.pos[j].units * (last_close[j] if b.pos[j].units else 0.0) for j in range(m)]
     stats = metrics(equity, b.trades, c["initial_capital"], ppy, b.fees, exposed)
     stats["turnover"] = b.traded / (sum(equity) / n)
-    return dict(equity=np.array(equity), cash=np.array(cash), trades=b.trades, events=b.events,
-                contributions=np.array(contrib), stats=stats, borrow=b.borrow, units=[p.units for p in b.pos])  # fmt: skip
+    return dict(
+        equity=np.array(equity),
+        cash=np.array(cash),
+        trades=b.trades,
+        events=b.events,
+        contributions=np.array(contrib),
+        stats=stats,
+        borrow=b.borrow,
+        units=[p.units for p in b.pos],
+    )

@@ -109,9 +109,7 @@ def order_fee(units: float, price: float, rules: Rules) -> float:
 
 def units_for(exposure: float, equity: float, price: float, rules: Rules) -> float:
     """units(f, P) = (|f| × equity − fixed_fee) / (P × (1 + fee_rate) + fee_per_unit), ≥ 0."""
-    units = (abs(exposure) * equity - rules.fixed_fee) / (
-        price * (1.0 + rules.fee_rate) + rules.fee_per_unit
-    )
+    units = (abs(exposure) * equity - rules.fixed_fee) / (price * (1.0 + rules.fee_rate) + rules.fee_per_unit)
     if rules.integer_units:
         units = float(math.trunc(units))
     return max(units, 0.0)
@@ -462,8 +460,9 @@ def simulate(
     exposed_bars = 0
     pending: tuple[float, float] | None = None
     halted = False
-    risk = RiskRules(rules, None if ts is None else [int(x) for x in np.asarray(ts)],
-                     events if events is not None else [])  # fmt: skip
+    risk = RiskRules(
+        rules, None if ts is None else [int(x) for x in np.asarray(ts)], events if events is not None else []
+    )
     halts = bool(max_drawdown_halt or daily_loss_limit)
 
     def asked(value: float) -> float:
@@ -500,13 +499,11 @@ def simulate(
         equity.append(book.equity(c[t]))
         risk.mark(equity[-1])
 
-    stats = metrics(equity, book.trades, rules.initial_capital, float(periods_per_year),
-                    book.fees_paid, exposed_bars)  # fmt: skip
+    stats = metrics(equity, book.trades, rules.initial_capital, float(periods_per_year), book.fees_paid, exposed_bars)
     return stats, equity, book.trades
 
 
-def simulate_config(bars: Any, signal: Any, config: Any,
-                    events: list[tuple[int, str, float]] | None = None) -> Outcome:  # fmt: skip
+def simulate_config(bars: Any, signal: Any, config: Any, events: list[tuple[int, str, float]] | None = None) -> Outcome:
     """``simulate`` with the prices and times of an ``engine.Bars`` and the fields of an
     ``engine.Config``.
 
@@ -514,18 +511,33 @@ def simulate_config(bars: Any, signal: Any, config: Any,
     """
     ppy = config.periods_per_year or bars.periods_per_year()
     return simulate(
-        bars.open, bars.high, bars.low, bars.close, signal,
-        initial_capital=config.initial_capital, fee_rate=config.fee_rate,
-        fee_per_unit=config.fee_per_unit, fixed_fee=config.fixed_fee,
-        slippage_bps=config.slippage_bps, stop_loss=config.stop_loss,
-        take_profit=config.take_profit, trailing_stop=config.trailing_stop,
-        max_leverage=config.max_leverage, periods_per_year=ppy, fill=config.fill,
-        allow_short=config.allow_short, integer_units=config.integer_units,
-        close_at_end=config.close_at_end, max_weight=config.max_weight,
-        max_drawdown_halt=config.max_drawdown_halt, halt_bars=config.halt_bars,
-        daily_loss_limit=config.daily_loss_limit, cooldown_bars=config.cooldown_bars,
-        ts=bars.ts, events=events,
-    )  # fmt: skip
+        bars.open,
+        bars.high,
+        bars.low,
+        bars.close,
+        signal,
+        initial_capital=config.initial_capital,
+        fee_rate=config.fee_rate,
+        fee_per_unit=config.fee_per_unit,
+        fixed_fee=config.fixed_fee,
+        slippage_bps=config.slippage_bps,
+        stop_loss=config.stop_loss,
+        take_profit=config.take_profit,
+        trailing_stop=config.trailing_stop,
+        max_leverage=config.max_leverage,
+        periods_per_year=ppy,
+        fill=config.fill,
+        allow_short=config.allow_short,
+        integer_units=config.integer_units,
+        close_at_end=config.close_at_end,
+        max_weight=config.max_weight,
+        max_drawdown_halt=config.max_drawdown_halt,
+        halt_bars=config.halt_bars,
+        daily_loss_limit=config.daily_loss_limit,
+        cooldown_bars=config.cooldown_bars,
+        ts=bars.ts,
+        events=events,
+    )
 
 
 # -- metrics -------------------------------------------------------------------

@@ -103,12 +103,8 @@ def test_high_below_low(build: Callable) -> None:
         build(c)
 
 
-@pytest.mark.parametrize(
-    ("field", "other", "factor"), [("open", "high", 1.5), ("close", "low", 0.5)]
-)
-def test_open_or_close_outside_the_bar(
-    build: Callable, field: str, other: str, factor: float
-) -> None:
+@pytest.mark.parametrize(("field", "other", "factor"), [("open", "high", 1.5), ("close", "low", 0.5)])
+def test_open_or_close_outside_the_bar(build: Callable, field: str, other: str, factor: float) -> None:
     c = columns()
     c[field][5] = c[other][5] * factor
     with pytest.raises(InvalidBarsError, match=names(f"{field}[5]")):
@@ -179,9 +175,7 @@ def test_timestamps_of_another_length() -> None:
         ([("close", 8, 0.0), ("open", 3, "above high")], 3),
     ],
 )
-def test_bad_bars_in_several_fields_name_the_earliest_bar(
-    faults: list[tuple[str, int, Any]], first: int
-) -> None:
+def test_bad_bars_in_several_fields_name_the_earliest_bar(faults: list[tuple[str, int, Any]], first: int) -> None:
     """The first offending index is the earliest bad bar, whichever field it is in
     (the C core's anvil_check_bars reports the same bar)."""
     c = columns()
@@ -446,9 +440,7 @@ def test_config_replace_checks_the_new_value() -> None:
         engine.Config().replace(fee_rate=2.0)
 
 
-@pytest.mark.parametrize(
-    "bad", [{"fee_rate": -1.0}, {"fill": "open"}, 5], ids=["fee", "fill", "int"]
-)
+@pytest.mark.parametrize("bad", [{"fee_rate": -1.0}, {"fill": "open"}, 5], ids=["fee", "fill", "int"])
 def test_batch_config_list_names_the_bad_run(bars: engine.Bars, bad: Any) -> None:
     """A bad config among one per run says which run it belongs to."""
     configs = [engine.Config(), bad, engine.Config()]

@@ -24,8 +24,7 @@ def make_bars() -> engine.Bars:
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, N)))
     open_ = np.concatenate(([100.0], close[:-1]))
     ts = pd.date_range("2024-01-01", periods=N, freq="D").values
-    return engine.Bars.from_numpy(ts, open_, np.maximum(open_, close) * 1.01, np.minimum(open_, close) * 0.99,
-                                  close)  # fmt: skip
+    return engine.Bars.from_numpy(ts, open_, np.maximum(open_, close) * 1.01, np.minimum(open_, close) * 0.99, close)
 
 
 def test_a_config_record_is_built_once_and_cannot_be_changed() -> None:
@@ -41,19 +40,28 @@ def test_a_config_record_is_built_once_and_cannot_be_changed() -> None:
     assert again.to_record(252.0).tobytes() == rec.tobytes()
 
 
-@pytest.mark.parametrize("signal", [
-    np.array([1, 0, 5] + [0] * (N - 3), np.int8),
-    np.array([1.0, np.inf] + [0.0] * (N - 2)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "signal",
+    [
+        np.array([1, 0, 5] + [0] * (N - 3), np.int8),
+        np.array([1.0, np.inf] + [0.0] * (N - 2)),
+    ],
+)
 def test_a_ready_signal_with_a_bad_value_is_still_named(signal: np.ndarray) -> None:
     with pytest.raises(engine.InvalidSignalError, match=r"signal\[[12]\]"):
         engine.backtest(make_bars(), signal)
 
 
-@pytest.mark.parametrize("convert", [
-    lambda s: s.astype(np.int64), lambda s: s.tolist(), lambda s: s.astype(bool),
-    lambda s: np.repeat(s, 2)[::2], lambda s: pd.Series(s),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda s: s.astype(np.int64),
+        lambda s: s.tolist(),
+        lambda s: s.astype(bool),
+        lambda s: np.repeat(s, 2)[::2],
+        lambda s: pd.Series(s),
+    ],
+)
 def test_other_signals_are_converted_to_the_same_answer(convert) -> None:
     bars = make_bars()
     signal = (np.arange(N) % 9 < 4).astype(np.int8)

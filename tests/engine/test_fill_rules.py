@@ -267,8 +267,7 @@ def test_reducing_a_float_position_closes_a_trade_with_pro_rata_entry_fees(run: 
 
 def test_same_side_target_inside_the_slippage_band_does_nothing(run: Run) -> None:
     rows = [flat(100), flat(100), flat(100), flat(100)]
-    res = run(rows, [1.0, 0.999, NAN, NAN], initial_capital=10_100, slippage_bps=100,
-              close_at_end=True)  # fmt: skip
+    res = run(rows, [1.0, 0.999, NAN, NAN], initial_capital=10_100, slippage_bps=100, close_at_end=True)
     t = only_trade(res)
     # bar 1: buy at 101, 10100 / 101 = 100 units, cash 0; equity at 100 is 10000
     # bar 2: target 0.999: grow? 9990 / 101 = 98.9 ≤ 100 no;
@@ -278,6 +277,7 @@ def test_same_side_target_inside_the_slippage_band_does_nothing(run: Run) -> Non
 
 
 # -- risk exits ----------------------------------------------------------------
+
 
 # A long of 100 units entered at open[1] = 100 (capital 10000), then bar 2 decides.
 def long_then(bar2: tuple, *more: tuple) -> list:
@@ -298,8 +298,7 @@ def test_stop_loss_exits_at_its_level_when_the_low_reaches_it(run: Run) -> None:
 
 
 def test_stop_loss_level_is_from_the_slipped_entry_and_its_exit_pays_slippage(run: Run) -> None:
-    res = run(long_then((98, 99, 85, 88)), LONG_SIGNAL, initial_capital=10_100, slippage_bps=100,
-              stop_loss=0.1)  # fmt: skip
+    res = run(long_then((98, 99, 85, 88)), LONG_SIGNAL, initial_capital=10_100, slippage_bps=100, stop_loss=0.1)
     t = only_trade(res)
     # entry 100 × 1.01 = 101, 100 units; stop 101 × 0.9 = 90.9; sold at 90.9 × 0.99 = 89.991
     assert t["exit_price"] == approx(89.991)
@@ -339,8 +338,7 @@ def test_trailing_stop_best_moves_to_the_open_before_the_checks(run: Run) -> Non
 def test_trailing_stop_best_moves_to_a_better_add_fill(run: Run) -> None:
     # Reading pinned here: an add's fill price is a price seen since entry.
     rows = [flat(100), flat(100), (130, 131, 118, 125), flat(125)]
-    res = run(rows, [0.5, 1.0, NAN, NAN], initial_capital=10_100, slippage_bps=100,
-              trailing_stop=0.1)  # fmt: skip
+    res = run(rows, [0.5, 1.0, NAN, NAN], initial_capital=10_100, slippage_bps=100, trailing_stop=0.1)
     t = only_trade(res)
     # bar 1: buy at 101, best 101. bar 2: add at 130 × 1.01 = 131.3 → best 131.3,
     # stop 131.3 × 0.9 = 118.17; low 118 reaches it; sold at 118.17 × 0.99
@@ -407,23 +405,24 @@ SHORT_BASE = [flat(100), (100, 105, 95, 100)]  # short 100 units at open[1] = 10
     ("rows", "level", "reason", "exit_price", "pnl"),
     [
         # stop 100 × 1.1 = 110, but bar 2 opens at 115: exit at the open; pnl (100 − 115) × 100
-        ([*SHORT_BASE, (115, 120, 112, 118), flat(118)], {"stop_loss": 0.1}, "stop_loss",
-         115.0, -1_500.0),
+        ([*SHORT_BASE, (115, 120, 112, 118), flat(118)], {"stop_loss": 0.1}, "stop_loss", 115.0, -1_500.0),
         # stop 110: bar 2's high 112 reaches it; pnl (100 − 110) × 100
-        ([*SHORT_BASE, (104, 112, 103, 110), flat(110)], {"stop_loss": 0.1}, "stop_loss",
-         110.0, -1_000.0),
+        ([*SHORT_BASE, (104, 112, 103, 110), flat(110)], {"stop_loss": 0.1}, "stop_loss", 110.0, -1_000.0),
         # take-profit 100 × 0.8 = 80: bar 2's low 75 reaches it; pnl 20 × 100
-        ([*SHORT_BASE, (90, 91, 75, 85), flat(85)], {"take_profit": 0.2}, "take_profit",
-         80.0, 2_000.0),
+        ([*SHORT_BASE, (90, 91, 75, 85), flat(85)], {"take_profit": 0.2}, "take_profit", 80.0, 2_000.0),
         # take-profit 80, but bar 2 opens at 70: exit at the open; pnl 30 × 100
-        ([*SHORT_BASE, (70, 72, 65, 71), flat(71)], {"take_profit": 0.2}, "take_profit",
-         70.0, 3_000.0),
+        ([*SHORT_BASE, (70, 72, 65, 71), flat(71)], {"take_profit": 0.2}, "take_profit", 70.0, 3_000.0),
         # trailing: bar 1 (100, 100, 90, 92) survives → best low 90, stop 90 × 1.1 = 99;
         # bar 2's high 100 reaches it; pnl (100 − 99) × 100
-        ([flat(100), (100, 100, 90, 92), (95, 100, 94, 96), flat(96)], {"trailing_stop": 0.1},
-         "trailing_stop", 99.0, 100.0),
+        (
+            [flat(100), (100, 100, 90, 92), (95, 100, 94, 96), flat(96)],
+            {"trailing_stop": 0.1},
+            "trailing_stop",
+            99.0,
+            100.0,
+        ),
     ],
-)  # fmt: skip
+)
 def test_short_risk_exits_are_mirrored(
     run: Run, rows: list, level: dict, reason: str, exit_price: float, pnl: float
 ) -> None:
@@ -435,8 +434,7 @@ def test_short_risk_exits_are_mirrored(
 
 def test_a_short_stop_exit_buys_back_with_slippage(run: Run) -> None:
     rows = [flat(100), (100, 105, 95, 100), (104, 112, 103, 110), flat(110)]
-    res = run(rows, [-1, H, H, H], initial_capital=9_900, slippage_bps=100, stop_loss=0.1,
-              allow_short=True)  # fmt: skip
+    res = run(rows, [-1, H, H, H], initial_capital=9_900, slippage_bps=100, stop_loss=0.1, allow_short=True)
     t = only_trade(res)
     # sold at 99 (100 units); stop 99 × 1.1 = 108.9; bought back at 108.9 × 1.01 = 109.989
     assert t["exit_price"] == approx(109.989)
@@ -541,9 +539,7 @@ def test_hold_keeps_the_position(run: Run) -> None:
 
 
 @pytest.mark.parametrize("signal", [[0.5, NAN, NAN, NAN], [0.5, 0.5, 0.5, 0.5]])
-def test_nan_and_a_repeated_float_keep_the_position_without_rebalancing(
-    run: Run, signal: list
-) -> None:
+def test_nan_and_a_repeated_float_keep_the_position_without_rebalancing(run: Run, signal: list) -> None:
     res = run(HOLD_ROWS, signal)
     # 50 units at 100, cash 5000: marks 5000 + 50 × close (no resizing as prices move)
     assert res.equity.tolist() == approx([10_000.0, 10_000.0, 12_500.0, 7_500.0])
@@ -567,8 +563,7 @@ def test_without_shorts_a_short_signal_means_flat(run: Run, signal: list) -> Non
 def test_equity_path_metrics(run: Run) -> None:
     # All in at close[0] = 100 with capital 100: 1 unit, cash 0, equity = close.
     closes = [100.0, 120.0, 90.0, 108.0, 135.0, 121.5]
-    res = run([flat(c) for c in closes], [1, H, H, H, H, H], initial_capital=100, fill="close",
-              periods_per_year=4.0)  # fmt: skip
+    res = run([flat(c) for c in closes], [1, H, H, H, H, H], initial_capital=100, fill="close", periods_per_year=4.0)
     s = res.stats
     assert res.equity.tolist() == approx(closes)
     # r = 0, 0.2, −0.25, 0.2, 0.25, −0.1: mean 0.3 / 6 = 0.05
@@ -625,8 +620,17 @@ def test_profit_factor_is_infinite_with_only_wins_and_nan_without_trades(run: Ru
     assert wins["win_rate"] == 1.0
     assert math.isnan(wins["avg_loss"])
     none = run(rows, [0, 0, 0, 0]).stats
-    for name in ("win_rate", "profit_factor", "avg_trade_return", "best_trade", "worst_trade",
-                 "avg_win", "avg_loss", "expectancy", "avg_bars_held"):  # fmt: skip
+    for name in (
+        "win_rate",
+        "profit_factor",
+        "avg_trade_return",
+        "best_trade",
+        "worst_trade",
+        "avg_win",
+        "avg_loss",
+        "expectancy",
+        "avg_bars_held",
+    ):
         assert math.isnan(none[name]), name
     assert none["total_trades"] == 0.0
 

@@ -91,8 +91,7 @@ def test_the_hold_fast_path_finds_the_call_too() -> None:
     close[400:] = np.linspace(150.0, 400.0, n - 400)
     sig = np.full(n, engine.HOLD, np.int8)
     sig[0] = -1
-    bars = engine.Bars.from_numpy(pd.date_range("2024-01-01", periods=n, freq="D").values,
-                                  close, close, close, close)  # fmt: skip
+    bars = engine.Bars.from_numpy(pd.date_range("2024-01-01", periods=n, freq="D").values, close, close, close, close)
     res = engine.backtest(bars, sig, engine.Config(allow_short=True))
     first = int(np.argmax(10_000 + 100 * 100 - 100 * close <= 0))
     assert res.trades["exit_reason"].tolist() == ["margin"]
@@ -103,8 +102,9 @@ def test_the_hold_fast_path_finds_the_call_too() -> None:
 
 def test_risk_events_and_notes_name_the_liquidation() -> None:
     bars = bars_of(*SHORT_SQUEEZE)
-    res = engine.backtest(bars, np.array([-1, H, H, 1, 0], np.int8),
-                          engine.Config(allow_short=True, periods_per_year=252))  # fmt: skip
+    res = engine.backtest(
+        bars, np.array([-1, H, H, 1, 0], np.int8), engine.Config(allow_short=True, periods_per_year=252)
+    )
     events = res.risk_events
     assert list(events.columns) == ["bar", "time", "symbol", "rule", "value"]
     assert events.drop(columns="value").to_dict("records") == [
@@ -186,9 +186,15 @@ def _wipeout_case(seed: int) -> tuple[engine.Bars, np.ndarray, engine.Config]:
     signal[0] = rng.choice([-3.0, -1.5, -1.0, 2.0, 3.0])
     for t in rng.integers(1, n, 3):
         signal[t] = rng.choice([-3.0, -1.0, 0.0, 1.0, 3.0])
-    cfg = engine.Config(max_leverage=3.0, allow_short=True, fill=str(rng.choice(["next_open", "close"])),
-                        fee_rate=float(rng.choice([0.0, 0.001])), slippage_bps=float(rng.choice([0.0, 5.0])),
-                        stop_loss=None if rng.random() < 0.7 else 0.5, periods_per_year=252.0)  # fmt: skip
+    cfg = engine.Config(
+        max_leverage=3.0,
+        allow_short=True,
+        fill=str(rng.choice(["next_open", "close"])),
+        fee_rate=float(rng.choice([0.0, 0.001])),
+        slippage_bps=float(rng.choice([0.0, 5.0])),
+        stop_loss=None if rng.random() < 0.7 else 0.5,
+        periods_per_year=252.0,
+    )
     return bars, signal, cfg
 
 

@@ -65,8 +65,16 @@ def test_prices_outside_the_bound_are_refused_naming_field_index_and_limit(price
 
 
 def test_prices_outside_the_bound_are_refused_at_import(tmp_path) -> None:
-    df = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=5, freq="D"), "open": 100.0,
-                       "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1.0})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-01-01", periods=5, freq="D"),
+            "open": 100.0,
+            "high": 100.0,
+            "low": 100.0,
+            "close": 100.0,
+            "volume": 1.0,
+        }
+    )
     df.loc[3, ["high", "close"]] = 1e308
     with Store(tmp_path / "s.duckdb") as store:
         with pytest.raises(SourceError, match=r"row 3: high is 1e\+308: prices must lie within"):
@@ -75,8 +83,16 @@ def test_prices_outside_the_bound_are_refused_at_import(tmp_path) -> None:
 
 
 def test_bars_much_finer_than_the_declared_timeframe_are_refused(tmp_path) -> None:
-    df = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=1000, freq="1min"), "open": 1.0,
-                       "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-01-01", periods=1000, freq="1min"),
+            "open": 1.0,
+            "high": 1.0,
+            "low": 1.0,
+            "close": 1.0,
+            "volume": 1.0,
+        }
+    )
     with Store(tmp_path / "s.duckdb") as store:
         with pytest.raises(SourceError, match=r"1m apart .* 1,000 bars.* declared timeframe 1d"):
             store.import_bars(df, "MIN", "1d")

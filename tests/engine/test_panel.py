@@ -21,8 +21,15 @@ def stocks4(shared_data: Path) -> pd.DataFrame:
     return pd.read_parquet(shared_data / "stocks4_daily.parquet")
 
 
-@pytest.mark.parametrize(("ctype", "dtype"), [("anvil_pf_config", PF_CONFIG_DTYPE), ("anvil_pf_trade", PF_TRADE_DTYPE),
-                                              ("anvil_pf_event", PF_EVENT_DTYPE), ("anvil_pf_extra", PF_EXTRA_DTYPE)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("ctype", "dtype"),
+    [
+        ("anvil_pf_config", PF_CONFIG_DTYPE),
+        ("anvil_pf_trade", PF_TRADE_DTYPE),
+        ("anvil_pf_event", PF_EVENT_DTYPE),
+        ("anvil_pf_extra", PF_EXTRA_DTYPE),
+    ],
+)
 def test_portfolio_records_match_their_c_structs(ctype: str, dtype: np.dtype) -> None:
     assert dtype.itemsize == ffi.sizeof(ctype)
     fields = ffi.typeof(ctype).fields
@@ -97,8 +104,16 @@ def test_slices_are_views() -> None:
     # a strided view runs in the core exactly like a copy of it
     w = np.full(some.shape, np.nan)
     w[::7] = 0.3
-    copy = engine.Panel(some.ts, some.symbols, some.open.copy(), some.high.copy(), some.low.copy(),
-                        some.close.copy(), some.volume.copy(), some.tradable.copy())  # fmt: skip
+    copy = engine.Panel(
+        some.ts,
+        some.symbols,
+        some.open.copy(),
+        some.high.copy(),
+        some.low.copy(),
+        some.close.copy(),
+        some.volume.copy(),
+        some.tradable.copy(),
+    )
     a = engine.backtest_portfolio(some, w, engine.Config(fee_rate=0.001))
     b = engine.backtest_portfolio(copy, w, engine.Config(fee_rate=0.001))
     np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
@@ -124,7 +139,9 @@ def test_bad_panels_name_symbol_field_and_bar() -> None:
         engine.Panel(ts, ["A", "A"], ok, ok, ok, ok)
     with pytest.raises(ValueError, match=r"ts\[2\].*earlier"):
         engine.Panel(ts[[0, 2, 1]], ["A", "B"], ok, ok, ok, ok)
-    long = pd.DataFrame({"symbol": ["A", "A"], "ts": [ts[0], ts[0]], "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0})
+    long = pd.DataFrame(
+        {"symbol": ["A", "A"], "ts": [ts[0], ts[0]], "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0}
+    )
     with pytest.raises(ValueError, match="two rows for A"):
         engine.Panel.from_long(long)
     bad = {"A": pd.DataFrame({"ts": ts, "open": 1.0, "high": 1.0, "low": 1.0, "close": [1.0, -1.0, 1.0]})}

@@ -170,9 +170,15 @@ def test_closed_trades_agree(sp500_bars, close, strategy):
     np.testing.assert_array_equal(ours["exit_bar"], theirs["exit_idx"])
     sides = np.where(theirs["direction"] == 0, "long", "short")  # vectorbt: 0 long, 1 short
     np.testing.assert_array_equal(ours["direction"], sides)
-    for a, b in [("units", "size"), ("entry_price", "entry_price"), ("exit_price", "exit_price"),
-                 ("entry_fees", "entry_fees"), ("exit_fees", "exit_fees"), ("pnl", "pnl"),
-                 ("return", "return")]:  # fmt: skip
+    for a, b in [
+        ("units", "size"),
+        ("entry_price", "entry_price"),
+        ("exit_price", "exit_price"),
+        ("entry_fees", "entry_fees"),
+        ("exit_fees", "exit_fees"),
+        ("pnl", "pnl"),
+        ("return", "return"),
+    ]:
         np.testing.assert_allclose(ours[a].to_numpy(), theirs[b], rtol=RTOL, err_msg=a)
 
 
@@ -200,14 +206,10 @@ def test_batch_agrees_with_vectorbt_columns(sp500_bars, close):
     pairs = [(5, 20), (10, 30), (10, 50), (20, 50), (20, 100), (50, 200)]
     signals = np.stack([sma_cross(close, f, s, short=True) for f, s in pairs])
     fee = 0.001
-    cfg = engine.Config(
-        initial_capital=CAPITAL, fee_rate=fee, fill="close", allow_short=True, periods_per_year=PPY
-    )
+    cfg = engine.Config(initial_capital=CAPITAL, fee_rate=fee, fill="close", allow_short=True, periods_per_year=PPY)
     table = engine.run_batch(sp500_bars, signals, cfg, threads=2)
 
-    columns = pd.DataFrame(
-        np.repeat(close.to_numpy()[:, None], len(pairs), axis=1), index=close.index
-    )
+    columns = pd.DataFrame(np.repeat(close.to_numpy()[:, None], len(pairs), axis=1), index=close.index)
     pf = run_vbt(columns, signals, fee, 0.0)
     theirs = {
         "total_return": pf.total_return().to_numpy(),
@@ -284,10 +286,9 @@ def ohlc(sp500_df: pd.DataFrame) -> pd.DataFrame:
 STOPS = {
     "stop-loss 3%": ({"stop_loss": 0.03}, {"sl_stop": 0.03}),
     "take-profit 5%": ({"take_profit": 0.05}, {"tp_stop": 0.05}),
-    "stop-loss 2% + take-profit 4%": ({"stop_loss": 0.02, "take_profit": 0.04},
-                                      {"sl_stop": 0.02, "tp_stop": 0.04}),
+    "stop-loss 2% + take-profit 4%": ({"stop_loss": 0.02, "take_profit": 0.04}, {"sl_stop": 0.02, "tp_stop": 0.04}),
     "trailing 4%": ({"trailing_stop": 0.04}, {"sl_stop": 0.04, "sl_trail": True}),
-}  # fmt: skip
+}
 SIDES = {
     "long": lambda c: sma_cross(c, 10, 50, short=False),
     "short": lambda c: -(sma_cross(c, 10, 50, short=True) == -1).astype(np.int8),
@@ -330,16 +331,23 @@ def test_risk_exits_agree_on_the_real_series(sp500_bars, sp500_df, close, stops,
     assert len(ours) == len(records)
     np.testing.assert_array_equal(ours["entry_bar"], records["entry_idx"])
     np.testing.assert_array_equal(ours["exit_bar"], records["exit_idx"])
-    for a, b in [("units", "size"), ("entry_price", "entry_price"), ("exit_price", "exit_price"),
-                 ("entry_fees", "entry_fees"), ("exit_fees", "exit_fees"), ("pnl", "pnl")]:  # fmt: skip
+    for a, b in [
+        ("units", "size"),
+        ("entry_price", "entry_price"),
+        ("exit_price", "exit_price"),
+        ("entry_fees", "entry_fees"),
+        ("exit_fees", "exit_fees"),
+        ("pnl", "pnl"),
+    ]:
         np.testing.assert_allclose(ours[a].to_numpy(), records[b], rtol=RTOL, err_msg=a)
     np.testing.assert_allclose(res.equity.to_numpy(), pf.value().to_numpy(), rtol=RTOL)
     assert res.stats["total_return"] == pytest.approx(float(pf.total_return()), rel=RTOL)
 
 
 def _hand_made(rows: list[tuple[float, float, float, float]]) -> tuple[engine.Bars, pd.DataFrame]:
-    frame = pd.DataFrame(rows, columns=["open", "high", "low", "close"],
-                         index=pd.date_range("2024-01-01", periods=len(rows), freq="D"))  # fmt: skip
+    frame = pd.DataFrame(
+        rows, columns=["open", "high", "low", "close"], index=pd.date_range("2024-01-01", periods=len(rows), freq="D")
+    )
     bars = engine.Bars(frame.index.asi8, *(frame[k].to_numpy() for k in frame), np.ones(len(rows)))
     return bars, frame
 
@@ -349,13 +357,17 @@ def _hand_made(rows: list[tuple[float, float, float, float]]) -> tuple[engine.Ba
     [  # entry at the close of bar 1 (100 plus slippage); bar 2 decides
         ((93.0, 95.0, 90.0, 94.0), {"stop_loss": 0.05}, {"sl_stop": 0.05}, "stop_loss", 93.0),
         ((108.0, 109.0, 104.0, 107.0), {"take_profit": 0.05}, {"tp_stop": 0.05}, "take_profit", 108.0),
-        ((101.0, 110.0, 90.0, 100.0), {"stop_loss": 0.05, "take_profit": 0.05},
-         {"sl_stop": 0.05, "tp_stop": 0.05}, "stop_loss", None),
-        ((99.0, 99.5, 94.0, 95.0), {"trailing_stop": 0.03}, {"sl_stop": 0.03, "sl_trail": True},
-         "trailing_stop", None),
+        (
+            (101.0, 110.0, 90.0, 100.0),
+            {"stop_loss": 0.05, "take_profit": 0.05},
+            {"sl_stop": 0.05, "tp_stop": 0.05},
+            "stop_loss",
+            None,
+        ),
+        ((99.0, 99.5, 94.0, 95.0), {"trailing_stop": 0.03}, {"sl_stop": 0.03, "sl_trail": True}, "trailing_stop", None),
     ],
     ids=["gap through the stop", "gap through the take-profit", "bar touching both", "trail"],
-)  # fmt: skip
+)
 def test_gaps_and_a_bar_touching_both_levels_agree(bar2, risk, theirs, reason, price):
     bars, frame = _hand_made([(100, 100, 100, 100), (100, 101, 99, 100), bar2, (95, 96, 94, 95)])
     signal = np.array([0, 1, 1, 1], np.int8)
@@ -369,6 +381,11 @@ def test_gaps_and_a_bar_touching_both_levels_agree(bar2, risk, theirs, reason, p
     assert (t["entry_bar"], t["exit_bar"], t["exit_reason"]) == (1, 2, reason)
     assert t["exit_price"] == pytest.approx(level * (1 - slippage), rel=1e-12)  # slippage on the stop fill
     assert (records["entry_idx"][0], records["exit_idx"][0]) == (1, 2)
-    for a, b in [("units", "size"), ("entry_price", "entry_price"), ("exit_price", "exit_price"),
-                 ("exit_fees", "exit_fees"), ("pnl", "pnl")]:  # fmt: skip
+    for a, b in [
+        ("units", "size"),
+        ("entry_price", "entry_price"),
+        ("exit_price", "exit_price"),
+        ("exit_fees", "exit_fees"),
+        ("pnl", "pnl"),
+    ]:
         assert t[a] == pytest.approx(records[b][0], rel=RTOL), a

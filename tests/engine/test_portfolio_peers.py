@@ -80,9 +80,16 @@ def run_vectorbt(panel: engine.Panel, w: np.ndarray, fee: float = 0.0):
     close = pd.DataFrame(panel.close, index=panel.index, columns=list(panel.symbols))
     size = pd.DataFrame(w, index=panel.index, columns=list(panel.symbols))
     return vbt.Portfolio.from_orders(
-        close, size=size, size_type="targetpercent", group_by=True, cash_sharing=True,
-        call_seq="auto", init_cash=CAPITAL, fees=fee, freq="1D",
-    )  # fmt: skip
+        close,
+        size=size,
+        size_type="targetpercent",
+        group_by=True,
+        cash_sharing=True,
+        call_seq="auto",
+        init_cash=CAPITAL,
+        fees=fee,
+        freq="1D",
+    )
 
 
 @pytest.mark.parametrize("fee", [0.0, 0.001], ids=["no_fees", "fees"])
@@ -117,8 +124,9 @@ def test_vectorbt_agrees_on_equity_and_every_trade(panel: engine.Panel, strategy
 
 def test_bt_agrees_on_the_equal_weight_monthly_rebalance(panel: engine.Panel) -> None:
     prices = pd.DataFrame(panel.close, index=panel.index.tz_localize(None), columns=list(panel.symbols))
-    strategy = bt.Strategy("ew", [bt.algos.RunMonthly(), bt.algos.SelectAll(), bt.algos.WeighEqually(),
-                                  bt.algos.Rebalance()])  # fmt: skip
+    strategy = bt.Strategy(
+        "ew", [bt.algos.RunMonthly(), bt.algos.SelectAll(), bt.algos.WeighEqually(), bt.algos.Rebalance()]
+    )
     test = bt.Backtest(strategy, prices, initial_capital=CAPITAL, integer_positions=False, progress_bar=False)
     result = bt.run(test)
     theirs = result["ew"].prices * CAPITAL / 100.0  # bt reports an index that starts at 100

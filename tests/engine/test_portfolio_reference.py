@@ -28,31 +28,63 @@ def _close(a: float, b: float, what: str) -> None:
         assert a == pytest.approx(b, rel=RTOL, abs=1e-9 * 10_000), f"{what}: {a} vs {b}"
 
 
-def _ref_config(cfg: engine.Config, panel: engine.Panel, fee_rate, slippage_bps, fee_per_unit=None,
-                fixed_fee=None) -> dict:  # fmt: skip
+def _ref_config(
+    cfg: engine.Config, panel: engine.Panel, fee_rate, slippage_bps, fee_per_unit=None, fixed_fee=None
+) -> dict:
     return dict(
         initial_capital=cfg.initial_capital,
         fee_rate=cfg.fee_rate if fee_rate is None else fee_rate,
         fee_per_unit=cfg.fee_per_unit if fee_per_unit is None else fee_per_unit,
         fixed_fee=cfg.fixed_fee if fixed_fee is None else fixed_fee,
         slippage_bps=cfg.slippage_bps if slippage_bps is None else slippage_bps,
-        stop_loss=cfg.stop_loss or 0.0, take_profit=cfg.take_profit or 0.0,
-        trailing_stop=cfg.trailing_stop or 0.0, max_leverage=cfg.max_leverage,
-        allow_short=cfg.allow_short, integer_units=cfg.integer_units, close_at_end=cfg.close_at_end,
-        fill=cfg.fill, periods_per_year=cfg.periods_per_year or panel.periods_per_year(),
-        borrow_rate=cfg.borrow_rate, rebalance_threshold=cfg.rebalance_threshold,
-        max_weight=cfg.max_weight or 0.0, max_drawdown_halt=cfg.max_drawdown_halt or 0.0,
-        daily_loss_limit=cfg.daily_loss_limit or 0.0, halt_bars=cfg.halt_bars, cooldown_bars=cfg.cooldown_bars,
-    )  # fmt: skip
+        stop_loss=cfg.stop_loss or 0.0,
+        take_profit=cfg.take_profit or 0.0,
+        trailing_stop=cfg.trailing_stop or 0.0,
+        max_leverage=cfg.max_leverage,
+        allow_short=cfg.allow_short,
+        integer_units=cfg.integer_units,
+        close_at_end=cfg.close_at_end,
+        fill=cfg.fill,
+        periods_per_year=cfg.periods_per_year or panel.periods_per_year(),
+        borrow_rate=cfg.borrow_rate,
+        rebalance_threshold=cfg.rebalance_threshold,
+        max_weight=cfg.max_weight or 0.0,
+        max_drawdown_halt=cfg.max_drawdown_halt or 0.0,
+        daily_loss_limit=cfg.daily_loss_limit or 0.0,
+        halt_bars=cfg.halt_bars,
+        cooldown_bars=cfg.cooldown_bars,
+    )
 
 
-def check_against_reference(panel: engine.Panel, weights: np.ndarray, cfg: engine.Config,
-                            fee_rate=None, slippage_bps=None, fee_per_unit=None,
-                            fixed_fee=None) -> engine.PortfolioResult:  # fmt: skip
-    res = engine.backtest_portfolio(panel, weights, cfg, fee_rate=fee_rate, slippage_bps=slippage_bps,
-                                    fee_per_unit=fee_per_unit, fixed_fee=fixed_fee, keep_weights=True)  # fmt: skip
-    ref = simulate(panel.open, panel.high, panel.low, panel.close, panel.tradable, weights,
-                   _ref_config(cfg, panel, fee_rate, slippage_bps, fee_per_unit, fixed_fee), panel.ts)  # fmt: skip
+def check_against_reference(
+    panel: engine.Panel,
+    weights: np.ndarray,
+    cfg: engine.Config,
+    fee_rate=None,
+    slippage_bps=None,
+    fee_per_unit=None,
+    fixed_fee=None,
+) -> engine.PortfolioResult:
+    res = engine.backtest_portfolio(
+        panel,
+        weights,
+        cfg,
+        fee_rate=fee_rate,
+        slippage_bps=slippage_bps,
+        fee_per_unit=fee_per_unit,
+        fixed_fee=fixed_fee,
+        keep_weights=True,
+    )
+    ref = simulate(
+        panel.open,
+        panel.high,
+        panel.low,
+        panel.close,
+        panel.tradable,
+        weights,
+        _ref_config(cfg, panel, fee_rate, slippage_bps, fee_per_unit, fixed_fee),
+        panel.ts,
+    )
     np.testing.assert_allclose(res.equity.to_numpy(), ref["equity"], rtol=RTOL, atol=1e-6)
     np.testing.assert_allclose(res.cash.to_numpy(), ref["cash"], rtol=RTOL, atol=1e-6)
     tr = res.trade_records
@@ -93,10 +125,15 @@ def cases(draw):
     m = draw(st.integers(1, 5))
     n = draw(st.integers(1, 40))
     panel = synthetic.panel(
-        m, n, seed=draw(st.integers(0, 10_000)), volatility=draw(st.sampled_from([0.2, 0.8])),
-        late_listings=draw(st.sampled_from([0.0, 0.5])), delistings=draw(st.sampled_from([0.0, 0.5])),
-        gaps=draw(st.sampled_from([0.0, 0.2])), timeframe=draw(st.sampled_from(["1d", "1h"])),
-    )  # fmt: skip
+        m,
+        n,
+        seed=draw(st.integers(0, 10_000)),
+        volatility=draw(st.sampled_from([0.2, 0.8])),
+        late_listings=draw(st.sampled_from([0.0, 0.5])),
+        delistings=draw(st.sampled_from([0.0, 0.5])),
+        gaps=draw(st.sampled_from([0.0, 0.2])),
+        timeframe=draw(st.sampled_from(["1d", "1h"])),
+    )
     rng = np.random.default_rng(draw(st.integers(0, 10_000)))
     allow_short = draw(st.booleans())
     lev = draw(st.sampled_from([1.0, 1.5, 3.0]))
@@ -112,8 +149,10 @@ def cases(draw):
         stop_loss=draw(st.sampled_from([None, 0.02, 0.1])),
         take_profit=draw(st.sampled_from([None, 0.05])),
         trailing_stop=draw(st.sampled_from([None, 0.03])),
-        max_leverage=lev, allow_short=allow_short,
-        integer_units=draw(st.booleans()), close_at_end=draw(st.booleans()),
+        max_leverage=lev,
+        allow_short=allow_short,
+        integer_units=draw(st.booleans()),
+        close_at_end=draw(st.booleans()),
         fill=draw(st.sampled_from(["next_open", "close"])),
         borrow_rate=draw(st.sampled_from([0.0, 0.05])),
         rebalance_threshold=draw(st.sampled_from([0.0, 0.05])),
@@ -122,7 +161,7 @@ def cases(draw):
         halt_bars=draw(st.integers(1, 8)),
         daily_loss_limit=draw(st.sampled_from([None, None, 0.01, 0.03])),
         cooldown_bars=draw(st.sampled_from([0, 0, 3])),
-    )  # fmt: skip
+    )
     fee_rate = rng.uniform(0, 0.01, m) if draw(st.booleans()) else None
     slip = rng.uniform(0, 20, m) if draw(st.booleans()) else None
     per_unit = rng.uniform(0, 0.05, m) if draw(st.booleans()) else None
@@ -143,11 +182,26 @@ def test_a_larger_panel_with_everything_on(fill: str) -> None:
     rng = np.random.default_rng(1)
     w = rng.uniform(-0.3, 0.5, panel.shape)
     w[rng.random(panel.shape) < 0.85] = np.nan
-    cfg = engine.Config(fee_rate=0.001, fixed_fee=1.0, slippage_bps=3, stop_loss=0.05, trailing_stop=0.08,
-                        take_profit=0.2, max_leverage=2.0, allow_short=True, integer_units=True,
-                        close_at_end=True, fill=fill, borrow_rate=0.03, rebalance_threshold=0.01,
-                        max_weight=0.35, max_drawdown_halt=0.1, halt_bars=5, daily_loss_limit=0.02,
-                        cooldown_bars=4)  # fmt: skip
+    cfg = engine.Config(
+        fee_rate=0.001,
+        fixed_fee=1.0,
+        slippage_bps=3,
+        stop_loss=0.05,
+        trailing_stop=0.08,
+        take_profit=0.2,
+        max_leverage=2.0,
+        allow_short=True,
+        integer_units=True,
+        close_at_end=True,
+        fill=fill,
+        borrow_rate=0.03,
+        rebalance_threshold=0.01,
+        max_weight=0.35,
+        max_drawdown_halt=0.1,
+        halt_bars=5,
+        daily_loss_limit=0.02,
+        cooldown_bars=4,
+    )
     res = check_against_reference(panel, w, cfg)
     assert res.stats["total_trades"] > 50
     assert set(res.trades["exit_reason"]) >= {"signal", "delisted", "end", "risk", "stop_loss"}

@@ -130,8 +130,7 @@ def test_per_symbol_fees() -> None:
     # A pays 1 % and B nothing: 50 % each of 100 -> A 50 / (10 x 1.01) units, fee 1 % of
     # their cost; B exactly 5 units.
     p = flat_panel({"A": [10, 10], "B": [10, 10]})
-    res = engine.backtest_portfolio(p, rows(2, ["A", "B"], {0: {"A": 0.5, "B": 0.5}}), CLOSE,
-                                    fee_rate={"A": 0.01})  # fmt: skip
+    res = engine.backtest_portfolio(p, rows(2, ["A", "B"], {0: {"A": 0.5, "B": 0.5}}), CLOSE, fee_rate={"A": 0.01})
     assert res.stats["total_fees"] == pytest.approx(50 / 1.01 * 0.01)
 
 
@@ -139,16 +138,24 @@ def test_per_symbol_fee_per_unit_and_fixed_fee() -> None:
     # 50 % each of 100 at 10. A pays 0.1 a unit: (50 - 0) / (10 + 0.1) units, fee 0.1 each;
     # B pays 2 an order: (50 - 2) / 10 = 4.8 units, fee 2. Nothing else pays.
     p = flat_panel({"A": [10, 10], "B": [10, 10]})
-    res = engine.backtest_portfolio(p, rows(2, ["A", "B"], {0: {"A": 0.5, "B": 0.5}}), CLOSE,
-                                    fee_per_unit={"A": 0.1}, fixed_fee=[0.0, 2.0])  # fmt: skip
+    res = engine.backtest_portfolio(
+        p, rows(2, ["A", "B"], {0: {"A": 0.5, "B": 0.5}}), CLOSE, fee_per_unit={"A": 0.1}, fixed_fee=[0.0, 2.0]
+    )
     a_units = 50 / 10.1
     assert res.stats["total_fees"] == pytest.approx(a_units * 0.1 + 2.0)
     assert res.cash.iloc[0] == pytest.approx(100 - a_units * 10.1 - (4.8 * 10 + 2.0))
     # Closing both: A pays 0.1 a unit again, B 2 again; each trade carries its own fees.
-    res = engine.backtest_portfolio(p, rows(2, ["A", "B"], {0: {"A": 0.5, "B": 0.5}}), CLOSE.replace(close_at_end=True),
-                                    fee_per_unit={"A": 0.1}, fixed_fee=[0.0, 2.0])  # fmt: skip
+    res = engine.backtest_portfolio(
+        p,
+        rows(2, ["A", "B"], {0: {"A": 0.5, "B": 0.5}}),
+        CLOSE.replace(close_at_end=True),
+        fee_per_unit={"A": 0.1},
+        fixed_fee=[0.0, 2.0],
+    )
     tr = res.trades.set_index("symbol")
-    assert tr.loc["A", "entry_fees"] == pytest.approx(a_units * 0.1) and tr.loc["A", "exit_fees"] == pytest.approx(a_units * 0.1)
+    assert tr.loc["A", "entry_fees"] == pytest.approx(a_units * 0.1) and tr.loc["A", "exit_fees"] == pytest.approx(
+        a_units * 0.1
+    )
     assert tr.loc["B", "units"] == pytest.approx(4.8)
     assert (tr.loc["B", "entry_fees"], tr.loc["B", "exit_fees"]) == (pytest.approx(2.0), pytest.approx(2.0))
 
@@ -165,9 +172,11 @@ def test_per_symbol_fixed_fees_enter_the_common_scale_factor() -> None:
     assert list(ev["rule"]) == ["cash"] and ev["value"].iloc[0] == pytest.approx(46 / 96)
     assert res.cash.iloc[1] == pytest.approx(0.0, abs=1e-9)
     assert res.equity.iloc[1] == pytest.approx(96.0)
-    assert res.weights.iloc[1].to_dict() == {"A": pytest.approx(4.9 * 46 / 96 * 10 / 96),
-                                             "B": pytest.approx(4.7 * 46 / 96 * 10 / 96),
-                                             "C": pytest.approx(50 / 96)}  # fmt: skip
+    assert res.weights.iloc[1].to_dict() == {
+        "A": pytest.approx(4.9 * 46 / 96 * 10 / 96),
+        "B": pytest.approx(4.7 * 46 / 96 * 10 / 96),
+        "C": pytest.approx(50 / 96),
+    }
 
 
 def test_bad_per_symbol_fees_name_the_symbol() -> None:
@@ -192,8 +201,9 @@ def test_one_symbol_matches_the_one_series_backtest() -> None:
         v = float(rng.choice([x for x in (0.0, 0.3, 0.7, 1.0) if x != last]))
         sig[t], last = v, v
     for fill in ("next_open", "close"):
-        cfg = engine.Config(fee_rate=0.001, fixed_fee=1, slippage_bps=2, stop_loss=0.03, take_profit=0.06,
-                            fill=fill, close_at_end=True)  # fmt: skip
+        cfg = engine.Config(
+            fee_rate=0.001, fixed_fee=1, slippage_bps=2, stop_loss=0.03, take_profit=0.06, fill=fill, close_at_end=True
+        )
         one = engine.backtest(bars, sig, cfg)
         many = engine.backtest_portfolio(p, sig[:, None], cfg)
         np.testing.assert_allclose(many.equity.to_numpy(), one.equity.to_numpy(), rtol=1e-12)
@@ -241,8 +251,16 @@ def test_daily_loss_limit_flat_until_the_next_day() -> None:
     # equity 90 is 10 % below the day's start (100): close (risk) and ignore rows until
     # the day changes. Row 2 fills at bar 3's open, the next day: 90 / 9.5 units.
     c = np.array([[10, 10, 9, 9.5, 10, 10]], dtype=float).T
-    ts = pd.to_datetime(["2024-01-01 10:00", "2024-01-01 11:00", "2024-01-01 12:00",
-                         "2024-01-02 10:00", "2024-01-02 11:00", "2024-01-02 12:00"])  # fmt: skip
+    ts = pd.to_datetime(
+        [
+            "2024-01-01 10:00",
+            "2024-01-01 11:00",
+            "2024-01-01 12:00",
+            "2024-01-02 10:00",
+            "2024-01-02 11:00",
+            "2024-01-02 12:00",
+        ]
+    )
     p = engine.Panel(ts, ["A"], c, c, c, c)
     w = rows(6, ["A"], {0: {"A": 1.0}, 1: {"A": 1.0}, 2: {"A": 1.0}})
     res = engine.backtest_portfolio(p, w, CLOSE.replace(fill="next_open", daily_loss_limit=0.05))

@@ -34,9 +34,7 @@ def test_record_size_matches_the_c_struct(ctype: str, dtype: np.dtype) -> None:
 
 
 @pytest.mark.parametrize(("ctype", "dtype"), TWINS, ids=[c for c, _ in TWINS])
-def test_record_fields_match_the_c_struct_in_name_order_and_offset(
-    ctype: str, dtype: np.dtype
-) -> None:
+def test_record_fields_match_the_c_struct_in_name_order_and_offset(ctype: str, dtype: np.dtype) -> None:
     c_fields = ffi.typeof(ctype).fields
     assert list(dtype.names) == [name for name, _ in c_fields]
     for name, field in c_fields:

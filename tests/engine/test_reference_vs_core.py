@@ -27,9 +27,17 @@ RTOL = 1e-9
 # the rest are ratios and counts, compared relatively only.
 MONEY_METRICS = {"net_pnl", "final_equity", "total_fees", "expectancy"}
 RETURN_METRICS = {
-    "total_return", "annual_return", "max_drawdown", "win_rate", "avg_trade_return",
-    "best_trade", "worst_trade", "avg_win", "avg_loss", "exposure",
-}  # fmt: skip
+    "total_return",
+    "annual_return",
+    "max_drawdown",
+    "win_rate",
+    "avg_trade_return",
+    "best_trade",
+    "worst_trade",
+    "avg_win",
+    "avg_loss",
+    "exposure",
+}
 RATIO_ATOL = 1e-9  # sharpe, sortino, calmar, volatility: a mean of returns can cancel to ~0
 MONEY_TRADE_FIELDS = ("entry_fees", "exit_fees", "pnl")
 PRICE_TRADE_FIELDS = ("entry_price", "exit_price")
@@ -153,15 +161,12 @@ def assert_agree(bars: engine.Bars, signal: np.ndarray, cfg: Config) -> None:
     got = engine.backtest(bars, signal, cfg)
     events: list[tuple[int, str, float]] = []
     stats, equity, trades = simulate_config(bars, signal, cfg, events)
-    where = (
-        f"\nconfig={cfg}\nsignal={signal.tolist()}\n"
-        + "\n".join(f"{name}={a.tolist()}" for name, a in zip("ohlc", bars.prices))
+    where = f"\nconfig={cfg}\nsignal={signal.tolist()}\n" + "\n".join(
+        f"{name}={a.tolist()}" for name, a in zip("ohlc", bars.prices)
     )
 
     bad = {
-        k: (got.stats[k], stats[k])
-        for k in engine.METRICS
-        if not _same(got.stats[k], stats[k], _metric_atol(k, cfg))
+        k: (got.stats[k], stats[k]) for k in engine.METRICS if not _same(got.stats[k], stats[k], _metric_atol(k, cfg))
     }
     assert not bad, f"metrics differ (core, reference): {bad}{where}"
 
@@ -169,10 +174,7 @@ def assert_agree(bars: engine.Bars, signal: np.ndarray, cfg: Config) -> None:
     assert len(core_eq) == len(equity)
     money = 1e-9 * cfg.initial_capital
     off = [i for i, (a, b) in enumerate(zip(core_eq, equity)) if not _same(a, b, money)]
-    assert not off, (
-        f"equity differs at bars {off[:5]}: core {core_eq[off[0]]}, "
-        f"reference {equity[off[0]]}{where}"
-    )
+    assert not off, f"equity differs at bars {off[:5]}: core {core_eq[off[0]]}, reference {equity[off[0]]}{where}"
 
     core_events = got.risk_events[got.risk_events["rule"] != "margin"]
     assert len(core_events) == len(events), (
@@ -184,9 +186,7 @@ def assert_agree(bars: engine.Bars, signal: np.ndarray, cfg: Config) -> None:
         )
 
     core_trades = got.trades.to_dict("records")
-    assert len(core_trades) == len(trades), (
-        f"core closed {len(core_trades)} trades, reference {len(trades)}{where}"
-    )
+    assert len(core_trades) == len(trades), f"core closed {len(core_trades)} trades, reference {len(trades)}{where}"
     units_atol = money / float(np.min(bars.low))
     for i, (c, r) in enumerate(zip(core_trades, trades)):
         for k in ("entry_bar", "exit_bar", "direction", "exit_reason"):
@@ -197,9 +197,7 @@ def assert_agree(bars: engine.Bars, signal: np.ndarray, cfg: Config) -> None:
             *((f, 0.0) for f in PRICE_TRADE_FIELDS),
             ("return", 1e-12),
         ):
-            assert _same(c[k], r[k], atol), (
-                f"trade {i}: {k} core {c[k]!r}, reference {r[k]!r}{where}"
-            )
+            assert _same(c[k], r[k], atol), f"trade {i}: {k} core {c[k]!r}, reference {r[k]!r}{where}"
 
 
 # -- the tests -----------------------------------------------------------------
@@ -218,9 +216,7 @@ def test_core_matches_reference_on_float_signals(data: Any, bars: engine.Bars, c
 
 
 @given(data=st.data(), cfg=configs())
-def test_core_matches_reference_on_real_prices(
-    data: Any, sp500_bars: engine.Bars, cfg: Config
-) -> None:
+def test_core_matches_reference_on_real_prices(data: Any, sp500_bars: engine.Bars, cfg: Config) -> None:
     n = data.draw(st.integers(1, 400), label="n")
     start = data.draw(st.integers(0, len(sp500_bars) - n), label="start")
     bars = sp500_bars[start : start + n]
@@ -245,9 +241,7 @@ def _bits(table: pd.DataFrame) -> np.ndarray:
 
 
 @given(data=st.data(), bars=random_bars(max_bars=120), cfg=configs(), runs=st.integers(1, 6))
-def test_run_batch_equals_backtest_of_each(
-    data: Any, bars: engine.Bars, cfg: Config, runs: int
-) -> None:
+def test_run_batch_equals_backtest_of_each(data: Any, bars: engine.Bars, cfg: Config, runs: int) -> None:
     signals = data.draw(signal_stack(len(bars), cfg.max_leverage, runs), label="signals")
     table = engine.run_batch(bars, signals, cfg, threads=1)
     assert list(table.columns) == list(engine.METRICS)
@@ -259,8 +253,7 @@ def test_run_batch_equals_backtest_of_each(
         assert not differ, f"run {i}: batch vs backtest {differ}\nconfig={cfg}"
 
 
-@given(data=st.data(), bars=random_bars(max_bars=120), cfgs=st.lists(configs(), min_size=6,
-                                                                    max_size=6))  # fmt: skip
+@given(data=st.data(), bars=random_bars(max_bars=120), cfgs=st.lists(configs(), min_size=6, max_size=6))
 def test_run_batch_with_a_config_per_run_matches_the_reference(
     data: Any, bars: engine.Bars, cfgs: list[Config]
 ) -> None:
@@ -269,8 +262,7 @@ def test_run_batch_with_a_config_per_run_matches_the_reference(
     for i, (signal, cfg) in enumerate(zip(signals, cfgs)):
         want, _, _ = simulate_config(bars, signal, cfg)
         got = table.iloc[i].to_dict()
-        bad = {k: (got[k], want[k]) for k in engine.METRICS
-               if not _same(got[k], want[k], _metric_atol(k, cfg))}  # fmt: skip
+        bad = {k: (got[k], want[k]) for k in engine.METRICS if not _same(got[k], want[k], _metric_atol(k, cfg))}
         assert not bad, f"run {i}: batch vs reference {bad}\nconfig={cfg}"
 
 

@@ -12,8 +12,14 @@ def test_summary_shows_the_period_and_counts_as_integers(sp500_bars):
     res = strategies.run(strategies.SmaCross, sp500_bars, engine.Config(), {"fast": 10, "slow": 50})
     lines = res.summary().splitlines()
     first, last = sp500_bars.index[0], sp500_bars.index[-1]
-    assert lines[0].split() == ["period", first.strftime("%Y-%m-%d"), "..", last.strftime("%Y-%m-%d"),
-                                f"({len(sp500_bars):,}", "bars)"]  # fmt: skip
+    assert lines[0].split() == [
+        "period",
+        first.strftime("%Y-%m-%d"),
+        "..",
+        last.strftime("%Y-%m-%d"),
+        f"({len(sp500_bars):,}",
+        "bars)",
+    ]
     rows = {line.split()[0]: line.split()[1] for line in lines[1:]}
     assert list(rows) == list(engine.METRICS)
     assert rows["total_trades"] == f"{int(res.stats['total_trades']):,}"

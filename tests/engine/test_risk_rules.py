@@ -25,8 +25,13 @@ H = engine.HOLD
 NAN = math.nan
 
 
-def bars_of(o: list[float], h: list[float] | None = None, lo: list[float] | None = None,
-            c: list[float] | None = None, ts: Any = None) -> engine.Bars:  # fmt: skip
+def bars_of(
+    o: list[float],
+    h: list[float] | None = None,
+    lo: list[float] | None = None,
+    c: list[float] | None = None,
+    ts: Any = None,
+) -> engine.Bars:
     c = o if c is None else c
     h = [max(a, b) for a, b in zip(o, c)] if h is None else h
     lo = [min(a, b) for a, b in zip(o, c)] if lo is None else lo
@@ -145,8 +150,16 @@ def test_daily_loss_limit_flattens_for_the_rest_of_the_day() -> None:
     # open[2] = 94: equity 9,400 < 10,000 x 0.95 -> fire (loss 0.06), close at 94.
     # 0.5 asked at bar 2 would fill at open[3], still Jan 1: dropped. 0.7 asked at
     # bar 3 fills at open[4] = 96 on Jan 2 (start 9,400): 0.7 x 9,400 / 96 units.
-    ts = pd.to_datetime(["2024-01-01 10:00", "2024-01-01 11:00", "2024-01-01 12:00", "2024-01-01 13:00",
-                         "2024-01-02 10:00", "2024-01-02 11:00"]).values  # fmt: skip
+    ts = pd.to_datetime(
+        [
+            "2024-01-01 10:00",
+            "2024-01-01 11:00",
+            "2024-01-01 12:00",
+            "2024-01-01 13:00",
+            "2024-01-02 10:00",
+            "2024-01-02 11:00",
+        ]
+    ).values
     o = [100, 100, 94, 95, 96, 96]
     bars = bars_of(o, ts=ts)
     cfg = engine.Config(daily_loss_limit=0.05, periods_per_year=252)
@@ -165,8 +178,7 @@ def test_daily_loss_limit_flattens_for_the_rest_of_the_day() -> None:
 def test_daily_loss_limit_counts_from_the_last_close_before_the_day() -> None:
     # Day 1 ends at close 110 (equity 11,000). Day 2 opens at 105: 10,500 is 4.5 % below
     # 11,000 -> no fire at 5 %; 104 at the next open is 5.45 % below -> fire.
-    ts = pd.to_datetime(["2024-01-01 10:00", "2024-01-01 11:00", "2024-01-02 10:00",
-                         "2024-01-02 11:00"]).values  # fmt: skip
+    ts = pd.to_datetime(["2024-01-01 10:00", "2024-01-01 11:00", "2024-01-02 10:00", "2024-01-02 11:00"]).values
     bars = bars_of([100, 100, 105, 104], c=[100, 110, 105, 104], ts=ts)
     cfg = engine.Config(daily_loss_limit=0.05, periods_per_year=252)
     res = all_three(bars, np.array([1, H, H, H], np.int8), cfg)
@@ -225,10 +237,12 @@ def test_risk_rules_are_checked_at_the_door() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), bars=random_bars(max_bars=150), cfg=configs())
-def test_signal_loop_and_stepping_agree_with_risk_rules_on(data: Any, bars: engine.Bars,
-                                                          cfg: engine.Config) -> None:  # fmt: skip
-    cfg = cfg.replace(max_weight=cfg.max_weight or 0.6, max_drawdown_halt=cfg.max_drawdown_halt or 0.02,
-                      cooldown_bars=cfg.cooldown_bars or 2)  # fmt: skip
+def test_signal_loop_and_stepping_agree_with_risk_rules_on(data: Any, bars: engine.Bars, cfg: engine.Config) -> None:
+    cfg = cfg.replace(
+        max_weight=cfg.max_weight or 0.6,
+        max_drawdown_halt=cfg.max_drawdown_halt or 0.02,
+        cooldown_bars=cfg.cooldown_bars or 2,
+    )
     n = len(bars)
     signal = data.draw(st.one_of(int_signals(n), float_signals(n, cfg.max_leverage)), label="signal")
     all_three(bars, signal, cfg)

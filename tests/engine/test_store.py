@@ -252,8 +252,12 @@ def test_bars_view_the_arrow_memory_duckdb_filled(store):
 def test_start_and_end_are_inclusive(sample_store):
     bars = sample_store.bars("SPX", "1d", start="2008-09-15", end=pd.Timestamp("2008-09-19"))
     assert [str(t.date()) for t in bars.index] == [
-        "2008-09-15", "2008-09-16", "2008-09-17", "2008-09-18", "2008-09-19",
-    ]  # fmt: skip
+        "2008-09-15",
+        "2008-09-16",
+        "2008-09-17",
+        "2008-09-18",
+        "2008-09-19",
+    ]
 
 
 def test_a_date_alone_as_end_includes_that_whole_day(store, shared_data):
@@ -322,9 +326,12 @@ def test_adjusted_bars_scale_by_adj_close(store):
 def test_the_catalog_is_plain_data(sample_store):
     data = [i.as_dict() for i in sample_store.catalog()]
     assert json.loads(json.dumps(data))[1] == {
-        "symbol": "SPX", "timeframe": "1d", "first": "1999-01-04T00:00:00+00:00",
-        "last": "2018-12-31T00:00:00+00:00", "bars": 5031,
-    }  # fmt: skip
+        "symbol": "SPX",
+        "timeframe": "1d",
+        "first": "1999-01-04T00:00:00+00:00",
+        "last": "2018-12-31T00:00:00+00:00",
+        "bars": 5031,
+    }
 
 
 def test_delete_removes_a_series(sample_store):

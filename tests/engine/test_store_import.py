@@ -46,7 +46,11 @@ def assert_unchanged(store: Store, before: tuple[list[tuple], pd.DataFrame]) -> 
 
 def physically_sorted(store: Store) -> bool:
     """Each series' rows lie in time order, so reads need no sort."""
-    df = store.database.cursor().sql("SELECT series_id, epoch_ns(ts) AS t FROM anvil_market.bar_data ORDER BY rowid").df()
+    df = (
+        store.database.cursor()
+        .sql("SELECT series_id, epoch_ns(ts) AS t FROM anvil_market.bar_data ORDER BY rowid")
+        .df()
+    )
     return all(np.all(np.diff(g.t.to_numpy()) > 0) for _, g in df.groupby("series_id"))
 
 
@@ -63,8 +67,10 @@ def test_real_parquet_files_import_exactly(store, shared_data):
         for field in ("ts", "open", "high", "low", "close", "volume"):
             np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
     assert [(i.symbol, i.timeframe, i.bars) for i in store.catalog()] == [
-        ("EURUSD", "1h", 5000), ("IXIC", "1d", 5031), ("SPX", "1d", 5031),
-    ]  # fmt: skip
+        ("EURUSD", "1h", 5000),
+        ("IXIC", "1d", 5031),
+        ("SPX", "1d", 5031),
+    ]
 
 
 def test_a_yahoo_style_csv_maps_its_columns_and_keeps_adj_close(store):
@@ -142,8 +148,10 @@ def test_the_timeframe_is_inferred_or_taken_as_given(store):
 def test_times_with_offsets_become_utc(store):
     store.import_bars(DATA / "offsets.csv", symbol="X")
     assert [str(t) for t in store.bars("X", "1m").index] == [
-        "2024-03-01 14:30:00+00:00", "2024-03-01 14:31:00+00:00", "2024-03-01 14:32:00+00:00",
-    ]  # fmt: skip
+        "2024-03-01 14:30:00+00:00",
+        "2024-03-01 14:31:00+00:00",
+        "2024-03-01 14:32:00+00:00",
+    ]
 
 
 def test_naive_times_can_be_read_in_a_time_zone(store):
@@ -209,8 +217,9 @@ def test_one_import_can_add_a_symbol_and_update_another(store):
     rows.loc[0, "volume"] = 5.0  # AAA's first bar, changed
     report = store.import_bars(rows, timeframe="1d")
     assert [(s.symbol, s.added, s.changed, s.unchanged) for s in report.series] == [
-        ("AAA", 1, 1, 1), ("BBB", 3, 0, 0),
-    ]  # fmt: skip
+        ("AAA", 1, 1, 1),
+        ("BBB", 3, 0, 0),
+    ]
     np.testing.assert_array_equal(store.bars("AAA", "1d").volume, [5.0, 1.0, 1.0])
     assert physically_sorted(store)
 
@@ -294,8 +303,15 @@ def test_two_columns_meaning_one_field(store):
 
 
 def test_a_price_column_of_the_wrong_type(store):
-    df = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=3), "open": [True, False, True],
-                       "high": 2.0, "low": 1.0, "close": 1.5})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-01-01", periods=3),
+            "open": [True, False, True],
+            "high": 2.0,
+            "low": 1.0,
+            "close": 1.5,
+        }
+    )
     with pytest.raises(SourceError, match="column 'open' holds bool values, not numbers"):
         store.import_bars(df, symbol="X")
 
@@ -409,12 +425,18 @@ def test_semicolons_separate_fields_when_the_header_has_no_commas(store):
 
 def test_arrow_table_with_nulls_reports_missing_values(store):
     ones = pa.array([1.0] * 3)
-    table = pa.table({
-        "ts": pa.array([1_700_000_000, 1_700_000_060, None], pa.timestamp("s")),
-        "open": pa.array([1.0, None, 1.0]), "high": ones, "low": ones, "close": ones,
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "ts": pa.array([1_700_000_000, 1_700_000_060, None], pa.timestamp("s")),
+            "open": pa.array([1.0, None, 1.0]),
+            "high": ones,
+            "low": ones,
+            "close": ones,
+        }
+    )
     with pytest.raises(BadRowsError) as err:
         store.import_bars(table, symbol="X", timeframe="1m")
     assert [(p.row, p.reason) for p in err.value.report.problems] == [
-        (1, "open is missing"), (2, "time (ts) is missing"),
-    ]  # fmt: skip
+        (1, "open is missing"),
+        (2, "time (ts) is missing"),
+    ]

@@ -46,13 +46,34 @@ def test_a_loaded_series_equals_bars_built_and_checked_the_usual_way(store):
 @pytest.mark.parametrize(
     ("sql", "field"),
     [
-        ("UPDATE anvil_market.bar_data SET high = low / 2 WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)", "high"),
-        ("UPDATE anvil_market.bar_data SET volume = 'nan'::DOUBLE WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)", "volume"),
-        ("UPDATE anvil_market.bar_data SET volume = -1 WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)", "volume"),
-        ("UPDATE anvil_market.bar_data SET open = 2e12, high = 2e12, close = 2e12, low = 2e12 WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)", "open"),
-        ("UPDATE anvil_market.bar_data SET low = 'inf'::DOUBLE WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)", "low"),
-        ("UPDATE anvil_market.bar_data SET close = 'nan'::DOUBLE WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)", "close"),
-        ("INSERT INTO anvil_market.bar_data SELECT series_id, ts, open, high, low, close, volume, adj_close FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234", "ts"),
+        (
+            "UPDATE anvil_market.bar_data SET high = low / 2 WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)",
+            "high",
+        ),
+        (
+            "UPDATE anvil_market.bar_data SET volume = 'nan'::DOUBLE WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)",
+            "volume",
+        ),
+        (
+            "UPDATE anvil_market.bar_data SET volume = -1 WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)",
+            "volume",
+        ),
+        (
+            "UPDATE anvil_market.bar_data SET open = 2e12, high = 2e12, close = 2e12, low = 2e12 WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)",
+            "open",
+        ),
+        (
+            "UPDATE anvil_market.bar_data SET low = 'inf'::DOUBLE WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)",
+            "low",
+        ),
+        (
+            "UPDATE anvil_market.bar_data SET close = 'nan'::DOUBLE WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234)",
+            "close",
+        ),
+        (
+            "INSERT INTO anvil_market.bar_data SELECT series_id, ts, open, high, low, close, volume, adj_close FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 1234",
+            "ts",
+        ),
     ],
 )
 def test_a_bad_bar_written_by_plain_sql_is_named_as_bars_names_it(store, sql, field):
@@ -64,8 +85,10 @@ def test_a_bad_bar_written_by_plain_sql_is_named_as_bars_names_it(store, sql, fi
 
 def test_adjusted_prices_out_of_range_are_refused_with_the_bar(store):
     with store.database.write() as cur:
-        cur.execute("UPDATE anvil_market.bar_data SET adj_close = close * 1e13 "
-                    "WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 99)")  # fmt: skip
+        cur.execute(
+            "UPDATE anvil_market.bar_data SET adj_close = close * 1e13 "
+            "WHERE ts = (SELECT ts FROM anvil_market.bar_data ORDER BY ts LIMIT 1 OFFSET 99)"
+        )
     store.bars("SYN", "1m")  # raw prices are fine
     with pytest.raises(InvalidBarsError, match=r"bars\.open\[99\].*rescale"):
         store.bars("SYN", "1m", adjusted=True)

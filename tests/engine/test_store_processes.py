@@ -40,28 +40,55 @@ def _env(db: Path) -> dict[str, str]:
 
 
 def _python(code: str, db: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], env=_env(db), cwd=REPO, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code], env=_env(db), cwd=REPO, capture_output=True, text=True, timeout=300
+    )
 
 
 def _anvil(db: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "api.cli", *args], env=_env(db), cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *args],
+        env=_env(db),
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_a_notebook_the_cli_a_sweep_and_another_reader_share_one_store(tmp_path):
     db = tmp_path / "anvil.duckdb"
     Store(db).close()  # the sample, as a first `engine.load` would make it
-    notebook = subprocess.Popen([sys.executable, "-c", NOTEBOOK], env=_env(db), cwd=REPO, text=True,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    notebook = subprocess.Popen(
+        [sys.executable, "-c", NOTEBOOK],
+        env=_env(db),
+        cwd=REPO,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert notebook.stdout is not None and notebook.stdin is not None
         ready = notebook.stdout.readline()
         assert ready.split() == ["ready", "5031"], notebook.stderr.read() if notebook.stderr else ""
 
         # While the notebook holds its bars: a sweep runs, and the CLI imports.
-        sweep = _anvil(db, "sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:20:5", "slow=50",
-                       "--address", "local-threads", "-q", "--json")  # fmt: skip
+        sweep = _anvil(
+            db,
+            "sweep",
+            "-s",
+            "sma_cross",
+            "--symbol",
+            "SPX",
+            "--space",
+            "fast=5:20:5",
+            "slow=50",
+            "--address",
+            "local-threads",
+            "-q",
+            "--json",
+        )
         imported = _anvil(db, "data", "import", str(DATA / "mt5_eurusd_h1.csv"), "--symbol", "EURUSD", "-q")
         out, err = imported.communicate(timeout=300)
         assert imported.returncode == 0, err
@@ -124,10 +151,18 @@ def test_a_file_kept_busy_without_a_marker_is_waited_for_then_named(tmp_path):
     db = tmp_path / "anvil.duckdb"
     Store(db).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys\nfrom engine.store import open_database\n"
-         f"db = open_database({str(db)!r})\nprint('held', flush=True)\nsys.stdin.read()\n"],
-        env=_env(db), cwd=REPO, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom engine.store import open_database\n"
+            f"db = open_database({str(db)!r})\nprint('held', flush=True)\nsys.stdin.read()\n",
+        ],
+        env=_env(db),
+        cwd=REPO,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(StoreError) as err:

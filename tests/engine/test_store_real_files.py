@@ -181,19 +181,24 @@ def test_a_headerless_file_of_unknown_width_says_what_to_do(store, tmp_path):
 def test_columns_maps_unknown_names(store, eurusd_48):
     with pytest.raises(SourceError, match=r"missing column close .*--columns close=<column>"):
         store.import_bars(DATA / "last_price.csv", symbol="EURUSD")
-    report = store.import_bars(DATA / "last_price.csv", symbol="EURUSD", columns={"close": "Last",
-                                                                                 "volume": "Vol.Traded"})
+    report = store.import_bars(
+        DATA / "last_price.csv", symbol="EURUSD", columns={"close": "Last", "volume": "Vol.Traded"}
+    )
     assert report.added == 48 and report.ignored_columns == ()
     np.testing.assert_allclose(store.bars("EURUSD", "1h").close, eurusd_48.close)
 
 
 def test_columns_joins_a_date_and_a_time(store, tmp_path):
     f = tmp_path / "split.csv"
-    f.write_text("Day,Clock,O,H,L,C\n2024-01-02,09:00,1,2,0.5,1.5\n2024-01-02,10:00,1,2,0.5,1.5\n"
-                 "2024-01-02,11:00,1,2,0.5,1.5\n")  # fmt: skip
+    f.write_text(
+        "Day,Clock,O,H,L,C\n2024-01-02,09:00,1,2,0.5,1.5\n2024-01-02,10:00,1,2,0.5,1.5\n2024-01-02,11:00,1,2,0.5,1.5\n"
+    )
     store.import_bars(f, symbol="X", columns={"ts": "Day+Clock", "open": "O", "high": "H", "low": "L", "close": "C"})
     assert [str(t) for t in store.bars("X", "1h").to_pandas().index] == [
-        "2024-01-02 09:00:00+00:00", "2024-01-02 10:00:00+00:00", "2024-01-02 11:00:00+00:00"]  # fmt: skip
+        "2024-01-02 09:00:00+00:00",
+        "2024-01-02 10:00:00+00:00",
+        "2024-01-02 11:00:00+00:00",
+    ]
 
 
 def test_columns_naming_a_column_the_file_lacks_lists_what_it_has(store):

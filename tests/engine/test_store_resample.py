@@ -98,6 +98,7 @@ def test_weeks_start_on_monday(tmp_path):
 
 def test_the_source_timeframe_can_be_chosen_and_must_divide(store):
     store.import_bars(store.resample("M", "2m").to_pandas().drop(columns=["bars", "complete"]), symbol="M")
+
     def counts(**kw):
         return store.resample("M", "4m", **kw).column("bars").to_pylist()
 

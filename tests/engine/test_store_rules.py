@@ -38,8 +38,13 @@ def test_row_checks_find_a_bad_row_exactly_when_validate_refuses(rows):
 
 
 def test_each_reason_names_the_value():
-    cols = {"open": np.array([1.0]), "high": np.array([0.9]), "low": np.array([1.0]),
-            "close": np.array([1.0]), "volume": np.array([-2.0])}  # fmt: skip
+    cols = {
+        "open": np.array([1.0]),
+        "high": np.array([0.9]),
+        "low": np.array([1.0]),
+        "close": np.array([1.0]),
+        "volume": np.array([-2.0]),
+    }
     reasons = [reason(0) for _, mask, reason in broken_rules(cols) if mask[0]]
     assert reasons == [
         "high (0.9) is below low (1.0)",
@@ -51,9 +56,19 @@ def test_each_reason_names_the_value():
 
 @pytest.mark.parametrize(
     ("text", "name"),
-    [("1m", "1m"), ("5min", "5m"), ("60m", "1h"), ("4 hours", "4h"), ("1D", "1d"), ("daily", "1d"),
-     ("7d", "1w"), ("2W", "2w"), ("90s", "90s"), ("hourly", "1h")],
-)  # fmt: skip
+    [
+        ("1m", "1m"),
+        ("5min", "5m"),
+        ("60m", "1h"),
+        ("4 hours", "4h"),
+        ("1D", "1d"),
+        ("daily", "1d"),
+        ("7d", "1w"),
+        ("2W", "2w"),
+        ("90s", "90s"),
+        ("hourly", "1h"),
+    ],
+)
 def test_timeframes_read_to_one_canonical_name(text, name):
     assert parse_timeframe(text).name == name
 

@@ -42,8 +42,15 @@ def markers_on_host() -> list[str]:
     """Marker files the hostile sources would leave outside their jail."""
     import strategies
 
-    places = ["/", os.path.dirname(os.path.dirname(strategies.__file__)), os.path.expanduser("~"), "/var/tmp", "/tmp",
-              "/work", "/root"]  # fmt: skip
+    places = [
+        "/",
+        os.path.dirname(os.path.dirname(strategies.__file__)),
+        os.path.expanduser("~"),
+        "/var/tmp",
+        "/tmp",
+        "/work",
+        "/root",
+    ]
     found = []
     for place in places:
         try:

@@ -16,8 +16,8 @@ H = HOLD
 nan = np.nan
 
 # three strategies over 8 bars; the positions they hold are written under each
-A = np.array([1, H, H, 0, -1, H, 1, H], dtype=np.int8)   # 1  1  1  0 -1 -1  1  1
-B = np.array([H, 1, H, H, -1, H, 0, H], dtype=np.int8)   # 0  1  1  1 -1 -1  0  0
+A = np.array([1, H, H, 0, -1, H, 1, H], dtype=np.int8)  # 1  1  1  0 -1 -1  1  1
+B = np.array([H, 1, H, H, -1, H, 0, H], dtype=np.int8)  # 0  1  1  1 -1 -1  0  0
 C = np.array([nan, 0.5, nan, -0.5, nan, -1.0, nan, 0.0])  # 0 .5 .5 -.5 -.5 -1 -1  0
 
 

@@ -183,10 +183,15 @@ def risk_parity_loop(close: np.ndarray, period: int, iters: int, when) -> np.nda
 @given(matrices(max_bars=16, max_syms=4, positive=True), st.integers(2, 5), st.integers(0, 30))
 def test_risk_parity_matches_the_rule(close, period, iters):
     when = np.arange(len(close)) % 3 == 0
-    np.testing.assert_allclose(blocks.risk_parity(close, period, iters), risk_parity_loop(close, period, iters, None),
-                               rtol=1e-9, atol=1e-12)  # fmt: skip
-    np.testing.assert_allclose(blocks.risk_parity(close, period, iters, when),
-                               risk_parity_loop(close, period, iters, when), rtol=1e-9, atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        blocks.risk_parity(close, period, iters), risk_parity_loop(close, period, iters, None), rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        blocks.risk_parity(close, period, iters, when),
+        risk_parity_loop(close, period, iters, when),
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 def test_risk_parity_equalises_risk_contributions():

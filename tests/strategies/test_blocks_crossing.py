@@ -77,8 +77,16 @@ def test_crossover_is_not_counted_across_nan():
     assert crossunder(a, 2.0).tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 1]
     b = [2.0, 2.0, 2.0, 2.0, nan, 2.0, 2.0, 2.0, 2.0]
     assert crossover([1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 1.0, 3.0, 1.0], b).tolist() == [
-        0, 0, 0, 0, 0, 0, 0, 1, 0,
-    ]  # fmt: skip
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0,
+    ]
 
 
 def test_crossover_takes_series_and_returns_numpy():
@@ -146,17 +154,17 @@ def test_same_bar_rules():
         return from_entries_exits(*(np.array(v, bool) for v in (e, x, s, y))).tolist()
 
     # entry and exit of the same side on one bar: the exit wins
-    assert run([1], [1], [0], [0]) == [H]                      # flat stays flat
-    assert run([1, 1], [0, 1], [0, 0], [0, 0]) == [1, 0]       # long closes
-    assert run([0, 1], [0, 1], [1, 0], [0, 0]) == [-1, H]      # short is not reversed
+    assert run([1], [1], [0], [0]) == [H]  # flat stays flat
+    assert run([1, 1], [0, 1], [0, 0], [0, 0]) == [1, 0]  # long closes
+    assert run([0, 1], [0, 1], [1, 0], [0, 0]) == [-1, H]  # short is not reversed
     # long and short entry together: both dropped
     assert run([1, 1], [0, 0], [0, 1], [0, 0]) == [1, H]
     assert run([0, 1], [0, 0], [1, 1], [0, 0]) == [-1, H]
     # ...unless an exit dropped one of them first: the other stands
     assert run([1, 1], [0, 1], [0, 1], [0, 0]) == [1, -1]
     # an entry with the other side's exit: the entry wins
-    assert run([0, 1], [0, 0], [1, 0], [0, 1]) == [-1, 1]      # reversal
-    assert run([0, 1], [0, 1], [1, 1], [0, 0]) == [-1, -1]     # short entry, long exit: short
+    assert run([0, 1], [0, 0], [1, 0], [0, 1]) == [-1, 1]  # reversal
+    assert run([0, 1], [0, 1], [1, 1], [0, 0]) == [-1, -1]  # short entry, long exit: short
     assert run([1], [0], [0], [1]) == [1]
 
 

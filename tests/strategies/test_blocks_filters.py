@@ -149,16 +149,26 @@ def test_time_of_day_known_answers():
     assert time_of_day(sig, ts, "08:00", "10:00", flat_outside=True).tolist() == [0, 0, 1, 1, 0, 0, 0]
     # Berlin is UTC+1 in January, UTC+2 in July
     assert time_of_day(sig, ts, dt.time(9), dt.time(11), tz="Europe/Berlin").tolist() == [
-        H, H, 1, 1, 1, 1, 1,
-    ]  # fmt: skip
+        H,
+        H,
+        1,
+        1,
+        1,
+        1,
+        1,
+    ]
     july = hours("2024-07-02 06:00", 7)
     assert time_of_day(sig, july, "09:00", "11:00", tz="Europe/Berlin", flat_outside=True).tolist() == [
-        0, 1, 1, 0, 0, 0, 0,
-    ]  # fmt: skip
+        0,
+        1,
+        1,
+        0,
+        0,
+        0,
+        0,
+    ]
     floats = np.array([nan, 0.5, 0.5, -0.5, nan, 0.0, 0.25])
-    np.testing.assert_array_equal(
-        time_of_day(floats, ts, "07:00", "09:00"), [nan, 0.5, 0.5, 0.0, nan, 0.0, nan]
-    )
+    np.testing.assert_array_equal(time_of_day(floats, ts, "07:00", "09:00"), [nan, 0.5, 0.5, 0.0, nan, 0.0, nan])
 
 
 def test_time_of_day_window_across_midnight_and_time_types():
@@ -235,14 +245,16 @@ def test_drawdown_pause_known_answers():
     assert drawdown_pause(event, DD_CLOSE, 0.15, 2).tolist() == [1, H, H, 0, 0, 1, H, H, 0]
     # half exposure: drawdown 0.1028 at bar 3; after the restart it stays under 0.1
     half = np.full(9, 0.5)
-    np.testing.assert_array_equal(
-        drawdown_pause(half, DD_CLOSE, 0.1, 2), [0.5, 0.5, 0.5, 0, 0, 0.5, 0.5, 0.5, 0.5]
-    )
+    np.testing.assert_array_equal(drawdown_pause(half, DD_CLOSE, 0.1, 2), [0.5, 0.5, 0.5, 0, 0, 0.5, 0.5, 0.5, 0.5])
     # a short loses as prices rise; a pause running past the end is cut there
     short = np.array([-1] * 5, dtype=np.int8)
     assert drawdown_pause(short, [100.0, 104.0, 110.0, 120.0, 130.0], 0.05, 10).tolist() == [
-        -1, -1, 0, 0, 0,
-    ]  # fmt: skip
+        -1,
+        -1,
+        0,
+        0,
+        0,
+    ]
     # flat: never a drawdown
     assert drawdown_pause(np.zeros(9, np.int8), DD_CLOSE, 0.01, 3).tolist() == [0] * 9
 

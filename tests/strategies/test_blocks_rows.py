@@ -33,9 +33,11 @@ def test_known_answers() -> None:
 @given(
     st.integers(0, 70).flatmap(
         lambda n: st.lists(
-            st.lists(st.one_of(st.sampled_from([0.0, 1.0, 2.0, nan, inf, -inf]), st.floats(-3, 3)),
-                     min_size=n, max_size=n),  # fmt: skip
-            min_size=1, max_size=4,
+            st.lists(
+                st.one_of(st.sampled_from([0.0, 1.0, 2.0, nan, inf, -inf]), st.floats(-3, 3)), min_size=n, max_size=n
+            ),
+            min_size=1,
+            max_size=4,
         )
     ),
     st.data(),

@@ -184,9 +184,7 @@ def test_kelly_fraction_known_answers():
     # window [0.2, -0.2, 0.1]: mean 1/30, var 13/300, k = 10/13
     # window [-0.2, 0.1, -0.1]: mean -1/15, var 7/300, k = -20/7
     d = np.array([1, 1, 1, 1, -1], dtype=np.int8)
-    np.testing.assert_allclose(
-        kelly_fraction(d, KELLY_CLOSE, lookback=3), [nan, nan, nan, 5 / 13, -1.0], rtol=1e-12
-    )
+    np.testing.assert_allclose(kelly_fraction(d, KELLY_CLOSE, lookback=3), [nan, nan, nan, 5 / 13, -1.0], rtol=1e-12)
     np.testing.assert_allclose(
         kelly_fraction(d, KELLY_CLOSE, lookback=3, fraction=0.1),
         [nan, nan, nan, 1 / 13, -2 / 7],
@@ -258,9 +256,7 @@ def test_volatility_target_sets_the_exposure_the_engine_holds(sp500_df, sp500_ba
     # so the next bar's equity return is signal[t] x the price return
     t = np.flatnonzero(_traded_bars(signal)[:-1])
     assert len(t) > 100
-    np.testing.assert_allclose(
-        equity[t + 1] / equity[t] - 1, signal[t] * (c[t + 1] / c[t] - 1), rtol=1e-9, atol=1e-13
-    )
+    np.testing.assert_allclose(equity[t + 1] / equity[t] - 1, signal[t] * (c[t + 1] / c[t] - 1), rtol=1e-9, atol=1e-13)
     # and the strategy's volatility while in the market is near the target
     in_market = effective_position(signal)[:-1] != 0
     r = equity[1:] / equity[:-1] - 1
@@ -278,6 +274,4 @@ def test_kelly_fraction_on_real_data(sp500_df, sp500_bars):
     res = engine.backtest(sp500_bars, signal, engine.Config(fill="close", allow_short=True))
     equity, c = res.equity.to_numpy(), close.to_numpy()
     t = np.flatnonzero(_traded_bars(signal)[:-1])
-    np.testing.assert_allclose(
-        equity[t + 1] / equity[t] - 1, signal[t] * (c[t + 1] / c[t] - 1), rtol=1e-9, atol=1e-13
-    )
+    np.testing.assert_allclose(equity[t + 1] / equity[t] - 1, signal[t] * (c[t + 1] / c[t] - 1), rtol=1e-9, atol=1e-13)

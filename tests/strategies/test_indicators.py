@@ -28,8 +28,7 @@ def series(shared_data: Path) -> dict[str, dict[str, np.ndarray]]:
     out = {}
     for name in DATASETS:
         df = pd.read_parquet(shared_data / f"{name}.parquet")
-        out[name] = {k: df[k].to_numpy(dtype=np.float64, copy=True)
-                     for k in ("high", "low", "close", "volume")}  # fmt: skip
+        out[name] = {k: df[k].to_numpy(dtype=np.float64, copy=True) for k in ("high", "low", "close", "volume")}
     return out
 
 
@@ -89,15 +88,12 @@ def test_high_low_close_indicators_match_talib(series, dataset, period, name):
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_true_range_and_obv_match_talib(series, dataset):
     s = series[dataset]
-    assert_matches(ind.true_range(s["high"], s["low"], s["close"]),
-                   talib.TRANGE(s["high"], s["low"], s["close"]))  # fmt: skip
+    assert_matches(ind.true_range(s["high"], s["low"], s["close"]), talib.TRANGE(s["high"], s["low"], s["close"]))
     assert_matches(ind.obv(s["close"], s["volume"]), talib.OBV(s["close"], s["volume"]))
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
-@pytest.mark.parametrize(
-    "fast, slow, signal", [(12, 26, 9), (5, 35, 5), (26, 12, 9), (2, 10, 1), (8, 8, 3)]
-)
+@pytest.mark.parametrize("fast, slow, signal", [(12, 26, 9), (5, 35, 5), (26, 12, 9), (2, 10, 1), (8, 8, 3)])
 def test_macd_matches_talib(series, dataset, fast, slow, signal):
     c = series[dataset]["close"]
     ours = ind.macd(c, fast, slow, signal)
@@ -108,9 +104,7 @@ def test_macd_matches_talib(series, dataset, fast, slow, signal):
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
-@pytest.mark.parametrize(
-    "period, up, dn", [(20, 2.0, 2.0), (5, 1.5, 2.5), (2, 1.0, 1.0), (50, 0.0, 3.0)]
-)
+@pytest.mark.parametrize("period, up, dn", [(20, 2.0, 2.0), (5, 1.5, 2.5), (2, 1.0, 1.0), (50, 0.0, 3.0)])
 def test_bbands_match_talib(series, dataset, period, up, dn):
     c = series[dataset]["close"]
     upper, middle, lower, width = ind.bbands(c, period, up, dn)
@@ -179,8 +173,9 @@ cents = st.integers(100, 100_000).map(lambda c: c / 100)  # prices on a tick gri
 
 
 @given(
-    bars=st.lists(st.tuples(cents, st.integers(0, 300), st.integers(0, 300)),
-                  min_size=1, max_size=300),  # (close, high - close, close - low) in cents
+    bars=st.lists(
+        st.tuples(cents, st.integers(0, 300), st.integers(0, 300)), min_size=1, max_size=300
+    ),  # (close, high - close, close - low) in cents
     period=st.integers(2, 40),
 )
 def test_random_series_on_a_tick_grid_match_talib(bars, period):
@@ -223,8 +218,7 @@ def test_vwap_fixture():
     volume = np.array([100.0, 200.0, 300.0, 400.0])
     # bar 2: (10*100 + 11*200 + 12*300) / 600 = 6800 / 600
     # bar 3: (11*200 + 12*300 + 13*400) / 900 = 11000 / 900
-    np.testing.assert_allclose(ind.vwap(high, low, close, volume, 3),
-                               [NAN, NAN, 6800 / 600, 11000 / 900], rtol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(ind.vwap(high, low, close, volume, 3), [NAN, NAN, 6800 / 600, 11000 / 900], rtol=1e-12)
     # A window that traded nothing has no volume-weighted price: NaN.
     # bar 1: (10*100 + 11*0) / 100 = 10; bar 2: no volume; bar 3: (12*0 + 13*50) / 50 = 13
     quiet = np.array([100.0, 0.0, 0.0, 50.0])
@@ -247,15 +241,15 @@ def test_zscore_and_vwap_match_two_pass_references(series, dataset, period):
     s = series[dataset]
     c = s["close"]
     win = sliding_window_view(c, period)
-    dev, sd = c[period - 1:] - win.mean(axis=1), win.std(axis=1)
+    dev, sd = c[period - 1 :] - win.mean(axis=1), win.std(axis=1)
     z = np.full(len(c), NAN)
-    z[period - 1:] = np.divide(dev, sd, out=np.zeros_like(sd), where=sd > 0)  # flat: 0
+    z[period - 1 :] = np.divide(dev, sd, out=np.zeros_like(sd), where=sd > 0)  # flat: 0
     assert_matches(ind.zscore(c, period), z)
     tp = (s["high"] + s["low"] + c) / 3
     v = s["volume"]
     vw = np.full(len(c), NAN)
     traded = sliding_window_view(tp * v, period).sum(axis=1)
-    vw[period - 1:] = traded / sliding_window_view(v, period).sum(axis=1)
+    vw[period - 1 :] = traded / sliding_window_view(v, period).sum(axis=1)
     assert_matches(ind.vwap(s["high"], s["low"], c, v, period), vw)
 
 
@@ -295,8 +289,14 @@ def test_period_one_is_the_input_where_talib_says_so():
 def test_a_window_as_long_as_the_series_gives_one_value_and_longer_gives_none():
     x = np.array([1.0, 2.0, 3.0, 4.0])
     np.testing.assert_array_equal(ind.sma(x, 4), [NAN, NAN, NAN, 2.5])
-    for out in (ind.sma(x, 5), ind.rsi(x, 4), ind.adx(x, x, x, 3), *ind.macd(x, 2, 3, 3),
-                *ind.stoch(x, x, x, 2, 2, 3), *ind.bbands(x, 9)):  # fmt: skip
+    for out in (
+        ind.sma(x, 5),
+        ind.rsi(x, 4),
+        ind.adx(x, x, x, 3),
+        *ind.macd(x, 2, 3, 3),
+        *ind.stoch(x, x, x, 2, 2, 3),
+        *ind.bbands(x, 9),
+    ):
         assert out.shape == (4,) and np.isnan(out).all()
 
 
@@ -343,14 +343,17 @@ def test_mismatched_lengths_name_both_arrays():
         ind.obv(np.ones(5), np.ones(4))
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.ones((3, 4)), "one-dimensional"),
-    (np.float64(3.0), "one-dimensional"),
-    (["a", "b", "c"], "numbers"),
-    (np.array([1 + 2j, 3j]), "numbers"),
-    (np.array(["2020-01-01"], dtype="datetime64[D]"), "numbers"),
-    ([[1.0], [2.0, 3.0]], "cannot be read"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.ones((3, 4)), "one-dimensional"),
+        (np.float64(3.0), "one-dimensional"),
+        (["a", "b", "c"], "numbers"),
+        (np.array([1 + 2j, 3j]), "numbers"),
+        (np.array(["2020-01-01"], dtype="datetime64[D]"), "numbers"),
+        ([[1.0], [2.0, 3.0]], "cannot be read"),
+    ],
+)
 def test_arrays_that_are_not_one_series_of_numbers_are_refused(bad, match):
     with pytest.raises(IndicatorError, match=f"close.*{match}|{match}"):
         ind.ema(bad, 2)

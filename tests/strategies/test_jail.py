@@ -41,7 +41,7 @@ class Trend(Strategy):
         return np.where(f > s, 1, 0).astype(np.int8)
 '''
 
-STEPPER = '''
+STEPPER = """
 from strategies import Int, Strategy, indicators
 
 
@@ -57,9 +57,9 @@ class Stepper(Strategy):
             ctx.buy()
         elif not above and ctx.position > 0:
             ctx.close()
-'''
+"""
 
-LIAR = '''
+LIAR = """
 import numpy as np
 import strategies.runner
 from strategies import Strategy
@@ -72,7 +72,7 @@ class Liar(Strategy):
 
 # What a jail taken over by its code could answer: the trusted side must still refuse it.
 strategies.runner.signal_matrix = lambda cls, bars, sets: np.full((len(sets), len(bars)), 5, np.int8)
-'''
+"""
 
 pytestmark = pytest.mark.usefixtures("jail_ok")
 
@@ -102,8 +102,9 @@ def test_a_jailed_strategy_gives_what_it_gives_in_process(sp500_bars, job: str) 
     assert jailed.parameters() == load_strategy(TREND).parameters()
     here = load_strategy(TREND)
     sets = [{"fast": f, "slow": s} for f in (5, 10, 20) for s in (30, 60)]
-    np.testing.assert_array_equal(strategies.signal_matrix(jailed, sp500_bars, sets),
-                                  strategies.signal_matrix(here, sp500_bars, sets))  # fmt: skip
+    np.testing.assert_array_equal(
+        strategies.signal_matrix(jailed, sp500_bars, sets), strategies.signal_matrix(here, sp500_bars, sets)
+    )
     a = strategies.run_many(jailed, sp500_bars, sets)
     b = strategies.run_many(here, sp500_bars, sets)
     assert a.equals(b)
@@ -144,8 +145,7 @@ def test_a_source_the_loader_refuses_is_refused_from_inside_the_jail() -> None:
 
 def test_a_call_past_its_time_limit_is_killed_and_not_retried(sp500_bars, job: str) -> None:
     limits = jail.Limits(call_seconds=1.0, load_seconds=60, pool_size=1)
-    cls = jail.jailed(hostile("infinite_loop"), jail.describe(hostile("infinite_loop"), limits), job=job,
-                      limits=limits)  # fmt: skip
+    cls = jail.jailed(hostile("infinite_loop"), jail.describe(hostile("infinite_loop"), limits), job=job, limits=limits)
     with pytest.raises(jail.JailDied, match="longer than its limit"):
         strategies.signal(cls, sp500_bars)
     p = jail.pool(job, cls._source, limits)
@@ -168,8 +168,7 @@ def test_a_crash_is_retried_once_in_a_fresh_process_then_the_pool_breaks(sp500_b
 
 def test_release_ends_a_running_call_at_once(sp500_bars, job: str) -> None:
     limits = jail.Limits(call_seconds=300, load_seconds=60, pool_size=1)
-    cls = jail.jailed(hostile("infinite_loop"), jail.describe(hostile("infinite_loop"), limits), job=job,
-                      limits=limits)  # fmt: skip
+    cls = jail.jailed(hostile("infinite_loop"), jail.describe(hostile("infinite_loop"), limits), job=job, limits=limits)
     errors: list[BaseException] = []
 
     def call() -> None:

@@ -35,17 +35,35 @@ def test_list_strategies_describes_at_least_twelve():
 
 def test_the_issue_s_twelve_are_all_there():
     names = {d["name"] for d in list_strategies()}
-    assert {"SmaCross", "EmaCross", "MacdCross", "RsiReversion", "BollingerReversion",
-            "ZScoreReversion", "DonchianBreakout", "AtrChannelBreakout", "RocMomentum",
-            "DualTimeframeTrend", "VwapReversion", "RsiMacd"} <= names  # fmt: skip
+    assert {
+        "SmaCross",
+        "EmaCross",
+        "MacdCross",
+        "RsiReversion",
+        "BollingerReversion",
+        "ZScoreReversion",
+        "DonchianBreakout",
+        "AtrChannelBreakout",
+        "RocMomentum",
+        "DualTimeframeTrend",
+        "VwapReversion",
+        "RsiMacd",
+    } <= names
 
 
 @pytest.mark.parametrize("cls", LIBRARY, ids=lambda c: c.name)
 def test_get_strategy_finds_by_name_class_and_snake_case(cls):
     module = cls.__module__.rsplit(".", 1)[1]  # e.g. "sma_cross"
     assert BY_MODULE[module] is cls
-    for spelling in (cls.name, cls.__name__, module, module.upper(), module.replace("_", " "),
-                     module.replace("_", "-"), cls.name.lower()):  # fmt: skip
+    for spelling in (
+        cls.name,
+        cls.__name__,
+        module,
+        module.upper(),
+        module.replace("_", " "),
+        module.replace("_", "-"),
+        cls.name.lower(),
+    ):
         assert get_strategy(spelling) is cls, spelling
 
 
@@ -167,8 +185,20 @@ ALLOWED_IMPORTS = {
     "strategies": {"Strategy", "UniverseStrategy", "Int", "Float", "Categorical", "indicators", "blocks"},
     "engine": {"HOLD"},
 }
-FORBIDDEN_CALLS = {"getattr", "setattr", "delattr", "eval", "exec", "open", "compile",
-                   "globals", "locals", "vars", "input", "breakpoint"}  # fmt: skip
+FORBIDDEN_CALLS = {
+    "getattr",
+    "setattr",
+    "delattr",
+    "eval",
+    "exec",
+    "open",
+    "compile",
+    "globals",
+    "locals",
+    "vars",
+    "input",
+    "breakpoint",
+}
 
 
 def test_every_module_is_in_the_registry():
@@ -224,8 +254,11 @@ def test_module_source_runs_on_its_own(path, sp500_bars):
     that decides exactly as the registered class does."""
     namespace: dict = {}
     exec(compile(path.read_text(), str(path), "exec"), namespace)  # the test plays the loader
-    found = [v for v in namespace.values()
-             if isinstance(v, type) and issubclass(v, Strategy) and v not in (Strategy, strategies.UniverseStrategy)]  # fmt: skip
+    found = [
+        v
+        for v in namespace.values()
+        if isinstance(v, type) and issubclass(v, Strategy) and v not in (Strategy, strategies.UniverseStrategy)
+    ]
     assert len(found) == 1
     twin = BY_MODULE[path.stem]
     assert found[0].name == twin.name and found[0].parameters() == twin.parameters()

@@ -228,8 +228,7 @@ CASES: list[tuple[type[strategies.Strategy], str, dict[str, Any]]] = [
     (MacdCross, "nasdaq", {"fast": 8, "slow": 21, "signal": 5, "short": True}),
     (MacdCross, "eurusd", {"short": True}),
     (RsiReversion, "sp500", {}),
-    (RsiReversion, "nasdaq",
-     {"period": 5, "lower": 25, "upper": 75, "exit_level": 55, "short": True}),
+    (RsiReversion, "nasdaq", {"period": 5, "lower": 25, "upper": 75, "exit_level": 55, "short": True}),
     (RsiReversion, "eurusd", {"period": 7, "short": True}),
     (BollingerReversion, "sp500", {}),
     (BollingerReversion, "nasdaq", {"period": 30, "stdevs": 1.5, "short": True}),
@@ -289,8 +288,9 @@ def test_trades_follow_the_stated_rule(market, case):
     cfg = engine.Config(fee_rate=0.001, close_at_end=True, allow_short=full["short"])
     res = strategies.run(cls, bars, cfg, params)
     trades = res.trades
-    got = list(zip(trades.entry_bar.tolist(), trades.exit_bar.tolist(),
-                   trades.direction.tolist(), trades.exit_reason.tolist()))  # fmt: skip
+    got = list(
+        zip(trades.entry_bar.tolist(), trades.exit_bar.tolist(), trades.direction.tolist(), trades.exit_reason.tolist())
+    )
     rule = RULES[cls](df, **full)
     assert got == expected_trades(rule, len(df))
     assert len(got) >= MIN_TRADES

@@ -79,28 +79,38 @@ HOSTILE = [
     pytest.param(in_signals('s = f"{self.__class__!r}"'), "double-underscore", id="f-string-dunder"),
     # -- decorators and lambdas smuggling calls ----------------------------------
     pytest.param(
-        HEAD + "def run(f):\n    return f()\n\n\nclass Evil(Strategy):\n    @run\n    def signals(self, bars):\n" + ZEROS,
-        "decorators are limited", id="decorator-user-function",
+        HEAD
+        + "def run(f):\n    return f()\n\n\nclass Evil(Strategy):\n    @run\n    def signals(self, bars):\n"
+        + ZEROS,
+        "decorators are limited",
+        id="decorator-user-function",
     ),
     pytest.param(
         HEAD + "class Evil(Strategy):\n    @(lambda f: f())\n    def signals(self, bars):\n" + ZEROS,
-        "decorators are limited", id="decorator-lambda",
+        "decorators are limited",
+        id="decorator-lambda",
     ),
     pytest.param(
         HEAD + "class Evil(Strategy):\n    @exec\n    def signals(self, bars):\n" + ZEROS,
-        "code built from strings", id="decorator-exec",
+        "code built from strings",
+        id="decorator-exec",
     ),
     pytest.param(
         HEAD + "class Evil(Strategy):\n    def signals(self, bars, n=(lambda: sum(range(10**8)))()):\n" + ZEROS,
-        "runs code while the strategy loads", id="default-argument-call",
+        "runs code while the strategy loads",
+        id="default-argument-call",
     ),
     pytest.param(
         HEAD + "class Evil(Strategy):\n    def signals(self, bars: sorted(range(10**7))):\n" + ZEROS,
-        "annotations are evaluated while loading", id="annotation-call",
+        "annotations are evaluated while loading",
+        id="annotation-call",
     ),
     pytest.param(
-        HEAD + "property = lambda f: f()\n\n\nclass Evil(Strategy):\n    @property\n    def signals(self, bars):\n" + ZEROS,
-        "decorators are limited", id="rebound-decorator",
+        HEAD
+        + "property = lambda f: f()\n\n\nclass Evil(Strategy):\n    @property\n    def signals(self, bars):\n"
+        + ZEROS,
+        "decorators are limited",
+        id="rebound-decorator",
     ),
     pytest.param(in_signals("f = lambda: eval('1')"), "code built from strings", id="lambda-eval"),
     # -- module internals through attribute chains -------------------------------
@@ -126,18 +136,28 @@ HOSTILE = [
     pytest.param(at_top("from typing import get_type_hints"), "not available", id="get-type-hints"),
     pytest.param(at_top("from functools import update_wrapper"), "not available", id="update-wrapper"),
     pytest.param(at_top("import statistics\nS = statistics.sys"), "interpreter's internals", id="statistics-sys"),
-    pytest.param(at_top("import dataclasses\nB = dataclasses.builtins"), "interpreter's internals", id="dataclasses-builtins"),
-    pytest.param(at_top("from strategies import indicators as i\nC = i.clear_cache"), "strategies.indicators.clear_cache: not available", id="indicator-cache-clear"),
+    pytest.param(
+        at_top("import dataclasses\nB = dataclasses.builtins"), "interpreter's internals", id="dataclasses-builtins"
+    ),
+    pytest.param(
+        at_top("from strategies import indicators as i\nC = i.clear_cache"),
+        "strategies.indicators.clear_cache: not available",
+        id="indicator-cache-clear",
+    ),
     # -- encoded imports ---------------------------------------------------------
     pytest.param(at_top("import os"), "strategies may import only", id="import-os"),
     pytest.param(at_top("import importlib"), "import modules with an import statement", id="import-importlib"),
     pytest.param(at_top("import strategies.loader"), "strategies may import only", id="import-loader"),
-    pytest.param(at_top("from strategies import loader"), "strategies.loader is not available", id="from-strategies-loader"),
+    pytest.param(
+        at_top("from strategies import loader"), "strategies.loader is not available", id="from-strategies-loader"
+    ),
     pytest.param(at_top("from numpy import *"), "one by one", id="import-star"),
     pytest.param(at_top("from . import x"), "full name", id="relative-import"),
     pytest.param(at_top("from __future__ import barry_as_FLUFL"), "only annotations", id="future-flufl"),
     pytest.param(in_signals("m = __import__('os')"), "import statement", id="dunder-import"),
-    pytest.param(in_signals("m = '\\x5f\\x5fimport\\x5f\\x5f'"), "naming Python's internals", id="escaped-dunder-string"),
+    pytest.param(
+        in_signals("m = '\\x5f\\x5fimport\\x5f\\x5f'"), "naming Python's internals", id="escaped-dunder-string"
+    ),
     pytest.param(in_signals("\uff45\uff56\uff41\uff4c('1')"), "code built from strings", id="fullwidth-eval"),
     pytest.param(in_signals("\u0435val('1')"), "plain ASCII", id="homoglyph-eval"),
     pytest.param(in_signals("x = np.\u0435mpty(3)"), "plain ASCII", id="homoglyph-attribute"),
@@ -150,12 +170,15 @@ HOSTILE = [
     pytest.param(in_signals("input()"), "without input or output", id="input"),
     pytest.param(in_signals("print(bars)"), "remove the print", id="print"),
     # -- frames, tracebacks, generators, code ------------------------------------
-    pytest.param(in_signals("g = (i for i in [1])\nf = g.gi_frame.f_back.f_globals"), "generator internals", id="generator-frame"),
+    pytest.param(
+        in_signals("g = (i for i in [1])\nf = g.gi_frame.f_back.f_globals"), "generator internals", id="generator-frame"
+    ),
     pytest.param(in_signals("def gen():\n    yield 1\nc = gen().gi_code"), "generator internals", id="generator-code"),
     pytest.param(in_signals("f = (lambda: 0).__code__.co_code"), "double-underscore", id="code-object"),
     pytest.param(
         in_signals("try:\n    1 / 0\nexcept Exception as e:\n    t = e.__traceback__.tb_frame"),
-        "double-underscore", id="exception-traceback",
+        "double-underscore",
+        id="exception-traceback",
     ),
     pytest.param(in_signals("x = bars.tb_frame"), "traceback attributes", id="traceback-frame"),
     pytest.param(in_signals("x = bars.cr_frame"), "coroutine internals", id="coroutine-frame"),
@@ -164,55 +187,81 @@ HOSTILE = [
     pytest.param(in_signals("x = self.func_globals"), "interpreter's internals", id="func-globals"),
     pytest.param(in_signals("x = bars.f_locals"), "frame attributes", id="frame-locals"),
     pytest.param(in_signals("try:\n    pass\nexcept:\n    pass"), "interrupts get through", id="bare-except"),
-    pytest.param(in_signals("try:\n    pass\nexcept BaseException:\n    pass"), "swallow interrupts", id="base-exception"),
+    pytest.param(
+        in_signals("try:\n    pass\nexcept BaseException:\n    pass"), "swallow interrupts", id="base-exception"
+    ),
     pytest.param(
         HEAD + "class Evil(Strategy):\n    async def signals(self, bars):\n" + ZEROS,
-        "async functions", id="coroutine",
+        "async functions",
+        id="coroutine",
     ),
     pytest.param(in_signals("match bars:\n    case _:\n        pass"), "match statements", id="match"),
     # -- classes -----------------------------------------------------------------
     pytest.param(
-        HEAD + "class Meta(type):\n    pass\n\n\nclass Evil(Strategy, metaclass=Meta):\n    def signals(self, bars):\n" + ZEROS,
-        "no metaclass", id="metaclass",
+        HEAD
+        + "class Meta(type):\n    pass\n\n\nclass Evil(Strategy, metaclass=Meta):\n    def signals(self, bars):\n"
+        + ZEROS,
+        "no metaclass",
+        id="metaclass",
     ),
     pytest.param(
-        HEAD + "class Evil(Strategy):\n    def __getattr__(self, name):\n        return 1\n\n    def signals(self, bars):\n" + ZEROS,
-        "special method '__getattr__'", id="dunder-getattr",
+        HEAD
+        + "class Evil(Strategy):\n    def __getattr__(self, name):\n        return 1\n\n    def signals(self, bars):\n"
+        + ZEROS,
+        "special method '__getattr__'",
+        id="dunder-getattr",
     ),
     pytest.param(
-        HEAD + "class Evil(Strategy):\n    def __init_subclass__(cls):\n        pass\n\n    def signals(self, bars):\n" + ZEROS,
-        "special method '__init_subclass__'", id="dunder-init-subclass",
+        HEAD
+        + "class Evil(Strategy):\n    def __init_subclass__(cls):\n        pass\n\n    def signals(self, bars):\n"
+        + ZEROS,
+        "special method '__init_subclass__'",
+        id="dunder-init-subclass",
     ),
     pytest.param(
-        HEAD + "class Evil(Strategy):\n    def __reduce__(self):\n        return (print, ())\n\n    def signals(self, bars):\n" + ZEROS,
-        "special method '__reduce__'", id="dunder-reduce",
+        HEAD
+        + "class Evil(Strategy):\n    def __reduce__(self):\n        return (print, ())\n\n    def signals(self, bars):\n"
+        + ZEROS,
+        "special method '__reduce__'",
+        id="dunder-reduce",
     ),
     pytest.param(
         HEAD + "class Evil(Strategy):\n    def signals(self, bars):\n        class Inner:\n            pass\n" + ZEROS,
-        "not inside functions", id="class-in-function",
+        "not inside functions",
+        id="class-in-function",
     ),
     pytest.param(
-        HEAD + "class A(Strategy):\n    def signals(self, bars):\n" + ZEROS + "\n\nclass B(Strategy):\n    def signals(self, bars):\n" + ZEROS,
-        "exactly one Strategy subclass", id="two-strategies",
+        HEAD
+        + "class A(Strategy):\n    def signals(self, bars):\n"
+        + ZEROS
+        + "\n\nclass B(Strategy):\n    def signals(self, bars):\n"
+        + ZEROS,
+        "exactly one Strategy subclass",
+        id="two-strategies",
     ),
     pytest.param(HEAD + "X = 1\n", "no class deriving from Strategy", id="no-strategy"),
     pytest.param(
         HEAD + "class NotAStrategy:\n    def signals(self, bars):\n" + ZEROS,
-        "no class deriving from Strategy", id="class-not-a-strategy",
+        "no class deriving from Strategy",
+        id="class-not-a-strategy",
     ),
     # -- code that runs while loading --------------------------------------------
     pytest.param(at_top("for i in range(10**9):\n    pass"), "runs code while the strategy loads", id="top-level-loop"),
     pytest.param(at_top("X = sum(range(10**9))"), "runs code while the strategy loads", id="top-level-call"),
-    pytest.param(at_top("X = [i for i in range(10**9)]"), "runs code while the strategy loads", id="top-level-comprehension"),
+    pytest.param(
+        at_top("X = [i for i in range(10**9)]"), "runs code while the strategy loads", id="top-level-comprehension"
+    ),
     pytest.param(at_top("np.x = 1"), "only plain names", id="top-level-attribute-store"),
     pytest.param(at_top("if __name__ == '__main__':\n    pass"), "runs code while the strategy loads", id="main-guard"),
     pytest.param(
         HEAD + "class Evil(Strategy):\n    for i in range(10):\n        pass\n\n    def signals(self, bars):\n" + ZEROS,
-        "runs code while the strategy loads", id="class-body-loop",
+        "runs code while the strategy loads",
+        id="class-body-loop",
     ),
     pytest.param(
         HEAD + "class Evil(Strategy):\n    fast = SmaCross.parameters()\n\n    def signals(self, bars):\n" + ZEROS,
-        "runs code while the strategy loads", id="class-body-call",
+        "runs code while the strategy loads",
+        id="class-body-call",
     ),
     pytest.param(at_top("T = np.ScalarType * 10**8"), "unknown size", id="load-time-repeat"),
     # -- huge literals and deep nesting ------------------------------------------
@@ -260,11 +309,13 @@ def test_hostile_source_is_refused_before_anything_runs(source: Any, why: str) -
 HOSTILE_AT_RUN_TIME = [
     pytest.param(
         in_signals('t = "{0." + "_" * 2 + "class" + "_" * 2 + "}"\ns = t.format(self)'),
-        "reads an attribute", id="template-built-at-run-time",
+        "reads an attribute",
+        id="template-built-at-run-time",
     ),
     pytest.param(
         in_signals('t = "{0.clo" + "se}"\ns = list(map(t.format, [bars]))'),
-        "reads an attribute", id="template-through-map",
+        "reads an attribute",
+        id="template-through-map",
     ),
     pytest.param(in_on_bar("self = ctx\nself._sim.buy(1.0)"), "underscore attributes", id="rebound-self"),
     pytest.param(in_signals("i = bars.index"), "strategies cannot use", id="pandas-index"),
@@ -274,15 +325,16 @@ HOSTILE_AT_RUN_TIME = [
     pytest.param(in_signals("np.add.at(bars.close, [0], 1e6)"), "read-only", id="ufunc-at-ignores-read-only"),
     pytest.param(in_signals("np.ufunc.at(np.add, bars.close, [0], 1e6)"), "read-only", id="unbound-ufunc-at"),
     pytest.param(in_signals("bars.close.resize(3, refcheck=False)"), "read-only", id="resize-in-place"),
-    pytest.param(
-        in_signals("np.ndarray.resize(bars.close, 3, refcheck=False)"), "read-only", id="unbound-resize"
-    ),
+    pytest.param(in_signals("np.ndarray.resize(bars.close, 3, refcheck=False)"), "read-only", id="unbound-resize"),
     pytest.param(in_signals("np.ndarray.setflags(bars.close, write=True)"), "read-only", id="unbound-setflags"),
     pytest.param(
         in_signals("from collections.abc import Sequence\nSequence.register(dict)"),
-        "change isinstance for all code", id="abc-register",
+        "change isinstance for all code",
+        id="abc-register",
     ),
-    pytest.param(in_signals("lock = np.random.default_rng().bit_generator.lock"), "strategies cannot use", id="bitgen-lock"),
+    pytest.param(
+        in_signals("lock = np.random.default_rng().bit_generator.lock"), "strategies cannot use", id="bitgen-lock"
+    ),
     pytest.param(in_signals("Strategy.check = lambda cls, p: p"), "only its own objects", id="patch-base-class"),
     pytest.param(in_signals("SmaCross.name = 'evil'"), "only its own objects", id="patch-library-class"),
     pytest.param(in_signals("np.mean.evil = 1"), "only its own objects", id="patch-numpy-function"),
@@ -291,20 +343,27 @@ HOSTILE_AT_RUN_TIME = [
     pytest.param(in_signals("del engine.HOLD"), "only its own objects", id="delete-from-module"),
     pytest.param(
         in_signals("from enum import Enum\nE = Enum('E', [('_' * 2 + 'getattr' + '_' * 2, len)])"),
-        "functional Enum API", id="enum-functional-dunder",
+        "functional Enum API",
+        id="enum-functional-dunder",
     ),
     pytest.param(
-        in_signals("from strategies import blocks\nblocks.in_window(bars.ts, '09:00', '10:00', tz='dateutil//etc/passwd')"),
-        "give a time-zone name", id="time-zone-file",
+        in_signals(
+            "from strategies import blocks\nblocks.in_window(bars.ts, '09:00', '10:00', tz='dateutil//etc/passwd')"
+        ),
+        "give a time-zone name",
+        id="time-zone-file",
     ),
     pytest.param(
         in_signals("from dataclasses import dataclass\ndataclass(SmaCross)"),
-        "only to classes and functions the strategy defines", id="dataclass-on-library-class",
+        "only to classes and functions the strategy defines",
+        id="dataclass-on-library-class",
     ),
     pytest.param(
-        HEAD + 'class Text(str):\n    def __str__(self):\n        return "{}"\n\n\n'
-        + in_signals('t = Text("{0." + "_" * 2 + "class" + "_" * 2 + "}")\ns = t.format(self)')[len(HEAD):],
-        "reads an attribute", id="str-subclass-hiding-its-template",
+        HEAD
+        + 'class Text(str):\n    def __str__(self):\n        return "{}"\n\n\n'
+        + in_signals('t = Text("{0." + "_" * 2 + "class" + "_" * 2 + "}")\ns = t.format(self)')[len(HEAD) :],
+        "reads an attribute",
+        id="str-subclass-hiding-its-template",
     ),
 ]
 
@@ -406,8 +465,11 @@ def _plain(source: str, name: str) -> type[strategies.Strategy]:
         exec(compile(source, name, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - our own files
     finally:
         del sys.modules[module.__name__]
-    found = [v for v in vars(module).values()
-             if isinstance(v, type) and issubclass(v, strategies.Strategy) and v.__module__ == f"plain_{name}"]  # fmt: skip
+    found = [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, strategies.Strategy) and v.__module__ == f"plain_{name}"
+    ]
     assert len(found) == 1
     return found[0]
 
@@ -469,8 +531,25 @@ def test_own_private_attributes_and_super_init_are_allowed(sp500_bars) -> None:
 
 # -- robustness: any text gets a verdict, never a crash ------------------------------
 
-_SNIPPETS = ["__class__", ".format(", "eval(", "import os\n", "(", "]", "\n    ", "lambda: ", "'", "\x00",
-             "10**10**10", "class X(Strategy):\n", "@property\n", "async ", "\\", "yield", "break\n"]  # fmt: skip
+_SNIPPETS = [
+    "__class__",
+    ".format(",
+    "eval(",
+    "import os\n",
+    "(",
+    "]",
+    "\n    ",
+    "lambda: ",
+    "'",
+    "\x00",
+    "10**10**10",
+    "class X(Strategy):\n",
+    "@property\n",
+    "async ",
+    "\\",
+    "yield",
+    "break\n",
+]
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])

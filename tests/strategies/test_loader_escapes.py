@@ -28,7 +28,7 @@ SECRET_READ = "{0.__globals__[sys].modules[os].environ[HOME]}"
 
 def with_classes(classes: str, code: str) -> str:
     """A strategy whose ``signals`` runs ``code``, after top-level ``classes``."""
-    return HEAD + classes + "\n\n" + in_signals(code)[len(HEAD):]
+    return HEAD + classes + "\n\n" + in_signals(code)[len(HEAD) :]
 
 
 STATIC = [
@@ -38,14 +38,18 @@ STATIC = [
     pytest.param(in_signals('a = np.array([1], dtype="object")'), "object arrays", id="array-dtype-object"),
     pytest.param(in_signals('a = np.zeros(3).astype("|O")'), "object arrays", id="astype-O"),
     pytest.param(in_signals('a = np.zeros(3, "O8")'), "object arrays", id="positional-O8"),
-    pytest.param(in_signals('a = np.zeros(2, dtype=[("x", "f8"), ("y", "O")])'), "object arrays", id="structured-object-field"),
-    pytest.param(in_signals('a = np.zeros(3, dtype=np.object_)'), "not available", id="np-object_"),
+    pytest.param(
+        in_signals('a = np.zeros(2, dtype=[("x", "f8"), ("y", "O")])'), "object arrays", id="structured-object-field"
+    ),
+    pytest.param(in_signals("a = np.zeros(3, dtype=np.object_)"), "not available", id="np-object_"),
     pytest.param(in_signals('a = np.frombuffer(bytearray(8), "O")'), "not available", id="frombuffer"),
     pytest.param(in_signals('a = np.fromstring("1 2", sep=" ")'), "not available", id="fromstring"),
-    pytest.param(in_signals('a = np.recarray((1,), dtype=[("x", "f8")], buf=bytearray(8))'), "raw memory", id="recarray-buf"),
+    pytest.param(
+        in_signals('a = np.recarray((1,), dtype=[("x", "f8")], buf=bytearray(8))'), "raw memory", id="recarray-buf"
+    ),
     pytest.param(at_top("from numpy import chararray"), "not available", id="chararray"),
-    pytest.param(in_signals('f = bars.close.__array_interface__'), "double-underscore", id="array-interface"),
-    pytest.param(in_signals('p = bars.close.ctypes.data'), "interpreter's internals", id="array-ctypes"),
+    pytest.param(in_signals("f = bars.close.__array_interface__"), "double-underscore", id="array-interface"),
+    pytest.param(in_signals("p = bars.close.ctypes.data"), "interpreter's internals", id="array-ctypes"),
     pytest.param(at_top("import string"), "strategies may import only", id="string-formatter"),
     pytest.param(at_top("from string import Formatter"), "strategies may import only", id="from-string-formatter"),
 ]
@@ -63,32 +67,44 @@ AT_RUN_TIME = [
     # -- object dtypes and raw memory, hidden from the static checks ----------------
     pytest.param(
         in_signals('k = {"dtype": "O"}\nk["buf" + "fer"] = bytearray(8)\nA = np.ndarray\na = A((1,), **k)'),
-        "raw memory", id="ndarray-buffer-by-keywords",
+        "raw memory",
+        id="ndarray-buffer-by-keywords",
     ),
     pytest.param(
-        in_signals('A = np.ndarray\na = A((1,), "f8", bytearray(8))'), "raw memory", id="ndarray-buffer-positional",
+        in_signals('A = np.ndarray\na = A((1,), "f8", bytearray(8))'),
+        "raw memory",
+        id="ndarray-buffer-positional",
     ),
     pytest.param(
-        in_signals('A = np.ndarray\nd = "o".upper()\na = A((1,), d)'), "object arrays", id="ndarray-object-dtype",
+        in_signals('A = np.ndarray\nd = "o".upper()\na = A((1,), d)'),
+        "object arrays",
+        id="ndarray-object-dtype",
     ),
     pytest.param(in_signals('d = "o".upper()\na = np.zeros(1, d)'), "object arrays", id="dtype-built-at-run-time"),
     pytest.param(in_signals("a = np.empty(2, dtype=dict)"), "object arrays", id="python-class-as-dtype"),
     pytest.param(in_signals("a = np.array([1.0, 2.0], dtype=list)"), "object arrays", id="object-array-of-values"),
     pytest.param(
         in_signals("a = np.array([1]).astype(dict)\nb, i = np.unique(a, return_index=True)"),
-        "object arrays", id="astype-python-class",
+        "object arrays",
+        id="astype-python-class",
     ),
     pytest.param(
-        in_signals("a = np.add(np.zeros(2), 1, dtype=dict)\nb = a.tolist()"), "object array", id="ufunc-object-loop",
+        in_signals("a = np.add(np.zeros(2), 1, dtype=dict)\nb = a.tolist()"),
+        "object array",
+        id="ufunc-object-loop",
     ),
     pytest.param(in_signals("m = np.zeros(8).data"), "raw memory", id="array-data"),
     pytest.param(in_signals("m = bars.close.data.cast('B')"), "raw memory", id="input-array-data"),
     pytest.param(in_signals("m = np.ndarray.data"), "raw memory", id="unbound-array-data"),
     pytest.param(
-        in_signals("f = np.zeros(1)\ng = f.view(dict)"), "Cannot change data-type", id="view-as-object",
+        in_signals("f = np.zeros(1)\ng = f.view(dict)"),
+        "Cannot change data-type",
+        id="view-as-object",
     ),
     pytest.param(
-        in_signals("f = np.zeros(1)\ng = f.getfield(dict, 0)"), "object array", id="getfield-object",
+        in_signals("f = np.zeros(1)\ng = f.getfield(dict, 0)"),
+        "object array",
+        id="getfield-object",
     ),
     # -- templates on any str subclass ------------------------------------------------
     pytest.param(
@@ -96,29 +112,34 @@ AT_RUN_TIME = [
             "from collections import UserString\nimport typing\n\n\nclass U(UserString):\n    pass\n",
             f"t = {SECRET_READ!r}.replace('_', '_')\ns = U(t).format(typing.cast)",
         ),
-        "plain str template", id="userstring-subclass-secret-read",
+        "plain str template",
+        id="userstring-subclass-secret-read",
     ),
     pytest.param(
         in_signals('from collections import UserString\ns = UserString("{0.clo" + "se}").format(bars)'),
-        "plain str template", id="userstring",
+        "plain str template",
+        id="userstring",
     ),
     pytest.param(
         in_signals('from collections import UserString\ns = UserString("{b.clo" + "se}").format_map({"b": bars})'),
-        "plain str template", id="userstring-format-map",
+        "plain str template",
+        id="userstring-format-map",
     ),
     pytest.param(
         with_classes(
             "class T(str):\n    def format(self, *args):\n        return super().format(*args)\n",
             's = T("{0.clo" + "se}").format(bars)',
         ),
-        "reads an attribute", id="str-subclass-own-format",
+        "reads an attribute",
+        id="str-subclass-own-format",
     ),
     pytest.param(
         with_classes(
             "class T(str):\n    pass\n",
             'f = T("{0[0].clo" + "se}").format_map\ns = f([bars])',
         ),
-        "reads an attribute", id="str-subclass-format-map",
+        "reads an attribute",
+        id="str-subclass-format-map",
     ),
     pytest.param(
         with_classes(
@@ -126,14 +147,16 @@ AT_RUN_TIME = [
             "        return UserString.format(self, x)\n",
             's = M("{0.clo" + "se}").show(bars)',
         ),
-        "plain str template", id="userstring-unbound-format",
+        "plain str template",
+        id="userstring-unbound-format",
     ),
     pytest.param(
         with_classes(
             "from collections import UserString\n\n\nclass M(UserString):\n    fmt = UserString.format\n",
             's = M("{0.clo" + "se}").fmt(bars)',
         ),
-        "plain str template", id="userstring-format-under-another-name",
+        "plain str template",
+        id="userstring-format-under-another-name",
     ),
 ]
 

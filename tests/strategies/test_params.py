@@ -24,8 +24,16 @@ class Demo(Strategy):
 def test_schema_lists_every_parameter_with_its_bounds():
     schema = Demo.parameters()
     assert list(schema) == ["fast", "slow", "band", "side"]
-    assert schema["fast"] == {"type": "int", "low": 2, "high": 50, "step": 1, "log": False,
-                              "default": 10, "choices": None, "doc": ""}  # fmt: skip
+    assert schema["fast"] == {
+        "type": "int",
+        "low": 2,
+        "high": 50,
+        "step": 1,
+        "log": False,
+        "default": 10,
+        "choices": None,
+        "doc": "",
+    }
     assert schema["band"]["type"] == "float" and schema["band"]["log"] is True
     assert schema["side"]["choices"] == ["long", "short", "both"]
 
@@ -67,8 +75,10 @@ def test_constraints_filter_arrays_of_candidates():
     slow = np.array([30, 30, 30])
     side = np.array(["long", "long", "long"])
     assert Demo.satisfies({"fast": fast, "slow": slow, "band": 0.5, "side": side}).tolist() == [
-        True, True, False,
-    ]  # fmt: skip
+        True,
+        True,
+        False,
+    ]
 
 
 def test_grid_values():
@@ -81,10 +91,14 @@ def test_grid_values():
 
 @pytest.mark.parametrize(
     "expr, message",
-    [("fast <", "not an expression"), ("fats < slow", "did you mean 'fast'"),
-     ("fast.bit_length() < 3", "uses Call"), ("fast.real < 3", "uses Attribute"),
-     ("__import__('os')", "uses Call")],
-)  # fmt: skip
+    [
+        ("fast <", "not an expression"),
+        ("fats < slow", "did you mean 'fast'"),
+        ("fast.bit_length() < 3", "uses Call"),
+        ("fast.real < 3", "uses Attribute"),
+        ("__import__('os')", "uses Call"),
+    ],
+)
 def test_bad_constraints_are_rejected_when_the_class_is_made(expr, message):
     with pytest.raises(ParameterError, match=message):
 
@@ -104,9 +118,13 @@ def test_a_constraint_string_without_tuple_comma_is_caught():
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: Int(1, 2, 5), lambda: Int(3, 2, 5, step=0), lambda: Float(0.5, 0, 1, log=True),
-     lambda: Categorical("x", ["a", "b"])],
-)  # fmt: skip
+    [
+        lambda: Int(1, 2, 5),
+        lambda: Int(3, 2, 5, step=0),
+        lambda: Float(0.5, 0, 1, log=True),
+        lambda: Categorical("x", ["a", "b"]),
+    ],
+)
 def test_bad_declarations_fail_early(make):
     with pytest.raises(ParameterError):
         make()
@@ -122,16 +140,18 @@ def _made(expr: str, **params: Any) -> type[Strategy]:
 
 @pytest.mark.parametrize(
     "expr, message",
-    [("fast < 'a'", "holds the str 'a'; constraints compare numbers only"),
-     ("'a' * 10 < fast", "holds the str"),
-     ("fast ** 10 ** 10 > 1", "uses **"),
-     ("fast < slow" + " and fast < slow" * 20, "the limit is 200"),
-     ("fast < 1j", "holds the complex"),
-     ("[fast] < [slow]", "uses List"),
-     ("fast if slow else 1", "uses IfExp"),
-     ("fast << 40 > 1", "uses LShift"),
-     ("lambda: 1", "uses Lambda")],
-)  # fmt: skip
+    [
+        ("fast < 'a'", "holds the str 'a'; constraints compare numbers only"),
+        ("'a' * 10 < fast", "holds the str"),
+        ("fast ** 10 ** 10 > 1", "uses **"),
+        ("fast < slow" + " and fast < slow" * 20, "the limit is 200"),
+        ("fast < 1j", "holds the complex"),
+        ("[fast] < [slow]", "uses List"),
+        ("fast if slow else 1", "uses IfExp"),
+        ("fast << 40 > 1", "uses LShift"),
+        ("lambda: 1", "uses Lambda"),
+    ],
+)
 def test_constraint_grammar_is_small_and_bounded(expr: str, message: str) -> None:
     with pytest.raises(ParameterError, match=re.escape(message)):
         _made(expr)
@@ -150,8 +170,10 @@ def test_a_numeric_categorical_can_be_constrained() -> None:
     assert made.check({"fast": 30, "mode": 40})["mode"] == 40
 
 
-@pytest.mark.parametrize("expr", ["fast / (slow - 30) > 0", "fast // (slow - 30) > 0", "fast % (slow - 30) > 0",
-                                  "not fast / (slow - 30) > 0"])  # fmt: skip
+@pytest.mark.parametrize(
+    "expr",
+    ["fast / (slow - 30) > 0", "fast // (slow - 30) > 0", "fast % (slow - 30) > 0", "not fast / (slow - 30) > 0"],
+)
 def test_division_by_zero_is_nan_for_one_value_and_for_arrays_alike(expr: str) -> None:
     made = _made(expr)
     one = [bool(made.satisfies({"fast": f, "slow": s})) for f, s in ((10, 30), (10, 40), (10, 20))]

@@ -88,8 +88,12 @@ def test_signal_matrix_promotes_to_float_with_hold_as_nan(sp500_bars):
 
 @pytest.mark.parametrize("strategy", [strategies.SmaCross, strategies.EmaCross], ids=lambda s: s.name)
 def test_signals_many_gives_the_rows_signals_gives(sp500_bars, strategy):
-    sets = [strategy.check({"fast": f, "slow": s, "short": (f + s) % 3 == 0})
-            for f in (2, 5, 9, 20) for s in (5, 21, 50, 200) if f < s]  # fmt: skip
+    sets = [
+        strategy.check({"fast": f, "slow": s, "short": (f + s) % 3 == 0})
+        for f in (2, 5, 9, 20)
+        for s in (5, 21, 50, 200)
+        if f < s
+    ]
     many = strategy().signals_many(sp500_bars, sets)
     one_by_one = np.stack([strategies.signal(strategy, sp500_bars, p) for p in sets])
     assert many.dtype == np.int8
@@ -115,7 +119,7 @@ def test_run_many_is_the_same_with_and_without_signals_many(sp500_bars):
 @pytest.mark.parametrize("strategy", [strategies.SmaCross, SlowCross], ids=["signals_many", "one by one"])
 def test_run_many_of_no_parameter_sets_is_an_empty_table(sp500_bars, strategy):
     table = strategies.run_many(strategy, sp500_bars, [])
-    assert len(table) == 0 and list(table.columns[-len(engine.METRICS):]) == list(engine.METRICS)
+    assert len(table) == 0 and list(table.columns[-len(engine.METRICS) :]) == list(engine.METRICS)
     assert strategies.signal_matrix(strategy, sp500_bars, []).shape == (0, len(sp500_bars))
 
 
@@ -297,19 +301,28 @@ class BreakoutBar(Strategy):
 CONFIGS = [
     engine.Config(fee_rate=0.001),
     engine.Config(fee_rate=0.0005, fixed_fee=1.0, slippage_bps=5, fill="close", allow_short=True),
-    engine.Config(fee_per_unit=0.01, allow_short=True, stop_loss=0.03, take_profit=0.08,
-                  trailing_stop=0.05, close_at_end=True, integer_units=True),
-]  # fmt: skip
+    engine.Config(
+        fee_per_unit=0.01,
+        allow_short=True,
+        stop_loss=0.03,
+        take_profit=0.08,
+        trailing_stop=0.05,
+        close_at_end=True,
+        integer_units=True,
+    ),
+]
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=["fees", "close-fill-costs", "risk-exits"])
 @pytest.mark.parametrize(
     "vec, bar, params",
-    [(SmaCrossVec, SmaCrossBar, {"fast": 10, "slow": 40}),
-     (RsiReversionVec, RsiReversionBar, {"period": 10, "low": 35, "high": 65}),
-     (BreakoutVec, BreakoutBar, {"window": 30})],
+    [
+        (SmaCrossVec, SmaCrossBar, {"fast": 10, "slow": 40}),
+        (RsiReversionVec, RsiReversionBar, {"period": 10, "low": 35, "high": 65}),
+        (BreakoutVec, BreakoutBar, {"window": 30}),
+    ],
     ids=["sma-cross", "rsi-reversion", "breakout"],
-)  # fmt: skip
+)
 def test_both_ways_give_identical_trades_and_stats(sp500_bars, cfg, vec, bar, params):
     a = strategies.run(vec, sp500_bars, cfg, params)
     b = strategies.run(bar, sp500_bars, cfg, params)
@@ -358,10 +371,15 @@ class SmaCrossProtectedBar(Strategy):
 
 def test_stops_placed_bar_by_bar_exit_as_config_stops_do(sp500_bars):
     costs = {"fee_rate": 0.001, "slippage_bps": 5.0, "fill": "close"}
-    vec = strategies.run(SmaCrossVec, sp500_bars, engine.Config(**costs, stop_loss=0.03, take_profit=0.06),
-                         {"fast": 10, "slow": 40})  # fmt: skip
-    bar = strategies.run(SmaCrossProtectedBar, sp500_bars, engine.Config(**costs),
-                         {"fast": 10, "slow": 40, "sl": 0.03, "tp": 0.06, "slip": 5e-4})  # fmt: skip
+    vec = strategies.run(
+        SmaCrossVec, sp500_bars, engine.Config(**costs, stop_loss=0.03, take_profit=0.06), {"fast": 10, "slow": 40}
+    )
+    bar = strategies.run(
+        SmaCrossProtectedBar,
+        sp500_bars,
+        engine.Config(**costs),
+        {"fast": 10, "slow": 40, "sl": 0.03, "tp": 0.06, "slip": 5e-4},
+    )
     reasons = set(vec.trades["exit_reason"])
     assert {"signal", "stop_loss", "take_profit"} <= reasons, reasons
     pd.testing.assert_frame_equal(vec.trades, bar.trades)  # exit_reason included
@@ -376,13 +394,15 @@ def _bars(rows):
 
 @pytest.mark.parametrize(
     "orders, bar2, reason, price",
-    [(lambda ctx: ctx.stop(95.0), (99, 100, 94, 96), "stop_loss", 95.0),
-     (lambda ctx: ctx.take_profit(105.0), (101, 106, 100, 104), "take_profit", 105.0),
-     (lambda ctx: ctx.stop(95.0, -1.0), (99, 100, 94, 96), "stop_loss", 95.0),  # a stop entry short flips the long
-     (lambda ctx: ctx.limit(105.0, -1.0), (101, 106, 100, 104), "take_profit", 105.0),
-     (lambda ctx: ctx.close(), (101, 106, 100, 104), "signal", 101.0)],
+    [
+        (lambda ctx: ctx.stop(95.0), (99, 100, 94, 96), "stop_loss", 95.0),
+        (lambda ctx: ctx.take_profit(105.0), (101, 106, 100, 104), "take_profit", 105.0),
+        (lambda ctx: ctx.stop(95.0, -1.0), (99, 100, 94, 96), "stop_loss", 95.0),  # a stop entry short flips the long
+        (lambda ctx: ctx.limit(105.0, -1.0), (101, 106, 100, 104), "take_profit", 105.0),
+        (lambda ctx: ctx.close(), (101, 106, 100, 104), "signal", 101.0),
+    ],
     ids=["stop", "take-profit", "stop-entry-flip", "limit-entry-flip", "market"],
-)  # fmt: skip
+)
 def test_each_order_kind_labels_the_trade_it_closes(orders, bar2, reason, price):
     bars = _bars([(100, 100, 100, 100), (100, 101, 99, 100), bar2, (100, 100, 100, 100)])
 

@@ -250,17 +250,23 @@ def test_run_windows_on_a_panel_stitches_one_account(panel):
     n = len(panel)
     one = strategies.run_windows(Momentum, panel, [({"lookback": 50}, 600, n)], cfg)
     same_run(one, strategies.run(Momentum, panel, cfg, {"lookback": 50}, start=600))
-    windows = [({"lookback": 30}, 300, 1200), ({"lookback": 90, "top_k": 1}, 1200, 2000), (None, 2000, 2400),
-               ({"lookback": 30}, 2400, n)]  # fmt: skip
+    windows = [
+        ({"lookback": 30}, 300, 1200),
+        ({"lookback": 90, "top_k": 1}, 1200, 2000),
+        (None, 2000, 2400),
+        ({"lookback": 30}, 2400, n),
+    ]
     vec = strategies.run_windows(Momentum, panel, windows, cfg)
     bar = strategies.run_windows(MomentumOnBar, panel, windows, cfg)
     same_run(vec, bar)
-    rows = np.concatenate([
-        Momentum().weights(panel[:1200], lookback=30)[300:1200],
-        Momentum().weights(panel[:2000], lookback=90, top_k=1)[1200:2000],
-        np.vstack([np.zeros((1, 4)), np.full((399, 4), np.nan)]),
-        Momentum().weights(panel, lookback=30)[2400:],
-    ])  # fmt: skip
+    rows = np.concatenate(
+        [
+            Momentum().weights(panel[:1200], lookback=30)[300:1200],
+            Momentum().weights(panel[:2000], lookback=90, top_k=1)[1200:2000],
+            np.vstack([np.zeros((1, 4)), np.full((399, 4), np.nan)]),
+            Momentum().weights(panel, lookback=30)[2400:],
+        ]
+    )
     same_run(vec, engine.backtest_portfolio(panel[300:], rows, cfg))
     held = vec.trades
     assert not ((held["entry_bar"] + 300 > 2000) & (held["entry_bar"] + 300 <= 2400)).any()  # flat window
@@ -299,8 +305,8 @@ def test_random_decisions_give_the_same_run_either_way(seed, fill, nan_share):
     rng = np.random.default_rng(seed)
     p = engine.synthetic.panel(5, 120, seed=seed, late_listings=0.4, delistings=0.4, gaps=0.05)
     w = rng.uniform(-0.3, 0.4, p.shape)
-    w[rng.random(len(p)) < 0.7] = np.nan          # most bars: no instruction
-    w[rng.random(p.shape) < nan_share] = np.nan    # some symbols left alone on the others
+    w[rng.random(len(p)) < 0.7] = np.nan  # most bars: no instruction
+    w[rng.random(p.shape) < nan_share] = np.nan  # some symbols left alone on the others
     Given.matrix = w
     cfg = engine.Config(fee_rate=0.001, allow_short=True, fill=fill)
     start = int(rng.integers(0, 60))

@@ -75,7 +75,9 @@ def test_the_library_lists_six_universe_strategies():
         assert get_strategy(cls.__name__) is cls
         assert (cls.__doc__ or "").strip()
     assert get_strategy("cross_sectional_momentum") is CrossSectionalMomentum
-    assert [d["name"] for d in strategies.list_strategies()][-len(UNIVERSE_LIBRARY):] == [c.name for c in UNIVERSE_LIBRARY]
+    assert [d["name"] for d in strategies.list_strategies()][-len(UNIVERSE_LIBRARY) :] == [
+        c.name for c in UNIVERSE_LIBRARY
+    ]
 
 
 @pytest.mark.parametrize("cls", UNIVERSE_LIBRARY, ids=lambda c: c.__name__)
@@ -87,8 +89,9 @@ def test_each_runs_on_the_sample_with_defaults(panel, cls):
     assert np.isfinite(res.stats["total_return"])
 
 
-@pytest.mark.parametrize("lookback,skip,top_k,rebalance", [(120, 20, 2, "month_end"), (60, 0, 1, "week_end"),
-                                                           (250, 5, 3, "quarter_end")])  # fmt: skip
+@pytest.mark.parametrize(
+    "lookback,skip,top_k,rebalance", [(120, 20, 2, "month_end"), (60, 0, 1, "week_end"), (250, 5, 3, "quarter_end")]
+)
 def test_cross_sectional_momentum_rule(panel, close, lookback, skip, top_k, rebalance):
     score = (close.shift(skip) / close.shift(lookback) - 1).to_numpy()
     full = np.zeros(panel.shape)
@@ -106,8 +109,13 @@ def test_cross_sectional_momentum_rule(panel, close, lookback, skip, top_k, reba
 
 
 def test_cross_sectional_momentum_weights_many_equals_weights(panel):
-    sets = [CrossSectionalMomentum.check(dict(lookback=lb, skip=s, top_k=k, rebalance=r))
-            for lb in (60, 120) for s in (0, 20) for k in (1, 2) for r in ("week_end", "month_end")]  # fmt: skip
+    sets = [
+        CrossSectionalMomentum.check(dict(lookback=lb, skip=s, top_k=k, rebalance=r))
+        for lb in (60, 120)
+        for s in (0, 20)
+        for k in (1, 2)
+        for r in ("week_end", "month_end")
+    ]
     many = list(CrossSectionalMomentum().weights_many(panel, sets))
     for p, w in zip(sets, many):
         np.testing.assert_array_equal(w, CrossSectionalMomentum().weights(panel, **p))
@@ -213,8 +221,12 @@ def test_pairs_trading_rule(panel):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
     changes = (~np.isnan(want)).any(axis=1)
     assert changes.sum() >= 10
-    res = strategies.run(PairsTrading, panel, engine.Config(allow_short=True),
-                         dict(first=first, second=second, window=window, entry_z=entry, exit_z=exit_))  # fmt: skip
+    res = strategies.run(
+        PairsTrading,
+        panel,
+        engine.Config(allow_short=True),
+        dict(first=first, second=second, window=window, entry_z=entry, exit_z=exit_),
+    )
     entries_follow(res, changes)
     assert set(res.trades["symbol"]) == {"IBM", "MSFT"}
 

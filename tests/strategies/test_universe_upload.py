@@ -37,7 +37,7 @@ class Momo(UniverseStrategy):
         return blocks.on_rebalance(w, blocks.schedule(panel.ts, "month_end"))
 '''
 
-MOMENTUM_ON_BAR = '''
+MOMENTUM_ON_BAR = """
 import numpy as np
 from strategies import Int, UniverseStrategy, blocks
 
@@ -53,7 +53,7 @@ class MomoBars(UniverseStrategy):
     def on_bar(self, bar, ctx):
         if self.when[bar.t]:
             ctx.target_weights(self.picks[bar.t])
-'''
+"""
 
 HEAD = "import numpy as np\nfrom strategies import UniverseStrategy, blocks\nimport strategies\n\n\nclass U(UniverseStrategy):\n"
 
@@ -104,11 +104,19 @@ def test_a_universe_strategy_without_weights_or_on_bar_is_refused() -> None:
 
 
 STATIC = [
-    pytest.param(HEAD.replace("import strategies\n", "from strategies.blocks.cross import _bindings\n")
-                 + "    def weights(self, panel):\n        return 0\n", "not available", id="import-bindings"),
+    pytest.param(
+        HEAD.replace("import strategies\n", "from strategies.blocks.cross import _bindings\n")
+        + "    def weights(self, panel):\n        return 0\n",
+        "not available",
+        id="import-bindings",
+    ),
     pytest.param(in_weights("b = blocks.cross._bindings"), "underscore", id="attr-bindings"),
-    pytest.param(HEAD.replace("import strategies\n", "from strategies import _panel_run\n")
-                 + "    def weights(self, panel):\n        return 0\n", "", id="import-panel-run"),
+    pytest.param(
+        HEAD.replace("import strategies\n", "from strategies import _panel_run\n")
+        + "    def weights(self, panel):\n        return 0\n",
+        "",
+        id="import-panel-run",
+    ),
     pytest.param(in_weights("i = panel.close.__array_interface__"), "double-underscore", id="array-interface"),
     pytest.param(in_on_bar("s = ctx._sim"), "underscore", id="context-sim"),
     pytest.param(in_weights("f = panel.close.ctypes"), "interpreter's internals", id="ctypes"),
@@ -143,7 +151,7 @@ def test_escape_is_refused_as_it_runs(source: str, why: str, panel) -> None:
 
 FAST = jail.Limits(call_seconds=30, load_seconds=60, memory_bytes=1 << 30, pool_size=2)
 
-LIAR = '''
+LIAR = """
 import numpy as np
 import strategies._panel_run
 from strategies import UniverseStrategy
@@ -160,7 +168,7 @@ def lie(cls, panel, sets, allow_short=True, per_chunk=None):
 
 
 strategies._panel_run.weight_stream = lie
-'''
+"""
 
 
 @pytest.fixture
@@ -193,8 +201,9 @@ def test_a_jailed_bar_by_bar_universe_strategy_decides_in_the_jail(panel, job: s
     assert jailed.is_universe() and not jailed.is_vectorized()
     for start in (0, 700):
         got = strategies.run(jailed, panel, engine.Config(fee_rate=0.001), {"lookback": 50}, start=start)
-        want = strategies.run(load_strategy(MOMENTUM_ON_BAR), panel, engine.Config(fee_rate=0.001),
-                              {"lookback": 50}, start=start)  # fmt: skip
+        want = strategies.run(
+            load_strategy(MOMENTUM_ON_BAR), panel, engine.Config(fee_rate=0.001), {"lookback": 50}, start=start
+        )
         assert got.stats == want.stats and got.trades.equals(want.trades)
         np.testing.assert_array_equal(got.equity.to_numpy(), want.equity.to_numpy())
 
@@ -284,7 +293,9 @@ def test_a_universe_on_bar_past_its_time_limit_is_killed(panel, job: str) -> Non
 
 
 def test_a_jail_answering_the_wrong_shape_is_refused(panel, job: str) -> None:
-    wrong = LIAR.replace("strategies._panel_run.weight_stream = lie", """
+    wrong = LIAR.replace(
+        "strategies._panel_run.weight_stream = lie",
+        """
 import strategies.jail._worker
 
 
@@ -293,7 +304,8 @@ def lie_op(self, req, arrays):
 
 
 strategies.jail._worker._Server.weights_op = lie_op
-""")
+""",
+    )
     description = {"name": "Liar", "kind": "vectorized", "universe": True, "parameters": {}, "constraints": []}
     cls = jail.jailed(wrong, description, job=job, limits=FAST)
     jail.pool(job, wrong, FAST).checks = False

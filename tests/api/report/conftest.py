@@ -31,32 +31,54 @@ def backtest(sp500_bars, sma):
 def sweep(sp500_bars, sma):
     import cluster
 
-    return cluster.sweep(sma, sp500_bars, {"fast": range(5, 50, 5), "slow": range(20, 200, 20)}, CONFIG,
-                         address="local-threads", keep_returns=True)  # fmt: skip
+    return cluster.sweep(
+        sma,
+        sp500_bars,
+        {"fast": range(5, 50, 5), "slow": range(20, 200, 20)},
+        CONFIG,
+        address="local-threads",
+        keep_returns=True,
+    )
 
 
 @pytest.fixture(scope="session")
 def walk_forward(sp500_bars, sma):
     import cluster
 
-    return cluster.walk_forward(sma, sp500_bars, {"fast": range(5, 50, 10), "slow": range(20, 200, 40)}, 1000, 250,
-                                embargo=5, config=CONFIG, address="local-threads")  # fmt: skip
+    return cluster.walk_forward(
+        sma,
+        sp500_bars,
+        {"fast": range(5, 50, 10), "slow": range(20, 200, 40)},
+        1000,
+        250,
+        embargo=5,
+        config=CONFIG,
+        address="local-threads",
+    )
 
 
 @pytest.fixture(scope="session")
 def bootstrap(sp500_bars, sma):
     import cluster
 
-    return cluster.monte_carlo(sma, {"fast": 20, "slow": 100}, sp500_bars, n=120, method="block_bootstrap",
-                               config=CONFIG, address="local-threads")  # fmt: skip
+    return cluster.monte_carlo(
+        sma,
+        {"fast": 20, "slow": 100},
+        sp500_bars,
+        n=120,
+        method="block_bootstrap",
+        config=CONFIG,
+        address="local-threads",
+    )
 
 
 @pytest.fixture(scope="session")
 def permutation(sp500_bars, sma):
     import cluster
 
-    return cluster.monte_carlo(sma, {"fast": 20, "slow": 100}, sp500_bars, n=60, method="permutation",
-                               config=CONFIG, address="local-threads")  # fmt: skip
+    return cluster.monte_carlo(
+        sma, {"fast": 20, "slow": 100}, sp500_bars, n=60, method="permutation", config=CONFIG, address="local-threads"
+    )
 
 
 class Page(HTMLParser):

@@ -26,8 +26,11 @@ def test_equity_trace_ends_at_final_equity(backtest, bt_report):
 def test_exits_are_told_apart_by_reason(backtest, bt_report):
     fig = bt_report.section("panels").figure
     trades = backtest.trades
-    for reason, label in (("stop_loss", "exit (stop-loss)"), ("take_profit", "exit (take-profit)"),
-                          ("signal", "exit (signal)")):  # fmt: skip
+    for reason, label in (
+        ("stop_loss", "exit (stop-loss)"),
+        ("take_profit", "exit (take-profit)"),
+        ("signal", "exit (signal)"),
+    ):
         want = trades[trades["exit_reason"] == reason]
         assert len(want) > 0, f"the fixture should close trades by {reason}"
         t = trace(fig, label)

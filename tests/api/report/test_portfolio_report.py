@@ -31,9 +31,14 @@ def test_portfolio_sections_draw_what_the_result_holds(check_document):
     rng = np.random.default_rng(1)
     equity = pd.Series(10_000 * np.cumprod(1 + rng.normal(0, 0.01, 300)), index=idx)
     w = pd.DataFrame({"AAA": np.full(300, 0.6), "BBB": np.full(300, 0.4)}, index=idx)
-    res = PortfolioResult(equity, {"total_return": equity.iloc[-1] / 10_000 - 1, "sharpe": 0.5}, w,
-                          {"AAA": 120.0, "BBB": -30.0}, pd.Series(rng.random(300), index=idx),
-                          pd.DataFrame({"time": [idx[50]], "kind": ["max_drawdown_stop"]}))  # fmt: skip
+    res = PortfolioResult(
+        equity,
+        {"total_return": equity.iloc[-1] / 10_000 - 1, "sharpe": 0.5},
+        w,
+        {"AAA": 120.0, "BBB": -30.0},
+        pd.Series(rng.random(300), index=idx),
+        pd.DataFrame({"time": [idx[50]], "kind": ["max_drawdown_stop"]}),
+    )
     assert report.kind_of(res) == "portfolio"
     rep = report.build(res)
     assert rep.section("equity").figure.data[0].y[-1] == pytest.approx(equity.iloc[-1])

@@ -69,8 +69,13 @@ def test_more_than_two_parameters_get_parallel_coordinates_and_a_mode_menu(sp500
     import strategies
 
     strat = strategies.get_strategy("macd_cross")
-    res = cluster.sweep(strat, sp500_bars, {"fast": range(5, 30, 5), "slow": range(30, 90, 20), "signal": [5, 9, 15]},
-                        CONFIG, address="local-threads")  # fmt: skip
+    res = cluster.sweep(
+        strat,
+        sp500_bars,
+        {"fast": range(5, 30, 5), "slow": range(30, 90, 20), "signal": [5, 9, 15]},
+        CONFIG,
+        address="local-threads",
+    )
     rep = report.build(res)
     runs = frame_of(res)
     par = rep.section("parallel").figure.data[0]
@@ -86,9 +91,16 @@ def test_more_than_two_parameters_get_parallel_coordinates_and_a_mode_menu(sp500
 def test_sampler_sweeps_show_their_history_and_pareto_front(sp500_bars, sma):
     import cluster
 
-    res = cluster.sweep(sma, sp500_bars, {"fast": range(5, 50), "slow": range(60, 200, 5)}, CONFIG,
-                        method="nsga2", metrics=["sharpe", "max_drawdown"], n_trials=24,
-                        address="local-threads")  # fmt: skip
+    res = cluster.sweep(
+        sma,
+        sp500_bars,
+        {"fast": range(5, 50), "slow": range(60, 200, 5)},
+        CONFIG,
+        method="nsga2",
+        metrics=["sharpe", "max_drawdown"],
+        n_trials=24,
+        address="local-threads",
+    )
     rep = report.build(res)
     hist = rep.section("history").figure
     y = np.asarray(hist.data[1].y, dtype=float)
@@ -101,8 +113,7 @@ def test_a_10k_run_sweep_stays_small(sp500_bars, sma, check_document):
     import cluster
 
     bars = sp500_bars[:1500]
-    res = cluster.sweep(sma, bars, {"fast": range(2, 82), "slow": range(105, 355, 2)}, CONFIG,
-                        address="local-threads")  # fmt: skip
+    res = cluster.sweep(sma, bars, {"fast": range(2, 82), "slow": range(105, 355, 2)}, CONFIG, address="local-threads")
     assert len(res.table) == 10_000
     rep = report.build(res)
     best = res.best

@@ -12,4 +12,6 @@ class ProcEnviron(Strategy):
         with open("/proc/1/environ", "rb") as f:
             first = f.read().decode(errors="replace")
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
-        raise RuntimeError("FOUND: pid1 env=" + repr(first) + " own env=" + repr(dict(os.environ)) + " pids=" + repr(pids))
+        raise RuntimeError(
+            "FOUND: pid1 env=" + repr(first) + " own env=" + repr(dict(os.environ)) + " pids=" + repr(pids)
+        )

@@ -10,8 +10,14 @@ class WriteRoot(Strategy):
     """Tries to leave files where it should not."""
 
     def signals(self, bars):
-        places = ["/", os.path.dirname(os.path.dirname(strategies.__file__)), os.path.expanduser("~"), "/var/tmp",
-                  "/work", "/root"]
+        places = [
+            "/",
+            os.path.dirname(os.path.dirname(strategies.__file__)),
+            os.path.expanduser("~"),
+            "/var/tmp",
+            "/work",
+            "/root",
+        ]
         written = []
         for place in places:
             path = os.path.join(place, "anvil-hostile-write_root")
