@@ -51,7 +51,7 @@ from cluster.executor import Executor
 from cluster.job import Job, Options, shippable
 from cluster.scheduler import JobRun
 from cluster.tasks import Chunk, ChunkResult, empty_stats
-from cluster.universe import UNIVERSE, PanelPermutationWork
+from cluster.universe import UNIVERSE, permuted_panel
 from cluster.work import _error, per_bar_returns
 from engine.records import STATS_DTYPE
 from strategies import Strategy
@@ -109,11 +109,13 @@ def p_value(real: float, paths: np.ndarray, maximize: bool = True) -> float:
 
 @dataclass(frozen=True)
 class PermutationWork:
-    """Runs the strategy with fixed parameters on permuted paths ``(seed, index)``."""
+    """Runs the strategy with fixed parameters on permuted paths ``(seed, index)``: of one
+    series (``permuted_bars``), or of a universe, its bars permuted jointly across
+    symbols (``cluster.universe.permuted_panel``)."""
 
     strategy: type[Strategy]
     params: Mapping[str, Any]
-    bars: engine.Bars
+    data: engine.Bars | engine.Panel
     config: engine.Config
     seed: int
 
@@ -122,9 +124,10 @@ class PermutationWork:
         ids = np.asarray(chunk.item_ids, dtype=np.int64)
         stats = empty_stats(len(ids))
         errors: list[tuple[int, str]] = []
+        permute = permuted_panel if isinstance(self.data, engine.Panel) else permuted_bars
         for k, index in enumerate(chunk.items):
             try:
-                path = permuted_bars(self.bars, np.random.default_rng([self.seed, index]))
+                path = permute(self.data, np.random.default_rng([self.seed, index]))
                 res = run_strategy(self.strategy, path, self.config, dict(self.params), equity=False, trades=False)
             except Exception as exc:
                 errors.append((int(ids[k]), _error(exc)))
@@ -278,7 +281,7 @@ def monte_carlo(
     work: Any
     ppy = float(cfg.periods_per_year or bars.periods_per_year())
     if method == "permutation":
-        work = (PanelPermutationWork if universe else PermutationWork)(shippable(strategy), checked, bars, cfg, seed)
+        work = PermutationWork(shippable(strategy), checked, bars, cfg, seed)
     else:
         if of == "trades":
             values = real.trades["return"].to_numpy()

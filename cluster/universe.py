@@ -205,29 +205,3 @@ def permuted_panel(panel: engine.Panel, rng: np.random.Generator) -> engine.Pane
     pl = np.minimum(np.exp(lows), np.minimum(po, pc))
     vol = np.where(trad, np.nan_to_num(vol, nan=0.0), np.nan)
     return engine.Panel(panel.ts, panel.symbols, po, ph, pl, pc, vol, trad)
-
-
-@dataclass(frozen=True)
-class PanelPermutationWork:
-    """Runs the strategy with fixed parameters on jointly permuted panels ``(seed, index)``."""
-
-    strategy: type[Strategy]
-    params: Mapping[str, Any]
-    panel: engine.Panel
-    config: engine.Config
-    seed: int
-
-    def run(self, chunk: Chunk) -> ChunkResult:
-        started = time.perf_counter()
-        ids = np.asarray(chunk.item_ids, dtype=np.int64)
-        stats = empty_stats(len(ids))
-        errors: list[tuple[int, str]] = []
-        for k, index in enumerate(chunk.items):
-            try:
-                path = permuted_panel(self.panel, np.random.default_rng([self.seed, index]))
-                res = run(self.strategy, path, self.config, self.params)
-            except Exception as exc:
-                errors.append((int(ids[k]), _error(exc)))
-                continue
-            stats[k] = _row(res.stats)
-        return ChunkResult(chunk.id, ids, stats, tuple(errors), seconds=time.perf_counter() - started)

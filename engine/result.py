@@ -130,7 +130,7 @@ class Result:
         width = max(map(len, self.stats))
         lines = [self._period(width)]
         for k, v in self.stats.items():
-            if k in _PERCENT:
+            if k in PERCENT_METRICS:
                 lines.append(f"{k:<{width}}  {v * 100:>14.2f} %")
             elif k in _COUNTS and np.isfinite(v):
                 lines.append(f"{k:<{width}}  {int(round(v)):>16,d}")
@@ -165,19 +165,23 @@ def _when(ts: pd.Timestamp) -> str:
 
 _COUNTS = {"total_trades", "max_drawdown_duration"}
 
-_PERCENT = {
-    "total_return",
-    "annual_return",
-    "max_drawdown",
-    "volatility",
-    "win_rate",
-    "avg_trade_return",
-    "best_trade",
-    "worst_trade",
-    "avg_win",
-    "avg_loss",
-    "exposure",
-}
+PERCENT_METRICS = frozenset(
+    {
+        "total_return",
+        "annual_return",
+        "max_drawdown",
+        "volatility",
+        "win_rate",
+        "avg_trade_return",
+        "best_trade",
+        "worst_trade",
+        "avg_win",
+        "avg_loss",
+        "exposure",
+    }
+)
+"""Metrics that are fractions, shown as percentages (the CLI keeps its own copy,
+``api.cli.output.FRACTIONS``, so that it starts without importing the engine)."""
 
 
 def stats_from_equity(

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from api.cli.errors import UsageError
 
+# engine.result.PERCENT_METRICS and the return of a trade, copied: the CLI starts without the engine
 FRACTIONS = frozenset(
     {
         "total_return",

@@ -13,24 +13,12 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from engine.result import PERCENT_METRICS
+
 MAX_POINTS = 4000
 """Points per drawn series; longer series are thinned (for display only)."""
 
-PERCENT = frozenset(
-    {
-        "total_return",
-        "annual_return",
-        "max_drawdown",
-        "volatility",
-        "win_rate",
-        "avg_trade_return",
-        "best_trade",
-        "worst_trade",
-        "avg_win",
-        "avg_loss",
-        "exposure",
-    }
-)
+PERCENT = PERCENT_METRICS
 
 
 def thin(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
