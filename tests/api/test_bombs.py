@@ -150,7 +150,9 @@ def test_a_submit_time_bomb_is_422_naming_the_field_and_the_limit(
         record(request, "latency_ms", (time.perf_counter() - started) * 1000)
         assert r.status_code == 422, r.text
         detail = r.json()["detail"]
-        assert detail[0]["loc"][: len(loc)] == loc, detail
+        # a field of one form of a union (data: DataSpec | UniverseSpec) has the form's name in its loc
+        named = [part for part in detail[0]["loc"] if part not in ("DataSpec", "UniverseSpec")]
+        assert named[: len(loc)] == loc, detail
         for word in words:
             assert word in json.dumps(detail), detail
         assert client.get("/jobs").json()["count"] == before
