@@ -217,10 +217,17 @@ int anvil_xs_rolling_vol(const double *returns, int64_t n, int64_t m, int64_t pe
 
 /* Risk parity on the rows where `when` is 1 (every row when NULL; other rows NaN).
  * Eligible symbols: `period` finite returns ending at t. Sigma: their population
- * covariance over those rows. Start from inverse-vol weights (sum 1); `iters` times:
- * rc_i = w_i (Sigma w)_i, w_i *= sqrt(mean(rc) / rc_i) where rc_i > 0 (else kept),
- * then rescale to sum 1. Ineligible symbols, and every symbol of a row where any
- * eligible one has zero variance or none is eligible, get 0.
+ * covariance over those rows (k of them). Start from inverse-vol weights (sum 1)
+ * times 1 / sqrt(w' Sigma w) when that is positive (the solution has w' Sigma w = 1);
+ * `iters` sweeps of cyclical coordinate descent on 0.5 w'Sigma w - sum(log w_i) / k:
+ * for i = 0..k-1 in turn, s = sum_{j != i} Sigma_ij w_j (with the weights as updated
+ * so far) and w_i = (sqrt(s^2 + 4 Sigma_ii / k) - s) / (2 Sigma_ii). Then rescale to
+ * sum 1. Each step is the positive root, so weights stay positive, and the sweeps
+ * converge to equal risk contributions for any covariance (Griveau-Billion, Richard
+ * and Roncalli 2013), where the multiplicative update w_i *= sqrt(mean(rc) / rc_i)
+ * oscillates once correlations are strongly negative. Ineligible symbols, and every
+ * symbol of a row where any eligible one has zero variance or none is eligible, or
+ * where the weights overflow, get 0.
  * work: m * m + 4 * m doubles. */
 int anvil_xs_risk_parity(const double *returns, int64_t n, int64_t m, int64_t period,
                          int64_t iters, const uint8_t *when, double *work, double *out)
@@ -280,27 +287,33 @@ int anvil_xs_risk_parity(const double *returns, int64_t n, int64_t m, int64_t pe
             continue;
         for (int64_t a = 0; a < k; a++)
             w[a] /= total;
-        for (int64_t it = 0; it < iters; it++) {
-            double mrc = 0.0;
+        /* to the solution's scale, w' Sigma w = 1: the sweeps then only turn the weights */
+        double q = 0.0;
+        for (int64_t a = 0; a < k; a++)
+            for (int64_t b = 0; b < k; b++)
+                q += w[a] * cov[a * k + b] * w[b];
+        if (q > 0.0 && isfinite(q)) {
+            double scale = 1.0 / sqrt(q);
+            for (int64_t a = 0; a < k; a++)
+                w[a] *= scale;
+        }
+        double budget = 1.0 / (double)k;
+        for (int64_t it = 0; it < iters; it++)
             for (int64_t a = 0; a < k; a++) {
                 double s = 0.0;
                 for (int64_t b = 0; b < k; b++)
-                    s += cov[a * k + b] * w[b];
-                sw[a] = w[a] * s; /* risk contribution */
-                mrc += sw[a];
+                    if (b != a)
+                        s += cov[a * k + b] * w[b];
+                double v = cov[a * k + a];
+                w[a] = (sqrt(s * s + 4.0 * v * budget) - s) / (2.0 * v);
             }
-            mrc /= (double)k;
-            total = 0.0;
-            for (int64_t a = 0; a < k; a++) {
-                if (sw[a] > 0.0)
-                    w[a] *= sqrt(mrc / sw[a]);
-                total += w[a];
-            }
-            for (int64_t a = 0; a < k; a++)
-                w[a] /= total;
-        }
+        total = 0.0;
         for (int64_t a = 0; a < k; a++)
-            o[cols[a]] = w[a];
+            total += w[a];
+        if (!(total > 0.0) || !isfinite(total))
+            continue; /* overflowed on an extreme covariance: all 0, as documented */
+        for (int64_t a = 0; a < k; a++)
+            o[cols[a]] = w[a] / total;
     }
     return ANVIL_OK;
 }

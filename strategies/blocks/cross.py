@@ -166,12 +166,20 @@ def risk_parity(close: Any, period: int, iters: int = 50, when: Any = None) -> n
     returns, on the bars where ``when`` is True (every bar when None; NaN rows
     elsewhere, ready for ``on_rebalance``).
 
-    Symbols with ``period`` finite returns ending at t take part. With Sigma their
-    population covariance over those returns: start from inverse-volatility
-    weights; ``iters`` times, with risk contributions ``rc_i = w_i (Sigma w)_i``,
-    multiply ``w_i`` by ``sqrt(mean(rc) / rc_i)`` (when ``rc_i > 0``) and rescale to
-    sum 1. Other symbols get 0; a bar where a taking-part symbol has zero variance,
-    or none takes part, is all 0.
+    Symbols with ``period`` finite returns ending at t take part; with k of them
+    and Sigma their population covariance over those returns: start from
+    inverse-volatility weights (sum 1), times ``1 / sqrt(w' Sigma w)`` when that is
+    positive (the scale of the solution); ``iters`` sweeps of cyclical coordinate
+    descent, for i = 0..k-1 in turn ``s = sum_{j != i} Sigma_ij w_j`` (weights as
+    updated so far) and ``w_i = (sqrt(s**2 + 4 Sigma_ii / k) - s) / (2 Sigma_ii)``;
+    then rescale to sum 1. This converges to equal risk contributions
+    ``w_i (Sigma w)_i`` for any covariance, negative correlations included
+    (Griveau-Billion, Richard and Roncalli, 2013); slowly when Sigma is nearly
+    singular, so keep ``period`` well above the number of symbols (with fewer
+    returns than symbols equal contributions may not exist and the weights
+    drift toward a zero-risk hedge). Other symbols get 0; a bar where
+    a taking-part symbol has zero variance, or none takes part, or the weights
+    overflow, is all 0.
     """
     w = None if when is None else _bools(when, "when", 1)
     return _bindings.xs_risk_parity(returns(close), _count(period, "period", 2), _count(iters, "iters", 0), w)

@@ -165,26 +165,29 @@ def risk_parity_loop(close: np.ndarray, period: int, iters: int, when) -> np.nda
         cols = [j for j in range(m) if all(math.isfinite(r[q, j]) for q in range(t - period + 1, t + 1))]
         if not cols:
             continue
-        win = r[t - period + 1 : t + 1][:, cols]
-        cov = np.cov(win, rowvar=False, ddof=0).reshape(len(cols), len(cols))
-        if (np.diag(cov) <= 0).any():
+        k, rows = len(cols), range(t - period + 1, t + 1)
+        mean = [sum(r[q, j] for q in rows) / period for j in cols]
+        cov = [
+            [sum((r[q, cols[a]] - mean[a]) * (r[q, cols[b]] - mean[b]) for q in rows) / period for b in range(k)]
+            for a in range(k)
+        ]
+        if any(cov[a][a] <= 0 for a in range(k)):
             continue
-        w = 1 / np.sqrt(np.diag(cov))
-        w /= w.sum()
+        w = [1 / math.sqrt(cov[a][a]) for a in range(k)]
+        w = [x / sum(w) for x in w]
+        q = sum(w[a] * cov[a][b] * w[b] for a in range(k) for b in range(k))
+        if q > 0 and math.isfinite(q):
+            w = [x / math.sqrt(q) for x in w]
         for _ in range(iters):
-            rc = w * (cov @ w)
-            with np.errstate(invalid="ignore"):  # a negative mean makes NaN here as in the core's sqrt
-                w = np.where(rc > 0, w * np.sqrt(rc.mean() / np.where(rc > 0, rc, 1)), w)
-            w /= w.sum()
-        out[t, cols] = w
+            for a in range(k):
+                s = sum(cov[a][b] * w[b] for b in range(k) if b != a)
+                w[a] = (math.sqrt(s * s + 4 * cov[a][a] / k) - s) / (2 * cov[a][a])
+        if not math.isfinite(sum(w)):
+            continue
+        out[t, cols] = [x / sum(w) for x in w]
     return out
 
 
-@pytest.mark.xfail(
-    reason="KNOWN DEFECT (issue 11, session 4 note): on some windows blocks.risk_parity and the loop written "
-    "from its docstring disagree by up to 0.07 in a weight; open until the core or the rule is fixed",
-    strict=False,
-)
 @SETTINGS
 @given(matrices(max_bars=16, max_syms=4, positive=True), st.integers(2, 5), st.integers(0, 30))
 def test_risk_parity_matches_the_rule(close, period, iters):
@@ -198,6 +201,26 @@ def test_risk_parity_matches_the_rule(close, period, iters):
         rtol=1e-9,
         atol=1e-12,
     )
+
+
+def test_risk_parity_converges_where_correlation_is_strongly_negative():
+    # the window that made the old multiplicative update oscillate (session 4's known defect)
+    close = np.array(
+        [
+            [1.00947052, 0.96883622],
+            [0.99059232, 0.91739513],
+            [0.92928833, 0.94677251],
+            [0.95668803, 1.01008199],
+            [0.92126438, 1.09909474],
+            [0.90812104, 1.18911257],
+        ]
+    )
+    w = blocks.risk_parity(close, 3, iters=200)[-1]
+    r = blocks.returns(close)[-3:]
+    cov = np.cov(r, rowvar=False, ddof=0)
+    rc = w * (cov @ w)
+    np.testing.assert_allclose(rc[0], rc[1], rtol=1e-9)
+    np.testing.assert_allclose(blocks.risk_parity(close, 3, iters=60)[-1], w, rtol=1e-9)
 
 
 def test_risk_parity_equalises_risk_contributions():
