@@ -266,19 +266,27 @@ def bench_batch(vbt: Any, bars: engine.Bars, signals: np.ndarray, cfg: engine.Co
     cores = min(resolve_threads(0), n_runs)
     record = cfg.to_record(bars.periods_per_year())
 
-    def run_batch(threads: int) -> Timing:
-        return timed(lambda: engine.run_batch(bars, signals, cfg, threads=threads), repeats)
-
-    def alone(workers: int) -> Timing:
-        return timed(lambda: core_batch(bars, signals, record, workers), repeats)
+    def pair(workers: int) -> tuple[Timing, Timing]:
+        """run_batch and the core alone on ``workers`` threads, called in turn, so that
+        the gap between them is the door and not a change of the machine between two runs."""
+        threads = 1 if workers == 1 else 0
+        door, core = interleaved(
+            [
+                lambda: engine.run_batch(bars, signals, cfg, threads=threads),
+                lambda: core_batch(bars, signals, record, workers),
+            ],
+            repeats,
+        )
+        return door, core
 
     one = "anvil run_batch, threads=1 (1 core)"
     every = f"anvil run_batch, threads=0 ({cores} cores)"
-    results: dict[str, tuple[Timing, int]] = {one: (run_batch(1), 1)}
-    if cores > 1:
-        results[every] = (run_batch(0), cores)
+    results: dict[str, tuple[Timing, int]] = {}
     for workers in sorted({1, cores}):
-        results[alone_label(workers)] = (alone(workers), workers)
+        door, core = pair(workers)
+        results[one if workers == 1 else every] = (door, workers)
+        results[alone_label(workers)] = (core, workers)
+    results = {k: results[k] for k in [one, every, alone_label(1), alone_label(cores)] if k in results}
 
     # vectorbt: the same columns (or as many as fit in memory, then scaled), one timed run.
     max_orders = int(np.count_nonzero(np.diff(signals, axis=1))) + 2 * n_runs

@@ -73,10 +73,11 @@ class Param:
             if value not in self.choices:
                 raise ParameterError(f"{where} is {value!r}; choose one of {', '.join(map(repr, self.choices))}")
             return value
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        kind = type(value)  # exact int / float first: the ABC checks below cost more than the rest
+        if kind is not int and kind is not float and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
             raise ParameterError(f"{where} must be a number, not {value!r}")
         if self.type == "int":
-            if isinstance(value, numbers.Integral):
+            if kind is int or isinstance(value, numbers.Integral):
                 v: Any = int(value)
             elif float(value).is_integer():
                 v = int(value)
@@ -269,6 +270,8 @@ class Constraint:
             if value.dtype.kind not in _NUMERIC_KINDS:
                 raise ParameterError(f"constraint {self.expr!r} uses {name!r}, whose values are not numbers")
             return value.astype(np.float64) if value.dtype.kind in "iu" else value
+        if type(value) is int or type(value) is float:
+            return value
         if isinstance(value, (numbers.Real, np.bool_)):
             return value.item() if isinstance(value, np.generic) else value
         raise ParameterError(f"constraint {self.expr!r} uses {name!r}, which is {value!r}, not a number")
@@ -285,6 +288,8 @@ class Constraint:
         except KeyError as exc:
             raise ParameterError(f"constraint {self.expr!r} needs parameter {exc.args[0]!r}") from None
         try:
+            if not any(isinstance(v, np.ndarray) for v in env.values()):
+                return _eval(self._tree, env)  # plain numbers: no NumPy state to set (a sweep checks thousands)
             with np.errstate(all="ignore"):
                 return _eval(self._tree, env)
         except (ArithmeticError, TypeError, ValueError) as exc:
