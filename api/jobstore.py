@@ -42,6 +42,7 @@ import datetime as dt
 import json
 import logging
 import os
+import queue
 import threading
 import uuid
 from collections import OrderedDict
@@ -68,6 +69,8 @@ COMPACT_ROWS = 250_000  # rows per part joined from chunk files
 ROW_GROUP_ROWS = 65_536  # rows per Parquet row group of a joined part (what it holds in memory)
 CACHED_RECORDS = 10_000  # job records kept in memory (the most recently used)
 FLUSH_EVERY = 0.05  # seconds new records gather in the journal before the flusher stores them
+WRITE_QUEUE = 16  # chunks waiting for the row writer; a sink's write() waits while it is full
+WRITE_BATCH = 32  # chunks the row writer registers in one transaction, at most
 
 _DDL = """
 CREATE SCHEMA IF NOT EXISTS {S};
@@ -198,6 +201,10 @@ class JobStore:
         except BaseException:
             self.journal.close()
             raise
+        self.rows = _RowWriter()
+        self._rows_landed = threading.Condition()
+        self._handed: dict[str, int] = {}  # chunks handed to the row writer, per job
+        self._landed: dict[str, int] = {}  # of those, stored or failed
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._flusher = threading.Thread(target=self._flush_in_background, name="anvil-job-journal", daemon=True)
@@ -336,7 +343,9 @@ class JobStore:
         """Store every journaled record, stop the flusher and close the journal (then removed).
 
         Records that cannot be stored now stay in the journal; the next start stores them.
+        Chunks handed to sinks are stored first.
         """
+        self.rows.close()
         self._closing.set()
         self._wake.set()
         self._flusher.join()
@@ -494,6 +503,7 @@ class JobStore:
         of small ones. Otherwise ``table`` is stored as parts of ``PART_ROWS`` rows.
         Parts replace the chunks.
         """
+        self.settle(job_id)
         folder = self.results_dir(job_id)
         parts: list[tuple[int, int, str]] | None = None
         if table is not None:
@@ -619,6 +629,23 @@ class JobStore:
         return ids
 
     # -- result rows ------------------------------------------------------------
+    def _hand(self, job_id: str) -> None:
+        with self._rows_landed:
+            self._handed[job_id] = self._handed.get(job_id, 0) + 1
+
+    def _land(self, job_id: str, n: int) -> None:
+        with self._rows_landed:
+            self._landed[job_id] = self._landed.get(job_id, 0) + n
+            self._rows_landed.notify_all()
+
+    def settle(self, job_id: str) -> None:
+        """Wait until the chunks of the job handed to the row writer before this call are
+        stored (or failed), so a read sees every chunk written before it. Chunks written
+        meanwhile are not waited for: a reader never waits on a running job for long."""
+        with self._rows_landed:
+            target = self._handed.get(job_id, 0)
+            self._rows_landed.wait_for(lambda: self._landed.get(job_id, 0) >= target)
+
     def sink(self, job_id: str) -> DuckSink:
         """The cluster Sink that stores this job's chunks."""
         return DuckSink(self, job_id)
@@ -672,6 +699,7 @@ class JobStore:
         Raises:
             ValueError: ``sort`` is not one of the job's columns.
         """
+        self.settle(job_id)
         cur = self.db.cursor()
         for _ in range(3):  # the job may finish (and move its rows) between two reads
             files = self._files(cur, job_id)
@@ -728,6 +756,7 @@ class JobStore:
     def batches(self, job_id: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         """Every row of the job as Arrow batches under one schema, read as they are taken: at
         most ``ROW_GROUP_ROWS`` rows of one stored file at a time."""
+        self.settle(job_id)
         files = self._files(self.db.cursor(), job_id)
         schema = self._schema(files)
 
@@ -778,13 +807,16 @@ class JobStore:
 
 class DuckSink:
     """The cluster ``Sink`` of one job. Each chunk's rows become a Parquet file in the
-    job's folder, registered with the job's done and failed counts in one transaction,
-    so a killed service loses no finished chunk and counts none twice."""
+    job's folder, registered with the job's done and failed counts in a transaction
+    (the store's row writer stores several chunks in one), so a killed service loses no
+    registered chunk and counts none twice. Reads (``done_chunks``, ``files``,
+    ``frames``, ``extras``) wait for the chunks already handed over."""
 
     def __init__(self, store: JobStore, job_id: str) -> None:
         self.store = store
         self.job_id = job_id
         self.folder = store.results_dir(job_id)
+        self._error: BaseException | None = None  # what storing a chunk raised, for the next write or flush
 
     def load_manifest(self) -> dict[str, Any] | None:
         row = (
@@ -812,26 +844,74 @@ class DuckSink:
         )
 
     def done_chunks(self) -> set[int]:
+        self.flush()
         return {int(r[0]) for r in self._chunks("key")}
 
     def write(self, chunk_id: int, frame: pd.DataFrame, extra: Any = None) -> None:
-        failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
-        payload, kind = pack(extra)
-        n, name = len(frame), f"chunk-{chunk_id:08d}.parquet"
-        target = self.folder / name
-        tmp = _written(target, to_arrow(frame))  # the slow part, outside the writers' lock
+        """Hand one chunk to the store's row writer and return: its file is written and
+        registered (with several other chunks, in one transaction) on the writer's
+        thread. Waits only while ``WRITE_QUEUE`` chunks are already waiting.
+
+        Raises:
+            Exception: what storing an earlier chunk of this sink raised.
+        """
+        self._raise()
+        self.store._hand(self.job_id)
+        self.store.rows.put(_Chunk(self, chunk_id, frame, extra))
+
+    def wait(self) -> None:
+        """Wait until every chunk handed to ``write`` is stored or has failed."""
+        self.store.settle(self.job_id)
+
+    def flush(self) -> None:
+        """``wait``, then raise what storing a chunk raised, if it failed."""
+        self.wait()
+        self._raise()
+
+    def _raise(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _stored(self, n: int, error: BaseException | None) -> None:
+        if error is not None and self._error is None:
+            self._error = error
+        self.store._land(self.job_id, n)
+
+    def _store(self, chunks: list[_Chunk]) -> None:
+        """Chunks' rows as files, registered with the job's counts in one transaction, so a
+        killed service loses no registered chunk and counts none twice. The files are
+        written (and synced) before the transaction; the folder is synced once for them all."""
+        first: dict[int, _Chunk] = {}
+        for c in chunks:
+            first.setdefault(c.chunk_id, c)  # one per id: the first
+        chunks = list(first.values())
+        tmps: dict[int, Path] = {}
         try:
+            for c in chunks:
+                tmps[c.chunk_id] = _written(self.folder / c.name, to_arrow(c.frame))
             with self.store._writing(self.job_id) as cur:
-                if cur.execute(
-                    f"SELECT 1 FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' AND key = ?",
-                    [self.job_id, chunk_id],
-                ).fetchone():
-                    return  # already stored: a chunk counts once
-                _durable(tmp, target)
-                cur.execute(
-                    f"INSERT INTO {self.store.S}.fragment VALUES (?, 'chunk', ?, ?, ?, ?, ?)",
-                    [self.job_id, chunk_id, n, name, payload, kind],
-                )
+                keys = [c.chunk_id for c in chunks]
+                have = {
+                    int(r[0])
+                    for r in cur.execute(
+                        f"SELECT key FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' "
+                        "AND list_contains(?, key)",
+                        [self.job_id, keys],
+                    ).fetchall()
+                }
+                new = [c for c in chunks if c.chunk_id not in have]  # already stored: a chunk counts once
+                if not new:
+                    return
+                for c in new:
+                    _durable(tmps[c.chunk_id], self.folder / c.name, sync_folder=False)
+                _sync(self.folder)
+                rows = []
+                for c in new:
+                    payload, kind = pack(c.extra)
+                    rows.append([self.job_id, c.chunk_id, len(c.frame), c.name, payload, kind])
+                cur.executemany(f"INSERT INTO {self.store.S}.fragment VALUES (?, 'chunk', ?, ?, ?, ?, ?)", rows)
+                n, failed = sum(len(c.frame) for c in new), sum(c.failed for c in new)
                 cur.execute(
                     f"UPDATE {self.store.S}.job SET done = done + ?, failed = failed + ?, rows = rows + ? WHERE id = ?",
                     [n, failed, n, self.job_id],
@@ -843,13 +923,91 @@ class DuckSink:
                     rows=lambda r: r.rows + n,
                 )
         finally:
-            tmp.unlink(missing_ok=True)
+            for tmp in tmps.values():
+                tmp.unlink(missing_ok=True)
+
+    def files(self) -> list[Path]:
+        """The job's row files now, in order (its chunks; once it is done, maybe the parts
+        they were joined into): what DuckDB reads as one table."""
+        self.flush()
+        return [path for _, _, path in self.store._files(self.store.db.cursor(), self.job_id)]
 
     def frames(self) -> list[pd.DataFrame]:
-        return [pq.read_table(self.folder / name).to_pandas() for (name,) in self._chunks("file")]
+        return [pq.read_table(path).to_pandas() for path in self.files()]
 
     def extras(self) -> list[Any]:
+        self.flush()
         return [unpack(blob, kind) for blob, kind in self._chunks("extra, extra_kind")]
+
+
+@dataclass(eq=False)
+class _Chunk:
+    """One chunk on its way to the row writer."""
+
+    sink: DuckSink
+    chunk_id: int
+    frame: pd.DataFrame
+    extra: Any
+
+    @property
+    def name(self) -> str:
+        return f"chunk-{self.chunk_id:08d}.parquet"
+
+    @property
+    def failed(self) -> int:
+        return int(self.frame["error"].notna().sum()) if "error" in self.frame.columns else 0
+
+
+class _RowWriter:
+    """The job store's one thread that stores chunks (``DuckSink.write``): it takes every
+    chunk waiting (up to ``WRITE_BATCH``) and stores each sink's in one transaction, so
+    the driver that runs a sweep goes back to its workers at once and the database
+    commits once for many chunks. Started on the first chunk, stopped by ``close``."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[_Chunk | None] = queue.Queue(WRITE_QUEUE)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.transactions = 0  # batches stored (tests count them)
+
+    def put(self, chunk: _Chunk) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="anvil-job-rows", daemon=True)
+                self._thread.start()
+        self.queue.put(chunk)
+
+    def close(self) -> None:
+        """Store what is waiting, then stop the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self.queue.put(None)
+            thread.join()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self.queue.get()]
+            while len(batch) < WRITE_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(c is None for c in batch)
+            by_sink: dict[int, list[_Chunk]] = {}
+            for c in batch:
+                if c is not None:
+                    by_sink.setdefault(id(c.sink), []).append(c)
+            for chunks in by_sink.values():
+                sink, error = chunks[0].sink, None
+                try:
+                    sink._store(chunks)
+                    self.transactions += 1
+                except BaseException as exc:  # the sink's next write or flush raises it
+                    log.warning("job %s: storing %d chunk(s) failed: %s", sink.job_id, len(chunks), exc)
+                    error = exc
+                sink._stored(len(chunks), error)
 
 
 def _json_rows(data: pa.Table) -> list[dict[str, Any]]:

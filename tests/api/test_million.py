@@ -145,6 +145,7 @@ def test_a_sweeps_chunks_become_its_result_without_a_second_write(store):
     sink = store.sink(job_id)
     for k in range(3):
         sink.write(k, _chunk(10 * k, 10), np.ones(2))
+    sink.flush()  # write hands a chunk to the store's row writer; flush waits for it to land
     before = {p.name: p.stat().st_mtime_ns for p in store.results_dir(job_id).iterdir()}
     store.complete(job_id, None, {"runs": 30}, done=30, failed=0)
     after = {p.name: p.stat().st_mtime_ns for p in store.results_dir(job_id).iterdir()}
@@ -192,6 +193,7 @@ def test_a_chunk_file_a_crash_left_unregistered_is_never_counted(store):
     job_id = store.create("sweep", "x", {"kind": "sweep"}, 20).id
     sink = store.sink(job_id)
     sink.write(0, _chunk(0, 10))
+    sink.flush()
     stray = store.results_dir(job_id) / "chunk-00000001.parquet"  # written, then killed before its commit
     _chunk(10, 10).assign(sharpe=99.0).to_parquet(stray)
     assert store.page(job_id, 0, 100)[2] == 10 and sink.done_chunks() == {0}
