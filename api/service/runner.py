@@ -235,8 +235,10 @@ class Runner:
                 broken = _broken(result.errors() if stored else _errors(table))
                 if broken:
                     self._stop_with(live, "failed", broken)
-                else:  # before "done": a finished job has its report
-                    reports.save(self.store, live.id, result.for_report() if stored else result)
+                elif stored:  # before "done": a finished job has its report
+                    reports.save(self.store, live.id, *_report_of(result, summary["runs"]))
+                else:
+                    reports.save(self.store, live.id, result)
         except Exception as exc:
             if not live.cancel.is_set():
                 log.warning("job %s failed:\n%s", live.id, traceback.format_exc())
@@ -280,6 +282,16 @@ def _rows_are_chunks(spec: Any) -> bool:
     """Whether the job's result table is its stored chunks, in order (a grid or random
     sweep's runs): then the chunks stay as its result and no row is written twice."""
     return isinstance(spec, specs.SweepJob) and spec.method not in specs.SAMPLERS
+
+
+def _report_of(result: StoredSweepResult, runs: int) -> tuple[Any, str | None]:
+    """What a stored sweep's report draws (its best ``REPORT_ROWS`` runs at most), and a
+    title that says so when that is not every run."""
+    shown = result.for_report()
+    if len(shown.table) >= runs:
+        return shown, None
+    strategy = (result.manifest or {}).get("spec", {}).get("strategy", "strategy")
+    return shown, f"Sweep — {strategy}: the best {len(shown.table):,} of {runs:,} runs by {result.metric}"
 
 
 def _errors(table: Any) -> list[str]:
