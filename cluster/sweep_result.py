@@ -280,7 +280,7 @@ class StoredSweepResult(SweepResult):
             if self.counts()[0] > limit and self.metric in have:
                 m = _quote(self.metric)
                 rows = (
-                    f"(SELECT * FROM {rows} ORDER BY ({m} IS NULL OR isnan(CAST({m} AS DOUBLE))), "
+                    f"(SELECT {', '.join(_quote(c) for c in names)} FROM {rows} ORDER BY ({m} IS NULL OR isnan(CAST({m} AS DOUBLE))), "
                     f"{m} {'DESC' if self.maximize else 'ASC'}, item_id LIMIT {int(limit)})"
                 )
             sql = f"SELECT {', '.join(_quote(c) for c in names)} FROM {rows} ORDER BY item_id"
