@@ -261,7 +261,9 @@ def test_chunks_written_while_the_writer_waits_are_stored_in_one_transaction(sto
         for k in range(10):
             sink.write(k, _chunk(10 * k, 10))
     sink.flush()
-    assert store.rows.transactions - before == 2  # the first chunk, then the nine that waited
+    # The writer takes the first chunk(s) and waits for the lock; the rest queue meanwhile and
+    # go in one more transaction (or all in one, when the thread started after every write).
+    assert 1 <= store.rows.transactions - before <= 2
     _, rows, count = store.page(job_id, 0, 1000)
     assert count == 100 and [r["item_id"] for r in rows] == list(range(100))
     record = store.get(job_id)
