@@ -519,7 +519,12 @@ class JobStore:
             if len(files) > MAX_CHUNK_FILES:
                 parts = self._compact(folder, files)
         with self._writing(job_id) as cur:
-            if parts is None:
+            if parts is None:  # its chunks, or the parts ``join_chunks`` made of them, are its result
+                cur.execute(
+                    f"DELETE FROM {self.S}.fragment WHERE job_id = $job AND kind = 'chunk' AND EXISTS "
+                    f"(SELECT 1 FROM {self.S}.fragment WHERE job_id = $job AND kind = 'result')",
+                    {"job": job_id},
+                )
                 row = cur.execute(
                     f"SELECT coalesce(sum(rows), 0) FROM {self.S}.fragment WHERE job_id = ?", [job_id]
                 ).fetchone()
@@ -553,6 +558,28 @@ class JobStore:
             for path in folder.glob("chunk-*.parquet"):
                 if path.name not in keep:
                     path.unlink(missing_ok=True)
+
+    def join_chunks(self, job_id: str) -> bool:
+        """Join a finished run's chunk files into parts now, before its result is queried
+        (DuckDB scanning thousands of small files at once took hundreds of MB; a few
+        parts, a fraction): the parts are registered as the job's result rows and the
+        chunk files removed, while the chunks stay listed as done, so a job interrupted
+        before ``complete`` resumes with nothing to rerun. Only with more than
+        ``MAX_CHUNK_FILES`` chunk files; True if it joined them."""
+        self.settle(job_id)
+        files = self._files(self.db.cursor(), job_id)
+        if len(files) <= MAX_CHUNK_FILES or any(path.name.startswith("part-") for _, _, path in files):
+            return False
+        folder = self.results_dir(job_id)
+        parts = self._compact(folder, files)
+        with self._writing(job_id) as cur:
+            cur.executemany(
+                f"INSERT INTO {self.S}.fragment VALUES (?, 'result', ?, ?, ?, NULL, NULL)",
+                [[job_id, k, n, name] for k, n, name in parts],
+            )
+        for _, _, path in files:
+            path.unlink(missing_ok=True)
+        return True
 
     def _compact(self, folder: Path, files: list[tuple[int, int, Path]]) -> list[tuple[int, int, str]]:
         """The chunk files joined in order into parts of about COMPACT_ROWS rows (durable,

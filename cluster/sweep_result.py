@@ -113,7 +113,7 @@ def assemble(
     params = tuple(sp.strategy._params)
     if len(symbols) == 1 and not getattr(work, "keep_returns", False) and callable(getattr(sink, "files", None)):
         stored = StoredSweepResult(sink, metric, maximize, params, plan=plan, run=run, manifest=job_manifest)
-        stored.diagnostics = stored.deflated(work, symbols[0])
+        stored._deflate = (work, symbols[0])  # computed when first asked for
         return stored
     frames = sink.frames()
     if frames:
@@ -152,6 +152,8 @@ class StoredSweepResult(SweepResult):
         self._sink = sink
         self._table: pd.DataFrame | None = None
         self._best: dict[str, Any] | None = None
+        self._diagnostics: dict[str, Any] | None = None
+        self._deflate: tuple[Any, str] | None = None
         self.table_reads = 0
         self.queries: list[str] = []  # every SQL statement run, for the curious (and tests)
         super().__init__(None, metric, maximize, params, **fields)  # type: ignore[arg-type]
@@ -172,6 +174,18 @@ class StoredSweepResult(SweepResult):
     @table.setter
     def table(self, value: pd.DataFrame | None) -> None:
         self._table = value
+
+    @property  # type: ignore[override]
+    def diagnostics(self) -> dict[str, Any]:
+        """The deflated Sharpe of the best run, computed on first use (so the service can
+        join its chunk files into a few parts before the queries run)."""
+        if self._diagnostics is None:
+            self._diagnostics = self.deflated(*self._deflate) if self._deflate is not None else {}
+        return self._diagnostics
+
+    @diagnostics.setter
+    def diagnostics(self, value: dict[str, Any]) -> None:
+        self._diagnostics = value or None
 
     def files(self) -> list[Path]:
         return [Path(p) for p in self._sink.files()]

@@ -230,6 +230,8 @@ class Runner:
                 # A sweep whose rows are its stored files answers from DuckDB queries over
                 # them: the whole table is never built in this process.
                 stored = isinstance(result, StoredSweepResult) and _rows_are_chunks(spec)
+                if stored:
+                    self.store.join_chunks(live.id)  # the queries below then read a few parts
                 table = None if stored else specs.result_table(result)
                 summary = result.summary() if stored else specs.summary(result)
                 broken = _broken(result.errors() if stored else _errors(table))

@@ -353,13 +353,15 @@ def test_a_stored_sweep_answers_from_duckdb_as_pandas_does_and_reads_its_table_o
     assert stored.table is same and stored.table_reads == 1 and counted == ["frames"]
 
 
-def test_the_service_ends_a_sweep_without_building_its_table(store, sp500_bars, counted):
+def test_the_service_ends_a_sweep_without_building_its_table(store, sp500_bars, counted, monkeypatch):
+    import api.jobstore
     from api import specs
     from api.service import reports
     from api.service.runner import Runner
     from api.settings import Settings
     from cluster.sinks import MemorySink
 
+    monkeypatch.setattr(api.jobstore, "MAX_CHUNK_FILES", 2)  # its chunks are joined before the queries
     load = _checked(sp500_bars[-1500:])
     runner = Runner(store, Settings(address="local-threads", workers=2), lookup=lambda name: None, load_spec=load)
     job_id = store.create("sweep", "sma_cross", SMALL, 88).id
@@ -381,3 +383,29 @@ def test_the_service_ends_a_sweep_without_building_its_table(store, sp500_bars, 
     assert record.summary["best"]["sharpe"] == pytest.approx(want["best"]["sharpe"], rel=1e-12)
     assert record.summary["deflated_sharpe"] == pytest.approx(want["deflated_sharpe"], rel=1e-9)
     assert reports.path_of(store, job_id).exists()
+    files = sorted(p.name for p in store.results_dir(job_id).iterdir())
+    assert files and all(name.startswith("part-") for name in files)
+    _, rows, count = store.page(job_id, 0, 1000)
+    assert count == 88 and [r["item_id"] for r in rows] == list(range(88))
+
+
+def test_chunks_joined_before_the_end_stay_done_and_are_counted_once(store, monkeypatch):
+    import api.jobstore
+
+    monkeypatch.setattr(api.jobstore, "MAX_CHUNK_FILES", 2)
+    monkeypatch.setattr(api.jobstore, "COMPACT_ROWS", 20)
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 50).id
+    sink = store.sink(job_id)
+    for k in range(5):
+        sink.write(k, _chunk(10 * k, 10))
+    assert store.join_chunks(job_id) and not store.join_chunks(job_id)  # once
+    names = sorted(p.name for p in store.results_dir(job_id).iterdir())
+    assert names == ["part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
+    assert store.sink(job_id).done_chunks() == set(range(5))  # a resumed job has nothing to rerun
+    _, rows, count = store.page(job_id, 0, 100)
+    assert count == 50 and [r["item_id"] for r in rows] == list(range(50))
+    store.complete(job_id, None, {"runs": 50}, done=50, failed=0)
+    assert store.get(job_id).rows == 50 and store.sink(job_id).done_chunks() == set()
+    assert sorted(p.name for p in store.results_dir(job_id).iterdir()) == names
+    _, rows, count = store.page(job_id, 0, 100)
+    assert count == 50 and [r["item_id"] for r in rows] == list(range(50))
