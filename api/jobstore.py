@@ -36,6 +36,7 @@ a folder where a crash left journal segments stores their records first.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import difflib
 import datetime as dt
@@ -770,14 +771,16 @@ class JobStore:
         missing = f"{column} IS NULL"
         if pa.types.is_floating(schema.field(sort).type):
             missing += f" OR isnan({column})"
-        names = ", ".join(_quote(n) for n in schema.names)
         paths = ", ".join("'" + str(path).replace("'", "''") + "'" for _, _, path in files)
-        data = cur.sql(
-            f"SELECT {names} FROM read_parquet([{paths}], union_by_name = true, filename = true, "
+        # First where the page's rows are (DuckDB reads the sort column only), then those
+        # rows (the row groups that hold them): not every column of every row.
+        found = cur.sql(
+            f"SELECT filename, file_row_number FROM read_parquet([{paths}], union_by_name = true, filename = true, "
             f"file_row_number = true) ORDER BY ({missing}), {column} {'DESC' if descending else 'ASC'}, "
             "filename, file_row_number LIMIT $limit OFFSET $offset",
             params={"limit": limit, "offset": offset},
-        ).to_arrow_table()
+        ).fetchall()
+        data = _rows_at(found, schema)
         return data.column_names, _json_rows(data), count
 
     def batches(self, job_id: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
@@ -790,13 +793,7 @@ class JobStore:
         def read() -> Iterator[pa.RecordBatch]:
             for _, _, path in files:
                 for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
-                    columns = [
-                        batch.column(f.name).cast(f.type)
-                        if f.name in batch.schema.names
-                        else pa.nulls(batch.num_rows, f.type)
-                        for f in schema
-                    ]
-                    yield pa.RecordBatch.from_arrays(columns, schema=schema)
+                    yield pa.RecordBatch.from_arrays(_conform(batch, schema), schema=schema)
 
         return schema, read()
 
@@ -1035,6 +1032,43 @@ class _RowWriter:
                     log.warning("job %s: storing %d chunk(s) failed: %s", sink.job_id, len(chunks), exc)
                     error = exc
                 sink._stored(len(chunks), error)
+
+
+def _conform(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> list[pa.Array]:
+    """``data``'s columns under ``schema``: cast, and nulls for a column it lacks."""
+    return [
+        data.column(f.name).cast(f.type) if f.name in data.schema.names else pa.nulls(data.num_rows, f.type)
+        for f in schema
+    ]
+
+
+def _rows_at(found: list[tuple[str, int]], schema: pa.Schema) -> pa.Table:
+    """The rows at (file, row number) in that order, reading only the row groups that hold them."""
+    by_file: dict[str, list[tuple[int, int]]] = {}
+    for rank, (path, row) in enumerate(found):
+        by_file.setdefault(path, []).append((int(row), rank))
+    pieces, ranks = [], []
+    for path, wanted in by_file.items():
+        meta = pq.ParquetFile(path)
+        starts = [0]
+        for g in range(meta.num_row_groups):
+            starts.append(starts[-1] + meta.metadata.row_group(g).num_rows)
+        group_of = {row: bisect.bisect_right(starts, row) - 1 for row, _ in wanted}
+        groups = sorted(set(group_of.values()))
+        first: dict[int, int] = {}  # where each read group starts in what was read
+        at = 0
+        for g in groups:
+            first[g] = at
+            at += starts[g + 1] - starts[g]
+        read = meta.read_row_groups(groups)
+        idx = [first[group_of[row]] + row - starts[group_of[row]] for row, _ in wanted]
+        pieces.append(pa.Table.from_arrays(_conform(read.take(idx), schema), schema=schema))
+        ranks.extend(rank for _, rank in wanted)
+    if not pieces:
+        return schema.empty_table()
+    data = pa.concat_tables(pieces)
+    order = sorted(range(len(ranks)), key=ranks.__getitem__)
+    return data.take(order)
 
 
 def _json_rows(data: pa.Table) -> list[dict[str, Any]]:
