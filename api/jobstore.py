@@ -6,13 +6,15 @@ Everything lives in the schema ``jobs`` of the same file as the market data:
   summary, and the cluster's manifest (so a resumed job is the same job);
 - ``jobs.fragment``: where a job's rows are. Each is a Parquet file in
   ``<db>.results/<job id>/`` (``results_dir``): ``chunk-<id>.parquet`` holds the
-  rows of one finished chunk (written by ``DuckSink`` as the chunk arrives, then
-  registered with the job's counts in one transaction, so a chunk counts once), and
+  rows of one finished chunk (handed by ``DuckSink`` to the store's row writer thread,
+  which writes the files of every chunk waiting and registers them with the job's
+  counts in one transaction, so a chunk counts once), and
   ``part-<k>.parquet`` a finished job's result table when it is not simply its
   chunks (walk-forward windows, Monte Carlo paths, backtest trades). A grid or
   random sweep's chunks *are* its result: ``complete`` keeps them as they are, so a
   row is written once (a job of more than ``MAX_CHUNK_FILES`` chunks has them joined
-  into a few large parts, file to file, never through pandas). Reads go through the
+  into a few large parts, file to file, never through pandas — by ``join_chunks``
+  before its result is queried, else by ``complete``). Reads go through the
   registered files only, never a glob, so a file a crash left unregistered is never counted; DuckDB reads the files as
   one table (``top``), and pages and exports read one file at a time;
 - ``jobs.strategy``: uploaded strategies' source, by id.
