@@ -6,13 +6,15 @@ Everything lives in the schema ``jobs`` of the same file as the market data:
   summary, and the cluster's manifest (so a resumed job is the same job);
 - ``jobs.fragment``: where a job's rows are. Each is a Parquet file in
   ``<db>.results/<job id>/`` (``results_dir``): ``chunk-<id>.parquet`` holds the
-  rows of one finished chunk (written by ``DuckSink`` as the chunk arrives, then
-  registered with the job's counts in one transaction, so a chunk counts once), and
+  rows of one finished chunk (handed by ``DuckSink`` to the store's row writer thread,
+  which writes the files of every chunk waiting and registers them with the job's
+  counts in one transaction, so a chunk counts once), and
   ``part-<k>.parquet`` a finished job's result table when it is not simply its
   chunks (walk-forward windows, Monte Carlo paths, backtest trades). A grid or
   random sweep's chunks *are* its result: ``complete`` keeps them as they are, so a
   row is written once (a job of more than ``MAX_CHUNK_FILES`` chunks has them joined
-  into a few large parts, file to file, never through pandas). Reads go through the
+  into a few large parts, file to file, never through pandas — by ``join_chunks``
+  before its result is queried, else by ``complete``). Reads go through the
   registered files only, never a glob, so a file a crash left unregistered is never counted; DuckDB reads the files as
   one table (``top``), and pages and exports read one file at a time;
 - ``jobs.strategy``: uploaded strategies' source, by id.
@@ -36,12 +38,14 @@ a folder where a crash left journal segments stores their records first.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import difflib
 import datetime as dt
 import json
 import logging
 import os
+import queue
 import threading
 import uuid
 from collections import OrderedDict
@@ -68,6 +72,8 @@ COMPACT_ROWS = 250_000  # rows per part joined from chunk files
 ROW_GROUP_ROWS = 65_536  # rows per Parquet row group of a joined part (what it holds in memory)
 CACHED_RECORDS = 10_000  # job records kept in memory (the most recently used)
 FLUSH_EVERY = 0.05  # seconds new records gather in the journal before the flusher stores them
+WRITE_QUEUE = 16  # chunks waiting for the row writer; a sink's write() waits while it is full
+WRITE_BATCH = 32  # chunks the row writer registers in one transaction, at most
 
 _DDL = """
 CREATE SCHEMA IF NOT EXISTS {S};
@@ -198,6 +204,10 @@ class JobStore:
         except BaseException:
             self.journal.close()
             raise
+        self.rows = _RowWriter()
+        self._rows_landed = threading.Condition()
+        self._handed: dict[str, int] = {}  # chunks handed to the row writer, per job
+        self._landed: dict[str, int] = {}  # of those, stored or failed
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._flusher = threading.Thread(target=self._flush_in_background, name="anvil-job-journal", daemon=True)
@@ -336,7 +346,9 @@ class JobStore:
         """Store every journaled record, stop the flusher and close the journal (then removed).
 
         Records that cannot be stored now stay in the journal; the next start stores them.
+        Chunks handed to sinks are stored first.
         """
+        self.rows.close()
         self._closing.set()
         self._wake.set()
         self._flusher.join()
@@ -494,6 +506,7 @@ class JobStore:
         of small ones. Otherwise ``table`` is stored as parts of ``PART_ROWS`` rows.
         Parts replace the chunks.
         """
+        self.settle(job_id)
         folder = self.results_dir(job_id)
         parts: list[tuple[int, int, str]] | None = None
         if table is not None:
@@ -509,7 +522,12 @@ class JobStore:
             if len(files) > MAX_CHUNK_FILES:
                 parts = self._compact(folder, files)
         with self._writing(job_id) as cur:
-            if parts is None:
+            if parts is None:  # its chunks, or the parts ``join_chunks`` made of them, are its result
+                cur.execute(
+                    f"DELETE FROM {self.S}.fragment WHERE job_id = $job AND kind = 'chunk' AND EXISTS "
+                    f"(SELECT 1 FROM {self.S}.fragment WHERE job_id = $job AND kind = 'result')",
+                    {"job": job_id},
+                )
                 row = cur.execute(
                     f"SELECT coalesce(sum(rows), 0) FROM {self.S}.fragment WHERE job_id = ?", [job_id]
                 ).fetchone()
@@ -543,6 +561,28 @@ class JobStore:
             for path in folder.glob("chunk-*.parquet"):
                 if path.name not in keep:
                     path.unlink(missing_ok=True)
+
+    def join_chunks(self, job_id: str) -> bool:
+        """Join a finished run's chunk files into parts now, before its result is queried
+        (DuckDB scanning thousands of small files at once took hundreds of MB; a few
+        parts, a fraction): the parts are registered as the job's result rows and the
+        chunk files removed, while the chunks stay listed as done, so a job interrupted
+        before ``complete`` resumes with nothing to rerun. Only with more than
+        ``MAX_CHUNK_FILES`` chunk files; True if it joined them."""
+        self.settle(job_id)
+        files = self._files(self.db.cursor(), job_id)
+        if len(files) <= MAX_CHUNK_FILES or any(path.name.startswith("part-") for _, _, path in files):
+            return False
+        folder = self.results_dir(job_id)
+        parts = self._compact(folder, files)
+        with self._writing(job_id) as cur:
+            cur.executemany(
+                f"INSERT INTO {self.S}.fragment VALUES (?, 'result', ?, ?, ?, NULL, NULL)",
+                [[job_id, k, n, name] for k, n, name in parts],
+            )
+        for _, _, path in files:
+            path.unlink(missing_ok=True)
+        return True
 
     def _compact(self, folder: Path, files: list[tuple[int, int, Path]]) -> list[tuple[int, int, str]]:
         """The chunk files joined in order into parts of about COMPACT_ROWS rows (durable,
@@ -619,6 +659,23 @@ class JobStore:
         return ids
 
     # -- result rows ------------------------------------------------------------
+    def _hand(self, job_id: str) -> None:
+        with self._rows_landed:
+            self._handed[job_id] = self._handed.get(job_id, 0) + 1
+
+    def _land(self, job_id: str, n: int) -> None:
+        with self._rows_landed:
+            self._landed[job_id] = self._landed.get(job_id, 0) + n
+            self._rows_landed.notify_all()
+
+    def settle(self, job_id: str) -> None:
+        """Wait until the chunks of the job handed to the row writer before this call are
+        stored (or failed), so a read sees every chunk written before it. Chunks written
+        meanwhile are not waited for: a reader never waits on a running job for long."""
+        with self._rows_landed:
+            target = self._handed.get(job_id, 0)
+            self._rows_landed.wait_for(lambda: self._landed.get(job_id, 0) >= target)
+
     def sink(self, job_id: str) -> DuckSink:
         """The cluster Sink that stores this job's chunks."""
         return DuckSink(self, job_id)
@@ -672,6 +729,7 @@ class JobStore:
         Raises:
             ValueError: ``sort`` is not one of the job's columns.
         """
+        self.settle(job_id)
         cur = self.db.cursor()
         for _ in range(3):  # the job may finish (and move its rows) between two reads
             files = self._files(cur, job_id)
@@ -715,32 +773,29 @@ class JobStore:
         missing = f"{column} IS NULL"
         if pa.types.is_floating(schema.field(sort).type):
             missing += f" OR isnan({column})"
-        names = ", ".join(_quote(n) for n in schema.names)
         paths = ", ".join("'" + str(path).replace("'", "''") + "'" for _, _, path in files)
-        data = cur.sql(
-            f"SELECT {names} FROM read_parquet([{paths}], union_by_name = true, filename = true, "
+        # First where the page's rows are (DuckDB reads the sort column only), then those
+        # rows (the row groups that hold them): not every column of every row.
+        found = cur.sql(
+            f"SELECT filename, file_row_number FROM read_parquet([{paths}], union_by_name = true, filename = true, "
             f"file_row_number = true) ORDER BY ({missing}), {column} {'DESC' if descending else 'ASC'}, "
             "filename, file_row_number LIMIT $limit OFFSET $offset",
             params={"limit": limit, "offset": offset},
-        ).to_arrow_table()
+        ).fetchall()
+        data = _rows_at(found, schema)
         return data.column_names, _json_rows(data), count
 
     def batches(self, job_id: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         """Every row of the job as Arrow batches under one schema, read as they are taken: at
         most ``ROW_GROUP_ROWS`` rows of one stored file at a time."""
+        self.settle(job_id)
         files = self._files(self.db.cursor(), job_id)
         schema = self._schema(files)
 
         def read() -> Iterator[pa.RecordBatch]:
             for _, _, path in files:
                 for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
-                    columns = [
-                        batch.column(f.name).cast(f.type)
-                        if f.name in batch.schema.names
-                        else pa.nulls(batch.num_rows, f.type)
-                        for f in schema
-                    ]
-                    yield pa.RecordBatch.from_arrays(columns, schema=schema)
+                    yield pa.RecordBatch.from_arrays(_conform(batch, schema), schema=schema)
 
         return schema, read()
 
@@ -778,13 +833,16 @@ class JobStore:
 
 class DuckSink:
     """The cluster ``Sink`` of one job. Each chunk's rows become a Parquet file in the
-    job's folder, registered with the job's done and failed counts in one transaction,
-    so a killed service loses no finished chunk and counts none twice."""
+    job's folder, registered with the job's done and failed counts in a transaction
+    (the store's row writer stores several chunks in one), so a killed service loses no
+    registered chunk and counts none twice. Reads (``done_chunks``, ``files``,
+    ``frames``, ``extras``) wait for the chunks already handed over."""
 
     def __init__(self, store: JobStore, job_id: str) -> None:
         self.store = store
         self.job_id = job_id
         self.folder = store.results_dir(job_id)
+        self._error: BaseException | None = None  # what storing a chunk raised, for the next write or flush
 
     def load_manifest(self) -> dict[str, Any] | None:
         row = (
@@ -812,26 +870,74 @@ class DuckSink:
         )
 
     def done_chunks(self) -> set[int]:
+        self.flush()
         return {int(r[0]) for r in self._chunks("key")}
 
     def write(self, chunk_id: int, frame: pd.DataFrame, extra: Any = None) -> None:
-        failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
-        payload, kind = pack(extra)
-        n, name = len(frame), f"chunk-{chunk_id:08d}.parquet"
-        target = self.folder / name
-        tmp = _written(target, to_arrow(frame))  # the slow part, outside the writers' lock
+        """Hand one chunk to the store's row writer and return: its file is written and
+        registered (with several other chunks, in one transaction) on the writer's
+        thread. Waits only while ``WRITE_QUEUE`` chunks are already waiting.
+
+        Raises:
+            Exception: what storing an earlier chunk of this sink raised.
+        """
+        self._raise()
+        self.store._hand(self.job_id)
+        self.store.rows.put(_Chunk(self, chunk_id, frame, extra))
+
+    def wait(self) -> None:
+        """Wait until every chunk handed to ``write`` is stored or has failed."""
+        self.store.settle(self.job_id)
+
+    def flush(self) -> None:
+        """``wait``, then raise what storing a chunk raised, if it failed."""
+        self.wait()
+        self._raise()
+
+    def _raise(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _stored(self, n: int, error: BaseException | None) -> None:
+        if error is not None and self._error is None:
+            self._error = error
+        self.store._land(self.job_id, n)
+
+    def _store(self, chunks: list[_Chunk]) -> None:
+        """Chunks' rows as files, registered with the job's counts in one transaction, so a
+        killed service loses no registered chunk and counts none twice. The files are
+        written (and synced) before the transaction; the folder is synced once for them all."""
+        first: dict[int, _Chunk] = {}
+        for c in chunks:
+            first.setdefault(c.chunk_id, c)  # one per id: the first
+        chunks = list(first.values())
+        tmps: dict[int, Path] = {}
         try:
+            for c in chunks:
+                tmps[c.chunk_id] = _written(self.folder / c.name, to_arrow(c.frame))
             with self.store._writing(self.job_id) as cur:
-                if cur.execute(
-                    f"SELECT 1 FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' AND key = ?",
-                    [self.job_id, chunk_id],
-                ).fetchone():
-                    return  # already stored: a chunk counts once
-                _durable(tmp, target)
-                cur.execute(
-                    f"INSERT INTO {self.store.S}.fragment VALUES (?, 'chunk', ?, ?, ?, ?, ?)",
-                    [self.job_id, chunk_id, n, name, payload, kind],
-                )
+                keys = [c.chunk_id for c in chunks]
+                have = {
+                    int(r[0])
+                    for r in cur.execute(
+                        f"SELECT key FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' "
+                        "AND list_contains(?, key)",
+                        [self.job_id, keys],
+                    ).fetchall()
+                }
+                new = [c for c in chunks if c.chunk_id not in have]  # already stored: a chunk counts once
+                if not new:
+                    return
+                for c in new:
+                    _durable(tmps[c.chunk_id], self.folder / c.name, sync_folder=False)
+                _sync(self.folder)
+                rows = []
+                for c in new:
+                    payload, kind = pack(c.extra)
+                    rows.append([self.job_id, c.chunk_id, len(c.frame), c.name, payload, kind])
+                cur.executemany(f"INSERT INTO {self.store.S}.fragment VALUES (?, 'chunk', ?, ?, ?, ?, ?)", rows)
+                n, failed = sum(len(c.frame) for c in new), sum(c.failed for c in new)
                 cur.execute(
                     f"UPDATE {self.store.S}.job SET done = done + ?, failed = failed + ?, rows = rows + ? WHERE id = ?",
                     [n, failed, n, self.job_id],
@@ -843,13 +949,128 @@ class DuckSink:
                     rows=lambda r: r.rows + n,
                 )
         finally:
-            tmp.unlink(missing_ok=True)
+            for tmp in tmps.values():
+                tmp.unlink(missing_ok=True)
+
+    def files(self) -> list[Path]:
+        """The job's row files now, in order (its chunks; once it is done, maybe the parts
+        they were joined into): what DuckDB reads as one table."""
+        self.flush()
+        return [path for _, _, path in self.store._files(self.store.db.cursor(), self.job_id)]
 
     def frames(self) -> list[pd.DataFrame]:
-        return [pq.read_table(self.folder / name).to_pandas() for (name,) in self._chunks("file")]
+        return [pq.read_table(path).to_pandas() for path in self.files()]
 
     def extras(self) -> list[Any]:
+        self.flush()
         return [unpack(blob, kind) for blob, kind in self._chunks("extra, extra_kind")]
+
+
+@dataclass(eq=False)
+class _Chunk:
+    """One chunk on its way to the row writer."""
+
+    sink: DuckSink
+    chunk_id: int
+    frame: pd.DataFrame
+    extra: Any
+
+    @property
+    def name(self) -> str:
+        return f"chunk-{self.chunk_id:08d}.parquet"
+
+    @property
+    def failed(self) -> int:
+        return int(self.frame["error"].notna().sum()) if "error" in self.frame.columns else 0
+
+
+class _RowWriter:
+    """The job store's one thread that stores chunks (``DuckSink.write``): it takes every
+    chunk waiting (up to ``WRITE_BATCH``) and stores each sink's in one transaction, so
+    the driver that runs a sweep goes back to its workers at once and the database
+    commits once for many chunks. Started on the first chunk, stopped by ``close``."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[_Chunk | None] = queue.Queue(WRITE_QUEUE)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.transactions = 0  # batches stored (tests count them)
+
+    def put(self, chunk: _Chunk) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="anvil-job-rows", daemon=True)
+                self._thread.start()
+        self.queue.put(chunk)
+
+    def close(self) -> None:
+        """Store what is waiting, then stop the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self.queue.put(None)
+            thread.join()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self.queue.get()]
+            while len(batch) < WRITE_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(c is None for c in batch)
+            by_sink: dict[int, list[_Chunk]] = {}
+            for c in batch:
+                if c is not None:
+                    by_sink.setdefault(id(c.sink), []).append(c)
+            for chunks in by_sink.values():
+                sink, error = chunks[0].sink, None
+                try:
+                    sink._store(chunks)
+                    self.transactions += 1
+                except BaseException as exc:  # the sink's next write or flush raises it
+                    log.warning("job %s: storing %d chunk(s) failed: %s", sink.job_id, len(chunks), exc)
+                    error = exc
+                sink._stored(len(chunks), error)
+
+
+def _conform(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> list[pa.Array]:
+    """``data``'s columns under ``schema``: cast, and nulls for a column it lacks."""
+    return [
+        data.column(f.name).cast(f.type) if f.name in data.schema.names else pa.nulls(data.num_rows, f.type)
+        for f in schema
+    ]
+
+
+def _rows_at(found: list[tuple[str, int]], schema: pa.Schema) -> pa.Table:
+    """The rows at (file, row number) in that order, reading only the row groups that hold them."""
+    by_file: dict[str, list[tuple[int, int]]] = {}
+    for rank, (path, row) in enumerate(found):
+        by_file.setdefault(path, []).append((int(row), rank))
+    pieces, ranks = [], []
+    for path, wanted in by_file.items():
+        meta = pq.ParquetFile(path)
+        starts = [0]
+        for g in range(meta.num_row_groups):
+            starts.append(starts[-1] + meta.metadata.row_group(g).num_rows)
+        group_of = {row: bisect.bisect_right(starts, row) - 1 for row, _ in wanted}
+        groups = sorted(set(group_of.values()))
+        first: dict[int, int] = {}  # where each read group starts in what was read
+        at = 0
+        for g in groups:
+            first[g] = at
+            at += starts[g + 1] - starts[g]
+        read = meta.read_row_groups(groups)
+        idx = [first[group_of[row]] + row - starts[group_of[row]] for row, _ in wanted]
+        pieces.append(pa.Table.from_arrays(_conform(read.take(idx), schema), schema=schema))
+        ranks.extend(rank for _, rank in wanted)
+    if not pieces:
+        return schema.empty_table()
+    data = pa.concat_tables(pieces)
+    order = sorted(range(len(ranks)), key=ranks.__getitem__)
+    return data.take(order)
 
 
 def _json_rows(data: pa.Table) -> list[dict[str, Any]]:

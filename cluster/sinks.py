@@ -51,6 +51,11 @@ class Sink(Protocol):
         ...
 
 
+# A sink may also have ``files() -> list[Path]``: its fragments as Parquet files, in
+# chunk order. A sweep's result then queries them in DuckDB rather than building its
+# table in pandas (``cluster.sweep_result.StoredSweepResult``).
+
+
 class MemorySink:
     """Keeps fragments in memory."""
 
@@ -125,8 +130,12 @@ class DirectorySink:
     def _ids(self) -> list[int]:
         return sorted(self.done_chunks())
 
+    def files(self) -> list[Path]:
+        """The stored fragments' files, in chunk order (what DuckDB reads as one table)."""
+        return [self.path / f"chunk-{k:08d}.parquet" for k in self._ids()]
+
     def frames(self) -> list[pd.DataFrame]:
-        return [pd.read_parquet(self.path / f"chunk-{k:08d}.parquet") for k in self._ids()]
+        return [pd.read_parquet(path) for path in self.files()]
 
     def extras(self) -> list[Any]:
         out = []

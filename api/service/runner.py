@@ -34,6 +34,7 @@ from api.jobstore import JobStore
 from api.service import reports
 from api.service.live import LiveJob, Snapshot
 from api.settings import Settings
+from cluster.sweep_result import StoredSweepResult
 from cluster.tasks import Progress
 from strategies import jail
 
@@ -210,22 +211,36 @@ class Runner:
         try:
             checked = self.load_spec(record.spec, self._lookup_for(live, timers))
             spec = checked.spec
-            result = specs.execute(
-                checked,
-                progress=progress,
-                cancel=live.cancel,
-                out=self.store.sink(live.id),
-                study_path=self.store.study_path(live.id),
-                address=self.settings.address,
-                workers=self.settings.workers,
-            )
+            sink = self.store.sink(live.id)
+            try:
+                result = specs.execute(
+                    checked,
+                    progress=progress,
+                    cancel=live.cancel,
+                    out=sink,
+                    study_path=self.store.study_path(live.id),
+                    address=self.settings.address,
+                    workers=self.settings.workers,
+                )
+            except BaseException:
+                sink.wait()  # the chunks handed over land before the job's end is recorded
+                raise
+            sink.flush()
             if not live.cancel.is_set():
-                table, summary = specs.result_table(result), specs.summary(result)
-                broken = _broken(table)
+                # A sweep whose rows are its stored files answers from DuckDB queries over
+                # them: the whole table is never built in this process.
+                stored = isinstance(result, StoredSweepResult) and _rows_are_chunks(spec)
+                if stored:
+                    self.store.join_chunks(live.id)  # the queries below then read a few parts
+                table = None if stored else specs.result_table(result)
+                summary = result.summary() if stored else specs.summary(result)
+                broken = _broken(result.errors() if stored else _errors(table))
                 if broken:
                     self._stop_with(live, "failed", broken)
+                elif stored:  # before "done": a finished job has its report
+                    reports.save(self.store, live.id, *_report_of(result, summary["runs"]))
                 else:
-                    reports.save(self.store, live.id, result)  # before "done": a finished job has its report
+                    reports.save(self.store, live.id, result)
         except Exception as exc:
             if not live.cancel.is_set():
                 log.warning("job %s failed:\n%s", live.id, traceback.format_exc())
@@ -271,13 +286,28 @@ def _rows_are_chunks(spec: Any) -> bool:
     return isinstance(spec, specs.SweepJob) and spec.method not in specs.SAMPLERS
 
 
-def _broken(table: Any) -> str | None:
-    """The reason of a jail broken on a worker, if a row's error says so."""
+def _report_of(result: StoredSweepResult, runs: int) -> tuple[Any, str | None]:
+    """What a stored sweep's report draws (its best ``REPORT_ROWS`` runs at most), and a
+    title that says so when that is not every run."""
+    shown = result.for_report()
+    if len(shown.table) >= runs:
+        return shown, None
+    strategy = (result.manifest or {}).get("spec", {}).get("strategy", "strategy")
+    return shown, f"Sweep — {strategy}: the best {len(shown.table):,} of {runs:,} runs by {result.metric}"
+
+
+def _errors(table: Any) -> list[str]:
+    """The rows' error messages."""
     if "error" not in getattr(table, "columns", ()):
-        return None
-    for error in table["error"].dropna():
-        if jail.broken_reason(str(error)):
-            return str(error)
+        return []
+    return [str(e) for e in table["error"].dropna()]
+
+
+def _broken(errors: list[str]) -> str | None:
+    """The reason of a jail broken on a worker, if a row's error says so."""
+    for error in errors:
+        if jail.broken_reason(error):
+            return error
     return None
 
 

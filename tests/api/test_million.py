@@ -9,6 +9,7 @@ The service runs the sweep on its own threads (``local-threads``); the bench
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,7 @@ def test_a_sweeps_chunks_become_its_result_without_a_second_write(store):
     sink = store.sink(job_id)
     for k in range(3):
         sink.write(k, _chunk(10 * k, 10), np.ones(2))
+    sink.flush()  # write hands a chunk to the store's row writer; flush waits for it to land
     before = {p.name: p.stat().st_mtime_ns for p in store.results_dir(job_id).iterdir()}
     store.complete(job_id, None, {"runs": 30}, done=30, failed=0)
     after = {p.name: p.stat().st_mtime_ns for p in store.results_dir(job_id).iterdir()}
@@ -192,6 +194,7 @@ def test_a_chunk_file_a_crash_left_unregistered_is_never_counted(store):
     job_id = store.create("sweep", "x", {"kind": "sweep"}, 20).id
     sink = store.sink(job_id)
     sink.write(0, _chunk(0, 10))
+    sink.flush()
     stray = store.results_dir(job_id) / "chunk-00000001.parquet"  # written, then killed before its commit
     _chunk(10, 10).assign(sharpe=99.0).to_parquet(stray)
     assert store.page(job_id, 0, 100)[2] == 10 and sink.done_chunks() == {0}
@@ -245,3 +248,164 @@ def test_a_store_with_rows_kept_as_blobs_has_them_moved_to_files(tmp_path):
     finally:
         store.close()
         release(db)
+
+
+# -- the row writer: several chunks per transaction, every chunk once ------------------
+
+
+def test_chunks_written_while_the_writer_waits_are_stored_in_one_transaction(store):
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 100).id
+    sink = store.sink(job_id)
+    before = store.rows.transactions
+    with store.db.write():  # the writer blocks on its first transaction while ten more chunks queue
+        for k in range(10):
+            sink.write(k, _chunk(10 * k, 10))
+    sink.flush()
+    # The writer takes the first chunk(s) and waits for the lock; the rest queue meanwhile and
+    # go in one more transaction (or all in one, when the thread started after every write).
+    assert 1 <= store.rows.transactions - before <= 2
+    _, rows, count = store.page(job_id, 0, 1000)
+    assert count == 100 and [r["item_id"] for r in rows] == list(range(100))
+    record = store.get(job_id)
+    assert (record.done, record.rows) == (100, 100)
+
+
+def test_a_chunk_written_twice_counts_once_even_in_one_batch(store):
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 20).id
+    sink = store.sink(job_id)
+    with store.db.write():
+        for k in (0, 1, 1, 0):
+            sink.write(k, _chunk(10 * k, 10))
+    sink.write(1, _chunk(10, 10))  # and once more, after they landed
+    sink.flush()
+    assert sink.done_chunks() == {0, 1} and store.get(job_id).done == 20
+    assert store.page(job_id, 0, 100)[2] == 20
+
+
+def test_a_chunk_that_cannot_be_stored_fails_the_next_flush_naming_why(store):
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 10).id
+    sink = store.sink(job_id)
+    store.results_dir(job_id).parent.mkdir(parents=True, exist_ok=True)
+    store.results_dir(job_id).write_text("not a folder")  # the chunk's folder cannot be made
+    sink.write(0, _chunk(0, 10))
+    with pytest.raises(OSError):
+        sink.flush()
+    sink.flush()  # reported once
+    assert sink.done_chunks() == set() and store.get(job_id).done == 0
+
+
+# -- the end of a sweep: queries over the files, not a table in pandas --------------------
+
+SMALL = {
+    "kind": "sweep",
+    "strategy": "sma_cross",
+    "data": {"symbol": "SPX"},
+    "space": {"fast": {"low": 5, "high": 40, "step": 5}, "slow": {"low": 50, "high": 150, "step": 10}},
+}
+
+
+def _checked(bars):
+    from api import specs
+    from api.service.jobs import SPEC
+
+    return lambda spec, uploaded=None: specs.prepare(SPEC.validate_python(spec), uploaded, bars=lambda _: bars)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts whole-table reads: every way to the table as frames goes through a DuckSink's ``frames``."""
+    from api.jobstore import DuckSink
+
+    reads: list[str] = []
+    frames = DuckSink.frames
+    monkeypatch.setattr(DuckSink, "frames", lambda self: reads.append("frames") or frames(self))
+    return reads
+
+
+def test_a_stored_sweep_answers_from_duckdb_as_pandas_does_and_reads_its_table_only_when_asked(
+    store, sp500_bars, counted
+):
+    from api import specs
+    from cluster.sinks import MemorySink
+    from cluster.sweep_result import StoredSweepResult
+
+    checked = _checked(sp500_bars[-1500:])(SMALL)
+    local = {"address": "local-threads", "workers": 2}
+    stored = specs.execute(checked, out=store.sink(store.create("sweep", "x", SMALL, 88).id), **local)
+    memory = specs.execute(checked, out=MemorySink(), **local)
+    assert isinstance(stored, StoredSweepResult) and not isinstance(memory, StoredSweepResult)
+    summary, want = stored.summary(), specs.summary(memory)
+    assert summary["runs"] == want["runs"] == len(memory.table)
+    assert stored.best == memory.best
+    assert summary["deflated_sharpe"] == pytest.approx(want["deflated_sharpe"], rel=1e-9)
+    diag, want_diag = stored.diagnostics, memory.diagnostics
+    assert (diag["trials"], diag["best_params"]) == (want_diag["trials"], want_diag["best_params"])
+    assert diag["deflated_sharpe"] == pytest.approx(want_diag["deflated_sharpe"], rel=1e-9)
+    assert stored.errors() == []
+    shown = stored.for_report().table
+    assert len(shown) == len(memory.table) and "sharpe" in shown and "calmar" not in shown
+    best10 = stored.for_report(limit=10).table  # a big sweep's report draws its best runs only
+    want10 = memory.table.sort_values("sharpe", ascending=False, kind="stable").head(10)
+    assert best10["item_id"].tolist() == sorted(want10["item_id"])
+    assert counted == [] and stored.table_reads == 0  # none of that read the whole table
+    same = stored.table  # the library user's table: read now, once, equal to the one in memory
+    pd.testing.assert_frame_equal(same.drop(columns="error"), memory.table.drop(columns="error"), check_dtype=False)
+    assert stored.table is same and stored.table_reads == 1 and counted == ["frames"]
+
+
+def test_the_service_ends_a_sweep_without_building_its_table(store, sp500_bars, counted, monkeypatch):
+    import api.jobstore
+    from api import specs
+    from api.service import reports
+    from api.service.runner import Runner
+    from api.settings import Settings
+    from cluster.sinks import MemorySink
+
+    monkeypatch.setattr(api.jobstore, "MAX_CHUNK_FILES", 2)  # its chunks are joined before the queries
+    load = _checked(sp500_bars[-1500:])
+    runner = Runner(store, Settings(address="local-threads", workers=2), lookup=lambda name: None, load_spec=load)
+    job_id = store.create("sweep", "sma_cross", SMALL, 88).id
+    runner.enqueue(job_id, total=88)
+    runner.start()
+    try:
+        for _ in range(3000):  # waits for the job (up to 5 minutes), times nothing
+            record = store.get(job_id)
+            if record.status not in ("queued", "running"):
+                break
+            time.sleep(0.1)
+    finally:
+        runner.stop()
+    assert record.status == "done", record.error
+    assert counted == []  # the runner asked DuckDB, never for the whole table
+    memory = specs.execute(load(SMALL), out=MemorySink(), address="local-threads", workers=2)
+    want = specs.summary(memory)
+    assert record.summary["runs"] == want["runs"] and record.rows == want["runs"]
+    assert record.summary["best"]["sharpe"] == pytest.approx(want["best"]["sharpe"], rel=1e-12)
+    assert record.summary["deflated_sharpe"] == pytest.approx(want["deflated_sharpe"], rel=1e-9)
+    assert reports.path_of(store, job_id).exists()
+    files = sorted(p.name for p in store.results_dir(job_id).iterdir())
+    assert files and all(name.startswith("part-") for name in files)
+    _, rows, count = store.page(job_id, 0, 1000)
+    assert count == 88 and [r["item_id"] for r in rows] == list(range(88))
+
+
+def test_chunks_joined_before_the_end_stay_done_and_are_counted_once(store, monkeypatch):
+    import api.jobstore
+
+    monkeypatch.setattr(api.jobstore, "MAX_CHUNK_FILES", 2)
+    monkeypatch.setattr(api.jobstore, "COMPACT_ROWS", 20)
+    job_id = store.create("sweep", "x", {"kind": "sweep"}, 50).id
+    sink = store.sink(job_id)
+    for k in range(5):
+        sink.write(k, _chunk(10 * k, 10))
+    assert store.join_chunks(job_id) and not store.join_chunks(job_id)  # once
+    names = sorted(p.name for p in store.results_dir(job_id).iterdir())
+    assert names == ["part-000000.parquet", "part-000001.parquet", "part-000002.parquet"]
+    assert store.sink(job_id).done_chunks() == set(range(5))  # a resumed job has nothing to rerun
+    _, rows, count = store.page(job_id, 0, 100)
+    assert count == 50 and [r["item_id"] for r in rows] == list(range(50))
+    store.complete(job_id, None, {"runs": 50}, done=50, failed=0)
+    assert store.get(job_id).rows == 50 and store.sink(job_id).done_chunks() == set()
+    assert sorted(p.name for p in store.results_dir(job_id).iterdir()) == names
+    _, rows, count = store.page(job_id, 0, 100)
+    assert count == 50 and [r["item_id"] for r in rows] == list(range(50))
