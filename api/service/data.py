@@ -9,7 +9,7 @@ from collections import OrderedDict
 from pathlib import PurePosixPath
 from typing import Any
 
-from api.specs import DataSpec, UniverseSpec
+from api.specs import DataSpec, SpecError, UniverseSpec
 from engine import Bars
 from engine.store import ImportReport, NoDataError, SourceError, Store, TimeframeError, parse_columns
 
@@ -136,18 +136,25 @@ class DataService:
 
 
 def resolve_timeframes(spec: Any, store: Store | None = None) -> Any:
-    """``spec`` with the timeframe of every data entry that names none filled in as the
-    store reads it (``Store.pick_timeframe``: the stored ``1d`` bars, else refused).
+    """``spec`` with what its data entries leave to the store filled in: the timeframe
+    of every entry that names none, as the store reads it (``Store.pick_timeframe``:
+    the stored ``1d`` bars, else refused), and the symbols of a saved universe
+    (``UniverseSpec.resolve``; its timeframe defaults to ``1d``).
 
     Raises:
         TimeframeError: a symbol with no ``1d`` bars and no timeframe asked for.
     """
-    from engine.store import default_store
+    from engine.store import UnknownUniverseError, default_store
 
     found = store or default_store()
 
-    def fill(d: DataSpec) -> DataSpec:
-        if d.timeframe or not isinstance(d, DataSpec):  # a universe reads its symbols' 1d bars by default
+    def fill(d: DataSpec | UniverseSpec) -> DataSpec | UniverseSpec:
+        if isinstance(d, UniverseSpec):
+            try:
+                return d.resolve(found)
+            except UnknownUniverseError:
+                return d  # checking the spec names the field, with a did-you-mean
+        if d.timeframe:
             return d
         try:
             return d.model_copy(update={"timeframe": found.pick_timeframe(d.symbol).name})
@@ -157,6 +164,30 @@ def resolve_timeframes(spec: Any, store: Store | None = None) -> Any:
     if isinstance(spec.data, list):
         return spec.model_copy(update={"data": [fill(d) for d in spec.data]})
     return spec.model_copy(update={"data": fill(spec.data)})
+
+
+def check_universe_names(spec: Any, store: Store) -> None:
+    """Refuse a universe entry that gives both a saved universe's name and symbols
+    that are not its symbols (a stored job's spec holds both, and they agree).
+
+    Raises:
+        SpecError: at ``data.symbols`` (or ``data.universe`` for an unknown name).
+    """
+    from engine.store import UnknownUniverseError
+
+    d = spec.data
+    if not isinstance(d, UniverseSpec) or d.universe is None or d.symbols is None:
+        return
+    try:
+        saved = list(store.universe(d.universe).symbols)
+    except UnknownUniverseError as exc:
+        raise SpecError(("data", "universe"), str(exc)) from None
+    if saved != list(d.symbols):
+        raise SpecError(
+            ("data", "symbols"),
+            f"the universe {d.universe!r} holds {', '.join(saved)}, not the symbols given; "
+            "give the universe's name or the symbols, not both",
+        )
 
 
 def safe_name(name: str | None) -> str:

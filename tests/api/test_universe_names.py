@@ -1,0 +1,149 @@
+"""Named universes through the front doors, and the service's strategy list and job specs.
+
+``anvil data universe save | list | show | delete``; ``--universe NAME`` on the job
+commands (exclusive with --symbols / --symbol); ``data: {"universe": NAME}`` in a job
+spec on a real service (uvicorn on 127.0.0.1), stored with the symbols it resolved to;
+an unknown name is a 422 at ``data.universe`` with a did-you-mean. Also: ``GET
+/strategies`` lists the universe library with what each strategy runs on, the service
+stores the timeframe it read when the spec named none, and a backtest's summary holds
+buy-and-hold as the Python result gives it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import engine
+import strategies
+from api import specs
+from tests.api.conftest import launch_server, submit, wait_for  # noqa: F401 (fixtures)
+from tests.api.conftest_cli import main_folder, run_main  # noqa: F401 (fixtures)
+from tests.api.test_universe_jobs import MOM, STOCKS, stocked_folder
+
+# -- the job spec -----------------------------------------------------------------------
+
+
+def test_a_universe_spec_names_symbols_or_a_saved_universe():
+    named = specs.UniverseSpec.model_validate({"universe": "tech"})
+    assert named.universe == "tech" and named.symbols is None
+    with pytest.raises(ValueError, match="name the universe's symbols"):
+        specs.UniverseSpec.model_validate({"timeframe": "1d"})
+    with pytest.raises(ValueError, match="universe"):
+        specs.UniverseSpec.model_validate({"universe": ""})
+
+
+def test_check_names_an_unknown_universe_at_data_universe(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("ANVIL_DB", str(tmp_path / "anvil.duckdb"))
+    engine.save_universe("indices", ["SPX", "IXIC"])
+    spec = specs.BacktestJob.model_validate({"strategy": MOM, "params": {"top_k": 1}, "data": {"universe": "indeces"}})
+    with pytest.raises(specs.SpecError) as caught:
+        specs.check(spec)
+    assert caught.value.loc == ("data", "universe")
+    assert "did you mean 'indices'?" in caught.value.message
+    ok = specs.check(spec.model_copy(update={"data": specs.UniverseSpec(universe="indices")}))
+    assert ok.data.symbols == ("SPX", "IXIC")
+
+
+# -- the CLI ------------------------------------------------------------------------------
+
+
+def test_the_cli_saves_lists_shows_and_deletes_universes(run_main):
+    saved = run_main("data", "universe", "save", "indices", "SPX,IXIC", "--note", "the sample")
+    assert saved.status == 0, saved.err
+    assert "saved universe indices: 2 symbols (SPX, IXIC)" in saved.out
+    again = run_main("data", "universe", "save", "indices", "SPX")
+    assert again.status == 1 and "saved already" in again.err and "--replace" in again.err
+    listed = run_main("data", "universe", "list")
+    assert "indices" in listed.out and "the sample" in listed.out
+    shown = run_main("data", "universe", "show", "indices", "--json")
+    assert shown.json()["symbols"] == ["SPX", "IXIC"] and shown.json()["note"] == "the sample"
+    unknown = run_main("data", "universe", "show", "indeces")
+    assert unknown.status == 1 and "did you mean 'indices'?" in unknown.err
+    bad = run_main("data", "universe", "save", "x", "SPX,NOPE")
+    assert bad.status == 1 and "'NOPE' is not stored" in bad.err
+    badname = run_main("data", "universe", "save", "9lives", "SPX")
+    assert badname.status == 1 and "start with a letter" in badname.err
+    ran = run_main("backtest", "-s", MOM, "--universe", "indices", "-p", "top_k=1", "--json")
+    assert ran.status == 0, ran.err
+    assert ran.json()["spec"]["data"]["symbols"] == ["SPX", "IXIC"]  # what it ran on, resolved
+    assert ran.json()["spec"]["data"]["universe"] == "indices"
+    both = run_main("backtest", "-s", MOM, "--universe", "indices", "--symbols", "SPX,IXIC")
+    assert both.status == 2 and "--universe" in both.err and "--symbols" in both.err
+    gone = run_main("data", "universe", "delete", "indices")
+    assert gone.status == 0 and "deleted universe indices" in gone.out
+    assert "holds no universes" in run_main("data", "universe", "list").out
+    missing = run_main("backtest", "-s", MOM, "--universe", "indices", "-p", "top_k=1")
+    assert missing.status == 1 and "data.universe" in missing.err and "none is saved yet" in missing.err
+
+
+# -- the service --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def named_folder(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A store folder with the four stocks and the universe ``tech`` saved in it."""
+    folder = stocked_folder(tmp_path_factory.mktemp("named_universe"), shared_data)
+    with engine.Store(folder / "anvil.duckdb") as store:
+        store.save_universe("tech", STOCKS, note="four stocks")
+    return folder
+
+
+def test_the_service_runs_a_job_on_a_saved_universe_and_stores_its_symbols(
+    launch_server, named_folder, shared_data, tmp_path
+):
+    server = launch_server(named_folder)
+    with server.client() as api:
+        job = submit(
+            api,
+            {
+                "kind": "sweep",
+                "strategy": MOM,
+                "space": {"lookback": [60, 120], "top_k": [1, 2]},
+                "data": {"universe": "tech", "start": "2010-01-01"},
+            },
+        )
+        done = wait_for(api, job["id"], timeout=300)
+        assert done["status"] == "done", done
+        assert done["spec"]["data"]["symbols"] == STOCKS  # stored as resolved: a resume runs on these
+        assert done["spec"]["data"]["universe"] == "tech"
+        assert done["spec"]["data"]["timeframe"] == "1d"
+        assert api.get(f"/jobs/{job['id']}/results").json()["count"] == 4
+
+        r = api.post("/jobs", json={"kind": "backtest", "strategy": MOM, "data": {"universe": "tehc"}})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"][-2:] == ["data", "universe"], r.text
+        assert "did you mean 'tech'?" in r.text
+        r = api.post(
+            "/jobs",
+            json={"kind": "backtest", "strategy": MOM, "data": {"universe": "tech", "symbols": ["AAPL", "IBM"]}},
+        )
+        assert r.status_code == 422 and "AAPL, FB, IBM, MSFT" in r.text, r.text
+        r = api.post("/jobs", json={"kind": "backtest", "strategy": MOM, "data": {"timeframe": "1d"}})
+        assert r.status_code == 422, r.text
+
+        listed = api.get("/strategies").json()["data"]
+        by_id = {s["id"]: s for s in listed}
+        assert by_id[MOM]["runs_on"] == "universe" and by_id[MOM]["universe"] is True
+        assert by_id["sma_cross"]["runs_on"] == "series" and by_id["sma_cross"]["universe"] is False
+        universe_ids = {snake for snake, s in by_id.items() if s["runs_on"] == "universe"}
+        from strategies.library import UNIVERSE_LIBRARY, snake_case
+
+        assert universe_ids == {snake_case(c.__name__) for c in UNIVERSE_LIBRARY}
+        assert len(listed) == len(strategies.list_strategies())
+
+        bt = submit(api, {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "AAPL"}})
+        done = wait_for(api, bt["id"])
+        assert done["status"] == "done", done
+        assert done["spec"]["data"]["timeframe"] == "1d"  # the timeframe read, not null
+        held = done["summary"]["buy_and_hold"]
+    # the same backtest in Python, on the same bars: its buy-and-hold is the service's
+    with engine.Store(tmp_path / "mine.duckdb", sample=False) as mine:
+        mine.import_bars(shared_data / "stocks4_daily.parquet", timeframe="1d")
+        bars = mine.bars("AAPL", "1d")
+    result = strategies.run(strategies.get_strategy("sma_cross"), bars, engine.Config())
+    assert held == pytest.approx(specs.buy_and_hold(result), rel=1e-12)
+    assert set(held) == {"total_return", "annual_return", "sharpe", "max_drawdown"}
+    close = bars.close
+    assert held["total_return"] == pytest.approx(close[-1] / close[0] - 1.0, rel=1e-12)
