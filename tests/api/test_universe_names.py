@@ -11,14 +11,17 @@ buy-and-hold as the Python result gives it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 import engine
 import strategies
 from api import specs
-from tests.api.conftest import launch_server, submit, wait_for  # noqa: F401 (fixtures)
+from strategies.library import UNIVERSE_LIBRARY, snake_case
+from tests.api.conftest import Server, server_env, submit, wait_for
 from tests.api.conftest_cli import main_folder, run_main  # noqa: F401 (fixtures)
 from tests.api.test_universe_jobs import MOM, STOCKS, stocked_folder
 
@@ -82,62 +85,79 @@ def test_the_cli_saves_lists_shows_and_deletes_universes(run_main):
 
 
 @pytest.fixture(scope="module")
-def named_folder(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    """A store folder with the four stocks and the universe ``tech`` saved in it."""
+def named_server(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Server]:
+    """One service on a store with the four stocks and the universe ``tech`` saved in it."""
     folder = stocked_folder(tmp_path_factory.mktemp("named_universe"), shared_data)
     with engine.Store(folder / "anvil.duckdb") as store:
         store.save_universe("tech", STOCKS, note="four stocks")
-    return folder
+    server = Server(folder, server_env(folder)).start()
+    yield server
+    server.kill()
 
 
-def test_the_service_runs_a_job_on_a_saved_universe_and_stores_its_symbols(
-    launch_server, named_folder, shared_data, tmp_path
-):
-    server = launch_server(named_folder)
-    with server.client() as api:
-        job = submit(
-            api,
-            {
-                "kind": "sweep",
-                "strategy": MOM,
-                "space": {"lookback": [60, 120], "top_k": [1, 2]},
-                "data": {"universe": "tech", "start": "2010-01-01"},
-            },
-        )
-        done = wait_for(api, job["id"], timeout=300)
-        assert done["status"] == "done", done
-        assert done["spec"]["data"]["symbols"] == STOCKS  # stored as resolved: a resume runs on these
-        assert done["spec"]["data"]["universe"] == "tech"
-        assert done["spec"]["data"]["timeframe"] == "1d"
-        assert api.get(f"/jobs/{job['id']}/results").json()["count"] == 4
+@pytest.fixture
+def named_api(named_server: Server) -> Iterator[httpx.Client]:
+    with named_server.client() as client:
+        yield client
 
-        r = api.post("/jobs", json={"kind": "backtest", "strategy": MOM, "data": {"universe": "tehc"}})
-        assert r.status_code == 422, r.text
-        assert r.json()["detail"][0]["loc"][-2:] == ["data", "universe"], r.text
-        assert "did you mean 'tech'?" in r.text
-        r = api.post(
-            "/jobs",
-            json={"kind": "backtest", "strategy": MOM, "data": {"universe": "tech", "symbols": ["AAPL", "IBM"]}},
-        )
-        assert r.status_code == 422 and "AAPL, FB, IBM, MSFT" in r.text, r.text
-        r = api.post("/jobs", json={"kind": "backtest", "strategy": MOM, "data": {"timeframe": "1d"}})
-        assert r.status_code == 422, r.text
 
-        listed = api.get("/strategies").json()["data"]
-        by_id = {s["id"]: s for s in listed}
-        assert by_id[MOM]["runs_on"] == "universe" and by_id[MOM]["universe"] is True
-        assert by_id["sma_cross"]["runs_on"] == "series" and by_id["sma_cross"]["universe"] is False
-        universe_ids = {snake for snake, s in by_id.items() if s["runs_on"] == "universe"}
-        from strategies.library import UNIVERSE_LIBRARY, snake_case
+def test_the_service_runs_a_job_on_a_saved_universe_and_stores_its_symbols(named_api):
+    job = submit(
+        named_api,
+        {
+            "kind": "sweep",
+            "strategy": MOM,
+            "space": {"lookback": [60, 120], "top_k": [1, 2]},
+            "data": {"universe": "tech", "start": "2010-01-01"},
+        },
+    )
+    done = wait_for(named_api, job["id"], timeout=300)
+    assert done["status"] == "done", done
+    assert done["spec"]["data"]["symbols"] == STOCKS  # stored as resolved: a resume runs on these
+    assert done["spec"]["data"]["universe"] == "tech"
+    assert done["spec"]["data"]["timeframe"] == "1d"
+    assert named_api.get(f"/jobs/{job['id']}/results").json()["count"] == 4
 
-        assert universe_ids == {snake_case(c.__name__) for c in UNIVERSE_LIBRARY}
-        assert len(listed) == len(strategies.list_strategies())
 
-        bt = submit(api, {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "AAPL"}})
-        done = wait_for(api, bt["id"])
-        assert done["status"] == "done", done
-        assert done["spec"]["data"]["timeframe"] == "1d"  # the timeframe read, not null
-        held = done["summary"]["buy_and_hold"]
+def test_an_unknown_universe_or_symbols_that_are_not_its_own_are_422(named_api):
+    r = named_api.post("/jobs", json={"kind": "backtest", "strategy": MOM, "data": {"universe": "tehc"}})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"][-2:] == ["data", "universe"], r.text
+    assert "did you mean 'tech'?" in r.text
+    r = named_api.post(
+        "/jobs",
+        json={"kind": "backtest", "strategy": MOM, "data": {"universe": "tech", "symbols": ["AAPL", "IBM"]}},
+    )
+    assert r.status_code == 422 and "AAPL, FB, IBM, MSFT" in r.text, r.text
+    assert r.json()["detail"][0]["loc"][-2:] == ["data", "symbols"], r.text
+    r = named_api.post("/jobs", json={"kind": "backtest", "strategy": MOM, "data": {"timeframe": "1d"}})
+    assert r.status_code == 422, r.text
+
+
+def test_the_strategy_list_holds_the_universe_library_and_says_what_each_runs_on(named_api):
+    listed = named_api.get("/strategies").json()["data"]
+    by_id = {s["id"]: s for s in listed}
+    assert by_id[MOM]["runs_on"] == "universe" and by_id[MOM]["universe"] is True
+    assert by_id["sma_cross"]["runs_on"] == "series" and by_id["sma_cross"]["universe"] is False
+    universe_ids = {sid for sid, s in by_id.items() if s["runs_on"] == "universe"}
+    assert universe_ids == {snake_case(c.__name__) for c in UNIVERSE_LIBRARY}
+    assert len(listed) == len(strategies.list_strategies())
+
+
+def test_the_service_stores_the_timeframe_it_read_when_the_spec_named_none(named_api):
+    job = submit(named_api, {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "IBM"}})
+    assert job["spec"]["data"]["timeframe"] == "1d", job["spec"]  # not null
+    assert named_api.get(f"/jobs/{job['id']}").json()["spec"]["data"]["timeframe"] == "1d"
+    wait_for(named_api, job["id"])
+
+
+def test_a_backtests_summary_carries_buy_and_hold_as_the_python_result_gives_it(named_api, shared_data, tmp_path):
+    job = submit(
+        named_api, {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "AAPL", "timeframe": "1d"}}
+    )
+    done = wait_for(named_api, job["id"])
+    assert done["status"] == "done", done
+    held = done["summary"]["buy_and_hold"]
     # the same backtest in Python, on the same bars: its buy-and-hold is the service's
     with engine.Store(tmp_path / "mine.duckdb", sample=False) as mine:
         mine.import_bars(shared_data / "stocks4_daily.parquet", timeframe="1d")
