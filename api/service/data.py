@@ -134,6 +134,35 @@ class DataService:
             with self._lock:
                 self._bars.clear()
 
+    # -- named universes ---------------------------------------------------------------
+    def universes(self) -> list[dict[str, Any]]:
+        """Every saved universe: name, symbols, note, save time (UTC)."""
+        return [u.as_dict() for u in self.store.universes()]
+
+    def universe(self, name: str) -> dict[str, Any]:
+        """The universe saved under ``name``.
+
+        Raises:
+            UnknownUniverseError: none is (the message lists the saved ones, with a did-you-mean).
+        """
+        return self.store.universe(name).as_dict()
+
+    def save_universe(self, name: str, symbols: list[str], note: str | None, replace: bool) -> dict[str, Any]:
+        """Save ``symbols`` under ``name`` (``Store.save_universe``).
+
+        Raises:
+            UniverseError: a bad name, no symbols, a symbol twice or not stored, a taken name.
+        """
+        return self.store.save_universe(name, symbols, note, replace=replace).as_dict()
+
+    def delete_universe(self, name: str) -> dict[str, Any]:
+        """Delete the universe saved under ``name``; returns it.
+
+        Raises:
+            UnknownUniverseError: none is saved under ``name``.
+        """
+        return self.store.delete_universe(name).as_dict()
+
 
 def resolve_timeframes(spec: Any, store: Store | None = None) -> Any:
     """``spec`` with what its data entries leave to the store filled in: the timeframe

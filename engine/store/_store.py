@@ -423,7 +423,7 @@ class Store:
         self._writable()
         _universes.check_name(name)
         if note is not None and not isinstance(note, str):
-            raise _universes.UniverseError(f"note must be text, not {type(note).__name__}")
+            raise _universes.UniverseError(f"note must be text, not {type(note).__name__}", "note")
         with self._writing() as cur:
             stored = {info.symbol for info in _query.catalog(cur)}
             names = _universes.check_symbols(symbols, stored)

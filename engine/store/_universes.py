@@ -35,7 +35,15 @@ CREATE TABLE IF NOT EXISTS anvil_market.universes (
 
 
 class UniverseError(StoreError, ValueError):
-    """A universe that cannot be saved: a bad name, no symbols, a symbol twice or not stored."""
+    """A universe that cannot be saved: a bad name, no symbols, a symbol twice or not stored.
+
+    Attributes:
+        field: what is at fault: ``"name"``, ``"symbols"`` or ``"note"``.
+    """
+
+    def __init__(self, message: str, field: str = "symbols") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class UnknownUniverseError(StoreError, LookupError):
@@ -68,7 +76,8 @@ def check_name(name: object) -> str:
     if not isinstance(name, str) or not NAME_RULE.match(name):
         raise UniverseError(
             f"universe name {name!r} is not allowed: start with a letter, then use letters, digits, "
-            "'_', '.' or '-' (64 characters at most), e.g. 'tech5' or 'us-large'"
+            "'_', '.' or '-' (64 characters at most), e.g. 'tech5' or 'us-large'",
+            "name",
         )
     return name
 
@@ -149,7 +158,8 @@ def write(cur: duckdb.DuckDBPyConnection, name: str, symbols: list[str], note: s
     if not replace and find(cur, name) is not None:
         raise UniverseError(
             f"a universe named {name!r} is saved already; pass replace=True (CLI --replace) to overwrite it, "
-            "or choose another name"
+            "or choose another name",
+            "name",
         )
     cur.execute(
         "INSERT INTO anvil_market.universes VALUES ($n, $s, $note, $t) ON CONFLICT (name) DO UPDATE SET "

@@ -21,8 +21,8 @@ import engine
 import strategies
 from api import specs
 from strategies.library import UNIVERSE_LIBRARY, snake_case
-from tests.api.conftest import Server, server_env, submit, wait_for
-from tests.api.conftest_cli import main_folder, run_main  # noqa: F401 (fixtures)
+from tests.api.conftest import TOKEN, Server, server_env, submit, wait_for
+from tests.api.conftest_cli import Cli, main_folder, run_main  # noqa: F401 (fixtures)
 from tests.api.test_universe_jobs import MOM, STOCKS, stocked_folder
 
 # -- the job spec -----------------------------------------------------------------------
@@ -167,3 +167,34 @@ def test_a_backtests_summary_carries_buy_and_hold_as_the_python_result_gives_it(
     assert set(held) == {"total_return", "annual_return", "sharpe", "max_drawdown"}
     close = bars.close
     assert held["total_return"] == pytest.approx(close[-1] / close[0] - 1.0, rel=1e-12)
+
+
+def test_universes_over_http_and_the_cli_through_the_service(named_server: Server, named_api):
+    listed = named_api.get("/universes").json()
+    assert listed["count"] >= 1 and any(u["name"] == "tech" for u in listed["data"])
+    assert named_api.get("/universes/tech").json()["symbols"] == STOCKS
+    missing = named_api.get("/universes/tehc")
+    assert missing.status_code == 404 and "did you mean 'tech'?" in missing.text
+    r = named_api.put("/universes/pair", json={"symbols": ["AAPL", "MSFTT"]})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "symbols"], r.text
+    assert "did you mean 'MSFT'?" in r.text
+    r = named_api.put("/universes/9bad", json={"symbols": ["AAPL"]})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "name"], r.text
+    r = named_api.put("/universes/pair", json={"symbols": ["AAPL", "MSFT"], "note": "two"})
+    assert r.status_code == 200 and r.json()["symbols"] == ["AAPL", "MSFT"], r.text
+    r = named_api.put("/universes/pair", json={"symbols": ["IBM"]})
+    assert r.status_code == 422 and "replace" in r.text
+    assert named_api.put("/universes/pair", params={"replace": "true"}, json={"symbols": ["IBM"]}).status_code == 200
+    assert named_api.delete("/universes/pair").json()["symbols"] == ["IBM"]
+    assert named_api.delete("/universes/pair").status_code == 404
+    assert named_api.get("/universes", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+    cli = Cli(named_server.folder, ANVIL_API_TOKEN=TOKEN)
+    url = named_server.url
+    saved = cli("data", "universe", "save", "duo", "AAPL,IBM", "--url", url)
+    assert "saved universe duo: 2 symbols (AAPL, IBM)" in saved.out
+    assert "duo" in cli("data", "universe", "list", "--url", url).out
+    assert cli("data", "universe", "show", "duo", "--url", url, "--json").json()["symbols"] == ["AAPL", "IBM"]
+    local = cli("data", "universe", "list", ok=False)  # the service owns the file: it says where to go
+    assert local.status == 1 and "--url" in local.err
+    assert "deleted universe duo" in cli("data", "universe", "delete", "duo", "--url", url).out
