@@ -29,7 +29,7 @@ from typing import Annotated, Any, Callable, Literal, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 import cluster
 import engine
@@ -81,9 +81,23 @@ class DataSpec(_Model):
 class UniverseSpec(_Model):
     """A universe from the store: its symbols' bars on one time axis (``engine.load_panel``).
 
-    A job on a universe runs one portfolio per parameter set (``cluster.universe``)."""
+    Name the symbols, or a universe saved in the store (``engine.save_universe``,
+    ``anvil data universe save``). A job on a universe runs one portfolio per parameter
+    set (``cluster.universe``). The service stores a job's spec with the saved
+    universe's symbols filled in beside its name (``resolve``), so the job reruns on
+    the symbols it was submitted with, whatever happens to the name later; when both
+    are given the symbols are what runs (the service refuses symbols that are not the
+    saved universe's)."""
 
-    symbols: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=5000)
+    symbols: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, min_length=1, max_length=5000
+    )
+    universe: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="a universe saved in the store (`anvil data universe list`), in place of symbols",
+    )
     timeframe: str | None = Field(
         default=None, min_length=1, max_length=32, description="bar size of every symbol (default: the stored 1d bars)"
     )
@@ -93,13 +107,36 @@ class UniverseSpec(_Model):
 
     @field_validator("symbols")
     @classmethod
-    def _distinct(cls, v: list[str]) -> list[str]:
+    def _distinct(cls, v: list[str] | None) -> list[str] | None:
         seen: set[str] = set()
-        for s in v:
+        for s in v or []:
             if s in seen:
                 raise ValueError(f"{s!r} is listed twice; name each symbol once")
             seen.add(s)
         return v
+
+    @model_validator(mode="after")
+    def _named(self) -> UniverseSpec:
+        if self.symbols is None and self.universe is None:
+            raise ValueError(
+                'name the universe\'s symbols ("symbols": ["AAPL", "MSFT"]) or a saved universe '
+                '("universe": "tech"; `anvil data universe list` shows them)'
+            )
+        return self
+
+    def members(self, store: engine.Store | None = None) -> list[str]:
+        """The symbols: those given, else the saved universe's.
+
+        Raises:
+            UnknownUniverseError: no universe is saved under that name (with a did-you-mean).
+        """
+        if self.symbols is not None:
+            return list(self.symbols)
+        return list(engine.universe(str(self.universe), store=store).symbols)
+
+    def resolve(self, store: engine.Store | None = None) -> UniverseSpec:
+        """This spec with the saved universe's symbols and the timeframe filled in (what a job stores)."""
+        return self.model_copy(update={"symbols": self.members(store), "timeframe": self.timeframe or "1d"})
 
     @property
     def symbol(self) -> str:
@@ -110,7 +147,7 @@ class UniverseSpec(_Model):
         """The panel, read from ``store`` (the default store when None); refused when
         its symbols' dates never overlap."""
         panel = engine.load_panel(
-            self.symbols, self.timeframe or "1d", self.start, self.end, adjusted=self.adjusted, store=store
+            self.members(store), self.timeframe or "1d", self.start, self.end, adjusted=self.adjusted, store=store
         )
         first, last = panel.first_bars(), panel.last_bars()
         late, early = int(np.argmax(first)), int(np.argmin(last))
@@ -417,7 +454,7 @@ def check(
         except (LookupError, ValueError) as exc:
             loc: tuple[str | int, ...] = ("data", i) if isinstance(spec.data, list) else ("data",)
             if isinstance(d, UniverseSpec):
-                loc = ("data", "symbols")
+                loc = ("data", "universe") if isinstance(exc, engine.UnknownUniverseError) else ("data", "symbols")
             raise SpecError(loc, str(exc)) from None
         if isinstance(d, UniverseSpec):
             _check_universe_size(spec, strat, len(loaded[-1].symbols))
@@ -608,7 +645,21 @@ def summary(result: Any) -> dict[str, Any]:
             "intervals": {k: list(v) for k, v in result.intervals.items()},
         }
     if isinstance(result, engine.Result):
-        return {"stats": result.stats, "notes": result.notes}
+        return {"stats": result.stats, "notes": result.notes, "buy_and_hold": buy_and_hold(result)}
     if isinstance(result, engine.PortfolioResult):
         return {"stats": result.stats, "notes": []}
     raise TypeError(f"not a job result: {type(result).__name__}")
+
+
+def buy_and_hold(result: engine.Result) -> dict[str, float]:
+    """Return, Sharpe and max drawdown of holding the backtest's series over its bars
+    (the same definitions as the backtest's own, through ``engine.stats_from_equity``);
+    empty when the first close is not a price."""
+    close = np.asarray(result.bars.close, dtype=np.float64)
+    if len(close) == 0 or not close[0] > 0:
+        return {}
+    config = result.config
+    equity = config.initial_capital * close / close[0]
+    ppy = config.periods_per_year or result.bars.periods_per_year()
+    stats = engine.stats_from_equity(equity, config.initial_capital, ppy)
+    return {k: stats[k] for k in ("total_return", "annual_return", "sharpe", "max_drawdown")}

@@ -102,6 +102,7 @@ class Job:
         self.report: Callable[[Progress], None] | None = None
         self._finish: Callable[[], None] = lambda: None
         self._started = False
+        self._own_report = False
 
     def __enter__(self) -> Job:
         return self
@@ -138,6 +139,7 @@ class Job:
             return
         progress = self.options.progress
         self.report, self._finish = jobs.progress_fn(progress, self.total, self._desc)
+        self._own_report = progress is True or progress == jobs.LINES  # a caller's callback adds its own base
         if self.plan is not None and (progress is True or progress == jobs.LINES):
             print(self.plan, file=sys.stderr)
         self.executor.start(self.work)
@@ -155,19 +157,33 @@ class Job:
         done before them count in the progress report."""
         self.start()
         report = self.report
-        if report is not None and offset:
+        skip = self.sink.done_chunks()
+        stored = [0]  # items of the chunks the output holds already, counted as they are passed over
+        counting = report is not None and bool(skip) and self._own_report
+        if counting:  # a resumed job's bar starts at what is done, not at 0
+            chunks = _count_stored(chunks, skip, stored)
+        if report is not None and (offset or counting):
             inner = report
 
             def report(p: Progress) -> None:
-                inner(Progress(offset + p.done, p.total, p.failed, p.best))
+                inner(Progress(offset + stored[0] + p.done, p.total, p.failed, p.best))
 
         return run_job(
             self.executor,
             chunks,
             self.total if total is None else total,
             record,
-            skip=self.sink.done_chunks(),
+            skip=skip,
             objective=objective,
             progress=report,
             cancel=self.options.cancel,
         )
+
+
+def _count_stored(chunks: Iterable[Chunk], skip: set[int] | frozenset[int], stored: list[int]) -> Iterable[Chunk]:
+    """``chunks`` as they are, adding the items of those in ``skip`` (the output holds
+    them) to ``stored[0]`` as the scheduler passes over them."""
+    for chunk in chunks:
+        if chunk.id in skip:
+            stored[0] += len(chunk.item_ids)
+        yield chunk

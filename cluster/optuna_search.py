@@ -78,6 +78,31 @@ def _storage(study_path: str | Path | None) -> Any:
     return JournalStorage(JournalFileBackend(str(study_path)))
 
 
+def nsga2_objectives(metric: str, metrics: Sequence[str] | str | None) -> list[str]:
+    """The objectives of an NSGA-II sweep: ``metrics`` as given, by default ``metric``
+    and ``max_drawdown`` (``sharpe`` and ``max_drawdown`` when ``metric`` is
+    ``max_drawdown``): return against risk, the usual trade-off.
+
+    Raises:
+        ValueError: ``metrics`` is not a list of metric names, names one twice, or
+            names an unknown metric (with a did-you-mean).
+    """
+    if metrics is None or (not isinstance(metrics, str) and len(metrics) == 0):
+        return [metric, "max_drawdown"] if metric != "max_drawdown" else ["sharpe", "max_drawdown"]
+    if isinstance(metrics, str) or not all(isinstance(m, str) for m in metrics):
+        raise ValueError(
+            f"metrics={metrics!r}: give NSGA-II's objectives as a list of metric names, "
+            "e.g. metrics=['sharpe', 'max_drawdown']"
+        )
+    names = list(metrics)
+    twice = sorted({m for m in names if names.count(m) > 1})
+    if twice:
+        raise ValueError(f"metrics names {', '.join(twice)} twice; give each objective once")
+    for m in names:
+        jobs.maximize_default(m)  # an unknown name is refused with the metrics there are
+    return names
+
+
 def optuna_sweep(
     work: SweepWork,
     sp: Space,
@@ -94,9 +119,7 @@ def optuna_sweep(
     """Run an Optuna sweep through the job skeleton (``cluster.job``); the study, not
     ``options.out``, keeps its trials."""
     seed = options.seed
-    objectives = list(metrics) if method == "nsga2" else [metric]
-    if method == "nsga2" and not metrics:
-        objectives = [metric, "max_drawdown"]
+    objectives = nsga2_objectives(metric, metrics) if method == "nsga2" else [metric]
     directions = [
         "maximize" if (jobs.maximize_default(m) if m != metric else maximize) else "minimize" for m in objectives
     ]

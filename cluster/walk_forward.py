@@ -84,7 +84,7 @@ class WalkForwardResult:
     run: JobRun | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     carry: bool = False
-    bars: engine.Bars | None = None  # the series it ran on (for reports: buy-and-hold)
+    bars: engine.Bars | engine.Panel | None = None  # what it ran on (for reports: buy-and-hold)
 
     def __repr__(self) -> str:
         return (
@@ -358,7 +358,7 @@ def _assemble(
         run,
         job_manifest,
         carry=carry,
-        bars=bars if isinstance(bars, engine.Bars) else None,
+        bars=bars if isinstance(bars, (engine.Bars, engine.Panel)) else None,
     )
 
 

@@ -67,3 +67,26 @@ __all__ += [
     "run_portfolio_batch",
     "sample_panel",
 ]
+
+# -- named universes (issue 11) --
+from engine.store import (  # noqa: E402
+    UniverseError,
+    UniverseInfo,
+    UnknownUniverseError,
+    delete_universe,
+    load_universe,
+    save_universe,
+    universe,
+    universes,
+)
+
+__all__ += [
+    "UniverseError",
+    "UniverseInfo",
+    "UnknownUniverseError",
+    "delete_universe",
+    "load_universe",
+    "save_universe",
+    "universe",
+    "universes",
+]

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from api.cli import data, jobs, run, serve, strategies
+from api.cli import data, jobs, run, serve, strategies, universes
 from api.cli.options import OrderedGroup
 
 
@@ -41,3 +41,4 @@ def cli(**_: Any) -> None:
 
 for command in (*run.COMMANDS, data.group, strategies.group, serve.serve, jobs.group):
     cli.add_command(command)
+data.group.add_command(universes.group)

@@ -214,6 +214,20 @@ def universe(symbols: str, timeframe: str | None, start: str | None, end: str | 
     return entry
 
 
+def named_universe(name: str, timeframe: str | None, start: str | None, end: str | None) -> dict[str, Any]:
+    """The ``data`` of a universe job from ``--universe NAME`` (a universe saved in the store)."""
+    if not name.strip():
+        raise UsageError("--universe takes the name of a saved universe; `anvil data universe list` shows them")
+    entry: dict[str, Any] = {"universe": name.strip()}
+    if timeframe:
+        entry["timeframe"] = timeframe
+    if start:
+        entry["start"] = start
+    if end:
+        entry["end"] = end
+    return entry
+
+
 def span(text: str | None) -> int | str | None:
     """A walk-forward length: bars (``500``) or a duration (``365D``)."""
     if text is None:
@@ -233,7 +247,12 @@ def job_spec(kind: str, o: dict[str, Any]) -> dict[str, Any]:
 
     ``o`` holds the options of ``api.cli.options`` by their Python names.
     """
-    if o.get("symbols"):
+    if o.get("universe"):
+        if o.get("symbols") or o.get("symbol"):
+            given = "--symbols" if o.get("symbols") else "--symbol"
+            raise UsageError(f"give either --universe (a saved universe) or {given}, not both")
+        datas = [named_universe(o["universe"], o["timeframe"], o["start"], o["end"])]
+    elif o.get("symbols"):
         if o.get("symbol"):
             raise UsageError("give either --symbol (one series each) or --symbols (one universe), not both")
         datas = [universe(o["symbols"], o["timeframe"], o["start"], o["end"])]

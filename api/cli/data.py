@@ -1,5 +1,6 @@
 """``anvil data import | list | delete``: market data in the local store (``$ANVIL_DB``),
-or with ``--url`` in the store of a running service (``anvil serve``)."""
+or with ``--url`` in the store of a running service (``anvil serve``); ``anvil data
+universe ...`` (``api.cli.universes``) names lists of its symbols."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def open_store(db: str | None) -> Any:
     return Store(db)
 
 
-@click.group("data", cls=OrderedGroup, short_help="Import bars into the store, list or delete what it holds.")
+@click.group(
+    "data", cls=OrderedGroup, short_help="Import bars into the store, list or delete what it holds, name universes."
+)
 def group() -> None:
     """Market data in the local store: a DuckDB file (``$ANVIL_DB``), filled with the
     shipped S&P 500 (SPX) and NASDAQ (IXIC) daily sample on first use.

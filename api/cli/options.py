@@ -97,6 +97,12 @@ def data_options(fn: F) -> F:
             "(universe strategies: `anvil strategies list`)",
         ),
         click.option(
+            "--universe",
+            "universe",
+            metavar="NAME",
+            help="a saved universe (`anvil data universe list`) in place of --symbols",
+        ),
+        click.option(
             "--timeframe",
             help="bar size: 1m, 5m, 1h, 1d, 1w ... (default: the stored 1d bars; "
             "other data must be named, it is never resampled unasked)",

@@ -239,8 +239,6 @@ def show(
 ) -> None:
     """Print a finished job's report (or with ``--json`` its document) from its result table."""
     metric = getattr(spec, "metric", "sharpe")
-    if kind == "backtest" and result is not None:
-        summary = {**summary, "buy_and_hold": buy_and_hold(result)}
     if o["as_json"]:
         rows = frame
         if o["top"] and kind == "sweep":
@@ -251,23 +249,6 @@ def show(
         output.print_document(head, tables.json_lines(tables.slices(rows)))
         return
     output.echo(report.text(kind, summary, frame, metric=metric, top=o["top"], title=_title(spec), view=view))
-
-
-def buy_and_hold(result: Any) -> dict[str, float]:
-    """Return, Sharpe and max drawdown of holding the backtest's series over its bars
-    (the same definitions as the backtest's own, through ``engine.stats_from_equity``)."""
-    import numpy as np
-
-    from engine.result import stats_from_equity
-
-    bars, config = result.bars, result.config
-    close = np.asarray(bars.close, dtype=np.float64)
-    if len(close) == 0 or not close[0] > 0:
-        return {}
-    equity = config.initial_capital * close / close[0]
-    ppy = config.periods_per_year or bars.periods_per_year()
-    stats = stats_from_equity(equity, config.initial_capital, ppy)
-    return {k: stats[k] for k in ("total_return", "annual_return", "sharpe", "max_drawdown")}
 
 
 def _log_lines(kind: str, o: dict[str, Any], address: str | None) -> Any:
@@ -289,7 +270,7 @@ def _log_lines(kind: str, o: dict[str, Any], address: str | None) -> Any:
 
 def _title(spec: Any) -> str:
     datas = spec.data if isinstance(spec.data, list) else [spec.data]
-    on = ", ".join(f"{d.symbol} {d.timeframe}" for d in datas)
+    on = ", ".join(f"{getattr(d, 'universe', None) or d.symbol} {d.timeframe}" for d in datas)
     return f"{report.kind_name(spec.kind)} {spec.strategy} on {on}"
 
 

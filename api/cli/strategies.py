@@ -32,7 +32,7 @@ def _summary_rows(described: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "name": snake_case(d["name"]) if d["name"][:1].isupper() else d["name"],
                 "kind": d.get("kind", "").replace("_", " "),
-                "runs on": "a universe (--symbols)" if d.get("universe") else "one series (--symbol)",
+                "runs on": "a universe (--symbols, --universe)" if d.get("universe") else "one series (--symbol)",
                 "parameters: bounds (default)": ", ".join(
                     _param_text(k, p) for k, p in d.get("parameters", {}).items()
                 ),

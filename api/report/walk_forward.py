@@ -182,17 +182,13 @@ def equity(result: Any) -> go.Figure:
         )
         bars = getattr(result, "bars", None)
         if bars is not None:
-            # the same capital held over the same out-of-sample bars (each bar's close-to-close move)
-            all_close = np.asarray(bars.close, dtype=np.float64)
-            pos = np.searchsorted(bars.index, eq.index)
-            prev = all_close[np.maximum(pos - 1, 0)]
-            rel = np.where(prev > 0, all_close[pos] / prev - 1.0, 0.0)
-            hold = _initial(result) * np.cumprod(1.0 + rel)
+            hold = _initial(result) * np.cumprod(1.0 + held_returns(bars, eq.index))
+            panel = np.ndim(bars.close) == 2
             fig.add_trace(
                 go.Scatter(
                     x=d.times(eq.index)[idx],
                     y=hold[idx],
-                    name="buy and hold (same bars)",
+                    name="equal-weight buy and hold (same bars)" if panel else "buy and hold (same bars)",
                     line={"color": "#9aa5b1", "dash": "dot"},
                 )
             )
@@ -200,6 +196,21 @@ def equity(result: Any) -> go.Figure:
         height=360, template=d.TEMPLATE, margin={"l": 60, "r": 20, "t": 20, "b": 30}, hovermode="x unified"
     )
     return fig
+
+
+def held_returns(bars: Any, at: pd.Index) -> np.ndarray:
+    """Each bar's close-to-close move at the times ``at``: of the series held (``engine.Bars``),
+    or for a universe (``engine.Panel``) the mean move of the symbols tradable on both bars
+    (an equal-weight basket rebalanced every bar; 0 where none is)."""
+    close = np.asarray(bars.close, dtype=np.float64)
+    pos = np.clip(np.searchsorted(bars.index, at), 0, len(close) - 1)
+    now, prev = close[pos], close[np.maximum(pos - 1, 0)]
+    ok = np.isfinite(now) & np.isfinite(prev) & (prev > 0)
+    moves = np.where(ok, now / np.where(ok, prev, 1.0) - 1.0, 0.0)
+    if moves.ndim == 1:
+        return moves
+    counted = ok.sum(axis=1)
+    return np.where(counted > 0, moves.sum(axis=1) / np.maximum(counted, 1), 0.0)
 
 
 def _initial(result: Any) -> float:

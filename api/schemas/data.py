@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SeriesPublic(BaseModel):
@@ -45,3 +45,26 @@ class ImportPublic(BaseModel):
     added: int
     changed: int
     unchanged: int
+
+
+class UniversePublic(BaseModel):
+    """A saved universe: a name for a list of stored symbols (jobs: ``data: {"universe": name}``)."""
+
+    name: str
+    symbols: list[str]
+    note: str | None = None
+    saved: str = Field(description="when it was saved, ISO 8601 UTC")
+
+
+class UniversesPublic(BaseModel):
+    data: list[UniversePublic]
+    count: int
+
+
+class UniverseSave(BaseModel):
+    """The symbols to save under a name (each stored, each once), and an optional note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=5000)
+    note: str | None = Field(default=None, max_length=500)

@@ -22,6 +22,11 @@ class StrategyPublic(BaseModel):
         description="each parameter's schema: type, low, high, step, log, default, choices"
     )
     constraints: list[str]
+    universe: bool = Field(default=False, description="a universe strategy (trades a panel of symbols)")
+    runs_on: str = Field(
+        default="series",
+        description='"universe": data names symbols or a saved universe; "series": data names one symbol',
+    )
     uploaded_at: dt.datetime | None = None
 
 

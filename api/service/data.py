@@ -9,7 +9,7 @@ from collections import OrderedDict
 from pathlib import PurePosixPath
 from typing import Any
 
-from api.specs import DataSpec, UniverseSpec
+from api.specs import DataSpec, SpecError, UniverseSpec
 from engine import Bars
 from engine.store import ImportReport, NoDataError, SourceError, Store, TimeframeError, parse_columns
 
@@ -134,20 +134,56 @@ class DataService:
             with self._lock:
                 self._bars.clear()
 
+    # -- named universes ---------------------------------------------------------------
+    def universes(self) -> list[dict[str, Any]]:
+        """Every saved universe: name, symbols, note, save time (UTC)."""
+        return [u.as_dict() for u in self.store.universes()]
+
+    def universe(self, name: str) -> dict[str, Any]:
+        """The universe saved under ``name``.
+
+        Raises:
+            UnknownUniverseError: none is (the message lists the saved ones, with a did-you-mean).
+        """
+        return self.store.universe(name).as_dict()
+
+    def save_universe(self, name: str, symbols: list[str], note: str | None, replace: bool) -> dict[str, Any]:
+        """Save ``symbols`` under ``name`` (``Store.save_universe``).
+
+        Raises:
+            UniverseError: a bad name, no symbols, a symbol twice or not stored, a taken name.
+        """
+        return self.store.save_universe(name, symbols, note, replace=replace).as_dict()
+
+    def delete_universe(self, name: str) -> dict[str, Any]:
+        """Delete the universe saved under ``name``; returns it.
+
+        Raises:
+            UnknownUniverseError: none is saved under ``name``.
+        """
+        return self.store.delete_universe(name).as_dict()
+
 
 def resolve_timeframes(spec: Any, store: Store | None = None) -> Any:
-    """``spec`` with the timeframe of every data entry that names none filled in as the
-    store reads it (``Store.pick_timeframe``: the stored ``1d`` bars, else refused).
+    """``spec`` with what its data entries leave to the store filled in: the timeframe
+    of every entry that names none, as the store reads it (``Store.pick_timeframe``:
+    the stored ``1d`` bars, else refused), and the symbols of a saved universe
+    (``UniverseSpec.resolve``; its timeframe defaults to ``1d``).
 
     Raises:
         TimeframeError: a symbol with no ``1d`` bars and no timeframe asked for.
     """
-    from engine.store import default_store
+    from engine.store import UnknownUniverseError, default_store
 
     found = store or default_store()
 
-    def fill(d: DataSpec) -> DataSpec:
-        if d.timeframe or not isinstance(d, DataSpec):  # a universe reads its symbols' 1d bars by default
+    def fill(d: DataSpec | UniverseSpec) -> DataSpec | UniverseSpec:
+        if isinstance(d, UniverseSpec):
+            try:
+                return d.resolve(found)
+            except UnknownUniverseError:
+                return d  # checking the spec names the field, with a did-you-mean
+        if d.timeframe:
             return d
         try:
             return d.model_copy(update={"timeframe": found.pick_timeframe(d.symbol).name})
@@ -157,6 +193,30 @@ def resolve_timeframes(spec: Any, store: Store | None = None) -> Any:
     if isinstance(spec.data, list):
         return spec.model_copy(update={"data": [fill(d) for d in spec.data]})
     return spec.model_copy(update={"data": fill(spec.data)})
+
+
+def check_universe_names(spec: Any, store: Store) -> None:
+    """Refuse a universe entry that gives both a saved universe's name and symbols
+    that are not its symbols (a stored job's spec holds both, and they agree).
+
+    Raises:
+        SpecError: at ``data.symbols`` (or ``data.universe`` for an unknown name).
+    """
+    from engine.store import UnknownUniverseError
+
+    d = spec.data
+    if not isinstance(d, UniverseSpec) or d.universe is None or d.symbols is None:
+        return
+    try:
+        saved = list(store.universe(d.universe).symbols)
+    except UnknownUniverseError as exc:
+        raise SpecError(("data", "universe"), str(exc)) from None
+    if saved != list(d.symbols):
+        raise SpecError(
+            ("data", "symbols"),
+            f"the universe {d.universe!r} holds {', '.join(saved)}, not the symbols given; "
+            "give the universe's name or the symbols, not both",
+        )
 
 
 def safe_name(name: str | None) -> str:

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from api import specs
 from api.jobrecord import ACTIVE, RESUMABLE, STATUSES, JobRecord
 from api.jobstore import JobStore
-from api.service.data import DataService
+from api.service.data import DataService, check_universe_names, resolve_timeframes
 from api.service.live import Snapshot
 from api.service.runner import Runner
 from api.service.strategies import StrategyService
@@ -64,6 +64,7 @@ class JobService:
             SpecError: the spec cannot run (the field and why), or it would make
                 more runs than ``max_items_per_job``.
         """
+        check_universe_names(spec, self.data.store)
         items = (
             specs.check(
                 spec,
@@ -74,7 +75,8 @@ class JobService:
             ).items
             or 0
         )
-        record = self.store.create(spec.kind, spec.strategy, spec.model_dump(mode="json"), items)
+        stored = resolve_timeframes(spec, self.data.store)  # what it runs on: the timeframe, a universe's symbols
+        record = self.store.create(spec.kind, spec.strategy, stored.model_dump(mode="json"), items)
         self.runner.enqueue(record.id, total=items)
         return record
 

@@ -19,7 +19,7 @@ from api.jobstore import JobStore
 from api.service.uploaded import stand_in, strategy_id
 from api.settings import Settings
 from strategies import Strategy, jail
-from strategies.library import LIBRARY, UnknownStrategyError, get_strategy, snake_case
+from strategies.library import LIBRARY, UNIVERSE_LIBRARY, UnknownStrategyError, get_strategy, snake_case
 from strategies.loader import MAX_SOURCE_BYTES
 
 CHECKERS = 4  # uploads being loaded in jails at once
@@ -46,10 +46,14 @@ class StrategyService:
         self._waiting = threading.BoundedSemaphore(MAX_WAITING)
 
     def list(self) -> list[dict[str, Any]]:
-        """Every strategy: built-in ones (by name), then uploaded ones (by id)."""
-        out = [{"id": snake_case(cls.__name__), "builtin": True, **cls.describe()} for cls in LIBRARY]
+        """Every strategy: built-in single-series ones, built-in universe ones (by name),
+        then uploaded ones (by id); each says what it ``runs_on``."""
+        out = [_runs_on({"id": snake_case(cls.__name__), "builtin": True, **cls.describe()}) for cls in LIBRARY]
+        out += [
+            _runs_on({"id": snake_case(cls.__name__), "builtin": True, **cls.describe()}) for cls in UNIVERSE_LIBRARY
+        ]
         for sid, description, created in self.store.strategies():
-            out.append({"id": sid, "builtin": False, "uploaded_at": created, **_public(description)})
+            out.append(_runs_on({"id": sid, "builtin": False, "uploaded_at": created, **_public(description)}))
         return out
 
     def jail_problem(self) -> str | None:
@@ -112,7 +116,7 @@ class StrategyService:
         self.store.add_strategy(sid, cls.name, source, description)
         with self._lock:
             self._classes[sid] = cls
-        return {"id": sid, "builtin": False, **_public(description)}
+        return _runs_on({"id": sid, "builtin": False, **_public(description)})
 
     def _upload_in_process(self, source: str) -> tuple[dict[str, Any], type[Strategy]]:
         from strategies.loader import StrategyCodeError, validate_strategy_code
@@ -166,4 +170,17 @@ class StrategyService:
 
 
 def _public(description: dict[str, Any]) -> dict[str, Any]:
-    return {k: description.get(k) for k in ("name", "doc", "kind", "parameters", "constraints")}
+    out = {k: description.get(k) for k in ("name", "doc", "kind", "parameters", "constraints")}
+    out["universe"] = bool(description.get("universe", False))
+    return out
+
+
+RUNS_ON = {True: "universe", False: "series"}
+"""What a strategy's ``runs_on`` says: a universe's panel (``data: {"symbols": [...]}`` or
+``{"universe": NAME}``), or one series (``data: {"symbol": ...}``)."""
+
+
+def _runs_on(entry: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` with ``universe`` (bool) and ``runs_on`` (``"universe"`` or ``"series"``)."""
+    universe = bool(entry.get("universe", False))
+    return {**entry, "universe": universe, "runs_on": RUNS_ON[universe]}

@@ -2,7 +2,8 @@
 
 ``anvil_market.series`` names each (symbol, timeframe) once; ``anvil_market.bar_data`` holds the
 bars keyed by (series_id, ts), each series' rows kept in time order; the view
-``anvil_market.bars`` shows them keyed by (symbol, timeframe, ts) for plain SQL.
+``anvil_market.bars`` shows them keyed by (symbol, timeframe, ts) for plain SQL;
+``anvil_market.universes`` names lists of symbols (``engine.store._universes``).
 Times are ``TIMESTAMP_NS`` in UTC.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import duckdb
 
 from engine.store._errors import StoreError
+from engine.store._universes import DDL as UNIVERSES_DDL
 
 SCHEMA_VERSION = 1
 
@@ -53,6 +55,7 @@ def has_schema(cur: duckdb.DuckDBPyConnection) -> bool:
 def create_schema(cur: duckdb.DuckDBPyConnection) -> None:
     """Create the tables (inside the caller's transaction) and record the schema version."""
     cur.execute(_DDL)
+    cur.execute(UNIVERSES_DDL)
     cur.execute(
         "INSERT INTO anvil_market.meta VALUES ('schema_version', $v) ON CONFLICT DO NOTHING",
         {"v": str(SCHEMA_VERSION)},

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.bars import Bars
-from engine.store import _export, _importer, _query, _resample
+from engine.store import _export, _importer, _query, _resample, _universes
 from engine.store._clean import clean
 from engine.store._db import Database, claim, open_database, release, unclaim
 from engine.store._errors import StoreError, TimeframeError
@@ -25,6 +25,7 @@ from engine.store._report import ImportReport
 from engine.store._sample import SAMPLE_TIMEFRAME, sample_paths
 from engine.store._schema import check_schema, create_schema, has_schema
 from engine.store._timeframe import Timeframe, parse_timeframe
+from engine.store._universes import UniverseInfo
 
 DEFAULT_TIMEFRAME = "1d"
 """What a read without a timeframe uses, when stored (never made by resampling)."""
@@ -399,6 +400,67 @@ class Store:
         """
         with self._reading() as cur:
             return _query.catalog(cur)
+
+    # -- named universes --------------------------------------------------------
+    def save_universe(
+        self, name: str, symbols: list[str] | tuple[str, ...], note: str | None = None, *, replace: bool = False
+    ) -> UniverseInfo:
+        """Save ``symbols`` under ``name``: ``store.save_universe("tech", ["AAPL", "MSFT"])``.
+
+        Every symbol must be stored (at some timeframe); the order is the panel's column
+        order. Jobs name it as ``data: {"universe": "tech"}`` or ``--universe tech``.
+
+        Args:
+            name: a letter, then letters, digits, ``_``, ``.`` or ``-`` (64 at most).
+            symbols: the symbols, each once.
+            note: a line saying what the universe is, shown by ``universes()``.
+            replace: overwrite a universe saved under ``name`` (refused otherwise).
+
+        Raises:
+            UniverseError: a bad name, no symbols, a symbol twice or not stored, or the
+                name taken and not ``replace``.
+        """
+        self._writable()
+        _universes.check_name(name)
+        if note is not None and not isinstance(note, str):
+            raise _universes.UniverseError(f"note must be text, not {type(note).__name__}", "note")
+        with self._writing() as cur:
+            stored = {info.symbol for info in _query.catalog(cur)}
+            names = _universes.check_symbols(symbols, stored)
+            _universes.write(cur, name, names, note, replace)
+            found = _universes.find(cur, name)
+        assert found is not None
+        return found
+
+    def universes(self) -> list[UniverseInfo]:
+        """Every saved universe, by name (``[u.as_dict() for u in ...]`` is plain JSON data)."""
+        with self._reading() as cur:
+            return _universes.listed(cur)
+
+    def universe(self, name: str) -> UniverseInfo:
+        """The universe saved under ``name``.
+
+        Raises:
+            UnknownUniverseError: none is; the message lists the saved ones, with a did-you-mean.
+        """
+        with self._reading() as cur:
+            found = _universes.find(cur, name) if isinstance(name, str) else None
+            if found is None:
+                raise _universes.unknown(name, _universes.listed(cur), self.path)
+            return found
+
+    def delete_universe(self, name: str) -> UniverseInfo:
+        """Delete the universe saved under ``name`` (its symbols' bars stay); returns what went.
+
+        Raises:
+            UnknownUniverseError: none is saved under ``name``.
+        """
+        self._writable()
+        with self._writing() as cur:
+            gone = _universes.remove(cur, name) if isinstance(name, str) else None
+            if gone is None:
+                raise _universes.unknown(name, _universes.listed(cur), self.path)
+            return gone
 
     # -- export ---------------------------------------------------------------
     def export(

@@ -47,7 +47,8 @@ def descendants(pid: int) -> list[str]:
 def test_the_library_is_listed_with_parameter_schemas(api):
     body = api.get("/strategies").json()
     builtin = {s["id"]: s for s in body["data"] if s["builtin"]}
-    assert len(builtin) == 12 and body["count"] == len(body["data"])
+    assert len(builtin) == 12 + 6 and body["count"] == len(body["data"])  # single-series, then universe
+    assert sum(s["runs_on"] == "universe" for s in builtin.values()) == 6
     sma = builtin["sma_cross"]
     assert sma["name"] == "SmaCross" and sma["kind"] == "vectorized" and sma["doc"]
     assert sma["parameters"]["fast"]["type"] == "int"
