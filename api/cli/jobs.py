@@ -18,21 +18,12 @@ import httpx
 from api.cli import args, html_report, output, report, tables
 from api.cli.client import DEFAULT_URL, Client
 from api.cli.errors import INTERRUPTED, CliError
-from api.cli.options import JobCommand, OrderedGroup, job_options, top_option
+from api.cli.options import URL, JobCommand, OrderedGroup, job_options, top_option
 from api.cli.run import EXAMPLES, HELP
 
 FINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
 POLL_SECONDS = 0.5
 PAGE = 1000  # jobs listed per request when looking up a short id
-
-URL = click.option(
-    "--url",
-    envvar="ANVIL_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    metavar="URL",
-    help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN",
-)
 
 
 def client_options(fn: Callable[..., Any]) -> Callable[..., Any]:

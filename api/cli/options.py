@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import click
 
+from api.cli.client import DEFAULT_URL
+
 F = Callable[..., Any]
 
 
@@ -20,6 +22,16 @@ class OrderedGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
 
+
+# the service a client command speaks to
+URL = click.option(
+    "--url",
+    envvar="ANVIL_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    metavar="URL",
+    help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN",
+)
 
 METRIC_HELP = "the metric that ranks runs: sharpe, total_return, max_drawdown, calmar, ..."
 
