@@ -28,15 +28,9 @@ from engine.store import (
 )
 from engine.store._paths import data_dir
 from engine.store._sample import SAMPLE_DIR
-from tests.engine.own_store import no_real_default_store  # noqa: F401 - autouse
+from tests.engine.own_store import no_real_default_store, store  # noqa: F401 - fixtures
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store(tmp_path / "empty.duckdb", sample=False) as s:
-        yield s
 
 
 @pytest.fixture
