@@ -41,6 +41,7 @@ from engine.errors import InvalidConfigError, InvalidSignalError
 from engine.errors import did_you_mean
 from engine.panel import Panel
 from engine.records import METRICS, PF_CONFIG_DTYPE, PF_EXTRA_DTYPE, STATS_DTYPE
+from engine.reportable import Reportable
 from engine.result import stats_dict
 
 PORTFOLIO_METRICS: tuple[str, ...] = (*METRICS, "turnover")
@@ -195,7 +196,7 @@ def _costs(panel: Panel, cfg: Config, **given: Any) -> tuple[np.ndarray | None, 
     return tuple(out)
 
 
-class PortfolioResult:
+class PortfolioResult(Reportable):
     """What a portfolio backtest returns.
 
     Attributes:
@@ -277,17 +278,6 @@ class PortfolioResult:
                 "value": ev["value"],
             }
         )
-
-    def report(self, path: Any, **options: Any) -> Any:
-        """Write a self-contained HTML report of this run to ``path`` (see ``api.report``)."""
-        from api import report
-
-        return report.write(self, path, **options)
-
-    def _repr_html_(self) -> str:
-        from api import report
-
-        return report.notebook(self)
 
     def __repr__(self) -> str:
         s = self.stats

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from engine import _bindings, notes
 from engine.records import METRICS
+from engine.reportable import Reportable
 
 if TYPE_CHECKING:
     from engine.bars import Bars
@@ -38,7 +38,7 @@ def stats_dict(record: np.void) -> dict[str, float]:
     return dict(zip(METRICS, record.item()))  # every field is a float64: item() gives floats
 
 
-class Result:
+class Result(Reportable):
     """The outcome of ``engine.backtest``.
 
     Attributes:
@@ -137,17 +137,6 @@ class Result:
             else:
                 lines.append(f"{k:<{width}}  {v:>16.4f}")
         return "\n".join(lines)
-
-    def report(self, path: str | Path, **options: Any) -> Path:
-        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
-        from api import report
-
-        return report.write(self, path, **options)
-
-    def _repr_html_(self) -> str:
-        from api import report
-
-        return report.notebook(self)
 
     def _period(self, width: int) -> str:
         index = self.bars.index
