@@ -6,24 +6,14 @@
 
 int anvil_sma(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period > n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period - 1);
+    START_INDICATOR(close, out, n, period, period - 1);
     ind_rolling_mean(close, 0, n, period, out);
     return ANVIL_OK;
 }
 
 int anvil_ema(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period > n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period - 1);
+    START_INDICATOR(close, out, n, period, period - 1);
     if (period == 1) {
         for (int64_t i = 0; i < n; i++)
             out[i] = close[i];
@@ -47,12 +37,7 @@ int anvil_ema(const double *close, int64_t n, int64_t period, double *out)
  * both are rebuilt from the window every 8 windows to bound the drift. */
 int anvil_wma(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period > n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period - 1);
+    START_INDICATOR(close, out, n, period, period - 1);
     if (period == 1) {
         for (int64_t i = 0; i < n; i++)
             out[i] = close[i];

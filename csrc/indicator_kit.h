@@ -99,6 +99,20 @@ static inline double true_range(double high, double low, double prev_close)
             return ANVIL_E_SIZE;                                                               \
     } while (0)
 
+/* The start of a one-series indicator whose first value comes after `warm` bars
+ * (period - 1 for a window of period values, period for one of period changes):
+ * the buffers present and the sizes valid, else their status; all NaN when the
+ * data has no value after the warm-up; else NaN over the warm-up. */
+#define START_INDICATOR(in, out, n, period, warm)                                              \
+    do {                                                                                       \
+        if (!(in) || !(out))                                                                   \
+            return ANVIL_E_NULL;                                                               \
+        CHECK_SIZE(n, period);                                                                 \
+        if ((warm) >= (n))                                                                     \
+            return all_warmup(out, n);                                                         \
+        fill_nan(out, 0, warm);                                                                \
+    } while (0)
+
 /* out[i] = mean of x[i-p+1 .. i] for i in [first+p-1, n); reads x from first.
  * out must not be x. */
 void ind_rolling_mean(const double *x, int64_t first, int64_t n, int64_t p, double *out);
