@@ -14,11 +14,8 @@ int anvil_sma(const double *close, int64_t n, int64_t period, double *out)
 int anvil_ema(const double *close, int64_t n, int64_t period, double *out)
 {
     START_INDICATOR(close, out, n, period, period - 1);
-    if (period == 1) {
-        for (int64_t i = 0; i < n; i++)
-            out[i] = close[i];
-        return ANVIL_OK;
-    }
+    if (period == 1)
+        return copy_series(close, n, out);
     const double k = 2.0 / ((double)period + 1.0);
     double e = 0.0;
     for (int64_t i = 0; i < period; i++)
@@ -38,11 +35,8 @@ int anvil_ema(const double *close, int64_t n, int64_t period, double *out)
 int anvil_wma(const double *close, int64_t n, int64_t period, double *out)
 {
     START_INDICATOR(close, out, n, period, period - 1);
-    if (period == 1) {
-        for (int64_t i = 0; i < n; i++)
-            out[i] = close[i];
-        return ANVIL_OK;
-    }
+    if (period == 1)
+        return copy_series(close, n, out);
     const double dp = (double)period;
     const double divider = dp * (dp + 1.0) / 2.0;
     const int64_t every = period > INT64_MAX / 8 ? INT64_MAX : 8 * period;
