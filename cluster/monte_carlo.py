@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -54,6 +53,7 @@ from cluster.tasks import Chunk, ChunkResult, empty_stats
 from cluster.universe import UNIVERSE, permuted_panel
 from cluster.work import _error, per_bar_returns
 from engine.records import STATS_DTYPE
+from engine.reportable import Reportable
 from strategies import Strategy
 from strategies import run as run_strategy
 
@@ -159,7 +159,7 @@ class BootstrapWork:
 
 
 @dataclass
-class MonteCarloResult:
+class MonteCarloResult(Reportable):
     """The outcome of a Monte Carlo run.
 
     Attributes:
@@ -200,17 +200,6 @@ class MonteCarloResult:
         if self.nan_paths:
             tail += f", {self.nan_paths} paths with {self.metric} NaN"
         return f"<MonteCarloResult {self.method}, {len(self.paths)} paths: {tail}>"
-
-    def report(self, path: str | Path, **options: Any) -> Path:
-        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
-        from api import report
-
-        return report.write(self, path, **options)
-
-    def _repr_html_(self) -> str:
-        from api import report
-
-        return report.notebook(self)
 
 
 def monte_carlo(

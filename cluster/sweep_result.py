@@ -19,10 +19,11 @@ from cluster import diagnostics, jobs
 from cluster.scheduler import JobRun
 from cluster.sinks import Sink
 from cluster.space import Space
+from engine.reportable import Reportable
 
 
 @dataclass
-class SweepResult:
+class SweepResult(Reportable):
     """The outcome of a sweep.
 
     Attributes:
@@ -77,17 +78,6 @@ class SweepResult:
         except ValueError:
             head = "no successful run"
         return f"<SweepResult {n} runs ({failed} failed): {head}>"
-
-    def report(self, path: str | Path, **options: Any) -> Path:
-        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
-        from api import report
-
-        return report.write(self, path, **options)
-
-    def _repr_html_(self) -> str:
-        from api import report
-
-        return report.notebook(self)
 
 
 def assemble(

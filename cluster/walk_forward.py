@@ -32,7 +32,6 @@ the mean in-sample annual return of the chosen parameter sets.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -52,6 +51,7 @@ from cluster.tasks import Chunk, ChunkResult
 from cluster.universe import UNIVERSE, UniverseWindowWork
 from cluster.windows import Window, WindowWork, windows
 from cluster.work import per_bar_returns
+from engine.reportable import Reportable
 from strategies import Strategy
 from strategies import run_windows
 
@@ -61,7 +61,7 @@ TEST_CHUNKS = 10**9  # chunk ids of test runs start here
 
 
 @dataclass
-class WalkForwardResult:
+class WalkForwardResult(Reportable):
     """The outcome of a walk-forward run.
 
     Attributes:
@@ -92,17 +92,6 @@ class WalkForwardResult:
             f"{self.metric}={self.stats.get(self.metric, float('nan')):.4g}, "
             f"total_return={self.stats['total_return']:.2%}, efficiency={self.efficiency:.3g}>"
         )
-
-    def report(self, path: str | Path, **options: Any) -> Path:
-        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
-        from api import report
-
-        return report.write(self, path, **options)
-
-    def _repr_html_(self) -> str:
-        from api import report
-
-        return report.notebook(self)
 
 
 def walk_forward(

@@ -100,12 +100,7 @@ int anvil_check_config(const anvil_config *cfg)
              && cfg->trailing_stop >= 0.0 && cfg->trailing_stop < 1.0
              && cfg->max_leverage > 0.0 && cfg->max_leverage < INFINITY
              && cfg->periods_per_year > 0.0 && cfg->periods_per_year < INFINITY
-             && cfg->max_weight >= 0.0 && cfg->max_weight < INFINITY
-             && cfg->max_drawdown_halt >= 0.0 && cfg->max_drawdown_halt < 1.0
-             && cfg->daily_loss_limit >= 0.0 && cfg->daily_loss_limit < 1.0
-             && cfg->halt_bars >= 0 && cfg->halt_bars <= INT64_MAX / 4
-             && (cfg->max_drawdown_halt == 0.0 || cfg->halt_bars >= 1)
-             && cfg->cooldown_bars >= 0 && cfg->cooldown_bars <= INT64_MAX / 4;
+             && RISK_RULES_OK(cfg);
     if (!ok)
         return ANVIL_E_CONFIG;
     if (cfg->fill != ANVIL_FILL_NEXT_OPEN && cfg->fill != ANVIL_FILL_CLOSE)

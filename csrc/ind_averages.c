@@ -6,29 +6,16 @@
 
 int anvil_sma(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period > n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period - 1);
+    START_INDICATOR(close, out, n, period, period - 1);
     ind_rolling_mean(close, 0, n, period, out);
     return ANVIL_OK;
 }
 
 int anvil_ema(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period > n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period - 1);
-    if (period == 1) {
-        for (int64_t i = 0; i < n; i++)
-            out[i] = close[i];
-        return ANVIL_OK;
-    }
+    START_INDICATOR(close, out, n, period, period - 1);
+    if (period == 1)
+        return copy_series(close, n, out);
     const double k = 2.0 / ((double)period + 1.0);
     double e = 0.0;
     for (int64_t i = 0; i < period; i++)
@@ -47,17 +34,9 @@ int anvil_ema(const double *close, int64_t n, int64_t period, double *out)
  * both are rebuilt from the window every 8 windows to bound the drift. */
 int anvil_wma(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period > n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period - 1);
-    if (period == 1) {
-        for (int64_t i = 0; i < n; i++)
-            out[i] = close[i];
-        return ANVIL_OK;
-    }
+    START_INDICATOR(close, out, n, period, period - 1);
+    if (period == 1)
+        return copy_series(close, n, out);
     const double dp = (double)period;
     const double divider = dp * (dp + 1.0) / 2.0;
     const int64_t every = period > INT64_MAX / 8 ? INT64_MAX : 8 * period;

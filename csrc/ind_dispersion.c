@@ -6,12 +6,7 @@
 
 int anvil_stddev(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period > n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period - 1);
+    START_INDICATOR(close, out, n, period, period - 1);
     ind_rolling_variance(close, n, period, out);
     for (int64_t i = period - 1; i < n; i++)
         out[i] = sqrt(out[i]);
@@ -21,12 +16,7 @@ int anvil_stddev(const double *close, int64_t n, int64_t period, double *out)
 /* (close - SMA) / population std over the same window; 0 on a flat window. */
 int anvil_zscore(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period > n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period - 1);
+    START_INDICATOR(close, out, n, period, period - 1);
     ind_rolling_variance(close, n, period, out);
     const double dp = (double)period;
     csum s = {0.0, 0.0};

@@ -17,12 +17,7 @@ static inline double rsi_value(double gain, double loss)
  * No change at all in the averages answers 0, as TA-Lib does. */
 int anvil_rsi(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period >= n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period);
+    START_INDICATOR(close, out, n, period, period);
     const double dp = (double)period;
     const double beta = (double)(period - 1) / dp, alpha = 1.0 - beta;
     double gain = 0.0, loss = 0.0;
@@ -108,12 +103,7 @@ int anvil_macd(const double *close, int64_t n, int64_t fast, int64_t slow, int64
 
 int anvil_roc(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period >= n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period);
+    START_INDICATOR(close, out, n, period, period);
     for (int64_t i = period; i < n; i++) {
         double before = close[i - period];
         out[i] = before != 0.0 ? (close[i] / before - 1.0) * 100.0 : 0.0;
@@ -123,12 +113,7 @@ int anvil_roc(const double *close, int64_t n, int64_t period, double *out)
 
 int anvil_momentum(const double *close, int64_t n, int64_t period, double *out)
 {
-    if (!close || !out)
-        return ANVIL_E_NULL;
-    CHECK_SIZE(n, period);
-    if (period >= n)
-        return all_warmup(out, n);
-    fill_nan(out, 0, period);
+    START_INDICATOR(close, out, n, period, period);
     for (int64_t i = period; i < n; i++)
         out[i] = close[i] - close[i - period];
     return ANVIL_OK;

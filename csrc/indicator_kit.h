@@ -54,6 +54,14 @@ static inline void fill_nan(double *out, int64_t from, int64_t to)
         out[i] = NAN;
 }
 
+/* A window of one bar: out is the input. */
+static inline int copy_series(const double *in, int64_t n, double *out)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = in[i];
+    return ANVIL_OK;
+}
+
 /* The whole output is warm-up: every value NaN. */
 static inline int all_warmup(double *out, int64_t n)
 {
@@ -97,6 +105,20 @@ static inline double true_range(double high, double low, double prev_close)
     do {                                                                                       \
         if ((n) < 0 || (period) < 1)                                                           \
             return ANVIL_E_SIZE;                                                               \
+    } while (0)
+
+/* The start of a one-series indicator whose first value comes after `warm` bars
+ * (period - 1 for a window of period values, period for one of period changes):
+ * the buffers present and the sizes valid, else their status; all NaN when the
+ * data has no value after the warm-up; else NaN over the warm-up. */
+#define START_INDICATOR(in, out, n, period, warm)                                              \
+    do {                                                                                       \
+        if (!(in) || !(out))                                                                   \
+            return ANVIL_E_NULL;                                                               \
+        CHECK_SIZE(n, period);                                                                 \
+        if ((warm) >= (n))                                                                     \
+            return all_warmup(out, n);                                                         \
+        fill_nan(out, 0, warm);                                                                \
     } while (0)
 
 /* out[i] = mean of x[i-p+1 .. i] for i in [first+p-1, n); reads x from first.

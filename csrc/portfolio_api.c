@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "anvil.h"
+#include "check.h"
 #include "portfolio.h"
 
 int64_t anvil_pf_work_size(int64_t n_symbols)
@@ -54,12 +55,7 @@ int anvil_check_pf_config(const anvil_pf_config *cfg)
         return rc;
     int ok = cfg->borrow_rate >= 0.0 && cfg->borrow_rate < INFINITY
              && cfg->rebalance_threshold >= 0.0 && cfg->rebalance_threshold < INFINITY
-             && cfg->max_weight >= 0.0 && cfg->max_weight < INFINITY
-             && cfg->max_drawdown_halt >= 0.0 && cfg->max_drawdown_halt < 1.0
-             && cfg->daily_loss_limit >= 0.0 && cfg->daily_loss_limit < 1.0
-             && cfg->halt_bars >= 0 && cfg->halt_bars <= INT64_MAX / 4
-             && (cfg->max_drawdown_halt == 0.0 || cfg->halt_bars >= 1)
-             && cfg->cooldown_bars >= 0 && cfg->cooldown_bars <= INT64_MAX / 4;
+             && RISK_RULES_OK(cfg);
     return ok ? ANVIL_OK : ANVIL_E_CONFIG;
 }
 

@@ -41,7 +41,8 @@ from engine.errors import InvalidConfigError, InvalidSignalError
 from engine.errors import did_you_mean
 from engine.panel import Panel
 from engine.records import METRICS, PF_CONFIG_DTYPE, PF_EXTRA_DTYPE, STATS_DTYPE
-from engine.result import stats_dict
+from engine.reportable import Reportable
+from engine.result import stats_dict, trade_columns
 
 PORTFOLIO_METRICS: tuple[str, ...] = (*METRICS, "turnover")
 """Stats of a portfolio: every metric of ``engine.METRICS`` plus ``turnover`` (traded
@@ -195,7 +196,7 @@ def _costs(panel: Panel, cfg: Config, **given: Any) -> tuple[np.ndarray | None, 
     return tuple(out)
 
 
-class PortfolioResult:
+class PortfolioResult(Reportable):
     """What a portfolio backtest returns.
 
     Attributes:
@@ -243,26 +244,12 @@ class PortfolioResult:
     @property
     def trades(self) -> pd.DataFrame:
         tr = self._raw["trades"]
-        idx = self.panel.index
         syms = np.array(self.panel.symbols, dtype=object)
-        return pd.DataFrame(
-            {
-                "symbol": syms[tr["symbol"]],
-                "entry_time": idx[tr["entry_bar"]],
-                "exit_time": idx[tr["exit_bar"]],
-                "entry_bar": tr["entry_bar"],
-                "exit_bar": tr["exit_bar"],
-                "direction": np.where(tr["direction"] > 0, "long", "short"),
-                "units": tr["units"],
-                "entry_price": tr["entry_price"],
-                "exit_price": tr["exit_price"],
-                "entry_fees": tr["entry_fees"],
-                "exit_fees": tr["exit_fees"],
-                "pnl": tr["pnl"],
-                "return": tr["ret"],
-                "exit_reason": [_bindings.PF_EXIT_REASONS.get(int(r), str(r)) for r in tr["exit_reason"]],
-            }
-        )
+
+        def reason(code: int) -> str:
+            return _bindings.PF_EXIT_REASONS.get(code, str(code))
+
+        return pd.DataFrame({"symbol": syms[tr["symbol"]], **trade_columns(tr, self.panel.index, reason)})
 
     @property
     def events(self) -> pd.DataFrame:
@@ -277,17 +264,6 @@ class PortfolioResult:
                 "value": ev["value"],
             }
         )
-
-    def report(self, path: Any, **options: Any) -> Any:
-        """Write a self-contained HTML report of this run to ``path`` (see ``api.report``)."""
-        from api import report
-
-        return report.write(self, path, **options)
-
-    def _repr_html_(self) -> str:
-        from api import report
-
-        return report.notebook(self)
 
     def __repr__(self) -> str:
         s = self.stats

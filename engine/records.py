@@ -35,6 +35,16 @@ METRICS: tuple[str, ...] = (
 
 STATS_DTYPE = np.dtype([(name, np.float64) for name in METRICS], align=True)
 
+# The risk rules' fields: a backtest's config ends with them (csrc/rules.h), a portfolio's
+# config holds its own after the base config.
+_RISK_FIELDS = [
+    ("max_weight", np.float64),
+    ("max_drawdown_halt", np.float64),
+    ("daily_loss_limit", np.float64),
+    ("halt_bars", np.int64),
+    ("cooldown_bars", np.int64),
+]
+
 CONFIG_DTYPE = np.dtype(
     [
         ("initial_capital", np.float64),
@@ -51,32 +61,26 @@ CONFIG_DTYPE = np.dtype(
         ("allow_short", np.int32),
         ("integer_units", np.int32),
         ("close_at_end", np.int32),
-        # risk rules of one series (csrc/rules.h); portfolios read their own fields
-        ("max_weight", np.float64),
-        ("max_drawdown_halt", np.float64),
-        ("daily_loss_limit", np.float64),
-        ("halt_bars", np.int64),
-        ("cooldown_bars", np.int64),
+        *_RISK_FIELDS,  # the risk rules of one series; portfolios read their own fields
     ],
     align=True,
 )
 
-TRADE_DTYPE = np.dtype(
-    [
-        ("entry_bar", np.int64),
-        ("exit_bar", np.int64),
-        ("units", np.float64),
-        ("entry_price", np.float64),
-        ("exit_price", np.float64),
-        ("entry_fees", np.float64),
-        ("exit_fees", np.float64),
-        ("pnl", np.float64),
-        ("ret", np.float64),
-        ("direction", np.int32),
-        ("exit_reason", np.int32),
-    ],
-    align=True,
-)
+_TRADE_FIELDS = [
+    ("entry_bar", np.int64),
+    ("exit_bar", np.int64),
+    ("units", np.float64),
+    ("entry_price", np.float64),
+    ("exit_price", np.float64),
+    ("entry_fees", np.float64),
+    ("exit_fees", np.float64),
+    ("pnl", np.float64),
+    ("ret", np.float64),
+    ("direction", np.int32),
+    ("exit_reason", np.int32),
+]
+
+TRADE_DTYPE = np.dtype(_TRADE_FIELDS, align=True)
 
 
 # -- portfolios (issue 10; csrc/anvil.h, the portfolio block) -----------------
@@ -86,32 +90,12 @@ PF_CONFIG_DTYPE = np.dtype(
         ("base", CONFIG_DTYPE),
         ("borrow_rate", np.float64),
         ("rebalance_threshold", np.float64),
-        ("max_weight", np.float64),
-        ("max_drawdown_halt", np.float64),
-        ("daily_loss_limit", np.float64),
-        ("halt_bars", np.int64),
-        ("cooldown_bars", np.int64),
+        *_RISK_FIELDS,
     ],
     align=True,
 )
 
-PF_TRADE_DTYPE = np.dtype(
-    [
-        ("entry_bar", np.int64),
-        ("exit_bar", np.int64),
-        ("units", np.float64),
-        ("entry_price", np.float64),
-        ("exit_price", np.float64),
-        ("entry_fees", np.float64),
-        ("exit_fees", np.float64),
-        ("pnl", np.float64),
-        ("ret", np.float64),
-        ("direction", np.int32),
-        ("exit_reason", np.int32),
-        ("symbol", np.int64),
-    ],
-    align=True,
-)
+PF_TRADE_DTYPE = np.dtype([*_TRADE_FIELDS, ("symbol", np.int64)], align=True)  # a trade and its symbol's column
 
 PF_EVENT_DTYPE = np.dtype(
     [("bar", np.int64), ("symbol", np.int64), ("rule", np.int32), ("reserved", np.int32), ("value", np.float64)],

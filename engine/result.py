@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from engine import _bindings, notes
 from engine.records import METRICS
+from engine.reportable import Reportable
 
 if TYPE_CHECKING:
     from engine.bars import Bars
@@ -33,12 +33,33 @@ TRADE_COLUMNS = (
 )
 
 
+def trade_columns(records: np.ndarray, times: pd.Index, reason: Callable[[int], str]) -> dict[str, Any]:
+    """The ``TRADE_COLUMNS`` of a trades table from the core's trade records (a backtest's
+    or a portfolio's: the fields they share), with bar times from ``times`` and each exit
+    reason's name from ``reason``."""
+    return {
+        "entry_time": times[records["entry_bar"]],
+        "exit_time": times[records["exit_bar"]],
+        "entry_bar": records["entry_bar"],
+        "exit_bar": records["exit_bar"],
+        "direction": np.where(records["direction"] > 0, "long", "short"),
+        "units": records["units"],
+        "entry_price": records["entry_price"],
+        "exit_price": records["exit_price"],
+        "entry_fees": records["entry_fees"],
+        "exit_fees": records["exit_fees"],
+        "pnl": records["pnl"],
+        "return": records["ret"],
+        "exit_reason": [reason(int(r)) for r in records["exit_reason"]],
+    }
+
+
 def stats_dict(record: np.void) -> dict[str, float]:
     """The stats record as ``{metric name: float}`` in DESIGN.md's order."""
     return dict(zip(METRICS, record.item()))  # every field is a float64: item() gives floats
 
 
-class Result:
+class Result(Reportable):
     """The outcome of ``engine.backtest``.
 
     Attributes:
@@ -79,26 +100,8 @@ class Result:
     def trades(self) -> pd.DataFrame:
         if self._trades is None:
             raise AttributeError("this backtest ran with trades=False; run it again with trades=True")
-        t = self._trades
-        times = self.bars.index
-        return pd.DataFrame(
-            {
-                "entry_time": times[t["entry_bar"]],
-                "exit_time": times[t["exit_bar"]],
-                "entry_bar": t["entry_bar"],
-                "exit_bar": t["exit_bar"],
-                "direction": np.where(t["direction"] > 0, "long", "short"),
-                "units": t["units"],
-                "entry_price": t["entry_price"],
-                "exit_price": t["exit_price"],
-                "entry_fees": t["entry_fees"],
-                "exit_fees": t["exit_fees"],
-                "pnl": t["pnl"],
-                "return": t["ret"],
-                "exit_reason": [_bindings.EXIT_REASONS[int(r)] for r in t["exit_reason"]],
-            },
-            columns=list(TRADE_COLUMNS),
-        )
+        columns = trade_columns(self._trades, self.bars.index, _bindings.EXIT_REASONS.__getitem__)
+        return pd.DataFrame(columns, columns=list(TRADE_COLUMNS))
 
     @cached_property
     def risk_events(self) -> pd.DataFrame:
@@ -137,17 +140,6 @@ class Result:
             else:
                 lines.append(f"{k:<{width}}  {v:>16.4f}")
         return "\n".join(lines)
-
-    def report(self, path: str | Path, **options: Any) -> Path:
-        """Write a self-contained HTML report of this result to ``path`` (see ``report``)."""
-        from api import report
-
-        return report.write(self, path, **options)
-
-    def _repr_html_(self) -> str:
-        from api import report
-
-        return report.notebook(self)
 
     def _period(self, width: int) -> str:
         index = self.bars.index

@@ -13,6 +13,7 @@ from strategies.runner import run, run_many, run_windows, signal, signal_matrix,
 from strategies.universe import PanelBar, UniverseContext, UniverseStrategy
 
 # Last: the library's modules import the names above from this package.
+from strategies import library  # noqa: E402
 from strategies.library import (  # noqa: E402
     AtrChannelBreakout,
     BollingerReversion,
@@ -37,40 +38,22 @@ from strategies.library import (  # noqa: E402
     list_strategies,
 )
 
+# The library's strategies, its error and its look-ups are the callables strategies.library lists
+# (its LIBRARY tuples stay there); the others are named here.
 __all__ = [
-    "CrossSectionalMomentum",
-    "DualMomentum",
-    "InverseVolRotation",
-    "PairsTrading",
-    "ShortTermReversal",
-    "TrendBasket",
-    "AtrChannelBreakout",
+    *(name for name in library.__all__ if callable(getattr(library, name))),
     "Bar",
-    "BollingerReversion",
     "Categorical",
     "Constraint",
     "Context",
-    "DonchianBreakout",
-    "DualTimeframeTrend",
-    "EmaCross",
     "Float",
     "History",
     "Int",
-    "MacdCross",
     "Param",
     "ParameterError",
-    "RocMomentum",
-    "RsiMacd",
-    "RsiReversion",
-    "SmaCross",
     "Strategy",
-    "UnknownStrategyError",
-    "VwapReversion",
-    "ZScoreReversion",
     "blocks",
-    "get_strategy",
     "indicators",
-    "list_strategies",
     "run",
     "run_many",
     "run_windows",

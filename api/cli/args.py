@@ -15,7 +15,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from api.cli.errors import UsageError
 
@@ -126,26 +126,25 @@ def _ordered(entry: dict[str, Any], where: str) -> dict[str, Any]:
     return entry
 
 
-def space(words: Sequence[str]) -> dict[str, Any]:
-    """``["fast=5:50", "band=0.5,1"]`` -> the JSON space of ``api.specs``."""
+def _assignments(words: Sequence[str], flag: str, read: Callable[[str, str], Any]) -> dict[str, Any]:
+    """``NAME=TEXT`` words of ``flag`` -> ``{name: read(name, text)}``; a name given twice is refused."""
     out: dict[str, Any] = {}
     for word in words:
-        name, text = split_assignment(word, "--space")
+        name, text = split_assignment(word, flag)
         if name in out:
-            raise UsageError(f"--space names {name!r} twice")
-        out[name] = space_entry(name, text)
+            raise UsageError(f"{flag} names {name!r} twice")
+        out[name] = read(name, text)
     return out
+
+
+def space(words: Sequence[str]) -> dict[str, Any]:
+    """``["fast=5:50", "band=0.5,1"]`` -> the JSON space of ``api.specs``."""
+    return _assignments(words, "--space", space_entry)
 
 
 def params(words: Sequence[str]) -> dict[str, Any]:
     """``["fast=10", "short=true"]`` -> ``{"fast": 10, "short": True}``."""
-    out: dict[str, Any] = {}
-    for word in words:
-        name, text = split_assignment(word, "--param")
-        if name in out:
-            raise UsageError(f"--param names {name!r} twice")
-        out[name] = value(text)
-    return out
+    return _assignments(words, "--param", lambda name, text: value(text))
 
 
 def json_arg(text: str, option: str) -> Any:

@@ -9,8 +9,9 @@ from typing import Any, Callable
 import click
 
 from api.cli import output
-from api.cli.client import DEFAULT_URL, Client
+from api.cli.client import Client
 from api.cli.errors import CliError
+from api.cli.options import URL
 
 F = Callable[..., Any]
 
@@ -55,14 +56,7 @@ Examples:
   anvil jobs report 3f2a... --out sweep.html""",
 )
 @click.argument("job_id", metavar="ID")
-@click.option(
-    "--url",
-    envvar="ANVIL_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    metavar="URL",
-    help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN",
-)
+@URL
 @click.option("--out", "-o", "out", metavar="FILE.html", required=True, help="where to write the report")
 @click.option("--quiet", "-q", is_flag=True, help="no notes on stderr")
 def jobs_report(job_id: str, url: str, out: str, quiet: bool) -> None:

@@ -18,21 +18,12 @@ import httpx
 from api.cli import args, html_report, output, report, tables
 from api.cli.client import DEFAULT_URL, Client
 from api.cli.errors import INTERRUPTED, CliError
-from api.cli.options import JobCommand, OrderedGroup, job_options, top_option
+from api.cli.options import URL, JobCommand, OrderedGroup, job_options, top_option
 from api.cli.run import EXAMPLES, HELP
 
 FINAL = frozenset({"done", "failed", "cancelled", "interrupted"})
 POLL_SECONDS = 0.5
 PAGE = 1000  # jobs listed per request when looking up a short id
-
-URL = click.option(
-    "--url",
-    envvar="ANVIL_URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    metavar="URL",
-    help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN",
-)
 
 
 def client_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -479,6 +470,14 @@ def strategies_(url: str, as_json: bool) -> None:
     output.echo(output.table(rows) if rows else "no strategies")
 
 
+def _ask(url: str, job_id: str, method: str) -> tuple[str, Any]:
+    """``method`` on the record of job ``job_id`` (or of the one job it starts): the full id
+    and the service's answer."""
+    with Client(url) as client:
+        job_id = resolve(client, job_id)
+        return job_id, client.json(method, job_path(job_id))
+
+
 def _progress_text(job: dict[str, Any]) -> str:
     done, total, failed = counts(job)
     more = f", {failed:,} failed" if failed else ""
@@ -491,9 +490,7 @@ def _progress_text(job: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="the job record as JSON")
 def show(job_id: str, url: str, as_json: bool) -> None:
     """A job's state: status, progress, timings, best run so far, error."""
-    with Client(url) as client:
-        job_id = resolve(client, job_id)
-        record = client.json("GET", job_path(job_id))
+    job_id, record = _ask(url, job_id, "GET")
     if as_json:
         output.print_json(record)
         return
@@ -626,9 +623,7 @@ def results(
 @click.option("--json", "as_json", is_flag=True, help="the service's answer as JSON")
 def cancel(job_id: str, url: str, as_json: bool) -> None:
     """Stop a queued or running job; runs already finished are kept (resume continues it)."""
-    with Client(url) as client:
-        job_id = resolve(client, job_id)
-        answer = client.json("DELETE", job_path(job_id))
+    job_id, answer = _ask(url, job_id, "DELETE")
     if as_json:
         output.print_json(answer)
         return

@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 import click
 
+from api.cli.client import DEFAULT_URL
+
 F = Callable[..., Any]
 
 
@@ -21,7 +23,32 @@ class OrderedGroup(click.Group):
         return list(self.commands)
 
 
+# the service a client command speaks to
+URL = click.option(
+    "--url",
+    envvar="ANVIL_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    metavar="URL",
+    help="the anvil service [env ANVIL_URL]; the token is $ANVIL_API_TOKEN",
+)
+
 METRIC_HELP = "the metric that ranks runs: sharpe, total_return, max_drawdown, calmar, ..."
+
+
+def _method(default: str, text: str) -> F:
+    """``--method``: how a job picks its runs (or resamples)."""
+    return click.option("--method", default=default, show_default=True, metavar="METHOD", help=text)
+
+
+def _metric(text: str) -> F:
+    """``--metric``: the metric a job ranks, optimises or tests (default sharpe)."""
+    return click.option("--metric", default="sharpe", show_default=True, help=text)
+
+
+def _whole(*decls: str, low: int, default: int, text: str) -> F:
+    """A whole-number option ``>= low`` whose default is shown: ``--trials``, ``--paths`` ..."""
+    return click.option(*decls, type=click.IntRange(low), default=default, show_default=True, help=text)
 
 
 def _stack(*decorators: F) -> F:
@@ -154,18 +181,10 @@ SPACE = click.option(
 def sweep_options(fn: F) -> F:
     return _stack(
         SPACE,
-        click.option(
-            "--method", default="grid", show_default=True, metavar="METHOD", help="grid, random, tpe, cmaes or nsga2"
-        ),
-        click.option("--metric", default="sharpe", show_default=True, help=METRIC_HELP),
+        _method("grid", "grid, random, tpe, cmaes or nsga2"),
+        _metric(METRIC_HELP),
         click.option("--metrics", metavar="A,B", help="nsga2 objectives, e.g. sharpe,max_drawdown"),
-        click.option(
-            "--trials",
-            type=click.IntRange(1),
-            default=100,
-            show_default=True,
-            help="runs per symbol for random, tpe, cmaes and nsga2",
-        ),
+        _whole("--trials", low=1, default=100, text="runs per symbol for random, tpe, cmaes and nsga2"),
     )(fn)
 
 
@@ -178,39 +197,19 @@ def walk_forward_options(fn: F) -> F:
         click.option("--test", required=True, metavar="BARS|SPAN", help="test window after it: bars or a duration"),
         click.option("--step", metavar="BARS|SPAN", help="how far each window moves (default: the test length)"),
         click.option("--anchored", is_flag=True, help="every train window starts at the first bar"),
-        click.option(
-            "--embargo",
-            type=click.IntRange(0),
-            default=0,
-            show_default=True,
-            help="bars skipped between train and test",
-        ),
-        click.option("--method", default="grid", show_default=True, metavar="METHOD", help="grid or random"),
-        click.option("--metric", default="sharpe", show_default=True, help="the metric each window optimises"),
-        click.option(
-            "--trials",
-            type=click.IntRange(1),
-            default=100,
-            show_default=True,
-            help="parameter sets per window for random",
-        ),
+        _whole("--embargo", low=0, default=0, text="bars skipped between train and test"),
+        _method("grid", "grid or random"),
+        _metric("the metric each window optimises"),
+        _whole("--trials", low=1, default=100, text="parameter sets per window for random"),
     )(fn)
 
 
 def monte_carlo_options(fn: F) -> F:
     return _stack(
         PARAM,
-        click.option(
-            "--paths", "-n", "paths", type=click.IntRange(1), default=1000, show_default=True, help="simulated paths"
-        ),
-        click.option(
-            "--method",
-            default="permutation",
-            show_default=True,
-            metavar="METHOD",
-            help="permutation (p-value), bootstrap or block_bootstrap (intervals)",
-        ),
-        click.option("--metric", default="sharpe", show_default=True, help="the metric tested"),
+        _whole("--paths", "-n", "paths", low=1, default=1000, text="simulated paths"),
+        _method("permutation", "permutation (p-value), bootstrap or block_bootstrap (intervals)"),
+        _metric("the metric tested"),
         click.option(
             "--of",
             default="returns",
@@ -218,9 +217,7 @@ def monte_carlo_options(fn: F) -> F:
             metavar="returns|trades",
             help="resample per-bar returns or closed trades",
         ),
-        click.option(
-            "--block", type=click.IntRange(1), default=20, show_default=True, help="block length of block_bootstrap"
-        ),
+        _whole("--block", low=1, default=20, text="block length of block_bootstrap"),
         click.option(
             "--confidence",
             type=click.FloatRange(0, 1, min_open=True, max_open=True),

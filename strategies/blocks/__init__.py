@@ -20,6 +20,7 @@ float64 exposures with NaN for "change nothing". Every block is causal: its valu
 at bar t reads inputs up to and including bar t, and fills at the next open.
 """
 
+from strategies.blocks import cross
 from strategies.blocks.combine import any_of, majority, unanimous, weighted
 from strategies.blocks.cross import (
     bottom_k,
@@ -52,20 +53,10 @@ from strategies.blocks.sizing import (
     volatility_target,
 )
 
+# The cross-sectional blocks are the functions blocks.cross lists (its SCHEDULES stays there);
+# the others are named here.
 __all__ = [
-    "bottom_k",
-    "equal_weight",
-    "inverse_vol",
-    "momentum",
-    "normalize",
-    "on_rebalance",
-    "rank",
-    "returns",
-    "risk_parity",
-    "rolling_vol",
-    "schedule",
-    "top_k",
-    "zscore",
+    *(name for name in cross.__all__ if callable(getattr(cross, name))),
     "above_rows",
     "allow_entries",
     "any_of",

@@ -21,35 +21,19 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.sources import SLOW_TREND
+
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-0123456789"
 FINAL = ("done", "failed", "cancelled", "interrupted")
 
-# A bar-by-bar strategy (Python on every bar: ~30 ms a run on the sample), uploaded
-# by tests that need a job to last long enough to watch, cancel or interrupt.
-SLOW_SOURCE = '''\
-"""Long while the close is above its SMA, decided bar by bar."""
-from strategies import Int, Strategy, indicators
-
-
-class SlowTrend(Strategy):
-    """Long while the close is above its SMA, decided bar by bar."""
-
-    window = Int(20, low=2, high=400)
-
-    def prepare(self, bars):
-        self.sma = indicators.sma(bars.close, self.window)
-
-    def on_bar(self, bar, ctx):
-        above = bar.close > self.sma[bar.t]
-        if above and ctx.position == 0:
-            ctx.buy()
-        elif not above and ctx.position > 0:
-            ctx.close()
-'''
+# A bar-by-bar strategy, uploaded by tests that need a job to last long enough to watch,
+# cancel or interrupt.
+SLOW_SOURCE = SLOW_TREND
 
 
 def free_port() -> int:
+    """A TCP port nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -123,18 +107,24 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
 
-def server_env(folder: Path, **extra: str) -> dict[str, str]:
-    """A server's environment: its own store, token and token file, jobs on local threads."""
+def store_env(folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of an anvil process with a store of its own: its database and token
+    file in ``folder``, none of this process's ``ANVIL_*`` or ``RAY_ADDRESS``; ``extra`` on top."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANVIL_", "RAY_ADDRESS"))}
     env.update(
         ANVIL_DB=str(folder / "anvil.duckdb"),
         ANVIL_TOKEN_FILE=str(folder / "api-token"),
-        ANVIL_API_TOKEN=TOKEN,
-        ANVIL_ADDRESS="local-threads",
-        ANVIL_WORKERS="2",
-        PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
     )
     env.update(extra)
+    return env
+
+
+def server_env(folder: Path, **extra: str) -> dict[str, str]:
+    """A server's environment: its own store, token and token file, jobs on local threads;
+    an ``extra`` value of "" drops that variable."""
+    defaults = {"ANVIL_API_TOKEN": TOKEN, "ANVIL_ADDRESS": "local-threads", "ANVIL_WORKERS": "2"}
+    env = store_env(folder, **{**defaults, **extra})
     return {k: v for k, v in env.items() if v != ""}
 
 

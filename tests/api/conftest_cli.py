@@ -8,8 +8,6 @@ folder, filled with the shipped sample on first use).
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,7 +16,13 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.api.conftest import REPO, free_port, store_env  # noqa: F401 - the CLI tests take REPO and free_port from here
+
+
+SMA_SPX = ("-s", "sma_cross", "--symbol", "SPX")
+"""The job most tests run: the built-in SMA cross on the shipped S&P 500 sample."""
+WALK_FORWARD = ("walk-forward", *SMA_SPX, "--space", "fast=10,20", "slow=50,100", "--train", "1000", "--test", "500")
+"""A small walk-forward of it: four parameter sets, train 1000 bars, test 500."""
 
 
 @dataclass
@@ -43,15 +47,7 @@ class Ran:
 
 def cli_env(folder: Path, **extra: str) -> dict[str, str]:
     """The environment of an ``anvil`` run: its own store and token file, no stray token."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANVIL_", "RAY_ADDRESS"))}
-    env.update(
-        ANVIL_DB=str(folder / "anvil.duckdb"),
-        ANVIL_TOKEN_FILE=str(folder / "api-token"),
-        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-        COLUMNS="200",
-    )
-    env.update(extra)
-    return env
+    return store_env(folder, **{"COLUMNS": "200", **extra})
 
 
 def anvil(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None, timeout: float = 300) -> Ran:
@@ -66,13 +62,6 @@ def anvil(*args: str, env: dict[str, str], cwd: Path, stdin: str | None = None, 
         timeout=timeout,
     )
     return Ran(tuple(args), proc.returncode, proc.stdout, proc.stderr)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cli:

@@ -189,36 +189,12 @@ def test_memory_stays_flat_through_every_bomb(bomb_server: Server, request: pyte
 
 
 def test_the_cli_names_the_grid_size_and_the_limit(tmp_path: Path) -> None:
-    from tests.api.conftest_cli import REPO, anvil, cli_env
+    from tests.api.conftest_cli import REPO, SMA_SPX, anvil, cli_env
 
     env = cli_env(tmp_path, ANVIL_MAX_GRID_POINTS="1000")
-    ran = anvil(
-        "sweep",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "--space",
-        "fast=2:1000000000000",
-        "slow=50",
-        "--dry-run",
-        env=env,
-        cwd=REPO,
-    )
+    ran = anvil("sweep", *SMA_SPX, "--space", "fast=2:1000000000000", "slow=50", "--dry-run", env=env, cwd=REPO)
     assert ran.status != 0  # refused at the schema's bound, from the range's ends: nothing is listed
     line = ran.error_line()
     assert "1000000000000" in line and "it must lie in [2, 100]" in line, line
-    ran = anvil(
-        "sweep",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "--space",
-        "fast=2:100",
-        "slow=50:400",
-        "--dry-run",
-        env=env,
-        cwd=REPO,
-    )
+    ran = anvil("sweep", *SMA_SPX, "--space", "fast=2:100", "slow=50:400", "--dry-run", env=env, cwd=REPO)
     assert ran.status != 0 and "34,749 points" in ran.error_line() and "at most 1,000" in ran.error_line()

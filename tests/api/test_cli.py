@@ -15,7 +15,7 @@ from pydantic import TypeAdapter
 import engine
 import strategies
 from api import specs
-from tests.api.conftest_cli import Cli, cli, main_folder, run_main  # noqa: F401 - fixtures
+from tests.api.conftest_cli import SMA_SPX, WALK_FORWARD, Cli, cli, main_folder, run_main  # noqa: F401 - fixtures
 
 LOCAL = ("--address", "local-threads")
 SWEEP = ("sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fast=5:50:5", "slow=60:200:20", *LOCAL)
@@ -79,23 +79,8 @@ def test_every_command_has_help_with_examples(run_main, words):  # noqa: F811
 
 # -- backtest -----------------------------------------------------------------------------
 def test_backtest_prints_the_stats_the_engine_computes(cli: Cli):  # noqa: F811
-    ran = cli(
-        "backtest",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "-p",
-        "fast=10",
-        "slow=50",
-        "--fee-rate",
-        "0.001",
-        "--slippage-bps",
-        "2",
-        "--fill",
-        "close",
-        "--json",
-    )
+    costs = ("--fee-rate", "0.001", "--slippage-bps", "2", "--fill", "close")
+    ran = cli("backtest", *SMA_SPX, "-p", "fast=10", "slow=50", *costs, "--json")
     doc = ran.json()
     bars = _bars(cli, "SPX")
     cfg = engine.Config(fee_rate=0.001, slippage_bps=2, fill="close")
@@ -174,23 +159,8 @@ def test_sweep_on_a_local_ray_gives_the_same_runs(cli: Cli, sweep_json):  # noqa
 
 
 def test_dry_run_prints_the_spec_the_service_takes(cli: Cli):  # noqa: F811
-    ran = cli(
-        "sweep",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "--space",
-        "fast=5:50",
-        "slow=60:200:20",
-        "--method",
-        "random",
-        "--trials",
-        "7",
-        "--fee-rate",
-        "0.001",
-        "--dry-run",
-    )
+    random = ("--method", "random", "--trials", "7")
+    ran = cli("sweep", *SMA_SPX, "--space", "fast=5:50", "slow=60:200:20", *random, "--fee-rate", "0.001", "--dry-run")
     spec = TypeAdapter(specs.JobSpec).validate_python(ran.json())
     assert isinstance(spec, specs.SweepJob)
     assert (spec.method, spec.n_trials, spec.config.fee_rate) == ("random", 7, 0.001)
@@ -206,21 +176,7 @@ def test_checkpoint_folder_lets_a_sweep_resume(cli: Cli, sweep_json):  # noqa: F
 
 # -- walk-forward and Monte Carlo -------------------------------------------------------------------
 def test_walk_forward_reports_windows_and_the_stitched_curve(cli: Cli, run_main):  # noqa: F811
-    words = (
-        "walk-forward",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "--space",
-        "fast=10,20",
-        "slow=50,100",
-        "--train",
-        "1000",
-        "--test",
-        "500",
-        *LOCAL,
-    )
+    words = (*WALK_FORWARD, *LOCAL)
     doc = cli(*words, "--json").json()
     bars = _bars(cli, "SPX")
     windows = specs.cluster.walk_forward_windows(bars.ts, 1000, 500)
@@ -241,20 +197,7 @@ def test_monte_carlo_permutation_gives_a_p_value(cli: Cli, run_main):  # noqa: F
 
 
 def test_monte_carlo_bootstrap_gives_intervals(run_main):
-    ran = run_main(
-        "monte-carlo",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "-n",
-        "40",
-        "--method",
-        "bootstrap",
-        "--confidence",
-        "0.8",
-        *LOCAL,
-    )
+    ran = run_main("monte-carlo", *SMA_SPX, "-n", "40", "--method", "bootstrap", "--confidence", "0.8", *LOCAL)
     lines = ran.out.splitlines()
     assert "interval low" in lines[2] and "interval high" in lines[2]
     assert lines[4].split()[0] == "sharpe"

@@ -19,7 +19,7 @@ import strategies
 from api import specs
 from api.cli import where
 from cluster import runtime
-from tests.api.conftest_cli import Cli, cli, main_folder, run_main  # noqa: F401 - fixtures
+from tests.api.conftest_cli import SMA_SPX, Cli, cli, main_folder, run_main  # noqa: F401 - fixtures
 
 LOCAL = ("--address", "local-threads")
 
@@ -133,19 +133,7 @@ def test_ray_logs_stay_quiet_unless_debug():
 
 
 def test_rerunning_a_finished_checkpoint_needs_no_workers(cli: Cli):  # noqa: F811
-    words = (
-        "sweep",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "--space",
-        "fast=5:50:5",
-        "slow=60:200:20",
-        "--checkpoint",
-        "done",
-        "--json",
-    )
+    words = ("sweep", *SMA_SPX, "--space", "fast=5:50:5", "slow=60:200:20", "--checkpoint", "done", "--json")
     first = cli(*words)
     again = cli(*words)
     assert "its checkpoint holds every run" in again.err
@@ -200,22 +188,8 @@ def test_a_space_value_outside_the_schema_is_quoted(run_main, space, says):  # n
 
 # -- backtest files and benchmark -----------------------------------------------------------------
 def test_backtest_writes_equity_and_trades_and_shows_buy_and_hold(cli: Cli):  # noqa: F811
-    ran = cli(
-        "backtest",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "-p",
-        "fast=10",
-        "slow=50",
-        "--equity",
-        "eq.csv",
-        "--trades",
-        "trades.parquet",
-        "--out",
-        "out.csv",
-    )
+    files = ("--equity", "eq.csv", "--trades", "trades.parquet", "--out", "out.csv")
+    ran = cli("backtest", *SMA_SPX, "-p", "fast=10", "slow=50", *files)
     bars = _spx(cli)
     equity = pd.read_csv(cli.folder / "eq.csv")
     trades = pd.read_parquet(cli.folder / "trades.parquet")
@@ -272,19 +246,6 @@ def test_ctrl_c_says_that_the_same_command_resumes():
 def test_a_checkpoint_counts_its_runs(cli: Cli):  # noqa: F811
     from api.cli import progress
 
-    cli(
-        "sweep",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "--space",
-        "fast=5:50:5",
-        "slow=60:200:20",
-        *LOCAL,
-        "--checkpoint",
-        "counted",
-        "-q",
-    )
+    cli("sweep", *SMA_SPX, "--space", "fast=5:50:5", "slow=60:200:20", *LOCAL, "--checkpoint", "counted", "-q")
     assert progress.stored_runs(str(cli.folder / "counted")) == 80
     assert progress.stored_runs(str(cli.folder / "nowhere")) == 0

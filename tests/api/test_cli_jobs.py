@@ -19,8 +19,9 @@ import pytest
 import cluster
 import engine
 import strategies
-from tests.api.conftest_cli import Cli, free_port
+from tests.api.conftest_cli import WALK_FORWARD, Cli, free_port
 from tests.api.test_cli import GOOD, HOSTILE
+from tests.sources import SLOW_TREND
 
 SPACE = ("--space", "fast=5:50:5", "slow=60:200:20")
 SWEEP = ("sweep", "-s", "sma_cross", "--symbol", "SPX", *SPACE)
@@ -143,21 +144,7 @@ def test_no_wait_then_show_watch_results_list(service: Cli):
 def test_submit_a_spec_file_made_by_dry_run(service: Cli):
     local = Cli(service.folder / "local")
     local.folder.mkdir()
-    spec = local(
-        "walk-forward",
-        "-s",
-        "sma_cross",
-        "--symbol",
-        "SPX",
-        "--space",
-        "fast=10,20",
-        "slow=50,100",
-        "--train",
-        "1000",
-        "--test",
-        "500",
-        "--dry-run",
-    ).out
+    spec = local(*WALK_FORWARD, "--dry-run").out
     (service.folder / "wf.json").write_text(spec)
     doc = service("jobs", "submit", "--spec", "wf.json", "--json").json()
     assert doc["kind"] == "walk_forward" and doc["count"] == doc["summary"]["windows"] > 3
@@ -165,29 +152,8 @@ def test_submit_a_spec_file_made_by_dry_run(service: Cli):
     assert "out of sample, windows stitched:" in again.out
 
 
-SLOW = '''
-from strategies import Int, Strategy, indicators
-
-
-class SlowTrend(Strategy):
-    """Long while the close is above its SMA, decided bar by bar (Python on every bar)."""
-
-    window = Int(20, low=2, high=400)
-
-    def prepare(self, bars):
-        self.sma = indicators.sma(bars.close, self.window)
-
-    def on_bar(self, bar, ctx):
-        above = bar.close > self.sma[bar.t]
-        if above and ctx.position == 0:
-            ctx.buy()
-        elif not above and ctx.position > 0:
-            ctx.close()
-'''
-
-
 def test_cancel_watch_resume(service: Cli):
-    (service.folder / "slow.py").write_text(SLOW)
+    (service.folder / "slow.py").write_text(SLOW_TREND)
     job_id = service(
         "jobs", "submit", "sweep", "-s", "slow.py", "--symbol", "SPX", "--space", "window=2:400", "--no-wait"
     ).out.strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest_cli import Cli, cli  # noqa: F401 - the module-scoped anvil
+from tests.api.conftest_cli import SMA_SPX, Cli, cli  # noqa: F401 - the module-scoped anvil
 from tests.api.test_cli_jobs import SWEEP, service  # noqa: F401 - the module's service fixture
 from tests.api.report.conftest import outside, parse
 
@@ -20,20 +20,7 @@ LOCAL = ("--address", "local-threads", "-q")
             "Monte Carlo — SmaCross",
         ),
         (
-            (
-                "walk-forward",
-                "-s",
-                "sma_cross",
-                "--symbol",
-                "SPX",
-                "--space",
-                "fast=5:30:5",
-                "slow=60:120:30",
-                "--train",
-                "1500",
-                "--test",
-                "500",
-            ),
+            ("walk-forward", *SMA_SPX, "--space", "fast=5:30:5", "slow=60:120:30", "--train", "1500", "--test", "500"),
             "Walk-forward — SmaCross",
         ),
     ],

@@ -18,21 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.browser import CHROMIUM_ARGS, artefacts, require_chromium
+from tests.api.browser import artefacts, browser  # noqa: F401 - the module's Chromium
 from tests.api.conftest import SLOW_SOURCE, TOKEN, Server, all_rows, submit, upload_slow, wait_for
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Tab:

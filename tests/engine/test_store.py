@@ -28,20 +28,9 @@ from engine.store import (
 )
 from engine.store._paths import data_dir
 from engine.store._sample import SAMPLE_DIR
+from tests.engine.own_store import no_real_default_store, store  # noqa: F401 - fixtures
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-@pytest.fixture(autouse=True)
-def _no_real_default_store(monkeypatch, tmp_path: Path) -> None:
-    """No test here may open the user's own store, even by mistake."""
-    monkeypatch.setenv("ANVIL_DB", str(tmp_path / "default" / "anvil.duckdb"))
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store(tmp_path / "empty.duckdb", sample=False) as s:
-        yield s
 
 
 @pytest.fixture

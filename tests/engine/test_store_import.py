@@ -21,14 +21,9 @@ from engine.store import (
     Store,
     StoreError,
 )
+from tests.engine.own_store import store  # noqa: F401 - an empty store of the test's own
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store(tmp_path / "store.duckdb", sample=False) as s:
-        yield s
 
 
 def snapshot(store: Store) -> tuple[list[tuple], pd.DataFrame]:

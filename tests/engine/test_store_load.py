@@ -14,11 +14,7 @@ from engine import synthetic
 from engine.errors import InvalidBarsError
 from engine.store import Store
 from engine.store import _query
-
-
-@pytest.fixture(autouse=True)
-def _no_real_default_store(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("ANVIL_DB", str(tmp_path / "default" / "anvil.duckdb"))
+from tests.engine.own_store import no_real_default_store  # noqa: F401 - autouse
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.store import Store, StoreBusyError, StoreError, open_database, release
+from tests.api.conftest_cli import SMA_SPX
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -75,19 +76,7 @@ def test_a_notebook_the_cli_a_sweep_and_another_reader_share_one_store(tmp_path)
 
         # While the notebook holds its bars: a sweep runs, and the CLI imports.
         sweep = _anvil(
-            db,
-            "sweep",
-            "-s",
-            "sma_cross",
-            "--symbol",
-            "SPX",
-            "--space",
-            "fast=5:20:5",
-            "slow=50",
-            "--address",
-            "local-threads",
-            "-q",
-            "--json",
+            db, "sweep", *SMA_SPX, "--space", "fast=5:20:5", "slow=50", "--address", "local-threads", "-q", "--json"
         )
         imported = _anvil(db, "data", "import", str(DATA / "mt5_eurusd_h1.csv"), "--symbol", "EURUSD", "-q")
         out, err = imported.communicate(timeout=300)

@@ -10,15 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.store import SourceError, Store, TimeframeError
+from engine.store import SourceError, TimeframeError
+from tests.engine.own_store import store  # noqa: F401 - an empty store of the test's own
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with Store(tmp_path / "store.duckdb", sample=False) as s:
-        yield s
 
 
 @pytest.fixture(scope="module")

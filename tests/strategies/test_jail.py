@@ -19,6 +19,7 @@ from engine.errors import InvalidSignalError
 from strategies import jail
 from strategies.jail import _wire
 from strategies.loader import load_strategy
+from tests.sources import SLOW_TREND
 from tests.strategies.jail_fixtures import hostile, hostile_port, markers_on_host, require_jail
 
 SECRET = "s3cret-token-of-the-service-7f3a"
@@ -41,23 +42,7 @@ class Trend(Strategy):
         return np.where(f > s, 1, 0).astype(np.int8)
 '''
 
-STEPPER = """
-from strategies import Int, Strategy, indicators
-
-
-class Stepper(Strategy):
-    window = Int(20, low=2, high=400)
-
-    def prepare(self, bars):
-        self.sma = indicators.sma(bars.close, self.window)
-
-    def on_bar(self, bar, ctx):
-        above = bar.close > self.sma[bar.t]
-        if above and ctx.position == 0:
-            ctx.buy()
-        elif not above and ctx.position > 0:
-            ctx.close()
-"""
+STEPPER = SLOW_TREND  # Python on every bar
 
 LIAR = """
 import numpy as np

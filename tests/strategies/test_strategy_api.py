@@ -220,8 +220,11 @@ class SmaCrossBar(Strategy):
     def on_bar(self, bar, ctx):
         want = 1 if self.f[bar.t] > self.s[bar.t] else 0
         if want != self.last:
-            ctx.buy() if want else ctx.close()
+            self.enter(bar, ctx) if want else ctx.close()
             self.last = want
+
+    def enter(self, bar, ctx):
+        ctx.buy()
 
 
 class RsiReversionVec(Strategy):
@@ -337,7 +340,7 @@ def test_both_ways_give_identical_trades_and_stats(sp500_bars, cfg, vec, bar, pa
 # -- exits placed bar by bar carry their reason --------------------------------
 
 
-class SmaCrossProtectedBar(Strategy):
+class SmaCrossProtectedBar(SmaCrossBar):
     """SmaCrossVec bar by bar, with a protective stop and a take-profit placed at each entry.
 
     Under ``fill="close"`` the entry fills at this bar's close (plus slippage), so
@@ -345,28 +348,15 @@ class SmaCrossProtectedBar(Strategy):
     from the next bar on, as orders placed now do.
     """
 
-    fast = Int(10, 2, 100)
-    slow = Int(30, 5, 300)
     sl = strategies.Float(0.03, 0.001, 0.5)
     tp = strategies.Float(0.06, 0.001, 1.0)
     slip = strategies.Float(0.0, 0.0, 0.01)
 
-    def prepare(self, bars):
-        self.f = strategies.indicators.sma(bars.close, self.fast)
-        self.s = strategies.indicators.sma(bars.close, self.slow)
-        self.last = 0
-
-    def on_bar(self, bar, ctx):
-        want = 1 if self.f[bar.t] > self.s[bar.t] else 0
-        if want != self.last:
-            if want:
-                ctx.buy()
-                entry = bar.close * (1.0 + self.slip)
-                ctx.stop(entry * (1.0 - self.sl))
-                ctx.take_profit(entry * (1.0 + self.tp))
-            else:
-                ctx.close()
-            self.last = want
+    def enter(self, bar, ctx):
+        ctx.buy()
+        entry = bar.close * (1.0 + self.slip)
+        ctx.stop(entry * (1.0 - self.sl))
+        ctx.take_profit(entry * (1.0 + self.tp))
 
 
 def test_stops_placed_bar_by_bar_exit_as_config_stops_do(sp500_bars):

@@ -3,26 +3,14 @@ is fetched from anywhere, and the console stays clean. Screenshots go to the art
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from api import report
-from tests.api.browser import CHROMIUM_ARGS, artefacts, require_chromium
+from tests.api.browser import artefacts, browser  # noqa: F401 - the module's Chromium
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize("name", ["backtest", "sweep", "walk_forward", "bootstrap", "permutation"])
