@@ -123,7 +123,9 @@ def submit_page(request: Request, strategy: str = "", kind: str = "sweep") -> Re
     if session is None:
         return _signin()
     svc = request.app.state.services
-    found = svc.strategies.list()
+    # The form's data field picks single series; universe strategies are submitted with
+    # `data.symbols` / `data.universe` through the CLI or POST /jobs (README, "Universe strategies").
+    found = [s for s in svc.strategies.list() if s.get("runs_on") != "universe"]
     if kind not in forms.KINDS:
         kind = "sweep"
     chosen = next((s for s in found if s["id"] == strategy), None) or (found[0] if found else None)

@@ -146,6 +146,13 @@ def test_the_submit_form_follows_the_parameter_schema(browser_client: httpx.Clie
     assert 'data-path="params.fast"' in page and 'value="10"' in page  # the default
 
 
+def test_the_submit_form_offers_only_strategies_its_data_field_can_feed(browser_client: httpx.Client):
+    # its data field picks single series: a universe strategy chosen there could only end in a 422
+    page = browser_client.get("/submit?strategy=cross_sectional_momentum&kind=backtest").text
+    assert 'value="sma_cross"' in page
+    assert 'value="cross_sectional_momentum"' not in page and "params.lookback" not in page
+
+
 def test_a_finished_job_has_a_report_with_its_scripts_pinned(api: httpx.Client, browser_client: httpx.Client):
     job = submit(api, SWEEP)
     done = wait_for(api, job["id"])
