@@ -49,7 +49,7 @@ import queue
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -843,6 +843,9 @@ class DuckSink:
         self.job_id = job_id
         self.folder = store.results_dir(job_id)
         self._error: BaseException | None = None  # what storing a chunk raised, for the next write or flush
+        self.handed = 0  # chunks given to ``write``
+        self.stored = 0  # rows this sink has stored (committed), on the row writer's thread
+        self.on_stored: Callable[[int], None] | None = None  # told ``stored`` after each commit
 
     def load_manifest(self) -> dict[str, Any] | None:
         row = (
@@ -882,6 +885,7 @@ class DuckSink:
             Exception: what storing an earlier chunk of this sink raised.
         """
         self._raise()
+        self.handed += 1
         self.store._hand(self.job_id)
         self.store.rows.put(_Chunk(self, chunk_id, frame, extra))
 
@@ -948,6 +952,9 @@ class DuckSink:
                     failed=lambda r: r.failed + failed,
                     rows=lambda r: r.rows + n,
                 )
+            self.stored += n  # committed
+            if self.on_stored is not None:
+                self.on_stored(self.stored)
         finally:
             for tmp in tmps.values():
                 tmp.unlink(missing_ok=True)

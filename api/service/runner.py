@@ -196,9 +196,24 @@ class Runner:
         live.publish(done=base_done, failed=base_failed, total=record.total)
         saved = [0.0]
 
+        computed = [base_done]
+        sink = self.store.sink(live.id)
+
+        # The sink stores chunks on the store's row writer after the cluster has counted
+        # them: while rows go to the sink, "done" shows no more than it has stored, so a
+        # killed service never showed rows it then lacks. Refreshed when the cluster
+        # reports and when rows land.
+        def shown() -> int:
+            return min(computed[0], base_done + sink.stored) if sink.stored or sink.handed else computed[0]
+
+        def landed(_stored: int) -> None:
+            if not live.snapshot.final:
+                live.publish(done=shown())
+
         def progress(p: Progress) -> None:
+            computed[0] = base_done + p.done
             snap = live.publish(
-                done=base_done + p.done,
+                done=shown(),
                 failed=base_failed + p.failed,
                 total=max(p.total, base_done + p.done),
                 best=_best(p.best) or live.snapshot.best,
@@ -211,7 +226,7 @@ class Runner:
         try:
             checked = self.load_spec(record.spec, self._lookup_for(live, timers))
             spec = checked.spec
-            sink = self.store.sink(live.id)
+            sink.on_stored = landed
             try:
                 result = specs.execute(
                     checked,
@@ -248,6 +263,7 @@ class Runner:
                     self._finish(live, "failed", f"{type(exc).__name__}: {exc}")
                 return
         finally:
+            sink.on_stored = None
             for timer in timers:
                 timer.cancel()
             jail.release(live.jail_key)
