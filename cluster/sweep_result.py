@@ -70,8 +70,12 @@ class SweepResult(Reportable):
     def to_csv(self, path: str | Path) -> None:
         self.table.to_csv(path, index=False)
 
+    def counts(self) -> tuple[int, int]:
+        """(runs, failed runs)."""
+        return len(self.table), int(self.table["error"].notna().sum())
+
     def __repr__(self) -> str:
-        n, failed = len(self.table), int(self.table["error"].notna().sum())
+        n, failed = self.counts()
         try:
             best = ", ".join(f"{k}={v}" for k, v in self.best_params.items())
             head = f"best {self.metric}={self.best[self.metric]:.4g} at {best}"
@@ -303,15 +307,6 @@ class StoredSweepResult(SweepResult):
             run=self.run,
             manifest=self.manifest,
         )
-
-    def __repr__(self) -> str:
-        n, failed = self.counts()
-        try:
-            best = ", ".join(f"{k}={v}" for k, v in self.best_params.items())
-            head = f"best {self.metric}={self.best[self.metric]:.4g} at {best}"
-        except ValueError:
-            head = "no successful run"
-        return f"<SweepResult {n} runs ({failed} failed): {head}>"
 
 
 def _quote(name: str) -> str:

@@ -203,13 +203,14 @@ def universe(symbols: str, timeframe: str | None, start: str | None, end: str | 
     twice = sorted({s for s in names if names.count(s) > 1})
     if twice:
         raise UsageError(f"--symbols names {', '.join(twice)} twice; name each symbol once")
-    entry: dict[str, Any] = {"symbols": names}
-    if timeframe:
-        entry["timeframe"] = timeframe
-    if start:
-        entry["start"] = start
-    if end:
-        entry["end"] = end
+    return _with_window({"symbols": names}, timeframe, start, end)
+
+
+def _with_window(entry: dict[str, Any], timeframe: str | None, start: str | None, end: str | None) -> dict[str, Any]:
+    """``entry`` with the timeframe and dates that were given."""
+    for key, value in (("timeframe", timeframe), ("start", start), ("end", end)):
+        if value:
+            entry[key] = value
     return entry
 
 
@@ -217,14 +218,7 @@ def named_universe(name: str, timeframe: str | None, start: str | None, end: str
     """The ``data`` of a universe job from ``--universe NAME`` (a universe saved in the store)."""
     if not name.strip():
         raise UsageError("--universe takes the name of a saved universe; `anvil data universe list` shows them")
-    entry: dict[str, Any] = {"universe": name.strip()}
-    if timeframe:
-        entry["timeframe"] = timeframe
-    if start:
-        entry["start"] = start
-    if end:
-        entry["end"] = end
-    return entry
+    return _with_window({"universe": name.strip()}, timeframe, start, end)
 
 
 def span(text: str | None) -> int | str | None:
