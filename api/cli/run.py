@@ -149,7 +149,7 @@ def sweep_summary(result: Any, view: tables.SweepView, metric: str) -> dict[str,
 def _run(kind: str, o: dict[str, Any]) -> tuple[Any, Any]:
     """The job checked and run: (spec, result); with --dry-run only checked (result None)."""
     from api import specs
-    from api.service.data import resolve_timeframes
+    from api.resolve import resolve_timeframes
 
     spec, uploaded = build_spec(kind, o)
     spec = resolve_timeframes(spec)  # the header names the timeframe used; none is resampled unasked

@@ -21,7 +21,8 @@ from pydantic import TypeAdapter
 from api import specs
 from api.jobrecord import ACTIVE, RESUMABLE, STATUSES, JobRecord
 from api.jobstore import JobStore
-from api.service.data import DataService, check_universe_names, resolve_timeframes
+from api.resolve import resolve_timeframes
+from api.service.data import DataService, check_universe_names
 from api.service.live import Snapshot
 from api.service.runner import Runner
 from api.service.strategies import StrategyService
