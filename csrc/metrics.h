@@ -156,54 +156,90 @@ static inline void bar_acc_repeat(bar_acc *b, int64_t count)
  * the same bits as bar_acc_add bar by bar, two bars at a time. With `watch`
  * (a position that can lose all its equity) it stops before the first bar
  * whose equity is zero or below, which takes the full path (margin.h).
- * Returns the bars fed. */
+ * Returns the bars fed.
+ *
+ * After the first bar, the equity a bar's return divides by is recomputed from
+ * the previous close (the same expression, so the same bits) rather than carried
+ * from the last pair: no shuffle sits between one pair and the next. Below the
+ * peak (the common case) the trough is kept per lane and folded into one value
+ * when a pair reaches the peak and at the end; a minimum is exact in any order. */
+#if defined(__GNUC__) || defined(__clang__)
+typedef double bar_v2d __attribute__((vector_size(16)));
+/* Per lane, a < b ? a : b: one MINPD on x86 (a one-cycle step of the loop's trough
+ * chain, where a compare-and-blend is four). */
+static inline bar_v2d lane_min(bar_v2d a, bar_v2d b)
+{
+#if defined(__SSE2__)
+    return __builtin_ia32_minpd(a, b);
+#else
+    typedef int64_t v2i_ __attribute__((vector_size(16)));
+    v2i_ lower = (v2i_)(a < b);
+    return (bar_v2d)(((v2i_)a & lower) | ((v2i_)b & ~lower));
+#endif
+}
+#endif
+
 static inline int64_t bar_acc_hold(bar_acc *b, double cash, double units, const double *close,
                                    int64_t count, double *equity, int watch)
 {
     int64_t k = 0;
 #if defined(__GNUC__) || defined(__clang__)
-    typedef double v2d __attribute__((vector_size(16)));
+    typedef bar_v2d v2d;
     typedef int64_t v2i __attribute__((vector_size(16)));
     if (count >= 4) {
+        double eq0 = cash + units * close[0];
+        if (watch && !(eq0 > 0.0))
+            return 0;
+        bar_acc_add(b, eq0, 1); /* its return divides by the equity before the stretch */
+        if (equity)
+            equity[0] = eq0;
+        k = 1;
         const v2d zero = {0.0, 0.0}, one = {1.0, 1.0};
+        const v2d vcash = {cash, cash}, vunits = {units, units};
         v2d sum_r = {b->sum_r, b->sum_r_alt};
         v2d sum_r2 = {b->sum_r2, b->sum_r2_alt};
         v2d sum_down2 = {b->sum_down2, b->sum_down2_alt};
-        double prev = b->prev, peak = b->peak, trough = b->trough;
+        double peak = b->peak;
+        v2d vpeak = {peak, peak}, trough = {b->trough, b->trough};
         int64_t underwater = b->underwater;
         for (; k + 2 <= count; k += 2) {
-            v2d eq = {cash + units * close[k], cash + units * close[k + 1]};
+            v2d px, px_before;
+            __builtin_memcpy(&px, close + k, sizeof px);
+            __builtin_memcpy(&px_before, close + k - 1, sizeof px_before);
+            v2d eq = vcash + vunits * px;
             if (watch && !(eq[0] > 0.0 && eq[1] > 0.0))
                 break; /* the scalar loop finds which bar */
-            v2d before = {prev, eq[0]};
+            v2d before = vcash + vunits * px_before;
             v2d r = eq / before - one;
             r = (v2d)((v2i)r & (v2i)(before > zero));
             v2d down = (v2d)((v2i)r & (v2i)(r < zero));
             sum_r += r;
             sum_r2 += r * r;
             sum_down2 += down * down;
-            prev = eq[1];
-            if (equity) {
-                equity[k] = eq[0];
-                equity[k + 1] = eq[1];
-            }
-            if (eq[0] < peak && eq[1] < peak) { /* below the peak: the common case */
+            if (equity)
+                __builtin_memcpy(equity + k, &eq, sizeof eq);
+            v2i below = (v2i)(eq < vpeak);
+            if (below[0] & below[1]) { /* below the peak: the common case */
                 underwater += 2;
-                trough = eq[0] < trough ? eq[0] : trough;
-                trough = eq[1] < trough ? eq[1] : trough;
+                trough = lane_min(eq, trough);
             } else {
-                b->peak = peak, b->trough = trough, b->underwater = underwater;
+                b->peak = peak, b->underwater = underwater;
+                b->trough = trough[0] < trough[1] ? trough[0] : trough[1];
                 bar_acc_mark(b, eq[0]);
                 bar_acc_mark(b, eq[1]);
-                peak = b->peak, trough = b->trough, underwater = b->underwater;
+                peak = b->peak, underwater = b->underwater;
+                vpeak = (v2d){peak, peak};
+                trough = (v2d){b->trough, b->trough};
             }
         }
         b->sum_r = sum_r[0], b->sum_r_alt = sum_r[1];
         b->sum_r2 = sum_r2[0], b->sum_r2_alt = sum_r2[1];
         b->sum_down2 = sum_down2[0], b->sum_down2_alt = sum_down2[1];
-        b->prev = prev, b->peak = peak, b->trough = trough, b->underwater = underwater;
-        b->n += k;
-        b->in_market += k;
+        b->prev = cash + units * close[k - 1];
+        b->peak = peak, b->underwater = underwater;
+        b->trough = trough[0] < trough[1] ? trough[0] : trough[1];
+        b->n += k - 1;
+        b->in_market += k - 1;
     }
 #endif
     for (; k < count; k++) {

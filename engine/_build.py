@@ -40,12 +40,19 @@ def _sources() -> list[str]:
     return sorted(str(p.relative_to(ROOT)) for p in CSRC.glob("*.c"))
 
 
+def _headers() -> list[str]:
+    # Listed as the extension's dependencies: setuptools rebuilds only when a source
+    # is newer than the library, so without them an edited header left the old core.
+    return sorted(str(p.relative_to(ROOT)) for p in CSRC.glob("*.h"))
+
+
 ffibuilder = FFI()
 ffibuilder.cdef("\n".join(cdef_from_header(h.read_text()) for h in HEADERS))
 ffibuilder.set_source(
     "engine._core",
     "".join(f'#include "{h.name}"\n' for h in HEADERS),
     sources=_sources(),
+    depends=_headers(),
     include_dirs=[str(CSRC.relative_to(ROOT))],
     extra_compile_args=["-std=c11", "-O3", "-Wall", "-Wextra"],
     libraries=["m"],
