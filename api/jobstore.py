@@ -6,7 +6,8 @@ Everything lives in the schema ``jobs`` of the same file as the market data:
   summary, and the cluster's manifest (so a resumed job is the same job);
 - ``jobs.fragment``: where a job's rows are. Each is a Parquet file in
   ``<db>.results/<job id>/`` (``results_dir``): ``chunk-<id>.parquet`` holds the
-  rows of one finished chunk (handed by ``DuckSink`` to the store's row writer thread,
+  rows of one finished chunk (handed by ``DuckSink`` to the store's row writer thread
+  (both in ``api.row_writer``),
   which writes the files of every chunk waiting and registers them with the job's
   counts in one transaction, so a chunk counts once), and
   ``part-<k>.parquet`` a finished job's result table when it is not simply its
@@ -38,18 +39,15 @@ a folder where a crash left journal segments stores their records first.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import difflib
 import datetime as dt
 import json
 import logging
-import os
-import queue
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +58,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from api.fragments import pack, to_arrow, unpack
+from api.fragments import to_arrow
 from api.jobrecord import STATUSES, JobRecord, dumps_json, is_job_id, jsonable, new_job_id, now
 from api.journal import Journal, journal_path
+from api.parquet_files import conform, durable, json_rows, rows_at, sync, written
+from api.row_writer import DuckSink, RowWriter
 from engine.store import Database
 
 log = logging.getLogger("anvil.api")
@@ -72,8 +72,6 @@ COMPACT_ROWS = 250_000  # rows per part joined from chunk files
 ROW_GROUP_ROWS = 65_536  # rows per Parquet row group of a joined part (what it holds in memory)
 CACHED_RECORDS = 10_000  # job records kept in memory (the most recently used)
 FLUSH_EVERY = 0.05  # seconds new records gather in the journal before the flusher stores them
-WRITE_QUEUE = 16  # chunks waiting for the row writer; a sink's write() waits while it is full
-WRITE_BATCH = 32  # chunks the row writer registers in one transaction, at most
 
 _DDL = """
 CREATE SCHEMA IF NOT EXISTS {S};
@@ -208,7 +206,7 @@ class JobStore:
         except BaseException:
             self.journal.close()
             raise
-        self.rows = _RowWriter()
+        self.rows = RowWriter()
         self._rows_landed = threading.Condition()
         self._handed: dict[str, int] = {}  # chunks handed to the row writer, per job
         self._landed: dict[str, int] = {}  # of those, stored or failed
@@ -239,7 +237,7 @@ class JobStore:
                 ).fetchone()
                 name = f"chunk-{k:08d}.parquet" if kind == "chunk" else f"part-{k:06d}.parquet"
                 path = self.results_dir(job_id) / name
-                _durable(_written(path, pq.read_table(pa.BufferReader(blob))), path)
+                durable(written(path, pq.read_table(pa.BufferReader(blob))), path)
                 cur.execute(
                     f"INSERT INTO {self.S}.fragment VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     [job_id, kind, k, n, name, extra, extra_kind],
@@ -525,9 +523,9 @@ class JobStore:
             for k, start in enumerate(range(0, max(data.num_rows, 1), PART_ROWS)):
                 piece = data.slice(start, PART_ROWS)
                 name = f"part-{k:06d}.parquet"
-                _durable(_written(folder / name, piece), folder / name, sync_folder=False)
+                durable(written(folder / name, piece), folder / name, sync_folder=False)
                 parts.append((k, piece.num_rows, name))
-            _sync(folder)
+            sync(folder)
         else:
             files = self._files(self.db.cursor(), job_id)
             if len(files) > MAX_CHUNK_FILES:
@@ -616,8 +614,8 @@ class JobStore:
             flush_group()
             if writer is not None:
                 writer.close()
-                _sync(tmp)
-                _durable(tmp, target, sync_folder=False)
+                sync(tmp)
+                durable(tmp, target, sync_folder=False)
                 parts.append((len(parts), in_part, target.name))
                 writer = None
 
@@ -649,7 +647,7 @@ class JobStore:
                 writer.close()
                 tmp.unlink(missing_ok=True)
             raise
-        _sync(folder)
+        sync(folder)
         return parts
 
     def recover(self) -> list[str]:
@@ -756,7 +754,7 @@ class JobStore:
             except (FileNotFoundError, duckdb.IOException):  # the job finished: its chunks made way for parts
                 continue
             data = data.slice(offset - wanted[0][0], limit)
-            return data.column_names, _json_rows(data), count
+            return data.column_names, json_rows(data), count
         raise RuntimeError(f"the rows of job {job_id} kept moving; try again")
 
     def _sorted(
@@ -793,8 +791,8 @@ class JobStore:
             "filename, file_row_number LIMIT $limit OFFSET $offset",
             params={"limit": limit, "offset": offset},
         ).fetchall()
-        data = _rows_at(found, schema)
-        return data.column_names, _json_rows(data), count
+        data = rows_at(found, schema)
+        return data.column_names, json_rows(data), count
 
     def batches(self, job_id: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         """Every row of the job as Arrow batches under one schema, read as they are taken: at
@@ -806,7 +804,7 @@ class JobStore:
         def read() -> Iterator[pa.RecordBatch]:
             for _, _, path in files:
                 for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS):
-                    yield pa.RecordBatch.from_arrays(_conform(batch, schema), schema=schema)
+                    yield pa.RecordBatch.from_arrays(conform(batch, schema), schema=schema)
 
         return schema, read()
 
@@ -840,284 +838,3 @@ class JobStore:
             .fetchall()
         )
         return [(r[0], json.loads(r[1]), r[2].replace(tzinfo=dt.timezone.utc)) for r in rows]
-
-
-class DuckSink:
-    """The cluster ``Sink`` of one job. Each chunk's rows become a Parquet file in the
-    job's folder, registered with the job's done and failed counts in a transaction
-    (the store's row writer stores several chunks in one), so a killed service loses no
-    registered chunk and counts none twice. Reads (``done_chunks``, ``files``,
-    ``frames``, ``extras``) wait for the chunks already handed over."""
-
-    def __init__(self, store: JobStore, job_id: str) -> None:
-        self.store = store
-        self.job_id = job_id
-        self.folder = store.results_dir(job_id)
-        self._error: BaseException | None = None  # what storing a chunk raised, for the next write or flush
-        self.handed = 0  # chunks given to ``write``
-        self.stored = 0  # rows this sink has stored (committed), on the row writer's thread
-        self.on_stored: Callable[[int], None] | None = None  # told ``stored`` after each commit
-
-    def load_manifest(self) -> dict[str, Any] | None:
-        row = (
-            self.store.db.cursor()
-            .execute(f"SELECT manifest FROM {self.store.S}.job WHERE id = ?", [self.job_id])
-            .fetchone()
-        )
-        return None if row is None or row[0] is None else dict(json.loads(row[0]))
-
-    def save_manifest(self, manifest: dict[str, Any]) -> None:
-        with self.store._write() as cur:
-            cur.execute(
-                f"UPDATE {self.store.S}.job SET manifest = ? WHERE id = ?",
-                [json.dumps(manifest, default=str), self.job_id],
-            )
-
-    def _chunks(self, columns: str) -> list[tuple[Any, ...]]:
-        return (
-            self.store.db.cursor()
-            .execute(
-                f"SELECT {columns} FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' ORDER BY key",
-                [self.job_id],
-            )
-            .fetchall()
-        )
-
-    def done_chunks(self) -> set[int]:
-        self.flush()
-        return {int(r[0]) for r in self._chunks("key")}
-
-    def write(self, chunk_id: int, frame: pd.DataFrame, extra: Any = None) -> None:
-        """Hand one chunk to the store's row writer and return: its file is written and
-        registered (with several other chunks, in one transaction) on the writer's
-        thread. Waits only while ``WRITE_QUEUE`` chunks are already waiting.
-
-        Raises:
-            Exception: what storing an earlier chunk of this sink raised.
-        """
-        self._raise()
-        self.handed += 1
-        self.store._hand(self.job_id)
-        self.store.rows.put(_Chunk(self, chunk_id, frame, extra))
-
-    def wait(self) -> None:
-        """Wait until every chunk handed to ``write`` is stored or has failed."""
-        self.store.settle(self.job_id)
-
-    def flush(self) -> None:
-        """``wait``, then raise what storing a chunk raised, if it failed."""
-        self.wait()
-        self._raise()
-
-    def _raise(self) -> None:
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-
-    def _stored(self, n: int, error: BaseException | None) -> None:
-        if error is not None and self._error is None:
-            self._error = error
-        self.store._land(self.job_id, n)
-
-    def _store(self, chunks: list[_Chunk]) -> None:
-        """Chunks' rows as files, registered with the job's counts in one transaction, so a
-        killed service loses no registered chunk and counts none twice. The files are
-        written (and synced) before the transaction; the folder is synced once for them all."""
-        first: dict[int, _Chunk] = {}
-        for c in chunks:
-            first.setdefault(c.chunk_id, c)  # one per id: the first
-        chunks = list(first.values())
-        tmps: dict[int, Path] = {}
-        try:
-            for c in chunks:
-                tmps[c.chunk_id] = _written(self.folder / c.name, to_arrow(c.frame))
-            with self.store._writing(self.job_id) as cur:
-                keys = [c.chunk_id for c in chunks]
-                have = {
-                    int(r[0])
-                    for r in cur.execute(
-                        f"SELECT key FROM {self.store.S}.fragment WHERE job_id = ? AND kind = 'chunk' "
-                        "AND list_contains(?, key)",
-                        [self.job_id, keys],
-                    ).fetchall()
-                }
-                new = [c for c in chunks if c.chunk_id not in have]  # already stored: a chunk counts once
-                if not new:
-                    return
-                for c in new:
-                    _durable(tmps[c.chunk_id], self.folder / c.name, sync_folder=False)
-                _sync(self.folder)
-                rows = []
-                for c in new:
-                    payload, kind = pack(c.extra)
-                    rows.append([self.job_id, c.chunk_id, len(c.frame), c.name, payload, kind])
-                cur.executemany(f"INSERT INTO {self.store.S}.fragment VALUES (?, 'chunk', ?, ?, ?, ?, ?)", rows)
-                n, failed = sum(len(c.frame) for c in new), sum(c.failed for c in new)
-                cur.execute(
-                    f"UPDATE {self.store.S}.job SET done = done + ?, failed = failed + ?, rows = rows + ? WHERE id = ?",
-                    [n, failed, n, self.job_id],
-                )
-                self.store._changed(
-                    self.job_id,
-                    done=lambda r: r.done + n,
-                    failed=lambda r: r.failed + failed,
-                    rows=lambda r: r.rows + n,
-                )
-            self.stored += n  # committed
-            if self.on_stored is not None:
-                self.on_stored(self.stored)
-        finally:
-            for tmp in tmps.values():
-                tmp.unlink(missing_ok=True)
-
-    def files(self) -> list[Path]:
-        """The job's row files now, in order (its chunks; once it is done, maybe the parts
-        they were joined into): what DuckDB reads as one table."""
-        self.flush()
-        return [path for _, _, path in self.store._files(self.store.db.cursor(), self.job_id)]
-
-    def frames(self) -> list[pd.DataFrame]:
-        return [pq.read_table(path).to_pandas() for path in self.files()]
-
-    def extras(self) -> list[Any]:
-        self.flush()
-        return [unpack(blob, kind) for blob, kind in self._chunks("extra, extra_kind")]
-
-
-@dataclass(eq=False)
-class _Chunk:
-    """One chunk on its way to the row writer."""
-
-    sink: DuckSink
-    chunk_id: int
-    frame: pd.DataFrame
-    extra: Any
-
-    @property
-    def name(self) -> str:
-        return f"chunk-{self.chunk_id:08d}.parquet"
-
-    @property
-    def failed(self) -> int:
-        return int(self.frame["error"].notna().sum()) if "error" in self.frame.columns else 0
-
-
-class _RowWriter:
-    """The job store's one thread that stores chunks (``DuckSink.write``): it takes every
-    chunk waiting (up to ``WRITE_BATCH``) and stores each sink's in one transaction, so
-    the driver that runs a sweep goes back to its workers at once and the database
-    commits once for many chunks. Started on the first chunk, stopped by ``close``."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[_Chunk | None] = queue.Queue(WRITE_QUEUE)
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self.transactions = 0  # batches stored (tests count them)
-
-    def put(self, chunk: _Chunk) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="anvil-job-rows", daemon=True)
-                self._thread.start()
-        self.queue.put(chunk)
-
-    def close(self) -> None:
-        """Store what is waiting, then stop the thread."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self.queue.put(None)
-            thread.join()
-
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            batch = [self.queue.get()]
-            while len(batch) < WRITE_BATCH:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(c is None for c in batch)
-            by_sink: dict[int, list[_Chunk]] = {}
-            for c in batch:
-                if c is not None:
-                    by_sink.setdefault(id(c.sink), []).append(c)
-            for chunks in by_sink.values():
-                sink, error = chunks[0].sink, None
-                try:
-                    sink._store(chunks)
-                    self.transactions += 1
-                except BaseException as exc:  # the sink's next write or flush raises it
-                    log.warning("job %s: storing %d chunk(s) failed: %s", sink.job_id, len(chunks), exc)
-                    error = exc
-                sink._stored(len(chunks), error)
-
-
-def _conform(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> list[pa.Array]:
-    """``data``'s columns under ``schema``: cast, and nulls for a column it lacks."""
-    return [
-        data.column(f.name).cast(f.type) if f.name in data.schema.names else pa.nulls(data.num_rows, f.type)
-        for f in schema
-    ]
-
-
-def _rows_at(found: list[tuple[str, int]], schema: pa.Schema) -> pa.Table:
-    """The rows at (file, row number) in that order, reading only the row groups that hold them."""
-    by_file: dict[str, list[tuple[int, int]]] = {}
-    for rank, (path, row) in enumerate(found):
-        by_file.setdefault(path, []).append((int(row), rank))
-    pieces, ranks = [], []
-    for path, wanted in by_file.items():
-        meta = pq.ParquetFile(path)
-        starts = [0]
-        for g in range(meta.num_row_groups):
-            starts.append(starts[-1] + meta.metadata.row_group(g).num_rows)
-        group_of = {row: bisect.bisect_right(starts, row) - 1 for row, _ in wanted}
-        groups = sorted(set(group_of.values()))
-        first: dict[int, int] = {}  # where each read group starts in what was read
-        at = 0
-        for g in groups:
-            first[g] = at
-            at += starts[g + 1] - starts[g]
-        read = meta.read_row_groups(groups)
-        idx = [first[group_of[row]] + row - starts[group_of[row]] for row, _ in wanted]
-        pieces.append(pa.Table.from_arrays(_conform(read.take(idx), schema), schema=schema))
-        ranks.extend(rank for _, rank in wanted)
-    if not pieces:
-        return schema.empty_table()
-    data = pa.concat_tables(pieces)
-    order = sorted(range(len(ranks)), key=ranks.__getitem__)
-    return data.take(order)
-
-
-def _json_rows(data: pa.Table) -> list[dict[str, Any]]:
-    return [{k: jsonable(v) for k, v in r.items()} for r in data.to_pylist()]
-
-
-def _written(path: Path, data: pa.Table) -> Path:
-    """``data`` as a Parquet file beside ``path``, synced to disk; returns that file,
-    for ``_durable`` to put in place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as f:
-        pq.write_table(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    return tmp
-
-
-def _sync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _durable(tmp: Path, path: Path, sync_folder: bool = True) -> None:
-    """Put a synced file in place at ``path`` and sync its folder, so the name survives a
-    crash (``sync_folder=False``: the caller syncs it once, after several)."""
-    os.replace(tmp, path)
-    if sync_folder:
-        _sync(path.parent)
