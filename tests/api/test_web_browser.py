@@ -140,6 +140,14 @@ def test_cancel_a_running_job(tab: Tab, api: httpx.Client, slow_id: str):
         },
     )
     tab.sign_in()
+    page = tab.go("/")  # the list follows the running job
+    row = f"#job-{job['id']}"
+    page.locator(f'{row}[data-status="running"]').wait_for()
+    shown, deadline = set(), time.monotonic() + 120
+    while not any(s not in ("0 %", "100 %") for s in shown):
+        assert time.monotonic() < deadline, f"the list never showed the job's progress move: {shown}"
+        shown.add(page.text_content(f"{row} .progress-cell"))
+        page.wait_for_timeout(100)
     page = tab.go(f"/jobs/{job['id']}")
     page.locator("#cancel").wait_for(state="visible")
     page.click("#cancel")

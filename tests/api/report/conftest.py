@@ -146,6 +146,7 @@ def check_document():
         page = parse(document)
         assert outside(page.urls) == [], outside(page.urls)
         assert page.tags.get("script", 0) >= 2
+        assert "* Licensed under the MIT license" in document  # plotly.js's header, kept with it
         return page
 
     return check
