@@ -55,9 +55,12 @@ test: $(VENV)/.installed-test $(VENV)/.core lint ensure-bwrap browser sanitize t
 browser:  ## install Chromium for the browser tests when it is missing (needs root)
 	@if [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (for the browser tests)"; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
-	else echo "make: no Chromium and not root: the browser tests will be SKIPPED (apt-get install chromium)"; fi
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		echo "WARNING: could not install chromium: the browser tests will be SKIPPED (and fail under CI=true)"; \
+	else echo "WARNING: no Chromium and not root: the browser tests will be SKIPPED (apt-get install chromium)"; fi
 
 lint: $(VENV)/.installed-test  ## ruff: unused and undefined names, misplaced imports, and the format ([tool.ruff] in pyproject.toml)
 	$(VENV)/bin/ruff check .

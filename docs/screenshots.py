@@ -14,6 +14,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import numpy as np  # noqa: E402
+
 import cluster  # noqa: E402
 import engine  # noqa: E402
 from api import report  # noqa: E402
@@ -22,6 +24,7 @@ from tests.api.browser import CHROMIUM_ARGS, require_chromium  # noqa: E402
 
 SHOTS = {  # name -> (section the picture ends at, width in px)
     "backtest": "monthly",
+    "portfolio": "contributions",
     "sweep": "marginals",
     "walk_forward": "equity",
     "monte_carlo": "fan",
@@ -34,8 +37,14 @@ def results() -> dict[str, object]:
     sma = strategies.get_strategy("sma_cross")
     cfg = engine.Config(fee_rate=0.001, slippage_bps=2, stop_loss=0.08, take_profit=0.25)
     threads = {"address": "local-threads"}
+    panel = engine.sample_panel()  # four stocks, equal weights set each month, weights kept
+    first = np.r_[True, panel.index.month[1:] != panel.index.month[:-1]]
+    weights = np.full(panel.shape, np.nan)
+    weights[first] = panel.tradable[first] / panel.tradable[first].sum(axis=1, keepdims=True)
+    book = engine.Config(initial_capital=100_000, fee_rate=0.0005, max_weight=0.4, max_drawdown_halt=0.2)
     return {
         "backtest": strategies.run(sma, bars, cfg, {"fast": 20, "slow": 100}),
+        "portfolio": engine.backtest_portfolio(panel, weights, book, keep_weights=True),
         "sweep": cluster.sweep(
             sma, bars, {"fast": range(5, 55, 5), "slow": range(60, 260, 20)}, cfg, keep_returns=True, **threads
         ),

@@ -149,6 +149,16 @@ class Strategy:
             result = result & rule(params)
         return result
 
+    # -- reports --------------------------------------------------------------
+    def report_lines(self, bars: Any, **params: Any) -> dict[str, Any]:
+        """Lines a backtest's report draws over the price: name -> one value per bar
+        (e.g. the two averages an SMA cross compares). None by default.
+
+        Called with the run's parameters, only when a report is drawn
+        (``strategies.run`` keeps the way to call it on the result).
+        """
+        return {}
+
     # -- kind -----------------------------------------------------------------
     @classmethod
     def is_universe(cls) -> bool:

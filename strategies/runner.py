@@ -91,10 +91,48 @@ def run(
     _decides(strat)
     strat.check_shorts(strat.params, (config or engine.Config()).allow_short)
     if start == 0 and strat.is_vectorized():
-        return engine.backtest(bars, signal(strat, bars), config, equity=equity, trades=trades)
+        result = engine.backtest(bars, signal(strat, bars), config, equity=equity, trades=trades)
+        return ReportLines.attach(result, strat, bars, 0)
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not 0 <= start < len(bars):
         raise ValueError(f"start is {start!r}; give the bar to trade from, 0 to {len(bars) - 1}")
-    return _run_windows([(strat, int(start), len(bars))], bars, config, equity, trades)
+    result = _run_windows([(strat, int(start), len(bars))], bars, config, equity, trades)
+    return ReportLines.attach(result, strat, bars, int(start))
+
+
+class ReportLines:
+    """The lines a strategy draws over the price (``Strategy.report_lines``), computed
+    when a report asks (``result.report_lines()``), over all the bars the strategy saw
+    and cut to the bars the result covers."""
+
+    def __init__(self, strategy: Strategy, bars: engine.Bars, start: int) -> None:
+        self.strategy = strategy
+        self.bars = bars
+        self.start = start
+
+    @classmethod
+    def attach(cls, result: Any, strategy: Strategy, bars: engine.Bars, start: int) -> Any:
+        """``result`` with ``report_lines`` set when the strategy defines some."""
+        if type(strategy).report_lines is not Strategy.report_lines:
+            result.report_lines = cls(strategy, bars, start)
+        return result
+
+    def __call__(self) -> dict[str, np.ndarray]:
+        """Name -> one float per bar of the result.
+
+        Raises:
+            ValueError: a line is not one value per bar.
+        """
+        lines = self.strategy.report_lines(self.bars, **self.strategy.params)
+        out = {}
+        for name, values in lines.items():
+            v = np.asarray(values, dtype=np.float64)
+            if v.shape != (len(self.bars),):
+                raise ValueError(
+                    f"{type(self.strategy).__name__}.report_lines gave {name!r} with shape {v.shape}; "
+                    f"give one value per bar ({len(self.bars)})"
+                )
+            out[str(name)] = v[self.start :]
+        return out
 
 
 def target_weights(

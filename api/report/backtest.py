@@ -41,9 +41,14 @@ def build(
 
     Args:
         title: the report's title (default: the symbol and bar count).
-        indicators: name -> one value per bar, drawn over the price.
+        indicators: name -> one value per bar, drawn over the price (default: the
+            lines the strategy exposes, ``Strategy.report_lines``, when
+            ``strategies.run`` ran it).
         provenance: extra facts for the provenance table (e.g. strategy, params).
     """
+    problem = ""
+    if indicators is None:
+        indicators, problem = _exposed(result)
     bars = result.bars
     equity: pd.Series = result.equity
     stats = result.stats
@@ -63,7 +68,7 @@ def build(
             key="panels",
             note="Entries are triangles; exits are marked by why they happened "
             "(signal, stop-loss, take-profit). Equity is drawn against buying "
-            "and holding the same series with the same capital.",
+            "and holding the same series with the same capital." + problem,
         )
     )
     dd = d.underwater(equity)
@@ -112,6 +117,18 @@ def build(
         )
     )
     return rep
+
+
+def _exposed(result: Any) -> tuple[Mapping[str, Any], str]:
+    """The strategy's own lines (``result.report_lines()``, set by ``strategies.run``),
+    and a sentence for the report when they cannot be drawn (the report is drawn anyway)."""
+    lines = getattr(result, "report_lines", None)
+    if not callable(lines):
+        return {}, ""
+    try:
+        return lines(), ""
+    except Exception as exc:  # noqa: BLE001 - a strategy's bug must not cost the whole report
+        return {}, f" The strategy's own lines are not drawn: {type(exc).__name__}: {exc}"
 
 
 def _trades(result: Any) -> pd.DataFrame:

@@ -124,10 +124,21 @@ def timeline(result: Any) -> go.Figure:
             marker_color="#9fb3c8",
         )
     )
-    gap = ms(w["train_end"], w["test_start"])
-    if (gap > 0).any():
+    skipped = embargo_bars(result)
+    if (skipped > 0).any():
+        # from the last train bar to the first test bar, for the windows that skip bars
+        gap = ms(w["train_end"], w["test_start"]).where(skipped > 0, 0.0)
         fig.add_trace(
-            go.Bar(y=labels, base=w["train_end"], x=gap, orientation="h", name="embargo", marker_color="#f0b429")
+            go.Bar(
+                y=labels,
+                base=w["train_end"],
+                x=gap,
+                orientation="h",
+                name="embargo",
+                marker_color="#f0b429",
+                customdata=skipped,
+                hovertemplate="%{y}: %{customdata} bars skipped<extra></extra>",
+            )
         )
     fig.add_trace(
         go.Bar(
@@ -148,6 +159,23 @@ def timeline(result: Any) -> go.Figure:
         margin={"l": 90, "r": 20, "t": 20, "b": 30},
     )
     return fig
+
+
+def embargo_bars(result: Any) -> pd.Series:
+    """Bars skipped between each window's last train bar and its first test bar (the
+    embargo), counted on the bars the run used, else read from its manifest's windows
+    (0 when it has neither). Adjacent bars are apart in time, so the window's times
+    alone cannot tell an embargo."""
+    w = result.windows
+    index = getattr(getattr(result, "bars", None), "index", None)
+    if index is not None and len(index):
+        last_train = np.searchsorted(index, pd.DatetimeIndex(w["train_end"]))
+        first_test = np.searchsorted(index, pd.DatetimeIndex(w["test_start"]))
+        return pd.Series(first_test - last_train - 1, index=w.index)
+    spans = ((result.manifest or {}).get("spec") or {}).get("windows") or []
+    if len(spans) == len(w):
+        return pd.Series([s["test_start"] - s["train_end"] for s in spans], index=w.index)
+    return pd.Series(0, index=w.index)  # a result that knows neither: none drawn
 
 
 def in_vs_out(result: Any) -> go.Figure:

@@ -29,6 +29,10 @@ class EmaCross(Strategy):
             out = np.where(f < s, -1, out)
         return out.astype(np.int8)
 
+    def report_lines(self, bars, fast, slow, short):
+        """The two averages, drawn over the price in a backtest's report."""
+        return {f"EMA {fast}": indicators.ema(bars.close, fast), f"EMA {slow}": indicators.ema(bars.close, slow)}
+
     def signals_many(self, bars, param_sets):
         """The signals of many parameter sets at once: the sets' EMAs compared in
         one pass (``blocks.above_rows``)."""

@@ -29,6 +29,10 @@ class SmaCross(Strategy):
             out = out - (f < s).view(np.int8)
         return out
 
+    def report_lines(self, bars, fast, slow, short):
+        """The two averages, drawn over the price in a backtest's report."""
+        return {f"SMA {fast}": indicators.sma(bars.close, fast), f"SMA {slow}": indicators.sma(bars.close, slow)}
+
     def signals_many(self, bars, param_sets):
         """The signals of many parameter sets at once: the sets' SMAs (45 windows
         serve 990 pairs) compared in one pass (``blocks.above_rows``)."""

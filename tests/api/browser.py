@@ -41,7 +41,13 @@ def chromium_path() -> str | None:
 
 
 def require_chromium() -> str:
-    path = chromium_path()
+    """The Chromium to drive; skips the test (fails it under ``CI=true``) without one."""
+    return require(chromium_path())
+
+
+def require(path: str | None) -> str:
+    """``path``, or a loud skip when it is None (a failure under ``CI=true``); the same
+    for a missing playwright package."""
     if path is None:
         why = "no Chromium: `apt-get install chromium` (make test does it as root) to run the browser tests"
         if os.environ.get("CI") == "true":

@@ -12,24 +12,27 @@ LOCAL = ("--address", "local-threads", "-q")
 
 
 @pytest.mark.parametrize(
-    "words, title",
+    "words, title, section",
     [
-        (("backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=20", "slow=100"), "Backtest — SPX"),
+        (("backtest", "-s", "sma_cross", "--symbol", "SPX", "-p", "fast=20", "slow=100"), "Backtest — SPX", "panels"),
+        (("sweep", *SMA_SPX, "--space", "fast=5:30:5", "slow=60:120:30"), "Sweep — SmaCross", "heatmap"),
         (
             ("monte-carlo", "-s", "sma_cross", "--symbol", "SPX", "--paths", "40", "--method", "bootstrap"),
             "Monte Carlo — SmaCross",
+            "fan",
         ),
         (
             ("walk-forward", *SMA_SPX, "--space", "fast=5:30:5", "slow=60:120:30", "--train", "1500", "--test", "500"),
             "Walk-forward — SmaCross",
+            "timeline",
         ),
     ],
 )
-def test_a_job_run_here_writes_its_report(cli: Cli, words, title):
+def test_a_job_run_here_writes_its_report(cli: Cli, words, title, section):
     (cli.folder / "out").mkdir(exist_ok=True)
     ran = cli(*words, *LOCAL, "--report", "out/r.html")
     doc = (cli.folder / "out" / "r.html").read_text()
-    assert title in doc
+    assert title in doc and f'<section id="{section}"' in doc
     page = parse(doc)
     assert outside(page.urls) == []
     assert "wrote the report" not in ran.err  # -q

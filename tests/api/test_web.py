@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.conftest import TOKEN, Server, submit, wait_for
+from tests.api.conftest import TOKEN, Server, submit, upload_slow, wait_for
 
 SWEEP = {
     "kind": "sweep",
@@ -174,3 +174,22 @@ def test_a_finished_job_has_a_report_with_its_scripts_pinned(api: httpx.Client, 
 
 def test_report_of_an_unknown_or_unfinished_job(api: httpx.Client):
     assert api.get("/jobs/0123456789abcdef0123456789abcdef/report").status_code == 404
+    slow = upload_slow(api)
+    spec = {"kind": "sweep", "strategy": slow, "data": {"symbol": "SPX"}, "space": {"window": list(range(2, 400))}}
+    job = submit(api, spec)
+    try:
+        r = api.get(f"/jobs/{job['id']}/report")
+        assert r.status_code == 409 and "its report is written when it is done" in r.json()["detail"], r.text
+    finally:
+        api.delete(f"/jobs/{job['id']}")
+        wait_for(api, job["id"])
+    assert api.get(f"/jobs/{job['id']}/report").status_code == 409  # cancelled: no report either
+
+
+def test_a_backtest_jobs_report_draws_the_strategys_own_lines(api: httpx.Client):
+    spec = {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}, "params": {"fast": 15, "slow": 60}}
+    job = wait_for(api, submit(api, spec)["id"])
+    assert job["status"] == "done", job
+    doc = api.get(f"/jobs/{job['id']}/report").text
+    for line in ("SMA 15", "SMA 60"):
+        assert re.search(rf'"name":\s*"{line}"', doc), line

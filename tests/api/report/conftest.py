@@ -81,6 +81,21 @@ def permutation(sp500_bars, sma):
     )
 
 
+@pytest.fixture(scope="session")
+def portfolio():
+    """The shipped four stocks rebalanced to equal weights each month, weights kept; its
+    20 % drawdown halt fires on this sample (a risk event to draw)."""
+    import numpy as np
+
+    panel = engine.sample_panel()
+    first = np.r_[True, panel.index.month[1:] != panel.index.month[:-1]]
+    live = panel.tradable[first]
+    w = np.full(panel.shape, np.nan)
+    w[first] = live / live.sum(axis=1, keepdims=True)
+    cfg = engine.Config(initial_capital=100_000, fee_rate=0.0005, max_weight=0.4, max_drawdown_halt=0.2)
+    return engine.backtest_portfolio(panel, w, cfg, keep_weights=True)
+
+
 class Page(HTMLParser):
     """Parses a document strictly enough to catch unbalanced tags, and collects every
     URL the document would load or link to."""
@@ -131,6 +146,7 @@ def check_document():
         page = parse(document)
         assert outside(page.urls) == [], outside(page.urls)
         assert page.tags.get("script", 0) >= 2
+        assert "* Licensed under the MIT license" in document  # plotly.js's header, kept with it
         return page
 
     return check

@@ -12,6 +12,7 @@ from api.report import _display
 from tests.api.report.conftest import CONFIG, trace
 
 MAX_BYTES_100K = 7_500_000  # plotly.js (~4.8 MB) + thinned series and tables
+MAX_BYTES_1M = 8_000_000  # the same bound, nearly: what is drawn does not grow with the bars
 
 
 def test_equity_trace_ends_at_final_equity(backtest, bt_report):
@@ -118,6 +119,23 @@ def test_a_100k_bar_backtest_is_thinned_and_stays_small(check_document):
     check_document(doc)
 
 
+def test_a_million_bar_backtest_draws_a_few_thousand_points_and_tables_keep_every_number(check_document):
+    bars = engine.synthetic.bars(1_000_000, seed=5, timeframe="1m")
+    close = pd.Series(bars.close)
+    signal = np.where(close.rolling(60).mean() > close.rolling(600).mean(), 1.0, 0.0)
+    res = engine.backtest(bars, signal, CONFIG)
+    rep = report.build(res)
+    fig = rep.section("panels").figure
+    for name in ("close", "equity", "buy and hold", "drawdown"):
+        assert len(trace(fig, name).x) <= _display.MAX_POINTS + 2, name
+    assert trace(fig, "equity").y[-1] == res.stats["final_equity"]  # the last point survives thinning
+    assert min(trace(fig, "drawdown").y) == pytest.approx(-res.stats["max_drawdown"])  # so does the worst
+    assert dict(rep.section("stats").table.rows) == dict(_display.stats_rows(res.stats))  # numbers: all, exact
+    doc = report.render(rep)
+    assert len(doc.encode()) < MAX_BYTES_1M, f"{len(doc.encode()):,} bytes"
+    check_document(doc)
+
+
 def test_thin_keeps_first_last_and_extremes():
     rng = np.random.default_rng(0)
     v = np.cumsum(rng.normal(size=50_000))
@@ -140,3 +158,48 @@ def test_worst_periods_are_shaded_at_their_dates(backtest, bt_report):
     worst = _display.worst_drawdowns(_display.underwater(backtest.equity), top=3)
     shaded = [(pd.Timestamp(s.x0), pd.Timestamp(s.x1)) for s in fig.layout.shapes]
     assert shaded == [(p["start"].tz_localize(None), p["end"].tz_localize(None)) for p in worst]
+
+
+def test_the_strategys_own_lines_are_drawn_over_the_price(backtest, bt_report, sp500_bars):
+    import strategies
+
+    fig = bt_report.section("panels").figure
+    idx = _display.thin(sp500_bars.close)
+    for period in (20, 100):  # the fixture's fast and slow
+        line = trace(fig, f"SMA {period}")
+        want = strategies.indicators.sma(sp500_bars.close, period)[idx]
+        assert np.array_equal(np.asarray(line.y, dtype=float), want, equal_nan=True)
+        assert list(line.x) == list(trace(fig, "close").x)
+
+
+def test_lines_of_a_run_from_a_later_bar_cover_the_bars_it_traded(sp500_bars, sma):
+    import strategies
+
+    res = strategies.run(sma, sp500_bars, CONFIG, {"fast": 20, "slow": 100}, start=500)
+    lines = res.report_lines()
+    assert len(lines["SMA 100"]) == len(res.bars) == len(sp500_bars) - 500
+    want = strategies.indicators.sma(sp500_bars.close, 100)[500:]  # warmed up on the history before
+    assert np.array_equal(lines["SMA 100"], want, equal_nan=True) and np.isfinite(want[0])
+
+
+def test_a_strategy_whose_lines_fail_still_gets_its_report(sp500_bars):
+    import strategies
+
+    class Broken(strategies.SmaCross):
+        def report_lines(self, bars, fast, slow, short):
+            return {"half": bars.close[: len(bars) // 2]}
+
+    res = strategies.run(Broken, sp500_bars, CONFIG, {"fast": 20, "slow": 100})
+    rep = report.build(res)
+    assert "report_lines gave 'half' with shape" in rep.section("panels").note
+    assert [t.name for t in rep.section("panels").figure.data][:1] == ["close"]
+    assert "half" not in [t.name for t in rep.section("panels").figure.data]
+
+
+def test_a_strategy_without_lines_draws_none(sp500_bars):
+    import strategies
+
+    res = strategies.run(strategies.get_strategy("rsi_reversion"), sp500_bars, CONFIG)
+    assert not hasattr(res, "report_lines")
+    names = [t.name for t in report.build(res).section("panels").figure.data]
+    assert names[0] == "close" and not any(n.startswith(("SMA", "EMA")) for n in names)

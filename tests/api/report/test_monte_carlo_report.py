@@ -46,3 +46,17 @@ def test_fan_chart_and_intervals(bootstrap, check_document):
 def test_permutation_has_no_fan(permutation):
     keys = [s.key for s in report.build(permutation).sections]
     assert "fan" not in keys and "intervals" not in keys
+
+
+def test_fan_bands_are_percentiles_of_the_paths_at_each_step(bootstrap):
+    fan = report.build(bootstrap).section("fan").figure
+    paths = fan_paths(bootstrap)
+    assert len(paths) == len(bootstrap.paths)  # 120 paths: all of them (at most FAN_PATHS)
+    by_name = {t.name: t for t in fan.data if t.name}
+    for name, q in (("median", 50), ("5–95 %", 5), ("25–75 %", 25)):
+        t = by_name[name]
+        steps = np.asarray(t.x, dtype=int) - 1
+        assert np.allclose(np.asarray(t.y, dtype=float), np.percentile(paths[:, steps], q, axis=0))
+    upper = [t for t in fan.data if not t.name]  # each band's upper edge, drawn before it
+    steps = np.asarray(upper[0].x, dtype=int) - 1
+    assert np.allclose(np.asarray(upper[0].y, dtype=float), np.percentile(paths[:, steps], 95, axis=0))

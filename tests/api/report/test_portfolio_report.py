@@ -48,16 +48,11 @@ def test_portfolio_sections_draw_what_the_result_holds(check_document):
     check_document(report.render(rep))
 
 
-def test_a_real_portfolio_run_reports_its_equity_weights_contributions_and_risk_events(check_document, tmp_path):
-    import engine
-
-    panel = engine.sample_panel()
-    first = np.r_[True, panel.index.month[1:] != panel.index.month[:-1]]
-    live = panel.tradable[first]
-    w = np.full(panel.shape, np.nan)
-    w[first] = live / live.sum(axis=1, keepdims=True)
-    cfg = engine.Config(initial_capital=100_000, fee_rate=0.0005, max_weight=0.4, max_drawdown_halt=0.2)
-    res = engine.backtest_portfolio(panel, w, cfg, keep_weights=True)
+def test_a_real_portfolio_run_reports_its_equity_weights_contributions_and_risk_events(
+    portfolio, check_document, tmp_path
+):
+    res = portfolio
+    panel = res.panel
     assert set(res.events["rule"]) == {"max_drawdown_halt"}  # the 20 % drawdown halt fires on this sample
     assert report.kind_of(res) == "portfolio"
     rep = report.build(res)
@@ -67,7 +62,10 @@ def test_a_real_portfolio_run_reports_its_equity_weights_contributions_and_risk_
     assert [t.name for t in rep.section("weights").figure.data] == list(panel.symbols)
     drawn = dict(zip(rep.section("contributions").figure.data[0].y, rep.section("contributions").figure.data[0].x))
     assert drawn == pytest.approx(res.contributions.to_dict())
-    assert "turnover" in dict(rep.headline)
+    assert dict(rep.headline)["turnover"] == report._display.fmt(res.stats["turnover"], "turnover")
+    for t in rep.section("weights").figure.data:  # each symbol's weights, thinned for display only
+        kept = res.weights[t.name].to_numpy()
+        assert len(t.y) == len(kept) and np.allclose(np.asarray(t.y, float), kept, equal_nan=True)
     path = res.report(tmp_path / "portfolio.html")
     check_document(path.read_text())
     assert "AAPL" in res._repr_html_()

@@ -9,7 +9,7 @@ from api import report
 from engine.reportable import Reportable
 
 
-@pytest.mark.parametrize("name", ["backtest", "sweep", "walk_forward", "bootstrap", "permutation"])
+@pytest.mark.parametrize("name", ["backtest", "portfolio", "sweep", "walk_forward", "bootstrap", "permutation"])
 def test_each_result_kind_writes_its_own_report(request: pytest.FixtureRequest, tmp_path, check_document, name: str):
     result = request.getfixturevalue(name)
     assert isinstance(result, Reportable)

@@ -13,7 +13,7 @@ from tests.api.browser import artefacts, browser  # noqa: F401 - the module's Ch
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.mark.parametrize("name", ["backtest", "sweep", "walk_forward", "bootstrap", "permutation"])
+@pytest.mark.parametrize("name", ["backtest", "portfolio", "sweep", "walk_forward", "bootstrap", "permutation"])
 def test_report_draws_every_figure_offline(browser: Any, request: pytest.FixtureRequest, tmp_path, name: str):
     result = request.getfixturevalue(name)
     rep = report.build(result)

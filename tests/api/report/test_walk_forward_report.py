@@ -36,6 +36,29 @@ def test_timeline_has_train_embargo_and_test_for_every_window(walk_forward, wf_r
     assert all(len(t.y) == len(walk_forward.windows) for t in fig.data)
 
 
+def test_the_embargo_is_the_bars_the_windows_skip(walk_forward, wf_report):
+    embargo = trace(wf_report.section("timeline").figure, "embargo")
+    assert list(embargo.customdata) == [5] * len(walk_forward.windows)  # the fixture's embargo=5
+    index = walk_forward.bars.index
+    for _, w in walk_forward.windows.iterrows():  # the skipped bars lie between train and test
+        between = index[(index > w["train_end"]) & (index < w["test_start"])]
+        assert len(between) == 5
+
+
+def test_without_an_embargo_the_timeline_draws_none(sp500_bars, sma):
+    import cluster
+
+    from tests.api.report.conftest import CONFIG
+
+    res = cluster.walk_forward(
+        sma, sp500_bars, {"fast": [10, 20], "slow": [100]}, 1000, 500, config=CONFIG, address="local-threads"
+    )
+    fig = report.build(res).section("timeline").figure
+    assert [t.name for t in fig.data] == ["train", "test"]  # the one-bar step from train to test is no embargo
+    res.bars = None  # known from the manifest's windows as well
+    assert [t.name for t in report.build(res).section("timeline").figure.data] == ["train", "test"]
+
+
 def test_in_and_out_of_sample_bars_are_the_windows_metrics(walk_forward, wf_report):
     fig = wf_report.section("is_oos").figure
     w = walk_forward.windows
