@@ -40,7 +40,6 @@ a folder where a crash left journal segments stores their records first.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import datetime as dt
 import json
 import logging
@@ -63,6 +62,7 @@ from api.jobrecord import STATUSES, JobRecord, dumps_json, is_job_id, jsonable, 
 from api.journal import Journal, journal_path
 from api.parquet_files import conform, durable, json_rows, rows_at, sync, written
 from api.row_writer import DuckSink, RowWriter
+from engine.errors import did_you_mean
 from engine.store import Database
 
 log = logging.getLogger("anvil.api")
@@ -772,10 +772,9 @@ class JobStore:
             return [], [], 0
         schema = self._schema(files)
         if sort not in schema.names:
-            hint = difflib.get_close_matches(sort, schema.names, n=1)
             raise ValueError(
                 f"sort: the results have no column {sort!r}"
-                + (f"; did you mean {hint[0]!r}?" if hint else "")
+                + did_you_mean(sort, schema.names, before="; ", after="")
                 + f" (columns: {', '.join(schema.names)})"
             )
         column = _quote(sort)

@@ -4,7 +4,6 @@ the catalog of what is stored, and errors that say what exists."""
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -17,6 +16,7 @@ import pyarrow as pa
 from engine import _bindings
 from engine._memory import immutable
 from engine.bars import MAX_PRICE, MIN_PRICE, Bars
+from engine.errors import did_you_mean
 from engine.store._errors import NoDataError
 
 TimeLike: TypeAlias = "str | dt.date | dt.datetime | pd.Timestamp | np.datetime64 | int"
@@ -202,14 +202,12 @@ def no_data(
     mine = [i for i in infos if i.symbol == symbol]
     if not mine:
         symbols = sorted({i.symbol for i in infos})
-        guess = [s for s in symbols if s.lower() == str(symbol).lower()] or difflib.get_close_matches(
-            str(symbol), symbols, n=1
-        )
-        hint = f" Did you mean {guess[0]!r}?" if guess else ""
+        same_letters = [s for s in symbols if s.lower() == str(symbol).lower()]  # 'spx' for 'SPX'
+        hint = did_you_mean(symbol, same_letters or symbols, cutoff=0.0 if same_letters else 0.6)
         listed = ", ".join(map(str, infos[:_LISTED]))
         if len(infos) > _LISTED:
             listed += f", and {len(infos) - _LISTED} more"
-        return NoDataError(f"no bars for symbol {symbol!r}.{hint} The store holds: {listed}")
+        return NoDataError(f"no bars for symbol {symbol!r}{hint}. The store holds: {listed}")
     same = [i for i in mine if i.timeframe == timeframe]
     if not same:
         have = ", ".join(str(i) for i in mine)

@@ -215,7 +215,7 @@ ERRORS = [
     (
         ["sweep", "-s", "sma_cross", "--symbol", "SPY", "--space", "fast=5:50"],
         1,
-        "data: no bars for symbol 'SPY'. Did you mean 'SPX'?",
+        "data: no bars for symbol 'SPY' (did you mean 'SPX'?).",
     ),
     (
         ["sweep", "-s", "sma_cross", "--symbol", "SPX", "--space", "fats=5:50"],

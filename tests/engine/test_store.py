@@ -272,7 +272,7 @@ def test_an_unknown_symbol_lists_what_exists_and_guesses(sample_store):
     with pytest.raises(NoDataError) as err:
         sample_store.bars("spx", "1d")
     text = str(err.value)
-    assert "Did you mean 'SPX'?" in text
+    assert "(did you mean 'SPX'?)" in text
     assert "IXIC 1d (1999-01-04 .. 2018-12-31, 5031 bars)" in text
     assert isinstance(err.value, LookupError)
 
