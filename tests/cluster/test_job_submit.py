@@ -173,6 +173,19 @@ def test_a_job_whose_strategy_file_is_refused_fails_with_the_loaders_message(job
     assert not (STRATEGIES / "owned").exists()
 
 
+def test_a_job_whose_strategy_file_does_not_load_fails_with_the_loaders_message(job_cluster):
+    c = job_cluster
+    # Ordinary Python (no --sandbox): the driver imports the file on the head, which lacks
+    # a package the file needs.
+    command = [w if w != "my_strategy.py" else "needs_a_package.py" for w in SWEEP]
+    job = c.submit(command, working_dir=STRATEGIES)
+    assert job.returncode != 0
+    assert c.wait_for_status(job.job_id, {"SUCCEEDED", "FAILED", "STOPPED"}) == "FAILED"
+    logs = c.logs(job.job_id)
+    said = r"anvil: error: \S*/needs_a_package\.py:\d+: ModuleNotFoundError: No module named 'not_installed_on_the_cluster'"
+    assert re.search(said, logs), logs[-2000:]
+
+
 def test_more_workers_than_the_cluster_has_wait_and_the_table_is_the_same(job_cluster, local_sweep):
     c = job_cluster
     command = [w if w != "2" else "5" for w in SWEEP]  # --workers 5 on a cluster of 2 CPUs
