@@ -12,7 +12,9 @@ bars, swept over grids of 10^4, 10^5 and 10^6 points, each run in a fresh proces
 Both time from loading the strategy file to the answer; the CLI's imports (what
 ``anvil`` loads before its first line of work) are shown on their own.
 
-Both run on this process's threads so that the two do the same work; the CLI's
+Both run on this process's threads so that the two do the same work, their chunks
+sized from the same fixed cost a run (``PER_RUN``; timed, it varies from process to
+process on a shared machine, and the chunk count with it); the CLI's
 overhead is its time over Python's, as a share of the job (target < 5 %), and its
 memory is its peak RSS over Python's (target: flat from 10^5 to 10^6 runs). The
 load average is printed at the start and the end (the machine is shared).
@@ -32,6 +34,11 @@ SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (2_000, 20_000)
 BARS = 100
 REPEATS = 3  # each size runs this many times per side, the sides taking turns; the best time is kept
+# Both sides size their chunks by the library's rule (cluster.jobs.chunk_size_for) from this
+# cost a run (Cycle's, quiet core) instead of timing 16 runs first: that timing varies 3x
+# from one process to the next on a shared machine, and with it the chunk count and the
+# sweep's time, on either side; pinned, the two sides do the same work.
+PER_RUN = 1e-4
 
 STRATEGY = '''
 """A cycle: long for the first half of every ``period + 2`` bars, shifted by ``phase``."""
@@ -60,9 +67,12 @@ class Cycle(Strategy):
 
 RUNNER = textwrap.dedent("""
     import json, os, resource, sys, time
-    side, strategy_file, n_phase, n_period = sys.argv[1:5]
+    side, strategy_file, n_phase, n_period, per_run = sys.argv[1:6]
     n_phase, n_period = int(n_phase), int(n_period)
     started = time.perf_counter()
+    from cluster import jobs
+    calibrated = jobs.chunk_size_for  # chunks as the library sizes them, from a fixed cost a run
+    jobs.chunk_size_for = lambda seconds, n, capacity: calibrated(float(per_run), n, capacity)
     if side == "python":
         import cluster, engine
         from api.cli.strategies import import_file
@@ -76,6 +86,7 @@ RUNNER = textwrap.dedent("""
                                address="local-threads")
         result.best
         seconds = time.perf_counter() - t0
+        chunk = result.plan.chunk_size
         # The CLI's own work on this result (ranked view, summary, the table's text),
         # timed here on the same table, then again under tracemalloc for its peak memory.
         import tracemalloc
@@ -99,6 +110,8 @@ RUNNER = textwrap.dedent("""
         from api.cli import main
         import api.cli.app, api.specs  # what `anvil` imports before its first line of work
         startup = time.perf_counter() - started
+        execute, plans = api.specs.execute, []
+        api.specs.execute = lambda *a, **k: plans.append(execute(*a, **k)) or plans[-1]
         sys.stdout = open(os.devnull, "w")
         t0 = time.perf_counter()
         status = main(["sweep", "-s", strategy_file, "--symbol", "CYC", "--space",
@@ -106,10 +119,11 @@ RUNNER = textwrap.dedent("""
                        "--quiet"])
         assert status == 0, status
         seconds = time.perf_counter() - t0
+        chunk = plans[0].plan.chunk_size
         report_s = report_peak = None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     sys.stderr.write(json.dumps({"seconds": seconds, "peak": peak, "startup": startup, "report_s": report_s,
-                                 "report_peak": report_peak}) + "\\n")
+                                 "report_peak": report_peak, "chunk": chunk}) + "\\n")
 """)
 
 
@@ -124,7 +138,7 @@ def _run(side: str, folder: Path, env: dict[str, str], runs: int) -> dict[str, f
     n_phase = 100
     n_period = runs // n_phase
     proc = subprocess.run(
-        [sys.executable, "-c", RUNNER, side, str(folder / "cycle.py"), str(n_phase), str(n_period)],
+        [sys.executable, "-c", RUNNER, side, str(folder / "cycle.py"), str(n_phase), str(n_period), str(PER_RUN)],
         env=env,
         cwd=folder,
         capture_output=True,
@@ -153,7 +167,7 @@ def main(quick: bool = False) -> None:
         env.pop("ANVIL_ADDRESS", None)
         print(
             f"{'runs':>10} {'python s':>9} {'cli s':>8} {'end-to-end':>11} {'cli work s':>11} {'share':>7} "
-            f"{'cli work MB':>12} {'python MB':>10} {'cli MB':>8} {'cli imports s':>14}"
+            f"{'cli work MB':>12} {'python MB':>10} {'cli MB':>8} {'cli imports s':>14} {'chunks of':>10}"
         )
         for runs in sizes:
             py, cli = [], []
@@ -165,9 +179,11 @@ def main(quick: bool = False) -> None:
             work_mb = max(r["report_peak"] for r in py) / 2**20
             m_py, m_cli = min(r["peak"] for r in py) / 2**20, min(r["peak"] for r in cli) / 2**20
             startup = min(r["startup"] for r in cli)
+            chunks = sorted({r["chunk"] for r in py + cli})  # one size: both sides did the same work
             print(
                 f"{runs:>10,} {t_py:>9.2f} {t_cli:>8.2f} {(t_cli - t_py) / t_py:>10.1%} {work:>11.3f} "
-                f"{work / t_py:>6.1%} {work_mb:>12.1f} {m_py:>10.0f} {m_cli:>8.0f} {startup:>14.2f}",
+                f"{work / t_py:>6.1%} {work_mb:>12.1f} {m_py:>10.0f} {m_cli:>8.0f} {startup:>14.2f} "
+                f"{'/'.join(f'{c:,}' for c in chunks):>10}",
                 flush=True,
             )
     print(f"load average at end: {_loadavg()}")
@@ -176,5 +192,5 @@ def main(quick: bool = False) -> None:
         "machine); cli work: the CLI's own work on the result (summary, ranked table, failed count), timed on "
         "the Python path's result, and its share of the job (target < 5 %); cli work MB: its peak allocation "
         "(tracemalloc; target: flat from 10^5 to 10^6 runs); python/cli MB: peak RSS; cli imports: once per "
-        "command"
+        "command; chunks of: runs a chunk on both sides (the library's rule at a fixed cost a run, PER_RUN)"
     )

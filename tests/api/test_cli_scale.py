@@ -7,6 +7,7 @@ sends is ranked by DuckDB from its Parquet file with the same answer as pandas.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -146,8 +147,6 @@ def test_out_streams_the_table_to_csv_and_parquet_that_read_back_equal(tmp_path)
 
 
 def test_json_lines_are_valid_json_with_nan_and_inf_as_null():
-    import json
-
     frame = pd.DataFrame(
         {
             "a": [1.5, np.nan, np.inf],
@@ -184,3 +183,29 @@ def test_the_top_rows_of_a_parquet_file_and_its_last_trades(tmp_path):
     output.write_frame(frame, str(tmp_path / "t.parquet"))
     assert tables.read_parquet(tmp_path / "t.parquet", limit=3)["n"].tolist() == [0, 1, 2]
     assert tables.read_parquet(tmp_path / "t.parquet", limit=2, last=True)["n"].tolist() == [199_998, 199_999]
+
+
+def test_a_services_results_are_reported_from_the_parquet_file_without_reading_it_whole(tmp_path, monkeypatch):
+    """``anvil jobs results|watch``: the report, the ``--top`` rows and every row of ``--json``
+    come from the downloaded file by DuckDB queries and batches, never one read of it all."""
+    import pyarrow.parquet as pq
+
+    from api.cli import jobs
+
+    n = 100_000
+    path = tmp_path / "runs.parquet"
+    output.write_frame(_sweep_table(n), str(path), "--out")
+
+    def whole(*args, **kwargs):
+        raise AssertionError("the whole results file was read at once")
+
+    monkeypatch.setattr(pq, "read_table", whole)
+    monkeypatch.setattr(pd, "read_parquet", whole)
+    text = jobs._report(path, "sweep", {"runs": n}, "sharpe", None, n, "job x: sweep")
+    assert f"{n:,} runs, {n // 100:,} failed; top 10 by sharpe (best first)" in text
+    top = [json.loads(line) for line in tables.json_lines(jobs._json_rows(path, "sweep", "sharpe", 5))]
+    assert [r["item_id"] for r in top] == [r["item_id"] for r in sorted(top, key=lambda r: -r["sharpe"])]
+    assert len(top) == 5
+    frames = jobs._json_rows(path, "sweep", "sharpe", None)
+    sizes = [len(f) for f in frames]
+    assert sum(sizes) == n and max(sizes) <= tables.JSON_SLICE

@@ -167,7 +167,13 @@ class JobCluster:
         args = ["job", "submit", "--address", self.job_address, "--working-dir", "."]
         if not wait:
             args.append("--no-wait")
-        got = self.ray(*args, "--", *entrypoint, cwd=working_dir)
+        return self.submit_as_typed(["ray", *args, "--", *entrypoint], working_dir)
+
+    def submit_as_typed(self, words: list[str], cwd: Path) -> Submitted:
+        """A ``ray job submit ...`` command line as a user types it (``words[0]`` is
+        ``ray``), run from ``cwd``."""
+        assert words[:3] == ["ray", "job", "submit"], words
+        got = self.ray(*words[1:], cwd=cwd)
         text = got.stdout + got.stderr
         found = _SUBMITTED.search(text)
         if found is None:

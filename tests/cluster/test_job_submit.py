@@ -2,6 +2,8 @@
 types them, to a two-node cluster on this machine with token authentication and Ray's
 job server (``tests.cluster.job_cluster``).
 
+The README's own ``ray job submit`` line is read from README.md and run as written
+(``tests.cluster.readme_cloud``); the other jobs are scaled down (30 parameter sets).
 Each job's result table is compared with the same command run here on threads; only the
 head node has a store, so every chunk a worker node ran shows that a node needs no data.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.cluster import readme_cloud
 from tests.cluster.job_cluster import JOB_TIMEOUT, VENV_BIN, JobCluster, job_cluster  # noqa: F401 (fixture)
 
 STRATEGIES = Path(__file__).resolve().parents[1] / "data" / "cloud_strategies"  # `cd my-strategies`
@@ -75,6 +78,12 @@ def here(c: JobCluster, command: list[str], out: Path) -> pd.DataFrame:
     return pd.read_parquet(out)
 
 
+def without(command: list[str], name: str) -> list[str]:
+    """``command`` without the option ``name`` and its value."""
+    i = command.index(name)
+    return command[:i] + command[i + 2 :]
+
+
 def submitted(c: JobCluster, command: list[str], name: str) -> tuple[pd.DataFrame, str]:
     """``command --out '~/NAME'`` through ``ray job submit``; its table (written in the
     head's home) and its logs."""
@@ -108,14 +117,38 @@ def local_sweep(job_cluster, tmp_path_factory) -> pd.DataFrame:
     return here(job_cluster, SWEEP, tmp_path_factory.mktemp("local") / "runs.parquet")
 
 
-def test_the_readmes_sweep_through_ray_job_submit_gives_the_table_of_a_local_run(job_cluster, local_sweep):
+def test_the_readmes_submit_command_as_written_gives_the_table_of_a_local_run(job_cluster, tmp_path):
+    """The README's ``ray job submit`` line, read from README.md and run as written
+    (``--workers 256`` on a cluster of 2 CPUs included); only the job server's address
+    is this head's instead of the tunnel ``ray dashboard`` opens to an AWS head."""
     c = job_cluster
-    table, logs = submitted(c, SWEEP, "runs.parquet")  # the README's command
-    assert "sweep MyCross: 30 of 30 runs done (100%), 0 failed" in logs
-    assert f"Job '{last_submission(c)}' succeeded" in c.status_text(last_submission(c))
-    assert len(table) == 30 and table["error"].isna().all()
-    pd.testing.assert_frame_equal(table, local_sweep)
-    assert not list((c.temp_dir / "worker-home").rglob("*.duckdb"))  # the worker node has no store
+    words = readme_cloud.submit_command()
+    assert readme_cloud.option(words, "--address") == readme_cloud.TUNNEL
+    assert readme_cloud.option(words, "--working-dir") == "."
+    words[words.index("--address") + 1] = c.job_address
+    command = readme_cloud.entrypoint(words)
+    assert (STRATEGIES / readme_cloud.option(command, "-s")).is_file()  # `cd my-strategies`
+    out = readme_cloud.option(command, "--out")  # quoted in the README: the head expands it
+    assert out.startswith("~/"), out
+    job = c.submit_as_typed(words, cwd=STRATEGIES)
+    assert job.returncode == 0 and c.status(job.job_id) == "SUCCEEDED", job.output[-3000:]
+    assert f"Job '{job.job_id}' succeeded" in c.status_text(job.job_id)
+    written = c.home / out[2:]
+    table = pd.read_parquet(written)
+    logs = c.logs(job.job_id)
+    workers = int(readme_cloud.option(command, "--workers"))
+    assert f"{workers} workers asked, the cluster has 2 CPUs now" in logs, logs[-3000:]
+    assert f"sweep MyCross: {len(table):,} of {len(table):,} runs done (100%), 0 failed" in logs, logs[-3000:]
+    assert f"wrote {len(table):,} rows to {written}" in logs and f"wrote {len(table):,} rows" in job.output
+    assert len(table) > 1000 and table["error"].isna().all()
+    # The same command here, on threads (how many workers ran it does not change the table).
+    local = without(without(command, "--workers"), "--out")
+    pd.testing.assert_frame_equal(table, here(c, local, tmp_path / "local.parquet"))
+    # The data: `ray rsync-up` puts a store where the head's driver reads it; the worker
+    # node has none.
+    rsync = readme_cloud.only(readme_cloud.cloud_commands(), "ray", "rsync-up")
+    assert rsync[-1].startswith("~/") and c.home / rsync[-1][2:] == c.store and c.store.is_file()
+    assert not list((c.temp_dir / "worker-home").rglob("*.duckdb"))
 
 
 def test_a_walk_forward_job_and_a_monte_carlo_job(job_cluster, tmp_path):
@@ -138,6 +171,19 @@ def test_a_job_whose_strategy_file_is_refused_fails_with_the_loaders_message(job
     logs = c.logs(job.job_id)
     assert "anvil: error: not_allowed.py" in logs and "subprocess" in logs, logs[-2000:]
     assert not (STRATEGIES / "owned").exists()
+
+
+def test_a_job_whose_strategy_file_does_not_load_fails_with_the_loaders_message(job_cluster):
+    c = job_cluster
+    # Ordinary Python (no --sandbox): the driver imports the file on the head, which lacks
+    # a package the file needs.
+    command = [w if w != "my_strategy.py" else "needs_a_package.py" for w in SWEEP]
+    job = c.submit(command, working_dir=STRATEGIES)
+    assert job.returncode != 0
+    assert c.wait_for_status(job.job_id, {"SUCCEEDED", "FAILED", "STOPPED"}) == "FAILED"
+    logs = c.logs(job.job_id)
+    said = r"anvil: error: \S*/needs_a_package\.py:\d+: ModuleNotFoundError: No module named 'not_installed_on_the_cluster'"
+    assert re.search(said, logs), logs[-2000:]
 
 
 def test_more_workers_than_the_cluster_has_wait_and_the_table_is_the_same(job_cluster, local_sweep):

@@ -1,4 +1,5 @@
-"""ray-cluster.yaml passes Ray's own cluster-config checks and starts what the README says.
+"""ray-cluster.yaml passes Ray's own cluster-config checks, starts what the README says,
+and its header gives the README's commands.
 
 Only files are read: Ray's schema and its defaults for AWS. Nothing contacts AWS.
 """
@@ -14,6 +15,8 @@ import pytest
 import ray.autoscaler
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
+
+from tests.cluster import readme_cloud
 
 CONFIG = Path(__file__).resolve().parents[2] / "ray-cluster.yaml"
 SCHEMA = Path(ray.autoscaler.__file__).with_name("ray-schema.json")
@@ -68,3 +71,17 @@ def test_every_node_starts_ray_with_token_authentication(prepared):
         assert len(start) == 1 and "export RAY_AUTH_MODE=token;" in start[0], role
     head_start = next(c for c in prepared["head_start_ray_commands"] if "ray start" in c)
     assert "--dashboard-host=127.0.0.1" in head_start  # reached through `ray dashboard`'s SSH tunnel
+
+
+def header_commands() -> list[list[str]]:
+    """The commands in the file's header comment (its ``#   `` lines), as words."""
+    lines = [line[4:] for line in CONFIG.read_text().splitlines() if line.startswith("#   ")]
+    return readme_cloud.commands("\n".join(lines))
+
+
+def test_the_files_header_gives_the_readmes_commands():
+    header, readme = header_commands(), readme_cloud.cloud_commands()
+    assert readme_cloud.only(header, "ray", "job", "submit") == readme_cloud.submit_command()
+    assert len(header) >= 7
+    for command in header:
+        assert command in readme, f"ray-cluster.yaml says `{' '.join(command)}`, the README's cloud section does not"
