@@ -638,6 +638,7 @@ def summary(result: Any) -> dict[str, Any]:
         return {"windows": len(result.windows), "stats": result.stats, "efficiency": result.efficiency}
     if isinstance(result, cluster.MonteCarloResult):
         return {
+            "method": result.method,
             "paths": len(result.paths),
             "real": result.real,
             "p_value": result.p_value,

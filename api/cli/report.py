@@ -201,20 +201,29 @@ def _walk_forward(summary: Mapping[str, Any], windows: pd.DataFrame, metric: str
     return "\n".join(lines)
 
 
+def _monte_carlo_head(summary: Mapping[str, Any], metric: str, n: int) -> str:
+    """The first line: paths, the real value, the p-value of a permutation test (or why
+    there is none), and how many paths had no value of ``metric``."""
+    real = plain((summary.get("real") or {}).get(metric))
+    p = plain(summary.get("p_value"))
+    head = f"{n:,} paths; real {metric} {cell(metric, real) if real is not None else 'NaN'}"
+    if p is not None:
+        head += f", p-value {p:.4f} (the share of paths that do as well)"
+    elif summary.get("method") == "permutation":
+        head += f", p-value NaN (the real run's {metric} is NaN, e.g. it never traded)"
+    nan_paths = int(plain(summary.get("nan_paths")) or 0)
+    if nan_paths:
+        head += f"; {nan_paths:,} path{'s' if nan_paths != 1 else ''} with {metric} NaN, left out"
+    return head
+
+
 def _monte_carlo(
     summary: Mapping[str, Any], paths: pd.DataFrame, metric: str, spread: Mapping[str, Sequence[float]] | None
 ) -> str:
     real = summary.get("real") or {}
     intervals = summary.get("intervals") or {}
     n = summary.get("paths", len(paths))
-    lines = []
-    if summary.get("p_value") is not None:
-        lines.append(
-            f"{n:,} paths; real {metric} {cell(metric, real.get(metric))}, "
-            f"p-value {summary['p_value']:.4f} (the share of paths that do as well)"
-        )
-    else:
-        lines.append(f"{n:,} paths; real {metric} {cell(metric, real.get(metric))}")
+    lines = [_monte_carlo_head(summary, metric, n)]
     keys = list(dict.fromkeys([metric, *intervals] if intervals else [metric, *KEY_METRICS]))
     if spread is None:  # a bootstrap has no trades
         spread = tables.quantiles(paths, keys)

@@ -35,7 +35,8 @@ def build(result: Any, *, title: str | None = None) -> Report:
     )
     rep.headline = [(f"real {metric}", d.fmt(real, metric))]
     if result.p_value is not None:
-        rep.headline.append(("p-value", f"{result.p_value:.4f}"))
+        p = result.p_value
+        rep.headline.append(("p-value", f"{p:.4f}" if not math.isnan(p) else "NaN (the real run has no value)"))
     for m, (lo, hi) in result.intervals.items():
         if m == metric:
             rep.headline.append((f"{result.confidence:.0%} interval", f"{d.fmt(lo, m)} … {d.fmt(hi, m)}"))
@@ -71,14 +72,24 @@ def build(result: Any, *, title: str | None = None) -> Report:
 
 def _reading(result: Any) -> str:
     p = result.p_value
+    left_out = getattr(result, "nan_paths", 0)
+    tail = (
+        f" {left_out:,} path{'s' if left_out != 1 else ''} with {result.metric} NaN (e.g. never traded) "
+        "are not drawn and count for nothing."
+        if left_out
+        else ""
+    )
     if p is None:
-        return "The bootstrap resamples the real run's returns: the spread shows how much the result could vary."
+        return "The bootstrap resamples the real run's returns: the spread shows how much the result could vary." + tail
     if math.isnan(p):
-        return "No p-value: no path produced the metric."
+        return (
+            f"No p-value: the real run's {result.metric} is NaN (e.g. it never traded), so there is nothing to test."
+            + tail
+        )
     verdict = "unlikely to be luck" if p < 0.05 else "could well be luck"
     return (
         f"p-value {p:.4f}: {p:.1%} of shuffled price paths did at least as well as the real run — "
-        f"the result is {verdict}."
+        f"the result is {verdict}." + tail
     )
 
 

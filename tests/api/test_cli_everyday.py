@@ -8,6 +8,10 @@ import dataclasses
 
 import json
 import logging
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -57,6 +61,41 @@ class AboveAverage(Strategy):
     def signals(self, bars, window):
         return _Helper().rule(pd.Series(bars.close), window).to_numpy()
 '''
+
+NEVER = """
+import numpy as np
+
+from strategies import Float, Strategy
+
+
+class AboveLevel(Strategy):
+    \"\"\"Long while the close is above ``level``: set above the highest close, the real
+    series never trades; a shuffled path may climb there.\"\"\"
+
+    level = Float(1.0, 0.0, 1e9)
+
+    def signals(self, bars, level):
+        return np.where(bars.close > level, 1, 0).astype(np.int8)
+"""
+
+SLOW = """
+import os
+import time
+
+import numpy as np
+
+from strategies import Int, Strategy
+
+
+class Slow(Strategy):
+    \"\"\"Long above the first close; each run sleeps $SLOW seconds first.\"\"\"
+
+    window = Int(10, low=2, high=500)
+
+    def signals(self, bars, window):
+        time.sleep(float(os.environ.get("SLOW", "0")))
+        return np.where(bars.close > bars.close[0], 1, 0).astype(np.int8)
+"""
 
 BROKEN = """
 from strategies import Strategy
@@ -172,6 +211,24 @@ def _spx_close(cli: Cli) -> np.ndarray:  # noqa: F811
     return np.asarray(_spx(cli).close)
 
 
+# -- Monte Carlo: a run with no value has no p-value -----------------------------------------
+def test_a_monte_carlo_whose_real_run_never_trades_says_so_and_counts_the_nan_paths(cli: Cli, run_main, main_folder):  # noqa: F811
+    cli("data", "list")  # the store of that folder, filled with the same sample
+    level = float(_spx_close(cli).max())
+    (main_folder / "never.py").write_text(NEVER)
+    words = ("monte-carlo", "-s", "never.py", "--symbol", "SPX", "-p", f"level={level}", "-n", "40", "--seed", "3")
+    doc = json.loads(run_main(*words, *LOCAL, "--json").out)
+    assert doc["summary"]["p_value"] is None and doc["summary"]["method"] == "permutation"
+    sharpe = np.array([np.nan if r["sharpe"] is None else r["sharpe"] for r in doc["rows"]])
+    nan_paths = int(np.isnan(sharpe).sum())
+    assert doc["summary"]["nan_paths"] == nan_paths and 0 < nan_paths < 40  # some paths traded
+    head = run_main(*words, *LOCAL).out.splitlines()[1]
+    assert head == (
+        f"40 paths; real sharpe NaN, p-value NaN (the real run's sharpe is NaN, e.g. it never traded); "
+        f"{nan_paths} paths with sharpe NaN, left out"
+    )
+
+
 # -- errors quote the value at fault ---------------------------------------------------------
 @pytest.mark.parametrize(
     ("space", "says"),
@@ -206,10 +263,17 @@ def test_backtest_writes_equity_and_trades_and_shows_buy_and_hold(cli: Cli):  # 
     assert "sharpe " in line
 
 
-def test_backtest_json_carries_the_buy_and_hold_benchmark(run_main):  # noqa: F811
+def test_backtest_json_carries_the_buy_and_hold_benchmark(cli: Cli, run_main):  # noqa: F811
     doc = json.loads(run_main("backtest", "-s", "sma_cross", "--symbol", "SPX", "--json").out)
     held = doc["summary"]["buy_and_hold"]
     assert set(held) == {"total_return", "annual_return", "sharpe", "max_drawdown"}
+    bars = _spx(cli)  # the same sample; the benchmark's figures by hand, from the README's definitions
+    close = np.asarray(bars.close)
+    r = np.diff(close, prepend=close[0]) / np.r_[close[0], close[:-1]]  # the first bar: equity = initial
+    ppy = bars.periods_per_year()
+    assert held["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(ppy), rel=1e-9)
+    assert held["total_return"] == pytest.approx(close[-1] / close[0] - 1, rel=1e-12)
+    assert held["annual_return"] == pytest.approx((close[-1] / close[0]) ** (ppy / len(close)) - 1, rel=1e-9)
 
 
 # -- progress --------------------------------------------------------------------------------
@@ -241,6 +305,47 @@ def test_ctrl_c_says_that_the_same_command_resumes():
 
     assert "the same command resumes" in run._interrupted({"checkpoint": "ckpt"})
     assert "--checkpoint DIR" in run._interrupted({"checkpoint": None})
+
+
+def test_ctrl_c_stops_a_sweep_and_the_same_command_resumes_it(cli: Cli):  # noqa: F811
+    """A real Ctrl-C (SIGINT) to a running ``anvil sweep``: exit 130, the last line says
+    that the same command resumes, and it does (the kept runs are not run again)."""
+    from api.cli import progress
+
+    (cli.folder / "slow.py").write_text(SLOW)
+    folder = cli.folder / "interrupted"
+    words = ("sweep", "-s", "slow.py", "--symbol", "SPX", "--space", "window=2:101", *LOCAL)
+    words += ("--checkpoint", "interrupted", "--json")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *words],
+        env={**cli.env, "SLOW": "0.3"},
+        cwd=cli.folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while not any(folder.glob("chunk-*.parquet")):  # some runs kept, many to go
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert out == ""
+    assert err.strip().splitlines()[-1] == (
+        "anvil: error: interrupted; the finished runs are in interrupted: the same command resumes from there"
+    )
+    kept = progress.stored_runs(str(folder))
+    assert 0 < kept < 100
+    before = {p.name: p.stat().st_mtime_ns for p in folder.glob("chunk-*.parquet")}
+    again = cli(*words)  # $SLOW unset: the rest runs at once
+    assert {p.name: p.stat().st_mtime_ns for p in folder.glob("chunk-*.parquet") if p.name in before} == before
+    assert sorted(r["window"] for r in again.json()["rows"]) == list(range(2, 102))
+    assert all(r["error"] is None for r in again.json()["rows"])
 
 
 def test_a_checkpoint_counts_its_runs(cli: Cli):  # noqa: F811

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import tests.api.conftest as service_conftest
-from tests.api.conftest import TOKEN
+from tests.api.conftest import TOKEN, wait_for
 from tests.api.conftest_cli import Cli, main_folder, run_main  # noqa: F401 - fixtures
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -102,6 +102,15 @@ def test_data_commands_go_through_the_service_with_url(served):
     ran = cli("data", "import", str(DATA / "mt5_eurusd_h1.csv"), "--symbol", "EURUSD", "--url", url, "-q")
     assert "mt5_eurusd_h1.csv: 48 rows read, 48 bars added" in ran.out
     assert "EURUSD 1h: +48 new" in ran.out
+    with server.client() as api:  # a job on the hourly series: the service resamples nothing unasked either
+        job = {"kind": "backtest", "strategy": "sma_cross", "params": {"fast": 3, "slow": 8}}
+        refused = api.post("/jobs", json={**job, "data": {"symbol": "EURUSD"}})
+        assert refused.status_code == 422, refused.text
+        detail = refused.json()["detail"][0]
+        assert detail["loc"] == ["body", "data"] and "EURUSD has no 1d bars, only EURUSD 1h" in detail["msg"]
+        hourly = api.post("/jobs", json={**job, "data": {"symbol": "EURUSD", "timeframe": "1h"}})
+        assert hourly.status_code in (200, 201, 202), hourly.text
+        assert wait_for(api, hourly.json()["id"])["status"] == "done"
     days = cli(
         "data",
         "import",

@@ -210,3 +210,49 @@ def test_the_service_binds_to_loopback_unless_told_otherwise():
 def test_jobs_run_fine_after_all_that(api):
     job = wait_for(api, submit(api, {"kind": "backtest", "strategy": "sma_cross", "data": {"symbol": "SPX"}})["id"])
     assert job["status"] == "done"
+
+
+def test_what_anvil_serve_points_at_is_there_and_no_docs_page_is_claimed(tmp_path: Path):
+    """A real ``anvil serve``: the schema its start-up line names answers (with the token),
+    and nothing it says points at /docs, which is a 404 (issue 13: it said "interactive
+    docs at /docs")."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.api.conftest import REPO, free_port
+
+    port = free_port()
+    env = server_env(tmp_path, ANVIL_ADDRESS="local-threads")
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=REPO, env=env, stdout=out, stderr=out
+        )
+    server = Server(tmp_path, env, port=port, proc=proc)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        said = log.read_text()
+        assert f"http://127.0.0.1:{port}/api/v1 (its OpenAPI schema: /api/v1/openapi.json, with the token)" in said
+        with server.client() as api:
+            assert api.get("/openapi.json").json()["paths"]
+            assert api.get(f"http://127.0.0.1:{port}/docs").status_code == 404
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    finally:
+        server.kill()
+    helped = subprocess.run(
+        [sys.executable, "-m", "api.cli", "serve", "--help"], cwd=REPO, env=env, capture_output=True, text=True
+    ).stdout
+    assert "/api/v1/openapi.json" in helped
+    assert "/docs" not in said + helped  # (the log after it holds our own GET /docs)

@@ -60,3 +60,27 @@ def test_fan_bands_are_percentiles_of_the_paths_at_each_step(bootstrap):
     upper = [t for t in fan.data if not t.name]  # each band's upper edge, drawn before it
     steps = np.asarray(upper[0].x, dtype=int) - 1
     assert np.allclose(np.asarray(upper[0].y, dtype=float), np.percentile(paths[:, steps], 95, axis=0))
+
+
+def test_a_real_run_with_no_value_says_why_there_is_no_p_value(sp500_bars, check_document):
+    import cluster
+    from strategies import Float, Strategy
+
+    class AboveLevel(Strategy):
+        """Long above ``level``: above the highest close, the real series never trades."""
+
+        level = Float(1.0, 0.0, 1e9)
+
+        def signals(self, bars, level):
+            return np.where(bars.close > level, 1, 0).astype(np.int8)
+
+    bars = sp500_bars[-800:]
+    res = cluster.monte_carlo(
+        AboveLevel, {"level": float(bars.close.max())}, bars, n=40, seed=3, address="local-threads"
+    )
+    assert np.isnan(res.p_value) and 0 < res.nan_paths < 40
+    rep = report.build(res)
+    assert dict(rep.headline)["p-value"] == "NaN (the real run has no value)"
+    note = rep.section("distribution").note
+    assert "the real run's sharpe is NaN" in note and f"{res.nan_paths} paths with sharpe NaN" in note
+    check_document(report.render(rep))
