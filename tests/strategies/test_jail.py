@@ -8,6 +8,7 @@ the jail stands between it and the machine.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 
@@ -119,6 +120,8 @@ def test_what_a_jail_sends_back_is_never_unpickled() -> None:
         _wire.decode(text, b"\0" * 8)
     with pytest.raises(_wire.WireError):  # sizes that do not add up
         _wire.decode(b'{"arrays": [["<f8", [4]]]}', b"\0" * 8)
+    with pytest.raises(_wire.WireError, match="RecursionError"):  # nested past the parser: the jail is killed
+        _wire.decode(b'{"a": ' + b"[" * 1_000_000, b"")
     head, arrays = _wire.decode(b'{"arrays": [["<f8", [1]]]}', np.array([1.5]).tobytes())
     assert arrays[0][0] == 1.5
 
@@ -202,6 +205,21 @@ def test_unchecked_code_cannot_write_outside_its_scratch_dir(sp500_bars) -> None
     said = run_unchecked("write_root", sp500_bars)
     assert "wrote nothing" in said, said
     assert markers_on_host() == []
+
+
+def test_unchecked_code_cannot_read_files_beside_anvils_packages(sp500_bars) -> None:
+    """A store, token file or data kept in the checkout stays out of the jail: only anvil's
+    packages of that folder are shown."""
+    from strategies.jail._command import anvil_root
+
+    planted = anvil_root() / f".jail-probe-{os.getpid()}"
+    planted.write_text(SECRET)
+    try:
+        said = run_unchecked("read_beside_code", sp500_bars)
+    finally:
+        planted.unlink()
+    assert "read nothing" in said, said
+    assert SECRET not in said
 
 
 def test_unchecked_code_cannot_read_the_services_environment(sp500_bars, secret_env: str) -> None:
