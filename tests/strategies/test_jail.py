@@ -178,6 +178,33 @@ def test_release_ends_a_running_call_at_once(sp500_bars, job: str) -> None:
         strategies.signal(cls, sp500_bars)
 
 
+def test_release_kills_a_jail_that_is_still_starting(job: str) -> None:
+    """A cancel while a job's jail loads its source (here: forever) ends the call at once,
+    instead of after the start-up and load limits."""
+    limits = jail.Limits(call_seconds=300, load_seconds=300, pool_size=1)
+    hangs = "while True:\n    pass\n"  # load-time code: only the unchecked jail runs it
+    p = jail.pool(job, hangs, limits)
+    p.checks = False
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            p.call({"op": "signals", "bars": "none", "sets": [{}]})
+        except BaseException as exc:  # noqa: BLE001 - looked at below
+            errors.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    for _ in range(600):  # bwrap runs: the pool knows the process from its start
+        if p._all or not t.is_alive():
+            break
+        t.join(0.05)
+    jail.release(job)
+    t.join(60)  # the load limit is 300 s: only the kill ends it sooner
+    assert not t.is_alive()
+    assert isinstance(errors[0], jail.JailClosed), errors
+
+
 # -- the walls, with the language-level checks switched off ------------------------------------
 def run_unchecked(name: str, bars, limits: jail.Limits = FAST) -> str:
     """Run a hostile source as plain Python in a jail; what it said (its error) or how it died."""
