@@ -206,9 +206,10 @@ def test_release_kills_a_jail_that_is_still_starting(job: str) -> None:
 
 
 # -- the walls, with the language-level checks switched off ------------------------------------
-def run_unchecked(name: str, bars, limits: jail.Limits = FAST) -> str:
-    """Run a hostile source as plain Python in a jail; what it said (its error) or how it died."""
-    proc = jail.JailProcess(hostile(name), limits, checks=False)
+def run_unchecked(name: str, bars, limits: jail.Limits = FAST, source: str | None = None) -> str:
+    """Run a hostile source (or ``source``) as plain Python in a jail; what it said (its
+    error) or how it died."""
+    proc = jail.JailProcess(source or hostile(name), limits, checks=False)
     try:
         from strategies.jail._standin import bars_message
 
@@ -226,6 +227,28 @@ def run_unchecked(name: str, bars, limits: jail.Limits = FAST) -> str:
 def secret_env(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("ANVIL_API_TOKEN", SECRET)
     return SECRET
+
+
+PROBE = """
+from strategies import Strategy
+
+
+class Probe(Strategy):
+    def signals(self, bars):
+        with open("/proc/self/status") as f:
+            raise RuntimeError(repr([line.split() for line in f if line.startswith(("Seccomp:", "NoNewPrivs:", "CapEff:"))]))
+"""
+
+
+def test_the_seccomp_filter_is_on_and_no_privilege_is_left(sp500_bars) -> None:
+    """The fork and socket tests pass on the namespaces alone too: this one sees the filter."""
+    from strategies.jail import _seccomp
+
+    said = run_unchecked("probe", sp500_bars, source=PROBE)
+    assert "['NoNewPrivs:', '1']" in said and "['CapEff:', '0000000000000000']" in said, said
+    if _seccomp.program() is None:
+        pytest.skip("NO SECCOMP FILTER for this architecture; the jail runs on its namespaces and limits alone")
+    assert "['Seccomp:', '2']" in said, said  # 2: a filter is installed
 
 
 def test_unchecked_code_cannot_write_outside_its_scratch_dir(sp500_bars) -> None:
