@@ -6,8 +6,10 @@ IPC, UTS and cgroup namespaces (``--unshare-all``; the network one has only a
 loopback nobody listens on), no capabilities, its own session (no terminal to
 push keystrokes into), death with its parent, a read-only view of only what
 Python, numpy and anvil need (``/usr``, the Python install, the virtualenv,
-anvil's source folder), a fresh ``/proc`` and minimal ``/dev``, and a private
-tmpfs ``/tmp`` as its only writable place (also its working directory).
+anvil's ``engine`` and ``strategies`` packages — not the rest of the folder holding
+them, where a checkout may keep a store, a token file or data), a fresh ``/proc``
+and minimal ``/dev``, and a private tmpfs ``/tmp`` as its only writable place (also
+its working directory).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 WORKER = "strategies.jail._worker"
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
 SCRATCH = "/tmp"
+PACKAGES = ("engine", "strategies")
+"""anvil's packages a jailed worker imports (``_worker``); only these of anvil's folder are shown."""
 
 
 def bwrap() -> str | None:
@@ -38,7 +42,8 @@ def anvil_root() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def read_only_paths() -> tuple[str, ...]:
-    """Folders the jail sees read-only: the system's, Python's, the virtualenv's and anvil's."""
+    """Folders the jail sees read-only: the system's, Python's, the virtualenv's and anvil's
+    packages (``PACKAGES``, not the folder around them)."""
     import numpy
 
     wanted = {"/usr", "/etc/ld.so.cache", "/etc/alternatives"}
@@ -48,7 +53,7 @@ def read_only_paths() -> tuple[str, ...]:
         sys.exec_prefix,
         os.path.dirname(os.path.realpath(sys.executable)),
         str(Path(numpy.__file__).resolve().parents[1]),
-        str(anvil_root()),
+        *(str(anvil_root() / name) for name in PACKAGES),
     ):
         wanted.add(os.path.realpath(p))
     # The unresolved prefixes too, since sys.executable may be a symlink into them.

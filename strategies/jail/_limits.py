@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,6 +26,8 @@ class Limits:
         processes: processes and threads per user inside the jail (``RLIMIT_NPROC``);
             the seccomp filter refuses ``fork`` outright, this bounds threads.
         pool_size: jailed processes one job keeps in one worker process, at most.
+        niceness: added to a process's CPU niceness, so code spinning in a jail yields
+            the CPU to the service's own threads (``/health``, the job queue).
     """
 
     call_seconds: float = 60.0
@@ -36,13 +39,16 @@ class Limits:
     open_files: int = 64
     processes: int = 64
     pool_size: int = 4
+    niceness: int = 10
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def apply(limits: dict[str, Any]) -> None:
-    """Lower this process's resource limits (soft and hard, so they cannot be raised again)."""
+    """Lower this process's resource limits (soft and hard, so they cannot be raised again)
+    and its CPU priority (a jail has no capability to raise it back)."""
+    os.nice(max(0, int(limits.get("niceness", 0))))
     for which, value in (
         (resource.RLIMIT_CPU, int(limits["cpu_seconds"])),
         (resource.RLIMIT_AS, int(limits["memory_bytes"])),

@@ -109,17 +109,31 @@ class JailPool:
             raise JailBroken(self.broken)
 
     def _take(self) -> JailProcess:
+        self._check()  # closed while this call waited for a slot: start nothing
         with self._lock:
             while self._idle:
                 proc = self._idle.pop()
                 if proc.alive:
                     return proc
                 self._all.discard(proc)
-        proc = JailProcess(self.source, self.limits, self.checks)
-        with self._lock:
-            self._all.add(proc)
-            if self.closed:
+        born: list[JailProcess] = []
+
+        def started(proc: JailProcess) -> None:
+            """Known to the pool from its first moment, so ``close()`` kills it mid-start too."""
+            with self._lock:
+                self._all.add(proc)
+                born.append(proc)
+                closed = self.closed
+            if closed:
                 proc.kill()
+
+        try:
+            proc = JailProcess(self.source, self.limits, self.checks, on_start=started)
+        except JailError:
+            with self._lock:
+                self._all.difference_update(born)
+            self._check()  # killed by a cancel while it started: say so, not how it died
+            raise
         self._check()
         return proc
 

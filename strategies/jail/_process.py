@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -71,13 +71,17 @@ class JailProcess:
         source: the strategy's source.
         limits: its limits.
         checks: whether the language-level checks apply (False only in tests of the jail).
+        on_start: called with the process as soon as bwrap runs, before Python starts and
+            the source loads (a pool registers it there, so a cancel can kill it mid-start).
 
     Raises:
         JailError: bwrap could not start it, or the source did not load (the loader's
             message, from inside the jail).
     """
 
-    def __init__(self, source: str, limits: Limits, checks: bool = True) -> None:
+    def __init__(
+        self, source: str, limits: Limits, checks: bool = True, on_start: Callable[[JailProcess], None] | None = None
+    ) -> None:
         self.limits = limits
         self.bars: set[str] = set()
         self.cpu = 0.0
@@ -110,6 +114,8 @@ class JailProcess:
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
         os.set_blocking(self._out, False)
+        if on_start is not None:
+            on_start(self)
         try:
             self._receive(STARTUP_SECONDS)  # Python and anvil imported: nothing uploaded has run yet
         except JailDied as exc:

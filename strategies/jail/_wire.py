@@ -51,8 +51,8 @@ def decode(text: bytes, body: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The JSON object and the arrays of one message, checked against the format."""
     try:
         head = json.loads(text)
-    except ValueError as exc:
-        raise WireError(f"the message is not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than the parser goes
+        raise WireError(f"the message is not JSON anvil reads ({type(exc).__name__}: {exc})") from None
     if not isinstance(head, dict) or not isinstance(head.get("arrays", []), list):
         raise WireError("the message is not a JSON object with a list of arrays")
     arrays: list[np.ndarray] = []

@@ -8,6 +8,7 @@ the jail stands between it and the machine.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 
@@ -119,6 +120,8 @@ def test_what_a_jail_sends_back_is_never_unpickled() -> None:
         _wire.decode(text, b"\0" * 8)
     with pytest.raises(_wire.WireError):  # sizes that do not add up
         _wire.decode(b'{"arrays": [["<f8", [4]]]}', b"\0" * 8)
+    with pytest.raises(_wire.WireError, match="RecursionError"):  # nested past the parser: the jail is killed
+        _wire.decode(b'{"a": ' + b"[" * 1_000_000, b"")
     head, arrays = _wire.decode(b'{"arrays": [["<f8", [1]]]}', np.array([1.5]).tobytes())
     assert arrays[0][0] == 1.5
 
@@ -175,10 +178,38 @@ def test_release_ends_a_running_call_at_once(sp500_bars, job: str) -> None:
         strategies.signal(cls, sp500_bars)
 
 
+def test_release_kills_a_jail_that_is_still_starting(job: str) -> None:
+    """A cancel while a job's jail loads its source (here: forever) ends the call at once,
+    instead of after the start-up and load limits."""
+    limits = jail.Limits(call_seconds=300, load_seconds=300, pool_size=1)
+    hangs = "while True:\n    pass\n"  # load-time code: only the unchecked jail runs it
+    p = jail.pool(job, hangs, limits)
+    p.checks = False
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            p.call({"op": "signals", "bars": "none", "sets": [{}]})
+        except BaseException as exc:  # noqa: BLE001 - looked at below
+            errors.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    for _ in range(600):  # bwrap runs: the pool knows the process from its start
+        if p._all or not t.is_alive():
+            break
+        t.join(0.05)
+    jail.release(job)
+    t.join(60)  # the load limit is 300 s: only the kill ends it sooner
+    assert not t.is_alive()
+    assert isinstance(errors[0], jail.JailClosed), errors
+
+
 # -- the walls, with the language-level checks switched off ------------------------------------
-def run_unchecked(name: str, bars, limits: jail.Limits = FAST) -> str:
-    """Run a hostile source as plain Python in a jail; what it said (its error) or how it died."""
-    proc = jail.JailProcess(hostile(name), limits, checks=False)
+def run_unchecked(name: str, bars, limits: jail.Limits = FAST, source: str | None = None) -> str:
+    """Run a hostile source (or ``source``) as plain Python in a jail; what it said (its
+    error) or how it died."""
+    proc = jail.JailProcess(source or hostile(name), limits, checks=False)
     try:
         from strategies.jail._standin import bars_message
 
@@ -198,10 +229,52 @@ def secret_env(monkeypatch: pytest.MonkeyPatch) -> str:
     return SECRET
 
 
+PROBE = """
+from strategies import Strategy
+
+
+class Probe(Strategy):
+    def signals(self, bars):
+        with open("/proc/self/status") as f:
+            found = [line.split() for line in f if line.startswith(("Seccomp:", "NoNewPrivs:", "CapEff:"))]
+        with open("/proc/self/stat") as f:
+            found.append(["nice:", f.read().rsplit(")", 1)[1].split()[16]])
+        raise RuntimeError(repr(found))
+"""
+
+
+def test_the_seccomp_filter_is_on_and_no_privilege_is_left(sp500_bars) -> None:
+    """The fork and socket tests pass on the namespaces alone too: this one sees the filter.
+    And jailed code runs below the service's priority (it yields the CPU to /health)."""
+    from strategies.jail import _seccomp
+
+    said = run_unchecked("probe", sp500_bars, source=PROBE)
+    assert "['NoNewPrivs:', '1']" in said and "['CapEff:', '0000000000000000']" in said, said
+    assert f"['nice:', '{min(19, os.nice(0) + FAST.niceness)}']" in said, said
+    if _seccomp.program() is None:
+        pytest.skip("NO SECCOMP FILTER for this architecture; the jail runs on its namespaces and limits alone")
+    assert "['Seccomp:', '2']" in said, said  # 2: a filter is installed
+
+
 def test_unchecked_code_cannot_write_outside_its_scratch_dir(sp500_bars) -> None:
     said = run_unchecked("write_root", sp500_bars)
     assert "wrote nothing" in said, said
     assert markers_on_host() == []
+
+
+def test_unchecked_code_cannot_read_files_beside_anvils_packages(sp500_bars) -> None:
+    """A store, token file or data kept in the checkout stays out of the jail: only anvil's
+    packages of that folder are shown."""
+    from strategies.jail._command import anvil_root
+
+    planted = anvil_root() / f".jail-probe-{os.getpid()}"
+    planted.write_text(SECRET)
+    try:
+        said = run_unchecked("read_beside_code", sp500_bars)
+    finally:
+        planted.unlink()
+    assert "read nothing" in said, said
+    assert SECRET not in said
 
 
 def test_unchecked_code_cannot_read_the_services_environment(sp500_bars, secret_env: str) -> None:
