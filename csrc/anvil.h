@@ -277,6 +277,8 @@ int anvil_obv(const double *close, const double *volume, int64_t n, double *out)
 #define ANVIL_RULE_DRAWDOWN 3    /* drawdown halt: everything closed; value = the drawdown */
 #define ANVIL_RULE_DAILY_LOSS 4  /* daily loss limit: everything closed; value = the day's loss */
 #define ANVIL_RULE_COOLDOWN 5    /* a stop exit starts a cool-down; value = its bars */
+#define ANVIL_RULE_MARGIN 6      /* equity at a close was zero or below: everything liquidated
+                                    there (ANVIL_EXIT_MARGIN), no more trading; value = that equity */
 #define ANVIL_EXIT_RISK 11       /* closed by a drawdown halt or the daily loss limit */
 
 typedef struct {

@@ -19,7 +19,12 @@
  *      is already exposed to them);
  *   5. on the last bar with close_at_end: every position closes at the close;
  *   6. the close marks every position (symbols not trading at their last
- *      close) and a short pays borrow_rate / periods_per_year of its value.
+ *      close) and a short pays borrow_rate / periods_per_year of its value;
+ *   7. when that equity is zero or below, every position is liquidated at the
+ *      price it was marked at (exit reason ANVIL_EXIT_MARGIN, one
+ *      ANVIL_RULE_MARGIN event) and the portfolio trades no more: later rows,
+ *      stops and risk rules are ignored and every later bar marks the cash left
+ *      (as margin.h does for one series).
  * A symbol with no bar at the fill keeps its position. Slippage and fees apply
  * to every fill, per symbol.
  */
@@ -512,6 +517,14 @@ int64_t pf_open_bar(pf_sim *r, int64_t t)
             pf_close(b, j, t, s->last_close[j], ANVIL_EXIT_DELISTED);
         r->next_delist++;
     }
+    if (r->liquidated) { /* the pending row is checked as at any fill, never filled */
+        int any = 0;
+        int64_t bad = r->pending && t > 0
+                          ? pf_scan_row(r->pending, p->tradable + t * p->tradable_stride, m, &any)
+                          : -1;
+        r->pending = NULL;
+        return bad;
+    }
     if (r->close_fill) {
         if (r->stops_on)
             pf_run_stops(r, t);
@@ -544,7 +557,12 @@ int64_t pf_close_bar(pf_sim *r, int64_t t, const double *row)
     const int64_t n = p->n_bars, m = b->m;
     const uint8_t *trad = p->tradable + t * p->tradable_stride;
     const double *cl = p->close + t * p->stride;
-    if (r->close_fill && t < n - 1 && row) {
+    if (r->liquidated) { /* the row is checked as at any fill, never filled */
+        int any = 0;
+        int64_t bad = r->close_fill && t < n - 1 && row ? pf_scan_row(row, trad, m, &any) : -1;
+        if (bad >= 0)
+            return bad;
+    } else if (r->close_fill && t < n - 1 && row) {
         int ignore = pf_risk_at_fill(r, t, cl, trad);
         int64_t bad = pf_rebalance(b, t, row, cl, trad, ignore);
         if (bad >= 0)
@@ -585,6 +603,15 @@ int64_t pf_close_bar(pf_sim *r, int64_t t, const double *row)
         eq += us[j] * lc;
     }
     int64_t held = nh;
+    if (held && !(eq > 0.0) && !r->liquidated) {
+        pf_event(b, t, -1, ANVIL_RULE_MARGIN, eq);
+        for (int64_t j = 0; j < m; j++)
+            if (us[j] != 0.0)
+                pf_close(b, j, t, lcs[j], ANVIL_EXIT_MARGIN);
+        r->liquidated = 1;
+        eq = b->cash;
+        held = 0;
+    }
     bar_acc_add(&r->acc, eq, held != 0);
     r->last_eq = eq;
     if (eq > r->peak)

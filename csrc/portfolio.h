@@ -51,6 +51,7 @@ typedef struct {
     double sum_equity, peak, last_eq, day_start;
     int64_t halt_until, day, next_delist;
     int day_halted, close_fill, stops_on;
+    int liquidated; /* equity reached zero at a close: the portfolio trades no more */
     const double *pending; /* next_open: the row decided at the last close */
 } pf_sim;
 

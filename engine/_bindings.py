@@ -430,6 +430,7 @@ PF_RULES: dict[int, str] = {
     lib.ANVIL_RULE_DRAWDOWN: "max_drawdown_halt",
     lib.ANVIL_RULE_DAILY_LOSS: "daily_loss_limit",
     lib.ANVIL_RULE_COOLDOWN: "cooldown",
+    lib.ANVIL_RULE_MARGIN: "margin",
 }
 
 

@@ -22,6 +22,8 @@ A symbol whose data has ended is closed at its last close (exit reason
 instruction. Stops, take-profits and trailing stops work per position as in one
 series. The close marks every position (last close for symbols not trading) and
 a short pays ``borrow_rate / periods_per_year`` of its value at each close.
+An equity of zero or below there liquidates every position at the marked prices
+(exit reason ``margin``, a ``margin`` event) and the portfolio trades no more.
 The full order of events within a bar is in csrc/portfolio.c.
 """
 

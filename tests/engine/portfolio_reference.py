@@ -14,7 +14,9 @@ Within bar t, in this order:
      increase, all increases shrunk by one common factor when cash is short;
   4. fill="next_open": per-position stops (a position entered at the open is exposed);
   5. the last bar with close_at_end: close everything at the close (reason ``end``);
-  6. mark at the close (last close for symbols not trading), short borrow accrues.
+  6. mark at the close (last close for symbols not trading), short borrow accrues;
+  7. an equity of zero or below there liquidates everything at the marked prices
+     (reason ``margin``, one ``margin`` event) and the portfolio trades no more.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 from tests.engine.reference import metrics
 
-SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING, END, DELISTED, RISK = (
+SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING, END, DELISTED, RISK, MARGIN = (
     "signal",
     "stop_loss",
     "take_profit",
@@ -35,6 +37,7 @@ SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING, END, DELISTED, RISK = (
     "end",
     "delisted",
     "risk",
+    "margin",
 )
 DAY_NS = 86_400 * 10**9
 CASH_SLACK = 1e-12  # increases shrink only when they need more than cash by this relative margin
@@ -282,7 +285,7 @@ def simulate(
         c.setdefault(k, v)
     b = Book(c, m, cash=c["initial_capital"], pos=[Pos() for _ in range(m)], contrib=[0.0] * m, cool_until=[-1] * m)
     peak = last_eq = day_start = c["initial_capital"]
-    halt_until, day, day_halted = -1, None, False
+    halt_until, day, day_halted, liquidated = -1, None, False, False
     last_bar = [max((t for t in range(n) if tradable[t, j]), default=-1) for j in range(m)]
     last_close = [math.nan] * m
     equity, cash, exposed = [], [], 0
@@ -301,7 +304,7 @@ def simulate(
             for j in range(m):
                 if tradable[t, j] and b.pos[j].units != 0.0:
                     _stops(b, j, t, o[t, j], h[t, j], lo[t, j])
-        fills = t < n - 1 if close_fill else t > 0
+        fills = (t < n - 1 if close_fill else t > 0) and not liquidated
         px = cl[t] if close_fill else o[t]
         ignore = False
         if fills and (c["max_drawdown_halt"] > 0 or c["daily_loss_limit"] > 0):
@@ -341,6 +344,11 @@ def simulate(
             if b.pos[j].units != 0.0:
                 eq += b.pos[j].units * last_close[j]
                 held = True
+        if held and not eq > 0.0 and not liquidated:
+            b.events.append(dict(bar=t, symbol=-1, rule="margin", value=eq))
+            for j in range(m):
+                b.close(j, t, last_close[j], MARGIN)
+            liquidated, held, eq = True, False, b.cash
         equity.append(eq)
         cash.append(b.cash)
         last_eq = eq

@@ -105,3 +105,21 @@ def test_a_bad_weight_inside_a_group_names_its_run(panel: engine.Panel, where) -
     ws[run + 1 :, 10, 0] = np.inf  # later runs of the group fail earlier in time
     with pytest.raises(ValueError, match=rf"weights_batch\[{run}\] S0{j}\[{t % len(panel)}\]"):
         engine.run_portfolio_batch(panel, ws, CFG, threads=1, chunk_runs=8)
+
+
+def test_runs_liquidated_in_a_group_keep_their_own_numbers() -> None:
+    # 10 runs stepped together (groups of up to 8): some lose everything at different
+    # bars and stop trading, the others go on; each equals its single run.
+    panel = engine.synthetic.panel(3, 300, seed=0, volatility=2.5, late_listings=0.3, delistings=0.3, gaps=0.1)
+    rng = np.random.default_rng(0)
+    ws = rng.uniform(-1.0, 0.6, (10, *panel.shape))
+    ws[rng.random(ws.shape) < 0.7] = np.nan
+    ws[::2] = np.abs(ws[::2]) / 3  # long only, gross <= 1: never called in
+    cfg = engine.Config(fee_rate=0.001, max_leverage=3.0, allow_short=True, borrow_rate=0.05)
+    singles = [engine.backtest_portfolio(panel, w, cfg) for w in ws]
+    called = ["margin" in set(r.events["rule"]) for r in singles]
+    assert any(called) and not all(called)
+    table = engine.run_portfolio_batch(panel, ws, cfg, threads=1)
+    for i, r in enumerate(singles):
+        for name in engine.PORTFOLIO_METRICS:
+            assert table[name].iloc[i] == pytest.approx(r.stats[name], rel=1e-12, nan_ok=True), (i, name)

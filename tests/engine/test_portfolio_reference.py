@@ -16,7 +16,16 @@ from engine import synthetic
 from tests.engine.portfolio_reference import simulate
 
 RTOL = 1e-9
-REASONS = {0: "signal", 1: "stop_loss", 2: "take_profit", 3: "trailing_stop", 4: "end", 10: "delisted", 11: "risk"}
+REASONS = {
+    0: "signal",
+    1: "stop_loss",
+    2: "take_profit",
+    3: "trailing_stop",
+    4: "end",
+    5: "margin",
+    10: "delisted",
+    11: "risk",
+}
 
 
 def _close(a: float, b: float, what: str) -> None:
@@ -206,3 +215,30 @@ def test_a_larger_panel_with_everything_on(fill: str) -> None:
     assert res.stats["total_trades"] > 50
     assert set(res.trades["exit_reason"]) >= {"signal", "delisted", "end", "risk", "stop_loss"}
     assert set(res.events["rule"]) >= {"cooldown", "max_weight", "max_drawdown_halt"}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_portfolios_that_lose_everything_are_liquidated_as_the_reference_says(seed: int, fill: str) -> None:
+    # Wild prices, shorts and 3x leverage: equity reaches zero at a close, everything is
+    # liquidated there (reason margin, one margin event) and later rows are ignored.
+    panel = synthetic.panel(3, 300, seed=seed, volatility=2.5, late_listings=0.3, delistings=0.3, gaps=0.1)
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-1.0, 0.6, panel.shape)
+    w[rng.random(panel.shape) < 0.7] = np.nan
+    cfg = engine.Config(
+        fee_rate=0.001,
+        slippage_bps=5,
+        max_leverage=3.0,
+        allow_short=True,
+        fill=fill,
+        borrow_rate=0.05,
+        close_at_end=True,
+    )
+    res = check_against_reference(panel, w, cfg)
+    margin = res.events[res.events["rule"] == "margin"]
+    assert len(margin) == 1 and margin["value"].iloc[0] <= 0.0
+    t = int(margin["bar"].iloc[0])
+    assert (res.trades["exit_reason"] == "margin").sum() >= 1
+    assert (res.trades["exit_bar"] <= t).all()  # nothing trades after the liquidation
+    assert np.all(res.equity.to_numpy()[t:] == res.cash.to_numpy()[t])

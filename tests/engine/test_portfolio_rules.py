@@ -285,3 +285,30 @@ def test_cooldown_after_a_stop_loss() -> None:
     assert res.trades[["exit_bar", "exit_reason", "exit_price"]].values.tolist() == [[1, "stop_loss", 9.0]]
     assert res.events[["bar", "rule", "value"]].values.tolist() == [[1, "cooldown", 2.0]]
     assert res.equity.tolist() == pytest.approx([100, 90, 90, 90, 90, 99])
+
+
+def test_equity_at_zero_liquidates_everything_and_trading_stops() -> None:
+    # 100 of equity at bar 0: A -100 % -> -10 units at 10 (cash +100), B 10 % -> 1 unit at
+    # 10 (cash -10): cash 190, equity 190 - 10 x A + 1 x 10 = 80 at A 12, 50 at 15, and
+    # -10 at 21 (bar 3): everything is liquidated there, in column order (reason margin,
+    # one margin event of value -10): A bought back at 21 (cash -20, pnl -110), B sold at
+    # 10 (cash -10, pnl 0). Bar 4's row (long A) is ignored: equity stays -10.
+    p = flat_panel({"A": [10, 12, 15, 21, 25, 30], "B": [10, 10, 10, 10, 10, 10]})
+    w = rows(6, ["A", "B"], {0: {"A": -1.0, "B": 0.1}, 4: {"A": 1.0}})
+    res = engine.backtest_portfolio(p, w, CLOSE.replace(allow_short=True, max_leverage=2.0))
+    assert res.equity.tolist() == pytest.approx([100, 80, 50, -10, -10, -10])
+    assert res.events[["bar", "symbol", "rule"]].values.tolist() == [[3, None, "margin"]]
+    assert res.events["value"].iloc[0] == pytest.approx(-10)
+    tr = res.trades
+    assert tr[["symbol", "exit_bar", "exit_reason"]].values.tolist() == [["A", 3, "margin"], ["B", 3, "margin"]]
+    assert tr["pnl"].tolist() == pytest.approx([-110, 0])
+    assert res.cash.iloc[3:].tolist() == pytest.approx([-10, -10, -10])
+
+
+def test_a_long_only_portfolio_is_never_called_in() -> None:
+    # Without leverage or shorts equity stays above zero at any positive price: a fall
+    # of 99.9 % leaves 0.1 % of the money and no margin event.
+    p = flat_panel({"A": [10, 5, 0.01, 0.02]})
+    res = engine.backtest_portfolio(p, rows(4, ["A"], {0: {"A": 1.0}}), CLOSE)
+    assert res.equity.tolist() == pytest.approx([100, 50, 0.1, 0.2])
+    assert res.events.empty and res.trades.empty

@@ -41,6 +41,19 @@ def test_stepping_equals_the_vectorized_run(case) -> None:
     same(stepped(panel, w, cfg, **costs), vec)
 
 
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_a_liquidated_portfolio_steps_as_the_vectorized_run(fill: str) -> None:
+    # the case of test_portfolio_reference's liquidation test that reaches zero equity
+    panel = engine.synthetic.panel(3, 300, seed=0, volatility=2.5, late_listings=0.3, delistings=0.3, gaps=0.1)
+    rng = np.random.default_rng(0)
+    w = rng.uniform(-1.0, 0.6, panel.shape)
+    w[rng.random(panel.shape) < 0.7] = np.nan
+    cfg = engine.Config(fee_rate=0.001, max_leverage=3.0, allow_short=True, fill=fill, borrow_rate=0.05)
+    vec = engine.backtest_portfolio(panel, w, cfg, keep_weights=True)
+    assert "margin" in set(vec.events["rule"])
+    same(stepped(panel, w, cfg), vec)
+
+
 def test_more_trades_than_the_first_buffers_still_match() -> None:
     panel = engine.synthetic.panel(10, 600, seed=8)
     w = np.where(np.arange(600)[:, None] % 2 == 0, 0.05, 0.09) * np.ones((1, 10))
