@@ -69,7 +69,7 @@ def event_notes(events: pd.DataFrame, equity_after: float | None) -> list[str]:
             left = f" {equity_after:,.2f} was left" if equity_after is not None else ""
             notes.append(
                 f"liquidated at bar {event.bar} ({event.time}): equity reached zero or below, "
-                f"the position was closed at that close and no trades after;{left}".rstrip(";")
+                f"everything held was closed at that close and no trades after;{left}".rstrip(";")
             )
     return notes
 

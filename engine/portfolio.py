@@ -36,7 +36,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from engine import _bindings
+from engine import _bindings, notes
 from engine._run import _need_config, resolve_threads
 from engine.config import Config
 from engine.errors import InvalidConfigError, InvalidSignalError
@@ -265,6 +265,17 @@ class PortfolioResult(Reportable):
                 "rule": [_bindings.PF_RULES.get(int(r), str(r)) for r in ev["rule"]],
                 "value": ev["value"],
             }
+        )
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader of the numbers should know, in words: a liquidation (margin) and
+        why a statistic is NaN."""
+        e = self._raw["equity"]
+        left = float(e[-1]) if e is not None and len(e) else None
+        events = self.events
+        return notes.event_notes(events[events["rule"] == "margin"], left) + notes.nan_notes(
+            self.stats, self.panel.shape[0]
         )
 
     def __repr__(self) -> str:

@@ -303,6 +303,7 @@ def test_equity_at_zero_liquidates_everything_and_trading_stops() -> None:
     assert tr[["symbol", "exit_bar", "exit_reason"]].values.tolist() == [["A", 3, "margin"], ["B", 3, "margin"]]
     assert tr["pnl"].tolist() == pytest.approx([-110, 0])
     assert res.cash.iloc[3:].tolist() == pytest.approx([-10, -10, -10])
+    assert res.notes[0].startswith("liquidated at bar 3 (2024-01-04") and "-10.00 was left" in res.notes[0]
 
 
 def test_a_long_only_portfolio_is_never_called_in() -> None:
