@@ -74,6 +74,19 @@ class SweepResult(Reportable):
         """(runs, failed runs)."""
         return len(self.table), int(self.table["error"].notna().sum())
 
+    def summary(self) -> dict[str, Any]:
+        """The job record's digest of a sweep: runs, best row, deflated Sharpe (a stored
+        result answers from queries, through its own ``counts`` and ``best``)."""
+        out: dict[str, Any] = {"runs": self.counts()[0]}
+        try:
+            out["best"] = self.best
+        except ValueError:
+            out["best"] = None
+        dsr = self.diagnostics.get("deflated_sharpe")
+        if dsr:
+            out["deflated_sharpe"] = dsr.get("dsr")
+        return out
+
     def __repr__(self) -> str:
         n, failed = self.counts()
         try:
@@ -260,18 +273,6 @@ class StoredSweepResult(SweepResult):
         if "error" not in self.columns():
             return []
         return [str(r[0]) for r in self.query("DISTINCT error", f"WHERE error IS NOT NULL LIMIT {int(limit)}")]
-
-    def summary(self) -> dict[str, Any]:
-        """What ``api.specs.summary`` gives for a sweep, from queries: runs, best, deflated Sharpe."""
-        out: dict[str, Any] = {"runs": self.counts()[0]}
-        try:
-            out["best"] = self.best
-        except ValueError:
-            out["best"] = None
-        dsr = self.diagnostics.get("deflated_sharpe")
-        if dsr:
-            out["deflated_sharpe"] = dsr.get("dsr")
-        return out
 
     def for_report(self, limit: int = REPORT_ROWS) -> SweepResult:
         """A ``SweepResult`` for ``api.report``, read by DuckDB: only the columns a report

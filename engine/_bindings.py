@@ -715,6 +715,15 @@ def _scratch(m: int) -> Any:
     return ffi.from_buffer("int64_t[]", np.empty(max(2 * m, 1), np.int64), require_writable=True)
 
 
+def _xs_map(name: str, x: np.ndarray, *args: Any, mask: bool = False) -> np.ndarray:
+    """The one shape of the cross-sectional C calls that map an [n, m] matrix (doubles,
+    or with ``mask`` a bool mask) to an [n, m] matrix of doubles: ``name(x, n, m, *args, out)``."""
+    n, m = _matrix(x, np.bool_ if mask else np.float64).shape
+    out = np.empty((n, m))
+    _check(getattr(lib, name)(_mask(x) if mask else _doubles(x), n, m, *args, _out(out)), name)
+    return out
+
+
 def xs_rank(x: np.ndarray) -> np.ndarray:
     n, m = _matrix(x).shape
     out = np.empty((n, m))
@@ -730,31 +739,19 @@ def xs_top_k(x: np.ndarray, k: int, largest: bool) -> np.ndarray:
 
 
 def xs_zscore(x: np.ndarray) -> np.ndarray:
-    n, m = _matrix(x).shape
-    out = np.empty((n, m))
-    _check(lib.anvil_xs_zscore(_doubles(x), n, m, _out(out)), "anvil_xs_zscore")
-    return out
+    return _xs_map("anvil_xs_zscore", x)
 
 
 def xs_equal_weight(mask: np.ndarray) -> np.ndarray:
-    n, m = _matrix(mask, np.bool_).shape
-    out = np.empty((n, m))
-    _check(lib.anvil_xs_equal_weight(_mask(mask), n, m, _out(out)), "anvil_xs_equal_weight")
-    return out
+    return _xs_map("anvil_xs_equal_weight", mask, mask=True)
 
 
 def xs_inverse_vol(vol: np.ndarray) -> np.ndarray:
-    n, m = _matrix(vol).shape
-    out = np.empty((n, m))
-    _check(lib.anvil_xs_inverse_vol(_doubles(vol), n, m, _out(out)), "anvil_xs_inverse_vol")
-    return out
+    return _xs_map("anvil_xs_inverse_vol", vol)
 
 
 def xs_rolling_vol(returns: np.ndarray, period: int) -> np.ndarray:
-    n, m = _matrix(returns).shape
-    out = np.empty((n, m))
-    _check(lib.anvil_xs_rolling_vol(_doubles(returns), n, m, period, _out(out)), "anvil_xs_rolling_vol")
-    return out
+    return _xs_map("anvil_xs_rolling_vol", returns, period)
 
 
 def xs_risk_parity(returns: np.ndarray, period: int, iters: int, when: np.ndarray | None) -> np.ndarray:
@@ -773,10 +770,7 @@ def xs_risk_parity(returns: np.ndarray, period: int, iters: int, when: np.ndarra
 
 
 def xs_normalize(w: np.ndarray, gross: float, net: float) -> np.ndarray:
-    n, m = _matrix(w).shape
-    out = np.empty((n, m))
-    _check(lib.anvil_xs_normalize(_doubles(w), n, m, gross, net, _out(out)), "anvil_xs_normalize")
-    return out
+    return _xs_map("anvil_xs_normalize", w, gross, net)
 
 
 def schedule(ts: np.ndarray, kind: str, every: int) -> np.ndarray:

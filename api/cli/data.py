@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 
@@ -28,10 +28,28 @@ URL_OPTION = click.option(
 )
 
 
+T = TypeVar("T")
+
+
 def open_store(db: str | None) -> Any:
     from engine.store import Store
 
     return Store(db)
+
+
+def service_or_store(
+    url: str | None, db: str | None, service: Callable[[Any], T], local: Callable[[Any], T]
+) -> tuple[T, Any]:
+    """The one switch of the ``--url``/``--db`` commands: ``service(client)`` against the
+    anvil service at ``url`` when one is given, else ``local(store)`` on the store file
+    ``db``. Returns the answer and where it came from (for "holds nothing" messages)."""
+    if url:
+        from api.cli.client import Client
+
+        with Client(url) as client:
+            return service(client), f"the service at {client.url}"
+    with open_store(db) as store:
+        return local(store), store.path
 
 
 @click.group(
@@ -234,16 +252,12 @@ Examples:
 @DB_OPTION
 def list_(as_json: bool, url: str | None, db: str | None) -> None:
     """Every stored series: symbol, timeframe, first and last bar, bar count."""
-    if url:
-        from api.cli.client import Client
-
-        with Client(url) as client:
-            infos = client.json("GET", "/data")["data"]
-            where: Any = f"the service at {client.url}"
-    else:
-        with open_store(db) as store:
-            infos = [s.as_dict() for s in store.catalog()]
-            where = store.path
+    infos, where = service_or_store(
+        url,
+        db,
+        lambda client: client.json("GET", "/data")["data"],
+        lambda store: [s.as_dict() for s in store.catalog()],
+    )
     if as_json:
         output.print_json({"count": len(infos), "data": infos})
         return
@@ -268,15 +282,13 @@ Examples:
 @DB_OPTION
 def delete(symbol: str, timeframe: str | None, as_json: bool, url: str | None, db: str | None) -> None:
     """Delete a symbol's bars (one timeframe, or all) and say what went."""
-    if url:
-        from api.cli.client import Client
-
-        with Client(url) as client:
-            params = {"timeframe": timeframe} if timeframe else {}
-            gone = client.json("DELETE", f"/data/{symbol}", params=params)["data"]
-    else:
-        with open_store(db) as store:
-            gone = [s.as_dict() for s in store.delete_series(symbol, timeframe)]
+    params = {"timeframe": timeframe} if timeframe else {}
+    gone, _ = service_or_store(
+        url,
+        db,
+        lambda client: client.json("DELETE", f"/data/{symbol}", params=params)["data"],
+        lambda store: [s.as_dict() for s in store.delete_series(symbol, timeframe)],
+    )
     if as_json:
         output.print_json({"count": len(gone), "data": gone})
         return

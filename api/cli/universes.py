@@ -7,12 +7,13 @@ it as ``--universe NAME`` in place of ``--symbols A,B,C``.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import click
 
 from api.cli import output
-from api.cli.data import DB_OPTION, URL_OPTION, open_store
+from api.cli.data import DB_OPTION, URL_OPTION, service_or_store
 from api.cli.errors import CliError, UsageError
 from api.cli.options import OrderedGroup
 
@@ -48,22 +49,24 @@ def save(
     names = [s.strip() for s in symbols.split(",") if s.strip()]
     if not names:
         raise UsageError("SYMBOLS takes stored symbols separated by commas, e.g. AAPL,MSFT,IBM")
-    if url:
-        from api.cli.client import Client
 
-        with Client(url) as client:
-            body = {"symbols": names, "note": note}
-            saved = client.json(
-                "PUT", f"/universes/{quote(name, safe='')}", json=body, params={"replace": str(replace).lower()}
-            )
-    else:
+    def local(store: Any) -> Any:
         from engine.store import UniverseError
 
-        with open_store(db) as store:
-            try:
-                saved = store.save_universe(name, names, note, replace=replace).as_dict()
-            except UniverseError as exc:
-                raise CliError(str(exc)) from None
+        try:
+            return store.save_universe(name, names, note, replace=replace).as_dict()
+        except UniverseError as exc:
+            raise CliError(str(exc)) from None
+
+    body = {"symbols": names, "note": note}
+    saved, _ = service_or_store(
+        url,
+        db,
+        lambda client: client.json(
+            "PUT", f"/universes/{quote(name, safe='')}", json=body, params={"replace": str(replace).lower()}
+        ),
+        local,
+    )
     if as_json:
         output.print_json(saved)
         return
@@ -76,16 +79,12 @@ def save(
 @DB_OPTION
 def list_(as_json: bool, url: str | None, db: str | None) -> None:
     """Every saved universe: name, symbol count, symbols, note."""
-    if url:
-        from api.cli.client import Client
-
-        with Client(url) as client:
-            found = client.json("GET", "/universes")["data"]
-            where: object = f"the service at {client.url}"
-    else:
-        with open_store(db) as store:
-            found = [u.as_dict() for u in store.universes()]
-            where = store.path
+    found, where = service_or_store(
+        url,
+        db,
+        lambda client: client.json("GET", "/universes")["data"],
+        lambda store: [u.as_dict() for u in store.universes()],
+    )
     if as_json:
         output.print_json({"count": len(found), "data": found})
         return
@@ -106,14 +105,12 @@ def list_(as_json: bool, url: str | None, db: str | None) -> None:
 @DB_OPTION
 def show(name: str, as_json: bool, url: str | None, db: str | None) -> None:
     """A saved universe's symbols (one a line), note and save time."""
-    if url:
-        from api.cli.client import Client
-
-        with Client(url) as client:
-            found = client.json("GET", f"/universes/{quote(name, safe='')}")
-    else:
-        with open_store(db) as store:
-            found = store.universe(name).as_dict()
+    found, _ = service_or_store(
+        url,
+        db,
+        lambda client: client.json("GET", f"/universes/{quote(name, safe='')}"),
+        lambda store: store.universe(name).as_dict(),
+    )
     if as_json:
         output.print_json(found)
         return
@@ -130,14 +127,12 @@ def show(name: str, as_json: bool, url: str | None, db: str | None) -> None:
 @DB_OPTION
 def delete(name: str, url: str | None, db: str | None) -> None:
     """Delete the universe NAME (its symbols' bars stay in the store)."""
-    if url:
-        from api.cli.client import Client
-
-        with Client(url) as client:
-            gone = client.json("DELETE", f"/universes/{quote(name, safe='')}")
-    else:
-        with open_store(db) as store:
-            gone = store.delete_universe(name).as_dict()
+    gone, _ = service_or_store(
+        url,
+        db,
+        lambda client: client.json("DELETE", f"/universes/{quote(name, safe='')}"),
+        lambda store: store.delete_universe(name).as_dict(),
+    )
     output.echo(f"deleted universe {gone['name']} ({len(gone['symbols'])} symbols)")
 
 

@@ -103,35 +103,18 @@ def _params(schema: dict[str, dict[str, Any]], kind: str) -> Group:
             if step is None and low is not None and high is not None:
                 span = float(high) - float(low)
                 step = max(1, round(span / 10)) if whole else span / 10
-            hint = "low / high / step (one value: low = high)"
-            fields.append(
-                Field(
-                    f"space.{name}.low",
-                    f"{name} from",
-                    "int" if whole else "number",
-                    _num(low),
-                    hint=hint,
-                    step="1" if whole else "any",
+            hints = {"low": "low / high / step (one value: low = high)"}
+            for end, label, value in (("low", "from", low), ("high", "to", high), ("step", "step", step)):
+                fields.append(
+                    Field(
+                        f"space.{name}.{end}",
+                        f"{name} {label}",
+                        "int" if whole else "number",
+                        _num(value),
+                        hint=hints.get(end, ""),
+                        step="1" if whole else "any",
+                    )
                 )
-            )
-            fields.append(
-                Field(
-                    f"space.{name}.high",
-                    f"{name} to",
-                    "int" if whole else "number",
-                    _num(high),
-                    step="1" if whole else "any",
-                )
-            )
-            fields.append(
-                Field(
-                    f"space.{name}.step",
-                    f"{name} step",
-                    "int" if whole else "number",
-                    _num(step),
-                    step="1" if whole else "any",
-                )
-            )
     title = "Parameters" if kind in ("backtest", "monte_carlo") else "Parameter space"
     return Group(title, "params" if kind in ("backtest", "monte_carlo") else "space", fields)
 
