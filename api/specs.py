@@ -625,15 +625,7 @@ def result_table(result: Any) -> pd.DataFrame:
 def summary(result: Any) -> dict[str, Any]:
     """A small JSON-ready digest of a result (best run, p-value, stats ...)."""
     if isinstance(result, cluster.SweepResult):
-        out: dict[str, Any] = {"runs": len(result.table)}
-        try:
-            out["best"] = result.best
-        except ValueError:
-            out["best"] = None
-        dsr = result.diagnostics.get("deflated_sharpe")
-        if dsr:
-            out["deflated_sharpe"] = dsr.get("dsr")
-        return out
+        return result.summary()  # a stored sweep's from DuckDB queries, never its whole table
     if isinstance(result, cluster.WalkForwardResult):
         return {"windows": len(result.windows), "stats": result.stats, "efficiency": result.efficiency}
     if isinstance(result, cluster.MonteCarloResult):

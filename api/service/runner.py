@@ -248,7 +248,7 @@ class Runner:
                 if stored:
                     self.store.join_chunks(live.id)  # the queries below then read a few parts
                 table = None if stored else specs.result_table(result)
-                summary = result.summary() if stored else specs.summary(result)
+                summary = specs.summary(result)
                 broken = _broken(result.errors() if stored else _errors(table))
                 if broken:
                     self._stop_with(live, "failed", broken)
