@@ -93,8 +93,17 @@ def command(seccomp_fd: int | None, scratch_bytes: int) -> list[str]:
     # install that lives under /tmp (a CI clone, a throwaway venv) is bound over the
     # tmpfs and stays visible instead of being hidden by it.
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(int(scratch_bytes)), "--tmpfs", SCRATCH]
+    # anvil's folder is an empty tmpfs of its own, made read-only once its packages are
+    # bound into it: otherwise, for a checkout under /tmp, the folders bwrap makes to
+    # bind the packages into would be writable parts of the scratch tmpfs.
+    root = str(anvil_root())
+    own_root = not any(root == q or root.startswith(q.rstrip("/") + "/") for q in read_only_paths())
+    if own_root:
+        argv += ["--size", str(1 << 20), "--tmpfs", root]
     for p in read_only_paths():
         argv += ["--ro-bind", p, p]
+    if own_root:
+        argv += ["--remount-ro", root]
     argv += ["--chdir", SCRATCH, "--remount-ro", "/"]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
