@@ -15,9 +15,8 @@ import pandas as pd
 from cluster.executor import Executor, InProcessExecutor
 from cluster.tasks import Chunk, ChunkResult, Progress, Work
 from engine.errors import did_you_mean
-from engine.records import METRICS
+from engine.records import METRICS, MINIMIZED
 
-MINIMIZED = frozenset({"max_drawdown", "max_drawdown_duration", "volatility", "total_fees"})
 TARGET_CHUNK_SECONDS = 0.25  # Ray's per-call cost (~1 ms) stays well under 5 % of this
 
 

@@ -18,22 +18,11 @@ import numpy as np
 import pandas as pd
 
 from engine import _bindings
+from engine.records import TRADE_METRICS
 
 EVENT_COLUMNS = ("bar", "time", "symbol", "rule", "value")
 RULES_FROM_EXITS = {"margin": "margin"}
 """Exit reasons that are risk events (and the rule each one records)."""
-
-_TRADE_METRICS = (
-    "win_rate",
-    "profit_factor",
-    "avg_trade_return",
-    "best_trade",
-    "worst_trade",
-    "avg_win",
-    "avg_loss",
-    "expectancy",
-    "avg_bars_held",
-)
 
 
 def risk_events(
@@ -94,7 +83,7 @@ def nan_notes(stats: dict[str, float], n_bars: int) -> list[str]:
         )
     trades = stats.get("total_trades", 0.0)
     if trades == 0:
-        gone = [k for k in _TRADE_METRICS if k in nan]
+        gone = [k for k in TRADE_METRICS if k in nan]
         if gone:
             notes.append(f"{', '.join(gone)} are NaN: no trade was closed")
         return notes

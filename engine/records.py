@@ -33,6 +33,29 @@ METRICS: tuple[str, ...] = (
 )
 """Metric names, in the order of the stats record (DESIGN.md)."""
 
+TRADE_METRICS: tuple[str, ...] = METRICS[METRICS.index("win_rate") : METRICS.index("exposure")] + ("avg_bars_held",)
+"""The metrics of closed trades (NaN until a trade closes), in METRICS's order."""
+
+MINIMIZED = frozenset({"max_drawdown", "max_drawdown_duration", "volatility", "total_fees"})
+"""Metrics where smaller is better; every other one ranks largest first."""
+
+PERCENT_METRICS = frozenset(
+    {
+        "total_return",
+        "annual_return",
+        "max_drawdown",
+        "volatility",
+        "win_rate",
+        "avg_trade_return",
+        "best_trade",
+        "worst_trade",
+        "avg_win",
+        "avg_loss",
+        "exposure",
+    }
+)
+"""Metrics that are fractions (0.05 = 5 %), shown as percentages."""
+
 STATS_DTYPE = np.dtype([(name, np.float64) for name in METRICS], align=True)
 
 # The risk rules' fields: a backtest's config ends with them (csrc/rules.h), a portfolio's

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from engine import _bindings, notes
-from engine.records import METRICS
+from engine.records import METRICS, PERCENT_METRICS
 from engine.reportable import Reportable
 
 if TYPE_CHECKING:
@@ -156,24 +156,6 @@ def _when(ts: pd.Timestamp) -> str:
 
 
 _COUNTS = {"total_trades", "max_drawdown_duration"}
-
-PERCENT_METRICS = frozenset(
-    {
-        "total_return",
-        "annual_return",
-        "max_drawdown",
-        "volatility",
-        "win_rate",
-        "avg_trade_return",
-        "best_trade",
-        "worst_trade",
-        "avg_win",
-        "avg_loss",
-        "exposure",
-    }
-)
-"""Metrics that are fractions, shown as percentages (the CLI keeps its own copy,
-``api.cli.output.FRACTIONS``, so that it starts without importing the engine)."""
 
 
 def stats_from_equity(

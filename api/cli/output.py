@@ -15,25 +15,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from api.cli.errors import UsageError
+from engine.records import PERCENT_METRICS
 
-# engine.result.PERCENT_METRICS and the return of a trade, copied: the CLI starts without the engine
-FRACTIONS = frozenset(
-    {
-        "total_return",
-        "annual_return",
-        "max_drawdown",
-        "volatility",
-        "win_rate",
-        "avg_trade_return",
-        "best_trade",
-        "worst_trade",
-        "avg_win",
-        "avg_loss",
-        "exposure",
-        "return",
-    }
-)
-"""Metrics that are fractions (0.05 = 5 %): tables show them as percentages."""
+FRACTIONS = PERCENT_METRICS | {"return"}
+"""Metrics that are fractions (0.05 = 5 %), and a trade's return: tables show them as percentages."""
 
 COUNTS = frozenset({"total_trades", "max_drawdown_duration", "runs", "windows", "paths", "bars"})
 _ISO_MIDNIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}T00:00:00(\.0+)?(Z|[+-]00:00)?$")

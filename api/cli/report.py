@@ -15,36 +15,10 @@ import pandas as pd
 
 from api.cli import tables
 from api.cli.output import cell, pairs, plain, table
+from engine.records import METRICS
 
 Rows = pd.DataFrame | Sequence[Mapping[str, Any]]
 
-# engine.METRICS and cluster.jobs.MINIMIZED, copied so that the HTTP client
-# commands need not import the engine; tests/api/test_cli_args.py keeps them equal.
-METRICS = (
-    "total_return",
-    "annual_return",
-    "net_pnl",
-    "final_equity",
-    "total_fees",
-    "sharpe",
-    "sortino",
-    "calmar",
-    "max_drawdown",
-    "max_drawdown_duration",
-    "volatility",
-    "total_trades",
-    "win_rate",
-    "profit_factor",
-    "avg_trade_return",
-    "best_trade",
-    "worst_trade",
-    "avg_win",
-    "avg_loss",
-    "expectancy",
-    "exposure",
-    "avg_bars_held",
-)
-MINIMIZED = frozenset({"max_drawdown", "max_drawdown_duration", "volatility", "total_fees"})
 KEY_METRICS = ("total_return", "annual_return", "sharpe", "max_drawdown", "total_trades", "win_rate")
 SWEEP_TOP = 10
 

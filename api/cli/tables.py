@@ -18,9 +18,10 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from engine.records import MINIMIZED
+
 JSON_SLICE = 20_000  # rows turned into Python values at a time by ``json_lines``
 VIEW_SLICE = 65_536  # rows ranked and counted at a time by ``sweep_view``
-MINIMIZED = frozenset({"max_drawdown", "max_drawdown_duration", "volatility", "total_fees"})
 NOT_PARAMS = frozenset({"item_id", "symbol", "error"})  # a sweep's bookkeeping columns
 
 

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from engine.result import PERCENT_METRICS
+from engine.records import PERCENT_METRICS
 
 MAX_POINTS = 4000
 """Points per drawn series; longer series are thinned (for display only)."""

@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
-import cluster.jobs
 import engine
 import engine.config as engine_config
-import engine.result as engine_result
 from api import specs
-from api.cli import args, errors, options, output, report
+from api.cli import args, errors, options, output
 from api.cli.client import base_url, parse_sse
 from tests.api.conftest_cli import main_folder, run_main  # noqa: F401 - fixtures
 
@@ -161,14 +159,6 @@ def test_a_field_added_to_config_once_shows_up_in_the_api_model_and_the_options(
     assert model(tick_size=0.5).tick_size == 0.5
     option = {o.name: o for o in options.config_field_options(fields)}["tick_size"]
     assert option.opts == ["--tick-size"] and "smallest price step" in (option.help or "")
-
-
-def test_the_cli_copies_of_engine_names_are_current():
-    assert report.METRICS == tuple(engine.METRICS)
-    assert report.MINIMIZED == cluster.jobs.MINIMIZED
-    # the percent metrics and a trade's return column, shown as percentages
-    assert "return" in engine_result.TRADE_COLUMNS
-    assert output.FRACTIONS == engine_result.PERCENT_METRICS | {"return"}
 
 
 def test_walk_forward_spans_are_bars_or_durations():
