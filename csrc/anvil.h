@@ -21,7 +21,7 @@ extern "C" {
 
 /* cdef-begin */
 
-#define ANVIL_ABI_VERSION 2
+#define ANVIL_ABI_VERSION 3
 
 /* Status codes. */
 #define ANVIL_OK 0
@@ -160,6 +160,11 @@ int anvil_backtest(const anvil_bars *bars, const void *signal, int32_t signal_ki
 int anvil_batch(const anvil_bars *bars, const void *signals, int32_t signal_kind,
                 int64_t n_runs, const anvil_config *cfgs, int64_t n_cfgs,
                 anvil_stats *stats, int64_t *bad_index);
+
+/* 1 when anvil_backtest and anvil_batch run their copies compiled for AVX2 (chosen
+ * when the library loads: x86-64 CPUs that have it, unless ANVIL_CORE_NARROW=1 is in
+ * the environment), 0 for the plain copies. Both give the same bits. */
+int anvil_core_wide(void);
 
 /* ---- Stepping: one bar at a time, for strategies that decide bar by bar ----
  *

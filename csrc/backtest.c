@@ -18,6 +18,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "account.h"
@@ -161,7 +162,7 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
                           const anvil_config *cfg, anvil_stats *stats, double *equity,
                           anvil_trade *trades, int64_t trades_cap, int64_t *n_trades,
                           anvil_pf_event *events, int64_t events_cap, int64_t *n_events,
-                          int64_t *bad_index)
+                          int64_t *bad_index, const int wide)
 {
     const double *o = bars->open, *h = bars->high, *l = bars->low, *c = bars->close;
     const int64_t last = bars->n - 1;
@@ -186,7 +187,8 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
             int64_t next = next_change(sig, kind, t, last, &seen);
             /* A bar whose close calls the position in takes the full path. */
             int watch = margin_possible(&a);
-            t += bar_acc_hold(&b, a.cash, a.units, c + t, next - t, equity ? equity + t : NULL, watch);
+            t += bar_acc_hold(&b, a.cash, a.units, c + t, next - t, equity ? equity + t : NULL, watch,
+                              wide);
             if (t == last)
                 break;
         }
@@ -296,37 +298,68 @@ bad_signal:
 }
 
 /* One specialised copy of the loop per signal kind, fill mode and whether it
- * writes outputs (a batch's stats-only copy carries no output branches). */
+ * writes outputs (a batch's stats-only copy carries no output branches); on x86-64
+ * each has a second copy compiled for AVX2, whose held-position loop goes four bars
+ * a step (metrics.h), used when the CPU has AVX2. Both give the same bits:
+ * ANVIL_CORE_NARROW=1 in the environment when the library loads picks the first
+ * copies anyway (the tests compare the two). */
 #define ANVIL_SIM_ARGS                                                                     \
     const anvil_bars *b, const void *sig, const anvil_config *cfg, anvil_stats *stats,     \
         double *equity, anvil_trade *trades, int64_t cap, int64_t *n_trades,               \
         anvil_pf_event *events, int64_t ev_cap, int64_t *n_events, int64_t *bad
-#define ANVIL_SIM_VARIANT(name, kind, fill, outputs)                                       \
-    static int name(ANVIL_SIM_ARGS)                                                        \
+#define ANVIL_SIM_VARIANT(name, kind, fill, outputs, wide, attr)                           \
+    attr static int name(ANVIL_SIM_ARGS)                                                   \
     {                                                                                      \
         return simulate(b, sig, kind, fill, cfg, stats, (outputs) ? equity : NULL,         \
                         (outputs) ? trades : NULL, cap, n_trades,                          \
-                        (outputs) ? events : NULL, ev_cap, n_events, bad);                 \
+                        (outputs) ? events : NULL, ev_cap, n_events, bad, wide);           \
     }
-
-ANVIL_SIM_VARIANT(sim_i8_open, ANVIL_SIGNAL_I8, ANVIL_FILL_NEXT_OPEN, 1)
-ANVIL_SIM_VARIANT(sim_i8_close, ANVIL_SIGNAL_I8, ANVIL_FILL_CLOSE, 1)
-ANVIL_SIM_VARIANT(sim_f64_open, ANVIL_SIGNAL_F64, ANVIL_FILL_NEXT_OPEN, 1)
-ANVIL_SIM_VARIANT(sim_f64_close, ANVIL_SIGNAL_F64, ANVIL_FILL_CLOSE, 1)
-ANVIL_SIM_VARIANT(stats_i8_open, ANVIL_SIGNAL_I8, ANVIL_FILL_NEXT_OPEN, 0)
-ANVIL_SIM_VARIANT(stats_i8_close, ANVIL_SIGNAL_I8, ANVIL_FILL_CLOSE, 0)
-ANVIL_SIM_VARIANT(stats_f64_open, ANVIL_SIGNAL_F64, ANVIL_FILL_NEXT_OPEN, 0)
-ANVIL_SIM_VARIANT(stats_f64_close, ANVIL_SIGNAL_F64, ANVIL_FILL_CLOSE, 0)
+#define ANVIL_SIM_VARIANTS(prefix, wide, attr)                                                   \
+    ANVIL_SIM_VARIANT(prefix##sim_i8_open, ANVIL_SIGNAL_I8, ANVIL_FILL_NEXT_OPEN, 1, wide, attr) \
+    ANVIL_SIM_VARIANT(prefix##sim_i8_close, ANVIL_SIGNAL_I8, ANVIL_FILL_CLOSE, 1, wide, attr)    \
+    ANVIL_SIM_VARIANT(prefix##sim_f64_open, ANVIL_SIGNAL_F64, ANVIL_FILL_NEXT_OPEN, 1, wide, attr) \
+    ANVIL_SIM_VARIANT(prefix##sim_f64_close, ANVIL_SIGNAL_F64, ANVIL_FILL_CLOSE, 1, wide, attr)  \
+    ANVIL_SIM_VARIANT(prefix##stats_i8_open, ANVIL_SIGNAL_I8, ANVIL_FILL_NEXT_OPEN, 0, wide, attr) \
+    ANVIL_SIM_VARIANT(prefix##stats_i8_close, ANVIL_SIGNAL_I8, ANVIL_FILL_CLOSE, 0, wide, attr)  \
+    ANVIL_SIM_VARIANT(prefix##stats_f64_open, ANVIL_SIGNAL_F64, ANVIL_FILL_NEXT_OPEN, 0, wide, attr) \
+    ANVIL_SIM_VARIANT(prefix##stats_f64_close, ANVIL_SIGNAL_F64, ANVIL_FILL_CLOSE, 0, wide, attr)
 
 typedef int (*sim_fn)(ANVIL_SIM_ARGS);
 
+ANVIL_SIM_VARIANTS(, 0, )
+#define ANVIL_SIM_TABLE(prefix)                                                            \
+    {                                                                                      \
+        {{prefix##stats_i8_open, prefix##stats_i8_close},                                  \
+         {prefix##stats_f64_open, prefix##stats_f64_close}},                               \
+        {{prefix##sim_i8_open, prefix##sim_i8_close}, {prefix##sim_f64_open, prefix##sim_f64_close}}, \
+    }
+static const sim_fn narrow[2][2][2] = ANVIL_SIM_TABLE();
+
+#if ANVIL_WIDE_HOLD
+ANVIL_SIM_VARIANTS(wide_, 1, __attribute__((target("avx2"))))
+static const sim_fn wide[2][2][2] = ANVIL_SIM_TABLE(wide_);
+static const sim_fn (*loops)[2][2] = narrow;
+
+/* At load time: the AVX2 copies when the CPU has AVX2 and ANVIL_CORE_NARROW is unset or 0. */
+__attribute__((constructor)) static void choose_loops(void)
+{
+    const char *narrow_asked = getenv("ANVIL_CORE_NARROW");
+    int asked = narrow_asked != NULL && narrow_asked[0] != '\0' && strcmp(narrow_asked, "0") != 0;
+    __builtin_cpu_init();
+    loops = !asked && __builtin_cpu_supports("avx2") ? wide : narrow;
+}
+#else
+static const sim_fn (*const loops)[2][2] = narrow;
+#endif
+
+int anvil_core_wide(void)
+{
+    return loops != narrow;
+}
+
 static sim_fn pick(int32_t kind, int32_t fill, int outputs)
 {
-    static const sim_fn table[2][2][2] = {
-        {{stats_i8_open, stats_i8_close}, {stats_f64_open, stats_f64_close}},
-        {{sim_i8_open, sim_i8_close}, {sim_f64_open, sim_f64_close}},
-    };
-    return table[outputs != 0][kind == ANVIL_SIGNAL_F64][fill == ANVIL_FILL_CLOSE];
+    return loops[outputs != 0][kind == ANVIL_SIGNAL_F64][fill == ANVIL_FILL_CLOSE];
 }
 
 int anvil_backtest(const anvil_bars *bars, const void *signal, int32_t signal_kind,

@@ -151,6 +151,14 @@ static inline void bar_acc_repeat(bar_acc *b, int64_t count)
     }
 }
 
+/* The held-position loop may also run four bars a step, in copies of the bar loop
+ * compiled for AVX2 and chosen at load time (backtest.c); GCC and clang on x86-64. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define ANVIL_WIDE_HOLD 1
+#else
+#define ANVIL_WIDE_HOLD 0
+#endif
+
 /* Feed `count` bars holding `units` with `cash` and no order: the equity at
  * bar k is cash + units * close[k] (written to equity[k] unless NULL). Gives
  * the same bits as bar_acc_add bar by bar, two bars at a time. With `watch`
@@ -162,7 +170,9 @@ static inline void bar_acc_repeat(bar_acc *b, int64_t count)
  * the previous close (the same expression, so the same bits) rather than carried
  * from the last pair: no shuffle sits between one pair and the next. Below the
  * peak (the common case) the trough is kept per lane and folded into one value
- * when a pair reaches the peak and at the end; a minimum is exact in any order. */
+ * when a pair reaches the peak and at the end; a minimum is exact in any order.
+ * With `wide` (a constant; only where ANVIL_WIDE_HOLD, in code compiled for AVX2)
+ * the pairs go four bars a step first, with the same bits. */
 #if defined(__GNUC__) || defined(__clang__)
 typedef double bar_v2d __attribute__((vector_size(16)));
 /* Per lane, a < b ? a : b: one MINPD on x86 (a one-cycle step of the loop's trough
@@ -179,8 +189,13 @@ static inline bar_v2d lane_min(bar_v2d a, bar_v2d b)
 }
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+/* Always inlined: a copy of the bar loop compiled for AVX2 must hold its own copy of
+ * this loop (an out-of-line one would be compiled for the plain target). */
+__attribute__((always_inline))
+#endif
 static inline int64_t bar_acc_hold(bar_acc *b, double cash, double units, const double *close,
-                                   int64_t count, double *equity, int watch)
+                                   int64_t count, double *equity, int watch, const int wide)
 {
     int64_t k = 0;
 #if defined(__GNUC__) || defined(__clang__)
@@ -202,6 +217,63 @@ static inline int64_t bar_acc_hold(bar_acc *b, double cash, double units, const 
         double peak = b->peak;
         v2d vpeak = {peak, peak}, trough = {b->trough, b->trough};
         int64_t underwater = b->underwater;
+#if ANVIL_WIDE_HOLD
+        if (wide) {
+            /* Four bars a step (AVX2): each pair's sums are added pair after pair, as the
+             * two-bar step and bar by bar add them, so the bits are the same. */
+            typedef double v4d __attribute__((vector_size(32)));
+            typedef int64_t v4i __attribute__((vector_size(32)));
+            const v4d zero4 = {0.0, 0.0, 0.0, 0.0}, one4 = {1.0, 1.0, 1.0, 1.0};
+            const v4d cash4 = {cash, cash, cash, cash}, units4 = {units, units, units, units};
+            /* Watched, a step with an equity at zero or below leaves for the loops below
+             * (the scalar one finds the bar); a finite equity is always above -inf. */
+            const double floor_ = watch ? 0.0 : -__builtin_inf();
+            const v4d floor4 = {floor_, floor_, floor_, floor_};
+            v4d peak4 = {peak, peak, peak, peak};
+            v2d trough_hi = trough; /* trough keeps bars 0-1 of each step, this 2-3 */
+            for (; k + 4 <= count; k += 4) {
+                v4d px, px_before;
+                __builtin_memcpy(&px, close + k, sizeof px);
+                __builtin_memcpy(&px_before, close + k - 1, sizeof px_before);
+                v4d eq = cash4 + units4 * px;
+                v4i alive = (v4i)(eq > floor4);
+                if (!(alive[0] & alive[1] & alive[2] & alive[3]))
+                    break;
+                v4d before = cash4 + units4 * px_before;
+                v4d r = eq / before - one4;
+                r = (v4d)((v4i)r & (v4i)(before > zero4));
+                v4d down = (v4d)((v4i)r & (v4i)(r < zero4));
+                v4d r2 = r * r, down2 = down * down;
+                sum_r += __builtin_shufflevector(r, r, 0, 1);
+                sum_r += __builtin_shufflevector(r, r, 2, 3);
+                sum_r2 += __builtin_shufflevector(r2, r2, 0, 1);
+                sum_r2 += __builtin_shufflevector(r2, r2, 2, 3);
+                sum_down2 += __builtin_shufflevector(down2, down2, 0, 1);
+                sum_down2 += __builtin_shufflevector(down2, down2, 2, 3);
+                if (equity)
+                    __builtin_memcpy(equity + k, &eq, sizeof eq);
+                v4i below = (v4i)(eq < peak4);
+                if (below[0] & below[1] & below[2] & below[3]) {
+                    underwater += 4;
+                    trough = lane_min(__builtin_shufflevector(eq, eq, 0, 1), trough);
+                    trough_hi = lane_min(__builtin_shufflevector(eq, eq, 2, 3), trough_hi);
+                } else {
+                    v2d low = lane_min(trough, trough_hi);
+                    b->peak = peak, b->underwater = underwater;
+                    b->trough = low[0] < low[1] ? low[0] : low[1];
+                    for (int j = 0; j < 4; j++)
+                        bar_acc_mark(b, eq[j]);
+                    peak = b->peak, underwater = b->underwater;
+                    peak4 = (v4d){peak, peak, peak, peak};
+                    trough = trough_hi = (v2d){b->trough, b->trough};
+                }
+            }
+            trough = lane_min(trough, trough_hi);
+            vpeak = (v2d){peak, peak};
+        }
+#else
+        (void)wide;
+#endif
         for (; k + 2 <= count; k += 2) {
             v2d px, px_before;
             __builtin_memcpy(&px, close + k, sizeof px);

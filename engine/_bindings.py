@@ -15,7 +15,7 @@ from engine._core import ffi, lib
 from engine.errors import STATUS_NAMES, CoreError, EngineError
 from engine.records import PF_EVENT_DTYPE, STATS_DTYPE, TRADE_DTYPE
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 """The ``ANVIL_ABI_VERSION`` of ``csrc/anvil.h`` this module is written for."""
 
 if lib.ANVIL_ABI_VERSION != ABI_VERSION:
@@ -90,6 +90,11 @@ def _signal_kind(signal: np.ndarray) -> int:
     if signal.dtype == np.float64:
         return SIGNAL_F64
     raise EngineError(f"signals reach the core as int8 or float64, not {signal.dtype}")
+
+
+def core_wide() -> bool:
+    """Whether the bar loops in use are the C core's AVX2 copies (same bits as the plain ones)."""
+    return bool(lib.anvil_core_wide())
 
 
 def check_bars(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray) -> int:
