@@ -155,6 +155,13 @@ static inline void bar_acc_repeat(bar_acc *b, int64_t count)
  * compiled for AVX2 and chosen at load time (backtest.c); GCC and clang on x86-64. */
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define ANVIL_WIDE_HOLD 1
+/* The two pairs of a four-wide vector (memcpy, not a shuffle builtin: GCC before 12
+ * has no __builtin_shufflevector; this compiles to one extract). */
+#define HOLD_HALVES(v, lo, hi)                                                 \
+    do {                                                                       \
+        __builtin_memcpy(&(lo), &(v), sizeof(lo));                             \
+        __builtin_memcpy(&(hi), (const char *)&(v) + sizeof(lo), sizeof(hi)); \
+    } while (0)
 #else
 #define ANVIL_WIDE_HOLD 0
 #endif
@@ -244,19 +251,24 @@ static inline int64_t bar_acc_hold(bar_acc *b, double cash, double units, const 
                 r = (v4d)((v4i)r & (v4i)(before > zero4));
                 v4d down = (v4d)((v4i)r & (v4i)(r < zero4));
                 v4d r2 = r * r, down2 = down * down;
-                sum_r += __builtin_shufflevector(r, r, 0, 1);
-                sum_r += __builtin_shufflevector(r, r, 2, 3);
-                sum_r2 += __builtin_shufflevector(r2, r2, 0, 1);
-                sum_r2 += __builtin_shufflevector(r2, r2, 2, 3);
-                sum_down2 += __builtin_shufflevector(down2, down2, 0, 1);
-                sum_down2 += __builtin_shufflevector(down2, down2, 2, 3);
+                v2d lo, hi;
+                HOLD_HALVES(r, lo, hi);
+                sum_r += lo;
+                sum_r += hi;
+                HOLD_HALVES(r2, lo, hi);
+                sum_r2 += lo;
+                sum_r2 += hi;
+                HOLD_HALVES(down2, lo, hi);
+                sum_down2 += lo;
+                sum_down2 += hi;
                 if (equity)
                     __builtin_memcpy(equity + k, &eq, sizeof eq);
                 v4i below = (v4i)(eq < peak4);
                 if (below[0] & below[1] & below[2] & below[3]) {
                     underwater += 4;
-                    trough = lane_min(__builtin_shufflevector(eq, eq, 0, 1), trough);
-                    trough_hi = lane_min(__builtin_shufflevector(eq, eq, 2, 3), trough_hi);
+                    HOLD_HALVES(eq, lo, hi);
+                    trough = lane_min(lo, trough);
+                    trough_hi = lane_min(hi, trough_hi);
                 } else {
                     v2d low = lane_min(trough, trough_hi);
                     b->peak = peak, b->underwater = underwater;
