@@ -93,8 +93,9 @@ build/hostile: tests/csrc/hostile.c $(wildcard csrc/*.c csrc/*.h)
 	@mkdir -p build
 	$(CC) $(SAN_FLAGS) -Icsrc -o $@ tests/csrc/hostile.c csrc/*.c -lm
 
-sanitize: build/hostile  ## run the C core's hostile-input driver under ASan+UBSan
+sanitize: build/hostile  ## run the C core's hostile-input driver under ASan+UBSan (both copies of the bar loop)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/hostile
+	ANVIL_CORE_NARROW=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/hostile
 
 bench: $(VENV)/.installed-test $(VENV)/.core  ## anvil next to its peers; prints the ratios
 	$(PY) -m bench

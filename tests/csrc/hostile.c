@@ -742,6 +742,18 @@ static void test_max_trades(void)
     }
 }
 
+/* ---- anvil_core_wide ------------------------------------------------------ */
+
+static void test_core_wide(void)
+{
+    section = "anvil_core_wide";
+    int first = CALL(anvil_core_wide());
+    if (first != 0 && first != 1)
+        fail("anvil_core_wide() = %d, not 0 or 1", first);
+    if (CALL(anvil_core_wide()) != first)
+        fail("anvil_core_wide() changed between calls");
+}
+
 /* ---- anvil_check_bars ----------------------------------------------------- */
 
 static void test_check_bars(void)
@@ -3075,6 +3087,7 @@ int main(int argc, char **argv)
         scale = 1;
 
     test_max_trades();
+    test_core_wide();
     test_check_bars();
     test_check_config();
     test_edge_configs_run();
