@@ -21,7 +21,14 @@ import httpx
 import pytest
 
 from tests.api.conftest import TOKEN, submit, wait_for
-from tests.strategies.jail_fixtures import HOSTILE_SOURCES, hostile, hostile_port, markers_on_host, require_jail
+from tests.strategies.jail_fixtures import (
+    HOSTILE_SOURCES,
+    hostile,
+    hostile_port,
+    markers_on_host,
+    require_jail,
+    skip_unless_ci,
+)
 
 LIMITS = {
     "ANVIL_JAIL_CALL_SECONDS": "4",
@@ -84,7 +91,7 @@ def listener() -> Any:
         s.bind(("127.0.0.1", hostile_port()))
     except OSError:
         s.close()
-        pytest.skip(f"port {hostile_port()} is taken on this machine; the socket source needs it")
+        skip_unless_ci(f"port {hostile_port()} is taken on this machine; the socket source needs it")
     s.listen(8)
     s.settimeout(0.2)
     yield s

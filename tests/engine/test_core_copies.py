@@ -87,7 +87,10 @@ def _has_avx2() -> bool:
     return platform.machine() in ("x86_64", "AMD64") and " avx2" in flags
 
 
-@pytest.mark.skipif(not _has_avx2(), reason="LOUD: this CPU has no AVX2 (or is not x86-64), so the core has one copy")
+@pytest.mark.skipif(
+    not _has_avx2(),
+    reason="CORE COPIES NOT COMPARED: this CPU has no AVX2 (or is not x86-64), so the core runs one copy",
+)
 def test_the_avx2_copy_and_the_plain_copy_give_the_same_bits(tmp_path: Path) -> None:
     wide, narrow = _compute(tmp_path, narrow=False), _compute(tmp_path, narrow=True)
     assert wide.pop("wide").tolist() == [True]  # the copies compared are not the same one

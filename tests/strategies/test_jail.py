@@ -21,7 +21,7 @@ from strategies import jail
 from strategies.jail import _wire
 from strategies.loader import load_strategy
 from tests.sources import SLOW_TREND
-from tests.strategies.jail_fixtures import hostile, hostile_port, markers_on_host, require_jail
+from tests.strategies.jail_fixtures import hostile, hostile_port, markers_on_host, require_jail, skip_unless_ci
 
 SECRET = "s3cret-token-of-the-service-7f3a"
 
@@ -294,7 +294,7 @@ def test_unchecked_code_cannot_open_a_socket(sp500_bars) -> None:
         try:
             listener.bind(("127.0.0.1", HOSTILE_PORT))
         except OSError:
-            pytest.skip(f"port {HOSTILE_PORT} is taken on this machine; the socket source needs it")
+            skip_unless_ci(f"port {HOSTILE_PORT} is taken on this machine; the socket source needs it")
         listener.listen(1)
         listener.settimeout(0.5)
         said = run_unchecked("socket_loopback", sp500_bars)
