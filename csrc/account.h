@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "anvil.h"
+#include "inline.h"
 #include "metrics.h"
 
 typedef struct {
@@ -44,7 +45,7 @@ typedef struct {
     trade_acc *metrics;
 } account;
 
-static inline void account_init(account *a, const anvil_config *cfg, trade_acc *m,
+ANVIL_INLINE void account_init(account *a, const anvil_config *cfg, trade_acc *m,
                                 anvil_trade *trades, int64_t trades_cap)
 {
     *a = (account){0};
@@ -59,24 +60,24 @@ static inline void account_init(account *a, const anvil_config *cfg, trade_acc *
     a->metrics = m;
 }
 
-static inline double account_equity(const account *a, double price)
+ANVIL_INLINE double account_equity(const account *a, double price)
 {
     return a->cash + a->units * price;
 }
 
-static inline double account_fee(const account *a, double units, double price)
+ANVIL_INLINE double account_fee(const account *a, double units, double price)
 {
     return units * price * a->fee_rate + units * a->fee_per_unit + a->fixed_fee;
 }
 
 /* Price of a fill on `side` (+1 buy, -1 sell) after slippage. */
-static inline double account_fill_price(const account *a, int side, double price)
+ANVIL_INLINE double account_fill_price(const account *a, int side, double price)
 {
     return side > 0 ? price * (1.0 + a->slip) : price * (1.0 - a->slip);
 }
 
 /* Units a target of |exposure| buys at fill_price out of `equity`. */
-static inline double account_size(const account *a, double exposure, double equity,
+ANVIL_INLINE double account_size(const account *a, double exposure, double equity,
                                   double fill_price)
 {
     double u = (exposure * equity - a->fixed_fee)
@@ -87,7 +88,7 @@ static inline double account_size(const account *a, double exposure, double equi
 }
 
 /* Add `units` (> 0) in direction dir (+1 long, -1 short) at fill price px. */
-static inline void account_add(account *a, int64_t t, int dir, double units, double px)
+ANVIL_INLINE void account_add(account *a, int64_t t, int dir, double units, double px)
 {
     double fee = account_fee(a, units, px);
     double held = fabs(a->units);
@@ -109,7 +110,7 @@ static inline void account_add(account *a, int64_t t, int dir, double units, dou
 
 /* Take `units` (0 < units <= held) off the position at fill price px and
  * record the trade they close. */
-static inline void account_reduce(account *a, int64_t t, double units, double px, int reason)
+ANVIL_INLINE void account_reduce(account *a, int64_t t, double units, double px, int reason)
 {
     double held = fabs(a->units);
     int dir = a->units > 0.0 ? 1 : -1;
@@ -149,7 +150,7 @@ static inline void account_reduce(account *a, int64_t t, double units, double px
 }
 
 /* Close the whole position at raw price `price` (slippage applied here). */
-static inline void account_close(account *a, int64_t t, double price, int reason)
+ANVIL_INLINE void account_close(account *a, int64_t t, double price, int reason)
 {
     if (a->units == 0.0)
         return;
@@ -159,7 +160,7 @@ static inline void account_close(account *a, int64_t t, double price, int reason
 
 /* A requested exposure as the account may take it: capped at +-max_leverage,
  * and a short read as flat when shorts are not allowed. */
-static inline double account_cap_target(double v, double max_leverage, int allow_short)
+ANVIL_INLINE double account_cap_target(double v, double max_leverage, int allow_short)
 {
     if (v > max_leverage)
         v = max_leverage;
@@ -174,7 +175,7 @@ static inline double account_cap_target(double v, double max_leverage, int allow
  * with shorts already mapped to flat when not allowed) at raw price `price`.
  * When may_grow is 0 (a cool-down) the position may shrink or close, never
  * open or grow. */
-static inline void account_to_target_gated(account *a, int64_t t, double target, double price,
+ANVIL_INLINE void account_to_target_gated(account *a, int64_t t, double target, double price,
                                            int may_grow)
 {
     int want = (target > 0.0) - (target < 0.0);
@@ -202,7 +203,7 @@ static inline void account_to_target_gated(account *a, int64_t t, double target,
         account_reduce(a, t, held - u_out, px_out, ANVIL_EXIT_SIGNAL);
 }
 
-static inline void account_to_target(account *a, int64_t t, double target, double price)
+ANVIL_INLINE void account_to_target(account *a, int64_t t, double target, double price)
 {
     account_to_target_gated(a, t, target, price, 1);
 }

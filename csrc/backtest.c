@@ -24,16 +24,11 @@
 #include "account.h"
 #include "anvil.h"
 #include "check.h"
+#include "inline.h"
 #include "margin.h"
 #include "metrics.h"
 #include "risk.h"
 #include "rules.h"
-
-#if defined(__GNUC__)
-#define ANVIL_INLINE static inline __attribute__((always_inline))
-#else
-#define ANVIL_INLINE static inline
-#endif
 
 int64_t anvil_max_events(int64_t n_bars)
 {
@@ -188,7 +183,7 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
             /* A bar whose close calls the position in takes the full path. */
             int watch = margin_possible(&a);
             t += bar_acc_hold(&b, a.cash, a.units, c + t, next - t, equity ? equity + t : NULL, watch,
-                              wide);
+                              t > 0, wide);
             if (t == last)
                 break;
         }

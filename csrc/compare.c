@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "anvil.h"
+#include "inline.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -20,14 +21,8 @@
 
 #define COMPARE_TILE 2048 /* bars per tile: 16 KiB of each line */
 
-#if defined(__GNUC__)
-#define ANVIL_COMPARE_INLINE static inline __attribute__((always_inline))
-#else
-#define ANVIL_COMPARE_INLINE static inline
-#endif
-
 /* o[t] for t in [lo, hi): 1 where x > y, and -1 where x < y when `both`. */
-ANVIL_COMPARE_INLINE void compare_span(const double *restrict x, const double *restrict y, int both,
+ANVIL_INLINE void compare_span(const double *restrict x, const double *restrict y, int both,
                          int64_t lo, int64_t hi, int8_t *restrict o)
 {
     int64_t t = lo;

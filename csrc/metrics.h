@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "anvil.h"
+#include "inline.h"
 
 /* Sums over the bars' closing equity.
  *
@@ -68,7 +69,7 @@ typedef struct {
     double worst;
 } trade_acc;
 
-static inline bar_acc bar_acc_new(double initial_capital)
+ANVIL_INLINE bar_acc bar_acc_new(double initial_capital)
 {
     bar_acc b = {0};
     b.initial = initial_capital;
@@ -86,13 +87,13 @@ static inline bar_acc bar_acc_new(double initial_capital)
     } while (0)
 
 /* The return r from `prev` to `equity` (0 once prev is not positive). */
-static inline double bar_return(double prev, double equity)
+ANVIL_INLINE double bar_return(double prev, double equity)
 {
     return prev > 0.0 ? equity / prev - 1.0 : 0.0;
 }
 
 /* Add one return to the current lanes and move to the other lanes. */
-static inline void bar_acc_sum(bar_acc *b, double r)
+ANVIL_INLINE void bar_acc_sum(bar_acc *b, double r)
 {
     double down = r < 0.0 ? r : 0.0; /* branch-free: the sign of r is a coin flip */
     b->sum_r += r;
@@ -104,7 +105,7 @@ static inline void bar_acc_sum(bar_acc *b, double r)
 }
 
 /* Close the stretch below the old peak at a new one. */
-static inline void bar_acc_new_peak(bar_acc *b, double equity)
+ANVIL_INLINE void bar_acc_new_peak(bar_acc *b, double equity)
 {
     double dd = 1.0 - b->trough / b->peak;
     if (dd > b->max_dd)
@@ -117,7 +118,7 @@ static inline void bar_acc_new_peak(bar_acc *b, double equity)
 }
 
 /* Follow drawdown through one bar's equity. */
-static inline void bar_acc_mark(bar_acc *b, double equity)
+ANVIL_INLINE void bar_acc_mark(bar_acc *b, double equity)
 {
     if (equity >= b->peak) {
         bar_acc_new_peak(b, equity);
@@ -128,7 +129,7 @@ static inline void bar_acc_mark(bar_acc *b, double equity)
 }
 
 /* Feed the equity at one bar's close. */
-static inline void bar_acc_add(bar_acc *b, double equity, int in_market)
+ANVIL_INLINE void bar_acc_add(bar_acc *b, double equity, int in_market)
 {
     bar_acc_sum(b, bar_return(b->prev, equity));
     b->prev = equity;
@@ -139,7 +140,7 @@ static inline void bar_acc_add(bar_acc *b, double equity, int in_market)
 
 /* Feed `count` bars whose equity equals the last one fed and that hold no
  * position: each return is exactly 0, so only the counts (and lanes) move. */
-static inline void bar_acc_repeat(bar_acc *b, int64_t count)
+ANVIL_INLINE void bar_acc_repeat(bar_acc *b, int64_t count)
 {
     b->n += count;
     if (!(b->prev >= b->peak)) /* as bar_acc_mark decides, NaN equity included */
@@ -184,7 +185,7 @@ static inline void bar_acc_repeat(bar_acc *b, int64_t count)
 typedef double bar_v2d __attribute__((vector_size(16)));
 /* Per lane, a < b ? a : b: one MINPD on x86 (a one-cycle step of the loop's trough
  * chain, where a compare-and-blend is four). */
-static inline bar_v2d lane_min(bar_v2d a, bar_v2d b)
+ANVIL_INLINE bar_v2d lane_min(bar_v2d a, bar_v2d b)
 {
 #if defined(__SSE2__)
     return __builtin_ia32_minpd(a, b);
@@ -196,26 +197,30 @@ static inline bar_v2d lane_min(bar_v2d a, bar_v2d b)
 }
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
-/* Always inlined: a copy of the bar loop compiled for AVX2 must hold its own copy of
- * this loop (an out-of-line one would be compiled for the plain target). */
-__attribute__((always_inline))
-#endif
-static inline int64_t bar_acc_hold(bar_acc *b, double cash, double units, const double *close,
-                                   int64_t count, double *equity, int watch, const int wide)
+/* Always inlined (ANVIL_INLINE): a copy of the bar loop compiled for AVX2 must hold its
+ * own copy of this loop (an out-of-line one would be compiled for the plain target).
+ * `after_a_bar`: close[-1] exists and the equity last fed was marked at it with this
+ * cash and units, so the first bar's return may be taken from close[-1] in the pairs
+ * (checked here too: an equity that differs takes the first bar alone). */
+ANVIL_INLINE int64_t bar_acc_hold(bar_acc *b, double cash, double units, const double *close,
+                                  int64_t count, double *equity, int watch, int after_a_bar,
+                                  const int wide)
 {
     int64_t k = 0;
 #if defined(__GNUC__) || defined(__clang__)
     typedef bar_v2d v2d;
     typedef int64_t v2i __attribute__((vector_size(16)));
     if (count >= 4) {
-        double eq0 = cash + units * close[0];
-        if (watch && !(eq0 > 0.0))
-            return 0;
-        bar_acc_add(b, eq0, 1); /* its return divides by the equity before the stretch */
-        if (equity)
-            equity[0] = eq0;
-        k = 1;
+        int64_t fed = 0; /* bars fed one by one before the pairs */
+        if (!(after_a_bar && b->prev == cash + units * close[-1])) {
+            double eq0 = cash + units * close[0];
+            if (watch && !(eq0 > 0.0))
+                return 0;
+            bar_acc_add(b, eq0, 1); /* its return divides by the equity before the stretch */
+            if (equity)
+                equity[0] = eq0;
+            k = fed = 1;
+        }
         const v2d zero = {0.0, 0.0}, one = {1.0, 1.0};
         const v2d vcash = {cash, cash}, vunits = {units, units};
         v2d sum_r = {b->sum_r, b->sum_r_alt};
@@ -319,11 +324,12 @@ static inline int64_t bar_acc_hold(bar_acc *b, double cash, double units, const 
         b->sum_r = sum_r[0], b->sum_r_alt = sum_r[1];
         b->sum_r2 = sum_r2[0], b->sum_r2_alt = sum_r2[1];
         b->sum_down2 = sum_down2[0], b->sum_down2_alt = sum_down2[1];
-        b->prev = cash + units * close[k - 1];
+        if (k > fed)
+            b->prev = cash + units * close[k - 1];
         b->peak = peak, b->underwater = underwater;
         b->trough = trough[0] < trough[1] ? trough[0] : trough[1];
-        b->n += k - 1;
-        b->in_market += k - 1;
+        b->n += k - fed;
+        b->in_market += k - fed;
     }
 #endif
     for (; k < count; k++) {
@@ -337,7 +343,7 @@ static inline int64_t bar_acc_hold(bar_acc *b, double cash, double units, const 
     return k;
 }
 
-static inline void trade_acc_add(trade_acc *m, double pnl, double ret, int64_t bars_held)
+ANVIL_INLINE void trade_acc_add(trade_acc *m, double pnl, double ret, int64_t bars_held)
 {
     if (m->n == 0) {
         m->best = ret;
