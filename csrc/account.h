@@ -38,6 +38,7 @@ typedef struct {
     double fixed_fee;
     double slip;        /* slippage as a fraction */
     int integer_units;
+    int rate_only;      /* fee_per_unit and fixed_fee are zero (see account_fee) */
     /* outputs */
     anvil_trade *trades;
     int64_t trades_cap;
@@ -55,6 +56,7 @@ ANVIL_INLINE void account_init(account *a, const anvil_config *cfg, trade_acc *m
     a->fixed_fee = cfg->fixed_fee;
     a->slip = cfg->slippage_bps * 1e-4;
     a->integer_units = cfg->integer_units;
+    a->rate_only = cfg->fee_per_unit == 0.0 && cfg->fixed_fee == 0.0;
     a->trades = trades;
     a->trades_cap = trades ? trades_cap : 0;
     a->metrics = m;
@@ -65,8 +67,13 @@ ANVIL_INLINE double account_equity(const account *a, double price)
     return a->cash + a->units * price;
 }
 
+/* With only a fee rate the two terms that add +0.0 are left out: the same bits
+ * (units, price and fee_rate are never negative, so the product is never -0.0),
+ * two additions fewer on the chain that runs from one order's cash to the next. */
 ANVIL_INLINE double account_fee(const account *a, double units, double price)
 {
+    if (a->rate_only)
+        return units * price * a->fee_rate;
     return units * price * a->fee_rate + units * a->fee_per_unit + a->fixed_fee;
 }
 
@@ -80,8 +87,9 @@ ANVIL_INLINE double account_fill_price(const account *a, int side, double price)
 ANVIL_INLINE double account_size(const account *a, double exposure, double equity,
                                   double fill_price)
 {
-    double u = (exposure * equity - a->fixed_fee)
-               / (fill_price * (1.0 + a->fee_rate) + a->fee_per_unit);
+    double cost = fill_price * (1.0 + a->fee_rate) + a->fee_per_unit;
+    /* x - 0.0 is x: without a fixed fee the subtraction is left out (as in account_fee) */
+    double u = (a->rate_only ? exposure * equity : exposure * equity - a->fixed_fee) / cost;
     if (a->integer_units)
         u = trunc(u);
     return u > 0.0 ? u : 0.0;
@@ -186,10 +194,20 @@ ANVIL_INLINE void account_to_target_gated(account *a, int64_t t, double target, 
         return;
 
     double exposure = fabs(target);
-    double equity = account_equity(a, price);
-    double held = fabs(a->units);
     /* Grow toward the target at the price of growing ... */
     double px_in = account_fill_price(a, want, price);
+    if (a->units == 0.0) {
+        /* Flat (an entry, or the second half of a reversal): the general path below
+         * with the steps that change no bits left out of the chain from the cash to
+         * the order -- the equity is the cash (cash + 0 * price; a cash of -0.0 sizes
+         * no units either way) and all the units sized are added (u - 0). */
+        double u = account_size(a, exposure, a->cash, px_in);
+        if (u > 0.0 && may_grow)
+            account_add(a, t, want, u, px_in);
+        return;
+    }
+    double equity = account_equity(a, price);
+    double held = fabs(a->units);
     double u_in = account_size(a, exposure, equity, px_in);
     if (u_in > held) {
         if (may_grow)
