@@ -341,6 +341,12 @@ def bench_batch(vbt: Any, bars: engine.Bars, signals: np.ndarray, cfg: engine.Co
         )
         alone_speedup = results[alone_label(1)][0].best / results[alone_label(cores)][0].best
         print(f"speed-up 1 -> {cores} cores, the core alone: {alone_speedup:.2f}x")
+        _, alone = per_thread(bars, signals, record, 1, repeats)
+        _, together = per_thread(bars, signals, record, cores, repeats)
+        print(
+            f"each thread's own rate, the core alone: {rate(alone[0])} on 1 thread, "
+            f"{' + '.join(rate(r) for r in together)} on {cores}"
+        )
     else:
         print("one core only: no scaling to measure")
     versus = results[vbt_label][0].best / t_one
