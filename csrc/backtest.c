@@ -134,10 +134,10 @@ ANVIL_INLINE int64_t next_change(const void *sig, int kind, int64_t t, int64_t s
 }
 
 /* Fill the order to `target` (asked: the exposure before the caps) at raw price. */
-ANVIL_INLINE void fill_order(account *a, rule_book *rb, int64_t t, double target, double asked,
-                             double price)
+ANVIL_INLINE void fill_order(account *a, rule_book *rb, int any_rules, int64_t t, double target,
+                             double asked, double price)
 {
-    if (rb->any)
+    if (any_rules)
         account_to_target_gated(a, t, rules_cap(rb, t, target, asked), price,
                                 rules_may_grow(rb, t));
     else
@@ -171,12 +171,14 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
     last_signal seen = {0.0, 0};
     rule_book rb;
     rules_init(&rb, cfg, bars->ts, events, events_cap);
+    /* Fixed for the run: held in locals the compiler can see never change. */
+    const int gate = rb.gate, any_rules = rb.any, risk_on = risk.on;
     double target = 0.0, asked = 0.0;
     int pending = 0;
     int64_t t = 0;
 
     while (t < last) {
-        if (!pending && a.units != 0.0 && !risk.on && !rb.gate) {
+        if (!pending && a.units != 0.0 && !risk_on && !gate) {
             /* Holding, nothing pending, no risk exits: until the signal changes,
              * each bar only marks the position. */
             int64_t next = next_change(sig, kind, t, last, &seen);
@@ -187,7 +189,7 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
             if (t == last)
                 break;
         }
-        if (!pending && a.units == 0.0 && !rb.gate) {
+        if (!pending && a.units == 0.0 && !gate) {
             /* Flat with nothing to do until the signal changes: equity stays at
              * cash (the last mark) and every return is exactly 0. */
             int64_t next = next_change(sig, kind, t, last, &seen);
@@ -201,29 +203,29 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
                     break;
             }
         }
-        if (rb.gate)
+        if (gate)
             rules_new_bar(&rb, t);
         if (fill == ANVIL_FILL_NEXT_OPEN) {
-            int ignore = rb.gate && t > 0 ? rules_gate(&rb, &a, t, o[t]) : 0;
+            int ignore = gate && t > 0 ? rules_gate(&rb, &a, t, o[t]) : 0;
             if (pending) {
                 if (!ignore)
-                    fill_order(&a, &rb, t, target, asked, o[t]);
+                    fill_order(&a, &rb, any_rules, t, target, asked, o[t]);
                 pending = 0;
             }
-            if (risk.on && a.units != 0.0)
+            if (risk_on && a.units != 0.0)
                 exits(&a, &risk, &rb, t, o[t], h[t], l[t]);
             pending = read_signal(sig, kind, t, &seen, max_lev, allow_short, &target, &asked);
             if (pending < 0)
                 goto bad_signal;
         } else {
-            if (risk.on && a.units != 0.0)
+            if (risk_on && a.units != 0.0)
                 exits(&a, &risk, &rb, t, o[t], h[t], l[t]);
-            int ignore = rb.gate ? rules_gate(&rb, &a, t, c[t]) : 0;
+            int ignore = gate ? rules_gate(&rb, &a, t, c[t]) : 0;
             int s = read_signal(sig, kind, t, &seen, max_lev, allow_short, &target, &asked);
             if (s < 0)
                 goto bad_signal;
             if (s && !ignore)
-                fill_order(&a, &rb, t, target, asked, c[t]);
+                fill_order(&a, &rb, any_rules, t, target, asked, c[t]);
         }
         int called = margin_call(&a, c[t]);
         if (called)
@@ -232,7 +234,7 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
         bar_acc_add(&b, eq, a.units != 0.0);
         if (equity)
             equity[t] = eq;
-        if (rb.gate)
+        if (gate)
             rules_mark(&rb, eq);
         if (called)
             goto halted;
@@ -240,14 +242,14 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
     }
 
     /* The last bar: its signal is checked but never acted on. */
-    if (rb.gate)
+    if (gate)
         rules_new_bar(&rb, last);
     if (fill == ANVIL_FILL_NEXT_OPEN) {
-        int ignore = rb.gate && last > 0 ? rules_gate(&rb, &a, last, o[last]) : 0;
+        int ignore = gate && last > 0 ? rules_gate(&rb, &a, last, o[last]) : 0;
         if (pending && !ignore)
-            fill_order(&a, &rb, last, target, asked, o[last]);
+            fill_order(&a, &rb, any_rules, last, target, asked, o[last]);
     }
-    if (risk.on && a.units != 0.0)
+    if (risk_on && a.units != 0.0)
         exits(&a, &risk, &rb, last, o[last], h[last], l[last]);
     t = last;
     if (!signal_allowed(sig, kind, last))
