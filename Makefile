@@ -11,7 +11,7 @@ TEST_WORKERS ?= 2
 
 CORE_SRC := $(wildcard csrc/*.c csrc/*.h) engine/_build.py
 
-.PHONY: help demo test test-py lint quick sanitize bench core install install-test clean browser ensure-bwrap
+.PHONY: help demo test test-py lint quick sanitize same-bits bench core install install-test clean browser ensure-bwrap
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -96,6 +96,25 @@ build/hostile: tests/csrc/hostile.c $(wildcard csrc/*.c csrc/*.h)
 sanitize: build/hostile  ## run the C core's hostile-input driver under ASan+UBSan (both copies of the bar loop)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/hostile
 	ANVIL_CORE_NARROW=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/hostile
+
+# For speed work on the core: every output of a fixed set of runs (tests/csrc/same_bits.c)
+# from the core of commit REF and from the working tree, both copies of the bar loop,
+# compared line by line.
+REF ?= HEAD
+SAME_BITS := build/same-bits
+same-bits:  ## the core's outputs bit for bit against commit REF (default HEAD): make same-bits REF=<commit>
+	@rm -rf $(SAME_BITS) && mkdir -p $(SAME_BITS)/ref
+	git archive $(REF) csrc | tar -x -C $(SAME_BITS)/ref
+	$(CC) -std=c11 -O3 -I$(SAME_BITS)/ref/csrc -o $(SAME_BITS)/ref/same_bits tests/csrc/same_bits.c $(SAME_BITS)/ref/csrc/*.c -lm
+	$(CC) -std=c11 -O3 -Icsrc -o $(SAME_BITS)/same_bits tests/csrc/same_bits.c csrc/*.c -lm
+	$(SAME_BITS)/ref/same_bits > $(SAME_BITS)/ref.txt
+	$(SAME_BITS)/same_bits > $(SAME_BITS)/now.txt
+	ANVIL_CORE_NARROW=1 $(SAME_BITS)/same_bits > $(SAME_BITS)/now-plain.txt
+	@if grep -q DIFFERENT $(SAME_BITS)/now.txt $(SAME_BITS)/now-plain.txt; then \
+		echo "a batch's statistics differ from the same run's backtest:"; grep -h DIFFERENT $(SAME_BITS)/now*.txt; exit 1; fi
+	diff $(SAME_BITS)/ref.txt $(SAME_BITS)/now.txt
+	diff $(SAME_BITS)/ref.txt $(SAME_BITS)/now-plain.txt
+	@echo "same bits as $(REF): $$(wc -l < $(SAME_BITS)/now.txt) runs, both copies of the bar loop"
 
 bench: $(VENV)/.installed-test $(VENV)/.core  ## anvil next to its peers; prints the ratios
 	$(PY) -m bench
