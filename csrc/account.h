@@ -47,7 +47,7 @@ typedef struct {
 } account;
 
 ANVIL_INLINE void account_init(account *a, const anvil_config *cfg, trade_acc *m,
-                                anvil_trade *trades, int64_t trades_cap)
+                               anvil_trade *trades, int64_t trades_cap)
 {
     *a = (account){0};
     a->cash = cfg->initial_capital;
@@ -85,7 +85,7 @@ ANVIL_INLINE double account_fill_price(const account *a, int side, double price)
 
 /* Units a target of |exposure| buys at fill_price out of `equity`. */
 ANVIL_INLINE double account_size(const account *a, double exposure, double equity,
-                                  double fill_price)
+                                 double fill_price)
 {
     double cost = fill_price * (1.0 + a->fee_rate) + a->fee_per_unit;
     /* x - 0.0 is x: without a fixed fee the subtraction is left out (as in account_fee) */
@@ -184,7 +184,7 @@ ANVIL_INLINE double account_cap_target(double v, double max_leverage, int allow_
  * When may_grow is 0 (a cool-down) the position may shrink or close, never
  * open or grow. */
 ANVIL_INLINE void account_to_target_gated(account *a, int64_t t, double target, double price,
-                                           int may_grow)
+                                          int may_grow)
 {
     int want = (target > 0.0) - (target < 0.0);
     int have = (a->units > 0.0) - (a->units < 0.0);

@@ -23,7 +23,7 @@
 
 /* o[t] for t in [lo, hi): 1 where x > y, and -1 where x < y when `both`. */
 ANVIL_INLINE void compare_span(const double *restrict x, const double *restrict y, int both,
-                         int64_t lo, int64_t hi, int8_t *restrict o)
+                               int64_t lo, int64_t hi, int8_t *restrict o)
 {
     int64_t t = lo;
 #if defined(__SSE2__)
