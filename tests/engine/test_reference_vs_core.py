@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engine
+from engine.records import PERCENT_METRICS
 from tests.engine.reference import simulate_config
 
 Config = engine.Config
@@ -26,18 +27,8 @@ RTOL = 1e-9
 # Metrics that are money, and metrics that are fractions (returns and the like);
 # the rest are ratios and counts, compared relatively only.
 MONEY_METRICS = {"net_pnl", "final_equity", "total_fees", "expectancy"}
-RETURN_METRICS = {
-    "total_return",
-    "annual_return",
-    "max_drawdown",
-    "win_rate",
-    "avg_trade_return",
-    "best_trade",
-    "worst_trade",
-    "avg_win",
-    "avg_loss",
-    "exposure",
-}
+# the fractions (engine.records.PERCENT_METRICS) but volatility, a ratio of returns here
+RETURN_METRICS = PERCENT_METRICS - {"volatility"}
 RATIO_ATOL = 1e-9  # sharpe, sortino, calmar, volatility: a mean of returns can cancel to ~0
 MONEY_TRADE_FIELDS = ("entry_fees", "exit_fees", "pnl")
 PRICE_TRADE_FIELDS = ("entry_price", "exit_price")
