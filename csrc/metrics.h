@@ -163,17 +163,23 @@ ANVIL_INLINE void bar_acc_repeat(bar_acc *b, int64_t count)
         __builtin_memcpy(&(lo), &(v), sizeof(lo));                             \
         __builtin_memcpy(&(hi), (const char *)&(v) + sizeof(lo), sizeof(hi)); \
     } while (0)
-/* For the four-wide step, which only the copies compiled for AVX2 reach:
- * HOLD_ALL4(mask), whether a comparison held in all four lanes, and HOLD_MIN4(a, b),
- * per lane a < b ? a : b. The step is bound by how many instructions it issues, and
- * GCC turns `m[0] & m[1] & m[2] & m[3]` into six (extracts and ANDs) where VMOVMSKPD
- * is one, and a compare-and-mask into two where VMINPD is one: held bars 99 -> 73 us
- * per 100,000 in a C driver, the same bits. GCC compiles an AVX builtin only in code
- * that survives optimisation, and the plain copies drop the step (`wide` is 0) once
- * optimised; at -O0, and under clang (which checks a builtin's target where it is
- * written), these are plain vector code. */
+/* ANVIL_AVX_BUILTINS: the wide paths (`wide`, reached only in the copies compiled for
+ * AVX2) may call GCC's AVX builtins. GCC compiles a builtin only in code that survives
+ * optimisation, and the plain copies drop those paths (`wide` is 0) once optimised; at
+ * -O0, and under clang (which checks a builtin's target where it is written), they
+ * are plain vector code or absent. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#define ANVIL_AVX_BUILTINS 1
 #include <immintrin.h> /* declares the AVX builtins */
+#else
+#define ANVIL_AVX_BUILTINS 0
+#endif
+/* For the four-wide step: HOLD_ALL4(mask), whether a comparison held in all four
+ * lanes, and HOLD_MIN4(a, b), per lane a < b ? a : b. The step is bound by how many
+ * instructions it issues, and GCC turns `m[0] & m[1] & m[2] & m[3]` into six (extracts
+ * and ANDs) where VMOVMSKPD is one, and a compare-and-mask into two where VMINPD is
+ * one: held bars 99 -> 73 us per 100,000 in a C driver, the same bits. */
+#if ANVIL_AVX_BUILTINS
 #define HOLD_ALL4(mask) (__builtin_ia32_movmskpd256((v4d)(mask)) == 15)
 #define HOLD_MIN4(a, b) __builtin_ia32_minpd256((a), (b))
 #else
@@ -182,6 +188,7 @@ ANVIL_INLINE void bar_acc_repeat(bar_acc *b, int64_t count)
 #endif
 #else
 #define ANVIL_WIDE_HOLD 0
+#define ANVIL_AVX_BUILTINS 0
 #endif
 
 /* Feed `count` bars holding `units` with `cash` and no order: the equity at

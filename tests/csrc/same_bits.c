@@ -7,8 +7,9 @@
  * loop (the AVX2 one and, with ANVIL_CORE_NARROW=1, the plain one).
  *
  * The runs: 100,000 bars of a seeded random walk (open at the last close, high
- * and low around both); three signals -- SMA 10/30 long/short flips (int8, one
- * order pair every ~26 bars), SMA 50/200 long or flat (int8), and a float
+ * and low around both); four signals -- SMA 10/30 long/short flips (int8, one
+ * order pair every ~26 bars), SMA 50/200 long or flat (int8), the flips with
+ * HOLD in runs of 37 bars of every 111 and on every 11th bar (int8), and a float
  * signal of varying exposure with NaN holds -- under 64 configurations that
  * cover fees (rate, per unit, fixed), slippage, integer units, shorts,
  * leverage, both fill modes, close at end, stops, take profit, trailing stops
@@ -30,7 +31,7 @@
 
 #define N_BARS 100000
 #define N_CONFIGS 64
-#define N_SIGNALS 3
+#define N_SIGNALS 4
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -106,14 +107,14 @@ int main(void)
     double *open = malloc(n * sizeof *open), *high = malloc(n * sizeof *high);
     double *low = malloc(n * sizeof *low), *close = malloc(n * sizeof *close);
     double *fast = malloc(n * sizeof *fast), *slow = malloc(n * sizeof *slow);
-    int8_t *flips = malloc(n), *calm = malloc(n);
+    int8_t *flips = malloc(n), *calm = malloc(n), *holds = malloc(n);
     double *exposure = malloc(n * sizeof *exposure);
     int64_t *ts = malloc(n * sizeof *ts);
     double *equity = malloc(n * sizeof *equity);
     int64_t trades_cap = anvil_max_trades(n), events_cap = anvil_max_events(n);
     anvil_trade *trades = malloc((size_t)trades_cap * sizeof *trades);
     anvil_pf_event *events = malloc((size_t)events_cap * sizeof *events);
-    if (!open || !high || !low || !close || !fast || !slow || !flips || !calm || !exposure || !ts ||
+    if (!open || !high || !low || !close || !fast || !slow || !flips || !calm || !holds || !exposure || !ts ||
         !equity || !trades || !events) {
         fprintf(stderr, "same_bits: out of memory\n");
         return 2;
@@ -138,13 +139,15 @@ int main(void)
     sma(close, n, 200, slow);
     for (int64_t i = 0; i < n; i++) {
         calm[i] = i < 200 ? 0 : fast[i] > slow[i];
+        holds[i] = (i / 37) % 3 == 0 || i % 11 == 0 ? ANVIL_HOLD : flips[i];
         exposure[i] = i % 7 == 0 ? (double)NAN : flips[i] * 0.5 * (1 + i % 3);
     }
 
     anvil_bars bars = {open, high, low, close, n, ts, 0};
-    const void *signals[N_SIGNALS] = {flips, calm, exposure};
-    const int32_t kinds[N_SIGNALS] = {ANVIL_SIGNAL_I8, ANVIL_SIGNAL_I8, ANVIL_SIGNAL_F64};
-    const char *names[N_SIGNALS] = {"flips", "calm", "float"};
+    const void *signals[N_SIGNALS] = {flips, calm, holds, exposure};
+    const int32_t kinds[N_SIGNALS] = {ANVIL_SIGNAL_I8, ANVIL_SIGNAL_I8, ANVIL_SIGNAL_I8,
+                                      ANVIL_SIGNAL_F64};
+    const char *names[N_SIGNALS] = {"flips", "calm", "holds", "float"};
     for (int k = 0; k < N_CONFIGS; k++) {
         anvil_config cfg;
         config(k, &cfg);
@@ -171,6 +174,6 @@ int main(void)
         }
     }
     free(open), free(high), free(low), free(close), free(fast), free(slow), free(flips);
-    free(calm), free(exposure), free(ts), free(equity), free(trades), free(events);
+    free(calm), free(holds), free(exposure), free(ts), free(equity), free(trades), free(events);
     return 0;
 }

@@ -2,7 +2,7 @@
 
 The make target compares the core's outputs with another commit's, for speed work that
 must not change a result; here the driver is built against the working tree and run as
-it is there: its 192 runs (64 configurations x 3 signals) give the same bits in both
+it is there: its 256 runs (64 configurations x 4 signals) give the same bits in both
 copies of the bar loop, and every batch's statistics are those of the same run's
 backtest. A line per run names the configuration, so a failure says which run differs.
 """
@@ -43,7 +43,7 @@ def run(driver: Path, narrow: bool) -> list[str]:
 
 def test_both_copies_of_the_bar_loop_give_the_same_bits_in_every_run(driver: Path) -> None:
     wide, narrow = run(driver, narrow=False), run(driver, narrow=True)
-    assert len(wide) == 192
+    assert len(wide) == 256
     differ = [f"{a}\n  plain copy: {b}" for a, b in zip(wide, narrow) if a != b]
     assert not differ, "\n".join(differ[:5])
 
