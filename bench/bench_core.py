@@ -38,7 +38,7 @@ import pandas as pd
 import engine
 from bench._machine import verdict
 from engine import _bindings, synthetic
-from engine._run import resolve_threads, sealed
+from engine._run import batch_edges, resolve_threads, sealed
 from engine.records import STATS_DTYPE
 
 TARGET_SINGLE_RATIO = 50.0  # anvil's single backtest at least 50x faster than from_signals
@@ -149,8 +149,7 @@ def core_batch(bars: engine.Bars, signals: np.ndarray, record: np.ndarray, worke
     if workers == 1:
         _bindings.batch(bars.prices, signals, record, out)
         return
-    chunks = int(min(len(signals), workers * 16, max(workers, signals.size // 1_000_000)))
-    edges = np.linspace(0, len(signals), chunks + 1).astype(int)
+    edges = batch_edges(*signals.shape, workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         parts = [
             pool.submit(_bindings.batch, bars.prices, signals[lo:hi], record, out[lo:hi])

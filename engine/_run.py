@@ -166,6 +166,21 @@ def _batch_signals(signals: Any, n_bars: int) -> np.ndarray:
 
 _CHUNK_STEPS = 1_000_000
 """Bar-steps a batch chunk holds at least (when there are enough)."""
+_CHUNKS_PER_THREAD = 16
+"""Chunks a batch is cut into per thread, at most."""
+
+
+def batch_edges(n_runs: int, n_bars: int, workers: int) -> np.ndarray:
+    """Where a batch of ``n_runs`` runs over ``n_bars`` bars is cut for ``workers``
+    threads: ``edges[k]:edges[k + 1]`` is chunk k.
+
+    Up to ``_CHUNKS_PER_THREAD`` chunks a thread, handed out in order as threads free
+    up, so that runs of uneven cost (a sweep's fast windows trade far more than its slow
+    ones) still balance: the last chunk, not the slowest quarter, sets the tail. Each
+    chunk keeps at least ``_CHUNK_STEPS`` bar-steps (about a millisecond of C work) so
+    its door (a few microseconds, under the GIL) stays small."""
+    n_chunks = int(min(n_runs, workers * _CHUNKS_PER_THREAD, max(workers, n_runs * n_bars // _CHUNK_STEPS)))
+    return np.linspace(0, n_runs, n_chunks + 1).astype(np.int64)
 
 
 def _run_batch(bars: Bars, sig: np.ndarray, cfgs: np.ndarray, out: np.ndarray, workers: int) -> None:
@@ -174,14 +189,9 @@ def _run_batch(bars: Bars, sig: np.ndarray, cfgs: np.ndarray, out: np.ndarray, w
         _bindings.batch(bars.prices, sig, cfgs, out, bars.ts, checked=sealed(bars))
         return
 
-    # Up to 16 chunks per thread, handed out in order as threads free up, so that
-    # runs of uneven cost (a sweep's fast windows trade far more than its slow ones)
-    # still balance: the last chunk, not the slowest quarter, sets the tail. Each
-    # chunk keeps at least ~1M bar-steps (about a millisecond of C work) so its door
-    # (a few microseconds, under the GIL) stays small. Every run is computed alone
-    # by one thread, so results do not depend on the split.
-    n_chunks = int(min(n_runs, workers * 16, max(workers, sig.size // _CHUNK_STEPS)))
-    edges = np.linspace(0, n_runs, n_chunks + 1).astype(np.int64)
+    # Every run is computed alone by one thread, so results do not depend on the split.
+    edges = batch_edges(n_runs, sig.shape[1], workers)
+    n_chunks = len(edges) - 1
     checked = sealed(bars)
 
     def work(k: int) -> None:
