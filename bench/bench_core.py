@@ -102,6 +102,12 @@ class Timing:
     median: float
 
 
+BATCH_REPEATS = 7
+"""Timed calls of each batch (a 0.04-0.14 s call): best of 7, not 3, so that one pass's
+two-core speed-up is less at the mercy of a moment of the host's other work (each side
+of the ratio gets the same repeats)."""
+
+
 def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> Timing:
     """Best and median wall time of ``fn`` over ``repeats`` calls, after ``warmup`` calls.
 
@@ -259,7 +265,7 @@ def bench_single(vbt: Any, bars: engine.Bars, signal: np.ndarray, cfg: engine.Co
 
 def bench_batch(vbt: Any, bars: engine.Bars, signals: np.ndarray, cfg: engine.Config, quick: bool) -> None:
     """Batch throughput and scaling of anvil, next to vectorbt over the same columns."""
-    repeats = 2 if quick else 3
+    repeats = 2 if quick else BATCH_REPEATS
     n_runs, n_bars = signals.shape
     steps = n_runs * n_bars
     cores = min(resolve_threads(0), n_runs)
@@ -490,7 +496,7 @@ def bench_trade_heavy_batch(bars: engine.Bars, cfg: engine.Config, quick: bool) 
     steps = signals.size
     orders = sum(order_count(s) for s in signals)
     cores = min(resolve_threads(0), n_runs)
-    repeats = 2 if quick else 3
+    repeats = 2 if quick else BATCH_REPEATS
     print(
         f"\ntrade-heavy batch: {n_runs:,} SMA long/short signal sets x {len(bars):,} bars, "
         f"{orders:,} orders ({orders / n_runs:,.0f} a run)"
