@@ -18,7 +18,8 @@ orders per change) on the same bars — one backtest next to vectorbt, the core'
 split into ns per bar and ns per order (the same bars with a signal that orders once
 give the per-bar cost; the rest over the order count is the per-order cost), the
 Python door's overhead around the C call, and a batch of long/short signal sets
-with each thread's own rate at 1 and 2 threads.
+with each part's own rate when the batch's parts run one after the other and side by
+side.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import pandas as pd
 import engine
 from bench._machine import verdict
 from engine import _bindings, synthetic
-from engine._run import batch_edges, resolve_threads, sealed
+from engine._run import _run_batch, resolve_threads, sealed
 from engine.records import STATS_DTYPE
 
 TARGET_SINGLE_RATIO = 50.0  # anvil's single backtest at least 50x faster than from_signals
@@ -148,21 +149,13 @@ def interleaved(fns: list[Callable[[], object]], repeats: int) -> list[Timing]:
 
 
 def core_batch(bars: engine.Bars, signals: np.ndarray, record: np.ndarray, workers: int) -> None:
-    """The C batch alone on validated input, split as run_batch splits it (up to 16
-    chunks a thread: the sweep's first runs, with fast windows, trade far more than its
-    last, so halves would leave one thread idle at the end) on ``workers`` threads."""
+    """The C batch alone on validated input on ``workers`` threads, cut and handed out as
+    run_batch does it (``engine._run._run_batch``: up to 16 chunks a thread on its kept
+    threads; the sweep's first runs, with fast windows, trade far more than its last, so
+    halves would leave one thread idle at the end), without run_batch's door (signal and
+    config checks, the results table)."""
     out = np.zeros(len(signals), STATS_DTYPE)
-    if workers == 1:
-        _bindings.batch(bars.prices, signals, record, out)
-        return
-    edges = batch_edges(*signals.shape, workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = [
-            pool.submit(_bindings.batch, bars.prices, signals[lo:hi], record, out[lo:hi])
-            for lo, hi in zip(edges[:-1], edges[1:])
-        ]
-        for part in parts:
-            part.result()
+    _run_batch(bars, signals, record, out, workers)
 
 
 def available_memory() -> int:
@@ -346,11 +339,12 @@ def bench_batch(vbt: Any, bars: engine.Bars, signals: np.ndarray, cfg: engine.Co
         )
         alone_speedup = results[alone_label(1)][0].best / results[alone_label(cores)][0].best
         print(f"speed-up 1 -> {cores} cores, the core alone: {alone_speedup:.2f}x")
-        _, alone = per_thread(bars, signals, record, 1, repeats)
-        _, together = per_thread(bars, signals, record, cores, repeats)
+        _, alone = per_part(bars, signals, record, cores, 1, repeats)
+        _, together = per_part(bars, signals, record, cores, cores, repeats)
         print(
-            f"each thread's own rate, the core alone: {rate(alone[0])} on 1 thread, "
-            f"{' + '.join(rate(r) for r in together)} on {cores}"
+            f"each part's own rate, the core alone on the batch cut in {cores}: "
+            f"{' + '.join(rate(r) for r in alone)} one after the other on 1 thread, "
+            f"{' + '.join(rate(r) for r in together)} side by side on {cores}"
         )
     else:
         print("one core only: no scaling to measure")
@@ -461,14 +455,18 @@ def bench_trade_heavy(vbt: Any, bars: engine.Bars, cfg: engine.Config, quick: bo
     )
 
 
-def per_thread(
-    bars: engine.Bars, signals: np.ndarray, record: np.ndarray, workers: int, repeats: int
+def per_part(
+    bars: engine.Bars, signals: np.ndarray, record: np.ndarray, parts: int, workers: int, repeats: int
 ) -> tuple[float, list[float]]:
-    """Wall time of the core alone on ``workers`` threads, and each thread's own rate
-    (its bar-steps over its own busy time), best of ``repeats``."""
+    """The core alone over ``signals`` cut into ``parts`` equal parts on ``workers``
+    threads (one thread: the parts one after the other). Returns the wall time and each
+    part's own rate (its bar-steps over its own time in the core), best of ``repeats``.
+
+    The parts differ in cost (a sweep's first runs trade more), so whether two threads
+    slow each other down shows only in each part's rate against its own rate alone."""
     n_runs, n_bars = signals.shape
-    edges = np.linspace(0, n_runs, workers + 1).astype(int)
-    best_wall, best_rates = math.inf, [0.0] * workers
+    edges = np.linspace(0, n_runs, parts + 1).astype(int)
+    best_wall, best_rates = math.inf, [0.0] * parts
 
     def part(k: int) -> float:
         lo, hi = edges[k], edges[k + 1]
@@ -480,7 +478,7 @@ def per_thread(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for _ in range(repeats + 1):
             start = time.perf_counter()
-            rates = [f.result() for f in [pool.submit(part, k) for k in range(workers)]]
+            rates = [f.result() for f in [pool.submit(part, k) for k in range(parts)]]
             wall = time.perf_counter() - start
             if wall < best_wall:
                 best_wall, best_rates = wall, rates
@@ -488,7 +486,7 @@ def per_thread(
 
 
 def bench_trade_heavy_batch(bars: engine.Bars, cfg: engine.Config, quick: bool) -> None:
-    """A batch of long/short flip signals: rate per core, scaling, each thread's own rate."""
+    """A batch of long/short flip signals: rate per core, scaling, each part's own rate."""
     n_runs = 100 if quick else 1_000
     signals = long_short(bars.close, window_pairs(n_runs))
     cfg = cfg.replace(allow_short=True)
@@ -515,7 +513,7 @@ def bench_trade_heavy_batch(bars: engine.Bars, cfg: engine.Config, quick: bool) 
             ]
         )
     for workers in sorted({1, cores}):
-        wall, rates = per_thread(bars, signals, record, workers, repeats)
+        wall, rates = per_part(bars, signals, record, cores, workers, repeats)
         rows.append(
             [
                 f"  the core alone, {workers} thread(s)",
@@ -525,7 +523,7 @@ def bench_trade_heavy_batch(bars: engine.Bars, cfg: engine.Config, quick: bool) 
                 " ".join(rate(r) for r in rates),
             ]
         )
-    print(table(["", "best", "bar-steps/s", "per core", "each thread's own rate"], rows))
+    print(table(["", "best", "bar-steps/s", "per core", "each part's own rate"], rows))
     if cores > 1:
         speedup = one.best / every.best
         print(
@@ -533,9 +531,10 @@ def bench_trade_heavy_batch(bars: engine.Bars, cfg: engine.Config, quick: bool) 
             f"target >= {TARGET_SCALING:g}x {mark(speedup >= TARGET_SCALING)}"
         )
     print(
-        "note: a thread's own rate is its bar-steps over its own time in the core; when it "
-        "falls from 1 to 2 threads the threads slow each other down (shared core, caches, "
-        "memory, or other load), not the split."
+        f"note: the core alone runs the batch cut in {cores} parts, one after the other on 1 "
+        f"thread and side by side on {cores}; a part's own rate is its bar-steps over its own "
+        "time in the core. When a part's rate falls from 1 thread to more, the threads slow "
+        "each other down (shared core, caches, memory, or other load), not the split."
     )
 
 

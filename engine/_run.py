@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Sequence
 
 import numpy as np
@@ -199,9 +200,34 @@ def _run_batch(bars: Bars, sig: np.ndarray, cfgs: np.ndarray, out: np.ndarray, w
         part_cfg = cfgs if len(cfgs) == 1 else cfgs[lo:hi]
         _bindings.batch(bars.prices, sig[lo:hi], part_cfg, out[lo:hi], bars.ts, checked=checked)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anvil-batch") as pool:
-        for f in [pool.submit(work, k) for k in range(n_chunks)]:
-            f.result()
+    pool = _batch_pool(workers)
+    futures = [pool.submit(work, k) for k in range(n_chunks)]
+    wait(futures)  # every chunk done (none still writing into ``out``) before an error is raised
+    for f in futures:
+        f.result()
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_pid = 0
+_pools_lock = threading.Lock()
+
+
+def _batch_pool(workers: int) -> ThreadPoolExecutor:
+    """The threads this process's batches run on, ``workers`` of them, started once.
+
+    Starting two threads for every call cost a 40 ms two-thread batch 2 ms at best and
+    7 ms at the median (1 -> 2 cores 1.84x instead of 1.93x): new threads wait to be
+    placed on the other core. A forked child starts its own (threads do not survive a
+    fork); calls from several threads share a pool, each waiting for its own chunks."""
+    global _pools_pid
+    with _pools_lock:
+        if _pools_pid != os.getpid():
+            _pools.clear()  # a parent's pools: their threads are not in this process
+            _pools_pid = os.getpid()
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anvil-batch")
+        return pool
 
 
 def run_batch(
