@@ -353,9 +353,9 @@ def bench_batch(vbt: Any, bars: engine.Bars, signals: np.ndarray, cfg: engine.Co
     notes = [
         "vectorbt's batch is the simulation alone (no statistics), with max_orders set to the "
         "signal changes so that its order records fit in memory; anvil's computes every metric.",
-        "run_batch includes its door (config records, threads; a ready int8 matrix is checked by "
-        "the core as it runs); 'the core alone' calls engine._bindings.batch, split over threads "
-        "like run_batch.",
+        "run_batch includes its door (signal and config checks, the results table; a ready int8 "
+        "matrix is checked by the core as it runs); 'the core alone' is run_batch's own cut into "
+        "chunks on its threads (engine._run._run_batch) without that door.",
     ]
     if n_cols < n_runs:
         notes.append(f"vectorbt ran {n_cols:,} of the {n_runs:,} columns (memory); time scaled x{scale:.2f}.")
