@@ -233,11 +233,6 @@ ANVIL_INLINE int lane_both(bar_v2i held)
 }
 #endif
 
-/* Always inlined (ANVIL_INLINE): a copy of the bar loop compiled for AVX2 must hold its
- * own copy of this loop (an out-of-line one would be compiled for the plain target).
- * `after_a_bar`: close[-1] exists and the equity last fed was marked at it with this
- * cash and units, so the first bar's return may be taken from close[-1] in the pairs
- * (checked here too: an equity that differs takes the first bar alone). */
 #if ANVIL_WIDE_HOLD && defined(__GNUC__) && !defined(__clang__)
 /* GCC warns that HOLD_MIN4's builtin returns an AVX vector in a function not compiled
  * for AVX (a change of calling convention); it is no call, and only the AVX2 copies
@@ -245,6 +240,94 @@ ANVIL_INLINE int lane_both(bar_v2i held)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
+#if ANVIL_WIDE_HOLD
+/* The running sums of a held stretch between bar_acc_hold and its four-wide steps (in
+ * locals: always inlined, the compiler keeps them in registers). */
+typedef struct {
+    bar_v2d sum_r, sum_r2, sum_down2; /* the two lanes of each sum */
+    bar_v2d trough;                   /* lowest equity below the peak, per lane */
+    double peak;
+    int64_t underwater;
+} hold_run;
+
+/* bar_acc_hold's steps of four bars (AVX2 copies only) from bar k; returns the bar it
+ * stopped at. Each pair's sums are added pair after pair, as the two-bar step and bar by
+ * bar add them, so the bits are the same. `watched` (a constant: one copy each way):
+ * the position can lose all its equity, and a step with an equity at zero or below
+ * leaves for bar_acc_hold's loops (the scalar one finds the bar). A return divides by
+ * the equity before it, and is 0 when that is not above zero (bar_return); watched, every
+ * such equity is one already found above zero -- the step's own first three, the last
+ * step's fourth, and the bar before the stretch (fed or checked above zero there, or the
+ * account would have been liquidated) -- so only the unwatched copy tests it: four and
+ * three instructions fewer a step in the two copies. */
+ANVIL_INLINE int64_t hold_steps4(bar_acc *b, hold_run *run, double cash, double units,
+                                 const double *close, int64_t k, int64_t count, double *equity,
+                                 const int watched)
+{
+    typedef bar_v2d v2d;
+    typedef double v4d __attribute__((vector_size(32)));
+    typedef int64_t v4i __attribute__((vector_size(32)));
+    const v4d zero4 = {0.0, 0.0, 0.0, 0.0}, one4 = {1.0, 1.0, 1.0, 1.0};
+    const v4d cash4 = {cash, cash, cash, cash}, units4 = {units, units, units, units};
+    double peak = run->peak;
+    int64_t underwater = run->underwater;
+    v2d sum_r = run->sum_r, sum_r2 = run->sum_r2, sum_down2 = run->sum_down2;
+    v4d peak4 = {peak, peak, peak, peak};
+    v4d trough4 = {run->trough[0], run->trough[0], run->trough[0], run->trough[0]}; /* one per lane */
+    for (; k + 4 <= count; k += 4) {
+        v4d px, px_before;
+        __builtin_memcpy(&px, close + k, sizeof px);
+        __builtin_memcpy(&px_before, close + k - 1, sizeof px_before);
+        v4d eq = cash4 + units4 * px;
+        if (watched && !HOLD_ALL4(eq > zero4))
+            break;
+        v4d before = cash4 + units4 * px_before;
+        v4d r = eq / before - one4;
+        if (!watched)
+            r = (v4d)((v4i)r & (v4i)(before > zero4));
+        v4d down = HOLD_MIN4(r, zero4); /* r < 0 ? r : +0.0, NaN and -0.0 included */
+        v4d r2 = r * r, down2 = down * down;
+        v2d lo, hi;
+        HOLD_HALVES(r, lo, hi);
+        sum_r += lo;
+        sum_r += hi;
+        HOLD_HALVES(r2, lo, hi);
+        sum_r2 += lo;
+        sum_r2 += hi;
+        HOLD_HALVES(down2, lo, hi);
+        sum_down2 += lo;
+        sum_down2 += hi;
+        if (equity)
+            __builtin_memcpy(equity + k, &eq, sizeof eq);
+        if (HOLD_ALL4(eq < peak4)) {
+            underwater += 4;
+            trough4 = HOLD_MIN4(eq, trough4);
+        } else {
+            HOLD_HALVES(trough4, lo, hi);
+            v2d low = lane_min(lo, hi);
+            b->peak = peak, b->underwater = underwater;
+            b->trough = low[0] < low[1] ? low[0] : low[1];
+            for (int j = 0; j < 4; j++)
+                bar_acc_mark(b, eq[j]);
+            peak = b->peak, underwater = b->underwater;
+            peak4 = (v4d){peak, peak, peak, peak};
+            trough4 = (v4d){b->trough, b->trough, b->trough, b->trough};
+        }
+    }
+    v2d lo, hi;
+    HOLD_HALVES(trough4, lo, hi);
+    run->trough = lane_min(lo, hi);
+    run->sum_r = sum_r, run->sum_r2 = sum_r2, run->sum_down2 = sum_down2;
+    run->peak = peak, run->underwater = underwater;
+    return k;
+}
+#endif
+
+/* Always inlined (ANVIL_INLINE): a copy of the bar loop compiled for AVX2 must hold its
+ * own copy of this loop (an out-of-line one would be compiled for the plain target).
+ * `after_a_bar`: close[-1] exists and the equity last fed was marked at it with this
+ * cash and units, so the first bar's return may be taken from close[-1] in the pairs
+ * (checked here too: an equity that differs takes the first bar alone). */
 ANVIL_INLINE int64_t bar_acc_hold(bar_acc *b, double cash, double units, const double *close,
                                   int64_t count, double *equity, int watch, int after_a_bar,
                                   const int wide)
@@ -274,60 +357,11 @@ ANVIL_INLINE int64_t bar_acc_hold(bar_acc *b, double cash, double units, const d
         int64_t underwater = b->underwater;
 #if ANVIL_WIDE_HOLD
         if (wide) {
-            /* Four bars a step (AVX2): each pair's sums are added pair after pair, as the
-             * two-bar step and bar by bar add them, so the bits are the same. */
-            typedef double v4d __attribute__((vector_size(32)));
-            typedef int64_t v4i __attribute__((vector_size(32)));
-            const v4d zero4 = {0.0, 0.0, 0.0, 0.0}, one4 = {1.0, 1.0, 1.0, 1.0};
-            const v4d cash4 = {cash, cash, cash, cash}, units4 = {units, units, units, units};
-            /* Watched, a step with an equity at zero or below leaves for the loops below
-             * (the scalar one finds the bar); a finite equity is always above -inf. */
-            const double floor_ = watch ? 0.0 : -__builtin_inf();
-            const v4d floor4 = {floor_, floor_, floor_, floor_};
-            v4d peak4 = {peak, peak, peak, peak};
-            v4d trough4 = {trough[0], trough[0], trough[0], trough[0]}; /* one per lane */
-            for (; k + 4 <= count; k += 4) {
-                v4d px, px_before;
-                __builtin_memcpy(&px, close + k, sizeof px);
-                __builtin_memcpy(&px_before, close + k - 1, sizeof px_before);
-                v4d eq = cash4 + units4 * px;
-                if (!HOLD_ALL4(eq > floor4))
-                    break;
-                v4d before = cash4 + units4 * px_before;
-                v4d r = eq / before - one4;
-                r = (v4d)((v4i)r & (v4i)(before > zero4));
-                v4d down = HOLD_MIN4(r, zero4); /* r < 0 ? r : +0.0, NaN and -0.0 included */
-                v4d r2 = r * r, down2 = down * down;
-                v2d lo, hi;
-                HOLD_HALVES(r, lo, hi);
-                sum_r += lo;
-                sum_r += hi;
-                HOLD_HALVES(r2, lo, hi);
-                sum_r2 += lo;
-                sum_r2 += hi;
-                HOLD_HALVES(down2, lo, hi);
-                sum_down2 += lo;
-                sum_down2 += hi;
-                if (equity)
-                    __builtin_memcpy(equity + k, &eq, sizeof eq);
-                if (HOLD_ALL4(eq < peak4)) {
-                    underwater += 4;
-                    trough4 = HOLD_MIN4(eq, trough4);
-                } else {
-                    HOLD_HALVES(trough4, lo, hi);
-                    v2d low = lane_min(lo, hi);
-                    b->peak = peak, b->underwater = underwater;
-                    b->trough = low[0] < low[1] ? low[0] : low[1];
-                    for (int j = 0; j < 4; j++)
-                        bar_acc_mark(b, eq[j]);
-                    peak = b->peak, underwater = b->underwater;
-                    peak4 = (v4d){peak, peak, peak, peak};
-                    trough4 = (v4d){b->trough, b->trough, b->trough, b->trough};
-                }
-            }
-            v2d lo, hi;
-            HOLD_HALVES(trough4, lo, hi);
-            trough = lane_min(lo, hi);
+            hold_run run = {sum_r, sum_r2, sum_down2, trough, peak, underwater};
+            k = watch ? hold_steps4(b, &run, cash, units, close, k, count, equity, 1)
+                      : hold_steps4(b, &run, cash, units, close, k, count, equity, 0);
+            sum_r = run.sum_r, sum_r2 = run.sum_r2, sum_down2 = run.sum_down2;
+            trough = run.trough, peak = run.peak, underwater = run.underwater;
             vpeak = (v2d){peak, peak};
         }
 #else
