@@ -231,6 +231,15 @@ ANVIL_INLINE int lane_both(bar_v2i held)
     return (held[0] & held[1]) != 0;
 #endif
 }
+
+/* The running sums of a held stretch in bar_acc_hold and its four-wide steps (a local:
+ * always inlined, the compiler keeps it in registers). */
+typedef struct {
+    bar_v2d sum_r, sum_r2, sum_down2; /* the two lanes of each sum */
+    bar_v2d trough;                   /* lowest equity below the peak, per lane */
+    double peak;
+    int64_t underwater;
+} hold_run;
 #endif
 
 #if ANVIL_WIDE_HOLD && defined(__GNUC__) && !defined(__clang__)
@@ -241,15 +250,6 @@ ANVIL_INLINE int lane_both(bar_v2i held)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 #if ANVIL_WIDE_HOLD
-/* The running sums of a held stretch between bar_acc_hold and its four-wide steps (in
- * locals: always inlined, the compiler keeps them in registers). */
-typedef struct {
-    bar_v2d sum_r, sum_r2, sum_down2; /* the two lanes of each sum */
-    bar_v2d trough;                   /* lowest equity below the peak, per lane */
-    double peak;
-    int64_t underwater;
-} hold_run;
-
 /* bar_acc_hold's steps of four bars (AVX2 copies only) from bar k; returns the bar it
  * stopped at. Each pair's sums are added pair after pair, as the two-bar step and bar by
  * bar add them, so the bits are the same. `watched` (a constant: one copy each way):
@@ -258,8 +258,8 @@ typedef struct {
  * the equity before it, and is 0 when that is not above zero (bar_return); watched, every
  * such equity is one already found above zero -- the step's own first three, the last
  * step's fourth, and the bar before the stretch (fed or checked above zero there, or the
- * account would have been liquidated) -- so only the unwatched copy tests it: four and
- * three instructions fewer a step in the two copies. */
+ * account would have been liquidated) -- so only the unwatched copy tests it. Each copy
+ * issues the one test it needs: two instructions fewer a step watched, four unwatched. */
 ANVIL_INLINE int64_t hold_steps4(bar_acc *b, hold_run *run, double cash, double units,
                                  const double *close, int64_t k, int64_t count, double *equity,
                                  const int watched)
@@ -349,24 +349,17 @@ ANVIL_INLINE int64_t bar_acc_hold(bar_acc *b, double cash, double units, const d
         }
         const v2d zero = {0.0, 0.0}, one = {1.0, 1.0};
         const v2d vcash = {cash, cash}, vunits = {units, units};
-        v2d sum_r = {b->sum_r, b->sum_r_alt};
-        v2d sum_r2 = {b->sum_r2, b->sum_r2_alt};
-        v2d sum_down2 = {b->sum_down2, b->sum_down2_alt};
-        double peak = b->peak;
-        v2d vpeak = {peak, peak}, trough = {b->trough, b->trough};
-        int64_t underwater = b->underwater;
+        hold_run run = {{b->sum_r, b->sum_r_alt}, {b->sum_r2, b->sum_r2_alt},
+                        {b->sum_down2, b->sum_down2_alt}, {b->trough, b->trough},
+                        b->peak, b->underwater};
 #if ANVIL_WIDE_HOLD
-        if (wide) {
-            hold_run run = {sum_r, sum_r2, sum_down2, trough, peak, underwater};
+        if (wide)
             k = watch ? hold_steps4(b, &run, cash, units, close, k, count, equity, 1)
                       : hold_steps4(b, &run, cash, units, close, k, count, equity, 0);
-            sum_r = run.sum_r, sum_r2 = run.sum_r2, sum_down2 = run.sum_down2;
-            trough = run.trough, peak = run.peak, underwater = run.underwater;
-            vpeak = (v2d){peak, peak};
-        }
 #else
         (void)wide;
 #endif
+        v2d vpeak = {run.peak, run.peak};
         for (; k + 2 <= count; k += 2) {
             v2d px, px_before;
             __builtin_memcpy(&px, close + k, sizeof px);
@@ -378,31 +371,31 @@ ANVIL_INLINE int64_t bar_acc_hold(bar_acc *b, double cash, double units, const d
             v2d r = eq / before - one;
             r = (v2d)((v2i)r & (v2i)(before > zero));
             v2d down = lane_min(r, zero); /* as in the four-wide step */
-            sum_r += r;
-            sum_r2 += r * r;
-            sum_down2 += down * down;
+            run.sum_r += r;
+            run.sum_r2 += r * r;
+            run.sum_down2 += down * down;
             if (equity)
                 __builtin_memcpy(equity + k, &eq, sizeof eq);
             if (lane_both(eq < vpeak)) { /* below the peak: the common case */
-                underwater += 2;
-                trough = lane_min(eq, trough);
+                run.underwater += 2;
+                run.trough = lane_min(eq, run.trough);
             } else {
-                b->peak = peak, b->underwater = underwater;
-                b->trough = trough[0] < trough[1] ? trough[0] : trough[1];
+                b->peak = run.peak, b->underwater = run.underwater;
+                b->trough = run.trough[0] < run.trough[1] ? run.trough[0] : run.trough[1];
                 bar_acc_mark(b, eq[0]);
                 bar_acc_mark(b, eq[1]);
-                peak = b->peak, underwater = b->underwater;
-                vpeak = (v2d){peak, peak};
-                trough = (v2d){b->trough, b->trough};
+                run.peak = b->peak, run.underwater = b->underwater;
+                vpeak = (v2d){run.peak, run.peak};
+                run.trough = (v2d){b->trough, b->trough};
             }
         }
-        b->sum_r = sum_r[0], b->sum_r_alt = sum_r[1];
-        b->sum_r2 = sum_r2[0], b->sum_r2_alt = sum_r2[1];
-        b->sum_down2 = sum_down2[0], b->sum_down2_alt = sum_down2[1];
+        b->sum_r = run.sum_r[0], b->sum_r_alt = run.sum_r[1];
+        b->sum_r2 = run.sum_r2[0], b->sum_r2_alt = run.sum_r2[1];
+        b->sum_down2 = run.sum_down2[0], b->sum_down2_alt = run.sum_down2[1];
         if (k > fed)
             b->prev = cash + units * close[k - 1];
-        b->peak = peak, b->underwater = underwater;
-        b->trough = trough[0] < trough[1] ? trough[0] : trough[1];
+        b->peak = run.peak, b->underwater = run.underwater;
+        b->trough = run.trough[0] < run.trough[1] ? run.trough[0] : run.trough[1];
         b->n += k - fed;
         b->in_market += k - fed;
     }

@@ -208,7 +208,6 @@ def _run_batch(bars: Bars, sig: np.ndarray, cfgs: np.ndarray, out: np.ndarray, w
 
 
 _pools: dict[int, ThreadPoolExecutor] = {}
-_pools_pid = 0
 _pools_lock = threading.Lock()
 
 
@@ -217,17 +216,25 @@ def _batch_pool(workers: int) -> ThreadPoolExecutor:
 
     Starting two threads for every call cost a 40 ms two-thread batch 2 ms at best and
     7 ms at the median (1 -> 2 cores 1.84x instead of 1.93x): new threads wait to be
-    placed on the other core. A forked child starts its own (threads do not survive a
-    fork); calls from several threads share a pool, each waiting for its own chunks."""
-    global _pools_pid
+    placed on the other core. A forked child starts its own (``_forget_pools``); calls
+    from several threads share a pool, each waiting for its own chunks."""
     with _pools_lock:
-        if _pools_pid != os.getpid():
-            _pools.clear()  # a parent's pools: their threads are not in this process
-            _pools_pid = os.getpid()
         pool = _pools.get(workers)
         if pool is None:
             pool = _pools[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="anvil-batch")
         return pool
+
+
+def _forget_pools() -> None:
+    """In a forked child: the parent's pool threads are not in this process (and its
+    lock may have been held by one of them), so start from none."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def run_batch(

@@ -53,17 +53,17 @@ def _sweep() -> tuple[engine.Bars, np.ndarray]:
     return bars, signals
 
 
-def _batch_threads() -> set[int]:
-    return {t.ident for t in threading.enumerate() if t.name.startswith("anvil-batch")}
+def _batch_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("anvil-batch")}
 
 
 def test_batches_run_on_threads_started_once() -> None:
     bars, signals = _sweep()
     first = engine.run_batch(bars, signals, threads=2)
     threads = _batch_threads()
-    assert len(threads) == 2
+    assert len(threads) >= 2  # still there after the call (other tests' pools may be too)
     again = engine.run_batch(bars, signals, threads=2)
-    assert _batch_threads() == threads  # the same two threads, none started
+    assert _batch_threads() == threads  # the same thread objects: none started, none ended
     assert first.equals(again)
     assert first.equals(engine.run_batch(bars, signals, threads=1))
 
